@@ -1,0 +1,284 @@
+// The ensemble kernel; twin of src/kernel.rs (step) and src/init.rs (init_point).
+// Generated in front of this file: D (dimension), WG (workgroup size), PERTURB (bool), the prelude
+// (rng.wgsl, struct Eval) and the objective. One invocation steps one chain through many fused
+// steps, keeping x and the chain's bookkeeping in registers; only events are written as they
+// happen (appended with an atomic counter), everything else once at the end.
+
+struct Params {
+    chains: u32,
+    chain_offset: u32,
+    t_end: u32,
+    event_capacity: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+    t_thres: u32,
+    certify: u32,
+    eta: f32,
+    radius: f32,
+    g_thres: f32,
+    f_thres: f32,
+    init_kind: u32,
+    init_scale: f32,
+    trace_chains: u32,
+    trace_every: u32,
+}
+
+struct ChainState {
+    t: u32,
+    status: u32,
+    stalled: u32,
+    t_stall: u32,
+    f_stall: f32,
+    stall_label: u32,
+    t_noise: u32,
+    escapes: u32,
+    f: f32,
+    gnorm: f32,
+    label: u32,
+    label_since: u32,
+}
+
+struct EscapeEvent {
+    chain: u32,
+    label: u32,
+    t_stall: u32,
+    escape_steps: u32,
+    f_stall: f32,
+    f_escape: f32,
+}
+
+const NEVER: u32 = 0xffffffffu;
+const RUNNING: u32 = 0u;
+const CERTIFIED: u32 = 1u;
+const DIVERGED_NONFINITE: u32 = 2u;
+const DIVERGED_DOMAIN: u32 = 3u;
+const STEP_CONTINUE: u32 = 0u;
+const STEP_DONE: u32 = 1u;
+const STEP_PAUSED: u32 = 2u;
+// counters[]: appended events (may exceed capacity: overflow), running, certified, diverged,
+// stalled (running and in a stall), paused (stopped short of t_end by an event overflow).
+const C_EVENTS: u32 = 0u;
+const C_RUNNING: u32 = 1u;
+const C_CERTIFIED: u32 = 2u;
+const C_DIVERGED: u32 = 3u;
+const C_STALLED: u32 = 4u;
+const C_PAUSED: u32 = 5u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+// Chain-major interleaved: coordinate i of chain c at xs[i * chains + c], so neighbouring
+// invocations touch neighbouring addresses.
+@group(0) @binding(1) var<storage, read_write> xs: array<f32>;
+@group(0) @binding(2) var<storage, read_write> states: array<ChainState>;
+@group(0) @binding(3) var<storage, read_write> events: array<EscapeEvent>;
+@group(0) @binding(4) var<storage, read_write> counters: array<atomic<u32>, 8>;
+// Slot-major trace of positions: trace[(slot * trace_chains + chain) * D + i].
+@group(0) @binding(5) var<storage, read_write> trace: array<f32>;
+
+var<private> x: array<f32, D>;
+var<private> g: array<f32, D>;
+var<private> st: ChainState;
+
+fn key() -> vec2<u32> {
+    return vec2<u32>(params.seed_lo, params.seed_hi);
+}
+
+// Standard normals 0..D of the stream (chain, step, purpose) into `out`, four per block.
+fn normals(chain: u32, step: u32, purpose: u32, out: ptr<function, array<f32, D>>) {
+    for (var b = 0u; b * 4u < D; b++) {
+        let w = philox(vec4<u32>(chain, step, purpose, b), key());
+        let p = normal_pair(w.x, w.y);
+        let q = normal_pair(w.z, w.w);
+        let four = array<f32, 4>(p.x, p.y, q.x, q.y);
+        for (var j = 0u; j < 4u && b * 4u + j < D; j++) {
+            (*out)[b * 4u + j] = four[j];
+        }
+    }
+}
+
+// A point uniform in the D-ball of `radius`; radius' uniform from the block after the normals.
+fn ball(chain: u32, step: u32, purpose: u32, radius: f32, out: ptr<function, array<f32, D>>) {
+    normals(chain, step, purpose, out);
+    var n2 = 0.0;
+    for (var i = 0u; i < D; i++) {
+        n2 = n2 + (*out)[i] * (*out)[i];
+    }
+    let u = uniform01_open(philox(vec4<u32>(chain, step, purpose, (D + 3u) / 4u), key()).x);
+    let scale = radius * pow(u, 1.0 / f32(D)) / max(sqrt(n2), 1.17549435e-38);
+    for (var i = 0u; i < D; i++) {
+        (*out)[i] = (*out)[i] * scale;
+    }
+}
+
+fn init_point(chain: u32) {
+    var p: array<f32, D>;
+    let scale = params.init_scale;
+    switch params.init_kind {
+        case 1u: {
+            normals(chain, 0u, PURPOSE_INIT, &p);
+            for (var i = 0u; i < D; i++) {
+                p[i] = p[i] * scale;
+            }
+        }
+        case 2u: {
+            for (var i = 0u; i < D; i++) {
+                let w = philox(vec4<u32>(chain, 0u, PURPOSE_INIT, i / 4u), key());
+                p[i] = (2.0 * uniform01(w[i % 4u]) - 1.0) * scale;
+            }
+        }
+        case 3u: {
+            ball(chain, 0u, PURPOSE_INIT, scale, &p);
+        }
+        default: {
+            for (var i = 0u; i < D; i++) {
+                p[i] = 0.0;
+            }
+        }
+    }
+    x = p;
+}
+
+// Evaluates at x: value, gradient norm and label into st, or marks the chain diverged.
+fn evaluate(t: u32) -> bool {
+    var xl = x;
+    var gl: array<f32, D>;
+    let e = objective(&xl, &gl);
+    g = gl;
+    if (e.ok == 0u) {
+        st.status = DIVERGED_DOMAIN;
+        return false;
+    }
+    var gn2 = 0.0;
+    for (var i = 0u; i < D; i++) {
+        gn2 = gn2 + gl[i] * gl[i];
+    }
+    if (!finite_f32(e.f) || !finite_f32(gn2)) {
+        st.status = DIVERGED_NONFINITE;
+        return false;
+    }
+    st.f = e.f;
+    st.gnorm = sqrt(gn2);
+    if (e.label != st.label) {
+        st.label = e.label;
+        st.label_since = t;
+    }
+    return true;
+}
+
+fn step(chain: u32) -> u32 {
+    let t = st.t;
+    if (!evaluate(t)) {
+        return STEP_DONE;
+    }
+    if (st.stalled == 1u && st.f <= st.f_stall - params.f_thres) {
+        let idx = atomicAdd(&counters[C_EVENTS], 1u);
+        if (idx >= params.event_capacity) {
+            return STEP_PAUSED;
+        }
+        events[idx] = EscapeEvent(chain, st.stall_label, st.t_stall, t - st.t_stall, st.f_stall, st.f);
+        st.stalled = 0u;
+        st.escapes = st.escapes + 1u;
+    }
+    if (st.stalled == 1u && params.certify > 0u && t - st.t_stall >= params.certify) {
+        st.status = CERTIFIED;
+        return STEP_DONE;
+    }
+    if (st.gnorm <= params.g_thres) {
+        if (st.stalled == 0u) {
+            st.stalled = 1u;
+            st.t_stall = t;
+            st.f_stall = st.f;
+            st.stall_label = st.label;
+        }
+        if (PERTURB && (st.t_noise == NEVER || t - st.t_noise > params.t_thres)) {
+            st.t_noise = t;
+            var kick: array<f32, D>;
+            ball(chain, t, PURPOSE_PERTURB, params.radius, &kick);
+            for (var i = 0u; i < D; i++) {
+                x[i] = x[i] + kick[i];
+            }
+            if (!evaluate(t)) {
+                return STEP_DONE;
+            }
+        }
+    }
+    for (var i = 0u; i < D; i++) {
+        x[i] = x[i] - params.eta * g[i];
+    }
+    st.t = t + 1u;
+    return STEP_CONTINUE;
+}
+
+fn chain_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    // 2-D dispatch: ensembles beyond 65535 workgroups spill into y.
+    return gid.x + gid.y * nwg.x * WG;
+}
+
+@compute @workgroup_size(WG)
+fn init_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = chain_index(gid, nwg);
+    if (c >= params.chains) {
+        return;
+    }
+    init_point(params.chain_offset + c);
+    for (var i = 0u; i < D; i++) {
+        xs[i * params.chains + c] = x[i];
+    }
+    states[c] = ChainState(0u, RUNNING, 0u, 0u, 0.0, 0u, NEVER, 0u, 0.0, 0.0, NEVER, 0u);
+}
+
+@compute @workgroup_size(WG)
+fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = chain_index(gid, nwg);
+    if (c >= params.chains) {
+        return;
+    }
+    st = states[c];
+    let chain = params.chain_offset + c;
+    if (st.status == RUNNING) {
+        for (var i = 0u; i < D; i++) {
+            x[i] = xs[i * params.chains + c];
+        }
+        let traced = params.trace_every > 0u && chain < params.trace_chains;
+        var paused = false;
+        while (st.t < params.t_end) {
+            if (traced && st.t % params.trace_every == 0u) {
+                let slot = st.t / params.trace_every;
+                let base = (slot * params.trace_chains + chain) * D;
+                if (base + D <= arrayLength(&trace)) {
+                    for (var i = 0u; i < D; i++) {
+                        trace[base + i] = x[i];
+                    }
+                }
+            }
+            let r = step(chain);
+            if (r == STEP_PAUSED) {
+                paused = true;
+                break;
+            }
+            if (r == STEP_DONE) {
+                break;
+            }
+        }
+        for (var i = 0u; i < D; i++) {
+            xs[i * params.chains + c] = x[i];
+        }
+        states[c] = st;
+        if (paused) {
+            atomicAdd(&counters[C_PAUSED], 1u);
+        }
+    }
+    switch st.status {
+        case RUNNING: {
+            atomicAdd(&counters[C_RUNNING], 1u);
+            if (st.stalled == 1u) {
+                atomicAdd(&counters[C_STALLED], 1u);
+            }
+        }
+        case CERTIFIED: {
+            atomicAdd(&counters[C_CERTIFIED], 1u);
+        }
+        default: {
+            atomicAdd(&counters[C_DIVERGED], 1u);
+        }
+    }
+}

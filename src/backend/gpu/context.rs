@@ -1,0 +1,140 @@
+//! The device the GPU backend runs on: created by escapade, or injected by an embedding program.
+
+use crate::Error;
+use std::future::Future;
+
+/// What the report says about the adapter.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct AdapterSummary {
+    /// Adapter name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)".
+    pub name: String,
+    /// Graphics API backend (Vulkan, Metal, Dx12, Gl).
+    pub backend: String,
+    /// Discrete / integrated / virtual GPU or CPU.
+    pub device_type: String,
+    /// Driver name and info.
+    pub driver: String,
+}
+
+impl AdapterSummary {
+    fn from_info(info: &wgpu::AdapterInfo) -> Self {
+        AdapterSummary {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+        }
+    }
+
+    /// Whether the "GPU" is a software rasterizer on the CPU (lavapipe, llvmpipe, WARP).
+    pub fn is_software(&self) -> bool {
+        self.device_type == "Cpu"
+    }
+}
+
+/// A wgpu device and queue, plus what is known about their adapter.
+#[derive(Clone, Debug)]
+pub struct GpuContext {
+    /// The device all buffers and pipelines are created on.
+    pub device: wgpu::Device,
+    /// The queue dispatches are submitted to.
+    pub queue: wgpu::Queue,
+    /// The adapter, when escapade created the device itself.
+    pub adapter: Option<AdapterSummary>,
+}
+
+impl GpuContext {
+    /// Picks the default adapter (high performance, `WGPU_*` environment variables honoured) and
+    /// opens a device with the adapter's own limits, so large ensembles get the largest bindings.
+    pub fn new() -> Result<Self, Error> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        }))
+        .map_err(|e| Error::NoAdapter(e.to_string()))?;
+        let summary = AdapterSummary::from_info(&adapter.get_info());
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("escapade"),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Gpu(format!("requesting a device from {}: {e}", summary.name)))?;
+        // wgpu's default handler panics on errors nobody captured; every operation of ours runs
+        // inside error scopes, so anything reaching here is reported, never a panic.
+        device.on_uncaptured_error(std::sync::Arc::new(|e| eprintln!("escapade: uncaptured GPU error: {e}")));
+        Ok(GpuContext { device, queue, adapter: Some(summary) })
+    }
+
+    /// Wraps a device and queue owned by an embedding program. Its error handler is left alone:
+    /// escapade captures its own errors with error scopes.
+    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Self {
+        GpuContext { device, queue, adapter: None }
+    }
+
+    /// Like [`GpuContext::from_device`], recording the adapter for reports.
+    pub fn from_device_with_adapter(device: wgpu::Device, queue: wgpu::Queue, adapter: &wgpu::Adapter) -> Self {
+        GpuContext { device, queue, adapter: Some(AdapterSummary::from_info(&adapter.get_info())) }
+    }
+
+    /// Runs `f` inside validation and out-of-memory error scopes and turns a captured error into
+    /// [`Error::Gpu`], labelled with `what`.
+    pub fn scoped<R>(&self, what: &str, f: impl FnOnce() -> R) -> Result<R, Error> {
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out = f();
+        let v = block(validation.pop());
+        let o = block(oom.pop());
+        match v.or(o) {
+            Some(e) => Err(Error::Gpu(format!("{what}: {e}"))),
+            None => Ok(out),
+        }
+    }
+
+    /// Waits until the queue is idle.
+    pub fn wait(&self) -> Result<(), Error> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))
+    }
+
+    /// Copies `len` elements of `src` (from element 0) into a new vector: through a mappable
+    /// staging buffer, since storage buffers cannot be mapped on most GPUs.
+    pub fn read_back<T: bytemuck::Pod>(&self, src: &wgpu::Buffer, len: usize) -> Result<Vec<T>, Error> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let bytes = (len * std::mem::size_of::<T>()) as u64;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("escapade read-back"),
+            size: bytes.next_multiple_of(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.scoped("copying results to the host", || {
+            let mut enc = self.device.create_command_encoder(&Default::default());
+            enc.copy_buffer_to_buffer(src, 0, &staging, 0, bytes.next_multiple_of(4));
+            self.queue.submit([enc.finish()]);
+        })?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        rx.recv()
+            .map_err(|_| Error::Gpu("read-back was cancelled".into()))?
+            .map_err(|e| Error::Gpu(format!("mapping a read-back buffer: {e}")))?;
+        let view = staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::Gpu(format!("reading a mapped buffer: {e}")))?;
+        let out = bytemuck::pod_collect_to_vec::<u8, T>(&view[..bytes as usize]);
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+}
+
+fn block<F: Future>(f: F) -> F::Output {
+    pollster::block_on(f)
+}

@@ -1,0 +1,273 @@
+//! The GPU engine: buffers per shard, fused dispatches, read-back of counters and events only.
+
+use super::context::GpuContext;
+use super::shader::{WORKGROUP_SIZE, compose};
+use crate::Error;
+use crate::backend::{Progress, RawRun};
+use crate::escape::{ChainState, EscapeEvent};
+use crate::experiment::Experiment;
+use wgpu::util::DeviceExt;
+
+const MAX_GROUPS_PER_DIM: u32 = 65_535;
+const COUNTERS: usize = 8;
+// Indices into the counters buffer; they match C_* in kernel.wgsl.
+const C_EVENTS: usize = 0;
+const C_RUNNING: usize = 1;
+const C_CERTIFIED: usize = 2;
+const C_DIVERGED: usize = 3;
+const C_PAUSED: usize = 5;
+
+/// Runs experiments on a wgpu device (its own, or one injected by an embedding program).
+#[derive(Debug)]
+pub struct GpuEngine {
+    ctx: GpuContext,
+}
+
+struct Pipelines {
+    layout: wgpu::BindGroupLayout,
+    init: wgpu::ComputePipeline,
+    step: wgpu::ComputePipeline,
+}
+
+struct Shard {
+    chains: u32,
+    params: wgpu::Buffer,
+    xs: wgpu::Buffer,
+    states: wgpu::Buffer,
+    events: wgpu::Buffer,
+    capacity: u32,
+    counters: wgpu::Buffer,
+}
+
+impl GpuEngine {
+    /// Opens the default adapter.
+    pub fn new() -> Result<Self, Error> {
+        Ok(GpuEngine { ctx: GpuContext::new()? })
+    }
+
+    /// Runs on an existing context (e.g. an embedding program's device and queue).
+    pub fn with_context(ctx: GpuContext) -> Self {
+        GpuEngine { ctx }
+    }
+
+    /// The device context.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    /// Largest number of chains one shard may hold: every per-chain buffer must fit one storage
+    /// binding and one buffer on this device.
+    pub fn max_chains_per_shard(&self, dim: usize) -> u32 {
+        let lim = self.ctx.device.limits();
+        let bytes = u64::from(lim.max_storage_buffer_binding_size).min(lim.max_buffer_size);
+        let per_chain = (dim as u64 * 4).max(std::mem::size_of::<ChainState>() as u64);
+        let by_groups = u64::from(MAX_GROUPS_PER_DIM) * u64::from(MAX_GROUPS_PER_DIM) * u64::from(WORKGROUP_SIZE);
+        (bytes / per_chain).min(by_groups).min(u64::from(u32::MAX)) as u32
+    }
+
+    fn pipelines(&self, exp: &Experiment) -> Result<Pipelines, Error> {
+        let dev = &self.ctx.device;
+        let src = compose(exp.objective.as_ref(), exp.method.kind.perturbs());
+        self.ctx.scoped("compiling the kernel", || {
+            let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("escapade kernel"),
+                source: wgpu::ShaderSource::Wgsl(src.into()),
+            });
+            let storage = |binding| wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only: false },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            };
+            let mut entries = vec![wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            }];
+            entries.extend((1..=5).map(storage));
+            let layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("escapade bindings"),
+                entries: &entries,
+            });
+            let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("escapade layout"),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+            let pipeline = |entry| {
+                dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(entry),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+            };
+            Pipelines { init: pipeline("init_chains"), step: pipeline("step_chains"), layout }
+        })
+    }
+
+    fn storage(&self, label: &str, bytes: u64) -> wgpu::Buffer {
+        self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes.max(4).next_multiple_of(4),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    fn event_buffer(&self, capacity: u32) -> wgpu::Buffer {
+        self.storage("escapade events", u64::from(capacity) * std::mem::size_of::<EscapeEvent>() as u64)
+    }
+
+    fn max_event_capacity(&self) -> u32 {
+        let lim = self.ctx.device.limits();
+        let bytes = u64::from(lim.max_storage_buffer_binding_size).min(lim.max_buffer_size);
+        (bytes / std::mem::size_of::<EscapeEvent>() as u64).min(u64::from(u32::MAX)) as u32
+    }
+
+    /// Runs the experiment: shards one after another, each through fused dispatches of
+    /// `steps_per_dispatch` steps until the budget is spent or every chain is finished.
+    pub fn run(&self, exp: &Experiment, progress: &mut dyn FnMut(&Progress)) -> Result<RawRun, Error> {
+        let d = exp.objective.dim();
+        let pipes = self.pipelines(exp)?;
+        let shard_cap = exp.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(d)).max(1);
+        let k = exp.steps_per_dispatch();
+        let trace_len = exp.trace.map_or(0, |t| t.len(exp.steps, d));
+        let trace_bytes = trace_len as u64 * 4;
+        let lim = self.ctx.device.limits();
+        if trace_bytes > u64::from(lim.max_storage_buffer_binding_size).min(lim.max_buffer_size) {
+            return Err(Error::TooLarge(format!("the trace needs {trace_bytes} bytes; record fewer chains or steps")));
+        }
+        let trace = self.storage("escapade trace", trace_bytes);
+        let mut out = RawRun::new(exp, k);
+        let mut events_so_far = 0usize;
+        let mut totals = [0u32; COUNTERS];
+        let mut offset = 0u32;
+        while offset < exp.chains {
+            let n = shard_cap.min(exp.chains - offset);
+            let mut shard = self.shard(exp, n, offset)?;
+            self.dispatch(&pipes, &shard, &trace, &pipes.init, exp.kernel_params(n, offset, 0, shard.capacity))?;
+            let mut t_end = 0u32;
+            let mut redo = false;
+            let shard_counts = loop {
+                let target = if redo { t_end } else { exp.steps.min(t_end.saturating_add(k)) };
+                self.ctx.queue.write_buffer(&shard.counters, 0, bytemuck::cast_slice(&[0u32; COUNTERS]));
+                self.dispatch(&pipes, &shard, &trace, &pipes.step, exp.kernel_params(n, offset, target, shard.capacity))?;
+                out.dispatches += 1;
+                let c: Vec<u32> = self.ctx.read_back(&shard.counters, COUNTERS)?;
+                let written = c[C_EVENTS].min(shard.capacity) as usize;
+                out.events.extend(self.ctx.read_back::<EscapeEvent>(&shard.events, written)?);
+                events_so_far += written;
+                t_end = target;
+                // Chains whose event did not fit stopped before that step; grow the buffer and
+                // run the same target again. Counter-based randomness makes the redo identical.
+                redo = c[C_PAUSED] > 0;
+                if redo {
+                    out.overflow_recoveries += 1;
+                    let want = c[C_EVENTS].max(shard.capacity.saturating_mul(2)).min(self.max_event_capacity());
+                    if want > shard.capacity {
+                        shard.capacity = want;
+                        shard.events = self.event_buffer(want);
+                    }
+                }
+                progress(&Progress {
+                    t_end,
+                    steps: exp.steps,
+                    chains: exp.chains,
+                    chains_done: offset,
+                    running: totals[C_RUNNING] + c[C_RUNNING],
+                    certified: totals[C_CERTIFIED] + c[C_CERTIFIED],
+                    diverged: totals[C_DIVERGED] + c[C_DIVERGED],
+                    events: events_so_far,
+                });
+                if !redo && (c[C_RUNNING] == 0 || t_end >= exp.steps) {
+                    break c;
+                }
+            };
+            for i in [C_RUNNING, C_CERTIFIED, C_DIVERGED] {
+                totals[i] += shard_counts[i];
+            }
+            out.states.extend(self.ctx.read_back::<ChainState>(&shard.states, n as usize)?);
+            let xs: Vec<f32> = self.ctx.read_back(&shard.xs, n as usize * d)?;
+            // Device layout is chain-major interleaved (x[i * n + c]); the host keeps rows per chain.
+            let base = out.x.len();
+            out.x.resize(base + n as usize * d, 0.0);
+            for c in 0..n as usize {
+                for i in 0..d {
+                    out.x[base + c * d + i] = xs[i * n as usize + c];
+                }
+            }
+            out.shards += 1;
+            offset += n;
+        }
+        out.trace = self.ctx.read_back(&trace, trace_len)?;
+        out.finish();
+        Ok(out)
+    }
+
+    fn shard(&self, exp: &Experiment, n: u32, offset: u32) -> Result<Shard, Error> {
+        let d = exp.objective.dim() as u64;
+        let capacity = exp.event_capacity.unwrap_or_else(|| n.clamp(1024, 1 << 20)).min(self.max_event_capacity()).max(1);
+        self.ctx.scoped("allocating chain buffers", || Shard {
+            chains: n,
+            params: self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("escapade params"),
+                contents: bytemuck::bytes_of(&exp.kernel_params(n, offset, 0, capacity)),
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            }),
+            xs: self.storage("escapade x", u64::from(n) * d * 4),
+            states: self.storage("escapade states", u64::from(n) * std::mem::size_of::<ChainState>() as u64),
+            events: self.event_buffer(capacity),
+            capacity,
+            counters: self.storage("escapade counters", (COUNTERS * 4) as u64),
+        })
+    }
+
+    fn dispatch(
+        &self,
+        pipes: &Pipelines,
+        shard: &Shard,
+        trace: &wgpu::Buffer,
+        pipeline: &wgpu::ComputePipeline,
+        params: crate::kernel::KernelParams,
+    ) -> Result<(), Error> {
+        let dev = &self.ctx.device;
+        self.ctx.scoped("dispatching", || {
+            self.ctx.queue.write_buffer(&shard.params, 0, bytemuck::bytes_of(&params));
+            let buffers = [&shard.params, &shard.xs, &shard.states, &shard.events, &shard.counters, trace];
+            let entries: Vec<_> = buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+                .collect();
+            let bind = dev.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("escapade bind group"),
+                layout: &pipes.layout,
+                entries: &entries,
+            });
+            let groups = shard.chains.div_ceil(WORKGROUP_SIZE);
+            let gx = groups.min(MAX_GROUPS_PER_DIM);
+            let gy = groups.div_ceil(gx);
+            let mut enc = dev.create_command_encoder(&Default::default());
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                pass.set_pipeline(pipeline);
+                pass.set_bind_group(0, &bind, &[]);
+                pass.dispatch_workgroups(gx, gy, 1);
+            }
+            self.ctx.queue.submit([enc.finish()]);
+        })?;
+        self.ctx.wait()
+    }
+}

@@ -1,0 +1,8 @@
+//! The GPU backend: device context, WGSL composition and the dispatch driver.
+
+mod context;
+mod driver;
+pub mod shader;
+
+pub use context::{AdapterSummary, GpuContext};
+pub use driver::GpuEngine;

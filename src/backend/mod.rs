@@ -1,0 +1,96 @@
+//! Backends: the GPU engine and its CPU twin, and what both hand back.
+
+pub mod cpu;
+pub mod gpu;
+
+use crate::escape::{ChainState, EscapeEvent};
+use crate::experiment::Experiment;
+
+/// Which backend to run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendChoice {
+    /// A GPU adapter when one exists (lavapipe counts), else the CPU with a warning.
+    Auto,
+    /// The GPU path; an error when no adapter exists.
+    Gpu,
+    /// The CPU reference backend.
+    Cpu,
+}
+
+impl BackendChoice {
+    /// Parses `auto`, `gpu` or `cpu`.
+    pub fn from_name(name: &str) -> Result<Self, crate::Error> {
+        match name {
+            "auto" => Ok(BackendChoice::Auto),
+            "gpu" => Ok(BackendChoice::Gpu),
+            "cpu" => Ok(BackendChoice::Cpu),
+            other => Err(crate::Error::invalid("backend", "one of auto, gpu, cpu", other)),
+        }
+    }
+}
+
+/// A snapshot after each dispatch (GPU) or batch of chains (CPU), for progress reporting.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Progress {
+    /// Steps every running chain of the current shard has reached.
+    pub t_end: u32,
+    /// The step budget.
+    pub steps: u32,
+    /// Chains in the ensemble.
+    pub chains: u32,
+    /// Chains in shards (GPU) or batches (CPU) already completed.
+    pub chains_done: u32,
+    /// Chains still stepping (in completed shards and the current one).
+    pub running: u32,
+    /// Certified chains so far.
+    pub certified: u32,
+    /// Diverged chains so far.
+    pub diverged: u32,
+    /// Escape events so far.
+    pub events: usize,
+}
+
+/// What a backend hands back: per-chain records, final points, events and an optional trace.
+#[derive(Clone, Debug, Default)]
+pub struct RawRun {
+    /// Per-chain bookkeeping, by global chain index.
+    pub states: Vec<ChainState>,
+    /// Final points, row-major: chain c's coordinates at `x[c * d .. (c + 1) * d]`.
+    pub x: Vec<f32>,
+    /// Escape events sorted by (chain, t_stall).
+    pub events: Vec<EscapeEvent>,
+    /// Traced positions, slot-major: `trace[(slot * trace_chains + chain) * d + i]` is
+    /// coordinate i of chain `chain` at step `slot * every`.
+    pub trace: Vec<f32>,
+    /// Step dispatches issued (GPU); 0 on the CPU.
+    pub dispatches: u32,
+    /// Dispatches redone after the event buffer overflowed.
+    pub overflow_recoveries: u32,
+    /// Shards the ensemble was split into (GPU).
+    pub shards: u32,
+    /// Steps fused per dispatch.
+    pub steps_per_dispatch: u32,
+}
+
+impl RawRun {
+    fn new(exp: &Experiment, steps_per_dispatch: u32) -> Self {
+        RawRun {
+            states: Vec::with_capacity(exp.chains as usize),
+            steps_per_dispatch,
+            ..Default::default()
+        }
+    }
+
+    fn finish(&mut self) {
+        self.events.sort_by_key(|e| (e.chain, e.t_stall));
+    }
+
+    /// Traced position of `chain` at step `slot * every` (None beyond the trace).
+    pub fn trace_point(&self, exp: &Experiment, chain: u32, slot: usize) -> Option<&[f32]> {
+        let t = exp.trace?;
+        let d = exp.objective.dim();
+        let base = (slot * t.chains as usize + chain as usize) * d;
+        self.trace.get(base..base + d)
+    }
+}

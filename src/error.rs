@@ -1,0 +1,48 @@
+//! The library's error type.
+
+use std::fmt::Display;
+
+/// Everything that can go wrong in escapade. User input never panics: it comes back as
+/// [`Error::InvalidInput`] naming the field and the allowed values.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A parameter outside its allowed range.
+    #[error("invalid {field}: got {got}, allowed: {allowed}")]
+    InvalidInput {
+        /// The parameter's name.
+        field: String,
+        /// What is allowed.
+        allowed: String,
+        /// What was given.
+        got: String,
+    },
+    /// No GPU adapter could be found (and the GPU backend was required).
+    #[error("no GPU adapter found: {0}")]
+    NoAdapter(String),
+    /// The GPU reported an error (validation, out of memory, device lost).
+    #[error("GPU error: {0}")]
+    Gpu(String),
+    /// The ensemble does not fit the device's limits.
+    #[error("does not fit the device: {0}")]
+    TooLarge(String),
+    /// Reading or writing files.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// An [`Error::InvalidInput`] for `field`.
+    pub fn invalid(field: impl Into<String>, allowed: impl Into<String>, got: impl Display) -> Self {
+        Error::InvalidInput { field: field.into(), allowed: allowed.into(), got: got.to_string() }
+    }
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,108 @@
+//! Per-chain state of the stall / escape / certify / diverge machine (SCIENCE.md section 4).
+//! The same `#[repr(C)]` structs live on the device (`shaders/kernel.wgsl`), so both backends
+//! hand the driver identical records.
+//!
+//! - A chain *stalls* when ||grad f(x_t)|| <= g_thres; it records t_stall, f_stall and the label.
+//! - A stalled chain *escapes* when f(x_t) <= f_stall - f_thres: one [`EscapeEvent`] with
+//!   escape_steps = t - t_stall; the chain is free again.
+//! - A chain stalled for `certify` steps without escaping is *certified* and stops.
+//! - A chain whose value or gradient becomes non-finite, or that leaves the objective's domain,
+//!   is *diverged* and stops; it is counted, never averaged.
+//! - A chain still stalled when the budget ends is *censored*: its escape time is only known to
+//!   exceed what was observed.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Sentinel for "never" in step fields (e.g. no perturbation yet).
+pub const NEVER: u32 = u32::MAX;
+
+/// Status codes stored in [`ChainState::status`].
+pub mod status {
+    /// Still stepping.
+    pub const RUNNING: u32 = 0;
+    /// Stalled for the certification window without escaping.
+    pub const CERTIFIED: u32 = 1;
+    /// Value or gradient became non-finite.
+    pub const DIVERGED_NONFINITE: u32 = 2;
+    /// Left the objective's domain.
+    pub const DIVERGED_DOMAIN: u32 = 3;
+}
+
+/// One chain's bookkeeping (48 bytes, identical on host and device).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct ChainState {
+    /// Steps taken so far (the next step's index).
+    pub t: u32,
+    /// One of [`status`].
+    pub status: u32,
+    /// 1 while in a stall episode.
+    pub stalled: u32,
+    /// Step at which the current stall began.
+    pub t_stall: u32,
+    /// Value at the stall.
+    pub f_stall: f32,
+    /// Label at the stall.
+    pub stall_label: u32,
+    /// Step of the last perturbation, or [`NEVER`].
+    pub t_noise: u32,
+    /// Number of escapes so far.
+    pub escapes: u32,
+    /// Value at the last evaluated point.
+    pub f: f32,
+    /// Gradient norm at the last evaluated point.
+    pub gnorm: f32,
+    /// Label at the last evaluated point ([`NEVER`] before the first step).
+    pub label: u32,
+    /// Step at which the chain entered its current label.
+    pub label_since: u32,
+}
+
+impl ChainState {
+    /// A chain that has not stepped yet.
+    pub fn fresh() -> Self {
+        ChainState {
+            t: 0,
+            status: status::RUNNING,
+            stalled: 0,
+            t_stall: 0,
+            f_stall: 0.0,
+            stall_label: 0,
+            t_noise: NEVER,
+            escapes: 0,
+            f: f32::NAN,
+            gnorm: f32::NAN,
+            label: NEVER,
+            label_since: 0,
+        }
+    }
+
+    /// Whether the chain still steps.
+    pub fn running(&self) -> bool {
+        self.status == status::RUNNING
+    }
+
+    /// Whether the chain diverged (non-finite or out of domain).
+    pub fn diverged(&self) -> bool {
+        matches!(self.status, status::DIVERGED_NONFINITE | status::DIVERGED_DOMAIN)
+    }
+}
+
+/// One escape: the chain stalled at `t_stall` with value `f_stall` in region `label` and reached
+/// `f_escape <= f_stall - f_thres` after `escape_steps` steps (24 bytes, as on the device).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable, serde::Serialize)]
+pub struct EscapeEvent {
+    /// Global chain index.
+    pub chain: u32,
+    /// Region label at the stall.
+    pub label: u32,
+    /// Step at which the stall began.
+    pub t_stall: u32,
+    /// Steps from the stall to the escape.
+    pub escape_steps: u32,
+    /// Value at the stall.
+    pub f_stall: f32,
+    /// Value at the escape.
+    pub f_escape: f32,
+}

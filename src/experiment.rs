@@ -1,0 +1,250 @@
+//! An experiment as data (objective, method, ensemble, budget) and the builder that checks it.
+
+use crate::backend::gpu::GpuEngine;
+use crate::backend::{BackendChoice, Progress, RawRun, cpu};
+use crate::init::Init;
+use crate::kernel::KernelParams;
+use crate::method::{Method, MethodKind, PgdParams};
+use crate::objective::Objective;
+use crate::report::{EngineInfo, Report};
+use crate::{Error, rng};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Record the positions of chains `0..chains` every `every` steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TraceSpec {
+    /// Number of traced chains (the first ones).
+    pub chains: u32,
+    /// Interval in steps (>= 1).
+    pub every: u32,
+}
+
+impl TraceSpec {
+    /// Trace slots for a budget of `steps`.
+    pub fn slots(&self, steps: u32) -> usize {
+        steps.div_ceil(self.every) as usize
+    }
+
+    /// Floats in the trace for a budget of `steps` in dimension `d`.
+    pub fn len(&self, steps: u32, d: usize) -> usize {
+        self.slots(steps) * self.chains as usize * d
+    }
+}
+
+/// A checked experiment. Build one with [`Experiment::builder`].
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    /// The objective all chains minimize.
+    pub objective: Arc<dyn Objective>,
+    /// Update rule and parameters.
+    pub method: Method,
+    /// Number of chains.
+    pub chains: u32,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Starting-point distribution.
+    pub init: Init,
+    /// Step budget per chain.
+    pub steps: u32,
+    /// Steps fused per GPU dispatch (None: chosen from the ensemble size).
+    pub steps_per_dispatch: Option<u32>,
+    /// Optional position trace.
+    pub trace: Option<TraceSpec>,
+    /// Cap on chains per GPU shard (None: as many as the device's bindings hold).
+    pub max_chains_per_shard: Option<u32>,
+    /// Initial event-buffer capacity per shard (None: from the shard size).
+    pub event_capacity: Option<u32>,
+}
+
+/// Builds an [`Experiment`]; every setter is optional except the objective.
+#[derive(Clone, Debug)]
+pub struct ExperimentBuilder {
+    exp: Experiment,
+    params: Option<PgdParams>,
+}
+
+impl Experiment {
+    /// Starts an experiment on `objective` with defaults: PGD with the objective's practical
+    /// parameters, 1024 chains, seed 0, init `normal:0.1`, 1000 steps.
+    pub fn builder(objective: Arc<dyn Objective>) -> ExperimentBuilder {
+        let params = objective.default_params();
+        ExperimentBuilder {
+            exp: Experiment {
+                objective,
+                method: Method { kind: MethodKind::Pgd, params },
+                chains: 1024,
+                seed: 0,
+                init: Init::Normal(0.1),
+                steps: 1000,
+                steps_per_dispatch: None,
+                trace: None,
+                max_chains_per_shard: None,
+                event_capacity: None,
+            },
+            params: None,
+        }
+    }
+
+    /// Steps per dispatch: as set, else about 2^25 coordinate-steps per dispatch (tens of ms on a
+    /// laptop GPU, far from the ~2 s at which desktop drivers reset), between 16 and 4096.
+    pub fn steps_per_dispatch(&self) -> u32 {
+        let auto = || {
+            let work = u64::from(self.chains) * self.objective.dim() as u64;
+            ((1u64 << 25) / work.max(1)).clamp(16, 4096) as u32
+        };
+        self.steps_per_dispatch.unwrap_or_else(auto).min(self.steps).max(1)
+    }
+
+    /// The kernel's uniform block for a shard of `chains` chains starting at global `offset`.
+    pub fn kernel_params(&self, chains: u32, offset: u32, t_end: u32, capacity: u32) -> KernelParams {
+        let p = &self.method.params;
+        let key = rng::seed_key(self.seed);
+        let (init_kind, init_scale) = self.init.code();
+        KernelParams {
+            chains,
+            chain_offset: offset,
+            t_end,
+            event_capacity: capacity,
+            seed_lo: key[0],
+            seed_hi: key[1],
+            t_thres: p.t_thres,
+            certify: p.certify,
+            eta: p.eta as f32,
+            radius: if self.method.kind.perturbs() { p.radius as f32 } else { 0.0 },
+            g_thres: p.g_thres as f32,
+            f_thres: p.f_thres as f32,
+            init_kind,
+            init_scale,
+            trace_chains: self.trace.map_or(0, |t| t.chains),
+            trace_every: self.trace.map_or(0, |t| t.every),
+        }
+    }
+
+    /// Runs on the chosen backend and builds the report.
+    pub fn run(&self, backend: BackendChoice) -> Result<Report, Error> {
+        self.run_with(backend, &mut |_| {})
+    }
+
+    /// Like [`Experiment::run`], calling `progress` after every dispatch or batch.
+    pub fn run_with(&self, backend: BackendChoice, progress: &mut dyn FnMut(&Progress)) -> Result<Report, Error> {
+        match backend {
+            BackendChoice::Cpu => Ok(self.run_cpu(progress)),
+            BackendChoice::Gpu => self.run_gpu(&GpuEngine::new()?, progress),
+            BackendChoice::Auto => match GpuEngine::new() {
+                Ok(engine) => self.run_gpu(&engine, progress),
+                Err(Error::NoAdapter(why)) => {
+                    eprintln!("warning: no GPU adapter ({why}); running on the CPU backend");
+                    Ok(self.run_cpu(progress))
+                }
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// Runs on the CPU reference backend.
+    pub fn run_cpu(&self, progress: &mut dyn FnMut(&Progress)) -> Report {
+        let start = Instant::now();
+        let raw = cpu::run(self, progress);
+        Report::new(self, raw, EngineInfo::cpu(), start.elapsed().as_secs_f64())
+    }
+
+    /// Runs on a given GPU engine (e.g. one built from an embedding program's device).
+    pub fn run_gpu(&self, engine: &GpuEngine, progress: &mut dyn FnMut(&Progress)) -> Result<Report, Error> {
+        let start = Instant::now();
+        let raw: RawRun = engine.run(self, progress)?;
+        Ok(Report::new(self, raw, EngineInfo::gpu(engine), start.elapsed().as_secs_f64()))
+    }
+}
+
+impl ExperimentBuilder {
+    /// The update rule.
+    pub fn method(mut self, kind: MethodKind) -> Self {
+        self.exp.method.kind = kind;
+        self
+    }
+    /// Step size and thresholds (default: the objective's practical parameters).
+    pub fn params(mut self, params: PgdParams) -> Self {
+        self.params = Some(params);
+        self
+    }
+    /// Number of chains (>= 1).
+    pub fn chains(mut self, chains: u32) -> Self {
+        self.exp.chains = chains;
+        self
+    }
+    /// Seed of all random streams.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.exp.seed = seed;
+        self
+    }
+    /// Starting-point distribution.
+    pub fn init(mut self, init: Init) -> Self {
+        self.exp.init = init;
+        self
+    }
+    /// Step budget per chain (>= 1).
+    pub fn steps(mut self, steps: u32) -> Self {
+        self.exp.steps = steps;
+        self
+    }
+    /// Steps fused per GPU dispatch (>= 1).
+    pub fn steps_per_dispatch(mut self, k: u32) -> Self {
+        self.exp.steps_per_dispatch = Some(k);
+        self
+    }
+    /// Trace the first `chains` chains every `every` steps.
+    pub fn trace(mut self, chains: u32, every: u32) -> Self {
+        self.exp.trace = Some(TraceSpec { chains, every });
+        self
+    }
+    /// Cap chains per GPU shard (tests use it to force sharding).
+    pub fn max_chains_per_shard(mut self, n: u32) -> Self {
+        self.exp.max_chains_per_shard = Some(n);
+        self
+    }
+    /// Initial event-buffer capacity (tests use it to force overflow recovery).
+    pub fn event_capacity(mut self, n: u32) -> Self {
+        self.exp.event_capacity = Some(n);
+        self
+    }
+
+    /// Checks every field and returns the experiment.
+    pub fn build(mut self) -> Result<Experiment, Error> {
+        if let Some(p) = self.params {
+            self.exp.method.params = p;
+        }
+        let e = self.exp;
+        e.method.params.validate()?;
+        if e.chains == 0 {
+            return Err(Error::invalid("chains", "an integer >= 1", 0));
+        }
+        if e.steps == 0 {
+            return Err(Error::invalid("steps", "an integer >= 1", 0));
+        }
+        if e.steps >= u32::MAX - 1 {
+            return Err(Error::invalid("steps", "an integer below 2^32 - 1", e.steps));
+        }
+        if e.objective.dim() == 0 {
+            return Err(Error::invalid("dim", "an integer >= 1", 0));
+        }
+        if e.steps_per_dispatch == Some(0) {
+            return Err(Error::invalid("steps_per_dispatch", "an integer >= 1", 0));
+        }
+        if e.max_chains_per_shard == Some(0) {
+            return Err(Error::invalid("max_chains_per_shard", "an integer >= 1", 0));
+        }
+        if e.event_capacity == Some(0) {
+            return Err(Error::invalid("event_capacity", "an integer >= 1", 0));
+        }
+        if let Some(t) = e.trace {
+            if t.every == 0 {
+                return Err(Error::invalid("trace every", "an integer >= 1", 0));
+            }
+            if t.chains > e.chains {
+                return Err(Error::invalid("trace chains", format!("at most the {} chains", e.chains), t.chains));
+            }
+        }
+        Ok(e)
+    }
+}

@@ -1,0 +1,106 @@
+//! Initial-point distributions, sampled from each chain's own counter-based stream (purpose
+//! `Init`, step 0), so a chain's start depends only on (seed, chain).
+
+use crate::Error;
+use crate::rng::{self, Purpose};
+
+/// How chains start.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "scale", rename_all = "kebab-case")]
+pub enum Init {
+    /// Every chain at the origin.
+    Zero,
+    /// x_i ~ N(0, sigma^2) independently.
+    Normal(f64),
+    /// x_i ~ Uniform[-h, h] independently.
+    Uniform(f64),
+    /// x uniform in the ball of the given radius.
+    Ball(f64),
+}
+
+impl Init {
+    /// Parses `zero`, `normal:SIGMA`, `uniform:HALFWIDTH` or `ball:RADIUS` (scale finite, >= 0).
+    pub fn parse(spec: &str) -> Result<Self, Error> {
+        const ALLOWED: &str = "zero, normal:SIGMA, uniform:HALFWIDTH or ball:RADIUS with a finite scale >= 0";
+        let bad = || Error::invalid("init", ALLOWED, format!("{spec:?}"));
+        if spec == "zero" {
+            return Ok(Init::Zero);
+        }
+        let (kind, scale) = spec.split_once(':').ok_or_else(bad)?;
+        let scale: f64 = scale.trim().parse().map_err(|_| bad())?;
+        if !(scale.is_finite() && scale >= 0.0) {
+            return Err(bad());
+        }
+        match kind {
+            "normal" => Ok(Init::Normal(scale)),
+            "uniform" => Ok(Init::Uniform(scale)),
+            "ball" => Ok(Init::Ball(scale)),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The spec string that [`Init::parse`] reads back.
+    pub fn spec(&self) -> String {
+        match self {
+            Init::Zero => "zero".into(),
+            Init::Normal(s) => format!("normal:{s}"),
+            Init::Uniform(h) => format!("uniform:{h}"),
+            Init::Ball(r) => format!("ball:{r}"),
+        }
+    }
+
+    /// (kind code, scale) as the kernel receives them; kind codes match `init_point` in kernel.wgsl.
+    pub fn code(&self) -> (u32, f32) {
+        match *self {
+            Init::Zero => (0, 0.0),
+            Init::Normal(s) => (1, s as f32),
+            Init::Uniform(h) => (2, h as f32),
+            Init::Ball(r) => (3, r as f32),
+        }
+    }
+
+    /// Writes chain `chain`'s starting point into `x`.
+    pub fn sample(&self, seed: u64, chain: u32, x: &mut [f32]) {
+        let (_, scale) = self.code();
+        match self {
+            Init::Zero => x.fill(0.0),
+            Init::Normal(_) => {
+                rng::normals(seed, chain, 0, Purpose::Init, x);
+                x.iter_mut().for_each(|v| *v *= scale);
+            }
+            Init::Uniform(_) => {
+                for (i, v) in x.iter_mut().enumerate() {
+                    let w = rng::draw(seed, chain, 0, Purpose::Init, i as u32 / 4)[i % 4];
+                    *v = (2.0 * rng::uniform01(w) - 1.0) * scale;
+                }
+            }
+            Init::Ball(_) => rng::ball(seed, chain, 0, Purpose::Init, scale, x),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects() {
+        assert_eq!(Init::parse("zero").unwrap(), Init::Zero);
+        assert_eq!(Init::parse("normal:0.5").unwrap(), Init::Normal(0.5));
+        assert_eq!(Init::parse("uniform:1").unwrap(), Init::Uniform(1.0));
+        assert_eq!(Init::parse("ball:2").unwrap().spec(), "ball:2");
+        for bad in ["", "normal", "normal:x", "gauss:1", "uniform:-1", "ball:nan", "ball:inf"] {
+            let e = Init::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("init") && e.contains("normal:SIGMA"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn uniform_stays_in_its_box() {
+        let mut x = [0.0f32; 7];
+        for c in 0..1000 {
+            Init::Uniform(2.5).sample(3, c, &mut x);
+            assert!(x.iter().all(|v| v.abs() <= 2.5));
+        }
+    }
+}

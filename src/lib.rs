@@ -1,0 +1,47 @@
+//! # escapade
+//!
+//! Large ensembles of first-order optimizers (thousands to millions of independent chains) on the
+//! GPU through wgpu compute shaders, to study how they escape saddle points.
+//!
+//! ```no_run
+//! use escapade::{Experiment, BackendChoice, Init, MethodKind, ObjectiveSpec};
+//! let objective = ObjectiveSpec::from_name("octopus", 5)?.build()?;
+//! let report = Experiment::builder(objective)
+//!     .method(MethodKind::Pgd)
+//!     .chains(4096)
+//!     .steps(2000)
+//!     .seed(1)
+//!     .init(Init::Uniform(1.0))
+//!     .build()?
+//!     .run(BackendChoice::Auto)?;
+//! println!("{}", report.human_summary());
+//! # Ok::<(), escapade::Error>(())
+//! ```
+//!
+//! Data flow: [`Experiment`] (objective, method, ensemble, budget) -> a backend
+//! ([`backend::gpu::GpuEngine`] or the CPU twin in [`backend::cpu`]) -> [`Report`].
+//! Every rule exists twice, in WGSL (`shaders/`) and in Rust ([`kernel`], [`objective`]), and the
+//! tests hold the two together.
+
+#![warn(missing_docs)]
+
+pub mod backend;
+mod error;
+pub mod escape;
+pub mod experiment;
+pub mod init;
+pub mod kernel;
+pub mod method;
+pub mod objective;
+pub mod report;
+pub mod rng;
+pub mod stats;
+
+pub use backend::BackendChoice;
+pub use backend::gpu::{GpuContext, GpuEngine};
+pub use error::{Error, Result};
+pub use experiment::Experiment;
+pub use init::Init;
+pub use method::{Method, MethodKind, PgdParams, TheoryParams};
+pub use objective::{Objective, ObjectiveSpec};
+pub use report::Report;

@@ -1,0 +1,181 @@
+//! Objectives: value, gradient and region label, once in Rust (generic over f32/f64) and once in
+//! WGSL. Each file holds one objective with both twins side by side.
+
+mod octopus;
+mod quartic;
+mod toy_saddle;
+
+pub use octopus::Octopus;
+pub use quartic::Quartic;
+pub use toy_saddle::ToySaddle;
+
+use crate::method::PgdParams;
+use num_traits::Float;
+use std::fmt::Debug;
+
+/// One evaluation of an objective at a point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Eval<T> {
+    /// f(x).
+    pub value: T,
+    /// Region label (e.g. the octopus saddle index); 0 where the objective has none.
+    pub label: u32,
+    /// False when x lies outside the region where the objective is defined. Value and gradient
+    /// are then meaningless and the chain is reported as diverged (out of domain).
+    pub in_domain: bool,
+}
+
+impl<T: Float> Eval<T> {
+    /// A point outside the domain: no value is invented for it.
+    pub fn outside() -> Self {
+        Eval { value: T::nan(), label: 0, in_domain: false }
+    }
+}
+
+/// An objective with a Rust twin (f32 and f64) and a WGSL twin.
+///
+/// The WGSL source returned by [`Objective::wgsl`] must define
+/// `fn objective(x: ptr<function, array<f32, D>>, g: ptr<function, array<f32, D>>) -> Eval`
+/// where `Eval` is `struct Eval { f: f32, label: u32, ok: u32 }` (declared by the prelude) and `D`
+/// is the dimension constant the kernel declares. It may declare its own constants.
+pub trait Objective: Send + Sync + Debug {
+    /// Short name as used on the command line (e.g. `octopus`).
+    fn name(&self) -> &'static str;
+    /// Dimension d of x.
+    fn dim(&self) -> usize;
+    /// Value, label and gradient (written to `grad`) in f64: the reference for tests and checks.
+    fn eval_f64(&self, x: &[f64], grad: &mut [f64]) -> Eval<f64>;
+    /// The same in f32, operation for operation as the WGSL twin: the CPU backend's arithmetic.
+    fn eval_f32(&self, x: &[f32], grad: &mut [f32]) -> Eval<f32>;
+    /// WGSL source of the objective (see the trait docs for the contract).
+    fn wgsl(&self) -> String;
+    /// The objective's parameters, for reports.
+    fn params(&self) -> serde_json::Value;
+    /// Practical method parameters for this objective (step size, thresholds).
+    fn default_params(&self) -> PgdParams;
+    /// The global minimum value f*, when known.
+    fn f_min(&self) -> Option<f64>;
+}
+
+/// Implements the trait's two float entry points from an inherent generic `eval`.
+macro_rules! float_twins {
+    () => {
+        fn eval_f64(&self, x: &[f64], grad: &mut [f64]) -> $crate::objective::Eval<f64> {
+            self.eval(x, grad)
+        }
+        fn eval_f32(&self, x: &[f32], grad: &mut [f32]) -> $crate::objective::Eval<f32> {
+            self.eval(x, grad)
+        }
+    };
+}
+pub(crate) use float_twins;
+
+/// Converts an f64 parameter to the working float type.
+pub(crate) fn c<T: Float>(v: f64) -> T {
+    T::from(v).unwrap_or_else(T::nan)
+}
+
+/// Formats an f32 as a WGSL float literal that parses back to the same value.
+pub(crate) fn wgsl_f32(v: f64) -> String {
+    let v = v as f32;
+    if v.is_finite() { format!("{v:?}") } else { "0.0".into() }
+}
+
+/// The objectives the command line knows, as data.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "name", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ObjectiveSpec {
+    /// f(x, y) = x^2/2 + y^4/4 - y^2/2 (d = 2).
+    ToySaddle,
+    /// f(x) = 1/2 sum l_i x_i^2 + 1/4 sum x_i^4.
+    Quartic {
+        /// Eigenvalues l_i of the Hessian at 0; their count is the dimension.
+        eigenvalues: Vec<f64>,
+    },
+    /// The octopus of Du et al. 2017.
+    Octopus {
+        /// Dimension (number of saddles).
+        dim: usize,
+        /// Region size tau (> 0).
+        tau: f64,
+        /// Negative curvature gamma at each saddle (> 0).
+        gamma: f64,
+        /// Positive curvature L (> 0).
+        l: f64,
+    },
+}
+
+impl ObjectiveSpec {
+    /// Names accepted by [`ObjectiveSpec::from_name`].
+    pub const NAMES: [&'static str; 3] = ["toy-saddle", "quartic", "octopus"];
+
+    /// The objective `name` in dimension `dim` with default parameters.
+    pub fn from_name(name: &str, dim: usize) -> Result<Self, crate::Error> {
+        if dim == 0 {
+            return Err(crate::Error::invalid("dim", "an integer >= 1", dim));
+        }
+        match name {
+            "toy-saddle" if dim == 2 => Ok(ObjectiveSpec::ToySaddle),
+            "toy-saddle" => Err(crate::Error::invalid("dim", "2 for toy-saddle", dim)),
+            "quartic" => Ok(ObjectiveSpec::Quartic { eigenvalues: Quartic::default_eigenvalues(dim) }),
+            "octopus" => Ok(ObjectiveSpec::Octopus { dim, tau: std::f64::consts::E, gamma: 1.0, l: 1.0 }),
+            other => Err(crate::Error::invalid(
+                "objective",
+                "one of toy-saddle, quartic, octopus",
+                other,
+            )),
+        }
+    }
+
+    /// Builds the objective, checking its parameters.
+    pub fn build(&self) -> Result<std::sync::Arc<dyn Objective>, crate::Error> {
+        Ok(match self {
+            ObjectiveSpec::ToySaddle => std::sync::Arc::new(ToySaddle),
+            ObjectiveSpec::Quartic { eigenvalues } => std::sync::Arc::new(Quartic::new(eigenvalues.clone())?),
+            ObjectiveSpec::Octopus { dim, tau, gamma, l } => {
+                std::sync::Arc::new(Octopus::new(*dim, *tau, *gamma, *l)?)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Shared checks every objective's tests run.
+    use super::Objective;
+
+    /// Central finite differences in f64 against the analytic gradient at `x`.
+    pub fn check_gradient(obj: &dyn Objective, x: &[f64], tol: f64) {
+        let d = x.len();
+        let mut g = vec![0.0; d];
+        let e = obj.eval_f64(x, &mut g);
+        assert!(e.in_domain, "test point {x:?} outside the domain");
+        let mut gh = vec![0.0; d];
+        for i in 0..d {
+            let h = 1e-6 * (1.0 + x[i].abs());
+            let (mut xp, mut xm) = (x.to_vec(), x.to_vec());
+            xp[i] += h;
+            xm[i] -= h;
+            let fd = (obj.eval_f64(&xp, &mut gh).value - obj.eval_f64(&xm, &mut gh).value) / (2.0 * h);
+            let scale = 1.0 + g[i].abs();
+            assert!((fd - g[i]).abs() <= tol * scale, "d/dx{i} at {x:?}: analytic {} vs fd {fd}", g[i]);
+        }
+    }
+
+    /// The f32 twin agrees with the f64 evaluation to f32 precision.
+    pub fn check_f32_twin(obj: &dyn Objective, x: &[f64]) {
+        let d = x.len();
+        let (mut g64, mut g32) = (vec![0.0; d], vec![0.0f32; d]);
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let x_back: Vec<f64> = x32.iter().map(|&v| f64::from(v)).collect();
+        let e64 = obj.eval_f64(&x_back, &mut g64);
+        let e32 = obj.eval_f32(&x32, &mut g32);
+        assert_eq!(e64.label, e32.label);
+        let scale = 1.0 + e64.value.abs();
+        assert!((f64::from(e32.value) - e64.value).abs() < 1e-5 * scale * 10.0);
+        for i in 0..d {
+            assert!((f64::from(g32[i]) - g64[i]).abs() < 1e-4 * (1.0 + g64[i].abs()));
+        }
+    }
+}

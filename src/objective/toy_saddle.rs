@@ -1,0 +1,79 @@
+//! The toy saddle f(x, y) = x^2/2 + y^4/4 - y^2/2 (d = 2): a strict saddle at 0 with
+//! lambda_min = -1 and minima at (0, +-1) with f* = -1/4.
+
+use super::{Eval, Objective, float_twins};
+use crate::method::PgdParams;
+use num_traits::Float;
+
+/// The toy saddle. Label 0 while the chain is in the saddle's negative-curvature band
+/// (3 y^2 < 1), label 1 outside it (the basins of the minima).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ToySaddle;
+
+impl ToySaddle {
+    /// Value, label and gradient, generic over the float type.
+    pub fn eval<T: Float>(&self, x: &[T], g: &mut [T]) -> Eval<T> {
+        let half = T::from(0.5).unwrap();
+        let quarter = T::from(0.25).unwrap();
+        let (a, b) = (x[0], x[1]);
+        let b2 = b * b;
+        g[0] = a;
+        g[1] = b2 * b - b;
+        let value = half * a * a + quarter * b2 * b2 - half * b2;
+        let label = if T::from(3.0).unwrap() * b2 < T::one() { 0 } else { 1 };
+        Eval { value, label, in_domain: true }
+    }
+
+    /// Hessian at (x, y): diag(1, 3y^2 - 1).
+    pub fn hessian(&self, x: &[f64]) -> [[f64; 2]; 2] {
+        [[1.0, 0.0], [0.0, 3.0 * x[1] * x[1] - 1.0]]
+    }
+}
+
+impl Objective for ToySaddle {
+    fn name(&self) -> &'static str {
+        "toy-saddle"
+    }
+    fn dim(&self) -> usize {
+        2
+    }
+    float_twins!();
+    fn wgsl(&self) -> String {
+        include_str!("../../shaders/objectives/toy_saddle.wgsl").to_string()
+    }
+    fn params(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
+    fn default_params(&self) -> PgdParams {
+        PgdParams { eta: 0.1, radius: 0.01, g_thres: 1e-3, f_thres: 1e-3, t_thres: 20, certify: 0 }
+    }
+    fn f_min(&self) -> Option<f64> {
+        Some(-0.25)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objective::testing::*;
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        for x in [[0.3, -0.7], [1.5, 2.0], [-0.1, 0.05], [0.0, 1.0]] {
+            check_gradient(&ToySaddle, &x, 1e-6);
+            check_f32_twin(&ToySaddle, &x);
+        }
+    }
+
+    #[test]
+    fn saddle_and_minima() {
+        let mut g = [0.0; 2];
+        assert_eq!(ToySaddle.eval(&[0.0, 0.0], &mut g).value, 0.0);
+        assert_eq!(g, [0.0, 0.0]);
+        assert_eq!(ToySaddle.eval(&[0.0, -1.0], &mut g).value, -0.25);
+        assert_eq!(g, [0.0, 0.0]);
+        assert_eq!(ToySaddle.hessian(&[0.0, 0.0])[1][1], -1.0);
+        assert_eq!(ToySaddle.eval(&[0.0, 0.1], &mut g).label, 0);
+        assert_eq!(ToySaddle.eval(&[0.0, 0.9], &mut g).label, 1);
+    }
+}

@@ -1,0 +1,165 @@
+//! Counter-based random numbers: Philox4x32-10 (Salmon et al. 2011) and the samplers built on it.
+//!
+//! Every draw is addressed by `(seed; chain, step, purpose, block)`: the key is the 64-bit seed and
+//! the 128-bit counter is `[chain, step, purpose, block]`. No generator state is carried between
+//! draws, so a chain's random numbers do not depend on how chains are batched, how steps are split
+//! across dispatches, or on sharding and resume. `shaders/rng.wgsl` is the WGSL twin; the integer
+//! streams of the two are bit-identical (tested), the float transforms agree to a few ulps.
+
+const M0: u32 = 0xD251_1F53;
+const M1: u32 = 0xCD9E_8D57;
+const W0: u32 = 0x9E37_79B9;
+const W1: u32 = 0xBB67_AE85;
+
+/// What a draw is for; part of the counter so different uses never share numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Purpose {
+    /// The chain's starting point.
+    Init = 0,
+    /// PGD's uniform-ball perturbation.
+    Perturb = 1,
+}
+
+/// One Philox4x32-10 block: 4 random words for a 128-bit counter and a 64-bit key.
+pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    let mut c = counter;
+    let mut k = key;
+    for round in 0..10 {
+        if round > 0 {
+            k[0] = k[0].wrapping_add(W0);
+            k[1] = k[1].wrapping_add(W1);
+        }
+        let p0 = u64::from(M0) * u64::from(c[0]);
+        let p1 = u64::from(M1) * u64::from(c[2]);
+        let (hi0, lo0) = ((p0 >> 32) as u32, p0 as u32);
+        let (hi1, lo1) = ((p1 >> 32) as u32, p1 as u32);
+        c = [hi1 ^ c[1] ^ k[0], lo1, hi0 ^ c[3] ^ k[1], lo0];
+    }
+    c
+}
+
+/// Splits a 64-bit seed into Philox's two key words (low word first), as the shaders receive it.
+pub fn seed_key(seed: u64) -> [u32; 2] {
+    [seed as u32, (seed >> 32) as u32]
+}
+
+/// The random words for one `(chain, step, purpose, block)` address under `seed`.
+pub fn draw(seed: u64, chain: u32, step: u32, purpose: Purpose, block: u32) -> [u32; 4] {
+    philox4x32_10([chain, step, purpose as u32, block], seed_key(seed))
+}
+
+/// Uniform float in [0, 1) from the top 24 bits of a word (exact in f32).
+pub fn uniform01(x: u32) -> f32 {
+    (x >> 8) as f32 * (1.0 / 16_777_216.0)
+}
+
+/// Uniform float in (0, 1], safe to take the logarithm of.
+pub fn uniform01_open(x: u32) -> f32 {
+    ((x >> 8) as f32 + 1.0) * (1.0 / 16_777_216.0)
+}
+
+/// Two standard normals from two words (Box-Muller), as `normal_pair` in rng.wgsl.
+pub fn normal_pair(a: u32, b: u32) -> [f32; 2] {
+    let r = (-2.0 * uniform01_open(a).ln()).sqrt();
+    let theta = std::f32::consts::TAU * uniform01(b);
+    [r * theta.cos(), r * theta.sin()]
+}
+
+/// The `i`-th standard normal of the stream at `(chain, step, purpose)`: block `i / 4` gives four
+/// words, hence four normals (two Box-Muller pairs).
+pub fn normal(seed: u64, chain: u32, step: u32, purpose: Purpose, i: u32) -> f32 {
+    let w = draw(seed, chain, step, purpose, i / 4);
+    let j = (i % 4) as usize;
+    let pair = normal_pair(w[j & 2], w[(j & 2) + 1]);
+    pair[j & 1]
+}
+
+/// Fills `out` with standard normals `0..out.len()` of the stream at `(chain, step, purpose)`.
+pub fn normals(seed: u64, chain: u32, step: u32, purpose: Purpose, out: &mut [f32]) {
+    for (block, slot) in out.chunks_mut(4).enumerate() {
+        let w = draw(seed, chain, step, purpose, block as u32);
+        let p = normal_pair(w[0], w[1]);
+        let q = normal_pair(w[2], w[3]);
+        let four = [p[0], p[1], q[0], q[1]];
+        slot.copy_from_slice(&four[..slot.len()]);
+    }
+}
+
+/// A point uniform in the d-ball of `radius` (d = `out.len()`): a normalized Gaussian direction
+/// times `radius * U^(1/d)`. The radius' uniform is word 0 of the block after the normals.
+pub fn ball(seed: u64, chain: u32, step: u32, purpose: Purpose, radius: f32, out: &mut [f32]) {
+    normals(seed, chain, step, purpose, out);
+    let d = out.len() as u32;
+    let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt();
+    let u = uniform01_open(draw(seed, chain, step, purpose, d.div_ceil(4))[0]);
+    let scale = radius * u.powf(1.0 / d as f32) / norm.max(f32::MIN_POSITIVE);
+    for v in out.iter_mut() {
+        *v *= scale;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn philox_known_answers() {
+        assert_eq!(
+            philox4x32_10([0; 4], [0; 2]),
+            [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]
+        );
+        assert_eq!(
+            philox4x32_10([u32::MAX; 4], [u32::MAX; 2]),
+            [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]
+        );
+        assert_eq!(
+            philox4x32_10(
+                [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+                [0xa4093822, 0x299f31d0]
+            ),
+            [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]
+        );
+    }
+
+    #[test]
+    fn normals_have_unit_moments() {
+        let n = 200_000u32;
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for c in 0..n / 8 {
+            let mut v = [0.0f32; 8];
+            normals(7, c, 3, Purpose::Perturb, &mut v);
+            for x in v {
+                s1 += f64::from(x);
+                s2 += f64::from(x) * f64::from(x);
+            }
+        }
+        let mean = s1 / f64::from(n);
+        let var = s2 / f64::from(n) - mean * mean;
+        assert!(mean.abs() < 0.01, "mean {mean}");
+        assert!((var - 1.0).abs() < 0.02, "variance {var}");
+        let single = normal(7, 5, 3, Purpose::Perturb, 6);
+        let mut v = [0.0f32; 8];
+        normals(7, 5, 3, Purpose::Perturb, &mut v);
+        assert_eq!(single, v[6]);
+    }
+
+    #[test]
+    fn ball_points_fill_the_ball_uniformly() {
+        // In d dimensions the radius of a uniform ball point has CDF (s/r)^d: the fraction inside
+        // half the radius is 2^-d.
+        let (d, n) = (3usize, 40_000u32);
+        let mut inside_half = 0u32;
+        for c in 0..n {
+            let mut v = vec![0.0f32; d];
+            ball(11, c, 0, Purpose::Perturb, 2.0, &mut v);
+            let r = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!(r <= 2.0 + 1e-5);
+            if r < 1.0 {
+                inside_half += 1;
+            }
+        }
+        let frac = f64::from(inside_half) / f64::from(n);
+        assert!((frac - 0.125).abs() < 0.01, "fraction {frac}");
+    }
+}
