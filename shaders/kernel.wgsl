@@ -21,6 +21,10 @@ struct Params {
     init_scale: f32,
     trace_chains: u32,
     trace_every: u32,
+    loop_probe: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 struct ChainState {
@@ -56,13 +60,15 @@ const STEP_CONTINUE: u32 = 0u;
 const STEP_DONE: u32 = 1u;
 const STEP_PAUSED: u32 = 2u;
 // counters[]: appended events (may exceed capacity: overflow), running, certified, diverged,
-// stalled (running and in a stall), paused (stopped short of t_end by an event overflow).
+// stalled (running and in a stall), paused (stopped short of t_end by an event overflow),
+// cut (the driver's loop limiter ended the invocation's loops early: results are not valid).
 const C_EVENTS: u32 = 0u;
 const C_RUNNING: u32 = 1u;
 const C_CERTIFIED: u32 = 2u;
 const C_DIVERGED: u32 = 3u;
 const C_STALLED: u32 = 4u;
 const C_PAUSED: u32 = 5u;
+const C_CUT: u32 = 6u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 // Chain-major interleaved: coordinate i of chain c at xs[i * chains + c], so neighbouring
@@ -265,6 +271,17 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         states[c] = st;
         if (paused) {
             atomicAdd(&counters[C_PAUSED], 1u);
+        }
+        // llvmpipe/lavapipe break every loop of an invocation after 65535 iterations in total,
+        // silently, even in the middle of a step. This loop needs one more iteration than its
+        // uniform trip count lets the compiler see; if it cannot take it, the limit was hit
+        // somewhere above and the host reruns the shard with fewer steps per dispatch.
+        var probe = 0u;
+        for (var i = 0u; i < params.loop_probe; i++) {
+            probe = probe + 1u;
+        }
+        if (probe < params.loop_probe || (st.status == RUNNING && !paused && st.t < params.t_end)) {
+            atomicAdd(&counters[C_CUT], 1u);
         }
     }
     switch st.status {

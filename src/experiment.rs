@@ -118,6 +118,8 @@ impl Experiment {
             init_scale,
             trace_chains: self.trace.map_or(0, |t| t.chains),
             trace_every: self.trace.map_or(0, |t| t.every),
+            loop_probe: 2,
+            pad: [0; 3],
         }
     }
 

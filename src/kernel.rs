@@ -6,7 +6,7 @@ use crate::objective::Objective;
 use crate::rng::{self, Purpose};
 use bytemuck::{Pod, Zeroable};
 
-/// Parameters of a dispatch, laid out as the kernel's uniform block (64 bytes).
+/// Parameters of a dispatch, laid out as the kernel's uniform block (80 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct KernelParams {
@@ -42,6 +42,10 @@ pub struct KernelParams {
     pub trace_chains: u32,
     /// Trace interval in steps (positions at t = 0, every, 2 every, ...); 0 = no trace.
     pub trace_every: u32,
+    /// Always 2: trip count of the kernel's loop-limit probe (see `step_chains` in kernel.wgsl).
+    pub loop_probe: u32,
+    /// Padding to a 16-byte multiple.
+    pub pad: [u32; 3],
 }
 
 impl KernelParams {

@@ -136,6 +136,7 @@ impl Report {
             "dispatches": self.raw.dispatches,
             "shards": self.raw.shards,
             "event_overflow_recoveries": self.raw.overflow_recoveries,
+            "loop_limit_retries": self.raw.loop_limit_retries,
             "rng": { "generator": "philox4x32-10", "stream_version": RNG_STREAM_VERSION },
             "counts": self.counts,
             "escape_time": self.escape_time,

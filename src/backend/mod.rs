@@ -67,6 +67,8 @@ pub struct RawRun {
     pub dispatches: u32,
     /// Dispatches redone after the event buffer overflowed.
     pub overflow_recoveries: u32,
+    /// Shards rerun with fewer steps per dispatch because the driver cut loops short.
+    pub loop_limit_retries: u32,
     /// Shards the ensemble was split into (GPU).
     pub shards: u32,
     /// Steps fused per dispatch.

@@ -16,6 +16,7 @@ const C_RUNNING: usize = 1;
 const C_CERTIFIED: usize = 2;
 const C_DIVERGED: usize = 3;
 const C_PAUSED: usize = 5;
+const C_CUT: usize = 6;
 
 /// Runs experiments on a wgpu device (its own, or one injected by an embedding program).
 #[derive(Debug)]
@@ -136,13 +137,27 @@ impl GpuEngine {
         (bytes / std::mem::size_of::<EscapeEvent>() as u64).min(u64::from(u32::MAX)) as u32
     }
 
-    /// Runs the experiment: shards one after another, each through fused dispatches of
-    /// `steps_per_dispatch` steps until the budget is spent or every chain is finished.
+    /// Steps per dispatch to start with: the experiment's choice, capped on software adapters
+    /// (llvmpipe/lavapipe limit an invocation to 65535 loop iterations; a step of dimension d
+    /// takes roughly 10 d + 20 of them).
+    fn initial_steps_per_dispatch(&self, exp: &Experiment) -> u32 {
+        let k = exp.steps_per_dispatch();
+        let software = self.ctx.adapter.as_ref().is_some_and(|a| a.is_software());
+        if software && exp.steps_per_dispatch.is_none() {
+            let per_step = 10 * exp.objective.dim() as u32 + 20;
+            k.min((16_384 / per_step).max(1))
+        } else {
+            k
+        }
+    }
+
+    /// Runs the experiment: shards one after another, each through fused dispatches until the
+    /// budget is spent or every chain is finished.
     pub fn run(&self, exp: &Experiment, progress: &mut dyn FnMut(&Progress)) -> Result<RawRun, Error> {
         let d = exp.objective.dim();
         let pipes = self.pipelines(exp)?;
         let shard_cap = exp.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(d)).max(1);
-        let k = exp.steps_per_dispatch();
+        let mut k = self.initial_steps_per_dispatch(exp);
         let trace_len = exp.trace.map_or(0, |t| t.len(exp.steps, d));
         let trace_bytes = trace_len as u64 * 4;
         let lim = self.ctx.device.limits();
@@ -151,69 +166,108 @@ impl GpuEngine {
         }
         let trace = self.storage("escapade trace", trace_bytes);
         let mut out = RawRun::new(exp, k);
-        let mut events_so_far = 0usize;
         let mut totals = [0u32; COUNTERS];
         let mut offset = 0u32;
         while offset < exp.chains {
             let n = shard_cap.min(exp.chains - offset);
-            let mut shard = self.shard(exp, n, offset)?;
-            self.dispatch(&pipes, &shard, &trace, &pipes.init, exp.kernel_params(n, offset, 0, shard.capacity))?;
-            let mut t_end = 0u32;
-            let mut redo = false;
-            let shard_counts = loop {
-                let target = if redo { t_end } else { exp.steps.min(t_end.saturating_add(k)) };
-                self.ctx.queue.write_buffer(&shard.counters, 0, bytemuck::cast_slice(&[0u32; COUNTERS]));
-                self.dispatch(&pipes, &shard, &trace, &pipes.step, exp.kernel_params(n, offset, target, shard.capacity))?;
-                out.dispatches += 1;
-                let c: Vec<u32> = self.ctx.read_back(&shard.counters, COUNTERS)?;
-                let written = c[C_EVENTS].min(shard.capacity) as usize;
-                out.events.extend(self.ctx.read_back::<EscapeEvent>(&shard.events, written)?);
-                events_so_far += written;
-                t_end = target;
-                // Chains whose event did not fit stopped before that step; grow the buffer and
-                // run the same target again. Counter-based randomness makes the redo identical.
-                redo = c[C_PAUSED] > 0;
-                if redo {
-                    out.overflow_recoveries += 1;
-                    let want = c[C_EVENTS].max(shard.capacity.saturating_mul(2)).min(self.max_event_capacity());
-                    if want > shard.capacity {
-                        shard.capacity = want;
-                        shard.events = self.event_buffer(want);
+            let events_before = out.events.len();
+            let counts = loop {
+                match self.run_shard(exp, &pipes, &trace, n, offset, k, &totals, &mut out, progress)? {
+                    Some(c) => break c,
+                    None if k > 1 => {
+                        // The driver cut the loops short: results of this shard are void. Rerun
+                        // it with half the steps per dispatch; counter-based randomness makes
+                        // the rerun's results exactly what an uncut run gives.
+                        out.events.truncate(events_before);
+                        out.loop_limit_retries += 1;
+                        k /= 2;
+                        out.steps_per_dispatch = k;
                     }
-                }
-                progress(&Progress {
-                    t_end,
-                    steps: exp.steps,
-                    chains: exp.chains,
-                    chains_done: offset,
-                    running: totals[C_RUNNING] + c[C_RUNNING],
-                    certified: totals[C_CERTIFIED] + c[C_CERTIFIED],
-                    diverged: totals[C_DIVERGED] + c[C_DIVERGED],
-                    events: events_so_far,
-                });
-                if !redo && (c[C_RUNNING] == 0 || t_end >= exp.steps) {
-                    break c;
+                    None => {
+                        return Err(Error::Gpu(
+                            "the driver ends the kernel's loops early even at one step per dispatch".into(),
+                        ));
+                    }
                 }
             };
             for i in [C_RUNNING, C_CERTIFIED, C_DIVERGED] {
-                totals[i] += shard_counts[i];
+                totals[i] += counts[i];
             }
-            out.states.extend(self.ctx.read_back::<ChainState>(&shard.states, n as usize)?);
-            let xs: Vec<f32> = self.ctx.read_back(&shard.xs, n as usize * d)?;
-            // Device layout is chain-major interleaved (x[i * n + c]); the host keeps rows per chain.
-            let base = out.x.len();
-            out.x.resize(base + n as usize * d, 0.0);
-            for c in 0..n as usize {
-                for i in 0..d {
-                    out.x[base + c * d + i] = xs[i * n as usize + c];
-                }
-            }
-            out.shards += 1;
             offset += n;
         }
         out.trace = self.ctx.read_back(&trace, trace_len)?;
         out.finish();
         Ok(out)
+    }
+
+    /// Runs one shard to the end; None when the driver cut the kernel's loops short.
+    #[allow(clippy::too_many_arguments)]
+    fn run_shard(
+        &self,
+        exp: &Experiment,
+        pipes: &Pipelines,
+        trace: &wgpu::Buffer,
+        n: u32,
+        offset: u32,
+        k: u32,
+        totals: &[u32; COUNTERS],
+        out: &mut RawRun,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Option<Vec<u32>>, Error> {
+        let d = exp.objective.dim();
+        let mut shard = self.shard(exp, n, offset)?;
+        self.dispatch(pipes, &shard, trace, &pipes.init, exp.kernel_params(n, offset, 0, shard.capacity))?;
+        let mut t_end = 0u32;
+        let mut redo = false;
+        let counts = loop {
+            let target = if redo { t_end } else { exp.steps.min(t_end.saturating_add(k)) };
+            self.ctx.queue.write_buffer(&shard.counters, 0, bytemuck::cast_slice(&[0u32; COUNTERS]));
+            self.dispatch(pipes, &shard, trace, &pipes.step, exp.kernel_params(n, offset, target, shard.capacity))?;
+            out.dispatches += 1;
+            let c: Vec<u32> = self.ctx.read_back(&shard.counters, COUNTERS)?;
+            if c[C_CUT] > 0 {
+                return Ok(None);
+            }
+            let written = c[C_EVENTS].min(shard.capacity) as usize;
+            out.events.extend(self.ctx.read_back::<EscapeEvent>(&shard.events, written)?);
+            t_end = target;
+            // Chains whose event did not fit stopped before that step; grow the buffer and run
+            // the same target again. Counter-based randomness makes the redo identical.
+            redo = c[C_PAUSED] > 0;
+            if redo {
+                out.overflow_recoveries += 1;
+                let want = c[C_EVENTS].max(shard.capacity.saturating_mul(2)).min(self.max_event_capacity());
+                if want > shard.capacity {
+                    shard.capacity = want;
+                    shard.events = self.event_buffer(want);
+                }
+            }
+            progress(&Progress {
+                t_end,
+                steps: exp.steps,
+                chains: exp.chains,
+                chains_done: offset,
+                running: totals[C_RUNNING] + c[C_RUNNING],
+                certified: totals[C_CERTIFIED] + c[C_CERTIFIED],
+                diverged: totals[C_DIVERGED] + c[C_DIVERGED],
+                events: out.events.len(),
+            });
+            if !redo && (c[C_RUNNING] == 0 || t_end >= exp.steps) {
+                break c;
+            }
+        };
+        out.states.extend(self.ctx.read_back::<ChainState>(&shard.states, n as usize)?);
+        let xs: Vec<f32> = self.ctx.read_back(&shard.xs, n as usize * d)?;
+        // Device layout is chain-major interleaved (x[i * n + c]); the host keeps rows per chain.
+        let base = out.x.len();
+        out.x.resize(base + n as usize * d, 0.0);
+        for c in 0..n as usize {
+            for i in 0..d {
+                out.x[base + c * d + i] = xs[i * n as usize + c];
+            }
+        }
+        out.shards += 1;
+        Ok(Some(counts))
     }
 
     fn shard(&self, exp: &Experiment, n: u32, offset: u32) -> Result<Shard, Error> {

@@ -2,6 +2,7 @@
 
 mod context;
 mod driver;
+pub mod probe;
 pub mod shader;
 
 pub use context::{AdapterSummary, GpuContext};
