@@ -22,6 +22,7 @@ const C_CUT: usize = 6;
 #[derive(Debug)]
 pub struct GpuEngine {
     ctx: GpuContext,
+    max_groups_per_dim: u32,
 }
 
 struct Pipelines {
@@ -43,12 +44,20 @@ struct Shard {
 impl GpuEngine {
     /// Opens the default adapter.
     pub fn new() -> Result<Self, Error> {
-        Ok(GpuEngine { ctx: GpuContext::new()? })
+        Ok(Self::with_context(GpuContext::new()?))
     }
 
     /// Runs on an existing context (e.g. an embedding program's device and queue).
     pub fn with_context(ctx: GpuContext) -> Self {
-        GpuEngine { ctx }
+        let max_groups_per_dim = ctx.device.limits().max_compute_workgroups_per_dimension.min(MAX_GROUPS_PER_DIM);
+        GpuEngine { ctx, max_groups_per_dim }
+    }
+
+    /// Caps workgroups per dispatch dimension below the device's limit, so tests can exercise the
+    /// 2-D dispatch that ensembles beyond 65535 workgroups need with small ensembles.
+    pub fn with_max_workgroups_per_dimension(mut self, n: u32) -> Self {
+        self.max_groups_per_dim = n.clamp(1, self.max_groups_per_dim);
+        self
     }
 
     /// The device context.
@@ -311,7 +320,7 @@ impl GpuEngine {
                 entries: &entries,
             });
             let groups = shard.chains.div_ceil(WORKGROUP_SIZE);
-            let gx = groups.min(MAX_GROUPS_PER_DIM);
+            let gx = groups.min(self.max_groups_per_dim);
             let gy = groups.div_ceil(gx);
             let mut enc = dev.create_command_encoder(&Default::default());
             {
