@@ -1,0 +1,165 @@
+//! Engine guarantees on the GPU path: determinism under dispatch split, sharding and event
+//! overflow; ensembles beyond one binding and 2-D dispatch; divergence counted; octopus physics.
+
+mod common;
+
+use common::{gpu, objective};
+use escapade::{Experiment, Init, MethodKind, ObjectiveSpec, PgdParams, Report};
+
+fn same_results(a: &Report, b: &Report) {
+    assert_eq!(a.raw.states.len(), b.raw.states.len());
+    if let Some(i) = (0..a.raw.states.len()).find(|&i| a.raw.states[i] != b.raw.states[i]) {
+        panic!("chain {i} differs: {:?} vs {:?}", a.raw.states[i], b.raw.states[i]);
+    }
+    assert!(a.raw.x == b.raw.x, "final points differ");
+    assert!(a.raw.events == b.raw.events, "events differ");
+}
+
+/// GPU against CPU: integer bookkeeping exact; floats to 1e-5 relative, since the device's sqrt,
+/// log and cos may differ from the host's by a few ulps.
+fn close_results(g: &Report, c: &Report) {
+    let close = |a: f32, b: f32| (a - b).abs() <= 1e-5 * (1.0 + b.abs());
+    assert_eq!(g.raw.states.len(), c.raw.states.len());
+    for (i, (a, b)) in g.raw.states.iter().zip(&c.raw.states).enumerate() {
+        let ints = |s: &escapade::escape::ChainState| (s.t, s.status, s.stalled, s.t_stall, s.stall_label, s.t_noise, s.escapes, s.label, s.label_since);
+        assert_eq!(ints(a), ints(b), "chain {i}");
+        assert!(close(a.f, b.f) && close(a.gnorm, b.gnorm) && close(a.f_stall, b.f_stall), "chain {i}: {a:?} vs {b:?}");
+    }
+    assert!(g.raw.x.iter().zip(&c.raw.x).all(|(a, b)| close(*a, *b)), "final points differ");
+    assert_eq!(g.raw.events.len(), c.raw.events.len());
+}
+
+#[test]
+fn results_do_not_depend_on_dispatch_split_sharding_or_event_overflow() {
+    let Some(engine) = gpu() else { return };
+    let build = || {
+        Experiment::builder(objective("octopus", 5))
+            .method(MethodKind::Pgd)
+            .chains(3000)
+            .steps(300)
+            .seed(77)
+            .init(Init::Uniform(1.0))
+    };
+    let whole = build().steps_per_dispatch(300).build().unwrap().run_gpu(&engine, &mut |_| {}).unwrap();
+    let split = build()
+        .steps_per_dispatch(7)
+        .max_chains_per_shard(1000)
+        .event_capacity(16)
+        .build()
+        .unwrap()
+        .run_gpu(&engine, &mut |_| {})
+        .unwrap();
+    assert_eq!(split.raw.shards, 3);
+    assert!(split.raw.overflow_recoveries > 0, "the small event buffer never overflowed");
+    assert!(whole.counts.escape_events > 3000, "too few events to mean anything: {}", whole.counts.escape_events);
+    same_results(&whole, &split);
+}
+
+#[test]
+fn two_dimensional_dispatch_covers_every_chain() {
+    let Some(engine) = gpu() else { return };
+    let engine = engine.with_max_workgroups_per_dimension(4);
+    let exp = Experiment::builder(objective("quartic", 3))
+        .method(MethodKind::Gd)
+        .chains(1000) // 16 workgroups of 64: a 4 x 4 grid
+        .steps(50)
+        .init(Init::Uniform(1.0))
+        .build()
+        .unwrap();
+    let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+    let c = exp.run_cpu(&mut |_| {});
+    assert!(g.raw.states.iter().all(|s| s.t == 50), "some chains were not stepped");
+    close_results(&g, &c);
+}
+
+#[test]
+fn ensembles_larger_than_one_binding_run_in_shards() {
+    let Some(engine) = gpu() else { return };
+    // 3.2 M chains x 48-byte records = 154 MB: more than lavapipe's 128 MiB per binding.
+    let chains = 3_200_000;
+    let exp = Experiment::builder(objective("toy-saddle", 2))
+        .method(MethodKind::Gd)
+        .chains(chains)
+        .steps(3)
+        .seed(5)
+        .init(Init::Uniform(1.0))
+        .build()
+        .unwrap();
+    let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+    let limit = u64::from(engine.context().device.limits().max_storage_buffer_binding_size);
+    if u64::from(chains) * 48 > limit {
+        assert!(g.raw.shards >= 2, "expected sharding, got {} shard(s)", g.raw.shards);
+    }
+    let c = exp.run_cpu(&mut |_| {});
+    close_results(&g, &c);
+}
+
+#[test]
+fn divergent_chains_are_counted_on_both_backends() {
+    let Some(engine) = gpu() else { return };
+    let q = objective("quartic", 4);
+    let params = PgdParams { eta: 1.5, ..q.default_params() };
+    let exp = Experiment::builder(q).method(MethodKind::Gd).params(params).chains(512).steps(200).init(Init::Uniform(3.0)).build().unwrap();
+    let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+    let c = exp.run_cpu(&mut |_| {});
+    assert!(g.counts.diverged_nonfinite > 100, "diverged: {:?}", g.counts);
+    assert_eq!(g.counts, c.counts);
+    // Leaving the octopus' tube is reported as out of domain, never given a value.
+    let o = objective("octopus", 3);
+    let params = PgdParams { radius: 30.0, ..o.default_params() };
+    let exp = Experiment::builder(o).params(params).chains(256).steps(50).init(Init::Zero).build().unwrap();
+    let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+    assert!(g.counts.diverged_out_of_domain > 0, "{:?}", g.counts);
+    assert_eq!(g.counts, exp.run_cpu(&mut |_| {}).counts);
+}
+
+/// Steps until a chain entered the global minimum's basin (label d + 1), or the budget.
+fn steps_to_global_basin(r: &Report, d: u32) -> Vec<u32> {
+    r.raw.states.iter().map(|s| if s.label == d + 1 { s.label_since } else { r.experiment.steps }).collect()
+}
+
+#[test]
+fn octopus_pgd_escapes_saddles_in_order_and_gd_is_much_slower() {
+    let Some(engine) = gpu() else { return };
+    let d = 5u32;
+    let run = |method, init, steps| {
+        Experiment::builder(objective("octopus", d as usize))
+            .method(method)
+            .chains(1024)
+            .steps(steps)
+            .seed(3)
+            .init(init)
+            .build()
+            .unwrap()
+            .run_gpu(&engine, &mut |_| {})
+            .unwrap()
+    };
+    // Started at the first saddle, PGD must escape saddles 1, 2, ..., d, in that order.
+    let pgd0 = run(MethodKind::Pgd, Init::Zero, 2000);
+    let mut labels = vec![Vec::new(); 1024];
+    for e in &pgd0.raw.events {
+        labels[e.chain as usize].push(e.label);
+    }
+    let in_order = labels.iter().filter(|l| **l == (1..=d).collect::<Vec<_>>()).count();
+    assert_eq!(in_order, 1024, "chains escaping saddles 1..{d} in order: {in_order}");
+    let at_min = pgd0.final_labels.get(&(d + 1)).copied().unwrap_or(0);
+    assert!(at_min >= 1014, "only {at_min} of 1024 chains reached the global basin");
+
+    // Du et al.'s start, x0 ~ Unif[-1, 1]^d: GD needs far more steps in total than PGD.
+    let budget = 8000;
+    let pgd = run(MethodKind::Pgd, Init::Uniform(1.0), budget);
+    let gd = run(MethodKind::Gd, Init::Uniform(1.0), budget);
+    let total = |r: &Report| steps_to_global_basin(r, d).iter().map(|&t| u64::from(t)).sum::<u64>();
+    let (tp, tg) = (total(&pgd), total(&gd));
+    println!(
+        "octopus d=5, 1024 chains: steps to the global basin summed over chains: PGD {tp}, GD {tg} (GD censored at {budget}); ratio {:.1}",
+        tg as f64 / tp as f64
+    );
+    assert!(pgd.final_labels.get(&(d + 1)).copied().unwrap_or(0) >= 1014);
+    assert!(tg >= 3 * tp, "GD {tg} vs PGD {tp}");
+    // GD's plateaus grow from saddle to saddle while PGD's stay flat.
+    let med = |r: &Report, l: u32| r.escape_time_by_label.get(&l).and_then(|s| s.median).unwrap_or(f64::NAN);
+    assert!(med(&gd, 4) > 2.0 * med(&gd, 3), "GD: saddle 3 {} saddle 4 {}", med(&gd, 3), med(&gd, 4));
+    assert!(med(&pgd, 4) < 1.5 * med(&pgd, 3), "PGD: saddle 3 {} saddle 4 {}", med(&pgd, 3), med(&pgd, 4));
+    let _ = ObjectiveSpec::NAMES;
+}
