@@ -145,17 +145,14 @@ fn init_point(chain: u32) {
 
 // Evaluates at x: value, gradient norm and label into st, or marks the chain diverged.
 fn evaluate(t: u32) -> bool {
-    var xl = x;
-    var gl: array<f32, D>;
-    let e = objective(&xl, &gl);
-    g = gl;
+    let e = objective(&x, &g);
     if (e.ok == 0u) {
         st.status = DIVERGED_DOMAIN;
         return false;
     }
     var gn2 = 0.0;
     for (var i = 0u; i < D; i++) {
-        gn2 = gn2 + gl[i] * gl[i];
+        gn2 = gn2 + g[i] * g[i];
     }
     if (!finite_f32(e.f) || !finite_f32(gn2)) {
         st.status = DIVERGED_NONFINITE;

@@ -21,7 +21,7 @@ enum Command {
 }
 
 #[derive(Args)]
-#[command(allow_negative_numbers = true)]
+#[command(allow_negative_numbers = true, args_override_self = true)]
 struct RunArgs {
     /// Objective: toy-saddle, quartic or octopus.
     #[arg(long, default_value = "octopus")]

@@ -16,7 +16,7 @@ fn oct_g2(a: f32) -> vec2<f32> {
     return vec2(v, dv);
 }
 
-fn objective(x: ptr<function, array<f32, D>>, g: ptr<function, array<f32, D>>) -> Eval {
+fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval {
     var i = D;
     for (var j = 0u; j < D; j++) {
         if (abs((*x)[j]) <= 2.0 * OCT_TAU) {

@@ -35,7 +35,8 @@ impl<T: Float> Eval<T> {
 /// An objective with a Rust twin (f32 and f64) and a WGSL twin.
 ///
 /// The WGSL source returned by [`Objective::wgsl`] must define
-/// `fn objective(x: ptr<function, array<f32, D>>, g: ptr<function, array<f32, D>>) -> Eval`
+/// `fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval`
+/// (x and g are the kernel's per-invocation registers, passed without copies)
 /// where `Eval` is `struct Eval { f: f32, label: u32, ok: u32 }` (declared by the prelude) and `D`
 /// is the dimension constant the kernel declares. It may declare its own constants.
 pub trait Objective: Send + Sync + Debug {
