@@ -3,6 +3,11 @@
 
 use crate::Error;
 
+/// Checks that `v` is finite and > 0, naming `field` otherwise.
+fn positive(field: &'static str, v: f64) -> Result<(), Error> {
+    if v.is_finite() && v > 0.0 { Ok(()) } else { Err(Error::invalid(field, "a finite number > 0", v)) }
+}
+
 /// Step size, perturbation and escape-detector parameters of one run.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PgdParams {
@@ -25,16 +30,13 @@ pub struct PgdParams {
 impl PgdParams {
     /// Checks every field, naming the first bad one and its allowed range.
     pub fn validate(&self) -> Result<(), Error> {
-        let pos = |field: &'static str, v: f64| {
-            if v.is_finite() && v > 0.0 { Ok(()) } else { Err(Error::invalid(field, "a finite number > 0", v)) }
-        };
         let nonneg = |field: &'static str, v: f64| {
             if v.is_finite() && v >= 0.0 { Ok(()) } else { Err(Error::invalid(field, "a finite number >= 0", v)) }
         };
-        pos("eta", self.eta)?;
+        positive("eta", self.eta)?;
         nonneg("radius", self.radius)?;
         nonneg("g_thres", self.g_thres)?;
-        pos("f_thres", self.f_thres)?;
+        positive("f_thres", self.f_thres)?;
         Ok(())
     }
 }
@@ -62,13 +64,10 @@ impl TheoryParams {
     /// g_thres = sqrt(c)/chi^2 * eps, f_thres = c/chi^3 * sqrt(eps^3/rho),
     /// t_thres = chi/c^2 * l/sqrt(rho eps). Certification uses the stopping rule's window t_thres.
     pub fn derive(&self, d: usize) -> Result<PgdParams, Error> {
-        let pos = |field: &'static str, v: f64| {
-            if v.is_finite() && v > 0.0 { Ok(()) } else { Err(Error::invalid(field, "a finite number > 0", v)) }
-        };
-        pos("l", self.l)?;
-        pos("rho", self.rho)?;
-        pos("eps", self.eps)?;
-        pos("df", self.df)?;
+        positive("l", self.l)?;
+        positive("rho", self.rho)?;
+        positive("eps", self.eps)?;
+        positive("df", self.df)?;
         if !(self.c > 0.0 && self.c <= 1.0) {
             return Err(Error::invalid("c", "a number in (0, 1]", self.c));
         }
