@@ -1,6 +1,7 @@
 // The ensemble kernel; twin of src/kernel.rs (step) and src/init.rs (init_point).
-// Generated in front of this file: D (dimension), WG (workgroup size), PERTURB (bool), the prelude
-// (rng.wgsl, struct Eval) and the objective. One invocation steps one chain through many fused
+// Generated in front of this file: D (dimension), WG (workgroup size), the method's piece selectors
+// (ORACLE, PERTURB, TRANSFORM, PRECOND_KERNEL, SCHEDULE, STEP_RULE), the prelude (rng.wgsl,
+// struct Eval, the data binding), the objective and chain_rho1/chain_rho2. One invocation steps one chain through many fused
 // steps, keeping x and the chain's bookkeeping in registers; only events are written as they
 // happen (appended with an atomic counter), everything else once at the end.
 
@@ -22,9 +23,21 @@ struct Params {
     trace_chains: u32,
     trace_every: u32,
     loop_probe: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
+    batch: u32,
+    sigma: f32,
+    gamma: f32,
+    lambda: f32,
+    terms: u32,
+    f_star: f32,
+    sb_eps: f32,
+    sb_c: f32,
+    sb_delta: f32,
+    sb_df: f32,
+    sb_margin: f32,
+    rho1: vec4<f32>,
+    rho2: vec4<f32>,
+    piece_t: vec4<u32>,
+    piece_f: vec4<f32>,
 }
 
 struct ChainState {
@@ -40,6 +53,14 @@ struct ChainState {
     gnorm: f32,
     label: u32,
     label_since: u32,
+    eta: f32,
+    radius: f32,
+    g_thres: f32,
+    f_thres: f32,
+    t_thres: u32,
+    certify: u32,
+    pad0: u32,
+    pad1: u32,
 }
 
 struct EscapeEvent {
@@ -79,9 +100,14 @@ const C_CUT: u32 = 6u;
 @group(0) @binding(4) var<storage, read_write> counters: array<atomic<u32>, 8>;
 // Slot-major trace of positions: trace[(slot * trace_chains + chain) * D + i].
 @group(0) @binding(5) var<storage, read_write> trace: array<f32>;
+// A given starting point (init kind 4), shared by all chains.
+@group(0) @binding(7) var<storage, read> init_points: array<f32>;
+// The objective's shared read-only data (e.g. phase retrieval's A and y) is binding 6, declared
+// in the prelude so objectives can use it.
 
 var<private> x: array<f32, D>;
 var<private> g: array<f32, D>;
+var<private> v: array<f32, D>;
 var<private> st: ChainState;
 
 fn key() -> vec2<u32> {
@@ -134,6 +160,11 @@ fn init_point(chain: u32) {
         case 3u: {
             ball(chain, 0u, PURPOSE_INIT, scale, &p);
         }
+        case 4u: {
+            for (var i = 0u; i < D; i++) {
+                p[i] = init_points[i];
+            }
+        }
         default: {
             for (var i = 0u; i < D; i++) {
                 p[i] = 0.0;
@@ -143,6 +174,82 @@ fn init_point(chain: u32) {
     x = p;
 }
 
+fn sum_sq(a: ptr<private, array<f32, D>>) -> f32 {
+    var s = 0.0;
+    for (var i = 0u; i < D; i++) {
+        s = s + (*a)[i] * (*a)[i];
+    }
+    return s;
+}
+
+// rho(F) = a + b max(F - fmin, 0)^p; twin of Rho::eval_f32.
+fn rho_form(r: vec4<f32>, big_f: f32) -> f32 {
+    return r.x + r.y * pow(max(big_f - r.w, 0.0), r.z);
+}
+
+// The self-bounding rule at x0 (st.f holds f(x0)); twin of SelfBounding::chain_params.
+fn chain_params() {
+    let eps = params.sb_eps;
+    let c = params.sb_c;
+    let big_f = st.f + params.sb_margin;
+    let l = chain_rho1(big_f);
+    let rho = chain_rho2(big_f);
+    var df = params.sb_df;
+    if (df <= 0.0) {
+        df = max(big_f - params.f_star, 1e-30);
+    }
+    let chi = 3.0 * max(log(f32(D) * l * df / (c * eps * eps * params.sb_delta)), 4.0);
+    let tt = min(ceil(chi / (c * c) * l / sqrt(rho * eps)), 2.0e9);
+    st.eta = c / l;
+    st.radius = sqrt(c) / (chi * chi) * eps / l;
+    st.g_thres = sqrt(c) / (chi * chi) * eps;
+    st.f_thres = c / (chi * chi * chi) * sqrt(eps * eps * eps / rho);
+    st.t_thres = u32(tt);
+    st.certify = select(0u, st.t_thres, params.certify > 0u);
+}
+
+fn precond_kernel(s: f32) -> f32 {
+    switch PRECOND_KERNEL {
+        case 0u: { return log(s + sqrt(s * s + 1.0)); }
+        case 1u: { return log(1.0 + s); }
+        case 2u: { return s / (1.0 + s); }
+        default: { return min(s, 1.0); }
+    }
+}
+
+// The factor multiplying v; twin of Transform::scale.
+fn transform_scale(vn: f32) -> f32 {
+    switch TRANSFORM {
+        case 1u: {
+            if (vn > 0.0) { return min(params.gamma / vn, 1.0); }
+            return 1.0;
+        }
+        case 2u: { return params.gamma / (vn + params.gamma); }
+        case 3u: {
+            if (vn > 0.0) { return precond_kernel(params.lambda * vn) / vn; }
+            return 0.0;
+        }
+        default: { return 1.0; }
+    }
+}
+
+// Twin of Schedule::eta.
+fn schedule_eta(eta: f32, t: u32) -> f32 {
+    switch SCHEDULE {
+        case 1u: { return eta / sqrt(f32(t) + 1.0); }
+        case 2u: {
+            var factor = 1.0;
+            for (var k = 0u; k < 4u; k++) {
+                if (t >= params.piece_t[k]) {
+                    factor = params.piece_f[k];
+                }
+            }
+            return eta * factor;
+        }
+        default: { return eta; }
+    }
+}
+
 // Evaluates at x: value, gradient norm and label into st, or marks the chain diverged.
 fn evaluate(t: u32) -> bool {
     let e = objective(&x, &g);
@@ -150,10 +257,7 @@ fn evaluate(t: u32) -> bool {
         st.status = DIVERGED_DOMAIN;
         return false;
     }
-    var gn2 = 0.0;
-    for (var i = 0u; i < D; i++) {
-        gn2 = gn2 + g[i] * g[i];
-    }
+    let gn2 = sum_sq(&g);
     if (!finite_f32(e.f) || !finite_f32(gn2)) {
         st.status = DIVERGED_NONFINITE;
         return false;
@@ -172,7 +276,7 @@ fn step(chain: u32) -> u32 {
     if (!evaluate(t)) {
         return STEP_DONE;
     }
-    if (st.stalled == 1u && st.f <= st.f_stall - params.f_thres) {
+    if (st.stalled == 1u && st.f <= st.f_stall - st.f_thres) {
         let idx = atomicAdd(&counters[C_EVENTS], 1u);
         if (idx >= params.event_capacity) {
             return STEP_PAUSED;
@@ -181,21 +285,21 @@ fn step(chain: u32) -> u32 {
         st.stalled = 0u;
         st.escapes = st.escapes + 1u;
     }
-    if (st.stalled == 1u && params.certify > 0u && t - st.t_stall >= params.certify) {
+    if (st.stalled == 1u && st.certify > 0u && t - st.t_stall >= st.certify) {
         st.status = CERTIFIED;
         return STEP_DONE;
     }
-    if (st.gnorm <= params.g_thres) {
+    if (st.gnorm <= st.g_thres) {
         if (st.stalled == 0u) {
             st.stalled = 1u;
             st.t_stall = t;
             st.f_stall = st.f;
             st.stall_label = st.label;
         }
-        if (PERTURB && (st.t_noise == NEVER || t - st.t_noise > params.t_thres)) {
+        if (PERTURB == 1u && (st.t_noise == NEVER || t - st.t_noise > st.t_thres)) {
             st.t_noise = t;
             var kick: array<f32, D>;
-            ball(chain, t, PURPOSE_PERTURB, params.radius, &kick);
+            ball(chain, t, PURPOSE_PERTURB, st.radius, &kick);
             for (var i = 0u; i < D; i++) {
                 x[i] = x[i] + kick[i];
             }
@@ -204,8 +308,47 @@ fn step(chain: u32) -> u32 {
             }
         }
     }
+    // The step's direction: oracle, then the Gaussian perturbation, then the transform.
+    switch ORACLE {
+        case 1u: {
+            var noise: array<f32, D>;
+            normals(chain, t, PURPOSE_NOISE, &noise);
+            for (var i = 0u; i < D; i++) {
+                v[i] = g[i] + params.sigma * noise[i];
+            }
+        }
+        case 2u: {
+            for (var i = 0u; i < D; i++) {
+                v[i] = 0.0;
+            }
+            var words = vec4<u32>(0u);
+            for (var k = 0u; k < params.batch; k++) {
+                if (k % 4u == 0u) {
+                    words = philox(vec4<u32>(chain, t, PURPOSE_MINIBATCH, k / 4u), key());
+                }
+                objective_term_grad(&x, mulhilo(words[k % 4u], params.terms).x, &v);
+            }
+            let inv_b = 1.0 / f32(params.batch);
+            for (var i = 0u; i < D; i++) {
+                v[i] = v[i] * inv_b;
+            }
+        }
+        default: {
+            v = g;
+        }
+    }
+    if (PERTURB == 2u) {
+        var xi: array<f32, D>;
+        normals(chain, t, PURPOSE_PERTURB, &xi);
+        let s = st.radius / sqrt(f32(D));
+        for (var i = 0u; i < D; i++) {
+            v[i] = v[i] + s * xi[i];
+        }
+    }
+    let vn = sqrt(sum_sq(&v));
+    let stepsize = schedule_eta(st.eta, t) * transform_scale(vn);
     for (var i = 0u; i < D; i++) {
-        x[i] = x[i] - params.eta * g[i];
+        x[i] = x[i] - stepsize * v[i];
     }
     st.t = t + 1u;
     return STEP_CONTINUE;
@@ -226,7 +369,23 @@ fn init_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     for (var i = 0u; i < D; i++) {
         xs[i * params.chains + c] = x[i];
     }
-    states[c] = ChainState(0u, RUNNING, 0u, 0u, 0.0, 0u, NEVER, 0u, 0.0, 0.0, NEVER, 0u);
+    init_state();
+    states[c] = st;
+}
+
+// A fresh chain with its own parameters; twin of Stepper::init. x holds x0.
+fn init_state() {
+    st = ChainState(0u, RUNNING, 0u, 0u, 0.0, 0u, NEVER, 0u, 0.0, 0.0, NEVER, 0u,
+                    params.eta, params.radius, params.g_thres, params.f_thres, params.t_thres, params.certify, 0u, 0u);
+    if (STEP_RULE == 1u) {
+        if (!evaluate(0u)) {
+            return;
+        }
+        chain_params();
+    }
+    if (PERTURB == 0u) {
+        st.radius = 0.0;
+    }
 }
 
 @compute @workgroup_size(WG)

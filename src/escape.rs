@@ -28,7 +28,7 @@ pub mod status {
     pub const DIVERGED_DOMAIN: u32 = 3;
 }
 
-/// One chain's bookkeeping (48 bytes, identical on host and device).
+/// One chain's bookkeeping and its own parameters (80 bytes, identical on host and device).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct ChainState {
@@ -48,7 +48,7 @@ pub struct ChainState {
     pub t_noise: u32,
     /// Number of escapes so far.
     pub escapes: u32,
-    /// Value at the last evaluated point.
+    /// Value at the last evaluated point (0 before the first evaluation).
     pub f: f32,
     /// Gradient norm at the last evaluated point.
     pub gnorm: f32,
@@ -56,6 +56,20 @@ pub struct ChainState {
     pub label: u32,
     /// Step at which the chain entered its current label.
     pub label_since: u32,
+    /// The chain's step size (fixed, or from the self-bounding rule at its start).
+    pub eta: f32,
+    /// The chain's perturbation radius.
+    pub radius: f32,
+    /// The chain's stall threshold.
+    pub g_thres: f32,
+    /// The chain's escape threshold.
+    pub f_thres: f32,
+    /// The chain's minimum steps between perturbations.
+    pub t_thres: u32,
+    /// The chain's certification window (0 = off).
+    pub certify: u32,
+    /// Padding.
+    pub pad: [u32; 2],
 }
 
 impl ChainState {
@@ -70,10 +84,17 @@ impl ChainState {
             stall_label: 0,
             t_noise: NEVER,
             escapes: 0,
-            f: f32::NAN,
-            gnorm: f32::NAN,
+            f: 0.0,
+            gnorm: 0.0,
             label: NEVER,
             label_since: 0,
+            eta: 0.0,
+            radius: 0.0,
+            g_thres: 0.0,
+            f_thres: 0.0,
+            t_thres: 0,
+            certify: 0,
+            pad: [0; 2],
         }
     }
 

@@ -4,7 +4,7 @@ use crate::backend::gpu::GpuEngine;
 use crate::backend::{BackendChoice, Progress, RawRun, cpu};
 use crate::init::Init;
 use crate::kernel::KernelParams;
-use crate::method::{Method, MethodKind, PgdParams};
+use crate::method::{Method, MethodKind, Oracle, PgdParams, Rho, StepRule, Transform};
 use crate::objective::Objective;
 use crate::report::{EngineInfo, Report};
 use crate::{Error, rng};
@@ -72,7 +72,7 @@ impl Experiment {
         ExperimentBuilder {
             exp: Experiment {
                 objective,
-                method: Method { kind: MethodKind::Pgd, params },
+                method: Method::preset(MethodKind::Pgd, params),
                 chains: 1024,
                 seed: 0,
                 init: Init::Normal(0.1),
@@ -98,9 +98,29 @@ impl Experiment {
 
     /// The kernel's uniform block for a shard of `chains` chains starting at global `offset`.
     pub fn kernel_params(&self, chains: u32, offset: u32, t_end: u32, capacity: u32) -> KernelParams {
-        let p = &self.method.params;
+        let m = &self.method;
+        let p = &m.params;
         let key = rng::seed_key(self.seed);
         let (init_kind, init_scale) = self.init.code();
+        let (piece_t, piece_f) = m.schedule.pieces();
+        let (batch, sigma) = match m.oracle {
+            Oracle::Exact => (0, 0.0),
+            Oracle::Noise { sigma } => (0, sigma as f32),
+            Oracle::Minibatch { batch } => (batch, 0.0),
+        };
+        let (gamma, lambda) = match m.transform {
+            Transform::ClipHard { gamma } | Transform::ClipSmooth { gamma } => (gamma as f32, 0.0),
+            Transform::Precondition { lambda, .. } => (0.0, lambda as f32),
+            Transform::Identity => (0.0, 0.0),
+        };
+        let rho4 = |r: Option<Rho>| r.map_or([0.0; 4], |r| [r.a as f32, r.b as f32, r.p as f32, r.fmin as f32]);
+        let (sb, rho1, rho2) = match &m.step_rule {
+            StepRule::SelfBounding(sb) => {
+                let closed = self.objective.rho();
+                (Some(sb), rho4(sb.rho1.or(closed.map(|c| c.0))), rho4(sb.rho2.or(closed.map(|c| c.1))))
+            }
+            StepRule::Fixed => (None, [0.0; 4], [0.0; 4]),
+        };
         KernelParams {
             chains,
             chain_offset: offset,
@@ -111,7 +131,7 @@ impl Experiment {
             t_thres: p.t_thres,
             certify: p.certify,
             eta: p.eta as f32,
-            radius: if self.method.kind.perturbs() { p.radius as f32 } else { 0.0 },
+            radius: p.radius as f32,
             g_thres: p.g_thres as f32,
             f_thres: p.f_thres as f32,
             init_kind,
@@ -119,7 +139,21 @@ impl Experiment {
             trace_chains: self.trace.map_or(0, |t| t.chains),
             trace_every: self.trace.map_or(0, |t| t.every),
             loop_probe: 2,
-            pad: [0; 3],
+            batch,
+            sigma,
+            gamma,
+            lambda,
+            terms: self.objective.terms().unwrap_or(0),
+            f_star: self.objective.f_min().unwrap_or(0.0) as f32,
+            sb_eps: sb.map_or(0.0, |s| s.eps as f32),
+            sb_c: sb.map_or(0.0, |s| s.c as f32),
+            sb_delta: sb.map_or(0.0, |s| s.delta as f32),
+            sb_df: sb.and_then(|s| s.df).map_or(0.0, |v| v as f32),
+            sb_margin: sb.map_or(0.0, |s| s.margin as f32),
+            rho1,
+            rho2,
+            piece_t,
+            piece_f,
         }
     }
 
@@ -160,9 +194,21 @@ impl Experiment {
 }
 
 impl ExperimentBuilder {
-    /// The update rule.
+    /// The update rule: a preset's pieces (replacing any set before).
     pub fn method(mut self, kind: MethodKind) -> Self {
-        self.exp.method.kind = kind;
+        let params = self.exp.method.params;
+        self.exp.method = Method { params, ..Method::preset(kind, params) };
+        self
+    }
+    /// A whole method (pieces, step rule and parameters).
+    pub fn full_method(mut self, method: Method) -> Self {
+        self.params = Some(method.params);
+        self.exp.method = method;
+        self
+    }
+    /// Changes one piece or more of the method in place.
+    pub fn configure(mut self, f: impl FnOnce(&mut Method)) -> Self {
+        f(&mut self.exp.method);
         self
     }
     /// Step size and thresholds (default: the objective's practical parameters).
@@ -217,7 +263,33 @@ impl ExperimentBuilder {
             self.exp.method.params = p;
         }
         let e = self.exp;
-        e.method.params.validate()?;
+        e.method.validate()?;
+        let obj = &e.objective;
+        if matches!(e.method.oracle, Oracle::Minibatch { .. }) && obj.terms().is_none() {
+            return Err(Error::invalid("batch", "only with a finite-sum objective (phase-retrieval)", obj.name()));
+        }
+        if let StepRule::SelfBounding(sb) = &e.method.step_rule {
+            let wgsl = obj.wgsl();
+            let own = |f| crate::backend::gpu::shader::defines(&wgsl, f);
+            if sb.rho1.is_none() && obj.rho().is_none() && !(own("rho1") && own("rho2")) {
+                return Err(Error::invalid(
+                    "rho1",
+                    format!("a closed form: {} has none, give rho1 and rho2 as A,B,P[,FMIN]", obj.name()),
+                    "nothing",
+                ));
+            }
+            if sb.rho1.is_some() != sb.rho2.is_some() {
+                return Err(Error::invalid("rho2", "given together with rho1", "only one of them"));
+            }
+            if sb.df.is_none() && obj.f_min().is_none() {
+                return Err(Error::invalid("df", format!("a number > 0: f* of {} is unknown", obj.name()), "nothing"));
+            }
+        }
+        if let Init::Point(v) = &e.init {
+            if v.len() != obj.dim() {
+                return Err(Error::invalid("init", format!("a point with {} coordinates", obj.dim()), v.len()));
+            }
+        }
         if e.chains == 0 {
             return Err(Error::invalid("chains", "an integer >= 1", 0));
         }

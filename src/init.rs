@@ -5,7 +5,7 @@ use crate::Error;
 use crate::rng::{self, Purpose};
 
 /// How chains start.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", content = "scale", rename_all = "kebab-case")]
 pub enum Init {
     /// Every chain at the origin.
@@ -16,17 +16,24 @@ pub enum Init {
     Uniform(f64),
     /// x uniform in the ball of the given radius.
     Ball(f64),
+    /// Every chain at the given point (its length must be the dimension).
+    Point(Vec<f64>),
 }
 
 impl Init {
-    /// Parses `zero`, `normal:SIGMA`, `uniform:HALFWIDTH` or `ball:RADIUS` (scale finite, >= 0).
+    /// Parses `zero`, `normal:SIGMA`, `uniform:HALFWIDTH`, `ball:RADIUS` (scale finite, >= 0) or
+    /// `point:X1,X2,...`.
     pub fn parse(spec: &str) -> Result<Self, Error> {
-        const ALLOWED: &str = "zero, normal:SIGMA, uniform:HALFWIDTH or ball:RADIUS with a finite scale >= 0";
+        const ALLOWED: &str = "zero, normal:SIGMA, uniform:HALFWIDTH or ball:RADIUS with a finite scale >= 0, or point:X1,X2,...";
         let bad = || Error::invalid("init", ALLOWED, format!("{spec:?}"));
         if spec == "zero" {
             return Ok(Init::Zero);
         }
         let (kind, scale) = spec.split_once(':').ok_or_else(bad)?;
+        if kind == "point" {
+            let v: Vec<f64> = scale.split(',').map(|s| s.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+            return if v.iter().all(|x| x.is_finite()) { Ok(Init::Point(v)) } else { Err(bad()) };
+        }
         let scale: f64 = scale.trim().parse().map_err(|_| bad())?;
         if !(scale.is_finite() && scale >= 0.0) {
             return Err(bad());
@@ -46,6 +53,7 @@ impl Init {
             Init::Normal(s) => format!("normal:{s}"),
             Init::Uniform(h) => format!("uniform:{h}"),
             Init::Ball(r) => format!("ball:{r}"),
+            Init::Point(v) => format!("point:{}", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")),
         }
     }
 
@@ -56,6 +64,15 @@ impl Init {
             Init::Normal(s) => (1, s as f32),
             Init::Uniform(h) => (2, h as f32),
             Init::Ball(r) => (3, r as f32),
+            Init::Point(_) => (4, 0.0),
+        }
+    }
+
+    /// The point of [`Init::Point`] in f32 (empty otherwise), as the kernel's `init_points`.
+    pub fn point_f32(&self) -> Vec<f32> {
+        match self {
+            Init::Point(v) => v.iter().map(|&x| x as f32).collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -75,6 +92,7 @@ impl Init {
                 }
             }
             Init::Ball(_) => rng::ball(seed, chain, 0, Purpose::Init, scale, x),
+            Init::Point(v) => x.iter_mut().zip(v).for_each(|(xi, &vi)| *xi = vi as f32),
         }
     }
 }

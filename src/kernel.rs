@@ -1,12 +1,13 @@
-//! One step of one chain: the Rust twin of `shaders/kernel.wgsl`, operation for operation in f32.
-//! Both backends run exactly this semantics; the GPU version is tested against it.
+//! One chain's init and steps: the Rust twin of `shaders/kernel.wgsl`, operation for operation in
+//! f32. Both backends run exactly this semantics; the GPU version is tested against it.
 
 use crate::escape::{ChainState, EscapeEvent, NEVER, status};
+use crate::method::{Method, MAX_PIECES, Oracle, Perturbation, Rho, StepRule};
 use crate::objective::Objective;
 use crate::rng::{self, Purpose};
 use bytemuck::{Pod, Zeroable};
 
-/// Parameters of a dispatch, laid out as the kernel's uniform block (80 bytes).
+/// Parameters of a dispatch, laid out as the kernel's uniform block (176 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct KernelParams {
@@ -22,17 +23,18 @@ pub struct KernelParams {
     pub seed_lo: u32,
     /// Seed, high word.
     pub seed_hi: u32,
-    /// Minimum steps between perturbations.
+    /// Minimum steps between perturbations (fixed rule).
     pub t_thres: u32,
-    /// Certification window (0 = off).
+    /// Certification window (fixed rule; 0 = off). Under the self-bounding rule any non-zero
+    /// value turns certification on with each chain's own t_thres as window.
     pub certify: u32,
-    /// Step size.
+    /// Step size (fixed rule).
     pub eta: f32,
-    /// Perturbation radius (0 for GD).
+    /// Perturbation radius (fixed rule).
     pub radius: f32,
-    /// Stall threshold on ||grad f||.
+    /// Stall threshold (fixed rule).
     pub g_thres: f32,
-    /// Escape threshold on the value drop.
+    /// Escape threshold (fixed rule).
     pub f_thres: f32,
     /// Init kind code (see [`crate::Init::code`]).
     pub init_kind: u32,
@@ -44,14 +46,46 @@ pub struct KernelParams {
     pub trace_every: u32,
     /// Always 2: trip count of the kernel's loop-limit probe (see `step_chains` in kernel.wgsl).
     pub loop_probe: u32,
-    /// Padding to a 16-byte multiple.
-    pub pad: [u32; 3],
+    /// Minibatch size.
+    pub batch: u32,
+    /// Gradient-noise scale.
+    pub sigma: f32,
+    /// Clipping level.
+    pub gamma: f32,
+    /// Preconditioning scale.
+    pub lambda: f32,
+    /// Number of terms m of a finite-sum objective (0 if none).
+    pub terms: u32,
+    /// f* for the self-bounding rule's Df.
+    pub f_star: f32,
+    /// Self-bounding eps.
+    pub sb_eps: f32,
+    /// Self-bounding c.
+    pub sb_c: f32,
+    /// Self-bounding delta.
+    pub sb_delta: f32,
+    /// Self-bounding Df (0: F0 - f*).
+    pub sb_df: f32,
+    /// Self-bounding margin.
+    pub sb_margin: f32,
+    /// rho1 = a + b max(F - fmin, 0)^p as (a, b, p, fmin).
+    pub rho1: [f32; 4],
+    /// rho2 as (a, b, p, fmin).
+    pub rho2: [f32; 4],
+    /// Piecewise schedule steps (u32::MAX: unused).
+    pub piece_t: [u32; MAX_PIECES],
+    /// Piecewise schedule factors.
+    pub piece_f: [f32; MAX_PIECES],
 }
 
 impl KernelParams {
     /// The 64-bit seed.
     pub fn seed(&self) -> u64 {
         u64::from(self.seed_lo) | (u64::from(self.seed_hi) << 32)
+    }
+
+    fn rho(v: [f32; 4]) -> Rho {
+        Rho { a: f64::from(v[0]), b: f64::from(v[1]), p: f64::from(v[2]), fmin: f64::from(v[3]) }
     }
 }
 
@@ -66,88 +100,163 @@ pub enum Step {
     Paused,
 }
 
-/// Evaluates at x: updates value, gradient norm and label in `st`, or marks the chain diverged.
-fn evaluate(obj: &dyn Objective, x: &[f32], g: &mut [f32], st: &mut ChainState, t: u32) -> bool {
-    let e = obj.eval_f32(x, g);
-    if !e.in_domain {
-        st.status = status::DIVERGED_DOMAIN;
-        return false;
-    }
-    let mut gn2 = 0.0f32;
-    for &gi in g.iter() {
-        gn2 += gi * gi;
-    }
-    if !e.value.is_finite() || !gn2.is_finite() {
-        st.status = status::DIVERGED_NONFINITE;
-        return false;
-    }
-    st.f = e.value;
-    st.gnorm = gn2.sqrt();
-    if e.label != st.label {
-        st.label = e.label;
-        st.label_since = t;
-    }
-    true
+/// Steps chains of one experiment: objective, method and dispatch parameters.
+pub struct Stepper<'a> {
+    obj: &'a dyn Objective,
+    method: &'a Method,
+    p: KernelParams,
+    v: Vec<f32>,
+    scratch: Vec<f32>,
 }
 
-/// Step `st.t` of global chain `chain`: detector, perturbation (when `perturbs`), gradient step.
-/// `emit` stores an event and returns false when there is no room for it.
-#[allow(clippy::too_many_arguments)]
-pub fn step(
-    obj: &dyn Objective,
-    p: &KernelParams,
-    perturbs: bool,
-    chain: u32,
-    x: &mut [f32],
-    g: &mut [f32],
-    st: &mut ChainState,
-    emit: &mut dyn FnMut(EscapeEvent) -> bool,
-) -> Step {
-    let t = st.t;
-    if !evaluate(obj, x, g, st, t) {
-        return Step::Done;
+impl<'a> Stepper<'a> {
+    /// A stepper for `obj` and `method` under dispatch parameters `p`.
+    pub fn new(obj: &'a dyn Objective, method: &'a Method, p: KernelParams) -> Self {
+        let d = obj.dim();
+        Stepper { obj, method, p, v: vec![0.0; d], scratch: vec![0.0; d] }
     }
-    if st.stalled == 1 && st.f <= st.f_stall - p.f_thres {
-        let ev = EscapeEvent {
-            chain,
-            label: st.stall_label,
-            t_stall: st.t_stall,
-            escape_steps: t - st.t_stall,
-            f_stall: st.f_stall,
-            f_escape: st.f,
-        };
-        if !emit(ev) {
-            return Step::Paused;
+
+    /// Evaluates at x: value, gradient norm and label into `st`, or marks the chain diverged.
+    fn evaluate(&self, x: &[f32], g: &mut [f32], st: &mut ChainState, t: u32) -> bool {
+        let e = self.obj.eval_f32(x, g);
+        if !e.in_domain {
+            st.status = status::DIVERGED_DOMAIN;
+            return false;
         }
-        st.stalled = 0;
-        st.escapes += 1;
-    }
-    if st.stalled == 1 && p.certify > 0 && t - st.t_stall >= p.certify {
-        st.status = status::CERTIFIED;
-        return Step::Done;
-    }
-    if st.gnorm <= p.g_thres {
-        if st.stalled == 0 {
-            st.stalled = 1;
-            st.t_stall = t;
-            st.f_stall = st.f;
-            st.stall_label = st.label;
+        let gn2 = sum_sq(g);
+        if !e.value.is_finite() || !gn2.is_finite() {
+            st.status = status::DIVERGED_NONFINITE;
+            return false;
         }
-        if perturbs && (st.t_noise == NEVER || t - st.t_noise > p.t_thres) {
-            st.t_noise = t;
-            let mut kick = vec![0.0f32; x.len()];
-            rng::ball(p.seed(), chain, t, Purpose::Perturb, p.radius, &mut kick);
-            for (xi, ki) in x.iter_mut().zip(&kick) {
-                *xi += ki;
+        st.f = e.value;
+        st.gnorm = gn2.sqrt();
+        if e.label != st.label {
+            st.label = e.label;
+            st.label_since = t;
+        }
+        true
+    }
+
+    /// A fresh chain's state with its own parameters (the self-bounding rule evaluates f(x0)).
+    pub fn init(&self, x: &[f32], g: &mut [f32]) -> ChainState {
+        let p = &self.p;
+        let mut st = ChainState::fresh();
+        (st.eta, st.radius, st.g_thres, st.f_thres, st.t_thres, st.certify) =
+            (p.eta, p.radius, p.g_thres, p.f_thres, p.t_thres, p.certify);
+        if let StepRule::SelfBounding(sb) = &self.method.step_rule {
+            if !self.evaluate(x, g, &mut st, 0) {
+                return st;
             }
-            if !evaluate(obj, x, g, st, t) {
-                return Step::Done;
+            let mut rule = sb.clone();
+            rule.df = (p.sb_df > 0.0).then_some(f64::from(p.sb_df));
+            let cp = rule.chain_params(st.f, self.obj.dim(), &KernelParams::rho(p.rho1), &KernelParams::rho(p.rho2), p.f_star);
+            (st.eta, st.radius, st.g_thres, st.f_thres, st.t_thres) = (cp.eta, cp.radius, cp.g_thres, cp.f_thres, cp.t_thres);
+            st.certify = if p.certify > 0 { cp.t_thres } else { 0 };
+        }
+        if self.method.perturbation == Perturbation::None {
+            st.radius = 0.0;
+        }
+        st
+    }
+
+    /// Step `st.t` of global chain `chain`: detector, perturbation, oracle, transform, update.
+    /// `emit` stores an event and returns false when there is no room for it.
+    pub fn step(
+        &mut self,
+        chain: u32,
+        x: &mut [f32],
+        g: &mut [f32],
+        st: &mut ChainState,
+        emit: &mut dyn FnMut(EscapeEvent) -> bool,
+    ) -> Step {
+        let t = st.t;
+        let seed = self.p.seed();
+        if !self.evaluate(x, g, st, t) {
+            return Step::Done;
+        }
+        if st.stalled == 1 && st.f <= st.f_stall - st.f_thres {
+            let ev = EscapeEvent {
+                chain,
+                label: st.stall_label,
+                t_stall: st.t_stall,
+                escape_steps: t - st.t_stall,
+                f_stall: st.f_stall,
+                f_escape: st.f,
+            };
+            if !emit(ev) {
+                return Step::Paused;
+            }
+            st.stalled = 0;
+            st.escapes += 1;
+        }
+        if st.stalled == 1 && st.certify > 0 && t - st.t_stall >= st.certify {
+            st.status = status::CERTIFIED;
+            return Step::Done;
+        }
+        if st.gnorm <= st.g_thres {
+            if st.stalled == 0 {
+                st.stalled = 1;
+                st.t_stall = t;
+                st.f_stall = st.f;
+                st.stall_label = st.label;
+            }
+            if self.method.perturbation == Perturbation::Ball && (st.t_noise == NEVER || t - st.t_noise > st.t_thres) {
+                st.t_noise = t;
+                rng::ball(seed, chain, t, Purpose::Perturb, st.radius, &mut self.scratch);
+                for (xi, ki) in x.iter_mut().zip(&self.scratch) {
+                    *xi += ki;
+                }
+                if !self.evaluate(x, g, st, t) {
+                    return Step::Done;
+                }
             }
         }
+        // The step's direction: oracle, then the Gaussian perturbation, then the transform.
+        let d = x.len();
+        match self.method.oracle {
+            Oracle::Exact => self.v.copy_from_slice(g),
+            Oracle::Noise { .. } => {
+                rng::normals(seed, chain, t, Purpose::Noise, &mut self.scratch);
+                for i in 0..d {
+                    self.v[i] = g[i] + self.p.sigma * self.scratch[i];
+                }
+            }
+            Oracle::Minibatch { .. } => {
+                self.v.fill(0.0);
+                for k in 0..self.p.batch {
+                    let w = rng::draw(seed, chain, t, Purpose::Minibatch, k / 4)[(k % 4) as usize];
+                    let i = ((u64::from(w) * u64::from(self.p.terms)) >> 32) as u32;
+                    self.obj.term_grad_f32(x, i, &mut self.v);
+                }
+                let inv_b = 1.0 / self.p.batch as f32;
+                self.v.iter_mut().for_each(|v| *v *= inv_b);
+            }
+        }
+        if self.method.perturbation == Perturbation::Gaussian {
+            rng::normals(seed, chain, t, Purpose::Perturb, &mut self.scratch);
+            let s = st.radius / (d as f32).sqrt();
+            for i in 0..d {
+                self.v[i] += s * self.scratch[i];
+            }
+        }
+        let vn = sum_sq(&self.v).sqrt();
+        let scale = self.method.transform.scale(vn);
+        let pieces = (self.p.piece_t, self.p.piece_f);
+        let eta_t = self.method.schedule.eta(st.eta, t, &pieces);
+        let step = eta_t * scale;
+        for (xi, vi) in x.iter_mut().zip(&self.v) {
+            *xi -= step * vi;
+        }
+        st.t = t + 1;
+        Step::Continue
     }
-    for (xi, gi) in x.iter_mut().zip(g.iter()) {
-        *xi -= p.eta * gi;
+}
+
+/// Sum of squares, accumulated in order (as the kernel does).
+fn sum_sq(v: &[f32]) -> f32 {
+    let mut s = 0.0f32;
+    for &x in v {
+        s += x * x;
     }
-    st.t = t + 1;
-    Step::Continue
+    s
 }

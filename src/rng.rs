@@ -17,8 +17,12 @@ const W1: u32 = 0xBB67_AE85;
 pub enum Purpose {
     /// The chain's starting point.
     Init = 0,
-    /// PGD's uniform-ball perturbation.
+    /// PGD's uniform-ball perturbation, or perturbed SGD's Gaussian.
     Perturb = 1,
+    /// SGD's additive gradient noise.
+    Noise = 2,
+    /// Minibatch indices.
+    Minibatch = 3,
 }
 
 /// One Philox4x32-10 block: 4 random words for a 128-bit counter and a 64-bit key.

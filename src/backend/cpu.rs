@@ -2,9 +2,8 @@
 //! parallel across chains with rayon. The reference for tests and the fallback without a GPU.
 
 use super::{Progress, RawRun};
-use crate::escape::ChainState;
 use crate::experiment::Experiment;
-use crate::kernel::{Step, step};
+use crate::kernel::{Step, Stepper};
 use rayon::prelude::*;
 
 /// Chains per batch between two progress reports.
@@ -14,7 +13,6 @@ const BATCH: u32 = 8192;
 pub fn run(exp: &Experiment, progress: &mut dyn FnMut(&Progress)) -> RawRun {
     let d = exp.objective.dim();
     let p = exp.kernel_params(exp.chains, 0, exp.steps, u32::MAX);
-    let perturbs = exp.method.kind.perturbs();
     let trace_every = exp.trace.map_or(0, |t| t.every);
     let trace_chains = exp.trace.map_or(0, |t| t.chains);
     let mut out = RawRun::new(exp, exp.steps);
@@ -31,16 +29,17 @@ pub fn run(exp: &Experiment, progress: &mut dyn FnMut(&Progress)) -> RawRun {
                 let mut trace = Vec::new();
                 let mut events = Vec::new();
                 exp.init.sample(exp.seed, chain, &mut x);
-                let mut st = ChainState::fresh();
+                let mut stepper = Stepper::new(exp.objective.as_ref(), &exp.method, p);
+                let mut st = stepper.init(&x, &mut g);
                 let mut emit = |e| {
                     events.push(e);
                     true
                 };
-                while st.t < exp.steps {
+                while st.running() && st.t < exp.steps {
                     if chain < trace_chains && st.t % trace_every == 0 {
                         trace.push((st.t / trace_every, x.clone()));
                     }
-                    if step(exp.objective.as_ref(), &p, perturbs, chain, &mut x, &mut g, &mut st, &mut emit) != Step::Continue {
+                    if stepper.step(chain, &mut x, &mut g, &mut st, &mut emit) != Step::Continue {
                         break;
                     }
                 }

@@ -1,33 +1,58 @@
-//! Update rules and their parameters: gradient descent and perturbed gradient descent (Jin, Ge,
-//! Netrapalli, Kakade, Jordan 2017), with parameters given directly or derived from the theory.
+//! Update rules as data: a preset name plus composable pieces (oracle, perturbation, transform,
+//! schedule) and a step rule, with PGD's parameters given directly or derived from the theory.
 
 mod pgd;
+mod pieces;
+mod step_rule;
 
 pub use pgd::{PgdParams, TheoryParams};
+pub use pieces::{MAX_PIECES, Oracle, Perturbation, PrecondKernel, Schedule, Transform};
+pub use step_rule::{ChainParams, Rho, SelfBounding, StepRule};
 
-/// Which update rule the chains follow.
+use crate::Error;
+
+/// Named presets; each sets the pieces, which can then be changed one by one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum MethodKind {
-    /// Plain gradient descent x <- x - eta grad f(x).
+    /// Gradient descent: exact gradient, no perturbation.
     Gd,
-    /// Perturbed gradient descent: a uniform-ball kick of radius r when the gradient is small and
-    /// no kick happened in the last t_thres steps.
+    /// Perturbed GD (Jin et al. 2017): uniform-ball kick when stalled.
     Pgd,
+    /// SGD: gradient plus N(0, sigma^2 I) noise (default sigma 0.1; or a minibatch oracle).
+    Sgd,
+    /// Perturbed SGD (Jin et al. 2021): N(0, r^2/d I) added to the gradient every step.
+    Psgd,
+    /// Clipped GD, hard clipping at gamma = 1 (Zhang et al. 2020).
+    ClippedGd,
+    /// Clipped SGD: noisy gradient (sigma 0.1), hard clipping at gamma = 1.
+    ClippedSgd,
+    /// Nonlinearly preconditioned GD, kernel asinh, lambda = 1 (Bodard & Patrinos 2025).
+    PrecondGd,
+    /// Its perturbed variant: preconditioned GD with the PGD ball kick.
+    PerturbedPrecondGd,
 }
 
 impl MethodKind {
-    /// Names accepted on the command line.
-    pub const NAMES: [&'static str; 2] = ["gd", "pgd"];
+    /// Every preset, in the order `escapade list` shows them.
+    pub const ALL: [MethodKind; 8] = [
+        MethodKind::Gd,
+        MethodKind::Pgd,
+        MethodKind::Sgd,
+        MethodKind::Psgd,
+        MethodKind::ClippedGd,
+        MethodKind::ClippedSgd,
+        MethodKind::PrecondGd,
+        MethodKind::PerturbedPrecondGd,
+    ];
 
     /// Parses a command-line name.
-    pub fn from_name(name: &str) -> Result<Self, crate::Error> {
-        match name {
-            "gd" => Ok(MethodKind::Gd),
-            "pgd" => Ok(MethodKind::Pgd),
-            other => Err(crate::Error::invalid("method", "one of gd, pgd", other)),
-        }
+    pub fn from_name(name: &str) -> Result<Self, Error> {
+        Self::ALL.into_iter().find(|k| k.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
+            Error::invalid("method", format!("one of {}", names.join(", ")), name)
+        })
     }
 
     /// The command-line name.
@@ -35,20 +60,88 @@ impl MethodKind {
         match self {
             MethodKind::Gd => "gd",
             MethodKind::Pgd => "pgd",
+            MethodKind::Sgd => "sgd",
+            MethodKind::Psgd => "psgd",
+            MethodKind::ClippedGd => "clipped-gd",
+            MethodKind::ClippedSgd => "clipped-sgd",
+            MethodKind::PrecondGd => "precond-gd",
+            MethodKind::PerturbedPrecondGd => "perturbed-precond-gd",
         }
     }
 
-    /// Whether the rule perturbs stalled chains.
-    pub fn perturbs(self) -> bool {
-        matches!(self, MethodKind::Pgd)
+    /// The preset's pieces.
+    pub fn pieces(self) -> (Oracle, Perturbation, Transform) {
+        let noise = Oracle::Noise { sigma: 0.1 };
+        let clip = Transform::ClipHard { gamma: 1.0 };
+        let precond = Transform::Precondition { kernel: PrecondKernel::Asinh, lambda: 1.0 };
+        match self {
+            MethodKind::Gd => (Oracle::Exact, Perturbation::None, Transform::Identity),
+            MethodKind::Pgd => (Oracle::Exact, Perturbation::Ball, Transform::Identity),
+            MethodKind::Sgd => (noise, Perturbation::None, Transform::Identity),
+            MethodKind::Psgd => (Oracle::Exact, Perturbation::Gaussian, Transform::Identity),
+            MethodKind::ClippedGd => (Oracle::Exact, Perturbation::None, clip),
+            MethodKind::ClippedSgd => (noise, Perturbation::None, clip),
+            MethodKind::PrecondGd => (Oracle::Exact, Perturbation::None, precond),
+            MethodKind::PerturbedPrecondGd => (Oracle::Exact, Perturbation::Ball, precond),
+        }
     }
 }
 
-/// A method: the rule and its parameters. GD uses the thresholds only for escape detection.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// A method: preset name, pieces, step rule and parameters.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Method {
-    /// The update rule.
+    /// The preset the pieces started from (for reports).
     pub kind: MethodKind,
-    /// Step size, perturbation and detector parameters.
+    /// Gradient oracle for the step.
+    pub oracle: Oracle,
+    /// Random perturbation.
+    pub perturbation: Perturbation,
+    /// Transform of the direction (clipping, preconditioning).
+    pub transform: Transform,
+    /// Step-size schedule.
+    pub schedule: Schedule,
+    /// Fixed parameters or the self-bounding rule.
+    pub step_rule: StepRule,
+    /// Step size, perturbation and detector parameters (the fixed rule's values).
     pub params: PgdParams,
+}
+
+impl Method {
+    /// The preset `kind` with parameters `params`, a constant schedule and the fixed rule.
+    pub fn preset(kind: MethodKind, params: PgdParams) -> Self {
+        let (oracle, perturbation, transform) = kind.pieces();
+        Method { kind, oracle, perturbation, transform, schedule: Schedule::Constant, step_rule: StepRule::Fixed, params }
+    }
+
+    /// Checks every piece, naming the bad field.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.params.validate()?;
+        self.schedule.validate()?;
+        match self.oracle {
+            Oracle::Noise { sigma } if !(sigma.is_finite() && sigma >= 0.0) => {
+                return Err(Error::invalid("noise", "a finite sigma >= 0", sigma));
+            }
+            Oracle::Minibatch { batch: 0 } => return Err(Error::invalid("batch", "an integer >= 1", 0)),
+            _ => {}
+        }
+        match self.transform {
+            Transform::ClipHard { gamma } | Transform::ClipSmooth { gamma } if !(gamma.is_finite() && gamma > 0.0) => {
+                return Err(Error::invalid("clip", "a finite gamma > 0", gamma));
+            }
+            Transform::Precondition { lambda, .. } if !(lambda.is_finite() && lambda > 0.0) => {
+                return Err(Error::invalid("precond-lambda", "a finite number > 0", lambda));
+            }
+            _ => {}
+        }
+        if let StepRule::SelfBounding(sb) = &self.step_rule {
+            sb.validate()?;
+        }
+        Ok(())
+    }
+
+    /// WGSL constants selecting the pieces.
+    pub(crate) fn wgsl_consts(&self) -> String {
+        pieces::wgsl_consts(&self.oracle, self.perturbation, &self.transform, &self.schedule)
+            + &format!("const STEP_RULE: u32 = {}u;\n", u32::from(matches!(self.step_rule, StepRule::SelfBounding(_))))
+    }
 }

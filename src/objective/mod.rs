@@ -9,7 +9,7 @@ pub use octopus::Octopus;
 pub use quartic::Quartic;
 pub use toy_saddle::ToySaddle;
 
-use crate::method::PgdParams;
+use crate::method::{PgdParams, Rho};
 use num_traits::Float;
 use std::fmt::Debug;
 
@@ -38,7 +38,10 @@ impl<T: Float> Eval<T> {
 /// `fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval`
 /// (x and g are the kernel's per-invocation registers, passed without copies)
 /// where `Eval` is `struct Eval { f: f32, label: u32, ok: u32 }` (declared by the prelude) and `D`
-/// is the dimension constant the kernel declares. It may declare its own constants.
+/// is the dimension constant the kernel declares. It may declare its own constants, read the
+/// shared `data: array<f32>` binding ([`Objective::data`]), and define
+/// `fn objective_term_grad(x, i: u32, acc)` (adds the i-th term's gradient to `acc`; finite sums)
+/// and `fn rho1(F: f32) -> f32` / `fn rho2(F: f32) -> f32`.
 pub trait Objective: Send + Sync + Debug {
     /// Short name as used on the command line (e.g. `octopus`).
     fn name(&self) -> &'static str;
@@ -56,6 +59,26 @@ pub trait Objective: Send + Sync + Debug {
     fn default_params(&self) -> PgdParams;
     /// The global minimum value f*, when known.
     fn f_min(&self) -> Option<f64>;
+    /// Shared read-only data for the WGSL twin (bound as `data`).
+    fn data(&self) -> Vec<f32> {
+        Vec::new()
+    }
+    /// For a finite sum f = (1/m) sum_i f_i: m. Enables minibatch oracles.
+    fn terms(&self) -> Option<u32> {
+        None
+    }
+    /// Adds grad f_i(x) to `acc` in f32, as `objective_term_grad` in the WGSL twin.
+    fn term_grad_f32(&self, _x: &[f32], _i: u32, _acc: &mut [f32]) {}
+    /// Closed-form (rho1, rho2) with ||Hess f(x)|| <= rho1(f(x)) and a local Hessian-Lipschitz
+    /// bound rho2(f(x)), when known.
+    fn rho(&self) -> Option<(Rho, Rho)> {
+        None
+    }
+    /// Whether the Rust evaluation is real (false for WGSL-only custom objectives, which run on
+    /// the GPU path only).
+    fn cpu_twin(&self) -> bool {
+        true
+    }
 }
 
 /// Implements the trait's two float entry points from an inherent generic `eval`.

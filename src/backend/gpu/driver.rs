@@ -31,6 +31,16 @@ struct Pipelines {
     step: wgpu::ComputePipeline,
 }
 
+/// Buffers shared by every shard of a run.
+struct Shared {
+    /// Traced positions (indexed by global chain).
+    trace: wgpu::Buffer,
+    /// The objective's read-only data.
+    data: wgpu::Buffer,
+    /// The starting point of `Init::Point`.
+    init_points: wgpu::Buffer,
+}
+
 struct Shard {
     chains: u32,
     params: wgpu::Buffer,
@@ -77,17 +87,17 @@ impl GpuEngine {
 
     fn pipelines(&self, exp: &Experiment) -> Result<Pipelines, Error> {
         let dev = &self.ctx.device;
-        let src = compose(exp.objective.as_ref(), exp.method.kind.perturbs());
+        let src = compose(exp.objective.as_ref(), &exp.method);
         self.ctx.scoped("compiling the kernel", || {
             let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some("escapade kernel"),
                 source: wgpu::ShaderSource::Wgsl(src.into()),
             });
-            let storage = |binding| wgpu::BindGroupLayoutEntry {
+            let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
                 binding,
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Storage { read_only: false },
+                    ty: wgpu::BufferBindingType::Storage { read_only },
                     has_dynamic_offset: false,
                     min_binding_size: None,
                 },
@@ -103,7 +113,8 @@ impl GpuEngine {
                 },
                 count: None,
             }];
-            entries.extend((1..=5).map(storage));
+            entries.extend((1..=5).map(|b| storage(b, false)));
+            entries.extend((6..=7).map(|b| storage(b, true)));
             let layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("escapade bindings"),
                 entries: &entries,
@@ -173,7 +184,20 @@ impl GpuEngine {
         if trace_bytes > u64::from(lim.max_storage_buffer_binding_size).min(lim.max_buffer_size) {
             return Err(Error::TooLarge(format!("the trace needs {trace_bytes} bytes; record fewer chains or steps")));
         }
-        let trace = self.storage("escapade trace", trace_bytes);
+        let read_only = |label, v: Vec<f32>| {
+            // Bindings may not be empty: a lone zero stands in for "no data".
+            let v = if v.is_empty() { vec![0.0f32] } else { v };
+            self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::cast_slice(&v),
+                usage: wgpu::BufferUsages::STORAGE,
+            })
+        };
+        let shared = self.ctx.scoped("uploading shared data", || Shared {
+            trace: self.storage("escapade trace", trace_bytes),
+            data: read_only("escapade objective data", exp.objective.data()),
+            init_points: read_only("escapade init point", exp.init.point_f32()),
+        })?;
         let mut out = RawRun::new(exp, k);
         let mut totals = [0u32; COUNTERS];
         let mut offset = 0u32;
@@ -181,7 +205,7 @@ impl GpuEngine {
             let n = shard_cap.min(exp.chains - offset);
             let events_before = out.events.len();
             let counts = loop {
-                match self.run_shard(exp, &pipes, &trace, n, offset, k, &totals, &mut out, progress)? {
+                match self.run_shard(exp, &pipes, &shared, n, offset, k, &totals, &mut out, progress)? {
                     Some(c) => break c,
                     None if k > 1 => {
                         // The driver cut the loops short: results of this shard are void. Rerun
@@ -204,7 +228,7 @@ impl GpuEngine {
             }
             offset += n;
         }
-        out.trace = self.ctx.read_back(&trace, trace_len)?;
+        out.trace = self.ctx.read_back(&shared.trace, trace_len)?;
         out.finish();
         Ok(out)
     }
@@ -215,7 +239,7 @@ impl GpuEngine {
         &self,
         exp: &Experiment,
         pipes: &Pipelines,
-        trace: &wgpu::Buffer,
+        shared: &Shared,
         n: u32,
         offset: u32,
         k: u32,
@@ -225,13 +249,13 @@ impl GpuEngine {
     ) -> Result<Option<Vec<u32>>, Error> {
         let d = exp.objective.dim();
         let mut shard = self.shard(exp, n, offset)?;
-        self.dispatch(pipes, &shard, trace, &pipes.init, exp.kernel_params(n, offset, 0, shard.capacity))?;
+        self.dispatch(pipes, &shard, shared, &pipes.init, exp.kernel_params(n, offset, 0, shard.capacity))?;
         let mut t_end = 0u32;
         let mut redo = false;
         let counts = loop {
             let target = if redo { t_end } else { exp.steps.min(t_end.saturating_add(k)) };
             self.ctx.queue.write_buffer(&shard.counters, 0, bytemuck::cast_slice(&[0u32; COUNTERS]));
-            self.dispatch(pipes, &shard, trace, &pipes.step, exp.kernel_params(n, offset, target, shard.capacity))?;
+            self.dispatch(pipes, &shard, shared, &pipes.step, exp.kernel_params(n, offset, target, shard.capacity))?;
             out.dispatches += 1;
             let c: Vec<u32> = self.ctx.read_back(&shard.counters, COUNTERS)?;
             if c[C_CUT] > 0 {
@@ -301,14 +325,23 @@ impl GpuEngine {
         &self,
         pipes: &Pipelines,
         shard: &Shard,
-        trace: &wgpu::Buffer,
+        shared: &Shared,
         pipeline: &wgpu::ComputePipeline,
         params: crate::kernel::KernelParams,
     ) -> Result<(), Error> {
         let dev = &self.ctx.device;
         self.ctx.scoped("dispatching", || {
             self.ctx.queue.write_buffer(&shard.params, 0, bytemuck::bytes_of(&params));
-            let buffers = [&shard.params, &shard.xs, &shard.states, &shard.events, &shard.counters, trace];
+            let buffers = [
+                &shard.params,
+                &shard.xs,
+                &shard.states,
+                &shard.events,
+                &shard.counters,
+                &shared.trace,
+                &shared.data,
+                &shared.init_points,
+            ];
             let entries: Vec<_> = buffers
                 .iter()
                 .enumerate()

@@ -1,38 +1,70 @@
 //! Composes the WGSL module for one (objective, dimension, method): generated constants, the
-//! Philox prelude, the objective and the kernel, in that order.
+//! Philox prelude, the objective, the rho functions and the kernel, in that order.
 
+use crate::method::{Method, StepRule};
 use crate::objective::Objective;
 
 /// Invocations per workgroup.
 pub const WORKGROUP_SIZE: u32 = 64;
 
+/// Declarations every objective may use: the evaluation record and the shared data binding.
+pub const OBJECTIVE_PRELUDE: &str = "struct Eval { f: f32, label: u32, ok: u32 }\n\
+     // The objective's shared read-only data (e.g. phase retrieval's A and y).\n\
+     @group(0) @binding(6) var<storage, read> data: array<f32>;\n";
+
+/// The header an objective's source is compiled after: dimension, prelude, random stream.
+pub fn objective_header(dim: usize) -> String {
+    format!("const D: u32 = {dim}u;\n{OBJECTIVE_PRELUDE}{}\n", include_str!("../../../shaders/rng.wgsl"))
+}
+
 /// The full WGSL source of the ensemble kernel.
-pub fn compose(objective: &dyn Objective, perturbs: bool) -> String {
-    format!(
-        "// escapade kernel: objective {name}, d = {d}, perturbs = {perturbs}\n\
-         const D: u32 = {d}u;\nconst WG: u32 = {WORKGROUP_SIZE}u;\nconst PERTURB: bool = {perturbs};\n\
-         struct Eval {{ f: f32, label: u32, ok: u32 }}\n\
-         {rng}\n{obj}\n{kernel}",
-        name = objective.name(),
-        d = objective.dim(),
-        rng = include_str!("../../../shaders/rng.wgsl"),
-        obj = objective.wgsl(),
-        kernel = include_str!("../../../shaders/kernel.wgsl"),
-    )
+pub fn compose(objective: &dyn Objective, method: &Method) -> String {
+    let src = objective.wgsl();
+    let mut out = format!(
+        "// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {WORKGROUP_SIZE}u;\n{}{}\n{src}\n",
+        objective.name(),
+        objective.dim(),
+        method.kind.name(),
+        method.wgsl_consts(),
+        objective_header(objective.dim()),
+    );
+    if objective.terms().is_none() {
+        // Never called: minibatch oracles are refused for objectives without terms.
+        out += "fn objective_term_grad(x: ptr<private, array<f32, D>>, i: u32, acc: ptr<private, array<f32, D>>) {}\n";
+    }
+    // rho1/rho2 for the self-bounding rule: the objective's own WGSL functions when it defines
+    // them and the rule has no explicit forms, else the a + b max(F - fmin, 0)^p forms.
+    let explicit = matches!(&method.step_rule, StepRule::SelfBounding(sb) if sb.rho1.is_some());
+    for which in ["rho1", "rho2"] {
+        let own = !explicit && defines(&src, which);
+        let body = if own { format!("{which}(big_f)") } else { format!("rho_form(params.{which}, big_f)") };
+        out += &format!("fn chain_{which}(big_f: f32) -> f32 {{ return {body}; }}\n");
+    }
+    out + include_str!("../../../shaders/kernel.wgsl")
+}
+
+/// Whether WGSL source `src` defines a function named `name`.
+pub fn defines(src: &str, name: &str) -> bool {
+    src.split("fn ").skip(1).any(|rest| rest.trim_start().strip_prefix(name).is_some_and(|r| r.trim_start().starts_with('(')))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::method::{MethodKind, SelfBounding};
     use crate::objective::ObjectiveSpec;
 
-    /// Every objective's composed module parses and validates with naga, for GD and PGD.
+    /// Every objective's composed module parses and validates with naga, for every preset.
     #[test]
     fn composed_modules_validate() {
         for (name, d) in [("toy-saddle", 2), ("quartic", 1), ("quartic", 16), ("octopus", 5), ("octopus", 1)] {
             let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
-            for perturbs in [false, true] {
-                let src = compose(obj.as_ref(), perturbs);
+            for kind in MethodKind::ALL {
+                let mut method = Method::preset(kind, obj.default_params());
+                if kind == MethodKind::Pgd {
+                    method.step_rule = StepRule::SelfBounding(SelfBounding::default());
+                }
+                let src = compose(obj.as_ref(), &method);
                 let module = naga::front::wgsl::parse_str(&src)
                     .unwrap_or_else(|e| panic!("{name} d={d}: {}", e.emit_to_string(&src)));
                 naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
@@ -40,5 +72,13 @@ mod tests {
                     .unwrap_or_else(|e| panic!("{name} d={d}: {}", e.emit_to_string(&src)));
             }
         }
+    }
+
+    #[test]
+    fn finds_function_definitions() {
+        assert!(defines("fn rho1(F: f32) -> f32 { return F; }", "rho1"));
+        assert!(defines("fn  rho2 (F: f32) -> f32", "rho2"));
+        assert!(!defines("fn rho12(F: f32) -> f32", "rho1"));
+        assert!(!defines("let rho1 = 3;", "rho1"));
     }
 }

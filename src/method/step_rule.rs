@@ -1,0 +1,176 @@
+//! The self-bounding step rule: each chain's step size and thresholds from rho1 and rho2 at its
+//! starting value (SCIENCE.md section 1). F0 = f(x0) + margin, l = rho1(F0), rho = rho2(F0), then
+//! Jin et al.'s PGD formulas with Df = F0 - f* (or a given Df). Computed per chain at init, on
+//! the device (`chain_params` in kernel.wgsl) and in [`SelfBounding::chain_params`].
+
+use crate::Error;
+
+/// rho(F) = a + b * max(F - fmin, 0)^p: covers `a + b F^p` (fmin = 0) and
+/// `a + b sqrt(F - fmin)` (p = 1/2), and every closed form escapade derives.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Rho {
+    /// Constant term a (>= 0).
+    pub a: f64,
+    /// Coefficient b (>= 0).
+    pub b: f64,
+    /// Power p (> 0).
+    pub p: f64,
+    /// Offset fmin.
+    pub fmin: f64,
+}
+
+impl Rho {
+    /// Parses `a,b,p` or `a,b,p,fmin`.
+    pub fn parse(field: &str, spec: &str) -> Result<Self, Error> {
+        let bad = || Error::invalid(field, "A,B,P or A,B,P,FMIN meaning A + B*max(F - FMIN, 0)^P with A, B >= 0, P > 0", format!("{spec:?}"));
+        let v: Vec<f64> = spec.split(',').map(|s| s.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+        let r = match v.as_slice() {
+            [a, b, p] => Rho { a: *a, b: *b, p: *p, fmin: 0.0 },
+            [a, b, p, fmin] => Rho { a: *a, b: *b, p: *p, fmin: *fmin },
+            _ => return Err(bad()),
+        };
+        r.validate(field)?;
+        Ok(r)
+    }
+
+    /// Checks the coefficients.
+    pub fn validate(&self, field: &str) -> Result<(), Error> {
+        let ok = self.a.is_finite() && self.a >= 0.0 && self.b.is_finite() && self.b >= 0.0 && self.p.is_finite() && self.p > 0.0 && self.fmin.is_finite() && self.a + self.b > 0.0;
+        if ok { Ok(()) } else { Err(Error::invalid(field, "A, B >= 0 (not both 0), P > 0, all finite", format!("{self:?}"))) }
+    }
+
+    /// rho(F) in f64.
+    pub fn eval(&self, f: f64) -> f64 {
+        self.a + self.b * (f - self.fmin).max(0.0).powf(self.p)
+    }
+
+    /// rho(F) in f32, as `rho_form` in kernel.wgsl.
+    pub fn eval_f32(&self, f: f32) -> f32 {
+        self.a as f32 + self.b as f32 * (f - self.fmin as f32).max(0.0).powf(self.p as f32)
+    }
+}
+
+/// How each chain gets its step size and thresholds.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StepRule {
+    /// Every chain uses the method's parameters.
+    Fixed,
+    /// Per chain from rho1/rho2 at its starting value.
+    SelfBounding(SelfBounding),
+}
+
+/// Parameters of the self-bounding rule.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SelfBounding {
+    /// Target accuracy eps (> 0).
+    pub eps: f64,
+    /// Constant c in (0, 1].
+    pub c: f64,
+    /// Failure probability delta in (0, 1).
+    pub delta: f64,
+    /// Df; None: F0 - f* with the objective's f*.
+    pub df: Option<f64>,
+    /// Added to f(x0) to cover perturbation increases (>= 0).
+    pub margin: f64,
+    /// Local gradient-Lipschitz bound rho1(F); None: the objective's closed form.
+    pub rho1: Option<Rho>,
+    /// Local Hessian-Lipschitz bound rho2(F); None: the objective's closed form.
+    pub rho2: Option<Rho>,
+}
+
+impl Default for SelfBounding {
+    fn default() -> Self {
+        SelfBounding { eps: 1e-3, c: 0.5, delta: 0.1, df: None, margin: 0.0, rho1: None, rho2: None }
+    }
+}
+
+/// One chain's parameters, as stored in its state.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChainParams {
+    /// Step size.
+    pub eta: f32,
+    /// Perturbation radius.
+    pub radius: f32,
+    /// Stall threshold.
+    pub g_thres: f32,
+    /// Escape threshold.
+    pub f_thres: f32,
+    /// Steps between perturbations (also the certification window when certification is on).
+    pub t_thres: u32,
+}
+
+impl SelfBounding {
+    /// Checks the scalar fields.
+    pub fn validate(&self) -> Result<(), Error> {
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return Err(Error::invalid("eps", "a finite number > 0", self.eps));
+        }
+        if !(self.c > 0.0 && self.c <= 1.0) {
+            return Err(Error::invalid("c", "a number in (0, 1]", self.c));
+        }
+        if !(self.delta > 0.0 && self.delta < 1.0) {
+            return Err(Error::invalid("delta", "a number in (0, 1)", self.delta));
+        }
+        if let Some(df) = self.df {
+            if !(df.is_finite() && df > 0.0) {
+                return Err(Error::invalid("df", "a finite number > 0", df));
+            }
+        }
+        if !(self.margin.is_finite() && self.margin >= 0.0) {
+            return Err(Error::invalid("margin", "a finite number >= 0", self.margin));
+        }
+        Ok(())
+    }
+
+    /// Jin et al.'s formulas in f32 for a chain starting at value `f0` in dimension `d`, with
+    /// rho1, rho2 resolved and f* = `f_star` (Rust twin of `chain_params` in kernel.wgsl).
+    pub fn chain_params(&self, f0: f32, d: usize, rho1: &Rho, rho2: &Rho, f_star: f32) -> ChainParams {
+        let (eps, c, delta) = (self.eps as f32, self.c as f32, self.delta as f32);
+        let big_f = f0 + self.margin as f32;
+        let l = rho1.eval_f32(big_f);
+        let rho = rho2.eval_f32(big_f);
+        let df = match self.df {
+            Some(df) => df as f32,
+            None => (big_f - f_star).max(1e-30),
+        };
+        let chi = 3.0 * (d as f32 * l * df / (c * eps * eps * delta)).ln().max(4.0);
+        let t = (chi / (c * c) * l / (rho * eps).sqrt()).ceil().min(2.0e9);
+        ChainParams {
+            eta: c / l,
+            radius: c.sqrt() / (chi * chi) * eps / l,
+            g_thres: c.sqrt() / (chi * chi) * eps,
+            f_thres: c / (chi * chi * chi) * (eps * eps * eps / rho).sqrt(),
+            t_thres: t as u32,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rho_forms_parse_and_evaluate() {
+        let r = Rho::parse("rho1", "1,2,0.5").unwrap();
+        assert_eq!(r.eval(4.0), 5.0);
+        assert_eq!(r.eval(-3.0), 1.0);
+        let r = Rho::parse("rho1", "0,6,0.5,-0.25").unwrap();
+        assert_eq!(r.eval(-0.25), 0.0 + 0.0);
+        for bad in ["1,2", "a,b,c", "1,-2,1", "1,1,0", "0,0,1"] {
+            assert!(Rho::parse("rho1", bad).unwrap_err().to_string().contains("rho1"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn larger_start_values_get_smaller_steps() {
+        let sb = SelfBounding::default();
+        let r1 = Rho { a: 1.0, b: 6.0, p: 0.5, fmin: 0.0 };
+        let r2 = Rho { a: 6.0, b: 8.5, p: 0.25, fmin: 0.0 };
+        let near = sb.chain_params(0.01, 4, &r1, &r2, 0.0);
+        let far = sb.chain_params(1e4, 4, &r1, &r2, 0.0);
+        assert!(far.eta < near.eta / 50.0, "{near:?} {far:?}");
+        let l = r1.eval(0.01) as f32;
+        assert!((near.eta - 0.5 / l).abs() < 1e-6);
+    }
+}
