@@ -31,6 +31,7 @@ pub mod escape;
 pub mod experiment;
 pub mod init;
 pub mod kernel;
+pub mod linalg;
 pub mod method;
 pub mod objective;
 pub mod report;

@@ -23,6 +23,8 @@ pub enum Purpose {
     Noise = 2,
     /// Minibatch indices.
     Minibatch = 3,
+    /// Objective data generated from a seed (the chain field then names the data stream).
+    Data = 4,
 }
 
 /// One Philox4x32-10 block: 4 random words for a 128-bit counter and a 64-bit key.
@@ -88,6 +90,18 @@ pub fn normals(seed: u64, chain: u32, step: u32, purpose: Purpose, out: &mut [f3
         let four = [p[0], p[1], q[0], q[1]];
         slot.copy_from_slice(&four[..slot.len()]);
     }
+}
+
+/// `n` standard normals of data stream `stream` under `seed` (generated objective data).
+pub fn data_normals(seed: u64, stream: u32, n: usize) -> Vec<f64> {
+    let mut out = vec![0.0f32; n];
+    for (block, slot) in out.chunks_mut(4).enumerate() {
+        let w = draw(seed, stream, 0, Purpose::Data, block as u32);
+        let p = normal_pair(w[0], w[1]);
+        let q = normal_pair(w[2], w[3]);
+        slot.copy_from_slice(&[p[0], p[1], q[0], q[1]][..slot.len()]);
+    }
+    out.into_iter().map(f64::from).collect()
 }
 
 /// A point uniform in the d-ball of `radius` (d = `out.len()`): a normalized Gaussian direction

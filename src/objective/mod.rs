@@ -1,11 +1,21 @@
 //! Objectives: value, gradient and region label, once in Rust (generic over f32/f64) and once in
 //! WGSL. Each file holds one objective with both twins side by side.
 
+mod classic;
+pub mod data;
+mod linear_network;
+mod matrix_factorization;
 mod octopus;
+mod phase_retrieval;
 mod quartic;
 mod toy_saddle;
 
+pub use classic::{DegenerateQuartic, Rosenbrock};
+pub use data::DataSource;
+pub use linear_network::LinearNetwork;
+pub use matrix_factorization::MatrixFactorization;
 pub use octopus::Octopus;
+pub use phase_retrieval::PhaseRetrieval;
 pub use quartic::Quartic;
 pub use toy_saddle::ToySaddle;
 
@@ -128,38 +138,121 @@ pub enum ObjectiveSpec {
         /// Positive curvature L (> 0).
         l: f64,
     },
+    /// Phase retrieval with m Gaussian measurements.
+    PhaseRetrieval {
+        /// Dimension d.
+        dim: usize,
+        /// Measurements m.
+        m: usize,
+        /// Seed, or files [A (m x d), y (m)].
+        data: DataSource,
+    },
+    /// Symmetric matrix factorization 1/2 ||U U^T - M||_F^2.
+    MatrixFactorization {
+        /// M is n x n.
+        n: usize,
+        /// U is n x rank.
+        rank: usize,
+        /// Eigenvalues of a generated M (default: 1 for the top rank, 0 below).
+        spectrum: Option<Vec<f64>>,
+        /// Seed, or files [M].
+        data: DataSource,
+    },
+    /// Two-layer linear network 1/2 ||W H - Y||^2 + kappa/4 (||W||^4 + ||H||^4).
+    LinearNetwork {
+        /// Rows of Y.
+        n: usize,
+        /// Inner width r.
+        rank: usize,
+        /// Columns of Y.
+        p: usize,
+        /// Regularization kappa (0: not self-bounding).
+        kappa: f64,
+        /// Seed, or files [Y].
+        data: DataSource,
+    },
+    /// 1/4 (x^2 - y^2)^2 (d = 2).
+    DegenerateQuartic,
+    /// Rosenbrock (d >= 2).
+    Rosenbrock {
+        /// Dimension.
+        dim: usize,
+    },
 }
 
 impl ObjectiveSpec {
     /// Names accepted by [`ObjectiveSpec::from_name`].
-    pub const NAMES: [&'static str; 3] = ["toy-saddle", "quartic", "octopus"];
+    pub const NAMES: [&'static str; 8] = [
+        "toy-saddle",
+        "quartic",
+        "octopus",
+        "phase-retrieval",
+        "matrix-factorization",
+        "linear-network",
+        "degenerate-quartic",
+        "rosenbrock",
+    ];
 
-    /// The objective `name` in dimension `dim` with default parameters.
+    /// The objective `name` in dimension `dim` with default parameters (matrix-factorization and
+    /// linear-network: n = dim, rank 2 (at most dim), p = dim; phase retrieval: m = 10 dim).
     pub fn from_name(name: &str, dim: usize) -> Result<Self, crate::Error> {
         if dim == 0 {
             return Err(crate::Error::invalid("dim", "an integer >= 1", dim));
         }
+        let seed = DataSource::Seed(0);
         match name {
-            "toy-saddle" if dim == 2 => Ok(ObjectiveSpec::ToySaddle),
-            "toy-saddle" => Err(crate::Error::invalid("dim", "2 for toy-saddle", dim)),
+            "toy-saddle" | "degenerate-quartic" if dim != 2 => Err(crate::Error::invalid("dim", format!("2 for {name}"), dim)),
+            "toy-saddle" => Ok(ObjectiveSpec::ToySaddle),
+            "degenerate-quartic" => Ok(ObjectiveSpec::DegenerateQuartic),
             "quartic" => Ok(ObjectiveSpec::Quartic { eigenvalues: Quartic::default_eigenvalues(dim) }),
             "octopus" => Ok(ObjectiveSpec::Octopus { dim, tau: std::f64::consts::E, gamma: 1.0, l: 1.0 }),
-            other => Err(crate::Error::invalid(
-                "objective",
-                "one of toy-saddle, quartic, octopus",
-                other,
-            )),
+            "phase-retrieval" => Ok(ObjectiveSpec::PhaseRetrieval { dim, m: 10 * dim, data: seed }),
+            "matrix-factorization" => Ok(ObjectiveSpec::MatrixFactorization { n: dim, rank: dim.min(2), spectrum: None, data: seed }),
+            "linear-network" => Ok(ObjectiveSpec::LinearNetwork { n: dim, rank: dim.min(2), p: dim, kappa: 0.1, data: seed }),
+            "rosenbrock" => Ok(ObjectiveSpec::Rosenbrock { dim }),
+            other => Err(crate::Error::invalid("objective", format!("one of {}", Self::NAMES.join(", ")), other)),
         }
     }
 
-    /// Builds the objective, checking its parameters.
+    /// Builds the objective, checking its parameters and loading its data.
     pub fn build(&self) -> Result<std::sync::Arc<dyn Objective>, crate::Error> {
-        Ok(match self {
-            ObjectiveSpec::ToySaddle => std::sync::Arc::new(ToySaddle),
-            ObjectiveSpec::Quartic { eigenvalues } => std::sync::Arc::new(Quartic::new(eigenvalues.clone())?),
-            ObjectiveSpec::Octopus { dim, tau, gamma, l } => {
-                std::sync::Arc::new(Octopus::new(*dim, *tau, *gamma, *l)?)
+        use std::sync::Arc;
+        let files = |src: &DataSource, names: &[&str]| -> Result<Option<Vec<data::Matrix>>, crate::Error> {
+            match src {
+                DataSource::Seed(_) => Ok(None),
+                DataSource::Files(paths) if paths.len() == names.len() => {
+                    paths.iter().zip(names).map(|(p, n)| data::load_matrix(p, n)).collect::<Result<Vec<_>, _>>().map(Some)
+                }
+                DataSource::Files(paths) => Err(crate::Error::invalid(
+                    "data files",
+                    format!("{} file(s): {}", names.len(), names.join(", ")),
+                    paths.len(),
+                )),
             }
+        };
+        let seed = |src: &DataSource| if let DataSource::Seed(s) = src { *s } else { 0 };
+        Ok(match self {
+            ObjectiveSpec::ToySaddle => Arc::new(ToySaddle),
+            ObjectiveSpec::Quartic { eigenvalues } => Arc::new(Quartic::new(eigenvalues.clone())?),
+            ObjectiveSpec::Octopus { dim, tau, gamma, l } => Arc::new(Octopus::new(*dim, *tau, *gamma, *l)?),
+            ObjectiveSpec::PhaseRetrieval { dim, m, data } => match files(data, &["A", "y"])? {
+                Some(mut f) => {
+                    let y = f.pop().unwrap_or_else(|| unreachable!());
+                    let a = f.pop().unwrap_or_else(|| unreachable!());
+                    Arc::new(PhaseRetrieval::from_data(a, y)?)
+                }
+                None => Arc::new(PhaseRetrieval::generate(*dim, *m, seed(data))?),
+            },
+            ObjectiveSpec::MatrixFactorization { n, rank, spectrum, data } => match files(data, &["M"])? {
+                Some(mut f) => Arc::new(MatrixFactorization::from_matrix(f.remove(0), *rank)?),
+                None => Arc::new(MatrixFactorization::generate(*n, *rank, spectrum.clone(), seed(data))?),
+            },
+            ObjectiveSpec::LinearNetwork { n, rank, p, kappa, data } => match files(data, &["Y"])? {
+                Some(mut f) => Arc::new(LinearNetwork::from_target(f.remove(0), *rank, *kappa)?),
+                None => Arc::new(LinearNetwork::generate(*n, *rank, *p, *kappa, seed(data))?),
+            },
+            ObjectiveSpec::DegenerateQuartic => Arc::new(DegenerateQuartic),
+            ObjectiveSpec::Rosenbrock { dim } => Arc::new(Rosenbrock::new(*dim)?),
         })
     }
 }

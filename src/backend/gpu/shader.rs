@@ -57,12 +57,17 @@ mod tests {
     /// Every objective's composed module parses and validates with naga, for every preset.
     #[test]
     fn composed_modules_validate() {
-        for (name, d) in [("toy-saddle", 2), ("quartic", 1), ("quartic", 16), ("octopus", 5), ("octopus", 1)] {
+        let cases = [("toy-saddle", 2), ("quartic", 1), ("quartic", 16), ("octopus", 5), ("octopus", 1), ("phase-retrieval", 4),
+            ("matrix-factorization", 3), ("linear-network", 3), ("degenerate-quartic", 2), ("rosenbrock", 3)];
+        for (name, d) in cases {
             let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
             for kind in MethodKind::ALL {
                 let mut method = Method::preset(kind, obj.default_params());
                 if kind == MethodKind::Pgd {
                     method.step_rule = StepRule::SelfBounding(SelfBounding::default());
+                }
+                if kind == MethodKind::Sgd && obj.terms().is_some() {
+                    method.oracle = crate::method::Oracle::Minibatch { batch: 4 };
                 }
                 let src = compose(obj.as_ref(), &method);
                 let module = naga::front::wgsl::parse_str(&src)

@@ -1,0 +1,212 @@
+//! Phase retrieval f(x) = 1/(4m) sum_i ((a_i.x)^2 - y_i)^2 with y_i = (a_i.x*)^2: a strict saddle
+//! at 0, global minima +-x*. A finite sum (minibatch oracles sample its m terms). The data (A, y)
+//! is shared read-only by all chains on the device.
+
+use super::data::{Matrix, expect_shape};
+use super::{Eval, Objective, c, float_twins, wgsl_f32};
+use crate::method::{PgdParams, Rho};
+use crate::{Error, rng};
+use num_traits::Float;
+
+/// Phase retrieval. Label 1 once x is within 25 degrees of +-x* (|cos| >= 0.9), 0 before; 0
+/// always when x* is unknown (data from files).
+#[derive(Clone, Debug)]
+pub struct PhaseRetrieval {
+    d: usize,
+    m: usize,
+    a: Vec<f64>,
+    y: Vec<f64>,
+    x_star: Option<Vec<f64>>,
+}
+
+impl PhaseRetrieval {
+    /// a_i ~ N(0, I_d), x* uniform on the unit sphere, y_i = (a_i.x*)^2, all from `seed`.
+    pub fn generate(d: usize, m: usize, seed: u64) -> Result<Self, Error> {
+        if d == 0 {
+            return Err(Error::invalid("dim", "an integer >= 1", d));
+        }
+        if m == 0 {
+            return Err(Error::invalid("m", "an integer >= 1", m));
+        }
+        let a = rng::data_normals(seed, 0, m * d);
+        let mut x_star = rng::data_normals(seed, 1, d);
+        let norm = x_star.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-300);
+        x_star.iter_mut().for_each(|v| *v /= norm);
+        let y = (0..m).map(|i| (0..d).map(|j| a[i * d + j] * x_star[j]).sum::<f64>().powi(2)).collect();
+        Ok(PhaseRetrieval { d, m, a, y, x_star: Some(x_star) })
+    }
+
+    /// From a measurement matrix A (m x d) and measurements y (m values).
+    pub fn from_data(a: Matrix, y: Matrix) -> Result<Self, Error> {
+        expect_shape(&y, "y", Some(a.rows), Some(1))?;
+        if let Some(bad) = y.data.iter().find(|v| **v < 0.0) {
+            return Err(Error::invalid("y", "squared magnitudes >= 0", bad));
+        }
+        Ok(PhaseRetrieval { d: a.cols, m: a.rows, a: a.data, y: y.data, x_star: None })
+    }
+
+    /// The planted solution, when generated.
+    pub fn x_star(&self) -> Option<&[f64]> {
+        self.x_star.as_deref()
+    }
+
+    /// Value, label and gradient, generic over the float type.
+    pub fn eval<T: Float>(&self, x: &[T], g: &mut [T]) -> Eval<T> {
+        let d = self.d;
+        g.iter_mut().for_each(|v| *v = T::zero());
+        let mut f = T::zero();
+        for k in 0..self.m {
+            let row = &self.a[k * d..(k + 1) * d];
+            let mut ax = T::zero();
+            for i in 0..d {
+                ax = ax + c::<T>(row[i]) * x[i];
+            }
+            let r = ax * ax - c::<T>(self.y[k]);
+            f = f + r * r;
+            let w = r * ax;
+            for i in 0..d {
+                g[i] = g[i] + w * c::<T>(row[i]);
+            }
+        }
+        let inv_m = c::<T>(1.0 / self.m as f64);
+        g.iter_mut().for_each(|v| *v = *v * inv_m);
+        let mut label = 0;
+        if let Some(xs) = &self.x_star {
+            let (mut dot, mut n2) = (T::zero(), T::zero());
+            for i in 0..d {
+                dot = dot + x[i] * c::<T>(xs[i]);
+                n2 = n2 + x[i] * x[i];
+            }
+            if dot * dot >= c::<T>(0.81) * n2 && n2 > T::zero() {
+                label = 1;
+            }
+        }
+        Eval { value: f * c::<T>(0.25 / self.m as f64), label, in_domain: true }
+    }
+}
+
+impl Objective for PhaseRetrieval {
+    fn name(&self) -> &'static str {
+        "phase-retrieval"
+    }
+    fn dim(&self) -> usize {
+        self.d
+    }
+    float_twins!();
+    fn wgsl(&self) -> String {
+        format!(
+            "const PR_M: u32 = {}u;\nconst PR_INV_M: f32 = {};\nconst PR_INV_4M: f32 = {};\nconst PR_HAS_XSTAR: bool = {};\n{}",
+            self.m,
+            wgsl_f32(1.0 / self.m as f64),
+            wgsl_f32(0.25 / self.m as f64),
+            self.x_star.is_some(),
+            include_str!("../../shaders/objectives/phase_retrieval.wgsl")
+        )
+    }
+    fn params(&self) -> serde_json::Value {
+        serde_json::json!({ "dim": self.d, "m": self.m, "planted": self.x_star.is_some() })
+    }
+    fn default_params(&self) -> PgdParams {
+        PgdParams { eta: 0.1, radius: 0.01, g_thres: 1e-3, f_thres: 1e-4, t_thres: 20, certify: 0 }
+    }
+    fn f_min(&self) -> Option<f64> {
+        self.x_star.as_ref().map(|_| 0.0)
+    }
+    fn data(&self) -> Vec<f32> {
+        let mut v: Vec<f32> = self.a.iter().chain(&self.y).map(|&x| x as f32).collect();
+        if let Some(xs) = &self.x_star {
+            v.extend(xs.iter().map(|&x| x as f32));
+        }
+        v
+    }
+    fn terms(&self) -> Option<u32> {
+        Some(self.m as u32)
+    }
+    fn term_grad_f32(&self, x: &[f32], k: u32, acc: &mut [f32]) {
+        let d = self.d;
+        let row = &self.a[k as usize * d..(k as usize + 1) * d];
+        let mut ax = 0.0f32;
+        for i in 0..d {
+            ax += row[i] as f32 * x[i];
+        }
+        let w = (ax * ax - self.y[k as usize] as f32) * ax;
+        for i in 0..d {
+            acc[i] += w * row[i] as f32;
+        }
+    }
+    /// rho1(F) = (1/m) sum ||a_i||^2 (4 y_i + 6 sqrt(m F)), from (a_i.x)^2 <= y_i + 2 sqrt(m f);
+    /// rho2(F) = (6/m) sum ||a_i||^3 (sqrt(y_i) + sqrt(2) (m F)^(1/4)) bounds the third derivative
+    /// (6/m) sum |a_i.x| (a_i.u)^3 the same way (derived, not from the paper).
+    fn rho(&self) -> Option<(Rho, Rho)> {
+        let d = self.d;
+        let m = self.m as f64;
+        let n2: Vec<f64> = (0..self.m).map(|k| self.a[k * d..(k + 1) * d].iter().map(|v| v * v).sum()).collect();
+        let a1 = 4.0 / m * n2.iter().zip(&self.y).map(|(n, y)| n * y).sum::<f64>();
+        let b1 = 6.0 / m.sqrt() * n2.iter().sum::<f64>();
+        let n3: Vec<f64> = n2.iter().map(|n| n.powf(1.5)).collect();
+        let a2 = 6.0 / m * n3.iter().zip(&self.y).map(|(n, y)| n * y.sqrt()).sum::<f64>();
+        let b2 = 6.0 * 2f64.sqrt() * m.powf(0.25) / m * n3.iter().sum::<f64>();
+        Some((Rho { a: a1, b: b1, p: 0.5, fmin: 0.0 }, Rho { a: a2, b: b2, p: 0.25, fmin: 0.0 }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objective::testing::*;
+
+    #[test]
+    fn gradient_minimum_and_terms() {
+        let pr = PhaseRetrieval::generate(4, 30, 7).unwrap();
+        for x in [[0.3, -0.2, 0.5, 0.1], [1.0, 2.0, -1.0, 0.5]] {
+            check_gradient(&pr, &x, 1e-5);
+            check_f32_twin(&pr, &x);
+        }
+        let xs = pr.x_star().unwrap().to_vec();
+        let mut g = [0.0; 4];
+        let e = pr.eval(&xs, &mut g);
+        assert!(e.value.abs() < 1e-20 && e.label == 1);
+        assert!(g.iter().all(|v| v.abs() < 1e-12));
+        // The mean of the term gradients is the gradient.
+        let x = [0.3f32, -0.2, 0.5, 0.1];
+        let mut acc = [0.0f32; 4];
+        for k in 0..30 {
+            pr.term_grad_f32(&x, k, &mut acc);
+        }
+        let mut g32 = [0.0f32; 4];
+        pr.eval(&x, &mut g32);
+        for i in 0..4 {
+            assert!((acc[i] / 30.0 - g32[i]).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn rho1_bounds_the_hessian() {
+        // Hess = (1/m) sum (3 (a.x)^2 - y) a a^T; its norm must stay below rho1(f(x)).
+        let pr = PhaseRetrieval::generate(3, 20, 1).unwrap();
+        let (r1, _) = pr.rho().unwrap();
+        for s in [0.0, 0.5, 2.0, 10.0] {
+            let x = [s, -0.5 * s, 0.3];
+            let mut g = [0.0; 3];
+            let f = pr.eval(&x, &mut g).value;
+            let mut h = vec![0.0; 9];
+            for k in 0..20 {
+                let a = &pr.a[k * 3..k * 3 + 3];
+                let ax: f64 = (0..3).map(|i| a[i] * x[i]).sum();
+                for i in 0..3 {
+                    for j in 0..3 {
+                        h[i * 3 + j] += (3.0 * ax * ax - pr.y[k]) * a[i] * a[j] / 20.0;
+                    }
+                }
+            }
+            let (vals, _) = crate::linalg::sym_eigen(&h, 3);
+            let norm = vals[0].abs().max(vals[2].abs());
+            assert!(norm <= r1.eval(f), "||H|| {norm} > rho1 {}", r1.eval(f));
+        }
+        let bad = PhaseRetrieval::from_data(
+            Matrix { rows: 2, cols: 2, data: vec![1.0; 4] },
+            Matrix { rows: 3, cols: 1, data: vec![1.0; 3] },
+        );
+        assert!(bad.unwrap_err().to_string().contains("y"));
+    }
+}
