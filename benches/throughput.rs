@@ -33,13 +33,13 @@ fn main() {
     } else {
         eprintln!("no GPU adapter: benchmarking the CPU backend only");
     }
-    group.bench_function("cpu", |b| b.iter(|| exp.run_cpu(&mut |_| {})));
+    group.bench_function("cpu", |b| b.iter(|| exp.run_cpu(&mut |_| {}).unwrap()));
     group.finish();
     c.final_summary();
 
     // Side-by-side ratio, three runs each, best of three (first GPU run includes compilation).
     let best = |f: &mut dyn FnMut()| (0..3).map(|_| { let t = Instant::now(); f(); t.elapsed().as_secs_f64() }).fold(f64::MAX, f64::min);
-    let cpu_s = best(&mut || { exp.run_cpu(&mut |_| {}); });
+    let cpu_s = best(&mut || { exp.run_cpu(&mut |_| {}).unwrap(); });
     println!("cpu: {:.3e} chain-steps/s", chain_steps as f64 / cpu_s);
     if let Some(engine) = &gpu {
         let gpu_s = best(&mut || { exp.run_gpu(engine, &mut |_| {}).unwrap(); });

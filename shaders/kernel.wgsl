@@ -38,6 +38,10 @@ struct Params {
     rho2: vec4<f32>,
     piece_t: vec4<u32>,
     piece_f: vec4<f32>,
+    sb_rebase: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 struct ChainState {
@@ -129,13 +133,18 @@ fn normals(chain: u32, step: u32, purpose: u32, out: ptr<function, array<f32, D>
 
 // A point uniform in the D-ball of `radius`; radius' uniform from the block after the normals.
 fn ball(chain: u32, step: u32, purpose: u32, radius: f32, out: ptr<function, array<f32, D>>) {
+    let u = uniform01_open(philox(vec4<u32>(chain, step, purpose, (D + 3u) / 4u), key()).x);
+    sphere(chain, step, purpose, radius * pow(u, 1.0 / f32(D)), out);
+}
+
+// A point uniform on the sphere of `radius`: a normalized Gaussian direction.
+fn sphere(chain: u32, step: u32, purpose: u32, radius: f32, out: ptr<function, array<f32, D>>) {
     normals(chain, step, purpose, out);
     var n2 = 0.0;
     for (var i = 0u; i < D; i++) {
         n2 = n2 + (*out)[i] * (*out)[i];
     }
-    let u = uniform01_open(philox(vec4<u32>(chain, step, purpose, (D + 3u) / 4u), key()).x);
-    let scale = radius * pow(u, 1.0 / f32(D)) / max(sqrt(n2), 1.17549435e-38);
+    let scale = radius / max(sqrt(n2), 1.17549435e-38);
     for (var i = 0u; i < D; i++) {
         (*out)[i] = (*out)[i] * scale;
     }
@@ -164,6 +173,9 @@ fn init_point(chain: u32) {
             for (var i = 0u; i < D; i++) {
                 p[i] = init_points[i];
             }
+        }
+        case 5u: {
+            sphere(chain, 0u, PURPOSE_INIT, scale, &p);
         }
         default: {
             for (var i = 0u; i < D; i++) {
@@ -201,7 +213,7 @@ fn chain_params() {
     let chi = 3.0 * max(log(f32(D) * l * df / (c * eps * eps * params.sb_delta)), 4.0);
     let tt = min(ceil(chi / (c * c) * l / sqrt(rho * eps)), 2.0e9);
     st.eta = c / l;
-    st.radius = sqrt(c) / (chi * chi) * eps / l;
+    st.radius = select(sqrt(c) / (chi * chi) * eps / l, 0.0, PERTURB == 0u);
     st.g_thres = sqrt(c) / (chi * chi) * eps;
     st.f_thres = c / (chi * chi * chi) * sqrt(eps * eps * eps / rho);
     st.t_thres = u32(tt);
@@ -275,6 +287,10 @@ fn step(chain: u32) -> u32 {
     let t = st.t;
     if (!evaluate(t)) {
         return STEP_DONE;
+    }
+    if (STEP_RULE == 1u && params.sb_rebase > 0u && t > 0u && t % params.sb_rebase == 0u) {
+        // Re-anchor the self-bounding rule at the current (lower) value; twin of Stepper::step.
+        chain_params();
     }
     if (st.stalled == 1u && st.f <= st.f_stall - st.f_thres) {
         let idx = atomicAdd(&counters[C_EVENTS], 1u);

@@ -23,6 +23,13 @@ pub enum Error {
     /// The GPU reported an error (validation, out of memory, device lost).
     #[error("GPU error: {0}")]
     Gpu(String),
+    /// A WGSL source (a custom objective) failed to parse or validate; the message starts with
+    /// file:line:column.
+    #[error("invalid WGSL: {0}")]
+    Shader(String),
+    /// The objective has no Rust twin, so the CPU backend cannot run it.
+    #[error("objective {0} has no CPU twin (it is WGSL only): use --backend gpu, or implement the Objective trait in Rust")]
+    NoCpuTwin(String),
     /// The ensemble does not fit the device's limits.
     #[error("does not fit the device: {0}")]
     TooLarge(String),

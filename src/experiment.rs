@@ -154,6 +154,8 @@ impl Experiment {
             rho2,
             piece_t,
             piece_f,
+            sb_rebase: sb.map_or(0, |s| s.rebase_every),
+            pad: [0; 3],
         }
     }
 
@@ -165,24 +167,27 @@ impl Experiment {
     /// Like [`Experiment::run`], calling `progress` after every dispatch or batch.
     pub fn run_with(&self, backend: BackendChoice, progress: &mut dyn FnMut(&Progress)) -> Result<Report, Error> {
         match backend {
-            BackendChoice::Cpu => Ok(self.run_cpu(progress)),
+            BackendChoice::Cpu => self.run_cpu(progress),
             BackendChoice::Gpu => self.run_gpu(&GpuEngine::new()?, progress),
             BackendChoice::Auto => match GpuEngine::new() {
                 Ok(engine) => self.run_gpu(&engine, progress),
                 Err(Error::NoAdapter(why)) => {
                     eprintln!("warning: no GPU adapter ({why}); running on the CPU backend");
-                    Ok(self.run_cpu(progress))
+                    self.run_cpu(progress)
                 }
                 Err(e) => Err(e),
             },
         }
     }
 
-    /// Runs on the CPU reference backend.
-    pub fn run_cpu(&self, progress: &mut dyn FnMut(&Progress)) -> Report {
+    /// Runs on the CPU reference backend (an error for WGSL-only objectives).
+    pub fn run_cpu(&self, progress: &mut dyn FnMut(&Progress)) -> Result<Report, Error> {
+        if !self.objective.cpu_twin() {
+            return Err(Error::NoCpuTwin(self.objective.name().into()));
+        }
         let start = Instant::now();
         let raw = cpu::run(self, progress);
-        Report::new(self, raw, EngineInfo::cpu(), start.elapsed().as_secs_f64())
+        Ok(Report::new(self, raw, EngineInfo::cpu(), start.elapsed().as_secs_f64()))
     }
 
     /// Runs on a given GPU engine (e.g. one built from an embedding program's device).

@@ -18,13 +18,15 @@ pub enum Init {
     Ball(f64),
     /// Every chain at the given point (its length must be the dimension).
     Point(Vec<f64>),
+    /// x uniform on the sphere of the given radius.
+    Sphere(f64),
 }
 
 impl Init {
     /// Parses `zero`, `normal:SIGMA`, `uniform:HALFWIDTH`, `ball:RADIUS` (scale finite, >= 0) or
     /// `point:X1,X2,...`.
     pub fn parse(spec: &str) -> Result<Self, Error> {
-        const ALLOWED: &str = "zero, normal:SIGMA, uniform:HALFWIDTH or ball:RADIUS with a finite scale >= 0, or point:X1,X2,...";
+        const ALLOWED: &str = "zero, normal:SIGMA, uniform:HALFWIDTH, ball:RADIUS or sphere:RADIUS with a finite scale >= 0, or point:X1,X2,...";
         let bad = || Error::invalid("init", ALLOWED, format!("{spec:?}"));
         if spec == "zero" {
             return Ok(Init::Zero);
@@ -42,6 +44,7 @@ impl Init {
             "normal" => Ok(Init::Normal(scale)),
             "uniform" => Ok(Init::Uniform(scale)),
             "ball" => Ok(Init::Ball(scale)),
+            "sphere" => Ok(Init::Sphere(scale)),
             _ => Err(bad()),
         }
     }
@@ -54,6 +57,7 @@ impl Init {
             Init::Uniform(h) => format!("uniform:{h}"),
             Init::Ball(r) => format!("ball:{r}"),
             Init::Point(v) => format!("point:{}", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")),
+            Init::Sphere(r) => format!("sphere:{r}"),
         }
     }
 
@@ -65,6 +69,7 @@ impl Init {
             Init::Uniform(h) => (2, h as f32),
             Init::Ball(r) => (3, r as f32),
             Init::Point(_) => (4, 0.0),
+            Init::Sphere(r) => (5, r as f32),
         }
     }
 
@@ -93,6 +98,7 @@ impl Init {
             }
             Init::Ball(_) => rng::ball(seed, chain, 0, Purpose::Init, scale, x),
             Init::Point(v) => x.iter_mut().zip(v).for_each(|(xi, &vi)| *xi = vi as f32),
+            Init::Sphere(_) => rng::sphere(seed, chain, 0, Purpose::Init, scale, x),
         }
     }
 }

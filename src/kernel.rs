@@ -7,7 +7,7 @@ use crate::objective::Objective;
 use crate::rng::{self, Purpose};
 use bytemuck::{Pod, Zeroable};
 
-/// Parameters of a dispatch, laid out as the kernel's uniform block (176 bytes).
+/// Parameters of a dispatch, laid out as the kernel's uniform block (192 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct KernelParams {
@@ -76,6 +76,10 @@ pub struct KernelParams {
     pub piece_t: [u32; MAX_PIECES],
     /// Piecewise schedule factors.
     pub piece_f: [f32; MAX_PIECES],
+    /// Self-bounding rule: re-anchor every this many steps (0 = only at x0).
+    pub sb_rebase: u32,
+    /// Padding to a 16-byte multiple.
+    pub pad: [u32; 3],
 }
 
 impl KernelParams {
@@ -143,20 +147,29 @@ impl<'a> Stepper<'a> {
         let mut st = ChainState::fresh();
         (st.eta, st.radius, st.g_thres, st.f_thres, st.t_thres, st.certify) =
             (p.eta, p.radius, p.g_thres, p.f_thres, p.t_thres, p.certify);
-        if let StepRule::SelfBounding(sb) = &self.method.step_rule {
+        if let StepRule::SelfBounding(_) = &self.method.step_rule {
             if !self.evaluate(x, g, &mut st, 0) {
                 return st;
             }
-            let mut rule = sb.clone();
-            rule.df = (p.sb_df > 0.0).then_some(f64::from(p.sb_df));
-            let cp = rule.chain_params(st.f, self.obj.dim(), &KernelParams::rho(p.rho1), &KernelParams::rho(p.rho2), p.f_star);
-            (st.eta, st.radius, st.g_thres, st.f_thres, st.t_thres) = (cp.eta, cp.radius, cp.g_thres, cp.f_thres, cp.t_thres);
-            st.certify = if p.certify > 0 { cp.t_thres } else { 0 };
+            self.chain_params(&mut st);
         }
         if self.method.perturbation == Perturbation::None {
             st.radius = 0.0;
         }
         st
+    }
+
+    /// The self-bounding rule at the value in `st.f` (twin of `chain_params` in kernel.wgsl).
+    fn chain_params(&self, st: &mut ChainState) {
+        let p = &self.p;
+        if let StepRule::SelfBounding(sb) = &self.method.step_rule {
+            let mut rule = sb.clone();
+            rule.df = (p.sb_df > 0.0).then_some(f64::from(p.sb_df));
+            let cp = rule.chain_params(st.f, self.obj.dim(), &KernelParams::rho(p.rho1), &KernelParams::rho(p.rho2), p.f_star);
+            (st.eta, st.g_thres, st.f_thres, st.t_thres) = (cp.eta, cp.g_thres, cp.f_thres, cp.t_thres);
+            st.radius = if self.method.perturbation == Perturbation::None { 0.0 } else { cp.radius };
+            st.certify = if p.certify > 0 { cp.t_thres } else { 0 };
+        }
     }
 
     /// Step `st.t` of global chain `chain`: detector, perturbation, oracle, transform, update.
@@ -173,6 +186,11 @@ impl<'a> Stepper<'a> {
         let seed = self.p.seed();
         if !self.evaluate(x, g, st, t) {
             return Step::Done;
+        }
+        if self.p.sb_rebase > 0 && t > 0 && t % self.p.sb_rebase == 0 {
+            // Re-anchor the self-bounding rule at the current (lower) value: f stays below it
+            // from here on, so rho1/rho2 there bound the smoothness of the rest of the run.
+            self.chain_params(st);
         }
         if st.stalled == 1 && st.f <= st.f_stall - st.f_thres {
             let ev = EscapeEvent {

@@ -72,6 +72,8 @@ pub struct Report {
     pub escape_time_by_label: BTreeMap<u32, Summary>,
     /// Chains per final label.
     pub final_labels: BTreeMap<u32, u32>,
+    /// Distribution of the chains' final step sizes (per chain under the self-bounding rule).
+    pub step_size: Summary,
     /// Steps taken, summed over chains.
     pub chain_steps: u64,
     /// Wall-clock seconds of the run (including kernel compilation and read-back).
@@ -109,6 +111,7 @@ impl Report {
             counts,
             escape_time: Summary::of(&times),
             escape_time_by_label: by_label.into_iter().map(|(l, v)| (l, Summary::of(&v))).collect(),
+            step_size: Summary::of(&raw.states.iter().filter(|s| s.eta > 0.0).map(|s| f64::from(s.eta)).collect::<Vec<_>>()),
             final_labels,
             raw,
             wall_seconds,
@@ -130,7 +133,10 @@ impl Report {
             "backend": self.engine.backend,
             "adapter": self.engine.adapter,
             "objective": { "name": e.objective.name(), "dim": e.objective.dim(), "params": e.objective.params() },
-            "method": { "name": e.method.kind.name(), "params": e.method.params },
+            "method": { "name": e.method.kind.name(), "params": e.method.params, "oracle": e.method.oracle,
+                        "perturbation": e.method.perturbation, "transform": e.method.transform,
+                        "schedule": e.method.schedule, "step_rule": e.method.step_rule },
+            "step_size": self.step_size,
             "init": e.init.spec(),
             "steps_per_dispatch": self.raw.steps_per_dispatch,
             "dispatches": self.raw.dispatches,

@@ -107,11 +107,19 @@ pub fn data_normals(seed: u64, stream: u32, n: usize) -> Vec<f64> {
 /// A point uniform in the d-ball of `radius` (d = `out.len()`): a normalized Gaussian direction
 /// times `radius * U^(1/d)`. The radius' uniform is word 0 of the block after the normals.
 pub fn ball(seed: u64, chain: u32, step: u32, purpose: Purpose, radius: f32, out: &mut [f32]) {
-    normals(seed, chain, step, purpose, out);
     let d = out.len() as u32;
-    let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt();
     let u = uniform01_open(draw(seed, chain, step, purpose, d.div_ceil(4))[0]);
-    let scale = radius * u.powf(1.0 / d as f32) / norm.max(f32::MIN_POSITIVE);
+    sphere(seed, chain, step, purpose, radius * u.powf(1.0 / d as f32), out);
+}
+
+/// A point uniform on the sphere of `radius`: a normalized Gaussian direction.
+pub fn sphere(seed: u64, chain: u32, step: u32, purpose: Purpose, radius: f32, out: &mut [f32]) {
+    normals(seed, chain, step, purpose, out);
+    let mut n2 = 0.0f32;
+    for v in out.iter() {
+        n2 += v * v;
+    }
+    let scale = radius / n2.sqrt().max(f32::MIN_POSITIVE);
     for v in out.iter_mut() {
         *v *= scale;
     }

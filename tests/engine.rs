@@ -67,7 +67,7 @@ fn two_dimensional_dispatch_covers_every_chain() {
         .build()
         .unwrap();
     let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
-    let c = exp.run_cpu(&mut |_| {});
+    let c = exp.run_cpu(&mut |_| {}).unwrap();
     assert!(g.raw.states.iter().all(|s| s.t == 50), "some chains were not stepped");
     close_results(&g, &c);
 }
@@ -90,7 +90,7 @@ fn ensembles_larger_than_one_binding_run_in_shards() {
     if u64::from(chains) * 48 > limit {
         assert!(g.raw.shards >= 2, "expected sharding, got {} shard(s)", g.raw.shards);
     }
-    let c = exp.run_cpu(&mut |_| {});
+    let c = exp.run_cpu(&mut |_| {}).unwrap();
     close_results(&g, &c);
 }
 
@@ -101,7 +101,7 @@ fn divergent_chains_are_counted_on_both_backends() {
     let params = PgdParams { eta: 1.5, ..q.default_params() };
     let exp = Experiment::builder(q).method(MethodKind::Gd).params(params).chains(512).steps(200).init(Init::Uniform(3.0)).build().unwrap();
     let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
-    let c = exp.run_cpu(&mut |_| {});
+    let c = exp.run_cpu(&mut |_| {}).unwrap();
     assert!(g.counts.diverged_nonfinite > 100, "diverged: {:?}", g.counts);
     assert_eq!(g.counts, c.counts);
     // Leaving the octopus' tube is reported as out of domain, never given a value.
@@ -110,7 +110,7 @@ fn divergent_chains_are_counted_on_both_backends() {
     let exp = Experiment::builder(o).params(params).chains(256).steps(50).init(Init::Zero).build().unwrap();
     let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
     assert!(g.counts.diverged_out_of_domain > 0, "{:?}", g.counts);
-    assert_eq!(g.counts, exp.run_cpu(&mut |_| {}).counts);
+    assert_eq!(g.counts, exp.run_cpu(&mut |_| {}).unwrap().counts);
 }
 
 /// Steps until a chain entered the global minimum's basin (label d + 1), or the budget.

@@ -46,7 +46,7 @@ fn gd_on_the_quartic_follows_the_cpu_trajectory_for_100_steps() {
         .build()
         .unwrap();
     let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
-    let c = exp.run_cpu(&mut |_| {});
+    let c = exp.run_cpu(&mut |_| {}).unwrap();
     let mut worst = 0.0f64;
     for chain in 0..64 {
         for slot in 0..=100 {
@@ -82,7 +82,7 @@ fn pgd_escape_times_on_the_toy_saddle_match_in_distribution() {
         .build()
         .unwrap();
     let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
-    let c = exp.run_cpu(&mut |_| {});
+    let c = exp.run_cpu(&mut |_| {}).unwrap();
     let (tg, tc) = (first_escape_times(&g), first_escape_times(&c));
     assert!(tg.len() >= 4000 && tc.len() >= 4000, "escapes: gpu {} cpu {}", tg.len(), tc.len());
     let (d, p) = ks_two_sample(&tg, &tc);

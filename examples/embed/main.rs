@@ -53,7 +53,7 @@ mod tests {
             Err(e) => panic!("{e}"),
         };
         assert_eq!(report.engine.backend, "gpu");
-        let cpu = report.experiment.run_cpu(&mut |_| {});
+        let cpu = report.experiment.run_cpu(&mut |_| {}).unwrap();
         assert_eq!(report.counts, cpu.counts);
         assert!(report.counts.escape_events >= 512);
     }

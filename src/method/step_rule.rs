@@ -77,11 +77,15 @@ pub struct SelfBounding {
     pub rho1: Option<Rho>,
     /// Local Hessian-Lipschitz bound rho2(F); None: the objective's closed form.
     pub rho2: Option<Rho>,
+    /// Re-anchor every this many steps at the chain's current value (0: only at x0, the rule as
+    /// stated). A decrease procedure keeps f below the value it re-anchors at, so the bounds
+    /// stay valid while the step grows as f falls.
+    pub rebase_every: u32,
 }
 
 impl Default for SelfBounding {
     fn default() -> Self {
-        SelfBounding { eps: 1e-3, c: 0.5, delta: 0.1, df: None, margin: 0.0, rho1: None, rho2: None }
+        SelfBounding { eps: 1e-3, c: 0.5, delta: 0.1, df: None, margin: 0.0, rho1: None, rho2: None, rebase_every: 0 }
     }
 }
 

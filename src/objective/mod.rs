@@ -2,6 +2,7 @@
 //! WGSL. Each file holds one objective with both twins side by side.
 
 mod classic;
+mod custom;
 pub mod data;
 mod linear_network;
 mod matrix_factorization;
@@ -11,6 +12,7 @@ mod quartic;
 mod toy_saddle;
 
 pub use classic::{DegenerateQuartic, Rosenbrock};
+pub use custom::WgslObjective;
 pub use data::DataSource;
 pub use linear_network::LinearNetwork;
 pub use matrix_factorization::MatrixFactorization;

@@ -1,0 +1,356 @@
+//! `escapade run`'s flags and their translation into an [`Experiment`]. Every value is checked
+//! by the library, which names the field and its allowed range on bad input.
+
+use clap::Args;
+use escapade::method::{Oracle, Perturbation, PrecondKernel, Rho, Schedule, SelfBounding, StepRule, Transform};
+use escapade::objective::{DataSource, WgslObjective};
+use escapade::{Error, Experiment, Init, MethodKind, Objective, ObjectiveSpec, TheoryParams};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Flags of `escapade run`.
+#[derive(Args)]
+#[command(allow_negative_numbers = true, args_override_self = true)]
+pub struct RunArgs {
+    /// Objective: toy-saddle, quartic, octopus, phase-retrieval, matrix-factorization,
+    /// linear-network, degenerate-quartic, rosenbrock, or custom (with --wgsl).
+    #[arg(long, default_value = "octopus")]
+    pub objective: String,
+    /// Dimension d (toy-saddle and degenerate-quartic: 2; matrix-factorization and
+    /// linear-network: n).
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Quartic eigenvalues, comma separated (sets the dimension); default -1,1,...,1.
+    #[arg(long, value_delimiter = ',')]
+    pub eigenvalues: Option<Vec<f64>>,
+    /// Octopus tau (default e).
+    #[arg(long)]
+    pub tau: Option<f64>,
+    /// Octopus gamma (default 1).
+    #[arg(long)]
+    pub gamma: Option<f64>,
+    /// Octopus L (default 1).
+    #[arg(long = "L", alias = "octopus-l")]
+    pub big_l: Option<f64>,
+    /// Phase retrieval: number of measurements m (default 10 d).
+    #[arg(long)]
+    pub m: Option<usize>,
+    /// Matrix factorization / linear network: rank r (default 2).
+    #[arg(long)]
+    pub rank: Option<usize>,
+    /// Linear network: columns p of Y (default n).
+    #[arg(long)]
+    pub p: Option<usize>,
+    /// Linear network: kappa (default 0.1; 0 is the non-self-bounding case).
+    #[arg(long)]
+    pub kappa: Option<f64>,
+    /// Matrix factorization: eigenvalues of the generated M, comma separated (n values).
+    #[arg(long, value_delimiter = ',')]
+    pub spectrum: Option<Vec<f64>>,
+    /// Seed of generated objective data (default 0).
+    #[arg(long)]
+    pub data_seed: Option<u64>,
+    /// Objective data files (.npy or .csv), comma separated: phase-retrieval A,y;
+    /// matrix-factorization M; linear-network Y.
+    #[arg(long, value_delimiter = ',')]
+    pub data: Option<Vec<PathBuf>>,
+    /// A custom objective in WGSL (implies --objective custom; needs --dim).
+    #[arg(long)]
+    pub wgsl: Option<PathBuf>,
+    /// The custom objective's minimum value f*, if known (for the self-bounding rule's Df).
+    #[arg(long)]
+    pub f_min: Option<f64>,
+    /// Method preset: gd, pgd, sgd, psgd, clipped-gd, clipped-sgd, precond-gd,
+    /// perturbed-precond-gd.
+    #[arg(long, default_value = "pgd")]
+    pub method: String,
+    /// Gradient noise sigma (SGD oracle).
+    #[arg(long)]
+    pub noise: Option<f64>,
+    /// Minibatch size b (SGD oracle on a finite-sum objective).
+    #[arg(long)]
+    pub batch: Option<u32>,
+    /// Perturbation: none, ball (PGD) or gaussian (perturbed SGD).
+    #[arg(long)]
+    pub perturb: Option<String>,
+    /// Clipping: none, hard:GAMMA or smooth:GAMMA.
+    #[arg(long)]
+    pub clip: Option<String>,
+    /// Preconditioning kernel: asinh, log1p, rational or clip, optionally :LAMBDA.
+    #[arg(long)]
+    pub precond: Option<String>,
+    /// Step-size schedule: constant, inv-sqrt or piecewise:T1:F1,T2:F2,...
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// Step rule: fixed, or self-bounding (per-chain parameters from rho1/rho2 at x0; uses
+    /// --eps, --c, --delta, --df, --margin, --rho1, --rho2).
+    #[arg(long, default_value = "fixed")]
+    pub step_rule: String,
+    /// Self-bounding rule: margin added to f(x0).
+    #[arg(long)]
+    pub margin: Option<f64>,
+    /// rho1 as A,B,P[,FMIN]: A + B max(F - FMIN, 0)^P (default: the objective's closed form).
+    #[arg(long)]
+    pub rho1: Option<String>,
+    /// rho2 as A,B,P[,FMIN].
+    #[arg(long)]
+    pub rho2: Option<String>,
+    /// Self-bounding rule: re-anchor at the current value every N steps (0: only at x0).
+    #[arg(long)]
+    pub rebase_every: Option<u32>,
+    /// Number of chains.
+    #[arg(long, default_value_t = 4096)]
+    pub chains: u32,
+    /// Step budget per chain.
+    #[arg(long, default_value_t = 1000)]
+    pub steps: u32,
+    /// Seed of every random stream.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Backend: auto, gpu or cpu.
+    #[arg(long, default_value = "auto")]
+    pub backend: String,
+    /// Initial points: zero, normal:SIGMA, uniform:HALFWIDTH, ball:RADIUS or point:X1,X2,...
+    #[arg(long, default_value = "uniform:1")]
+    pub init: String,
+    /// Output directory.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// Steps fused per GPU dispatch (default: chosen from the ensemble size).
+    #[arg(long)]
+    pub steps_per_dispatch: Option<u32>,
+    /// Step size eta.
+    #[arg(long)]
+    pub eta: Option<f64>,
+    /// Perturbation radius r.
+    #[arg(long)]
+    pub radius: Option<f64>,
+    /// Stall threshold on the gradient norm.
+    #[arg(long)]
+    pub g_thres: Option<f64>,
+    /// Escape threshold on the value drop.
+    #[arg(long)]
+    pub f_thres: Option<f64>,
+    /// Minimum steps between perturbations.
+    #[arg(long)]
+    pub t_thres: Option<u32>,
+    /// Certification window in steps (0 = off; self-bounding rule: non-zero = each chain's t_thres).
+    #[arg(long)]
+    pub certify: Option<u32>,
+    #[command(flatten)]
+    pub theory: TheoryArgs,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Derive PGD's parameters from the theory (Jin et al. 2017): give --l, --rho and --eps.
+/// --eps, --c, --delta and --df also serve the self-bounding rule.
+#[derive(Args)]
+pub struct TheoryArgs {
+    /// Gradient-Lipschitz constant l.
+    #[arg(long = "l")]
+    pub l: Option<f64>,
+    /// Hessian-Lipschitz constant rho.
+    #[arg(long)]
+    pub rho: Option<f64>,
+    /// Target accuracy eps.
+    #[arg(long)]
+    pub eps: Option<f64>,
+    /// Constant c in (0, 1].
+    #[arg(long, default_value_t = 0.5)]
+    pub c: f64,
+    /// Failure probability delta in (0, 1).
+    #[arg(long, default_value_t = 0.1)]
+    pub delta: f64,
+    /// Df = f(x0) - f* (default: f(0) - f*, or per chain F0 - f* under the self-bounding rule).
+    #[arg(long)]
+    pub df: Option<f64>,
+}
+
+fn objective_spec(a: &RunArgs) -> Result<ObjectiveSpec, Error> {
+    let name = a.objective.as_str();
+    let two_d = matches!(name, "toy-saddle" | "degenerate-quartic");
+    let dim = a.dim.or(a.eigenvalues.as_ref().map(Vec::len)).unwrap_or(if two_d { 2 } else { 5 });
+    let mut spec = ObjectiveSpec::from_name(name, dim)?;
+    let source = |d: &mut DataSource| {
+        if let Some(files) = &a.data {
+            *d = DataSource::Files(files.clone());
+        } else if let Some(s) = a.data_seed {
+            *d = DataSource::Seed(s);
+        }
+    };
+    match &mut spec {
+        ObjectiveSpec::Quartic { eigenvalues } => {
+            if let Some(e) = &a.eigenvalues {
+                if e.len() != dim {
+                    return Err(Error::invalid("eigenvalues", format!("{dim} values (one per dimension)"), e.len()));
+                }
+                *eigenvalues = e.clone();
+            }
+        }
+        ObjectiveSpec::Octopus { tau, gamma, l, .. } => {
+            *tau = a.tau.unwrap_or(*tau);
+            *gamma = a.gamma.unwrap_or(*gamma);
+            *l = a.big_l.unwrap_or(*l);
+        }
+        ObjectiveSpec::PhaseRetrieval { m, data, .. } => {
+            *m = a.m.unwrap_or(*m);
+            source(data);
+        }
+        ObjectiveSpec::MatrixFactorization { rank, spectrum, data, .. } => {
+            *rank = a.rank.unwrap_or(*rank);
+            *spectrum = a.spectrum.clone();
+            source(data);
+        }
+        ObjectiveSpec::LinearNetwork { rank, p, kappa, data, .. } => {
+            *rank = a.rank.unwrap_or(*rank);
+            *p = a.p.unwrap_or(*p);
+            *kappa = a.kappa.unwrap_or(*kappa);
+            source(data);
+        }
+        _ => {}
+    }
+    let misplaced = [
+        ("eigenvalues", a.eigenvalues.is_some(), &["quartic"][..]),
+        ("tau", a.tau.is_some(), &["octopus"]),
+        ("gamma", a.gamma.is_some(), &["octopus"]),
+        ("L", a.big_l.is_some(), &["octopus"]),
+        ("m", a.m.is_some(), &["phase-retrieval"]),
+        ("rank", a.rank.is_some(), &["matrix-factorization", "linear-network"]),
+        ("p", a.p.is_some(), &["linear-network"]),
+        ("kappa", a.kappa.is_some(), &["linear-network"]),
+        ("spectrum", a.spectrum.is_some(), &["matrix-factorization"]),
+        ("data", a.data.is_some() || a.data_seed.is_some(), &["phase-retrieval", "matrix-factorization", "linear-network"]),
+    ];
+    if let Some((flag, _, only)) = misplaced.iter().find(|(_, set, only)| *set && !only.contains(&name)) {
+        return Err(Error::invalid(*flag, format!("only with --objective {}", only.join(" or ")), name));
+    }
+    Ok(spec)
+}
+
+fn objective(a: &RunArgs) -> Result<Arc<dyn Objective>, Error> {
+    match (&a.wgsl, a.objective.as_str()) {
+        (Some(path), "custom" | "octopus") => {
+            let dim = a.dim.ok_or_else(|| Error::invalid("dim", "an integer >= 1 (a custom objective needs --dim)", "nothing"))?;
+            Ok(Arc::new(WgslObjective::from_file(path, dim, a.f_min)?))
+        }
+        (Some(_), other) => Err(Error::invalid("wgsl", "only with --objective custom", other)),
+        (None, "custom") => Err(Error::invalid("objective", "custom needs --wgsl FILE", "custom")),
+        (None, _) => objective_spec(a)?.build(),
+    }
+}
+
+fn parse_clip(spec: &str) -> Result<Transform, Error> {
+    let bad = || Error::invalid("clip", "none, hard:GAMMA or smooth:GAMMA with GAMMA > 0", format!("{spec:?}"));
+    if spec == "none" {
+        return Ok(Transform::Identity);
+    }
+    let (kind, gamma) = spec.split_once(':').ok_or_else(bad)?;
+    let gamma: f64 = gamma.parse().map_err(|_| bad())?;
+    match kind {
+        "hard" => Ok(Transform::ClipHard { gamma }),
+        "smooth" => Ok(Transform::ClipSmooth { gamma }),
+        _ => Err(bad()),
+    }
+}
+
+fn parse_precond(spec: &str) -> Result<Transform, Error> {
+    let bad = || Error::invalid("precond", "asinh, log1p, rational or clip, optionally :LAMBDA with LAMBDA > 0", format!("{spec:?}"));
+    let (kind, lambda) = spec.split_once(':').unwrap_or((spec, "1"));
+    let lambda: f64 = lambda.parse().map_err(|_| bad())?;
+    let kernel = match kind {
+        "asinh" => PrecondKernel::Asinh,
+        "log1p" => PrecondKernel::Log1p,
+        "rational" => PrecondKernel::Rational,
+        "clip" => PrecondKernel::Clip,
+        _ => return Err(bad()),
+    };
+    Ok(Transform::Precondition { kernel, lambda })
+}
+
+/// Builds the experiment the flags describe.
+pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
+    let objective = objective(a)?;
+    let mut params = objective.default_params();
+    let t = &a.theory;
+    let self_bounding = match a.step_rule.as_str() {
+        "fixed" => false,
+        "self-bounding" => true,
+        other => return Err(Error::invalid("step-rule", "fixed or self-bounding", other)),
+    };
+    if !self_bounding && (t.l.is_some() || t.rho.is_some() || t.eps.is_some()) {
+        let need = |field: &str, v: Option<f64>| v.ok_or_else(|| Error::invalid(field, "a number > 0 (--l, --rho and --eps go together)", "nothing"));
+        let df = match t.df {
+            Some(df) => df,
+            None => {
+                let mut g = vec![0.0; objective.dim()];
+                let f0 = objective.eval_f64(&vec![0.0; objective.dim()], &mut g).value;
+                f0 - objective.f_min().unwrap_or(f0 - 1.0)
+            }
+        };
+        params = TheoryParams { l: need("l", t.l)?, rho: need("rho", t.rho)?, eps: need("eps", t.eps)?, c: t.c, delta: t.delta, df }
+            .derive(objective.dim())?;
+    }
+    params.eta = a.eta.unwrap_or(params.eta);
+    params.radius = a.radius.unwrap_or(params.radius);
+    params.g_thres = a.g_thres.unwrap_or(params.g_thres);
+    params.f_thres = a.f_thres.unwrap_or(params.f_thres);
+    params.t_thres = a.t_thres.unwrap_or(params.t_thres);
+    params.certify = a.certify.unwrap_or(params.certify);
+    let kind = MethodKind::from_name(&a.method)?;
+    let mut method = escapade::Method::preset(kind, params);
+    if let Some(sigma) = a.noise {
+        method.oracle = Oracle::Noise { sigma };
+    }
+    if let Some(batch) = a.batch {
+        if a.noise.is_some() {
+            return Err(Error::invalid("batch", "either --noise or --batch, not both", batch));
+        }
+        method.oracle = Oracle::Minibatch { batch };
+    }
+    if let Some(p) = &a.perturb {
+        method.perturbation = match p.as_str() {
+            "none" => Perturbation::None,
+            "ball" => Perturbation::Ball,
+            "gaussian" => Perturbation::Gaussian,
+            other => return Err(Error::invalid("perturb", "none, ball or gaussian", other)),
+        };
+    }
+    if let (Some(_), Some(_)) = (&a.clip, &a.precond) {
+        return Err(Error::invalid("precond", "either --clip or --precond, not both", "both"));
+    }
+    if let Some(c) = &a.clip {
+        method.transform = parse_clip(c)?;
+    }
+    if let Some(p) = &a.precond {
+        method.transform = parse_precond(p)?;
+    }
+    if let Some(s) = &a.schedule {
+        method.schedule = Schedule::parse(s)?;
+    }
+    if self_bounding {
+        method.step_rule = StepRule::SelfBounding(SelfBounding {
+            eps: t.eps.unwrap_or(1e-3),
+            c: t.c,
+            delta: t.delta,
+            df: t.df,
+            margin: a.margin.unwrap_or(0.0),
+            rho1: a.rho1.as_deref().map(|s| Rho::parse("rho1", s)).transpose()?,
+            rho2: a.rho2.as_deref().map(|s| Rho::parse("rho2", s)).transpose()?,
+            rebase_every: a.rebase_every.unwrap_or(0),
+        });
+    } else if a.margin.is_some() || a.rho1.is_some() || a.rho2.is_some() || a.rebase_every.is_some() {
+        return Err(Error::invalid("step-rule", "self-bounding when --margin, --rho1, --rho2 or --rebase-every is given", "fixed"));
+    }
+    let mut b = Experiment::builder(objective)
+        .full_method(method)
+        .chains(a.chains)
+        .steps(a.steps)
+        .seed(a.seed)
+        .init(Init::parse(&a.init)?);
+    if let Some(k) = a.steps_per_dispatch {
+        b = b.steps_per_dispatch(k);
+    }
+    b.build()
+}

@@ -1,0 +1,115 @@
+//! Custom objectives written in WGSL by the user: validated with naga (errors point at the
+//! user's file:line:column), run on the GPU path. They have no CPU twin unless the user also
+//! implements [`super::Objective`] in Rust.
+
+use super::{Eval, Objective};
+use crate::Error;
+use crate::backend::gpu::shader::{defines, objective_header};
+use crate::method::PgdParams;
+use std::path::{Path, PathBuf};
+
+/// A WGSL-only objective loaded from a file.
+#[derive(Clone, Debug)]
+pub struct WgslObjective {
+    path: PathBuf,
+    source: String,
+    dim: usize,
+    f_min: Option<f64>,
+}
+
+/// The contract a custom objective's file must meet, for error messages.
+pub const CONTRACT: &str = "fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval \
+     (write the gradient into g; return Eval(value, label, 1u), or Eval(0.0, 0u, 0u) outside the domain)";
+
+impl WgslObjective {
+    /// Reads and validates `path` for dimension `dim`; `f_min` is the known minimum, if any.
+    pub fn from_file(path: &Path, dim: usize, f_min: Option<f64>) -> Result<Self, Error> {
+        let source = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+        Self::from_source(path, source, dim, f_min)
+    }
+
+    /// Validates `source` (shown as `path` in errors) for dimension `dim`.
+    pub fn from_source(path: &Path, source: String, dim: usize, f_min: Option<f64>) -> Result<Self, Error> {
+        if dim == 0 {
+            return Err(Error::invalid("dim", "an integer >= 1", dim));
+        }
+        let shown = path.display().to_string();
+        let header = objective_header(dim);
+        let header_lines = header.lines().count() as u32;
+        let full = format!("{header}{source}");
+        let at = |loc: Option<naga::SourceLocation>, msg: String| {
+            let place = match loc {
+                Some(l) if l.line_number > header_lines => format!("{shown}:{}:{}", l.line_number - header_lines, l.line_position),
+                _ => shown.clone(),
+            };
+            Error::Shader(format!("{place}: {msg}"))
+        };
+        let module = naga::front::wgsl::parse_str(&full).map_err(|e| at(e.location(&full), e.message().to_string()))?;
+        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
+            .validate(&module)
+            .map_err(|e| {
+                let mut msg = e.as_inner().to_string();
+                let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e.as_inner());
+                while let Some(s) = src {
+                    msg += &format!(": {s}");
+                    src = s.source();
+                }
+                at(e.location(&full), msg)
+            })?;
+        if !defines(&source, "objective") {
+            return Err(Error::Shader(format!("{shown}: no objective function; expected {CONTRACT}")));
+        }
+        Ok(WgslObjective { path: path.to_path_buf(), source, dim, f_min })
+    }
+}
+
+impl Objective for WgslObjective {
+    fn name(&self) -> &'static str {
+        "custom"
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn eval_f64(&self, _x: &[f64], _grad: &mut [f64]) -> Eval<f64> {
+        Eval::outside()
+    }
+    fn eval_f32(&self, _x: &[f32], _grad: &mut [f32]) -> Eval<f32> {
+        Eval::outside()
+    }
+    fn wgsl(&self) -> String {
+        self.source.clone()
+    }
+    fn params(&self) -> serde_json::Value {
+        serde_json::json!({ "file": self.path.display().to_string(), "dim": self.dim })
+    }
+    fn default_params(&self) -> PgdParams {
+        PgdParams { eta: 0.01, radius: 0.01, g_thres: 1e-3, f_thres: 1e-4, t_thres: 20, certify: 0 }
+    }
+    fn f_min(&self) -> Option<f64> {
+        self.f_min
+    }
+    fn cpu_twin(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_point_into_the_users_file() {
+        let ok = "fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval {\n\
+                  \x20   (*g)[0] = (*x)[0];\n    return Eval(0.5 * (*x)[0] * (*x)[0], 0u, 1u);\n}\n";
+        assert!(WgslObjective::from_source(Path::new("q.wgsl"), ok.into(), 1, Some(0.0)).is_ok());
+        let typo = ok.replace("(*g)[0] = (*x)[0];", "(*g)[0] = (*x)[0] +;");
+        let e = WgslObjective::from_source(Path::new("q.wgsl"), typo, 1, None).unwrap_err().to_string();
+        assert!(e.contains("q.wgsl:2:"), "{e}");
+        let wrong_type = ok.replace("(*g)[0] = (*x)[0];", "(*g)[0] = 1u;");
+        let e = WgslObjective::from_source(Path::new("q.wgsl"), wrong_type, 1, None).unwrap_err().to_string();
+        assert!(e.contains("q.wgsl:2:"), "{e}");
+        let missing = "fn helper() -> f32 { return 1.0; }\n";
+        let e = WgslObjective::from_source(Path::new("q.wgsl"), missing.into(), 1, None).unwrap_err().to_string();
+        assert!(e.contains("no objective function"), "{e}");
+    }
+}
