@@ -98,7 +98,7 @@ const C_CUT: u32 = 6u;
 @group(0) @binding(0) var<uniform> params: Params;
 // Chain-major interleaved: coordinate i of chain c at xs[i * chains + c], so neighbouring
 // invocations touch neighbouring addresses.
-@group(0) @binding(1) var<storage, read_write> xs: array<f32>;
+@group(0) @binding(1) var<storage, read_write> xs: array<StateT>;
 @group(0) @binding(2) var<storage, read_write> states: array<ChainState>;
 @group(0) @binding(3) var<storage, read_write> events: array<EscapeEvent>;
 @group(0) @binding(4) var<storage, read_write> counters: array<atomic<u32>, 8>;
@@ -364,7 +364,8 @@ fn step(chain: u32) -> u32 {
     let vn = sqrt(sum_sq(&v));
     let stepsize = schedule_eta(st.eta, t) * transform_scale(vn);
     for (var i = 0u; i < D; i++) {
-        x[i] = x[i] - stepsize * v[i];
+        // Rounded to the storage type every step, so f16 results do not depend on dispatch size.
+        x[i] = f32(StateT(x[i] - stepsize * v[i]));
     }
     st.t = t + 1u;
     return STEP_CONTINUE;
@@ -383,7 +384,8 @@ fn init_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     }
     init_point(params.chain_offset + c);
     for (var i = 0u; i < D; i++) {
-        xs[i * params.chains + c] = x[i];
+        x[i] = f32(StateT(x[i]));
+        xs[i * params.chains + c] = StateT(x[i]);
     }
     init_state();
     states[c] = st;
@@ -414,7 +416,7 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let chain = params.chain_offset + c;
     if (st.status == RUNNING) {
         for (var i = 0u; i < D; i++) {
-            x[i] = xs[i * params.chains + c];
+            x[i] = f32(xs[i * params.chains + c]);
         }
         let traced = params.trace_every > 0u && chain < params.trace_chains;
         var paused = false;
@@ -438,7 +440,7 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
             }
         }
         for (var i = 0u; i < D; i++) {
-            xs[i * params.chains + c] = x[i];
+            xs[i * params.chains + c] = StateT(x[i]);
         }
         states[c] = st;
         if (paused) {

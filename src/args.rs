@@ -4,7 +4,7 @@
 use clap::Args;
 use escapade::method::{Oracle, Perturbation, PrecondKernel, Rho, Schedule, SelfBounding, StepRule, Transform};
 use escapade::objective::{DataSource, WgslObjective};
-use escapade::{Error, Experiment, Init, MethodKind, Objective, ObjectiveSpec, TheoryParams};
+use escapade::{Error, Experiment, Init, MethodKind, Objective, ObjectiveSpec, Precision, TheoryParams};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -119,6 +119,10 @@ pub struct RunArgs {
     /// Steps fused per GPU dispatch (default: chosen from the ensemble size).
     #[arg(long)]
     pub steps_per_dispatch: Option<u32>,
+    /// Storage precision of chain positions: f32, or f16 (half the device memory; needs
+    /// SHADER_F16 on the GPU path).
+    #[arg(long, default_value = "f32")]
+    pub state: String,
     /// Step size eta.
     #[arg(long)]
     pub eta: Option<f64>,
@@ -352,5 +356,10 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
     if let Some(k) = a.steps_per_dispatch {
         b = b.steps_per_dispatch(k);
     }
+    b = b.state_precision(match a.state.as_str() {
+        "f32" => Precision::F32,
+        "f16" => Precision::F16,
+        other => return Err(Error::invalid("state", "f32 or f16", other)),
+    });
     b.build()
 }

@@ -30,6 +30,9 @@ pub enum Error {
     /// The objective has no Rust twin, so the CPU backend cannot run it.
     #[error("objective {0} has no CPU twin (it is WGSL only): use --backend gpu, or implement the Objective trait in Rust")]
     NoCpuTwin(String),
+    /// The device lacks a feature the experiment needs.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// The ensemble does not fit the device's limits.
     #[error("does not fit the device: {0}")]
     TooLarge(String),

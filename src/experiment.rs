@@ -11,6 +11,36 @@ use crate::{Error, rng};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// How chain positions are stored between steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    /// f32 (default).
+    #[default]
+    F32,
+    /// f16: positions are rounded to half precision after every step (and at init), halving the
+    /// device memory of x; arithmetic stays f32. Needs SHADER_F16 on the GPU path.
+    F16,
+}
+
+impl Precision {
+    /// Rounds `v` to the storage precision (identity for f32).
+    pub fn round(self, v: f32) -> f32 {
+        match self {
+            Precision::F32 => v,
+            Precision::F16 => half::f16::from_f32(v).to_f32(),
+        }
+    }
+
+    /// Bytes per stored coordinate.
+    pub fn bytes(self) -> u64 {
+        match self {
+            Precision::F32 => 4,
+            Precision::F16 => 2,
+        }
+    }
+}
+
 /// Record the positions of chains `0..chains` every `every` steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TraceSpec {
@@ -55,6 +85,8 @@ pub struct Experiment {
     pub max_chains_per_shard: Option<u32>,
     /// Initial event-buffer capacity per shard (None: from the shard size).
     pub event_capacity: Option<u32>,
+    /// Storage precision of chain positions.
+    pub precision: Precision,
 }
 
 /// Builds an [`Experiment`]; every setter is optional except the objective.
@@ -81,6 +113,7 @@ impl Experiment {
                 trace: None,
                 max_chains_per_shard: None,
                 event_capacity: None,
+                precision: Precision::F32,
             },
             params: None,
         }
@@ -254,6 +287,11 @@ impl ExperimentBuilder {
     /// Cap chains per GPU shard (tests use it to force sharding).
     pub fn max_chains_per_shard(mut self, n: u32) -> Self {
         self.exp.max_chains_per_shard = Some(n);
+        self
+    }
+    /// Storage precision of chain positions.
+    pub fn state_precision(mut self, precision: Precision) -> Self {
+        self.exp.precision = precision;
         self
     }
     /// Initial event-buffer capacity (tests use it to force overflow recovery).

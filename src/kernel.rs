@@ -106,6 +106,7 @@ pub enum Step {
 
 /// Steps chains of one experiment: objective, method and dispatch parameters.
 pub struct Stepper<'a> {
+    precision: crate::experiment::Precision,
     obj: &'a dyn Objective,
     method: &'a Method,
     p: KernelParams,
@@ -114,10 +115,16 @@ pub struct Stepper<'a> {
 }
 
 impl<'a> Stepper<'a> {
-    /// A stepper for `obj` and `method` under dispatch parameters `p`.
-    pub fn new(obj: &'a dyn Objective, method: &'a Method, p: KernelParams) -> Self {
+    /// A stepper for `obj` and `method` under dispatch parameters `p`, storing positions at
+    /// `precision`.
+    pub fn new(obj: &'a dyn Objective, method: &'a Method, p: KernelParams, precision: crate::experiment::Precision) -> Self {
         let d = obj.dim();
-        Stepper { obj, method, p, v: vec![0.0; d], scratch: vec![0.0; d] }
+        Stepper { precision, obj, method, p, v: vec![0.0; d], scratch: vec![0.0; d] }
+    }
+
+    /// Rounds a starting point to the storage precision (as `init_chains` stores it).
+    pub fn store(&self, x: &mut [f32]) {
+        x.iter_mut().for_each(|v| *v = self.precision.round(*v));
     }
 
     /// Evaluates at x: value, gradient norm and label into `st`, or marks the chain diverged.
@@ -263,7 +270,7 @@ impl<'a> Stepper<'a> {
         let eta_t = self.method.schedule.eta(st.eta, t, &pieces);
         let step = eta_t * scale;
         for (xi, vi) in x.iter_mut().zip(&self.v) {
-            *xi -= step * vi;
+            *xi = self.precision.round(*xi - step * vi);
         }
         st.t = t + 1;
         Step::Continue

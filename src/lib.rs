@@ -41,7 +41,7 @@ pub mod stats;
 pub use backend::BackendChoice;
 pub use backend::gpu::{GpuContext, GpuEngine};
 pub use error::{Error, Result};
-pub use experiment::Experiment;
+pub use experiment::{Experiment, Precision};
 pub use init::Init;
 pub use method::{Method, MethodKind, PgdParams, TheoryParams};
 pub use objective::{Objective, ObjectiveSpec};

@@ -29,7 +29,8 @@ pub fn run(exp: &Experiment, progress: &mut dyn FnMut(&Progress)) -> RawRun {
                 let mut trace = Vec::new();
                 let mut events = Vec::new();
                 exp.init.sample(exp.seed, chain, &mut x);
-                let mut stepper = Stepper::new(exp.objective.as_ref(), &exp.method, p);
+                let mut stepper = Stepper::new(exp.objective.as_ref(), &exp.method, p, exp.precision);
+                stepper.store(&mut x);
                 let mut st = stepper.init(&x, &mut g);
                 let mut emit = |e| {
                     events.push(e);

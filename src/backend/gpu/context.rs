@@ -54,8 +54,11 @@ impl GpuContext {
         }))
         .map_err(|e| Error::NoAdapter(e.to_string()))?;
         let summary = AdapterSummary::from_info(&adapter.get_info());
+        // f16 chain states need SHADER_F16; ask for it wherever the adapter has it.
+        let required_features = adapter.features() & wgpu::Features::SHADER_F16;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("escapade"),
+            required_features,
             required_limits: adapter.limits(),
             ..Default::default()
         }))

@@ -5,7 +5,7 @@ use super::shader::{WORKGROUP_SIZE, compose};
 use crate::Error;
 use crate::backend::{Progress, RawRun};
 use crate::escape::{ChainState, EscapeEvent};
-use crate::experiment::Experiment;
+use crate::experiment::{Experiment, Precision};
 use wgpu::util::DeviceExt;
 
 const MAX_GROUPS_PER_DIM: u32 = 65_535;
@@ -77,17 +77,22 @@ impl GpuEngine {
 
     /// Largest number of chains one shard may hold: every per-chain buffer must fit one storage
     /// binding and one buffer on this device.
-    pub fn max_chains_per_shard(&self, dim: usize) -> u32 {
+    pub fn max_chains_per_shard(&self, dim: usize, precision: Precision) -> u32 {
         let lim = self.ctx.device.limits();
         let bytes = u64::from(lim.max_storage_buffer_binding_size).min(lim.max_buffer_size);
-        let per_chain = (dim as u64 * 4).max(std::mem::size_of::<ChainState>() as u64);
+        let per_chain = (dim as u64 * precision.bytes()).max(std::mem::size_of::<ChainState>() as u64);
         let by_groups = u64::from(MAX_GROUPS_PER_DIM) * u64::from(MAX_GROUPS_PER_DIM) * u64::from(WORKGROUP_SIZE);
         (bytes / per_chain).min(by_groups).min(u64::from(u32::MAX)) as u32
     }
 
     fn pipelines(&self, exp: &Experiment) -> Result<Pipelines, Error> {
         let dev = &self.ctx.device;
-        let src = compose(exp.objective.as_ref(), &exp.method);
+        let f16 = exp.precision == Precision::F16;
+        if f16 && !self.ctx.device.features().contains(wgpu::Features::SHADER_F16) {
+            let name = self.ctx.adapter.as_ref().map_or("this device".to_string(), |a| a.name.clone());
+            return Err(Error::Unsupported(format!("f16 state needs SHADER_F16, which {name} lacks: use f32 state")));
+        }
+        let src = compose(exp.objective.as_ref(), &exp.method, f16);
         self.ctx.scoped("compiling the kernel", || {
             let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some("escapade kernel"),
@@ -176,7 +181,7 @@ impl GpuEngine {
     pub fn run(&self, exp: &Experiment, progress: &mut dyn FnMut(&Progress)) -> Result<RawRun, Error> {
         let d = exp.objective.dim();
         let pipes = self.pipelines(exp)?;
-        let shard_cap = exp.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(d)).max(1);
+        let shard_cap = exp.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(d, exp.precision)).max(1);
         let mut k = self.initial_steps_per_dispatch(exp);
         let trace_len = exp.trace.map_or(0, |t| t.len(exp.steps, d));
         let trace_bytes = trace_len as u64 * 4;
@@ -290,7 +295,13 @@ impl GpuEngine {
             }
         };
         out.states.extend(self.ctx.read_back::<ChainState>(&shard.states, n as usize)?);
-        let xs: Vec<f32> = self.ctx.read_back(&shard.xs, n as usize * d)?;
+        let xs: Vec<f32> = match exp.precision {
+            Precision::F32 => self.ctx.read_back(&shard.xs, n as usize * d)?,
+            Precision::F16 => {
+                let bits: Vec<u16> = self.ctx.read_back(&shard.xs, n as usize * d)?;
+                bits.into_iter().map(|b| half::f16::from_bits(b).to_f32()).collect()
+            }
+        };
         // Device layout is chain-major interleaved (x[i * n + c]); the host keeps rows per chain.
         let base = out.x.len();
         out.x.resize(base + n as usize * d, 0.0);
@@ -313,7 +324,7 @@ impl GpuEngine {
                 contents: bytemuck::bytes_of(&exp.kernel_params(n, offset, 0, capacity)),
                 usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             }),
-            xs: self.storage("escapade x", u64::from(n) * d * 4),
+            xs: self.storage("escapade x", u64::from(n) * d * exp.precision.bytes()),
             states: self.storage("escapade states", u64::from(n) * std::mem::size_of::<ChainState>() as u64),
             events: self.event_buffer(capacity),
             capacity,

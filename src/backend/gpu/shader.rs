@@ -17,11 +17,12 @@ pub fn objective_header(dim: usize) -> String {
     format!("const D: u32 = {dim}u;\n{OBJECTIVE_PRELUDE}{}\n", include_str!("../../../shaders/rng.wgsl"))
 }
 
-/// The full WGSL source of the ensemble kernel.
-pub fn compose(objective: &dyn Objective, method: &Method) -> String {
+/// The full WGSL source of the ensemble kernel; `f16_state` stores positions as f16.
+pub fn compose(objective: &dyn Objective, method: &Method, f16_state: bool) -> String {
     let src = objective.wgsl();
+    let state = if f16_state { "enable f16;\nalias StateT = f16;\n" } else { "alias StateT = f32;\n" };
     let mut out = format!(
-        "// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {WORKGROUP_SIZE}u;\n{}{}\n{src}\n",
+        "{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {WORKGROUP_SIZE}u;\n{}{}\n{src}\n",
         objective.name(),
         objective.dim(),
         method.kind.name(),
@@ -69,7 +70,7 @@ mod tests {
                 if kind == MethodKind::Sgd && obj.terms().is_some() {
                     method.oracle = crate::method::Oracle::Minibatch { batch: 4 };
                 }
-                let src = compose(obj.as_ref(), &method);
+                let src = compose(obj.as_ref(), &method, kind == MethodKind::Gd);
                 let module = naga::front::wgsl::parse_str(&src)
                     .unwrap_or_else(|e| panic!("{name} d={d}: {}", e.emit_to_string(&src)));
                 naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
