@@ -1,0 +1,227 @@
+//! The catalogue on the GPU path against its CPU twin and against the theory: clipping, SGD
+//! noise, minibatch unbiasedness, the self-bounding rule, matrix factorization, f16 states.
+
+mod common;
+
+use common::gpu;
+use escapade::method::{Oracle, SelfBounding, StepRule};
+use escapade::objective::{DataSource, MatrixFactorization, PhaseRetrieval};
+use escapade::{Experiment, Init, MethodKind, Objective, ObjectiveSpec, PgdParams, Precision, Report};
+use std::sync::Arc;
+
+fn spec(s: ObjectiveSpec) -> Arc<dyn Objective> {
+    s.build().unwrap()
+}
+
+/// Integer bookkeeping exact, positions to `tol` relative.
+fn agree(g: &Report, c: &Report, tol: f32) {
+    assert_eq!(g.raw.states.len(), c.raw.states.len());
+    for (i, (a, b)) in g.raw.states.iter().zip(&c.raw.states).enumerate() {
+        assert_eq!((a.t, a.status, a.label), (b.t, b.status, b.label), "chain {i}");
+    }
+    let worst = g.raw.x.iter().zip(&c.raw.x).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0f32, f32::max);
+    assert!(worst <= tol, "positions differ by {worst}");
+}
+
+#[test]
+fn every_new_objective_and_method_matches_the_cpu_twin() {
+    let Some(engine) = gpu() else { return };
+    let objectives = [
+        spec(ObjectiveSpec::PhaseRetrieval { dim: 5, m: 40, data: DataSource::Seed(1) }),
+        spec(ObjectiveSpec::MatrixFactorization { n: 4, rank: 2, spectrum: None, data: DataSource::Seed(2) }),
+        spec(ObjectiveSpec::LinearNetwork { n: 3, rank: 2, p: 3, kappa: 0.1, data: DataSource::Seed(3) }),
+        spec(ObjectiveSpec::DegenerateQuartic),
+        spec(ObjectiveSpec::Rosenbrock { dim: 4 }),
+    ];
+    for obj in objectives {
+        for kind in MethodKind::ALL {
+            let exp = Experiment::builder(obj.clone())
+                .method(kind)
+                .chains(128)
+                .steps(40)
+                .seed(8)
+                .init(Init::Uniform(0.5))
+                .build()
+                .unwrap();
+            let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+            let c = exp.run_cpu(&mut |_| {}).unwrap();
+            // Exact-gradient methods agree to f32 rounding; noisy ones differ by the ulps of the
+            // device's log/cos in their Gaussian draws.
+            let tol = if matches!(kind, MethodKind::Gd | MethodKind::ClippedGd | MethodKind::PrecondGd) { 1e-5 } else { 1e-3 };
+            agree(&g, &c, tol);
+        }
+    }
+}
+
+#[test]
+fn clipped_steps_never_exceed_eta_gamma_on_the_device() {
+    let Some(engine) = gpu() else { return };
+    let q = spec(ObjectiveSpec::Quartic { eigenvalues: vec![-1.0, 1.0, 2.0, 0.5] });
+    let params = PgdParams { eta: 0.05, ..q.default_params() };
+    let gamma = 0.5;
+    for transform in [escapade::method::Transform::ClipHard { gamma }, escapade::method::Transform::ClipSmooth { gamma }] {
+        let exp = Experiment::builder(q.clone())
+            .method(MethodKind::ClippedGd)
+            .params(params)
+            .configure(|m| m.transform = transform)
+            .chains(256)
+            .steps(60)
+            .init(Init::Uniform(4.0))
+            .trace(64, 1)
+            .build()
+            .unwrap();
+        let r = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+        let bound = (0.05 * gamma) as f32;
+        let mut longest = 0.0f32;
+        for chain in 0..64 {
+            for t in 0..59 {
+                let a = r.raw.trace_point(&exp, chain, t).unwrap();
+                let b = r.raw.trace_point(&exp, chain, t + 1).unwrap();
+                let len = a.iter().zip(b).map(|(u, v)| (u - v).powi(2)).sum::<f32>().sqrt();
+                longest = longest.max(len);
+            }
+        }
+        println!("{transform:?}: longest step {longest} (bound eta*gamma = {bound})");
+        assert!(longest <= bound * (1.0 + 1e-5), "step {longest} > {bound}");
+        // From |x_i| up to 4 the raw gradient is large: clipping was active, not vacuous.
+        assert!(longest > 0.9 * bound, "clipping never bit: {longest}");
+    }
+}
+
+#[test]
+fn sgd_noise_has_the_requested_mean_and_variance() {
+    let Some(engine) = gpu() else { return };
+    // At the toy saddle's origin the gradient is exactly 0: one step moves x by -eta sigma xi.
+    let sigma = 0.3;
+    let eta = 0.1;
+    let toy = spec(ObjectiveSpec::ToySaddle);
+    let exp = Experiment::builder(toy.clone())
+        .method(MethodKind::Sgd)
+        .params(PgdParams { eta, ..toy.default_params() })
+        .configure(|m| m.oracle = Oracle::Noise { sigma })
+        .chains(65_536)
+        .steps(1)
+        .init(Init::Zero)
+        .build()
+        .unwrap();
+    let r = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+    let noise: Vec<f64> = r.raw.x.iter().map(|&v| -f64::from(v) / eta).collect();
+    let n = noise.len() as f64;
+    let mean = noise.iter().sum::<f64>() / n;
+    let var = noise.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    println!("SGD noise over {n} draws: mean {mean:.5} (target 0), variance {var:.5} (target {})", sigma * sigma);
+    assert!(mean.abs() < 5.0 * sigma / n.sqrt(), "mean {mean}");
+    assert!((var / (sigma * sigma) - 1.0).abs() < 0.02, "variance {var}");
+}
+
+#[test]
+fn minibatch_gradients_are_unbiased() {
+    let Some(engine) = gpu() else { return };
+    let pr = PhaseRetrieval::generate(4, 40, 11).unwrap();
+    let x0 = [0.4, -0.3, 0.8, 0.1];
+    let mut full = [0.0; 4];
+    pr.eval(&x0, &mut full);
+    let obj: Arc<dyn Objective> = Arc::new(pr);
+    let eta = 1.0;
+    let exp = Experiment::builder(obj.clone())
+        .method(MethodKind::Sgd)
+        .params(PgdParams { eta, ..obj.default_params() })
+        .configure(|m| m.oracle = Oracle::Minibatch { batch: 4 })
+        .chains(65_536)
+        .steps(1)
+        .init(Init::Point(x0.to_vec()))
+        .build()
+        .unwrap();
+    let r = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+    let n = 65_536.0;
+    for i in 0..4 {
+        let draws: Vec<f64> = (0..65_536).map(|c| (x0[i] - f64::from(r.raw.x[c * 4 + i])) / eta).collect();
+        let mean = draws.iter().sum::<f64>() / n;
+        let sd = (draws.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        println!("coordinate {i}: minibatch mean {mean:.5}, full gradient {:.5}, standard error {:.5}", full[i], sd / n.sqrt());
+        assert!((mean - full[i]).abs() < 5.0 * sd / n.sqrt() + 1e-5, "biased: {mean} vs {}", full[i]);
+        assert!(sd > 1e-3, "no sampling noise at all");
+    }
+}
+
+#[test]
+fn self_bounding_rule_survives_where_a_fixed_step_diverges() {
+    let Some(engine) = gpu() else { return };
+    let obj = spec(ObjectiveSpec::PhaseRetrieval { dim: 8, m: 80, data: DataSource::Seed(0) });
+    let far = Init::Sphere(10.0); // ||x*|| = 1
+    let run = |rule: StepRule, init: Init, steps| {
+        Experiment::builder(obj.clone())
+            .method(MethodKind::Pgd)
+            .configure(|m| m.step_rule = rule)
+            .chains(256)
+            .steps(steps)
+            .seed(4)
+            .init(init)
+            .build()
+            .unwrap()
+            .run_gpu(&engine, &mut |_| {})
+            .unwrap()
+    };
+    let rule = StepRule::SelfBounding(SelfBounding { eps: 0.01, rebase_every: 50, ..Default::default() });
+    // The default eta = 0.1 is tuned near the optimum (||Hess f(x*)|| ~ 6).
+    let fixed = run(StepRule::Fixed, far.clone(), 6000);
+    let sb = run(rule.clone(), far, 6000);
+    let reached = sb.final_labels.get(&1).copied().unwrap_or(0);
+    println!(
+        "phase retrieval d=8 m=80 from ||x0|| = 10: fixed step diverged {}/256, self-bounding diverged {}/256, reached +-x* {reached}/256; per-chain eta median {:?}",
+        fixed.counts.diverged, sb.counts.diverged, sb.step_size.median
+    );
+    assert!(fixed.counts.diverged >= 128, "fixed step diverged only {}", fixed.counts.diverged);
+    assert_eq!(sb.counts.diverged, 0);
+    assert!(reached >= 230, "only {reached} chains reached +-x*");
+    // Started at the saddle at 0 (where the gradient vanishes) the chains stall, get kicked by
+    // PGD and escape it (label 0 events).
+    let near = run(rule, Init::Zero, 3000);
+    let escaped_saddle = near.raw.events.iter().filter(|e| e.label == 0).map(|e| e.chain).collect::<std::collections::HashSet<_>>().len();
+    println!("from the saddle: {escaped_saddle}/256 chains escaped it, median escape {:?} steps", near.escape_time.median);
+    assert_eq!(near.counts.diverged, 0);
+    assert!(escaped_saddle >= 250, "only {escaped_saddle} escaped the saddle at 0");
+}
+
+#[test]
+fn matrix_factorization_pgd_from_near_zero_finds_the_top_subspace() {
+    let Some(engine) = gpu() else { return };
+    let mf = Arc::new(MatrixFactorization::generate(6, 2, Some(vec![3.0, 2.0, 1.0, 0.5, 0.2, 0.1]), 7).unwrap());
+    let exp = Experiment::builder(mf.clone())
+        .method(MethodKind::Pgd)
+        .chains(1024)
+        .steps(3000)
+        .seed(2)
+        .init(Init::Ball(1e-3))
+        .build()
+        .unwrap();
+    let r = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+    let d = 12;
+    let inside = (0..1024)
+        .filter(|&c| {
+            let x: Vec<f64> = r.raw.x[c * d..(c + 1) * d].iter().map(|&v| f64::from(v)).collect();
+            mf.top_subspace_fraction(&x) >= 0.99
+        })
+        .count();
+    println!("matrix factorization n=6 r=2: {inside}/1024 chains in the top-2 eigenspace (>= 99% of ||U||^2)");
+    assert!(inside >= 1014, "{inside}");
+}
+
+#[test]
+fn f16_states_track_f32_and_match_their_cpu_twin() {
+    let Some(engine) = gpu() else { return };
+    if !engine.context().device.features().contains(wgpu::Features::SHADER_F16) {
+        eprintln!("SKIPPED: adapter lacks SHADER_F16");
+        return;
+    }
+    let q = spec(ObjectiveSpec::Quartic { eigenvalues: vec![-1.0, 1.0, 0.5, 2.0] });
+    let build = |p| Experiment::builder(q.clone()).method(MethodKind::Gd).chains(1024).steps(200).init(Init::Uniform(1.0)).state_precision(p).build().unwrap();
+    let full = build(Precision::F32).run_gpu(&engine, &mut |_| {}).unwrap();
+    let exp = build(Precision::F16);
+    let half = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+    let twin = exp.run_cpu(&mut |_| {}).unwrap();
+    agree(&half, &twin, 1e-6);
+    let err = half.raw.x.iter().zip(&full.raw.x).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    println!("f16 state, GD on the quartic, 200 steps: max |x_f16 - x_f32| = {err:e}");
+    assert!(err > 0.0 && err < 2e-2, "{err}");
+}
