@@ -4,7 +4,7 @@
 
 use super::{Eval, Objective, c, float_twins, wgsl_f32};
 use crate::Error;
-use crate::method::PgdParams;
+use crate::method::{PgdParams, Rho};
 use num_traits::Float;
 
 /// The quartic saddle with Hessian eigenvalues `l_i` at 0. Label 0 while every negative direction
@@ -80,6 +80,19 @@ impl Objective for Quartic {
     fn f_min(&self) -> Option<f64> {
         Some(self.eig.iter().filter(|&&l| l < 0.0).map(|l| -l * l / 4.0).sum())
     }
+    /// Each coordinate's excess over its minimum is at most F - f*, which gives
+    /// x_i^2 <= L- + 2 sqrt(F - f*) (L- = max(0, -min l)); hence ||Hess|| = max |l_i + 3 x_i^2|
+    /// <= max|l| + 3 L- + 6 sqrt(F - f*) and ||D3 f|| = 6 max|x_i| <= 6 sqrt(L-) +
+    /// 6 sqrt(2) (F - f*)^(1/4) (derived).
+    fn rho(&self) -> Option<(Rho, Rho)> {
+        let fmin = self.f_min()?;
+        let lmax = self.eig.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let lneg = self.eig.iter().fold(0.0f64, |m, v| m.max(-v));
+        Some((
+            Rho { a: lmax + 3.0 * lneg, b: 6.0, p: 0.5, fmin },
+            Rho { a: 6.0 * lneg.sqrt(), b: 6.0 * 2f64.sqrt(), p: 0.25, fmin },
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +119,16 @@ mod tests {
         assert_eq!(e.label, 1);
         assert_eq!(q.eval(&[0.1, 5.0, 0.0], &mut g).label, 0);
         assert!(Quartic::new(vec![]).is_err());
+        // rho1 bounds the Hessian norm max |l_i + 3 x_i^2| at every point.
+        let q = Quartic::new(vec![-2.0, 0.5, 1.0]).unwrap();
+        let (r1, _) = q.rho().unwrap();
+        for s in 0..50 {
+            let x: Vec<f64> = (0..3).map(|i| ((s * 7 + i * 3) as f64 * 0.61).sin() * (1.0 + s as f64 / 10.0)).collect();
+            let mut g = [0.0; 3];
+            let f = q.eval(&x, &mut g).value;
+            let h = (0..3).map(|i| (q.eig[i] + 3.0 * x[i] * x[i]).abs()).fold(0.0, f64::max);
+            assert!(h <= r1.eval(f) + 1e-12, "||H|| {h} > rho1 {}", r1.eval(f));
+        }
         assert!(Quartic::new(vec![f64::NAN]).is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! lambda_min = -1 and minima at (0, +-1) with f* = -1/4.
 
 use super::{Eval, Objective, float_twins};
-use crate::method::PgdParams;
+use crate::method::{PgdParams, Rho};
 use num_traits::Float;
 
 /// The toy saddle. Label 0 while the chain is in the saddle's negative-curvature band
@@ -50,6 +50,11 @@ impl Objective for ToySaddle {
     fn f_min(&self) -> Option<f64> {
         Some(-0.25)
     }
+    /// y^2 <= 1 + 2 sqrt(F + 1/4), so ||Hess|| = max(1, |3y^2 - 1|) <= 2 + 6 sqrt(F + 1/4) and
+    /// ||D3 f|| = 6|y| <= 6 + 6 sqrt(2) (F + 1/4)^(1/4) (derived).
+    fn rho(&self) -> Option<(Rho, Rho)> {
+        Some((Rho { a: 2.0, b: 6.0, p: 0.5, fmin: -0.25 }, Rho { a: 6.0, b: 6.0 * 2f64.sqrt(), p: 0.25, fmin: -0.25 }))
+    }
 }
 
 #[cfg(test)]
@@ -75,5 +80,11 @@ mod tests {
         assert_eq!(ToySaddle.hessian(&[0.0, 0.0])[1][1], -1.0);
         assert_eq!(ToySaddle.eval(&[0.0, 0.1], &mut g).label, 0);
         assert_eq!(ToySaddle.eval(&[0.0, 0.9], &mut g).label, 1);
+        let (r1, _) = ToySaddle.rho().unwrap();
+        for (a, b) in [(0.0, 0.0), (3.0, -2.0), (0.1, 5.0), (-4.0, 0.5)] {
+            let h = ToySaddle.hessian(&[a, b]);
+            let norm = h[0][0].abs().max(h[1][1].abs());
+            assert!(norm <= r1.eval(ToySaddle.eval(&[a, b], &mut g).value));
+        }
     }
 }
