@@ -1,4 +1,9 @@
-//! Small statistics over escape-time samples: mean, quantiles, the two-sample KS test.
+//! Statistics over escape times: plain sample summaries, the two-sample KS test, and survival
+//! analysis with right censoring ([`survival`]).
+
+pub mod survival;
+
+pub use survival::{Curve, Quantile, SurvivalSummary, SurvivalTables, TimeTable};
 
 /// Summary of a sample of escape times (all None when the sample is empty).
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]

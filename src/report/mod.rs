@@ -1,15 +1,36 @@
-//! The report of a run: counts, escape-time statistics and metadata, written as summary.json and
-//! events.csv, and a short human summary.
+//! The report of a run: counts, escape-time statistics (with censoring) and metadata, written as
+//! summary.json, events.csv, chains.csv and trace.csv, plus plots and a short human summary.
+
+pub mod files;
+pub mod plots;
 
 use crate::backend::RawRun;
 use crate::backend::gpu::{AdapterSummary, GpuEngine};
 use crate::escape::status;
 use crate::experiment::Experiment;
-use crate::stats::Summary;
+use crate::escape::{ChainState, EscapeEvent};
+use crate::stats::{Summary, SurvivalTables};
 use crate::Error;
+use files::{CHAINS_HEADER, EVENTS_HEADER, SavedRun, TracePoint, chain_row, event_row, io_err, write_csv};
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Version of summary.json's layout; bumped when a field changes meaning or moves.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Survival tables of a run's stall episodes: each escape is an observed time; each chain still
+/// stalled at its end (budget reached, certified or diverged while stalled) is censored at the
+/// time it had spent stalled.
+pub fn survival_tables(events: &[EscapeEvent], chains: &[ChainState]) -> SurvivalTables {
+    let mut t = SurvivalTables::default();
+    for e in events {
+        t.by_label.entry(e.label).or_default().event(e.escape_steps);
+    }
+    for c in chains.iter().filter(|c| c.stalled == 1) {
+        t.by_label.entry(c.stall_label).or_default().censor(c.t - c.t_stall);
+    }
+    t
+}
 
 /// Version of the random-stream addressing; bump when a draw's address or transform changes.
 pub const RNG_STREAM_VERSION: u32 = 1;
@@ -74,6 +95,8 @@ pub struct Report {
     pub final_labels: BTreeMap<u32, u32>,
     /// Distribution of the chains' final step sizes (per chain under the self-bounding rule).
     pub step_size: Summary,
+    /// Survival tables of the stall episodes, per label.
+    pub survival: SurvivalTables,
     /// Steps taken, summed over chains.
     pub chain_steps: u64,
     /// Wall-clock seconds of the run (including kernel compilation and read-back).
@@ -111,6 +134,7 @@ impl Report {
             counts,
             escape_time: Summary::of(&times),
             escape_time_by_label: by_label.into_iter().map(|(l, v)| (l, Summary::of(&v))).collect(),
+            survival: survival_tables(&raw.events, &raw.states),
             step_size: Summary::of(&raw.states.iter().filter(|s| s.eta > 0.0).map(|s| f64::from(s.eta)).collect::<Vec<_>>()),
             final_labels,
             raw,
@@ -126,7 +150,10 @@ impl Report {
     /// The summary as JSON.
     pub fn summary_json(&self) -> serde_json::Value {
         let e = &self.experiment;
+        let overall = self.survival.overall();
+        let by_label: BTreeMap<u32, _> = self.survival.by_label.iter().map(|(l, t)| (*l, t.summary())).collect();
         serde_json::json!({
+            "schema_version": SCHEMA_VERSION,
             "chains": e.chains,
             "steps": e.steps,
             "seed": e.seed,
@@ -147,6 +174,8 @@ impl Report {
             "counts": self.counts,
             "escape_time": self.escape_time,
             "escape_time_by_label": self.escape_time_by_label,
+            "survival": { "overall": overall.summary(), "by_label": by_label },
+            "escape_time_histogram": overall.log_histogram(),
             "final_labels": self.final_labels,
             "chain_steps": self.chain_steps,
             "chain_steps_per_second": self.chain_steps_per_second(),
@@ -154,24 +183,59 @@ impl Report {
         })
     }
 
-    /// Writes DIR/summary.json and DIR/events.csv (creating DIR).
+    /// Writes DIR/summary.json, events.csv, chains.csv and (when traced) trace.csv, creating DIR.
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
-        let io = |path: &Path| {
-            let p = path.display().to_string();
-            move |source| Error::Io { path: p, source }
-        };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let summary = dir.join("summary.json");
         let text = serde_json::to_string_pretty(&self.summary_json()).unwrap_or_default();
-        std::fs::write(&summary, text + "\n").map_err(io(&summary))?;
-        let events = dir.join("events.csv");
-        let mut w = std::io::BufWriter::new(std::fs::File::create(&events).map_err(io(&events))?);
-        writeln!(w, "chain,label,t_stall,escape_steps,f_stall,f_escape").map_err(io(&events))?;
-        for ev in &self.raw.events {
-            writeln!(w, "{},{},{},{},{},{}", ev.chain, ev.label, ev.t_stall, ev.escape_steps, ev.f_stall, ev.f_escape)
-                .map_err(io(&events))?;
+        std::fs::write(&summary, text + "\n").map_err(io_err(&summary))?;
+        write_csv(&dir.join("events.csv"), EVENTS_HEADER, self.raw.events.iter().map(event_row))?;
+        write_csv(&dir.join("chains.csv"), CHAINS_HEADER, self.raw.states.iter().enumerate().map(|(c, s)| chain_row(c, s)))?;
+        let trace = self.trace_points();
+        if !trace.is_empty() {
+            let d = self.experiment.objective.dim();
+            let header = format!("chain,step,f,{}", (0..d).map(|i| format!("x{i}")).collect::<Vec<_>>().join(","));
+            let rows = trace.iter().map(|p| {
+                let xs: Vec<String> = p.x.iter().map(|v| v.to_string()).collect();
+                format!("{},{},{},{}", p.chain, p.step, p.f, xs.join(","))
+            });
+            write_csv(&dir.join("trace.csv"), &header, rows)?;
         }
-        w.flush().map_err(io(&events))
+        Ok(())
+    }
+
+    /// The traced points with their values (evaluated on the host; NaN without a Rust twin).
+    pub fn trace_points(&self) -> Vec<TracePoint> {
+        let Some(spec) = self.experiment.trace else { return Vec::new() };
+        let obj = &self.experiment.objective;
+        let d = obj.dim();
+        let mut g = vec![0.0; d];
+        let mut out = Vec::new();
+        for chain in 0..spec.chains {
+            for slot in 0..spec.slots(self.experiment.steps) {
+                let step = slot as u32 * spec.every;
+                // A chain that stopped early (certified, diverged) has no later points.
+                if step > self.raw.states[chain as usize].t {
+                    break;
+                }
+                let Some(x) = self.raw.trace_point(&self.experiment, chain, slot) else { break };
+                let x: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+                let f = if obj.cpu_twin() { obj.eval_f64(&x, &mut g).value } else { f64::NAN };
+                out.push(TracePoint { chain, step, f, x });
+            }
+        }
+        out
+    }
+
+    /// The report as a saved run (what `escapade report DIR` reads back).
+    pub fn as_saved(&self, dir: &Path) -> SavedRun {
+        SavedRun {
+            dir: dir.to_path_buf(),
+            summary: self.summary_json(),
+            events: self.raw.events.clone(),
+            chains: self.raw.states.clone(),
+            trace: self.trace_points(),
+        }
     }
 
     /// A few lines for people.
@@ -201,6 +265,16 @@ impl Report {
             fmt(self.escape_time.p10),
             fmt(self.escape_time.p90)
         );
+        let km = self.survival.overall().summary();
+        s += &format!(
+            "survival (censored stalls included): median {} p10 {} p90 {} | success {:.1}% of {} stalls | expected running time {}\n",
+            km.median,
+            km.p10,
+            km.p90,
+            100.0 * km.success_rate,
+            km.subjects,
+            km.expected_running_time.map_or("-".to_string(), |v| format!("{v:.1}"))
+        );
         if self.escape_time_by_label.len() > 1 {
             let parts: Vec<String> = self
                 .escape_time_by_label
@@ -220,4 +294,43 @@ impl Report {
         );
         s
     }
+}
+
+/// Plot files for one run in `dir` with extension `ext` (svg or png): survival per label and
+/// overall, the escape-time histogram, value traces and, for 2-D objectives, trajectories.
+pub fn render_plots(run: &SavedRun, objective: Option<&dyn crate::Objective>, dir: &Path, ext: &str) -> Result<Vec<PathBuf>, Error> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let name = run.name();
+    let tables = run.survival();
+    let mut curves = vec![("all stalls".to_string(), tables.overall().kaplan_meier())];
+    if tables.by_label.len() > 1 {
+        curves.extend(tables.by_label.iter().map(|(l, t)| (format!("label {l}"), t.kaplan_meier())));
+    }
+    let mut written = Vec::new();
+    let p = dir.join(format!("survival.{ext}"));
+    plots::survival(&p, &format!("Escape-time survival: {name}"), &curves)?;
+    written.push(p);
+    let p = dir.join(format!("histogram.{ext}"));
+    plots::histogram(&p, &format!("Escape times: {name}"), &tables.overall().log_histogram())?;
+    written.push(p);
+    if !run.trace.is_empty() {
+        let mut by_chain: BTreeMap<u32, Vec<&TracePoint>> = BTreeMap::new();
+        for tp in &run.trace {
+            by_chain.entry(tp.chain).or_default().push(tp);
+        }
+        let sample: Vec<_> = by_chain.iter().take(6).collect();
+        if run.trace.iter().any(|t| t.f.is_finite()) {
+            let traces: Vec<(u32, Vec<(u32, f64)>)> = sample.iter().map(|(c, v)| (**c, v.iter().map(|t| (t.step, t.f)).collect())).collect();
+            let p = dir.join(format!("traces.{ext}"));
+            plots::value_traces(&p, &format!("f along chains: {name}"), &traces)?;
+            written.push(p);
+        }
+        if let Some(obj) = objective.filter(|o| o.dim() == 2 && o.cpu_twin()) {
+            let paths: Vec<(u32, Vec<[f64; 2]>)> = sample.iter().map(|(c, v)| (**c, v.iter().map(|t| [t.x[0], t.x[1]]).collect())).collect();
+            let p = dir.join(format!("trajectories.{ext}"));
+            plots::trajectories(&p, &format!("Trajectories: {name}"), obj, &paths)?;
+            written.push(p);
+        }
+    }
+    Ok(written)
 }

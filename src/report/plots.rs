@@ -1,0 +1,249 @@
+//! Plots with plotters: survival curves of several runs overlaid, escape-time histograms,
+//! value-versus-step traces and 2-D trajectories over the objective's level sets. SVG by
+//! default, PNG when the file name ends in .png. Text needs a TrueType font, found on the system
+//! (DejaVu Sans, or the file named by ESCAPADE_FONT).
+
+use crate::Error;
+use crate::objective::Objective;
+use crate::stats::survival::{Bin, Curve};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// Series colours, in order.
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(23, 190, 207),
+];
+
+const FONT_PATHS: [&str; 5] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/System/Library/Fonts/Supplemental/Arial.ttf",
+    "C:\\Windows\\Fonts\\arial.ttf",
+];
+
+/// Registers a system font with plotters once; plots need one to lay out text.
+fn font() -> Result<(), Error> {
+    static FONT: OnceLock<Result<(), String>> = OnceLock::new();
+    FONT.get_or_init(|| {
+        let candidates = std::env::var("ESCAPADE_FONT").into_iter().chain(FONT_PATHS.iter().map(|s| s.to_string()));
+        for path in candidates {
+            if let Ok(bytes) = std::fs::read(&path) {
+                // plotters keeps fonts for the life of the process.
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
+                    return Ok(());
+                }
+            }
+        }
+        Err("plots need a TrueType font: install fonts-dejavu-core or set ESCAPADE_FONT to a .ttf file".into())
+    })
+    .clone()
+    .map_err(Error::Unsupported)
+}
+
+fn plot_err(path: &Path) -> impl Fn(String) -> Error + '_ {
+    move |e| Error::Io { path: path.display().to_string(), source: std::io::Error::other(e) }
+}
+
+/// Draws with `$draw(root, args...)` on an SVG or PNG backend chosen by `$path`'s extension.
+macro_rules! render {
+    ($path:expr, $draw:ident ( $($arg:expr),* )) => {{
+        font()?;
+        let path: &Path = $path;
+        let size = (900u32, 600u32);
+        let png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+        let result = if png {
+            let root = BitMapBackend::new(path, size).into_drawing_area();
+            $draw(&root, $($arg),*).and_then(|_| root.present().map_err(|e| e.to_string()))
+        } else {
+            let root = SVGBackend::new(path, size).into_drawing_area();
+            $draw(&root, $($arg),*).and_then(|_| root.present().map_err(|e| e.to_string()))
+        };
+        result.map_err(plot_err(path))
+    }};
+}
+
+type Res = Result<(), String>;
+
+fn s<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Survival curves S(t) of several runs overlaid (log time axis, Greenwood 95% bands dashed).
+pub fn survival(path: &Path, title: &str, curves: &[(String, Curve)]) -> Result<(), Error> {
+    render!(path, draw_survival(title, curves))
+}
+
+fn draw_survival<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, curves: &[(String, Curve)]) -> Res {
+    root.fill(&WHITE).map_err(s)?;
+    let tmax = curves.iter().flat_map(|(_, c)| c.points.last().map(|p| p.t)).max().unwrap_or(1).max(2);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d((1f64..f64::from(tmax) * 1.5).log_scale(), 0f64..1.02)
+        .map_err(s)?;
+    chart.configure_mesh().x_desc("steps since the stall (log)").y_desc("fraction not yet escaped").draw().map_err(s)?;
+    for (k, (name, curve)) in curves.iter().enumerate() {
+        let color = COLORS[k % COLORS.len()];
+        let step = |f: fn(&crate::stats::survival::CurvePoint) -> f64| {
+            let mut pts = vec![(1.0, 1.0)];
+            let mut prev = 1.0;
+            for p in &curve.points {
+                let t = f64::from(p.t.max(1));
+                pts.push((t, prev));
+                pts.push((t, f(p)));
+                prev = f(p);
+            }
+            pts.push((f64::from(tmax) * 1.5, prev));
+            pts
+        };
+        chart
+            .draw_series(LineSeries::new(step(|p| p.survival), color.stroke_width(2)))
+            .map_err(s)?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        for band in [step(|p| p.lower), step(|p| p.upper)] {
+            chart.draw_series(DashedLineSeries::new(band, 4, 4, color.mix(0.5).stroke_width(1))).map_err(s)?;
+        }
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(s)?;
+    Ok(())
+}
+
+/// Histogram of observed escape times in logarithmic bins.
+pub fn histogram(path: &Path, title: &str, bins: &[Bin]) -> Result<(), Error> {
+    render!(path, draw_histogram(title, bins))
+}
+
+fn draw_histogram<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, bins: &[Bin]) -> Res {
+    root.fill(&WHITE).map_err(s)?;
+    let hi = bins.iter().map(|b| b.hi).fold(2.0, f64::max);
+    let top = bins.iter().map(|b| b.count).max().unwrap_or(1) as f64 * 1.1;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d((0.5f64..hi).log_scale(), 0f64..top.max(1.0))
+        .map_err(s)?;
+    chart.configure_mesh().x_desc("escape time, steps (log bins)").y_desc("escapes").draw().map_err(s)?;
+    chart
+        .draw_series(bins.iter().map(|b| Rectangle::new([(b.lo.max(0.5), 0.0), (b.hi, b.count as f64)], COLORS[0].mix(0.7).filled())))
+        .map_err(s)?
+        .label("escapes")
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], COLORS[0].filled()));
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(s)?;
+    Ok(())
+}
+
+/// f(x_t) against t for a sample of chains (log step axis).
+pub fn value_traces(path: &Path, title: &str, traces: &[(u32, Vec<(u32, f64)>)]) -> Result<(), Error> {
+    render!(path, draw_traces(title, traces))
+}
+
+fn draw_traces<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, traces: &[(u32, Vec<(u32, f64)>)]) -> Res {
+    root.fill(&WHITE).map_err(s)?;
+    let all = traces.iter().flat_map(|(_, t)| t.iter()).filter(|p| p.1.is_finite());
+    let (mut lo, mut hi, mut tmax) = (f64::MAX, f64::MIN, 1u32);
+    for &(t, f) in all {
+        lo = lo.min(f);
+        hi = hi.max(f);
+        tmax = tmax.max(t);
+    }
+    if lo > hi {
+        (lo, hi) = (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-9);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d((1f64..f64::from(tmax + 2)).log_scale(), (lo - pad)..(hi + pad))
+        .map_err(s)?;
+    chart.configure_mesh().x_desc("step + 1 (log)").y_desc("f(x)").draw().map_err(s)?;
+    for (k, (chain, t)) in traces.iter().enumerate() {
+        let color = COLORS[k % COLORS.len()];
+        let pts: Vec<(f64, f64)> = t.iter().filter(|p| p.1.is_finite()).map(|&(t, f)| (f64::from(t + 1), f)).collect();
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(1)))
+            .map_err(s)?
+            .label(format!("chain {chain}"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(s)?;
+    Ok(())
+}
+
+/// 2-D trajectories over a shaded map of the objective's value (d = 2 only).
+pub fn trajectories(path: &Path, title: &str, objective: &dyn Objective, paths: &[(u32, Vec<[f64; 2]>)]) -> Result<(), Error> {
+    if objective.dim() != 2 || !objective.cpu_twin() {
+        return Err(Error::invalid("trajectory plot", "a 2-D objective with a Rust evaluation", objective.name()));
+    }
+    render!(path, draw_trajectories(title, objective, paths))
+}
+
+fn draw_trajectories<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, objective: &dyn Objective, paths: &[(u32, Vec<[f64; 2]>)]) -> Res {
+    root.fill(&WHITE).map_err(s)?;
+    let pts = paths.iter().flat_map(|(_, p)| p.iter()).filter(|p| p[0].is_finite() && p[1].is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (-1.0f64, 1.0f64, -1.0f64, 1.0f64);
+    for p in pts {
+        x0 = x0.min(p[0]);
+        x1 = x1.max(p[0]);
+        y0 = y0.min(p[1]);
+        y1 = y1.max(p[1]);
+    }
+    let (px, py) = ((x1 - x0) * 0.1, (y1 - y0) * 0.1);
+    let (x0, x1, y0, y1) = (x0 - px, x1 + px, y0 - py, y1 + py);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(s)?;
+    chart.configure_mesh().x_desc("x1").y_desc("x2").draw().map_err(s)?;
+    // Value map: a grid of cells shaded by the rank of f, so level sets show at every scale.
+    let n = 80;
+    let mut g = [0.0; 2];
+    let mut cells = Vec::with_capacity(n * n);
+    for i in 0..n {
+        for j in 0..n {
+            let x = x0 + (x1 - x0) * (i as f64 + 0.5) / n as f64;
+            let y = y0 + (y1 - y0) * (j as f64 + 0.5) / n as f64;
+            cells.push((i, j, objective.eval_f64(&[x, y], &mut g).value));
+        }
+    }
+    let mut sorted: Vec<f64> = cells.iter().map(|c| c.2).filter(|v| v.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    let rank = |v: f64| sorted.partition_point(|&u| u < v) as f64 / sorted.len().max(1) as f64;
+    chart
+        .draw_series(cells.iter().map(|&(i, j, v)| {
+            let shade = if v.is_finite() { (235.0 - 120.0 * rank(v)) as u8 } else { 255 };
+            let (cx0, cy0) = (x0 + (x1 - x0) * i as f64 / n as f64, y0 + (y1 - y0) * j as f64 / n as f64);
+            let (cx1, cy1) = (x0 + (x1 - x0) * (i + 1) as f64 / n as f64, y0 + (y1 - y0) * (j + 1) as f64 / n as f64);
+            Rectangle::new([(cx0, cy0), (cx1, cy1)], RGBColor(shade, shade, 255).filled())
+        }))
+        .map_err(s)?;
+    for (k, (chain, p)) in paths.iter().enumerate() {
+        let color = COLORS[(k + 1) % COLORS.len()];
+        let line: Vec<(f64, f64)> = p.iter().map(|q| (q[0], q[1])).collect();
+        chart
+            .draw_series(LineSeries::new(line, color.stroke_width(2)))
+            .map_err(s)?
+            .label(format!("chain {chain}"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(s)?;
+    Ok(())
+}
