@@ -64,6 +64,7 @@ pub fn run(exp: &Experiment, progress: &mut dyn FnMut(&Progress)) -> RawRun {
             steps: exp.steps,
             chains: exp.chains,
             chains_done: end,
+            shard_chains: 0,
             running,
             certified: out.states.iter().filter(|s| s.status == crate::escape::status::CERTIFIED).count() as u32,
             diverged: out.states.iter().filter(|s| s.diverged()).count() as u32,

@@ -41,6 +41,8 @@ pub struct Progress {
     pub chains: u32,
     /// Chains in shards (GPU) or batches (CPU) already completed.
     pub chains_done: u32,
+    /// Chains in the shard being stepped (0 when none is in flight).
+    pub shard_chains: u32,
     /// Chains still stepping (in completed shards and the current one).
     pub running: u32,
     /// Certified chains so far.
@@ -73,6 +75,18 @@ pub struct RawRun {
     pub shards: u32,
     /// Steps fused per dispatch.
     pub steps_per_dispatch: u32,
+}
+
+impl Progress {
+    /// Chain-steps done so far (an upper bound: finished chains count as if they ran on).
+    pub fn work_done(&self) -> u64 {
+        u64::from(self.chains_done) * u64::from(self.steps) + u64::from(self.shard_chains) * u64::from(self.t_end)
+    }
+
+    /// Chain-steps in the whole run.
+    pub fn work_total(&self) -> u64 {
+        u64::from(self.chains) * u64::from(self.steps)
+    }
 }
 
 impl RawRun {

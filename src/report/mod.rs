@@ -275,6 +275,15 @@ impl Report {
             km.subjects,
             km.expected_running_time.map_or("-".to_string(), |v| format!("{v:.1}"))
         );
+        if self.survival.by_label.len() > 1 {
+            for (label, t) in &self.survival.by_label {
+                let k = t.summary();
+                s += &format!(
+                    "  label {label}: {} stalls, {} escaped, median {} p90 {}\n",
+                    k.subjects, k.escapes, k.median, k.p90
+                );
+            }
+        }
         if self.escape_time_by_label.len() > 1 {
             let parts: Vec<String> = self
                 .escape_time_by_label

@@ -285,6 +285,7 @@ impl GpuEngine {
                 steps: exp.steps,
                 chains: exp.chains,
                 chains_done: offset,
+                shard_chains: n,
                 running: totals[C_RUNNING] + c[C_RUNNING],
                 certified: totals[C_CERTIFIED] + c[C_CERTIFIED],
                 diverged: totals[C_DIVERGED] + c[C_DIVERGED],

@@ -143,7 +143,19 @@ pub struct RunArgs {
     pub certify: Option<u32>,
     #[command(flatten)]
     pub theory: TheoryArgs,
-    /// Print nothing but errors.
+    /// Record positions of the first N chains (for value traces and 2-D trajectory plots).
+    #[arg(long, default_value_t = 0)]
+    pub trace_chains: u32,
+    /// Record them every K steps.
+    #[arg(long, default_value_t = 10)]
+    pub trace_every: u32,
+    /// Plots written to OUT/plots: svg, png or none.
+    #[arg(long, default_value = "svg")]
+    pub plots: String,
+    /// Progress on stderr: bar, json (one JSON object per line) or none.
+    #[arg(long, default_value = "bar")]
+    pub progress: String,
+    /// Print nothing but errors (no progress, no summary).
     #[arg(long)]
     pub quiet: bool,
 }
@@ -355,6 +367,9 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
         .init(Init::parse(&a.init)?);
     if let Some(k) = a.steps_per_dispatch {
         b = b.steps_per_dispatch(k);
+    }
+    if a.trace_chains > 0 {
+        b = b.trace(a.trace_chains, a.trace_every);
     }
     b = b.state_precision(match a.state.as_str() {
         "f32" => Precision::F32,

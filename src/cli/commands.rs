@@ -1,0 +1,248 @@
+//! What each subcommand does, on top of the library.
+
+use super::args::{RunArgs, experiment};
+use super::progress::Reporter;
+use super::{Cli, SWITCHES, SweepArgs, toml_args};
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use escapade::report::files::SavedRun;
+use escapade::report::{plots, render_plots};
+use escapade::stats::SurvivalSummary;
+use escapade::{BackendChoice, Error, Objective, ObjectiveSpec, Report};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+type CmdResult<T = ()> = Result<T, (Error, u8)>;
+
+fn usage(e: Error) -> (Error, u8) {
+    (e, 2)
+}
+
+fn runtime(e: Error) -> (Error, u8) {
+    // A custom objective without a CPU twin on --backend cpu is a usage error.
+    let code = if matches!(e, Error::NoCpuTwin(_)) { 2 } else { 1 };
+    (e, code)
+}
+
+fn plot_ext(plots: &str) -> Result<Option<&'static str>, Error> {
+    match plots {
+        "svg" => Ok(Some("svg")),
+        "png" => Ok(Some("png")),
+        "none" => Ok(None),
+        other => Err(Error::invalid("plots", "svg, png or none", other)),
+    }
+}
+
+/// `escapade run`: returns the report.
+pub fn run(a: &RunArgs, matches: &ArgMatches) -> CmdResult<Report> {
+    let exp = experiment(a).map_err(usage)?;
+    let backend = BackendChoice::from_name(&a.backend).map_err(usage)?;
+    let ext = plot_ext(&a.plots).map_err(usage)?;
+    let mut reporter = Reporter::new(&a.progress, a.quiet).map_err(usage)?;
+    let report = exp.run_with(backend, &mut |p| reporter.update(p)).map_err(runtime)?;
+    reporter.finish();
+    report.write(&a.out).map_err(runtime)?;
+    let cmd = Cli::command();
+    if let Some(run_cmd) = cmd.find_subcommand("run") {
+        let text = toml_args::matches_to_toml(run_cmd, matches, &["experiment"]);
+        let path = a.out.join("experiment.toml");
+        std::fs::write(&path, text).map_err(|e| runtime(Error::Io { path: path.display().to_string(), source: e }))?;
+    }
+    let mut plotted = Vec::new();
+    if let Some(ext) = ext {
+        let saved = report.as_saved(&a.out);
+        plotted = render_plots(&saved, Some(report.experiment.objective.as_ref()), &a.out.join("plots"), ext).map_err(runtime)?;
+    }
+    if !a.quiet {
+        println!("{}", report.human_summary());
+        let d = a.out.display();
+        println!("wrote {d}/summary.json, events.csv, chains.csv, experiment.toml{}", if plotted.is_empty() { "" } else { " and plots/" });
+    }
+    Ok(report)
+}
+
+fn survival_line(s: &SurvivalSummary) -> String {
+    format!(
+        "median {} | p10 {} | p90 {} | success {:.1}% of {} | ERT {}",
+        s.median,
+        s.p10,
+        s.p90,
+        100.0 * s.success_rate,
+        s.subjects,
+        s.expected_running_time.map_or("-".into(), |v| format!("{v:.1}"))
+    )
+}
+
+/// The 2-D objective a saved run used, when it can be rebuilt from its summary (for trajectory
+/// plots).
+fn objective_from_summary(summary: &serde_json::Value) -> Option<Arc<dyn Objective>> {
+    let o = &summary["objective"];
+    let dim = o["dim"].as_u64()? as usize;
+    if dim != 2 {
+        return None;
+    }
+    let p = &o["params"];
+    let spec = match o["name"].as_str()? {
+        "toy-saddle" => ObjectiveSpec::ToySaddle,
+        "degenerate-quartic" => ObjectiveSpec::DegenerateQuartic,
+        "rosenbrock" => ObjectiveSpec::Rosenbrock { dim },
+        "quartic" => ObjectiveSpec::Quartic { eigenvalues: serde_json::from_value(p["eigenvalues"].clone()).ok()? },
+        "octopus" => ObjectiveSpec::Octopus { dim, tau: p["tau"].as_f64()?, gamma: p["gamma"].as_f64()?, l: p["L"].as_f64()? },
+        _ => return None,
+    };
+    spec.build().ok()
+}
+
+/// `escapade report DIR`.
+pub fn report(dir: &Path, plots: &str) -> CmdResult {
+    let ext = plot_ext(plots).map_err(usage)?;
+    let run = SavedRun::load(dir).map_err(usage)?;
+    let tables = run.survival();
+    println!("{}: {} chains, {} escape events", run.name(), run.chains.len(), run.events.len());
+    println!("  all stalls: {}", survival_line(&tables.overall().summary()));
+    for (label, t) in &tables.by_label {
+        println!("  label {label}: {}", survival_line(&t.summary()));
+    }
+    if let Some(ext) = ext {
+        let obj = objective_from_summary(&run.summary);
+        let written = render_plots(&run, obj.as_deref(), &dir.join("plots"), ext).map_err(runtime)?;
+        for p in written {
+            println!("wrote {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// `escapade compare DIR1 DIR2 ...`.
+pub fn compare(dirs: &[PathBuf], out: &Path, plots: &str) -> CmdResult {
+    let ext = plot_ext(plots).map_err(usage)?;
+    let runs: Vec<SavedRun> = dirs.iter().map(|d| SavedRun::load(d)).collect::<Result<_, _>>().map_err(usage)?;
+    let names: Vec<String> = runs.iter().zip(dirs).map(|(r, d)| format!("{} ({})", r.name(), d.display())).collect();
+    let summaries: Vec<SurvivalSummary> = runs.iter().map(|r| r.survival().overall().summary()).collect();
+    let width = names.iter().map(String::len).max().unwrap_or(10).max(12);
+    let row = |label: &str, f: &dyn Fn(usize) -> String| {
+        let cells: Vec<String> = (0..runs.len()).map(|i| format!("{:>w$}", f(i), w = width)).collect();
+        println!("{label:<22} {}", cells.join("  "));
+    };
+    row("run", &|i| names[i].clone());
+    row("chains", &|i| runs[i].chains.len().to_string());
+    row("escape events", &|i| runs[i].events.len().to_string());
+    row("diverged", &|i| runs[i].chains.iter().filter(|c| c.diverged()).count().to_string());
+    row("median escape (KM)", &|i| summaries[i].median.to_string());
+    row("p10 / p90", &|i| format!("{} / {}", summaries[i].p10, summaries[i].p90));
+    row("success rate", &|i| format!("{:.1}%", 100.0 * summaries[i].success_rate));
+    row("expected running time", &|i| summaries[i].expected_running_time.map_or("-".into(), |v| format!("{v:.1}")));
+    let labels: std::collections::BTreeSet<u32> = runs.iter().flat_map(|r| r.survival().by_label.into_keys()).collect();
+    for l in labels {
+        row(&format!("median at label {l}"), &|i| {
+            runs[i].survival().by_label.get(&l).map_or("-".into(), |t| t.summary().median.to_string())
+        });
+    }
+    if let Some(ext) = ext {
+        std::fs::create_dir_all(out).map_err(|e| runtime(Error::Io { path: out.display().to_string(), source: e }))?;
+        let curves: Vec<(String, _)> = runs.iter().map(|r| (r.name(), r.survival().overall().kaplan_meier())).collect();
+        let path = out.join(format!("survival.{ext}"));
+        plots::survival(&path, "Escape-time survival", &curves).map_err(runtime)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// The grid's points: every combination of the axes' values, as (key, value) lists.
+fn grid_points(axes: &[String]) -> Result<Vec<Vec<(String, String)>>, Error> {
+    let mut points = vec![Vec::new()];
+    for axis in axes {
+        let (key, values) = axis.split_once('=').ok_or_else(|| Error::invalid("grid", "KEY=V1,V2,...", axis))?;
+        let values: Vec<&str> = values.split(',').filter(|v| !v.is_empty()).collect();
+        if key.is_empty() || values.is_empty() {
+            return Err(Error::invalid("grid", "KEY=V1,V2,... with at least one value", axis));
+        }
+        points = points
+            .into_iter()
+            .flat_map(|p| values.iter().map(move |v| [p.clone(), vec![(key.replace('_', "-"), v.to_string())]].concat()))
+            .collect();
+    }
+    Ok(points)
+}
+
+/// `escapade sweep EXPERIMENT.toml --grid KEY=V1,V2 ...`.
+pub fn sweep(s: &SweepArgs) -> CmdResult {
+    let cmd = Cli::command();
+    let known = cmd.find_subcommand("run").map(toml_args::flag_names).unwrap_or_default();
+    let base = toml_args::file_to_flags(&s.experiment, &known, &SWITCHES).map_err(usage)?;
+    let points = grid_points(&s.grid).map_err(usage)?;
+    for (key, _) in points.first().into_iter().flatten() {
+        if !known.contains(key) {
+            return Err(usage(Error::invalid("grid", format!("a run flag name, one of: {}", known.join(", ")), key)));
+        }
+    }
+    let keys: Vec<String> = points.first().map(|p| p.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+    let mut rows = Vec::new();
+    for point in &points {
+        let tag: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let dir = s.out.join(tag.join("_"));
+        let mut argv: Vec<String> = vec!["escapade".into(), "run".into()];
+        argv.extend(base.iter().cloned());
+        for (k, v) in point {
+            argv.extend([format!("--{k}"), v.clone()]);
+        }
+        argv.extend(["--out".into(), dir.display().to_string(), "--quiet".into()]);
+        if let Some(b) = &s.backend {
+            argv.extend(["--backend".into(), b.clone()]);
+        }
+        let matches = Cli::command().try_get_matches_from(&argv).map_err(|e| usage(Error::invalid("grid", "values the run flags accept", e.to_string().trim())))?;
+        let sub = matches.subcommand_matches("run").cloned().unwrap_or_default();
+        let args = RunArgs::from_arg_matches(&sub).map_err(|e| usage(Error::invalid("grid", "values the run flags accept", e)))?;
+        let r = run(&args, &sub)?;
+        let km = r.survival.overall().summary();
+        let mut row: Vec<String> = point.iter().map(|(_, v)| v.clone()).collect();
+        row.extend([
+            r.experiment.chains.to_string(),
+            r.counts.escape_events.to_string(),
+            r.counts.chains_escaped.to_string(),
+            r.counts.certified.to_string(),
+            r.counts.censored.to_string(),
+            r.counts.diverged.to_string(),
+            km.median.to_string(),
+            km.p90.to_string(),
+            format!("{:.4}", km.success_rate),
+            km.expected_running_time.map_or(String::new(), |v| format!("{v:.2}")),
+            format!("{:.4e}", r.chain_steps_per_second()),
+        ]);
+        if !s.quiet {
+            eprintln!("done {}", tag.join(" "));
+        }
+        rows.push(row);
+    }
+    let mut header = keys.clone();
+    header.extend(
+        ["chains", "escape_events", "chains_escaped", "certified", "censored", "diverged", "median", "p90", "success_rate", "expected_running_time", "chain_steps_per_second"]
+            .map(String::from),
+    );
+    let widths: Vec<usize> = (0..header.len()).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let line = |r: &[String]| r.iter().zip(&widths).map(|(c, w)| format!("{c:>w$}")).collect::<Vec<_>>().join("  ");
+    println!("{}", line(&header));
+    for r in &rows {
+        println!("{}", line(r));
+    }
+    let csv = s.out.join("sweep.csv");
+    let text: String = std::iter::once(header.join(",")).chain(rows.iter().map(|r| r.join(","))).map(|l| l + "\n").collect();
+    std::fs::create_dir_all(&s.out).and_then(|_| std::fs::write(&csv, text)).map_err(|e| runtime(Error::Io { path: csv.display().to_string(), source: e }))?;
+    println!("wrote {}", csv.display());
+    Ok(())
+}
+
+/// `escapade info`.
+pub fn info() -> CmdResult {
+    let engine = escapade::GpuEngine::new().map_err(runtime)?;
+    let ctx = engine.context();
+    if let Some(a) = &ctx.adapter {
+        println!("adapter: {}\nbackend: {}\ndevice type: {}\ndriver: {}", a.name, a.backend, a.device_type, a.driver);
+    }
+    let l = ctx.device.limits();
+    println!("max storage binding: {} MiB", l.max_storage_buffer_binding_size >> 20);
+    println!("max buffer size: {} MiB", l.max_buffer_size >> 20);
+    println!("max workgroups per dimension: {}", l.max_compute_workgroups_per_dimension);
+    println!("max invocations per workgroup: {}", l.max_compute_invocations_per_workgroup);
+    println!("shader-f16: {}", ctx.device.features().contains(wgpu::Features::SHADER_F16));
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! Experiments as TOML files. A file's keys are `run`'s long flag names (kebab-case or
+//! snake_case); the file is turned into flags placed before those typed on the command line, so
+//! typed flags override file values. Unknown keys are errors naming the key. The inverse, writing
+//! the options a run used as TOML, makes DIR/experiment.toml a complete record of the run.
+
+use clap::{ArgMatches, Command};
+use escapade::Error;
+use std::path::Path;
+
+/// Long names of the flags `cmd` accepts.
+pub fn flag_names(cmd: &Command) -> Vec<String> {
+    cmd.get_arguments().filter_map(|a| a.get_long().map(str::to_string)).collect()
+}
+
+fn scalar(key: &str, v: &toml::Value) -> Result<String, Error> {
+    match v {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Integer(i) => Ok(i.to_string()),
+        toml::Value::Float(f) => Ok(f.to_string()),
+        toml::Value::Boolean(b) => Ok(b.to_string()),
+        toml::Value::Array(items) => Ok(items.iter().map(|i| scalar(key, i)).collect::<Result<Vec<_>, _>>()?.join(",")),
+        _ => Err(Error::invalid(key, "a string, number, boolean or array", "a table")),
+    }
+}
+
+/// The flags a TOML experiment file stands for, checked against `run`'s flags (`known`).
+pub fn file_to_flags(path: &Path, known: &[String], switches: &[&str]) -> Result<Vec<String>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        Error::invalid(path.display().to_string(), "a TOML experiment file", e.message().to_string())
+    })?;
+    let mut flags = Vec::new();
+    for (key, value) in &table {
+        let flag = key.replace('_', "-");
+        if !known.contains(&flag) {
+            return Err(Error::invalid(
+                format!("{} key {key:?}", path.display()),
+                format!("one of: {}", known.join(", ")),
+                "an unknown key",
+            ));
+        }
+        let v = scalar(key, value)?;
+        if switches.contains(&flag.as_str()) {
+            if v == "true" {
+                flags.push(format!("--{flag}"));
+            }
+        } else {
+            flags.push(format!("--{flag}"));
+            flags.push(v);
+        }
+    }
+    Ok(flags)
+}
+
+/// Every option of a parsed `run` (defaults included) as a TOML document.
+pub fn matches_to_toml(cmd: &Command, m: &ArgMatches, skip: &[&str]) -> String {
+    let mut table = toml::Table::new();
+    for arg in cmd.get_arguments() {
+        let (Some(long), id) = (arg.get_long(), arg.get_id().as_str()) else { continue };
+        if skip.contains(&long) {
+            continue;
+        }
+        let Some(raw) = m.get_raw(id) else { continue };
+        let values: Vec<String> = raw.map(|v| v.to_string_lossy().into_owned()).collect();
+        if values.is_empty() {
+            continue;
+        }
+        let joined = values.join(",");
+        let value = if arg.get_action().takes_values() {
+            typed(&joined)
+        } else {
+            toml::Value::Boolean(m.get_flag(id))
+        };
+        table.insert(long.to_string(), value);
+    }
+    format!("# The options of this run; rerun with `escapade run experiment.toml`.\n{}", toml::to_string(&table).unwrap_or_default())
+}
+
+fn typed(v: &str) -> toml::Value {
+    if v.parse::<u64>().is_ok_and(|u| u > i64::MAX as u64) {
+        // Seeds above i64::MAX do not fit a TOML integer; a string keeps every bit.
+        return toml::Value::String(v.to_string());
+    }
+    if let Ok(i) = v.parse::<i64>() {
+        toml::Value::Integer(i)
+    } else if let Ok(f) = v.parse::<f64>().map_err(|_| ()).and_then(|f| if f.is_finite() { Ok(f) } else { Err(()) }) {
+        toml::Value::Float(f)
+    } else {
+        toml::Value::String(v.to_string())
+    }
+}
