@@ -207,6 +207,7 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
             format!("{:.4}", km.success_rate),
             km.expected_running_time.map_or(String::new(), |v| format!("{v:.2}")),
             format!("{:.4e}", r.chain_steps_per_second()),
+            r.survival.by_label.iter().map(|(l, t)| format!("{l}:{}", t.summary().median)).collect::<Vec<_>>().join(" "),
         ]);
         if !s.quiet {
             eprintln!("done {}", tag.join(" "));
@@ -215,7 +216,7 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
     }
     let mut header = keys.clone();
     header.extend(
-        ["chains", "escape_events", "chains_escaped", "certified", "censored", "diverged", "median", "p90", "success_rate", "expected_running_time", "chain_steps_per_second"]
+        ["chains", "escape_events", "chains_escaped", "certified", "censored", "diverged", "median", "p90", "success_rate", "expected_running_time", "chain_steps_per_second", "label_medians"]
             .map(String::from),
     );
     let widths: Vec<usize> = (0..header.len()).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
