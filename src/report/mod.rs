@@ -2,6 +2,8 @@
 //! summary.json, events.csv, chains.csv and trace.csv, plus plots and a short human summary.
 
 pub mod files;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod plots;
 
 use crate::backend::RawRun;
@@ -183,7 +185,8 @@ impl Report {
         })
     }
 
-    /// Writes DIR/summary.json, events.csv, chains.csv and (when traced) trace.csv, creating DIR.
+    /// Writes DIR/summary.json, events.csv, chains.csv, (when traced) trace.csv and, with the
+    /// `parquet` feature, events.parquet and chains.parquet, creating DIR.
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let summary = dir.join("summary.json");
@@ -191,6 +194,8 @@ impl Report {
         std::fs::write(&summary, text + "\n").map_err(io_err(&summary))?;
         write_csv(&dir.join("events.csv"), EVENTS_HEADER, self.raw.events.iter().map(event_row))?;
         write_csv(&dir.join("chains.csv"), CHAINS_HEADER, self.raw.states.iter().enumerate().map(|(c, s)| chain_row(c, s)))?;
+        #[cfg(feature = "parquet")]
+        parquet::write_tables(dir, &self.raw.events, &self.raw.states)?;
         let trace = self.trace_points();
         if !trace.is_empty() {
             let d = self.experiment.objective.dim();
