@@ -41,6 +41,26 @@ impl Precision {
     }
 }
 
+/// Checks made after the run on the host.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckSpec {
+    /// Certify final points as eps-second-order stationary with this eps (None: off).
+    pub certify_eps: Option<f64>,
+    /// rho for certification (None: the declared rho2 at the point's value).
+    pub certify_rho: Option<f64>,
+    /// Certify at most this many chains (the first ones).
+    pub certify_max: u32,
+    /// Check ||Hess f|| <= rho1(f) and the Hessian-Lipschitz estimate against rho2(f) at the
+    /// traced points (needs a trace and a declared rho).
+    pub along_run: bool,
+}
+
+impl Default for CheckSpec {
+    fn default() -> Self {
+        CheckSpec { certify_eps: Some(1e-3), certify_rho: None, certify_max: 65_536, along_run: true }
+    }
+}
+
 /// Record the positions of chains `0..chains` every `every` steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TraceSpec {
@@ -87,6 +107,8 @@ pub struct Experiment {
     pub event_capacity: Option<u32>,
     /// Storage precision of chain positions.
     pub precision: Precision,
+    /// Host-side checks after the run.
+    pub checks: CheckSpec,
 }
 
 /// Builds an [`Experiment`]; every setter is optional except the objective.
@@ -114,6 +136,7 @@ impl Experiment {
                 max_chains_per_shard: None,
                 event_capacity: None,
                 precision: Precision::F32,
+                checks: CheckSpec::default(),
             },
             params: None,
         }
@@ -220,14 +243,79 @@ impl Experiment {
         }
         let start = Instant::now();
         let raw = cpu::run(self, progress);
-        Ok(Report::new(self, raw, EngineInfo::cpu(), start.elapsed().as_secs_f64()))
+        let mut report = Report::new(self, raw, EngineInfo::cpu(), start.elapsed().as_secs_f64());
+        self.post_checks(&mut report, None)?;
+        Ok(report)
+    }
+
+    /// The declared (rho1, rho2): the step rule's explicit forms, else the objective's.
+    pub fn declared_rho(&self) -> Option<(Rho, Rho)> {
+        match &self.method.step_rule {
+            StepRule::SelfBounding(sb) if sb.rho1.is_some() => sb.rho1.zip(sb.rho2),
+            _ => self.objective.rho(),
+        }
+    }
+
+    /// Certification and self-bounding checks on the host (products from the CPU twin, or
+    /// from the device for WGSL-only objectives).
+    fn post_checks(&self, report: &mut Report, engine: Option<&GpuEngine>) -> Result<(), Error> {
+        use crate::check::run_checks::{Products, Visited, certify, check_visited};
+        let obj = self.objective.as_ref();
+        let gpu_hvp = match (obj.cpu_twin(), engine) {
+            (true, _) => None,
+            (false, Some(e)) => Some(crate::backend::gpu::hvp::GpuHvp::new(e.context(), obj)?),
+            (false, None) => return Ok(()),
+        };
+        let products = match &gpu_hvp {
+            Some(g) => Products::Gpu(g),
+            None => Products::Cpu(obj),
+        };
+        let rho = self.declared_rho();
+        if let Some(eps) = self.checks.certify_eps {
+            let rho_at: Option<Box<dyn Fn(f64) -> f64>> = match (self.checks.certify_rho, rho) {
+                (Some(r), _) => Some(Box::new(move |_| r)),
+                (None, Some((_, r2))) => Some(Box::new(move |f| r2.eval(f))),
+                (None, None) => None,
+            };
+            match rho_at {
+                Some(rho_at) => {
+                    let states = &report.raw.states;
+                    let which: Vec<usize> =
+                        (0..states.len()).filter(|&i| !states[i].diverged()).take(self.checks.certify_max as usize).collect();
+                    let device = |i: usize| (f64::from(states[i].f), f64::from(states[i].gnorm));
+                    report.certification = Some(certify(&products, obj, &report.raw.x, &which, eps, &*rho_at, &device, self.seed)?);
+                }
+                None => report.check_notes.push(format!(
+                    "no certification: {} declares no rho2; give certify_rho (--certify-rho)",
+                    obj.name()
+                )),
+            }
+        }
+        if self.checks.along_run && self.trace.is_some() {
+            match rho {
+                Some(rho) => {
+                    let points = report.trace_points();
+                    let visited: Vec<Visited> = points
+                        .iter()
+                        .filter(|p| p.f.is_finite() || !obj.cpu_twin())
+                        .map(|p| Visited { chain: p.chain, step: p.step, f: p.f, x: &p.x })
+                        .collect();
+                    let tol = if gpu_hvp.is_some() { 1e-2 } else { 1e-6 };
+                    report.self_bounding = Some(check_visited(&products, obj.dim(), &visited, rho, tol, self.seed)?);
+                }
+                None => report.check_notes.push(format!("no self-bounding checks: {} declares no rho1/rho2", obj.name())),
+            }
+        }
+        Ok(())
     }
 
     /// Runs on a given GPU engine (e.g. one built from an embedding program's device).
     pub fn run_gpu(&self, engine: &GpuEngine, progress: &mut dyn FnMut(&Progress)) -> Result<Report, Error> {
         let start = Instant::now();
         let raw: RawRun = engine.run(self, progress)?;
-        Ok(Report::new(self, raw, EngineInfo::gpu(engine), start.elapsed().as_secs_f64()))
+        let mut report = Report::new(self, raw, EngineInfo::gpu(engine), start.elapsed().as_secs_f64());
+        self.post_checks(&mut report, Some(engine))?;
+        Ok(report)
     }
 }
 
@@ -289,6 +377,11 @@ impl ExperimentBuilder {
         self.exp.max_chains_per_shard = Some(n);
         self
     }
+    /// Host-side checks after the run.
+    pub fn checks(mut self, checks: CheckSpec) -> Self {
+        self.exp.checks = checks;
+        self
+    }
     /// Storage precision of chain positions.
     pub fn state_precision(mut self, precision: Precision) -> Self {
         self.exp.precision = precision;
@@ -326,6 +419,16 @@ impl ExperimentBuilder {
             }
             if sb.df.is_none() && obj.f_min().is_none() {
                 return Err(Error::invalid("df", format!("a number > 0: f* of {} is unknown", obj.name()), "nothing"));
+            }
+        }
+        if let Some(eps) = e.checks.certify_eps {
+            if !(eps.is_finite() && eps > 0.0) {
+                return Err(Error::invalid("certify-eps", "a finite number > 0", eps));
+            }
+        }
+        if let Some(r) = e.checks.certify_rho {
+            if !(r.is_finite() && r > 0.0) {
+                return Err(Error::invalid("certify-rho", "a finite number > 0", r));
             }
         }
         if let Init::Point(v) = &e.init {

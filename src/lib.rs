@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod check;
 mod error;
 pub mod escape;
 pub mod experiment;

@@ -86,6 +86,11 @@ pub trait Objective: Send + Sync + Debug {
     fn rho(&self) -> Option<(Rho, Rho)> {
         None
     }
+    /// Exact Hessian-vector product H(x) v into `out`, when the objective has one (returns false
+    /// otherwise, and callers fall back to central differences of gradients).
+    fn hvp_f64(&self, _x: &[f64], _v: &[f64], _out: &mut [f64]) -> bool {
+        false
+    }
     /// Whether the Rust evaluation is real (false for WGSL-only custom objectives, which run on
     /// the GPU path only).
     fn cpu_twin(&self) -> bool {

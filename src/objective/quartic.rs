@@ -77,6 +77,13 @@ impl Objective for Quartic {
         let lmax = self.eig.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-6);
         PgdParams { eta: 0.1 / lmax, radius: 0.01, g_thres: 1e-3, f_thres: 1e-3, t_thres: 20, certify: 0 }
     }
+    /// H = diag(l_i + 3 x_i^2).
+    fn hvp_f64(&self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        for i in 0..x.len() {
+            out[i] = (self.eig[i] + 3.0 * x[i] * x[i]) * v[i];
+        }
+        true
+    }
     fn f_min(&self) -> Option<f64> {
         Some(self.eig.iter().filter(|&&l| l < 0.0).map(|l| -l * l / 4.0).sum())
     }

@@ -50,6 +50,12 @@ impl Objective for ToySaddle {
     fn f_min(&self) -> Option<f64> {
         Some(-0.25)
     }
+    /// H = diag(1, 3y^2 - 1).
+    fn hvp_f64(&self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        out[0] = v[0];
+        out[1] = (3.0 * x[1] * x[1] - 1.0) * v[1];
+        true
+    }
     /// y^2 <= 1 + 2 sqrt(F + 1/4), so ||Hess|| = max(1, |3y^2 - 1|) <= 2 + 6 sqrt(F + 1/4) and
     /// ||D3 f|| = 6|y| <= 6 + 6 sqrt(2) (F + 1/4)^(1/4) (derived).
     fn rho(&self) -> Option<(Rho, Rho)> {

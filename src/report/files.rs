@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Header of events.csv.
 pub const EVENTS_HEADER: &str = "chain,label,t_stall,escape_steps,f_stall,f_escape";
 /// Header of chains.csv.
-pub const CHAINS_HEADER: &str = "chain,status,stalled,t_stall,stall_label,steps,escapes,label,label_since,f,gnorm,eta";
+pub const CHAINS_HEADER: &str = "chain,status,stalled,t_stall,stall_label,steps,escapes,label,label_since,f,gnorm,eta,lambda_min,sosp";
 
 /// The status names chains.csv uses.
 pub fn status_name(code: u32) -> &'static str {
@@ -47,10 +47,14 @@ pub fn event_row(e: &EscapeEvent) -> String {
     format!("{},{},{},{},{},{}", e.chain, e.label, e.t_stall, e.escape_steps, e.f_stall, e.f_escape)
 }
 
-/// One row of chains.csv.
-pub fn chain_row(chain: usize, s: &ChainState) -> String {
+/// One row of chains.csv; `cert` is (lambda_min, is an eps-SOSP) when the point was certified.
+pub fn chain_row(chain: usize, s: &ChainState, cert: Option<(f64, bool)>) -> String {
+    let (lam, sosp) = match cert {
+        Some((l, ok)) if l.is_finite() => (l.to_string(), u8::from(ok).to_string()),
+        _ => (String::new(), String::new()),
+    };
     format!(
-        "{chain},{},{},{},{},{},{},{},{},{},{},{}",
+        "{chain},{},{},{},{},{},{},{},{},{},{},{},{lam},{sosp}",
         status_name(s.status),
         s.stalled,
         s.t_stall,
@@ -106,8 +110,8 @@ pub fn read_chains(path: &Path) -> Result<Vec<ChainState>, Error> {
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            if r.len() != 12 {
-                return Err(Error::invalid(format!("{} line {}", path.display(), i + 2), "12 fields", r.len()));
+            if r.len() != 14 {
+                return Err(Error::invalid(format!("{} line {}", path.display(), i + 2), "14 fields", r.len()));
             }
             let mut s = ChainState::fresh();
             s.status = status_code(&r[1]).ok_or_else(|| Error::invalid(format!("{} line {}", path.display(), i + 2), "a chain status", &r[1]))?;

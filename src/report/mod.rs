@@ -99,6 +99,12 @@ pub struct Report {
     pub step_size: Summary,
     /// Survival tables of the stall episodes, per label.
     pub survival: SurvivalTables,
+    /// Second-order certification of the final points.
+    pub certification: Option<crate::check::run_checks::Certification>,
+    /// Self-bounding conditions checked at the traced points.
+    pub self_bounding: Option<crate::check::run_checks::SelfBoundingChecks>,
+    /// Why a check was skipped.
+    pub check_notes: Vec<String>,
     /// Steps taken, summed over chains.
     pub chain_steps: u64,
     /// Wall-clock seconds of the run (including kernel compilation and read-back).
@@ -137,6 +143,9 @@ impl Report {
             escape_time: Summary::of(&times),
             escape_time_by_label: by_label.into_iter().map(|(l, v)| (l, Summary::of(&v))).collect(),
             survival: survival_tables(&raw.events, &raw.states),
+            certification: None,
+            self_bounding: None,
+            check_notes: Vec::new(),
             step_size: Summary::of(&raw.states.iter().filter(|s| s.eta > 0.0).map(|s| f64::from(s.eta)).collect::<Vec<_>>()),
             final_labels,
             raw,
@@ -177,6 +186,9 @@ impl Report {
             "escape_time": self.escape_time,
             "escape_time_by_label": self.escape_time_by_label,
             "survival": { "overall": overall.summary(), "by_label": by_label },
+            "certification": self.certification,
+            "self_bounding": self.self_bounding,
+            "check_notes": self.check_notes,
             "escape_time_histogram": overall.log_histogram(),
             "final_labels": self.final_labels,
             "chain_steps": self.chain_steps,
@@ -193,7 +205,8 @@ impl Report {
         let text = serde_json::to_string_pretty(&self.summary_json()).unwrap_or_default();
         std::fs::write(&summary, text + "\n").map_err(io_err(&summary))?;
         write_csv(&dir.join("events.csv"), EVENTS_HEADER, self.raw.events.iter().map(event_row))?;
-        write_csv(&dir.join("chains.csv"), CHAINS_HEADER, self.raw.states.iter().enumerate().map(|(c, s)| chain_row(c, s)))?;
+        let cert = |c: usize| self.certification.as_ref().map(|k| (k.per_chain_lambda_min[c], k.per_chain_sosp[c]));
+        write_csv(&dir.join("chains.csv"), CHAINS_HEADER, self.raw.states.iter().enumerate().map(|(c, s)| chain_row(c, s, cert(c))))?;
         #[cfg(feature = "parquet")]
         parquet::write_tables(dir, &self.raw.events, &self.raw.states)?;
         let trace = self.trace_points();
@@ -296,6 +309,24 @@ impl Report {
                 .map(|(l, m)| format!("{l}: {} (n={})", fmt(m.median), m.n))
                 .collect();
             s += &format!("median escape time by label: {}\n", parts.join(", "));
+        }
+        if let Some(c) = &self.certification {
+            s += &format!(
+                "second-order certified (||grad|| <= {:e}, lambda_min >= -sqrt(rho eps)): {} of {} final points; lambda_min median {}\n",
+                c.eps,
+                c.sosp,
+                c.checked,
+                fmt(c.lambda_min.median)
+            );
+        }
+        if let Some(sb) = &self.self_bounding {
+            s += &format!(
+                "self-bounding checks: ||Hess|| <= rho1(f) violated at {} of {} points (worst ratio {:.3}); Hessian-Lipschitz <= rho2(f) violated at {} of {} (worst {:.3})\n",
+                sb.hessian.violations, sb.hessian.checks, sb.hessian.worst_ratio, sb.lipschitz.violations, sb.lipschitz.checks, sb.lipschitz.worst_ratio
+            );
+        }
+        for note in &self.check_notes {
+            s += &format!("note: {note}\n");
         }
         let labels: Vec<String> = self.final_labels.iter().map(|(l, n)| format!("{l}: {n}")).collect();
         s += &format!("final labels: {}\n", labels.join(", "));

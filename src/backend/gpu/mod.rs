@@ -2,6 +2,7 @@
 
 mod context;
 mod driver;
+pub mod hvp;
 pub mod probe;
 pub mod shader;
 

@@ -1,0 +1,10 @@
+//! Self-bounding checks and second-order certification on the host: Hessian spectra at many
+//! points ([`hessian`]), the empirical envelope rho1_hat(F) and its verdict ([`envelope`]), and
+//! the checks a run reports ([`run_checks`]).
+
+/// The empirical self-bounding envelope and the checker's verdict.
+pub mod envelope;
+/// Hessian spectra at many points (Hessian-vector products + batched Lanczos).
+pub mod hessian;
+/// Checks a run makes: certification of final points, conditions along the way.
+pub mod run_checks;

@@ -1,0 +1,210 @@
+//! What a run checks on the host after stepping: second-order certification of the chains'
+//! final points, and the self-bounding conditions at the points the sampled chains visited.
+
+use super::hessian::{Spectrum, lanczos, lanczos_steps};
+use crate::Error;
+use crate::method::Rho;
+use crate::objective::Objective;
+use crate::stats::Summary;
+
+/// Where Hessian-vector products come from.
+pub enum Products<'a> {
+    /// f64 on the CPU (the objective's Rust twin).
+    Cpu(&'a dyn Objective),
+    /// f32 on the device (central differences), for WGSL-only objectives.
+    Gpu(&'a crate::backend::gpu::hvp::GpuHvp<'a>),
+}
+
+impl Products<'_> {
+    /// Spectra at `points` (n x d).
+    pub fn spectra(&self, points: &[f64], seed: u64) -> Result<Vec<Spectrum>, Error> {
+        match self {
+            Products::Cpu(obj) => super::hessian::spectra_cpu(*obj, points, seed),
+            Products::Gpu(g) => g.spectra(points, seed),
+        }
+    }
+
+    /// ||H(a_i) - H(b_i)||_op for pairs of points (both n x d), by Lanczos on the difference.
+    pub fn difference_norms(&self, a: &[f64], b: &[f64], d: usize, seed: u64) -> Result<Vec<f64>, Error> {
+        let n = a.len() / d.max(1);
+        let mut apply = |v: &[f64]| -> Result<Vec<f64>, Error> {
+            let (ha, hb) = match self {
+                Products::Cpu(obj) => {
+                    let mut ha = vec![0.0; n * d];
+                    let mut hb = vec![0.0; n * d];
+                    for i in 0..n {
+                        let r = i * d..(i + 1) * d;
+                        super::hessian::hvp_f64(*obj, &a[r.clone()], &v[r.clone()], &mut ha[r.clone()]);
+                        super::hessian::hvp_f64(*obj, &b[r.clone()], &v[r.clone()], &mut hb[r]);
+                    }
+                    (ha, hb)
+                }
+                Products::Gpu(g) => {
+                    let v32: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+                    let to32 = |p: &[f64]| p.iter().map(|&x| x as f32).collect::<Vec<_>>();
+                    let ha = g.products(&to32(a), &v32)?.into_iter().map(f64::from).collect();
+                    let hb = g.products(&to32(b), &v32)?.into_iter().map(f64::from).collect();
+                    (ha, hb)
+                }
+            };
+            Ok(ha.iter().zip(&hb).map(|(x, y)| x - y).collect())
+        };
+        Ok(lanczos(n, d, lanczos_steps(d), seed, &mut apply)?.iter().map(|s| s.norm()).collect())
+    }
+}
+
+/// Second-order certification of final points: ||grad f|| <= eps and
+/// lambda_min(Hess f) >= -sqrt(rho eps).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Certification {
+    /// eps.
+    pub eps: f64,
+    /// Points checked (diverged chains are skipped).
+    pub checked: usize,
+    /// Points that are eps-second-order stationary.
+    pub sosp: usize,
+    /// Distribution of lambda_min over the checked points.
+    pub lambda_min: Summary,
+    /// Per chain: lambda_min (NaN when not checked).
+    #[serde(skip)]
+    pub per_chain_lambda_min: Vec<f64>,
+    /// Per chain: whether the point is an eps-SOSP.
+    #[serde(skip)]
+    pub per_chain_sosp: Vec<bool>,
+}
+
+/// Certifies the chains whose index is in `which` at their points `x` (all chains, n x d, f32).
+/// Value and gradient norm are recomputed in f64 when the objective has a Rust twin, else taken
+/// from `device(i)` (the device's last (f, ||grad f||)); `rho(f)` is the Hessian-Lipschitz
+/// constant at value f.
+#[allow(clippy::too_many_arguments)]
+pub fn certify(
+    products: &Products,
+    obj: &dyn Objective,
+    x: &[f32],
+    which: &[usize],
+    eps: f64,
+    rho: &dyn Fn(f64) -> f64,
+    device: &dyn Fn(usize) -> (f64, f64),
+    seed: u64,
+) -> Result<Certification, Error> {
+    let d = obj.dim();
+    let n_all = x.len() / d.max(1);
+    let pts: Vec<f64> = which.iter().flat_map(|&i| x[i * d..(i + 1) * d].iter().map(|&v| f64::from(v))).collect();
+    let spectra = products.spectra(&pts, seed)?;
+    let mut lam = vec![f64::NAN; n_all];
+    let mut sosp = vec![false; n_all];
+    let mut g = vec![0.0; d];
+    for (k, &i) in which.iter().enumerate() {
+        let p = &pts[k * d..(k + 1) * d];
+        let (f, gn) = if obj.cpu_twin() {
+            let f = obj.eval_f64(p, &mut g).value;
+            (f, g.iter().map(|v| v * v).sum::<f64>().sqrt())
+        } else {
+            device(i)
+        };
+        lam[i] = spectra[k].lambda_min;
+        sosp[i] = gn <= eps && spectra[k].lambda_min >= -(rho(f) * eps).sqrt();
+    }
+    let checked: Vec<f64> = which.iter().map(|&i| lam[i]).collect();
+    Ok(Certification {
+        eps,
+        checked: which.len(),
+        sosp: sosp.iter().filter(|&&s| s).count(),
+        lambda_min: Summary::of(&checked),
+        per_chain_lambda_min: lam,
+        per_chain_sosp: sosp,
+    })
+}
+
+/// Where a check's worst ratio happened.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct WorstPoint {
+    /// Chain.
+    pub chain: u32,
+    /// Step.
+    pub step: u32,
+    /// f there.
+    pub f: f64,
+    /// The measured quantity (||Hess f|| or the local Hessian-Lipschitz estimate).
+    pub measured: f64,
+    /// The declared bound rho(f).
+    pub bound: f64,
+}
+
+/// Counts of one condition checked at many points.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ConditionChecks {
+    /// Points (or pairs) checked.
+    pub checks: usize,
+    /// Where measured > bound (beyond `tolerance`).
+    pub violations: usize,
+    /// Largest measured / bound.
+    pub worst_ratio: f64,
+    /// Relative tolerance on the ratio (the products' accuracy).
+    pub tolerance: f64,
+    /// Where the worst ratio happened.
+    pub worst: Option<WorstPoint>,
+}
+
+impl ConditionChecks {
+    fn record(&mut self, chain: u32, step: u32, f: f64, measured: f64, bound: f64) {
+        self.checks += 1;
+        let ratio = measured / bound.max(1e-300);
+        if ratio > 1.0 + self.tolerance {
+            self.violations += 1;
+        }
+        if ratio > self.worst_ratio || self.worst.is_none() {
+            self.worst_ratio = ratio;
+            self.worst = Some(WorstPoint { chain, step, f, measured, bound });
+        }
+    }
+}
+
+/// The self-bounding conditions along a run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SelfBoundingChecks {
+    /// ||Hess f(x)|| <= rho1(f(x)) at visited points.
+    pub hessian: ConditionChecks,
+    /// ||Hess f(a) - Hess f(b)|| / ||a - b|| <= rho2(max(f(a), f(b))) between consecutive visited
+    /// points of a chain (a local Hessian-Lipschitz estimate).
+    pub lipschitz: ConditionChecks,
+}
+
+/// A visited point: chain, step, value, position.
+pub struct Visited<'a> {
+    /// Chain.
+    pub chain: u32,
+    /// Step.
+    pub step: u32,
+    /// f(x).
+    pub f: f64,
+    /// x.
+    pub x: &'a [f64],
+}
+
+/// Checks rho1 at every visited point and rho2 between consecutive points of the same chain.
+/// `tolerance` is the relative accuracy of the products (1e-6 in f64, 1e-2 from the device).
+pub fn check_visited(products: &Products, d: usize, visited: &[Visited], rho: (Rho, Rho), tolerance: f64, seed: u64) -> Result<SelfBoundingChecks, Error> {
+    let pts: Vec<f64> = visited.iter().flat_map(|v| v.x.iter().copied()).collect();
+    let spectra = products.spectra(&pts, seed)?;
+    let mut hessian = ConditionChecks { tolerance, ..Default::default() };
+    for (v, s) in visited.iter().zip(&spectra) {
+        hessian.record(v.chain, v.step, v.f, s.norm(), rho.0.eval(v.f));
+    }
+    let pairs: Vec<(usize, usize)> = (1..visited.len())
+        .filter(|&k| visited[k].chain == visited[k - 1].chain)
+        .filter(|&k| visited[k].x.iter().zip(visited[k - 1].x).any(|(a, b)| a != b))
+        .map(|k| (k - 1, k))
+        .collect();
+    let a: Vec<f64> = pairs.iter().flat_map(|&(i, _)| visited[i].x.iter().copied()).collect();
+    let b: Vec<f64> = pairs.iter().flat_map(|&(_, j)| visited[j].x.iter().copied()).collect();
+    let norms = products.difference_norms(&a, &b, d, seed ^ 0x5eed)?;
+    let mut lipschitz = ConditionChecks { tolerance, ..Default::default() };
+    for (&(i, j), dn) in pairs.iter().zip(norms) {
+        let dist = visited[i].x.iter().zip(visited[j].x).map(|(p, q)| (p - q).powi(2)).sum::<f64>().sqrt();
+        let f = visited[i].f.max(visited[j].f);
+        lipschitz.record(visited[j].chain, visited[j].step, f, dn / dist, rho.1.eval(f));
+    }
+    Ok(SelfBoundingChecks { hessian, lipschitz })
+}
