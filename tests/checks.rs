@@ -28,6 +28,8 @@ fn checker_verdicts_match_the_theory() {
         ("toy saddle", obj(ObjectiveSpec::ToySaddle), true),
         ("degenerate quartic", obj(ObjectiveSpec::DegenerateQuartic), false),
         ("linear network kappa = 0", obj(ObjectiveSpec::LinearNetwork { n: 2, rank: 1, p: 2, kappa: 0.0, data: DataSource::Seed(1) }), false),
+        ("linear network kappa = 0.5", obj(ObjectiveSpec::LinearNetwork { n: 3, rank: 2, p: 3, kappa: 0.5, data: DataSource::Seed(1) }), true),
+        ("matrix factorization", obj(ObjectiveSpec::MatrixFactorization { n: 3, rank: 1, spectrum: None, data: DataSource::Seed(2) }), true),
     ];
     for (name, o, expected) in cases {
         let v = check(o.as_ref());
@@ -156,4 +158,26 @@ fn runs_report_self_bounding_checks() {
     let sb = r.self_bounding.as_ref().unwrap();
     assert!(sb.hessian.violations > 0 && sb.hessian.worst_ratio > 1.0);
     assert!(sb.hessian.worst.is_some());
+}
+
+#[test]
+fn check_command_gives_a_verdict_with_a_picture() {
+    let dir = std::env::temp_dir().join(format!("escapade-check-{}", std::process::id()));
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_escapade")).args(args).env("XDG_RUNTIME_DIR", std::env::temp_dir()).output().unwrap()
+    };
+    let out = run(&["check", "--objective", "degenerate-quartic", "--out", dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("NOT SELF-BOUNDING") && text.contains("evidence"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("check.json")).unwrap()).unwrap();
+    assert_eq!(json["verdict"]["self_bounding"], false);
+    let svg = std::fs::read_to_string(dir.join("plots/envelope.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("envelope rho1_hat(F)"));
+    let out = run(&["check", "--objective", "quartic", "--dim", "3", "--out", dir.to_str().unwrap(), "--plots", "none"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("verdict: SELF-BOUNDING") && text.contains("holds at every sample"), "{text}");
+    let out = run(&["check", "--objective", "quartic", "--starts", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -152,14 +152,19 @@ pub struct Verdict {
     pub samples: usize,
 }
 
-/// Decides from the samples: on the low sublevel set {f <= level} (level = the 30% quantile of
-/// sampled values), take the largest Hessian seen from descents of each start scale. Not
-/// self-bounding when it grows more than tenfold from the smallest scale to a scale >= 30: the
-/// Hessian grows while f stays below the level.
+/// Decides from the samples: on the sublevel set {f <= level}, where level is the lowest value
+/// that descents from every start scale reached (so every scale has points there), take the
+/// largest Hessian seen from descents of each scale. Not self-bounding when it grows more than
+/// tenfold from the smallest scale to a scale >= 30: the Hessian grows while f stays bounded.
 pub fn verdict(samples: &[Sample], fmin: Option<f64>, declared: Option<&Rho>) -> Verdict {
     let mut fs: Vec<f64> = samples.iter().map(|s| s.f).collect();
     fs.sort_by(f64::total_cmp);
-    let level = fs.get(fs.len() * 3 / 10).copied().unwrap_or(0.0);
+    let level = SCALES
+        .iter()
+        .map(|&sc| samples.iter().filter(|s| s.scale == sc).map(|s| s.f).fold(f64::INFINITY, f64::min))
+        .filter(|f| f.is_finite())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let level = if level.is_finite() { level } else { fs.get(fs.len() * 3 / 10).copied().unwrap_or(0.0) };
     let low: Vec<&Sample> = samples.iter().filter(|s| s.f <= level).collect();
     let growth: Vec<(f64, f64)> = SCALES
         .iter()

@@ -4,6 +4,7 @@
 use clap::Args;
 use escapade::method::{Oracle, Perturbation, PrecondKernel, Rho, Schedule, SelfBounding, StepRule, Transform};
 use escapade::objective::{DataSource, WgslObjective};
+use escapade::experiment::CheckSpec;
 use escapade::{Error, Experiment, Init, MethodKind, Objective, ObjectiveSpec, Precision, TheoryParams};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -155,6 +156,15 @@ pub struct RunArgs {
     /// Progress on stderr: bar, json (one JSON object per line) or none.
     #[arg(long, default_value = "bar")]
     pub progress: String,
+    /// Certify final points as eps-SOSPs with this eps, or `off`.
+    #[arg(long, default_value = "1e-3")]
+    pub certify_eps: String,
+    /// rho for certification (default: the declared rho2 at each point's value).
+    #[arg(long)]
+    pub certify_rho: Option<f64>,
+    /// Certify at most this many chains (the first ones).
+    #[arg(long, default_value_t = 65_536)]
+    pub certify_max: u32,
     /// Print nothing but errors (no progress, no summary).
     #[arg(long)]
     pub quiet: bool,
@@ -245,7 +255,8 @@ fn objective_spec(a: &RunArgs) -> Result<ObjectiveSpec, Error> {
     Ok(spec)
 }
 
-fn objective(a: &RunArgs) -> Result<Arc<dyn Objective>, Error> {
+/// The objective the flags describe.
+pub fn objective(a: &RunArgs) -> Result<Arc<dyn Objective>, Error> {
     match (&a.wgsl, a.objective.as_str()) {
         (Some(path), "custom" | "octopus") => {
             let dim = a.dim.ok_or_else(|| Error::invalid("dim", "an integer >= 1 (a custom objective needs --dim)", "nothing"))?;
@@ -371,6 +382,11 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
     if a.trace_chains > 0 {
         b = b.trace(a.trace_chains, a.trace_every);
     }
+    let certify_eps = match a.certify_eps.as_str() {
+        "off" => None,
+        v => Some(v.parse::<f64>().map_err(|_| Error::invalid("certify-eps", "a number > 0 or off", v))?),
+    };
+    b = b.checks(CheckSpec { certify_eps, certify_rho: a.certify_rho, certify_max: a.certify_max, along_run: true });
     b = b.state_precision(match a.state.as_str() {
         "f32" => Precision::F32,
         "f16" => Precision::F16,

@@ -1,6 +1,6 @@
 //! What each subcommand does, on top of the library.
 
-use super::args::{RunArgs, experiment};
+use super::args::{RunArgs, experiment, objective};
 use super::progress::Reporter;
 use super::{Cli, SWITCHES, SweepArgs, toml_args};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
@@ -245,5 +245,72 @@ pub fn info() -> CmdResult {
     println!("max workgroups per dimension: {}", l.max_compute_workgroups_per_dimension);
     println!("max invocations per workgroup: {}", l.max_compute_invocations_per_workgroup);
     println!("shader-f16: {}", ctx.device.features().contains(wgpu::Features::SHADER_F16));
+    Ok(())
+}
+
+/// `escapade check`: the self-bounding verdict for an objective.
+pub fn check(a: &RunArgs, from_run: Option<&Path>, starts: u32, steps: u32) -> CmdResult {
+    use escapade::check::envelope::{descent_points, samples, verdict};
+    let ext = plot_ext(&a.plots).map_err(usage)?;
+    let obj = objective(a).map_err(usage)?;
+    if !obj.cpu_twin() {
+        return Err(usage(Error::NoCpuTwin(obj.name().into())));
+    }
+    if starts == 0 || steps == 0 {
+        return Err(usage(Error::invalid("starts / descent-steps", "integers >= 1", 0)));
+    }
+    let mut points = descent_points(obj.as_ref(), starts, steps, a.seed);
+    if let Some(dir) = from_run {
+        let trace = escapade::report::files::read_trace(&dir.join("trace.csv")).map_err(usage)?;
+        points.extend(trace.into_iter().filter(|t| t.x.len() == obj.dim()).map(|t| (0.0, t.x)));
+    }
+    let s = samples(obj.as_ref(), &points, a.seed).map_err(runtime)?;
+    let declared = obj.rho();
+    let v = verdict(&s, obj.f_min(), declared.as_ref().map(|r| &r.0));
+    println!("{} (d = {}): {} points from descents at scales 0.1 .. 1000{}", obj.name(), obj.dim(), v.samples, if from_run.is_some() { " and the run's visited points" } else { "" });
+    println!("max ||Hess f|| on the sublevel set f <= {:.4e}, by descent start scale:", v.level);
+    for (scale, m) in &v.growth {
+        println!("  scale {scale:>7}: {m:.4e}");
+    }
+    if v.self_bounding {
+        let r = v.fitted.unwrap_or(escapade::method::Rho { a: 0.0, b: 0.0, p: 1.0, fmin: 0.0 });
+        println!("verdict: SELF-BOUNDING; fitted rho1(F) = {:.4e} + {:.4e} max(F - {:.4e}, 0)^{}", r.a, r.b, r.fmin, r.p);
+    } else {
+        println!("verdict: NOT SELF-BOUNDING: the Hessian grows while f stays below {:.4e}; evidence (f, ||Hess||, ||x||):", v.level);
+        for e in &v.evidence {
+            println!("  f = {:.4e}  ||Hess|| = {:.4e}  ||x|| = {:.4e}", e.f, e.hess, e.norm);
+        }
+    }
+    match (declared, v.declared_worst_ratio) {
+        (Some(r), Some(w)) => println!(
+            "declared rho1(F) = {:.4e} + {:.4e} max(F - {:.4e}, 0)^{}: {} (largest ||Hess|| / rho1 = {w:.4})",
+            r.0.a,
+            r.0.b,
+            r.0.fmin,
+            r.0.p,
+            if w <= 1.0 + 1e-6 { "holds at every sample" } else { "VIOLATED" }
+        ),
+        _ => println!("no rho1 declared for {}", obj.name()),
+    }
+    std::fs::create_dir_all(&a.out).map_err(|e| runtime(Error::Io { path: a.out.display().to_string(), source: e }))?;
+    let json = serde_json::json!({ "objective": obj.name(), "dim": obj.dim(), "params": obj.params(), "verdict": v });
+    let path = a.out.join("check.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap_or_default()).map_err(|e| runtime(Error::Io { path: path.display().to_string(), source: e }))?;
+    println!("wrote {}", path.display());
+    if let Some(ext) = ext {
+        let fmin = obj.f_min().unwrap_or_else(|| s.iter().map(|p| p.f).fold(f64::MAX, f64::min));
+        let mut curves = Vec::new();
+        if let Some(r) = v.fitted {
+            curves.push(("fitted rho1".to_string(), r));
+        }
+        if let Some(r) = declared {
+            curves.push(("declared rho1".to_string(), r.0));
+        }
+        let pts: Vec<(f64, f64)> = s.iter().map(|p| (p.f, p.hess)).collect();
+        let path = a.out.join("plots").join(format!("envelope.{ext}"));
+        std::fs::create_dir_all(a.out.join("plots")).map_err(|e| runtime(Error::Io { path: path.display().to_string(), source: e }))?;
+        plots::envelope(&path, &format!("Self-bounding envelope: {}", obj.name()), &pts, fmin, &curves).map_err(runtime)?;
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }

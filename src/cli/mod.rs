@@ -54,6 +54,22 @@ enum Command {
         #[arg(long, default_value = "svg")]
         plots: String,
     },
+    /// Is the objective self-bounding? Samples points (descents from several scales, plus a
+    /// run's visited points), fits the envelope rho1_hat(F) = max ||Hess f|| over f <= F, and
+    /// gives a verdict with evidence. Takes run's objective flags.
+    Check {
+        #[command(flatten)]
+        args: RunArgs,
+        /// Also use the visited points of this run directory (its trace.csv).
+        #[arg(long)]
+        from_run: Option<PathBuf>,
+        /// Descents per start scale.
+        #[arg(long, default_value_t = 8)]
+        starts: u32,
+        /// Steps per descent.
+        #[arg(long, default_value_t = 300)]
+        descent_steps: u32,
+    },
     /// List the objectives and methods with their parameters, defaults and ranges.
     List,
     /// Print the GPU adapter escapade would use.
@@ -122,6 +138,7 @@ pub fn main() -> ExitCode {
         }
         Command::Sweep(s) => commands::sweep(s),
         Command::Report { dir, plots } => commands::report(dir, plots),
+        Command::Check { args, from_run, starts, descent_steps } => commands::check(args, from_run.as_deref(), *starts, *descent_steps),
         Command::Compare { dirs, out, plots } => commands::compare(dirs, out, plots),
         Command::List => {
             print!("{}", list::text());

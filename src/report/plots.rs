@@ -251,3 +251,67 @@ fn draw_trajectories<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(s)?;
     Ok(())
 }
+
+/// The checker's picture: sampled (f - fmin, ||Hess f||) points, the empirical envelope
+/// rho1_hat, and the fitted and declared rho1 curves (log-log).
+pub fn envelope(
+    path: &Path,
+    title: &str,
+    points: &[(f64, f64)],
+    fmin: f64,
+    curves: &[(String, crate::method::Rho)],
+) -> Result<(), Error> {
+    render!(path, draw_envelope(title, points, fmin, curves))
+}
+
+fn draw_envelope<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    points: &[(f64, f64)],
+    fmin: f64,
+    curves: &[(String, crate::method::Rho)],
+) -> Res {
+    root.fill(&WHITE).map_err(s)?;
+    let gap = |f: f64| (f - fmin).max(1e-12);
+    let xs: Vec<f64> = points.iter().map(|p| gap(p.0)).collect();
+    let (x0, x1) = (xs.iter().cloned().fold(f64::MAX, f64::min).max(1e-12), xs.iter().cloned().fold(1e-11, f64::max));
+    let (y0, y1) = (points.iter().map(|p| p.1).fold(f64::MAX, f64::min).max(1e-9), points.iter().map(|p| p.1).fold(1e-8, f64::max));
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d((x0 * 0.5..x1 * 2.0).log_scale(), (y0 * 0.5..y1 * 2.0).log_scale())
+        .map_err(s)?;
+    chart.configure_mesh().x_desc("f - f_min (log)").y_desc("||Hess f|| (log)").draw().map_err(s)?;
+    chart
+        .draw_series(points.iter().map(|&(f, h)| Circle::new((gap(f), h.max(y0)), 2, COLORS[0].mix(0.4).filled())))
+        .map_err(s)?
+        .label("sampled points")
+        .legend(|(x, y)| Circle::new((x + 10, y), 3, COLORS[0].filled()));
+    let mut env: Vec<(f64, f64)> = points.to_vec();
+    env.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut best = 0.0f64;
+    let env: Vec<(f64, f64)> = env.into_iter().map(|(f, h)| { best = best.max(h); (gap(f), best.max(y0)) }).collect();
+    chart
+        .draw_series(LineSeries::new(env, COLORS[1].stroke_width(2)))
+        .map_err(s)?
+        .label("envelope rho1_hat(F)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], COLORS[1].stroke_width(2)));
+    for (k, (name, rho)) in curves.iter().enumerate() {
+        let color = COLORS[(k + 2) % COLORS.len()];
+        let line: Vec<(f64, f64)> = (0..=200)
+            .map(|i| {
+                let g = x0 * 0.5 * ((x1 * 4.0) / (x0 * 0.5)).powf(f64::from(i) / 200.0);
+                (g, rho.eval(fmin + g).max(y0 * 0.5))
+            })
+            .collect();
+        chart
+            .draw_series(LineSeries::new(line, color.stroke_width(2)))
+            .map_err(s)?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(s)?;
+    Ok(())
+}
