@@ -38,6 +38,8 @@ const PARAMETERS: &[(&str, &str)] = &[
     ("--l --rho --eps [--c --delta --df]", "derive PGD's parameters (Jin et al. 2017); c in (0, 1], delta in (0, 1)"),
     ("--step-rule self-bounding", "per-chain parameters from rho1/rho2 at f(x0) + --margin; --rho1/--rho2 A,B,P[,FMIN]; --rebase-every N"),
     ("--state", "f32 | f16 (positions stored in half precision on the device)"),
+    ("--certify-eps / --certify-rho", "second-order certification of final points: eps > 0 or off (1e-3) / rho > 0 (declared rho2)"),
+    ("--trace-chains / --trace-every", "record visited points (plots, self-bounding checks along the run)"),
 ];
 
 /// The text `escapade list` prints.
