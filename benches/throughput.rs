@@ -5,6 +5,7 @@
 //! Run: `cargo bench --bench throughput` (ESCAPADE_BENCH_STEPS overrides the 200 steps).
 
 use criterion::{Criterion, Throughput};
+use escapade::experiment::CheckSpec;
 use escapade::{Experiment, GpuEngine, Init, MethodKind, ObjectiveSpec};
 use std::time::Instant;
 
@@ -16,6 +17,8 @@ fn experiment(steps: u32) -> Experiment {
         .steps(steps)
         .seed(1)
         .init(Init::Normal(0.01))
+        // Stepping only: no host-side certification in the timed runs.
+        .checks(CheckSpec { certify_eps: None, ..CheckSpec::default() })
         .build()
         .unwrap()
 }
