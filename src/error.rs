@@ -30,6 +30,9 @@ pub enum Error {
     /// The objective has no Rust twin, so the CPU backend cannot run it.
     #[error("objective {0} has no CPU twin (it is WGSL only): use --backend gpu, or implement the Objective trait in Rust")]
     NoCpuTwin(String),
+    /// The run stopped after writing a checkpoint (resume it to continue).
+    #[error("interrupted; resume from the checkpoint in {0}")]
+    Interrupted(String),
     /// The device lacks a feature the experiment needs.
     #[error("unsupported: {0}")]
     Unsupported(String),

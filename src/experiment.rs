@@ -2,6 +2,7 @@
 
 use crate::backend::gpu::GpuEngine;
 use crate::backend::{BackendChoice, Progress, RawRun, cpu};
+use crate::checkpoint::{Checkpoint, CheckpointSpec, Checkpointer};
 use crate::init::Init;
 use crate::kernel::KernelParams;
 use crate::method::{Method, MethodKind, Oracle, PgdParams, Rho, StepRule, Transform};
@@ -222,14 +223,33 @@ impl Experiment {
 
     /// Like [`Experiment::run`], calling `progress` after every dispatch or batch.
     pub fn run_with(&self, backend: BackendChoice, progress: &mut dyn FnMut(&Progress)) -> Result<Report, Error> {
+        self.run_checkpointed(backend, progress, None, false)
+    }
+
+    /// Like [`Experiment::run_with`], writing checkpoints as `checkpoint` says and, with
+    /// `resume`, continuing from the checkpoint in its directory when there is one. The
+    /// checkpoint stays until [`crate::checkpoint::Checkpointer::clear`] or a new run replaces it.
+    pub fn run_checkpointed(
+        &self,
+        backend: BackendChoice,
+        progress: &mut dyn FnMut(&Progress),
+        checkpoint: Option<CheckpointSpec>,
+        resume: bool,
+    ) -> Result<Report, Error> {
+        let state = match (&checkpoint, resume) {
+            (Some(spec), true) => crate::checkpoint::load(&spec.dir, self)?,
+            _ => None,
+        };
+        let mut ck = checkpoint.map(|spec| Checkpointer::new(spec, self));
+        let cpu = |progress: &mut dyn FnMut(&Progress), ck: Option<&mut Checkpointer>, state| self.run_cpu_from(progress, ck, state);
         match backend {
-            BackendChoice::Cpu => self.run_cpu(progress),
-            BackendChoice::Gpu => self.run_gpu(&GpuEngine::new()?, progress),
+            BackendChoice::Cpu => cpu(progress, ck.as_mut(), state),
+            BackendChoice::Gpu => self.run_gpu_from(&GpuEngine::new()?, progress, ck.as_mut(), state),
             BackendChoice::Auto => match GpuEngine::new() {
-                Ok(engine) => self.run_gpu(&engine, progress),
+                Ok(engine) => self.run_gpu_from(&engine, progress, ck.as_mut(), state),
                 Err(Error::NoAdapter(why)) => {
                     eprintln!("warning: no GPU adapter ({why}); running on the CPU backend");
-                    self.run_cpu(progress)
+                    cpu(progress, ck.as_mut(), state)
                 }
                 Err(e) => Err(e),
             },
@@ -238,13 +258,36 @@ impl Experiment {
 
     /// Runs on the CPU reference backend (an error for WGSL-only objectives).
     pub fn run_cpu(&self, progress: &mut dyn FnMut(&Progress)) -> Result<Report, Error> {
+        self.run_cpu_from(progress, None, None)
+    }
+
+    fn run_cpu_from(&self, progress: &mut dyn FnMut(&Progress), ck: Option<&mut Checkpointer>, state: Option<Checkpoint>) -> Result<Report, Error> {
         if !self.objective.cpu_twin() {
             return Err(Error::NoCpuTwin(self.objective.name().into()));
         }
         let start = Instant::now();
-        let raw = cpu::run(self, progress);
+        let raw = cpu::run_resumable(self, progress, ck, state)?;
         let mut report = Report::new(self, raw, EngineInfo::cpu(), start.elapsed().as_secs_f64());
         self.post_checks(&mut report, None)?;
+        Ok(report)
+    }
+
+    /// Runs on a given GPU engine (e.g. one built from an embedding program's device).
+    pub fn run_gpu(&self, engine: &GpuEngine, progress: &mut dyn FnMut(&Progress)) -> Result<Report, Error> {
+        self.run_gpu_from(engine, progress, None, None)
+    }
+
+    fn run_gpu_from(
+        &self,
+        engine: &GpuEngine,
+        progress: &mut dyn FnMut(&Progress),
+        ck: Option<&mut Checkpointer>,
+        state: Option<Checkpoint>,
+    ) -> Result<Report, Error> {
+        let start = Instant::now();
+        let raw: RawRun = engine.run_resumable(self, progress, ck, state)?;
+        let mut report = Report::new(self, raw, EngineInfo::gpu(engine), start.elapsed().as_secs_f64());
+        self.post_checks(&mut report, Some(engine))?;
         Ok(report)
     }
 
@@ -309,14 +352,6 @@ impl Experiment {
         Ok(())
     }
 
-    /// Runs on a given GPU engine (e.g. one built from an embedding program's device).
-    pub fn run_gpu(&self, engine: &GpuEngine, progress: &mut dyn FnMut(&Progress)) -> Result<Report, Error> {
-        let start = Instant::now();
-        let raw: RawRun = engine.run(self, progress)?;
-        let mut report = Report::new(self, raw, EngineInfo::gpu(engine), start.elapsed().as_secs_f64());
-        self.post_checks(&mut report, Some(engine))?;
-        Ok(report)
-    }
 }
 
 impl ExperimentBuilder {

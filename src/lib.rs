@@ -27,6 +27,7 @@
 
 pub mod backend;
 pub mod check;
+pub mod checkpoint;
 mod error;
 pub mod escape;
 pub mod experiment;

@@ -3,6 +3,7 @@
 
 use super::{Progress, RawRun};
 use crate::experiment::Experiment;
+use crate::checkpoint::{Checkpoint, Checkpointer};
 use crate::kernel::{Step, Stepper};
 use rayon::prelude::*;
 
@@ -11,6 +12,21 @@ const BATCH: u32 = 8192;
 
 /// Runs an experiment on the CPU.
 pub fn run(exp: &Experiment, progress: &mut dyn FnMut(&Progress)) -> RawRun {
+    match run_resumable(exp, progress, None, None) {
+        Ok(r) => r,
+        // Without a checkpointer nothing can fail.
+        Err(_) => unreachable!("the CPU backend fails only while checkpointing"),
+    }
+}
+
+/// Like [`run`], continuing from `resume` (finished batches) and writing checkpoints through
+/// `ck` after batches of chains.
+pub fn run_resumable(
+    exp: &Experiment,
+    progress: &mut dyn FnMut(&Progress),
+    mut ck: Option<&mut Checkpointer>,
+    resume: Option<Checkpoint>,
+) -> Result<RawRun, crate::Error> {
     let d = exp.objective.dim();
     let p = exp.kernel_params(exp.chains, 0, exp.steps, u32::MAX);
     let trace_every = exp.trace.map_or(0, |t| t.every);
@@ -19,6 +35,13 @@ pub fn run(exp: &Experiment, progress: &mut dyn FnMut(&Progress)) -> RawRun {
     out.x.reserve(exp.chains as usize * d);
     out.trace = vec![0.0; exp.trace.map_or(0, |t| t.len(exp.steps, d))];
     let mut start = 0;
+    if let Some(r) = resume {
+        start = r.done;
+        (out.states, out.x, out.events) = (r.states, r.x, r.events);
+        if r.trace.len() == out.trace.len() {
+            out.trace = r.trace;
+        }
+    }
     while start < exp.chains {
         let end = (start + BATCH).min(exp.chains);
         let chains: Vec<_> = (start..end)
@@ -71,7 +94,17 @@ pub fn run(exp: &Experiment, progress: &mut dyn FnMut(&Progress)) -> RawRun {
             events: out.events.len(),
         });
         start = end;
+        if let Some(ck) = ck.as_deref_mut().filter(|ck| ck.due() && end < exp.chains) {
+            ck.save(&Checkpoint {
+                done: end,
+                states: out.states.clone(),
+                x: out.x.clone(),
+                events: out.events.clone(),
+                trace: out.trace.clone(),
+                current: None,
+            })?;
+        }
     }
     out.finish();
-    out
+    Ok(out)
 }

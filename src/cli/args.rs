@@ -165,6 +165,13 @@ pub struct RunArgs {
     /// Certify at most this many chains (the first ones).
     #[arg(long, default_value_t = 65_536)]
     pub certify_max: u32,
+    /// Write a checkpoint to OUT/checkpoint at most every SECONDS (off: never); removed when the
+    /// run's results are written.
+    #[arg(long, default_value = "60")]
+    pub checkpoint_every: String,
+    /// Continue from OUT/checkpoint (left by an interrupted run of the same experiment).
+    #[arg(long)]
+    pub resume: bool,
     /// Print nothing but errors (no progress, no summary).
     #[arg(long)]
     pub quiet: bool,

@@ -4,6 +4,7 @@ use super::args::{RunArgs, experiment, objective};
 use super::progress::Reporter;
 use super::{Cli, SWITCHES, SweepArgs, toml_args};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use escapade::checkpoint::CheckpointSpec;
 use escapade::report::files::SavedRun;
 use escapade::report::{plots, render_plots};
 use escapade::stats::SurvivalSummary;
@@ -38,12 +39,30 @@ pub fn run(a: &RunArgs, matches: &ArgMatches) -> CmdResult<Report> {
     let backend = BackendChoice::from_name(&a.backend).map_err(usage)?;
     let ext = plot_ext(&a.plots).map_err(usage)?;
     let mut reporter = Reporter::new(&a.progress, a.quiet).map_err(usage)?;
-    let report = exp.run_with(backend, &mut |p| reporter.update(p)).map_err(runtime)?;
+    let ck_dir = a.out.join("checkpoint");
+    let checkpoint = match a.checkpoint_every.as_str() {
+        "off" => None,
+        v => {
+            let secs: f64 = v.parse().ok().filter(|s: &f64| s.is_finite() && *s >= 0.0).ok_or_else(|| {
+                usage(Error::invalid("checkpoint-every", "seconds >= 0, or off", v))
+            })?;
+            Some(CheckpointSpec { dir: ck_dir.clone(), every: std::time::Duration::from_secs_f64(secs), interrupt_after: None })
+        }
+    };
+    if a.resume && !ck_dir.join("meta.json").exists() {
+        return Err(usage(Error::invalid("resume", "an output directory holding a checkpoint", ck_dir.display())));
+    }
+    let report = exp.run_checkpointed(backend, &mut |p| reporter.update(p), checkpoint, a.resume).map_err(|e| match e {
+        Error::InvalidInput { .. } => usage(e),
+        e => runtime(e),
+    })?;
     reporter.finish();
     report.write(&a.out).map_err(runtime)?;
+    // The results are safe: the checkpoint is no longer needed.
+    let _ = std::fs::remove_dir_all(&ck_dir);
     let cmd = Cli::command();
     if let Some(run_cmd) = cmd.find_subcommand("run") {
-        let text = toml_args::matches_to_toml(run_cmd, matches, &["experiment"]);
+        let text = toml_args::matches_to_toml(run_cmd, matches, &["experiment", "resume"]);
         let path = a.out.join("experiment.toml");
         std::fs::write(&path, text).map_err(|e| runtime(Error::Io { path: path.display().to_string(), source: e }))?;
     }

@@ -5,6 +5,7 @@ use super::shader::{WORKGROUP_SIZE, compose};
 use crate::Error;
 use crate::backend::{Progress, RawRun};
 use crate::escape::{ChainState, EscapeEvent};
+use crate::checkpoint::{Checkpoint, Checkpointer, ShardState};
 use crate::experiment::{Experiment, Precision};
 use wgpu::util::DeviceExt;
 
@@ -29,6 +30,17 @@ struct Pipelines {
     layout: wgpu::BindGroupLayout,
     init: wgpu::ComputePipeline,
     step: wgpu::ComputePipeline,
+}
+
+/// What every shard run of one experiment shares.
+#[derive(Clone, Copy)]
+struct ShardRun<'a> {
+    exp: &'a Experiment,
+    pipes: &'a Pipelines,
+    shared: &'a Shared,
+    n: u32,
+    offset: u32,
+    trace_len: usize,
 }
 
 /// Buffers shared by every shard of a run.
@@ -179,6 +191,17 @@ impl GpuEngine {
     /// Runs the experiment: shards one after another, each through fused dispatches until the
     /// budget is spent or every chain is finished.
     pub fn run(&self, exp: &Experiment, progress: &mut dyn FnMut(&Progress)) -> Result<RawRun, Error> {
+        self.run_resumable(exp, progress, None, None)
+    }
+
+    /// Like [`GpuEngine::run`], continuing from `resume` and writing checkpoints through `ck`.
+    pub fn run_resumable(
+        &self,
+        exp: &Experiment,
+        progress: &mut dyn FnMut(&Progress),
+        mut ck: Option<&mut Checkpointer>,
+        resume: Option<Checkpoint>,
+    ) -> Result<RawRun, Error> {
         let d = exp.objective.dim();
         let pipes = self.pipelines(exp)?;
         let shard_cap = exp.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(d, exp.precision)).max(1);
@@ -206,11 +229,26 @@ impl GpuEngine {
         let mut out = RawRun::new(exp, k);
         let mut totals = [0u32; COUNTERS];
         let mut offset = 0u32;
+        let mut current = None;
+        if let Some(r) = resume {
+            offset = r.done;
+            for s in &r.states {
+                totals[if s.running() { C_RUNNING } else if s.diverged() { C_DIVERGED } else { C_CERTIFIED }] += 1;
+            }
+            (out.states, out.x, out.events) = (r.states, r.x, r.events);
+            if r.trace.len() == trace_len && trace_len > 0 {
+                self.ctx.queue.write_buffer(&shared.trace, 0, bytemuck::cast_slice(&r.trace));
+            }
+            current = r.current;
+        }
         while offset < exp.chains {
             let n = shard_cap.min(exp.chains - offset);
+            // The shard in flight at the checkpoint, when this device splits the ensemble the same way.
+            let start = current.take().filter(|c| c.offset == offset && c.states.len() == n as usize);
             let events_before = out.events.len();
             let counts = loop {
-                match self.run_shard(exp, &pipes, &shared, n, offset, k, &totals, &mut out, progress)? {
+                let ctx = ShardRun { exp, pipes: &pipes, shared: &shared, n, offset, trace_len };
+                match self.run_shard(&ctx, k, &totals, &mut out, progress, start.as_ref(), &mut ck)? {
                     Some(c) => break c,
                     None if k > 1 => {
                         // The driver cut the loops short: results of this shard are void. Rerun
@@ -238,24 +276,27 @@ impl GpuEngine {
         Ok(out)
     }
 
-    /// Runs one shard to the end; None when the driver cut the kernel's loops short.
+    /// Runs one shard to the end (from `start` when resuming); None when the driver cut the
+    /// kernel's loops short.
     #[allow(clippy::too_many_arguments)]
     fn run_shard(
         &self,
-        exp: &Experiment,
-        pipes: &Pipelines,
-        shared: &Shared,
-        n: u32,
-        offset: u32,
+        run: &ShardRun,
         k: u32,
         totals: &[u32; COUNTERS],
         out: &mut RawRun,
         progress: &mut dyn FnMut(&Progress),
+        start: Option<&ShardState>,
+        ck: &mut Option<&mut Checkpointer>,
     ) -> Result<Option<Vec<u32>>, Error> {
-        let d = exp.objective.dim();
+        let ShardRun { exp, pipes, shared, n, offset, trace_len } = *run;
         let mut shard = self.shard(exp, n, offset)?;
         self.dispatch(pipes, &shard, shared, &pipes.init, exp.kernel_params(n, offset, 0, shard.capacity))?;
         let mut t_end = 0u32;
+        if let Some(s) = start {
+            self.upload_state(exp, &shard, s)?;
+            t_end = s.t_end;
+        }
         let mut redo = false;
         let counts = loop {
             let target = if redo { t_end } else { exp.steps.min(t_end.saturating_add(k)) };
@@ -294,25 +335,66 @@ impl GpuEngine {
             if !redo && (c[C_RUNNING] == 0 || t_end >= exp.steps) {
                 break c;
             }
+            if let Some(ck) = ck.as_deref_mut().filter(|ck| !redo && ck.due()) {
+                let (states, x) = self.download_state(exp, &shard)?;
+                ck.save(&Checkpoint {
+                    done: offset,
+                    states: out.states.clone(),
+                    x: out.x.clone(),
+                    events: out.events.clone(),
+                    trace: self.ctx.read_back(&shared.trace, trace_len)?,
+                    current: Some(ShardState { offset, t_end, states, x }),
+                })?;
+            }
         };
-        out.states.extend(self.ctx.read_back::<ChainState>(&shard.states, n as usize)?);
+        let (states, x) = self.download_state(exp, &shard)?;
+        out.states.extend(states);
+        out.x.extend(x);
+        out.shards += 1;
+        Ok(Some(counts))
+    }
+
+    /// The shard's chain records and points (rows per chain; the device keeps x chain-major
+    /// interleaved, x[i * n + c], for coalesced access).
+    fn download_state(&self, exp: &Experiment, shard: &Shard) -> Result<(Vec<ChainState>, Vec<f32>), Error> {
+        let (n, d) = (shard.chains as usize, exp.objective.dim());
+        let states = self.ctx.read_back::<ChainState>(&shard.states, n)?;
         let xs: Vec<f32> = match exp.precision {
-            Precision::F32 => self.ctx.read_back(&shard.xs, n as usize * d)?,
+            Precision::F32 => self.ctx.read_back(&shard.xs, n * d)?,
             Precision::F16 => {
-                let bits: Vec<u16> = self.ctx.read_back(&shard.xs, n as usize * d)?;
+                let bits: Vec<u16> = self.ctx.read_back(&shard.xs, n * d)?;
                 bits.into_iter().map(|b| half::f16::from_bits(b).to_f32()).collect()
             }
         };
-        // Device layout is chain-major interleaved (x[i * n + c]); the host keeps rows per chain.
-        let base = out.x.len();
-        out.x.resize(base + n as usize * d, 0.0);
-        for c in 0..n as usize {
+        let mut x = vec![0.0; n * d];
+        for c in 0..n {
             for i in 0..d {
-                out.x[base + c * d + i] = xs[i * n as usize + c];
+                x[c * d + i] = xs[i * n + c];
             }
         }
-        out.shards += 1;
-        Ok(Some(counts))
+        Ok((states, x))
+    }
+
+    /// Writes a checkpointed shard state back to the device (the inverse of download_state).
+    fn upload_state(&self, exp: &Experiment, shard: &Shard, s: &ShardState) -> Result<(), Error> {
+        let (n, d) = (shard.chains as usize, exp.objective.dim());
+        let mut xs = vec![0.0f32; n * d];
+        for c in 0..n {
+            for i in 0..d {
+                xs[i * n + c] = s.x[c * d + i];
+            }
+        }
+        self.ctx.scoped("restoring a checkpoint", || {
+            self.ctx.queue.write_buffer(&shard.states, 0, bytemuck::cast_slice(&s.states));
+            match exp.precision {
+                Precision::F32 => self.ctx.queue.write_buffer(&shard.xs, 0, bytemuck::cast_slice(&xs)),
+                Precision::F16 => {
+                    let mut bits: Vec<u16> = xs.iter().map(|&v| half::f16::from_f32(v).to_bits()).collect();
+                    bits.resize(bits.len().next_multiple_of(2), 0);
+                    self.ctx.queue.write_buffer(&shard.xs, 0, bytemuck::cast_slice(&bits));
+                }
+            }
+        })
     }
 
     fn shard(&self, exp: &Experiment, n: u32, offset: u32) -> Result<Shard, Error> {

@@ -1,0 +1,104 @@
+//! Interrupted runs resume to exactly the results of an uninterrupted run.
+
+mod common;
+
+use escapade::checkpoint::CheckpointSpec;
+use escapade::{BackendChoice, Error, Experiment, Init, MethodKind, ObjectiveSpec, Report};
+use std::time::Duration;
+
+fn exp(chains: u32, shard: Option<u32>) -> Experiment {
+    let mut b = Experiment::builder(ObjectiveSpec::from_name("octopus", 4).unwrap().build().unwrap())
+        .method(MethodKind::Pgd)
+        .chains(chains)
+        .steps(400)
+        .seed(12)
+        .init(Init::Uniform(1.0))
+        .trace(4, 10)
+        .steps_per_dispatch(40);
+    if let Some(n) = shard {
+        b = b.max_chains_per_shard(n);
+    }
+    b.build().unwrap()
+}
+
+fn same(a: &Report, b: &Report) {
+    assert!(a.raw.states == b.raw.states, "states differ");
+    assert!(a.raw.x == b.raw.x, "points differ");
+    assert!(a.raw.events == b.raw.events, "events differ");
+    assert!(a.raw.trace == b.raw.trace, "traces differ");
+}
+
+/// Interrupts after each of `cuts` saves in turn, resuming every time, then finishes.
+fn interrupted(e: &Experiment, backend: BackendChoice, tag: &str, cuts: &[u32]) -> Report {
+    let dir = std::env::temp_dir().join(format!("escapade-resume-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let spec = |interrupt_after| CheckpointSpec { dir: dir.clone(), every: Duration::ZERO, interrupt_after };
+    let mut resume = false;
+    for &n in cuts {
+        match e.run_checkpointed(backend, &mut |_| {}, Some(spec(Some(n))), resume) {
+            Err(Error::Interrupted(_)) => {}
+            other => panic!("expected an interruption, got {:?}", other.map(|r| r.counts)),
+        }
+        assert!(dir.join("meta.json").exists());
+        resume = true;
+    }
+    let r = e.run_checkpointed(backend, &mut |_| {}, Some(spec(None)), true).unwrap();
+    // A checkpoint of another experiment is refused.
+    let other = Experiment::builder(ObjectiveSpec::from_name("octopus", 4).unwrap().build().unwrap()).chains(e.chains).seed(99).build().unwrap();
+    if dir.join("meta.json").exists() {
+        let err = other.run_checkpointed(backend, &mut |_| {}, Some(spec(None)), true).unwrap_err().to_string();
+        assert!(err.contains("resume"), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    r
+}
+
+#[test]
+fn cpu_runs_resume_exactly() {
+    // 20000 chains = 3 CPU batches; interrupted after the first and again after the second.
+    let e = exp(20_000, None);
+    let whole = e.run_cpu(&mut |_| {}).unwrap();
+    let resumed = interrupted(&e, BackendChoice::Cpu, "cpu", &[1, 1]);
+    assert!(whole.counts.escape_events > 20_000);
+    same(&whole, &resumed);
+}
+
+#[test]
+fn gpu_runs_resume_exactly_even_mid_shard() {
+    let Some(engine) = common::gpu() else { return };
+    let e = exp(3000, Some(1000));
+    let whole = e.run_gpu(&engine, &mut |_| {}).unwrap();
+    // Cut mid-way through shard 0, then twice more (in shards 0 and 1).
+    let resumed = interrupted(&e, BackendChoice::Gpu, "gpu", &[3, 5, 9]);
+    same(&whole, &resumed);
+}
+
+#[test]
+fn the_command_line_resumes_an_interrupted_run() {
+    let dir = std::env::temp_dir().join(format!("escapade-resume-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let e = Experiment::builder(ObjectiveSpec::from_name("octopus", 5).unwrap().build().unwrap())
+        .method(MethodKind::Pgd)
+        .chains(20_000)
+        .steps(100)
+        .seed(3)
+        .init(Init::Uniform(1.0))
+        .build()
+        .unwrap();
+    let spec = CheckpointSpec { dir: dir.join("run/checkpoint"), every: Duration::ZERO, interrupt_after: Some(1) };
+    assert!(matches!(e.run_checkpointed(BackendChoice::Cpu, &mut |_| {}, Some(spec), false), Err(Error::Interrupted(_))));
+    let cli = |out: &str, extra: &[&str]| {
+        let mut args = vec!["run", "--objective", "octopus", "--dim", "5", "--chains", "20000", "--steps", "100", "--seed", "3", "--backend", "cpu", "--quiet", "--plots", "none", "--out", out];
+        args.extend_from_slice(extra);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_escapade")).args(&args).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (resumed, fresh) = (dir.join("run"), dir.join("fresh"));
+    cli(resumed.to_str().unwrap(), &["--resume"]);
+    cli(fresh.to_str().unwrap(), &[]);
+    for f in ["events.csv", "chains.csv"] {
+        assert_eq!(std::fs::read(resumed.join(f)).unwrap(), std::fs::read(fresh.join(f)).unwrap(), "{f}");
+    }
+    assert!(!resumed.join("checkpoint").exists(), "the checkpoint outlived the results");
+    std::fs::remove_dir_all(&dir).ok();
+}
