@@ -361,8 +361,11 @@ fn step(chain: u32) -> u32 {
             v[i] = v[i] + s * xi[i];
         }
     }
-    let vn = sqrt(sum_sq(&v));
-    let stepsize = schedule_eta(st.eta, t) * transform_scale(vn);
+    var scale = 1.0;
+    if (TRANSFORM != 0u) {
+        scale = transform_scale(sqrt(sum_sq(&v)));
+    }
+    let stepsize = schedule_eta(st.eta, t) * scale;
     for (var i = 0u; i < D; i++) {
         // Rounded to the storage type every step, so f16 results do not depend on dispatch size.
         x[i] = f32(StateT(x[i] - stepsize * v[i]));

@@ -264,8 +264,11 @@ impl<'a> Stepper<'a> {
                 self.v[i] += s * self.scratch[i];
             }
         }
-        let vn = sum_sq(&self.v).sqrt();
-        let scale = self.method.transform.scale(vn);
+        // The norm only matters to clipping and preconditioning (the kernel skips it too).
+        let scale = match self.method.transform {
+            crate::method::Transform::Identity => 1.0,
+            t => t.scale(sum_sq(&self.v).sqrt()),
+        };
         let pieces = (self.p.piece_t, self.p.piece_f);
         let eta_t = self.method.schedule.eta(st.eta, t, &pieces);
         let step = eta_t * scale;
