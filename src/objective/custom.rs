@@ -59,7 +59,23 @@ impl WgslObjective {
         if !defines(&source, "objective") {
             return Err(Error::Shader(format!("{shown}: no objective function; expected {CONTRACT}")));
         }
-        Ok(WgslObjective { path: path.to_path_buf(), source, dim, f_min })
+        let obj = WgslObjective { path: path.to_path_buf(), source, dim, f_min };
+        // The file must also live next to the kernel: names the kernel uses are taken.
+        let method = crate::method::Method::preset(crate::method::MethodKind::Pgd, obj.default_params());
+        let kernel = crate::backend::gpu::shader::compose(&obj, &method, false);
+        let clash = naga::front::wgsl::parse_str(&kernel).map_err(|e| e.message().to_string()).and_then(|m| {
+            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
+                .validate(&m)
+                .map(|_| ())
+                .map_err(|e| e.as_inner().to_string())
+        });
+        if let Err(msg) = clash {
+            return Err(Error::Shader(format!(
+                "{shown}: conflicts with escapade's kernel ({msg}); avoid its names: x, g, v, st, params, data, step, evaluate, \
+                 ball, sphere, normals, philox, key and names starting with init_, chain_, trace, events, counters, xs, states"
+            )));
+        }
+        Ok(obj)
     }
 }
 
@@ -108,6 +124,9 @@ mod tests {
         let wrong_type = ok.replace("(*g)[0] = (*x)[0];", "(*g)[0] = 1u;");
         let e = WgslObjective::from_source(Path::new("q.wgsl"), wrong_type, 1, None).unwrap_err().to_string();
         assert!(e.contains("q.wgsl:2:"), "{e}");
+        let clash = format!("{ok}fn step(a: f32) -> f32 {{ return a; }}\n");
+        let e = WgslObjective::from_source(Path::new("q.wgsl"), clash, 1, None).unwrap_err().to_string();
+        assert!(e.contains("conflicts with escapade's kernel"), "{e}");
         let missing = "fn helper() -> f32 { return 1.0; }\n";
         let e = WgslObjective::from_source(Path::new("q.wgsl"), missing.into(), 1, None).unwrap_err().to_string();
         assert!(e.contains("no objective function"), "{e}");
