@@ -19,7 +19,10 @@
 //! ```
 //!
 //! Data flow: [`Experiment`] (objective, method, ensemble, budget) -> a backend
-//! ([`backend::gpu::GpuEngine`] or the CPU twin in [`backend::cpu`]) -> [`Report`].
+//! ([`backend::gpu::GpuEngine`] or the CPU twin in [`backend::cpu`]) -> [`Report`] (counts,
+//! survival statistics in [`stats`], files and plots in [`report`]), with host-side checks in
+//! [`check`] (Hessian spectra, self-bounding verdicts, second-order certification) and
+//! checkpoints in [`checkpoint`] so interrupted runs resume exactly.
 //! Every rule exists twice, in WGSL (`shaders/`) and in Rust ([`kernel`], [`objective`]), and the
 //! tests hold the two together.
 
