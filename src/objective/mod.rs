@@ -162,7 +162,7 @@ pub enum ObjectiveSpec {
         rank: usize,
         /// Eigenvalues of a generated M (default: 1 for the top rank, 0 below).
         spectrum: Option<Vec<f64>>,
-        /// Seed, or files [M].
+        /// Seed, or one file: M.
         data: DataSource,
     },
     /// Two-layer linear network 1/2 ||W H - Y||^2 + kappa/4 (||W||^4 + ||H||^4).
@@ -175,7 +175,7 @@ pub enum ObjectiveSpec {
         p: usize,
         /// Regularization kappa (0: not self-bounding).
         kappa: f64,
-        /// Seed, or files [Y].
+        /// Seed, or one file: Y.
         data: DataSource,
     },
     /// 1/4 (x^2 - y^2)^2 (d = 2).
