@@ -423,23 +423,26 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         }
         let traced = params.trace_every > 0u && chain < params.trace_chains;
         var paused = false;
-        while (st.t < params.t_end) {
-            if (traced && st.t % params.trace_every == 0u) {
-                let slot = st.t / params.trace_every;
-                let base = (slot * params.trace_chains + chain) * D;
-                if (base + D <= arrayLength(&trace)) {
-                    for (var i = 0u; i < D; i++) {
-                        trace[base + i] = x[i];
+        // A loop with a trip count the same for every chain in step, and a flag instead of
+        // data-dependent breaks: lavapipe (and SIMD GPUs) pay heavily for divergent loop exits.
+        var stepping = true;
+        let todo = select(0u, params.t_end - st.t, st.t < params.t_end);
+        for (var k = 0u; k < todo; k++) {
+            if (stepping) {
+                if (traced && st.t % params.trace_every == 0u) {
+                    let slot = st.t / params.trace_every;
+                    let base = (slot * params.trace_chains + chain) * D;
+                    if (base + D <= arrayLength(&trace)) {
+                        for (var i = 0u; i < D; i++) {
+                            trace[base + i] = x[i];
+                        }
                     }
                 }
-            }
-            let r = step(chain);
-            if (r == STEP_PAUSED) {
-                paused = true;
-                break;
-            }
-            if (r == STEP_DONE) {
-                break;
+                let r = step(chain);
+                if (r == STEP_PAUSED) {
+                    paused = true;
+                }
+                stepping = r == STEP_CONTINUE;
             }
         }
         for (var i = 0u; i < D; i++) {
