@@ -7,6 +7,8 @@ use crate::backend::{Progress, RawRun};
 use crate::escape::{ChainState, EscapeEvent};
 use crate::checkpoint::{Checkpoint, Checkpointer, ShardState};
 use crate::experiment::{Experiment, Precision};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
 const MAX_GROUPS_PER_DIM: u32 = 65_535;
@@ -20,10 +22,17 @@ const C_PAUSED: usize = 5;
 const C_CUT: usize = 6;
 
 /// Runs experiments on a wgpu device (its own, or one injected by an embedding program).
-#[derive(Debug)]
 pub struct GpuEngine {
     ctx: GpuContext,
     max_groups_per_dim: u32,
+    /// Compiled kernels by source: sweeps, benchmarks and repeated runs compile once.
+    cache: Mutex<HashMap<String, Arc<Pipelines>>>,
+}
+
+impl std::fmt::Debug for GpuEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuEngine").field("ctx", &self.ctx).field("max_groups_per_dim", &self.max_groups_per_dim).finish()
+    }
 }
 
 struct Pipelines {
@@ -72,7 +81,7 @@ impl GpuEngine {
     /// Runs on an existing context (e.g. an embedding program's device and queue).
     pub fn with_context(ctx: GpuContext) -> Self {
         let max_groups_per_dim = ctx.device.limits().max_compute_workgroups_per_dimension.min(MAX_GROUPS_PER_DIM);
-        GpuEngine { ctx, max_groups_per_dim }
+        GpuEngine { ctx, max_groups_per_dim, cache: Mutex::default() }
     }
 
     /// Caps workgroups per dispatch dimension below the device's limit, so tests can exercise the
@@ -97,14 +106,25 @@ impl GpuEngine {
         (bytes / per_chain).min(by_groups).min(u64::from(u32::MAX)) as u32
     }
 
-    fn pipelines(&self, exp: &Experiment) -> Result<Pipelines, Error> {
-        let dev = &self.ctx.device;
+    fn pipelines(&self, exp: &Experiment) -> Result<Arc<Pipelines>, Error> {
         let f16 = exp.precision == Precision::F16;
         if f16 && !self.ctx.device.features().contains(wgpu::Features::SHADER_F16) {
             let name = self.ctx.adapter.as_ref().map_or("this device".to_string(), |a| a.name.clone());
             return Err(Error::Unsupported(format!("f16 state needs SHADER_F16, which {name} lacks: use f32 state")));
         }
         let src = compose(exp.objective.as_ref(), &exp.method, f16);
+        let cache = |c: &Mutex<HashMap<String, Arc<Pipelines>>>| c.lock().unwrap_or_else(|e| e.into_inner()).get(&src).cloned();
+        if let Some(p) = cache(&self.cache) {
+            return Ok(p);
+        }
+        let pipes = Arc::new(self.compile(&src)?);
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(src, pipes.clone());
+        Ok(pipes)
+    }
+
+    fn compile(&self, src: &str) -> Result<Pipelines, Error> {
+        let dev = &self.ctx.device;
+        let src = src.to_string();
         self.ctx.scoped("compiling the kernel", || {
             let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some("escapade kernel"),
