@@ -84,8 +84,8 @@ const DIVERGED_DOMAIN: u32 = 3u;
 const STEP_CONTINUE: u32 = 0u;
 const STEP_DONE: u32 = 1u;
 const STEP_PAUSED: u32 = 2u;
-// counters[]: appended events (may exceed capacity: overflow), running, certified, diverged,
-// stalled (running and in a stall), paused (stopped short of t_end by an event overflow),
+// counters[]: appended events, running, certified, diverged, stalled (running and in a stall),
+// paused (stopped short of t_end: more than PEND escapes in this dispatch),
 // cut (the driver's loop limiter ended the invocation's loops early: results are not valid).
 const C_EVENTS: u32 = 0u;
 const C_RUNNING: u32 = 1u;
@@ -113,6 +113,10 @@ var<private> x: array<f32, D>;
 var<private> g: array<f32, D>;
 var<private> v: array<f32, D>;
 var<private> st: ChainState;
+// Escapes of this dispatch, appended to `events` once the step loop is done: an atomic inside the
+// fused loop costs every step on SIMD hardware, taken or not.
+var<private> pend: array<EscapeEvent, PEND>;
+var<private> npend: u32;
 
 fn key() -> vec2<u32> {
     return vec2<u32>(params.seed_lo, params.seed_hi);
@@ -293,11 +297,12 @@ fn step(chain: u32) -> u32 {
         chain_params();
     }
     if (st.stalled == 1u && st.f <= st.f_stall - st.f_thres) {
-        let idx = atomicAdd(&counters[C_EVENTS], 1u);
-        if (idx >= params.event_capacity) {
+        if (npend >= PEND) {
+            // No room for this dispatch: stop before the step; the host runs the same target again.
             return STEP_PAUSED;
         }
-        events[idx] = EscapeEvent(chain, st.stall_label, st.t_stall, t - st.t_stall, st.f_stall, st.f);
+        pend[npend] = EscapeEvent(chain, st.stall_label, st.t_stall, t - st.t_stall, st.f_stall, st.f);
+        npend = npend + 1u;
         st.stalled = 0u;
         st.escapes = st.escapes + 1u;
     }
@@ -423,6 +428,7 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         }
         let traced = params.trace_every > 0u && chain < params.trace_chains;
         var paused = false;
+        npend = 0u;
         // A loop with a trip count the same for every chain in step, and a flag instead of
         // data-dependent breaks: lavapipe (and SIMD GPUs) pay heavily for divergent loop exits.
         var stepping = true;
@@ -451,6 +457,13 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         states[c] = st;
         if (paused) {
             atomicAdd(&counters[C_PAUSED], 1u);
+        }
+        // The host sizes `events` for PEND per chain, so every append fits.
+        for (var k = 0u; k < npend; k++) {
+            let idx = atomicAdd(&counters[C_EVENTS], 1u);
+            if (idx < params.event_capacity) {
+                events[idx] = pend[k];
+            }
         }
         // llvmpipe/lavapipe break every loop of an invocation after 65535 iterations in total,
         // silently, even in the middle of a step. This loop needs one more iteration than its

@@ -104,8 +104,9 @@ pub struct Experiment {
     pub trace: Option<TraceSpec>,
     /// Cap on chains per GPU shard (None: as many as the device's bindings hold).
     pub max_chains_per_shard: Option<u32>,
-    /// Initial event-buffer capacity per shard (None: from the shard size).
-    pub event_capacity: Option<u32>,
+    /// Escape events a chain may record per GPU dispatch before it pauses until the next one
+    /// (None: 4). Events are appended once per dispatch, outside the fused step loop.
+    pub pending_events: Option<u32>,
     /// Storage precision of chain positions.
     pub precision: Precision,
     /// Host-side checks after the run.
@@ -135,12 +136,17 @@ impl Experiment {
                 steps_per_dispatch: None,
                 trace: None,
                 max_chains_per_shard: None,
-                event_capacity: None,
+                pending_events: None,
                 precision: Precision::F32,
                 checks: CheckSpec::default(),
             },
             params: None,
         }
+    }
+
+    /// Escape events per chain per GPU dispatch.
+    pub fn pending(&self) -> u32 {
+        self.pending_events.unwrap_or(4)
     }
 
     /// Steps per dispatch: as set, else about 2^25 coordinate-steps per dispatch (tens of ms on a
@@ -422,9 +428,9 @@ impl ExperimentBuilder {
         self.exp.precision = precision;
         self
     }
-    /// Initial event-buffer capacity (tests use it to force overflow recovery).
-    pub fn event_capacity(mut self, n: u32) -> Self {
-        self.exp.event_capacity = Some(n);
+    /// Escape events per chain per dispatch (tests use 1 to force pauses and redone dispatches).
+    pub fn pending_events(mut self, n: u32) -> Self {
+        self.exp.pending_events = Some(n);
         self
     }
 
@@ -489,8 +495,8 @@ impl ExperimentBuilder {
         if e.max_chains_per_shard == Some(0) {
             return Err(Error::invalid("max_chains_per_shard", "an integer >= 1", 0));
         }
-        if e.event_capacity == Some(0) {
-            return Err(Error::invalid("event_capacity", "an integer >= 1", 0));
+        if e.pending_events.is_some_and(|n| n == 0 || n > 64) {
+            return Err(Error::invalid("pending_events", "an integer in [1, 64]", e.pending_events.unwrap_or(0)));
         }
         if let Some(t) = e.trace {
             if t.every == 0 {

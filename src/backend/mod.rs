@@ -67,7 +67,7 @@ pub struct RawRun {
     pub trace: Vec<f32>,
     /// Step dispatches issued (GPU); 0 on the CPU.
     pub dispatches: u32,
-    /// Dispatches redone after the event buffer overflowed.
+    /// Dispatches run again because chains had more escapes than one dispatch holds.
     pub overflow_recoveries: u32,
     /// Shards rerun with fewer steps per dispatch because the driver cut loops short.
     pub loop_limit_retries: u32,

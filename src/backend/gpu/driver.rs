@@ -98,10 +98,11 @@ impl GpuEngine {
 
     /// Largest number of chains one shard may hold: every per-chain buffer must fit one storage
     /// binding and one buffer on this device.
-    pub fn max_chains_per_shard(&self, dim: usize, precision: Precision) -> u32 {
+    pub fn max_chains_per_shard(&self, dim: usize, precision: Precision, pending: u32) -> u32 {
         let lim = self.ctx.device.limits();
         let bytes = u64::from(lim.max_storage_buffer_binding_size).min(lim.max_buffer_size);
-        let per_chain = (dim as u64 * precision.bytes()).max(std::mem::size_of::<ChainState>() as u64);
+        let events = u64::from(pending) * std::mem::size_of::<EscapeEvent>() as u64;
+        let per_chain = (dim as u64 * precision.bytes()).max(std::mem::size_of::<ChainState>() as u64).max(events);
         let by_groups = u64::from(MAX_GROUPS_PER_DIM) * u64::from(MAX_GROUPS_PER_DIM) * u64::from(WORKGROUP_SIZE);
         (bytes / per_chain).min(by_groups).min(u64::from(u32::MAX)) as u32
     }
@@ -112,7 +113,7 @@ impl GpuEngine {
             let name = self.ctx.adapter.as_ref().map_or("this device".to_string(), |a| a.name.clone());
             return Err(Error::Unsupported(format!("f16 state needs SHADER_F16, which {name} lacks: use f32 state")));
         }
-        let src = compose(exp.objective.as_ref(), &exp.method, f16);
+        let src = compose(exp.objective.as_ref(), &exp.method, f16, exp.pending());
         let cache = |c: &Mutex<HashMap<String, Arc<Pipelines>>>| c.lock().unwrap_or_else(|e| e.into_inner()).get(&src).cloned();
         if let Some(p) = cache(&self.cache) {
             return Ok(p);
@@ -224,7 +225,7 @@ impl GpuEngine {
     ) -> Result<RawRun, Error> {
         let d = exp.objective.dim();
         let pipes = self.pipelines(exp)?;
-        let shard_cap = exp.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(d, exp.precision)).max(1);
+        let shard_cap = exp.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(d, exp.precision, exp.pending())).max(1);
         let mut k = self.initial_steps_per_dispatch(exp);
         let trace_len = exp.trace.map_or(0, |t| t.len(exp.steps, d));
         let trace_bytes = trace_len as u64 * 4;
@@ -310,7 +311,7 @@ impl GpuEngine {
         ck: &mut Option<&mut Checkpointer>,
     ) -> Result<Option<Vec<u32>>, Error> {
         let ShardRun { exp, pipes, shared, n, offset, trace_len } = *run;
-        let mut shard = self.shard(exp, n, offset)?;
+        let shard = self.shard(exp, n, offset)?;
         self.dispatch(pipes, &shard, shared, &pipes.init, exp.kernel_params(n, offset, 0, shard.capacity))?;
         let mut t_end = 0u32;
         if let Some(s) = start {
@@ -327,19 +328,17 @@ impl GpuEngine {
             if c[C_CUT] > 0 {
                 return Ok(None);
             }
-            let written = c[C_EVENTS].min(shard.capacity) as usize;
+            if c[C_EVENTS] > shard.capacity {
+                return Err(Error::Gpu(format!("{} events for an event buffer of {}", c[C_EVENTS], shard.capacity)));
+            }
+            let written = c[C_EVENTS] as usize;
             out.events.extend(self.ctx.read_back::<EscapeEvent>(&shard.events, written)?);
             t_end = target;
-            // Chains whose event did not fit stopped before that step; grow the buffer and run
-            // the same target again. Counter-based randomness makes the redo identical.
+            // Chains with more escapes than this dispatch could hold stopped before the step that
+            // had no room; run the same target again. Counter-based randomness makes it identical.
             redo = c[C_PAUSED] > 0;
             if redo {
                 out.overflow_recoveries += 1;
-                let want = c[C_EVENTS].max(shard.capacity.saturating_mul(2)).min(self.max_event_capacity());
-                if want > shard.capacity {
-                    shard.capacity = want;
-                    shard.events = self.event_buffer(want);
-                }
             }
             progress(&Progress {
                 t_end,
@@ -419,7 +418,11 @@ impl GpuEngine {
 
     fn shard(&self, exp: &Experiment, n: u32, offset: u32) -> Result<Shard, Error> {
         let d = exp.objective.dim() as u64;
-        let capacity = exp.event_capacity.unwrap_or_else(|| n.clamp(1024, 1 << 20)).min(self.max_event_capacity()).max(1);
+        // PEND events per chain per dispatch always fit: no event is ever dropped.
+        let capacity = n.saturating_mul(exp.pending());
+        if capacity > self.max_event_capacity() {
+            return Err(Error::TooLarge(format!("{n} chains x {} pending events exceed one binding", exp.pending())));
+        }
         self.ctx.scoped("allocating chain buffers", || Shard {
             chains: n,
             params: self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

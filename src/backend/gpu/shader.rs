@@ -17,12 +17,13 @@ pub fn objective_header(dim: usize) -> String {
     format!("const D: u32 = {dim}u;\n{OBJECTIVE_PRELUDE}{}\n", include_str!("../../../shaders/rng.wgsl"))
 }
 
-/// The full WGSL source of the ensemble kernel; `f16_state` stores positions as f16.
-pub fn compose(objective: &dyn Objective, method: &Method, f16_state: bool) -> String {
+/// The full WGSL source of the ensemble kernel; `f16_state` stores positions as f16, `pending`
+/// is how many escape events a chain holds per dispatch.
+pub fn compose(objective: &dyn Objective, method: &Method, f16_state: bool, pending: u32) -> String {
     let src = objective.wgsl();
     let state = if f16_state { "enable f16;\nalias StateT = f16;\n" } else { "alias StateT = f32;\n" };
     let mut out = format!(
-        "{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {WORKGROUP_SIZE}u;\n{}{}\n{src}\n",
+        "{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {WORKGROUP_SIZE}u;\nconst PEND: u32 = {pending}u;\n{}{}\n{src}\n",
         objective.name(),
         objective.dim(),
         method.kind.name(),
@@ -70,7 +71,7 @@ mod tests {
                 if kind == MethodKind::Sgd && obj.terms().is_some() {
                     method.oracle = crate::method::Oracle::Minibatch { batch: 4 };
                 }
-                let src = compose(obj.as_ref(), &method, kind == MethodKind::Gd);
+                let src = compose(obj.as_ref(), &method, kind == MethodKind::Gd, 4);
                 let module = naga::front::wgsl::parse_str(&src)
                     .unwrap_or_else(|e| panic!("{name} d={d}: {}", e.emit_to_string(&src)));
                 naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
