@@ -343,8 +343,8 @@ impl Experiment {
         if self.checks.along_run && self.trace.is_some() {
             match rho {
                 Some(rho) => {
-                    let points = report.trace_points();
-                    let visited: Vec<Visited> = points
+                    let visited: Vec<Visited> = report
+                        .trace
                         .iter()
                         .filter(|p| p.f.is_finite() || !obj.cpu_twin())
                         .map(|p| Visited { chain: p.chain, step: p.step, f: p.f, x: &p.x })

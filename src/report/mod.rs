@@ -105,6 +105,8 @@ pub struct Report {
     pub self_bounding: Option<crate::check::run_checks::SelfBoundingChecks>,
     /// Why a check was skipped.
     pub check_notes: Vec<String>,
+    /// The traced points with their values, evaluated once (see [`Report::trace_points`]).
+    pub trace: Vec<TracePoint>,
     /// Steps taken, summed over chains.
     pub chain_steps: u64,
     /// Wall-clock seconds of the run (including kernel compilation and read-back).
@@ -114,6 +116,12 @@ pub struct Report {
 impl Report {
     /// Builds the report of `raw`.
     pub fn new(exp: &Experiment, raw: RawRun, engine: EngineInfo, wall_seconds: f64) -> Self {
+        let mut r = Self::counted(exp, raw, engine, wall_seconds);
+        r.trace = r.trace_points();
+        r
+    }
+
+    fn counted(exp: &Experiment, raw: RawRun, engine: EngineInfo, wall_seconds: f64) -> Self {
         let mut counts = Counts { escape_events: raw.events.len(), ..Default::default() };
         let mut final_labels = BTreeMap::new();
         for st in &raw.states {
@@ -146,6 +154,7 @@ impl Report {
             certification: None,
             self_bounding: None,
             check_notes: Vec::new(),
+            trace: Vec::new(),
             step_size: Summary::of(&raw.states.iter().filter(|s| s.eta > 0.0).map(|s| f64::from(s.eta)).collect::<Vec<_>>()),
             final_labels,
             raw,
@@ -209,7 +218,7 @@ impl Report {
         write_csv(&dir.join("chains.csv"), CHAINS_HEADER, self.raw.states.iter().enumerate().map(|(c, s)| chain_row(c, s, cert(c))))?;
         #[cfg(feature = "parquet")]
         parquet::write_tables(dir, &self.raw.events, &self.raw.states)?;
-        let trace = self.trace_points();
+        let trace = &self.trace;
         if !trace.is_empty() {
             let d = self.experiment.objective.dim();
             let header = format!("chain,step,f,{}", (0..d).map(|i| format!("x{i}")).collect::<Vec<_>>().join(","));
@@ -223,6 +232,7 @@ impl Report {
     }
 
     /// The traced points with their values (evaluated on the host; NaN without a Rust twin).
+    /// Computed once into [`Report::trace`] when the report is built.
     pub fn trace_points(&self) -> Vec<TracePoint> {
         let Some(spec) = self.experiment.trace else { return Vec::new() };
         let obj = &self.experiment.objective;
@@ -252,7 +262,7 @@ impl Report {
             summary: self.summary_json(),
             events: self.raw.events.clone(),
             chains: self.raw.states.clone(),
-            trace: self.trace_points(),
+            trace: self.trace.clone(),
         }
     }
 
