@@ -179,8 +179,8 @@ impl Experiment {
         let rho4 = |r: Option<Rho>| r.map_or([0.0; 4], |r| [r.a as f32, r.b as f32, r.p as f32, r.fmin as f32]);
         let (sb, rho1, rho2) = match &m.step_rule {
             StepRule::SelfBounding(sb) => {
-                let closed = self.objective.rho();
-                (Some(sb), rho4(sb.rho1.or(closed.map(|c| c.0))), rho4(sb.rho2.or(closed.map(|c| c.1))))
+                let declared = self.declared_rho();
+                (Some(sb), rho4(declared.map(|r| r.0)), rho4(declared.map(|r| r.1)))
             }
             StepRule::Fixed => (None, [0.0; 4], [0.0; 4]),
         };

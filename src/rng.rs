@@ -95,12 +95,7 @@ pub fn normals(seed: u64, chain: u32, step: u32, purpose: Purpose, out: &mut [f3
 /// `n` standard normals of data stream `stream` under `seed` (generated objective data).
 pub fn data_normals(seed: u64, stream: u32, n: usize) -> Vec<f64> {
     let mut out = vec![0.0f32; n];
-    for (block, slot) in out.chunks_mut(4).enumerate() {
-        let w = draw(seed, stream, 0, Purpose::Data, block as u32);
-        let p = normal_pair(w[0], w[1]);
-        let q = normal_pair(w[2], w[3]);
-        slot.copy_from_slice(&[p[0], p[1], q[0], q[1]][..slot.len()]);
-    }
+    normals(seed, stream, 0, Purpose::Data, &mut out);
     out.into_iter().map(f64::from).collect()
 }
 

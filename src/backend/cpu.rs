@@ -10,17 +10,8 @@ use rayon::prelude::*;
 /// Chains per batch between two progress reports.
 const BATCH: u32 = 8192;
 
-/// Runs an experiment on the CPU.
-pub fn run(exp: &Experiment, progress: &mut dyn FnMut(&Progress)) -> RawRun {
-    match run_resumable(exp, progress, None, None) {
-        Ok(r) => r,
-        // Without a checkpointer nothing can fail.
-        Err(_) => unreachable!("the CPU backend fails only while checkpointing"),
-    }
-}
-
-/// Like [`run`], continuing from `resume` (finished batches) and writing checkpoints through
-/// `ck` after batches of chains.
+/// Runs an experiment on the CPU, continuing from `resume` (finished batches) when given and
+/// writing checkpoints through `ck` after batches of chains.
 pub fn run_resumable(
     exp: &Experiment,
     progress: &mut dyn FnMut(&Progress),

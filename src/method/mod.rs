@@ -6,6 +6,7 @@ mod pieces;
 mod step_rule;
 
 pub use pgd::{PgdParams, TheoryParams};
+pub(crate) use pgd::check_accuracy;
 pub use pieces::{MAX_PIECES, Oracle, Perturbation, PrecondKernel, Schedule, Transform};
 pub use step_rule::{ChainParams, Rho, SelfBounding, StepRule};
 

@@ -8,6 +8,19 @@ fn positive(field: &'static str, v: f64) -> Result<(), Error> {
     if v.is_finite() && v > 0.0 { Ok(()) } else { Err(Error::invalid(field, "a finite number > 0", v)) }
 }
 
+/// Checks the accuracy parameters Jin et al.'s formulas share: eps > 0, c in (0, 1],
+/// delta in (0, 1).
+pub(crate) fn check_accuracy(eps: f64, c: f64, delta: f64) -> Result<(), Error> {
+    positive("eps", eps)?;
+    if !(c > 0.0 && c <= 1.0) {
+        return Err(Error::invalid("c", "a number in (0, 1]", c));
+    }
+    if !(delta > 0.0 && delta < 1.0) {
+        return Err(Error::invalid("delta", "a number in (0, 1)", delta));
+    }
+    Ok(())
+}
+
 /// Step size, perturbation and escape-detector parameters of one run.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PgdParams {
@@ -66,14 +79,8 @@ impl TheoryParams {
     pub fn derive(&self, d: usize) -> Result<PgdParams, Error> {
         positive("l", self.l)?;
         positive("rho", self.rho)?;
-        positive("eps", self.eps)?;
         positive("df", self.df)?;
-        if !(self.c > 0.0 && self.c <= 1.0) {
-            return Err(Error::invalid("c", "a number in (0, 1]", self.c));
-        }
-        if !(self.delta > 0.0 && self.delta < 1.0) {
-            return Err(Error::invalid("delta", "a number in (0, 1)", self.delta));
-        }
+        check_accuracy(self.eps, self.c, self.delta)?;
         let TheoryParams { l, rho, eps, c, delta, df } = *self;
         let chi = 3.0 * ((d as f64 * l * df / (c * eps * eps * delta)).ln()).max(4.0);
         let t_thres = (chi / (c * c) * l / (rho * eps).sqrt()).ceil();

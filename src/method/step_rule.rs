@@ -107,15 +107,7 @@ pub struct ChainParams {
 impl SelfBounding {
     /// Checks the scalar fields.
     pub fn validate(&self) -> Result<(), Error> {
-        if !(self.eps.is_finite() && self.eps > 0.0) {
-            return Err(Error::invalid("eps", "a finite number > 0", self.eps));
-        }
-        if !(self.c > 0.0 && self.c <= 1.0) {
-            return Err(Error::invalid("c", "a number in (0, 1]", self.c));
-        }
-        if !(self.delta > 0.0 && self.delta < 1.0) {
-            return Err(Error::invalid("delta", "a number in (0, 1)", self.delta));
-        }
+        super::check_accuracy(self.eps, self.c, self.delta)?;
         if let Some(df) = self.df {
             if !(df.is_finite() && df > 0.0) {
                 return Err(Error::invalid("df", "a finite number > 0", df));
