@@ -1,9 +1,22 @@
 //! Statistics over escape times: plain sample summaries, the two-sample KS test, and survival
-//! analysis with right censoring ([`survival`]).
+//! analysis of stall episodes with competing outcomes.
+//!
+//! A chain stalls (gradient norm below the threshold) and the stall episode ends in one
+//! [`Outcome`]: escaped (the event of interest), converged (a second-order stationary point, so
+//! not a saddle stall: counted but out of the risk set), diverged or precision limited (competing
+//! causes that end the episode without an escape) or censored (still stalled at a non-SOSP point
+//! when the budget ended). [`survival`] keeps per-label tables of outcomes by time and reads the
+//! Kaplan-Meier curve of escape off them, the competing causes treated as censorings there;
+//! [`competing`] gives the Aalen-Johansen cumulative incidence of escape and of each competing
+//! cause, which, unlike 1 - KM, is a probability of the outcome in the presence of the others, and
+//! a pooled Kaplan-Meier band clustered by chain, since one chain contributes several dependent
+//! episodes.
 
+pub mod competing;
 pub mod survival;
 
-pub use survival::{Curve, Quantile, SurvivalSummary, SurvivalTables, TimeTable};
+pub use competing::{Episode, Incidence, IncidencePoint, Outcome, clustered_kaplan_meier};
+pub use survival::{Counts, Curve, Quantile, SurvivalSummary, SurvivalTables, TimeTable};
 
 /// Summary of a sample of escape times (all None when the sample is empty).
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]

@@ -1,53 +1,105 @@
-//! Escape-time survival with right censoring: Kaplan-Meier curves with Greenwood confidence
-//! bands, quantiles read off the curve, success rate, expected running time and log-binned
-//! histograms. The raw material is a [`TimeTable`] per label; tables add up exactly, so the
-//! statistics of two disjoint sets of chains merge into those of one run over all of them.
+//! Escape-time survival of saddle stalls: Kaplan-Meier curves with Greenwood confidence bands,
+//! quantiles read off the curve, success rate, expected running time and log-binned
+//! histograms. The raw material is a [`TimeTable`] per label counting each [`Outcome`] at each
+//! time; tables add up exactly, so the statistics of two disjoint sets of chains merge into those
+//! of one run over all of them. Competing causes are in [`competing`](super::competing).
 
 use std::collections::BTreeMap;
+use std::ops::{Index, IndexMut};
 
-/// Observed escapes and censorings at each time (steps since the stall).
+use super::competing::{Episode, Outcome};
+
+/// Episodes that ended at one time, by outcome, in the order of [`Outcome::ALL`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Counts(pub [u64; 5]);
+
+impl Index<Outcome> for Counts {
+    type Output = u64;
+    fn index(&self, o: Outcome) -> &u64 {
+        &self.0[o.index()]
+    }
+}
+
+impl IndexMut<Outcome> for Counts {
+    fn index_mut(&mut self, o: Outcome) -> &mut u64 {
+        &mut self.0[o.index()]
+    }
+}
+
+impl Counts {
+    /// Saddle stalls: every outcome but converged (those in the risk set).
+    pub fn saddle_stalls(&self) -> u64 {
+        self.0.iter().sum::<u64>() - self[Outcome::Converged]
+    }
+
+    /// Saddle stalls ended by a cause: escaped, diverged or precision limited.
+    pub fn ends(&self) -> u64 {
+        self[Outcome::Escaped] + self[Outcome::Diverged] + self[Outcome::PrecisionLimited]
+    }
+}
+
+/// Stall episodes by the time they ended (steps since the stall) and their outcome.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TimeTable {
-    /// time -> (escapes observed at that time, subjects censored at that time).
-    pub at: BTreeMap<u32, (u64, u64)>,
+    /// time -> episodes that ended at that time, by outcome.
+    pub at: BTreeMap<u32, Counts>,
 }
 
 impl TimeTable {
-    /// Records an escape after `t` steps.
-    pub fn event(&mut self, t: u32) {
-        self.at.entry(t).or_default().0 += 1;
+    /// Records an episode that ended with `outcome` after `t` steps.
+    pub fn record(&mut self, t: u32, outcome: Outcome) {
+        self.at.entry(t).or_default()[outcome] += 1;
     }
 
-    /// Records a subject censored after `t` steps (still stalled, certified or diverged).
+    /// Records an escape after `t` steps.
+    pub fn event(&mut self, t: u32) {
+        self.record(t, Outcome::Escaped);
+    }
+
+    /// Records a saddle stall still stalled when the budget ended, after `t` steps.
     pub fn censor(&mut self, t: u32) {
-        self.at.entry(t).or_default().1 += 1;
+        self.record(t, Outcome::Censored);
     }
 
     /// Adds another table (a disjoint set of subjects).
     pub fn merge(&mut self, other: &TimeTable) {
-        for (t, (d, c)) in &other.at {
+        for (t, c) in &other.at {
             let e = self.at.entry(*t).or_default();
-            e.0 += d;
-            e.1 += c;
+            for (a, b) in e.0.iter_mut().zip(c.0) {
+                *a += b;
+            }
         }
     }
 
-    /// Number of subjects.
+    /// Number of episodes with this outcome.
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        self.at.values().map(|c| c[outcome]).sum()
+    }
+
+    /// Number of episodes of any outcome.
     pub fn subjects(&self) -> u64 {
-        self.at.values().map(|(d, c)| d + c).sum()
+        self.at.values().map(|c| c.0.iter().sum::<u64>()).sum()
+    }
+
+    /// Number of saddle stalls (all episodes but the converged ones).
+    pub fn saddle_stalls(&self) -> u64 {
+        self.at.values().map(Counts::saddle_stalls).sum()
     }
 
     /// Number of observed escapes.
     pub fn events(&self) -> u64 {
-        self.at.values().map(|(d, _)| d).sum()
+        self.count(Outcome::Escaped)
     }
 
-    /// The Kaplan-Meier curve with Greenwood variance.
+    /// The Kaplan-Meier curve of escape over the saddle stalls with Greenwood variance: diverged,
+    /// precision-limited and censored episodes leave the risk set at their time (after the
+    /// escapes at that time); converged ones never enter it.
     pub fn kaplan_meier(&self) -> Curve {
-        let mut at_risk = self.subjects();
+        let mut at_risk = self.saddle_stalls();
         let (mut s, mut greenwood) = (1.0f64, 0.0f64);
         let mut points = Vec::new();
-        for (&t, &(d, c)) in &self.at {
+        for (&t, counts) in &self.at {
+            let d = counts[Outcome::Escaped];
             if d > 0 {
                 s *= 1.0 - d as f64 / at_risk as f64;
                 if at_risk > d {
@@ -56,16 +108,16 @@ impl TimeTable {
                 let se = s * greenwood.sqrt();
                 points.push(CurvePoint { t, at_risk, events: d, survival: s, se, lower: (s - 1.96 * se).max(0.0), upper: (s + 1.96 * se).min(1.0) });
             }
-            at_risk -= d + c;
+            at_risk -= counts.saddle_stalls();
         }
         Curve { points }
     }
 
-    /// Sum of all observed times (escapes and censorings) over the number of escapes: the
-    /// expected running time to one escape when failed attempts are restarted (None without
+    /// Sum of the times of all saddle stalls (whatever their outcome) over the number of escapes:
+    /// the expected running time to one escape when failed attempts are restarted (None without
     /// escapes).
     pub fn expected_running_time(&self) -> Option<f64> {
-        let total: f64 = self.at.iter().map(|(t, (d, c))| f64::from(*t) * (d + c) as f64).sum();
+        let total: f64 = self.at.iter().map(|(t, c)| f64::from(*t) * c.saddle_stalls() as f64).sum();
         let events = self.events();
         (events > 0).then(|| total / events as f64)
     }
@@ -74,7 +126,8 @@ impl TimeTable {
     /// (time 0 gets its own bin).
     pub fn log_histogram(&self) -> Vec<Bin> {
         let mut bins: BTreeMap<i32, u64> = BTreeMap::new();
-        for (&t, &(d, _)) in &self.at {
+        for (&t, c) in &self.at {
+            let d = c[Outcome::Escaped];
             if d > 0 {
                 let k = if t == 0 { -1 } else { (2.0 * f64::from(t).log2()).floor() as i32 };
                 *bins.entry(k).or_default() += d;
@@ -92,16 +145,21 @@ impl TimeTable {
     pub fn summary(&self) -> SurvivalSummary {
         let km = self.kaplan_meier();
         let q = |p| km.quantile(p).map_or(Quantile::NotReached, Quantile::Steps);
-        let subjects = self.subjects();
+        let (saddle_stalls, escapes) = (self.saddle_stalls(), self.events());
         SurvivalSummary {
-            subjects,
-            escapes: self.events(),
-            censored: subjects - self.events(),
-            success_rate: if subjects > 0 { self.events() as f64 / subjects as f64 } else { 0.0 },
+            subjects: self.subjects(),
+            escapes,
+            converged: self.count(Outcome::Converged),
+            diverged: self.count(Outcome::Diverged),
+            precision_limited: self.count(Outcome::PrecisionLimited),
+            censored: self.count(Outcome::Censored),
+            saddle_stalls,
+            success_rate: if saddle_stalls > 0 { escapes as f64 / saddle_stalls as f64 } else { 0.0 },
             median: q(0.5),
             p10: q(0.1),
             p90: q(0.9),
             expected_running_time: self.expected_running_time(),
+            escape_cif: self.cumulative_incidence(Outcome::Escaped).points.last().map_or(0.0, |p| p.cif),
         }
     }
 }
@@ -117,7 +175,8 @@ pub struct CurvePoint {
     pub events: u64,
     /// S(t).
     pub survival: f64,
-    /// Greenwood standard error of S(t).
+    /// Standard error of S(t): Greenwood's, or chain-clustered from
+    /// [`clustered_kaplan_meier`](super::competing::clustered_kaplan_meier).
     pub se: f64,
     /// Lower 95% band (S - 1.96 se, clipped at 0).
     pub lower: f64,
@@ -185,13 +244,21 @@ pub struct Bin {
 /// Survival statistics of one group of stall episodes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct SurvivalSummary {
-    /// Stall episodes.
+    /// Stall episodes of any outcome.
     pub subjects: u64,
     /// Of which escaped.
     pub escapes: u64,
-    /// Of which censored (still stalled at the end, certified or diverged while stalled).
+    /// Of which converged to a second-order stationary point (not saddle stalls).
+    pub converged: u64,
+    /// Of which diverged while stalled (competing cause).
+    pub diverged: u64,
+    /// Of which held by the float format (competing cause).
+    pub precision_limited: u64,
+    /// Of which still stalled at a non-SOSP point when the budget ended.
     pub censored: u64,
-    /// escapes / subjects within the budget.
+    /// Saddle stalls: all but the converged episodes.
+    pub saddle_stalls: u64,
+    /// escapes / saddle stalls within the budget.
     pub success_rate: f64,
     /// Median escape time from the Kaplan-Meier curve.
     pub median: Quantile,
@@ -199,8 +266,11 @@ pub struct SurvivalSummary {
     pub p10: Quantile,
     /// 90% quantile.
     pub p90: Quantile,
-    /// Expected running time (total observed time / escapes).
+    /// Expected running time (total saddle-stall time / escapes).
     pub expected_running_time: Option<f64>,
+    /// Aalen-Johansen cumulative incidence of escape at the last time (diverged and precision
+    /// limited competing); 0 without saddle stalls.
+    pub escape_cif: f64,
 }
 
 /// Survival tables per label, plus the merged whole.
@@ -211,6 +281,15 @@ pub struct SurvivalTables {
 }
 
 impl SurvivalTables {
+    /// The tables of `episodes`, one per label.
+    pub fn from_episodes(episodes: &[Episode]) -> Self {
+        let mut t = SurvivalTables::default();
+        for e in episodes {
+            t.by_label.entry(e.label).or_default().record(e.time, e.outcome);
+        }
+        t
+    }
+
     /// All labels together.
     pub fn overall(&self) -> TimeTable {
         let mut all = TimeTable::default();
@@ -296,5 +375,28 @@ mod tests {
         let h = whole.log_histogram();
         assert_eq!(h.iter().map(|b| b.count).sum::<u64>(), 3);
         assert!(h.iter().all(|b| b.lo < b.hi));
+    }
+
+    /// Two disjoint sets of chains (even and odd ids) merge into exactly the whole run's tables,
+    /// outcomes included, so every statistic of the merge is that of the whole.
+    #[test]
+    fn merging_disjoint_chains_reproduces_the_whole_run() {
+        let episodes: Vec<Episode> = (0..200u32)
+            .map(|i| Episode { chain: i / 5, label: i % 5, time: (i * 37) % 23, outcome: Outcome::ALL[(i as usize * 7) % 5] })
+            .collect();
+        let whole = SurvivalTables::from_episodes(&episodes);
+        let (even, odd): (Vec<Episode>, Vec<Episode>) = episodes.iter().partition(|e| e.chain % 2 == 0);
+        let mut merged = SurvivalTables::from_episodes(&odd);
+        merged.merge(&SurvivalTables::from_episodes(&even));
+        assert_eq!(merged, whole);
+        assert_eq!(merged.overall().summary(), whole.overall().summary());
+        let all = whole.overall();
+        assert_eq!(all.subjects(), 200);
+        for o in Outcome::ALL {
+            assert_eq!(all.count(o), episodes.iter().filter(|e| e.outcome == o).count() as u64, "{}", o.name());
+        }
+        assert_eq!(all.saddle_stalls(), 200 - all.count(Outcome::Converged));
+        let json = serde_json::to_string(&Outcome::PrecisionLimited).unwrap();
+        assert_eq!(json, "\"precision_limited\"");
     }
 }
