@@ -3,18 +3,62 @@
 //! reorthogonalization in f64. The products can come from the CPU (f64) or the GPU (f32, see
 //! `backend::gpu::hvp`); Lanczos runs on the host in lockstep across points, one batch of
 //! products per iteration.
+//!
+//! Convergence is decided per point, not by a fixed step count. After m steps the extreme Ritz
+//! pairs (theta, y = Q_m s) of the tridiagonal T_m satisfy H y - theta y = beta_m s_m q_{m+1}, so
+//! |beta_m s_m| (s_m the last component of s) is the residual norm ||H y - theta y|| without a
+//! product. A point stops once both extreme pairs have that residual at most
+//! `tol * max(|theta_min|, |theta_max|)` ([`LANCZOS_TOL_F64`] for f64 products,
+//! [`LANCZOS_TOL_F32`] for f32 device products), or when the Krylov space is exhausted (m = d, or
+//! an invariant subspace: beta_m ~ 0), where the Ritz values are the operator's eigenvalues up to
+//! rounding. The batch keeps stepping until every point has stopped.
+//!
+//! What the residual r means: some eigenvalue of H lies within r of each reported Ritz value, and
+//! if the rest of the spectrum is at distance >= gap from it, within r^2 / gap. Also
+//! lambda_min <= theta_min and theta_max <= lambda_max always (Rayleigh quotients). What it does
+//! not prove: that no eigenvalue lies below theta_min. Lanczos from a random start finds the
+//! extreme eigenvalue first unless the start vector is nearly orthogonal to its eigenvector
+//! (probability ~ the relative size of that component), which is why the start is random.
+//!
+//! The residual reported in [`Spectrum`] is measured, not estimated: after stopping, one more
+//! batch of products per end computes ||H y - theta y|| / ||y|| directly. For exact f64 products
+//! it equals |beta_m s_m| up to rounding; for noisy ones (f32 central differences) it also
+//! contains the product error, so it stays honest where the recurrence's estimate is not.
 
 use crate::objective::Objective;
 use crate::{Error, linalg, rng};
 use rayon::prelude::*;
 
-/// Extreme eigenvalues of the Hessian at one point.
+/// Relative residual tolerance for f64 Hessian-vector products: a Ritz pair counts as converged
+/// when ||H y - theta y|| <= 1e-8 max(|theta_min|, |theta_max|). Exact f64 products reach it
+/// with room to spare (rounding leaves ~1e-15); central differences in f64 carry ~1e-10 relative
+/// error, still below it.
+pub const LANCZOS_TOL_F64: f64 = 1e-8;
+
+/// Relative residual tolerance for f32 device products (central differences with a step near
+/// the cube root of f32's epsilon, whose error is ~eps_f32^(2/3) ~ 2e-5 relative to the gradient
+/// scale): 1e-4, a few times above that noise floor. Where the noise is larger than that at a
+/// point, the measured residual says so and that point is reported as not converged.
+pub const LANCZOS_TOL_F32: f64 = 1e-4;
+
+/// Extreme eigenvalues of the Hessian at one point, with the evidence for them.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Spectrum {
     /// Smallest eigenvalue (Ritz value).
     pub lambda_min: f64,
-    /// Largest eigenvalue.
+    /// Largest eigenvalue (Ritz value).
     pub lambda_max: f64,
+    /// ||H y - lambda_min y|| for the unit Ritz vector y of `lambda_min`, measured with one extra
+    /// product: some eigenvalue of H lies within this distance of `lambda_min`.
+    pub lambda_min_residual: f64,
+    /// ||H y - lambda_max y|| for the unit Ritz vector y of `lambda_max`.
+    pub lambda_max_residual: f64,
+    /// Lanczos steps (Hessian-vector products, not counting the two residual products) used.
+    pub steps: usize,
+    /// Whether both residuals are at most tol * max(|lambda_min|, |lambda_max|) for the tolerance
+    /// the spectrum was computed with. False means a step cap stopped Lanczos first, or the
+    /// products are too inexact for that tolerance: the values are then not certified.
+    pub converged: bool,
 }
 
 impl Spectrum {
@@ -51,14 +95,15 @@ pub fn hvp_f64(obj: &dyn Objective, x: &[f64], v: &[f64], out: &mut [f64]) {
     }
 }
 
-/// Lanczos steps used for dimension d: all d (exact extremes up to rounding) up to 64, then 64.
+/// The step cap for dimension d: d itself. At d steps the Krylov space is the whole space and
+/// the Ritz values are the eigenvalues up to rounding, so no restart is needed; points stop much
+/// earlier once their residuals meet the tolerance. (This used to be min(d, 64), which stopped
+/// early above d = 64 and could report a Ritz value far above lambda_min.)
 pub fn lanczos_steps(d: usize) -> usize {
-    d.min(64)
+    d
 }
 
-/// Batched Lanczos: `apply` maps n stacked vectors (n x d, row i for point i) to the n products
-/// H_i v_i. Returns each point's extreme Ritz values after `steps` iterations. Start vectors
-/// come from the Philox stream under `seed`.
+/// Batched Lanczos with the f64 tolerance [`LANCZOS_TOL_F64`]: see [`lanczos_tol`].
 pub fn lanczos(
     n: usize,
     d: usize,
@@ -66,97 +111,203 @@ pub fn lanczos(
     seed: u64,
     apply: &mut dyn FnMut(&[f64]) -> Result<Vec<f64>, Error>,
 ) -> Result<Vec<Spectrum>, Error> {
-    let steps = steps.clamp(1, d.max(1));
-    // q[i] holds point i's Lanczos vectors, alpha/beta its tridiagonal matrix.
-    let mut q: Vec<Vec<f64>> = (0..n)
+    lanczos_tol(n, d, steps, LANCZOS_TOL_F64, seed, apply)
+}
+
+/// Batched Lanczos with full reorthogonalization: `apply` maps n stacked vectors (n x d, row i
+/// for point i; rows of points that have stopped are zero) to the n products H_i v_i. Each point
+/// steps until both extreme Ritz pairs have residual |beta_m s_m| <= `tol` * max(|theta_min|,
+/// |theta_max|), until its Krylov space is exhausted, or until `max_steps` (clamped to 1..=d;
+/// [`lanczos_steps`] gives d, which makes the result exact up to rounding when the tolerance is
+/// not met earlier). Then two more batches of products measure the residuals reported in
+/// [`Spectrum`]. Start vectors come from the Philox stream under `seed`.
+///
+/// Memory is n x steps x d f64 (the Lanczos vectors are kept for reorthogonalization and for
+/// the Ritz vectors). Restarting would bound it but slow convergence on clustered spectra, where
+/// the cap d is the honest fallback. The extreme pairs of T_m are found in O(m) per check
+/// ([`linalg::tridiag_smallest`]), checked every step up to 32 steps and then every ~m/32 steps,
+/// which costs at most ~3% extra steps.
+pub fn lanczos_tol(
+    n: usize,
+    d: usize,
+    max_steps: usize,
+    tol: f64,
+    seed: u64,
+    apply: &mut dyn FnMut(&[f64]) -> Result<Vec<f64>, Error>,
+) -> Result<Vec<Spectrum>, Error> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if d == 0 {
+        let zero = Spectrum { lambda_min: 0.0, lambda_max: 0.0, lambda_min_residual: 0.0, lambda_max_residual: 0.0, steps: 0, converged: true };
+        return Ok(vec![zero; n]);
+    }
+    let cap = max_steps.clamp(1, d);
+    let mut chains: Vec<Chain> = (0..n)
         .map(|i| {
             let mut v = rng::data_normals(seed, i as u32, d);
             let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt().max(1e-300);
             v.iter_mut().for_each(|a| *a /= norm);
-            v
+            Chain { q: v, alpha: Vec::new(), beta: Vec::new(), tnorm: 0.0, next_check: 1, ritz: None }
         })
         .collect();
-    let mut alpha = vec![Vec::with_capacity(steps); n];
-    let mut beta: Vec<Vec<f64>> = vec![Vec::with_capacity(steps); n];
-    let mut done = vec![false; n];
-    for k in 0..steps {
+    for k in 0..cap {
         let mut stacked = vec![0.0; n * d];
-        for i in 0..n {
-            if !done[i] {
-                stacked[i * d..(i + 1) * d].copy_from_slice(&q[i][k * d..(k + 1) * d]);
+        for (i, c) in chains.iter().enumerate() {
+            if c.ritz.is_none() {
+                stacked[i * d..(i + 1) * d].copy_from_slice(&c.q[k * d..(k + 1) * d]);
             }
         }
         let w_all = apply(&stacked)?;
-        let results: Vec<(f64, Option<(f64, Vec<f64>)>)> = (0..n)
-            .into_par_iter()
-            .map(|i| {
-                if done[i] {
-                    return (0.0, None);
-                }
-                let qi = &q[i];
-                let mut w = w_all[i * d..(i + 1) * d].to_vec();
-                let qk = &qi[k * d..(k + 1) * d];
-                let a: f64 = w.iter().zip(qk).map(|(x, y)| x * y).sum();
-                // Full reorthogonalization against every previous vector (twice, for safety).
-                for _ in 0..2 {
-                    for j in 0..=k {
-                        let qj = &qi[j * d..(j + 1) * d];
-                        let c: f64 = w.iter().zip(qj).map(|(x, y)| x * y).sum();
-                        w.iter_mut().zip(qj).for_each(|(x, y)| *x -= c * y);
-                    }
-                }
-                let b = w.iter().map(|x| x * x).sum::<f64>().sqrt();
-                let next = (k + 1 < steps && b > 1e-12 * (1.0 + a.abs())).then(|| {
-                    w.iter_mut().for_each(|x| *x /= b);
-                    (b, w)
-                });
-                (a, next)
-            })
-            .collect();
-        for (i, (a, next)) in results.into_iter().enumerate() {
-            if done[i] {
-                continue;
-            }
-            alpha[i].push(a);
-            match next {
-                Some((b, w)) => {
-                    beta[i].push(b);
-                    q[i].extend(w);
-                }
-                None => done[i] = true,
-            }
-        }
-        if done.iter().all(|&x| x) {
+        chains.par_iter_mut().enumerate().filter(|(_, c)| c.ritz.is_none()).for_each(|(i, c)| c.step(k, d, cap, tol, &w_all[i * d..(i + 1) * d]));
+        if chains.iter().all(|c| c.ritz.is_some()) {
             break;
         }
     }
-    Ok((0..n)
-        .map(|i| {
-            let m = alpha[i].len();
-            let mut t = vec![0.0; m * m];
-            for j in 0..m {
-                t[j * m + j] = alpha[i][j];
-                if j + 1 < m {
-                    t[j * m + j + 1] = beta[i][j];
-                    t[(j + 1) * m + j] = beta[i][j];
-                }
+    // Measured residuals: one batch of products for the lambda_min Ritz vectors, one for lambda_max.
+    let ritz: Vec<Ritz> = chains.iter().map(|c| c.ritz.clone().expect("every point stops by the step cap")).collect();
+    let mut residuals = [vec![0.0; n], vec![0.0; n]];
+    for (end, res) in residuals.iter_mut().enumerate() {
+        let mut ys = vec![0.0; n * d];
+        ys.par_chunks_mut(d).zip(&chains).zip(&ritz).for_each(|((y, c), r)| {
+            let s = if end == 0 { &r.min.vector } else { &r.max.vector };
+            for (j, sj) in s.iter().enumerate() {
+                y.iter_mut().zip(&c.q[j * d..(j + 1) * d]).for_each(|(a, b)| *a += sj * b);
             }
-            let (vals, _) = linalg::sym_eigen(&t, m);
-            Spectrum { lambda_min: vals[m - 1], lambda_max: vals[0] }
+        });
+        let hy = apply(&ys)?;
+        res.par_iter_mut().enumerate().for_each(|(i, r)| {
+            let theta = if end == 0 { ritz[i].min.value } else { ritz[i].max.value };
+            let (y, h) = (&ys[i * d..(i + 1) * d], &hy[i * d..(i + 1) * d]);
+            let ynorm = dot(y, y).sqrt().max(1e-300);
+            *r = h.iter().zip(y).map(|(a, b)| (a - theta * b).powi(2)).sum::<f64>().sqrt() / ynorm;
+        });
+    }
+    Ok(ritz
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let (lambda_min_residual, lambda_max_residual) = (residuals[0][i], residuals[1][i]);
+            let bound = tol * r.min.value.abs().max(r.max.value.abs()).max(f64::MIN_POSITIVE);
+            Spectrum {
+                lambda_min: r.min.value,
+                lambda_max: r.max.value,
+                lambda_min_residual,
+                lambda_max_residual,
+                steps: r.steps,
+                converged: lambda_min_residual <= bound && lambda_max_residual <= bound,
+            }
         })
         .collect())
 }
 
-/// Hessian spectra at `points` (n x d, row-major) from f64 products on the CPU.
+/// One point's Lanczos state.
+struct Chain {
+    /// Lanczos vectors q_0, q_1, ... (row j at j * d).
+    q: Vec<f64>,
+    /// Diagonal of T.
+    alpha: Vec<f64>,
+    /// Off-diagonal of T.
+    beta: Vec<f64>,
+    /// Gershgorin bound on ||T||, the scale for "beta is zero".
+    tnorm: f64,
+    /// Step count at which the extreme Ritz pairs are next computed.
+    next_check: usize,
+    /// Set when the point has stopped.
+    ritz: Option<Ritz>,
+}
+
+/// A stopped point's extreme Ritz pairs (vectors in the Lanczos basis).
+#[derive(Clone)]
+struct Ritz {
+    min: linalg::Eigenpair,
+    max: linalg::Eigenpair,
+    steps: usize,
+}
+
+impl Chain {
+    /// Step k (the k-th product w = H q_k has arrived): extend T, decide whether to stop.
+    fn step(&mut self, k: usize, d: usize, cap: usize, tol: f64, w: &[f64]) {
+        let mut w = w.to_vec();
+        let qk = &self.q[k * d..(k + 1) * d];
+        if k > 0 {
+            let b = self.beta[k - 1];
+            w.iter_mut().zip(&self.q[(k - 1) * d..k * d]).for_each(|(x, y)| *x -= b * y);
+        }
+        let a = dot(&w, qk);
+        w.iter_mut().zip(qk).for_each(|(x, y)| *x -= a * y);
+        // Full reorthogonalization against q_0..q_k (classical Gram-Schmidt, one pass over the
+        // stored vectors), repeated when it removed much of w: "twice is enough" (Kahan-Parlett
+        // / DGKS with threshold 1/sqrt 2). After the three-term step w is already orthogonal up
+        // to rounding, so the second pass is rare until a Ritz pair converges.
+        let mut before = dot(&w, &w).sqrt();
+        for _ in 0..2 {
+            let coeffs: Vec<f64> = self.q[..(k + 1) * d].chunks_exact(d).map(|qj| dot(&w, qj)).collect();
+            for (c, qj) in coeffs.iter().zip(self.q[..(k + 1) * d].chunks_exact(d)) {
+                w.iter_mut().zip(qj).for_each(|(x, y)| *x -= c * y);
+            }
+            let after = dot(&w, &w).sqrt();
+            let again = after < std::f64::consts::FRAC_1_SQRT_2 * before;
+            before = after;
+            if !again {
+                break;
+            }
+        }
+        let b = before;
+        self.alpha.push(a);
+        let m = k + 1;
+        let prev = if k > 0 { self.beta[k - 1].abs() } else { 0.0 };
+        self.tnorm = self.tnorm.max(a.abs() + prev + b).max(f64::MIN_POSITIVE);
+        // beta ~ rounding: the Krylov space is invariant (or, at m = d, the whole space).
+        let exhausted = m == d || b <= 4.0 * f64::EPSILON * self.tnorm;
+        if m >= self.next_check || m == cap || exhausted {
+            let min = linalg::tridiag_smallest(&self.alpha, &self.beta);
+            let max = linalg::tridiag_largest(&self.alpha, &self.beta);
+            let bound = tol * min.value.abs().max(max.value.abs()).max(f64::MIN_POSITIVE);
+            let est = |p: &linalg::Eigenpair| b * p.vector[m - 1].abs();
+            if exhausted || m == cap || (est(&min) <= bound && est(&max) <= bound) {
+                self.ritz = Some(Ritz { min, max, steps: m });
+                return;
+            }
+            self.next_check = m + 1 + m / 32;
+        }
+        w.iter_mut().for_each(|x| *x /= b);
+        self.beta.push(b);
+        self.q.extend(w);
+    }
+}
+
+/// Dot product with eight independent partial sums, so the loop vectorizes (a plain iterator sum
+/// is kept sequential by strict floating-point ordering); reorthogonalization spends its time here.
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let mut acc = [0.0; 8];
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+/// Hessian spectra at `points` (n x d, row-major) from f64 products on the CPU, to
+/// [`LANCZOS_TOL_F64`].
 pub fn spectra_cpu(obj: &dyn Objective, points: &[f64], seed: u64) -> Result<Vec<Spectrum>, Error> {
     let d = obj.dim();
     let n = points.len() / d.max(1);
     if !obj.cpu_twin() {
         return Err(Error::NoCpuTwin(obj.name().into()));
     }
-    lanczos(n, d, lanczos_steps(d), seed, &mut |v| {
+    lanczos_tol(n, d, lanczos_steps(d), LANCZOS_TOL_F64, seed, &mut |v| {
         let mut out = vec![0.0; n * d];
-        out.par_chunks_mut(d).enumerate().for_each(|(i, o)| hvp_f64(obj, &points[i * d..(i + 1) * d], &v[i * d..(i + 1) * d], o));
+        out.par_chunks_mut(d).enumerate().for_each(|(i, o)| {
+            let vi = &v[i * d..(i + 1) * d];
+            // Points that have stopped get zero rows; their product is zero, skip computing it.
+            if vi.iter().any(|&a| a != 0.0) {
+                hvp_f64(obj, &points[i * d..(i + 1) * d], vi, o);
+            }
+        });
         Ok(out)
     })
 }
@@ -187,5 +338,19 @@ mod tests {
         let mf = MatrixFactorization::generate(4, 2, Some(vec![3.0, 2.0, 1.0, 0.5]), 3).unwrap();
         let s = spectra_cpu(&mf, &[0.0; 8], 4).unwrap()[0];
         assert!((s.lambda_min + 6.0).abs() < 1e-5 && (s.lambda_max + 1.0).abs() < 1e-5, "{s:?}");
+        // The MF Hessian has each eigenvalue twice: the Krylov space closes after 4 of 8 steps
+        // (an invariant subspace), and the measured residuals say the values are exact.
+        assert!(s.converged && s.steps <= 8 && s.lambda_min_residual <= 1e-8 * s.norm() && s.lambda_max_residual <= 1e-8 * s.norm(), "{s:?}");
+    }
+
+    #[test]
+    fn a_step_cap_below_convergence_is_reported_as_not_converged() {
+        // diag(1..=20) with a random start does not converge to 1e-8 in 3 steps.
+        let d = 20;
+        let s = lanczos(1, d, 3, 5, &mut |v| Ok(v.iter().enumerate().map(|(i, x)| (i + 1) as f64 * x).collect())).unwrap()[0];
+        assert_eq!(s.steps, 3);
+        assert!(!s.converged && s.lambda_min > 1.0 + 1e-3 && s.lambda_min_residual > 1e-3, "{s:?}");
+        let s = lanczos(1, d, lanczos_steps(d), 5, &mut |v| Ok(v.iter().enumerate().map(|(i, x)| (i + 1) as f64 * x).collect())).unwrap()[0];
+        assert!(s.converged && (s.lambda_min - 1.0).abs() < 1e-12 && (s.lambda_max - 20.0).abs() < 1e-12, "{s:?}");
     }
 }
