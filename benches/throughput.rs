@@ -18,7 +18,7 @@ fn experiment(steps: u32) -> Experiment {
         .seed(1)
         .init(Init::Normal(0.01))
         // Stepping only: no host-side certification in the timed runs.
-        .checks(CheckSpec { certify_eps: None, ..CheckSpec::default() })
+        .checks(CheckSpec { certify: false, ..CheckSpec::default() })
         .build()
         .unwrap()
 }

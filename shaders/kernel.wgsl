@@ -1,7 +1,9 @@
 // The ensemble kernel; twin of src/kernel.rs (step) and src/init.rs (init_point).
-// Generated in front of this file: D (dimension), WG (workgroup size), the method's piece selectors
-// (ORACLE, PERTURB, TRANSFORM, PRECOND_KERNEL, SCHEDULE, STEP_RULE), the prelude (rng.wgsl,
-// struct Eval, the data binding), the objective and chain_rho1/chain_rho2. One invocation steps one chain through many fused
+// Generated in front of this file: D (dimension), WG (workgroup size), StateT (stored type),
+// MIN_NORMAL (its smallest normal), real (the arithmetic of positions: f32, or f64), the method's
+// piece selectors (ORACLE, PERTURB, TRANSFORM, PRECOND_KERNEL, SCHEDULE, STEP_RULE), the prelude
+// (rng.wgsl, struct Eval, the data binding), the objective and chain_rho1/chain_rho2. Random
+// draws, bookkeeping and transcendentals are f32 on every precision. One invocation steps one chain through many fused
 // steps, keeping x and the chain's bookkeeping in registers; only events are written as they
 // happen (appended with an atomic counter), everything else once at the end.
 
@@ -63,8 +65,8 @@ struct ChainState {
     f_thres: f32,
     t_thres: u32,
     certify: u32,
-    pad0: u32,
-    pad1: u32,
+    f_tilde: f32,
+    t_limited: u32,
 }
 
 struct EscapeEvent {
@@ -106,12 +108,15 @@ const C_CUT: u32 = 6u;
 @group(0) @binding(5) var<storage, read_write> trace: array<f32>;
 // A given starting point (init kind 4), shared by all chains.
 @group(0) @binding(7) var<storage, read> init_points: array<f32>;
+// x~ of every chain (the point before its last perturbation; PERTURB == 1 only), laid out as xs.
+@group(0) @binding(8) var<storage, read_write> xt: array<StateT>;
 // The objective's shared read-only data (e.g. phase retrieval's A and y) is binding 6, declared
 // in the prelude so objectives can use it.
 
-var<private> x: array<f32, D>;
-var<private> g: array<f32, D>;
-var<private> v: array<f32, D>;
+var<private> x: array<real, D>;
+var<private> g: array<real, D>;
+var<private> v: array<real, D>;
+var<private> xtil: array<real, D>;
 var<private> st: ChainState;
 // Escapes of this dispatch, appended to `events` once the step loop is done: an atomic inside the
 // fused loop costs every step on SIMD hardware, taken or not.
@@ -187,11 +192,13 @@ fn init_point(chain: u32) {
             }
         }
     }
-    x = p;
+    for (var i = 0u; i < D; i++) {
+        x[i] = real(p[i]);
+    }
 }
 
-fn sum_sq(a: ptr<private, array<f32, D>>) -> f32 {
-    var s = 0.0;
+fn sum_sq(a: ptr<private, array<real, D>>) -> real {
+    var s: real = 0.0;
     for (var i = 0u; i < D; i++) {
         s = s + (*a)[i] * (*a)[i];
     }
@@ -203,11 +210,21 @@ fn rho_form(r: vec4<f32>, big_f: f32) -> f32 {
     return r.x + r.y * pow(max(big_f - r.w, 0.0), r.z);
 }
 
-// The self-bounding rule at x0 (st.f holds f(x0)); twin of SelfBounding::chain_params.
+// The self-bounding rule at x0 (st.f holds f(x0)); twin of SelfBounding::chain_params. A negative
+// margin asks for the default: f_thres of the parameters at f(x0).
 fn chain_params() {
+    var big_f = st.f + params.sb_margin;
+    if (params.sb_margin < 0.0) {
+        jin_params(st.f);
+        big_f = st.f + st.f_thres;
+    }
+    jin_params(big_f);
+}
+
+// Jin et al.'s formulas at the anchor value F; twin of SelfBounding::params_at.
+fn jin_params(big_f: f32) {
     let eps = params.sb_eps;
     let c = params.sb_c;
-    let big_f = st.f + params.sb_margin;
     let l = chain_rho1(big_f);
     let rho = chain_rho2(big_f);
     var df = params.sb_df;
@@ -274,12 +291,12 @@ fn evaluate(t: u32) -> bool {
         return false;
     }
     let gn2 = sum_sq(&g);
-    if (!finite_f32(e.f) || !finite_f32(gn2)) {
+    if (!finite_real(e.f) || !finite_real(gn2)) {
         st.status = DIVERGED_NONFINITE;
         return false;
     }
-    st.f = e.f;
-    st.gnorm = sqrt(gn2);
+    st.f = f32(e.f);
+    st.gnorm = f32(sqrt(gn2));
     if (e.label != st.label) {
         st.label = e.label;
         st.label_since = t;
@@ -306,9 +323,20 @@ fn step(chain: u32) -> u32 {
         st.stalled = 0u;
         st.escapes = st.escapes + 1u;
     }
-    if (st.stalled == 1u && st.certify > 0u && t - st.t_stall >= st.certify) {
-        st.status = CERTIFIED;
-        return STEP_DONE;
+    if (st.certify > 0u) {
+        if (PERTURB == 1u) {
+            // Jin et al.'s stopping rule, window counted from the last kick; returns x~.
+            if (st.t_noise != NEVER && t - st.t_noise == st.certify && st.f - st.f_tilde > -st.f_thres) {
+                x = xtil;
+                if (evaluate(t)) {
+                    st.status = CERTIFIED;
+                }
+                return STEP_DONE;
+            }
+        } else if (st.stalled == 1u && t - st.t_stall >= st.certify) {
+            st.status = CERTIFIED;
+            return STEP_DONE;
+        }
     }
     if (st.gnorm <= st.g_thres) {
         if (st.stalled == 0u) {
@@ -319,10 +347,12 @@ fn step(chain: u32) -> u32 {
         }
         if (PERTURB == 1u && (st.t_noise == NEVER || t - st.t_noise > st.t_thres)) {
             st.t_noise = t;
+            st.f_tilde = st.f;
+            xtil = x;
             var kick: array<f32, D>;
             ball(chain, t, PURPOSE_PERTURB, st.radius, &kick);
             for (var i = 0u; i < D; i++) {
-                x[i] = x[i] + kick[i];
+                x[i] = x[i] + real(kick[i]);
             }
             if (!evaluate(t)) {
                 return STEP_DONE;
@@ -335,7 +365,7 @@ fn step(chain: u32) -> u32 {
             var noise: array<f32, D>;
             normals(chain, t, PURPOSE_NOISE, &noise);
             for (var i = 0u; i < D; i++) {
-                v[i] = g[i] + params.sigma * noise[i];
+                v[i] = g[i] + real(params.sigma) * real(noise[i]);
             }
         }
         case 2u: {
@@ -349,7 +379,7 @@ fn step(chain: u32) -> u32 {
                 }
                 objective_term_grad(&x, mulhilo(words[k % 4u], params.terms).x, &v);
             }
-            let inv_b = 1.0 / f32(params.batch);
+            let inv_b = 1.0 / real(params.batch);
             for (var i = 0u; i < D; i++) {
                 v[i] = v[i] * inv_b;
             }
@@ -363,17 +393,29 @@ fn step(chain: u32) -> u32 {
         normals(chain, t, PURPOSE_PERTURB, &xi);
         let s = st.radius / sqrt(f32(D));
         for (var i = 0u; i < D; i++) {
-            v[i] = v[i] + s * xi[i];
+            v[i] = v[i] + real(s) * real(xi[i]);
         }
     }
     var scale = 1.0;
     if (TRANSFORM != 0u) {
-        scale = transform_scale(sqrt(sum_sq(&v)));
+        scale = transform_scale(f32(sqrt(sum_sq(&v))));
     }
-    let stepsize = schedule_eta(st.eta, t) * scale;
+    let stepsize = real(schedule_eta(st.eta, t) * scale);
+    var moved = false;
+    var pushed = false;
+    var underflow = false;
     for (var i = 0u; i < D; i++) {
         // Rounded to the storage type every step, so f16 results do not depend on dispatch size.
-        x[i] = f32(StateT(x[i] - stepsize * v[i]));
+        let next = real(StateT(x[i] - stepsize * v[i]));
+        moved = moved || next != x[i];
+        pushed = pushed || v[i] != 0.0;
+        underflow = underflow || (x[i] != 0.0 && abs(next) < MIN_NORMAL);
+        x[i] = next;
+    }
+    // The precision sentinel (twin of Stepper::step): while stalled, an update that no longer moves
+    // the stored state, or a coordinate falling into the subnormals or to zero.
+    if (st.stalled == 1u && st.t_limited == NEVER && ((pushed && !moved) || underflow)) {
+        st.t_limited = t;
     }
     st.t = t + 1u;
     return STEP_CONTINUE;
@@ -392,7 +434,7 @@ fn init_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     }
     init_point(params.chain_offset + c);
     for (var i = 0u; i < D; i++) {
-        x[i] = f32(StateT(x[i]));
+        x[i] = real(StateT(x[i]));
         xs[i * params.chains + c] = StateT(x[i]);
     }
     init_state();
@@ -402,7 +444,7 @@ fn init_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 // A fresh chain with its own parameters; twin of Stepper::init. x holds x0.
 fn init_state() {
     st = ChainState(0u, RUNNING, 0u, 0u, 0.0, 0u, NEVER, 0u, 0.0, 0.0, NEVER, 0u,
-                    params.eta, params.radius, params.g_thres, params.f_thres, params.t_thres, params.certify, 0u, 0u);
+                    params.eta, params.radius, params.g_thres, params.f_thres, params.t_thres, params.certify, 0.0, NEVER);
     if (STEP_RULE == 1u) {
         if (!evaluate(0u)) {
             return;
@@ -424,7 +466,12 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let chain = params.chain_offset + c;
     if (st.status == RUNNING) {
         for (var i = 0u; i < D; i++) {
-            x[i] = f32(xs[i * params.chains + c]);
+            x[i] = real(xs[i * params.chains + c]);
+        }
+        if (PERTURB == 1u) {
+            for (var i = 0u; i < D; i++) {
+                xtil[i] = real(xt[i * params.chains + c]);
+            }
         }
         let traced = params.trace_every > 0u && chain < params.trace_chains;
         var paused = false;
@@ -440,7 +487,7 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
                     let base = (slot * params.trace_chains + chain) * D;
                     if (base + D <= arrayLength(&trace)) {
                         for (var i = 0u; i < D; i++) {
-                            trace[base + i] = x[i];
+                            trace[base + i] = f32(x[i]);
                         }
                     }
                 }
@@ -453,6 +500,11 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         }
         for (var i = 0u; i < D; i++) {
             xs[i * params.chains + c] = StateT(x[i]);
+        }
+        if (PERTURB == 1u) {
+            for (var i = 0u; i < D; i++) {
+                xt[i * params.chains + c] = StateT(xtil[i]);
+            }
         }
         states[c] = st;
         if (paused) {

@@ -18,8 +18,10 @@ pub struct ShardState {
     pub t_end: u32,
     /// Its chains' records.
     pub states: Vec<ChainState>,
-    /// Its chains' points, row-major.
-    pub x: Vec<f32>,
+    /// Its chains' points, row-major (f64 holds every storage precision exactly).
+    pub x: Vec<f64>,
+    /// Its chains' x~ points (ball perturbation only; else empty).
+    pub x_tilde: Vec<f64>,
 }
 
 /// Everything needed to continue a run.
@@ -30,7 +32,9 @@ pub struct Checkpoint {
     /// Their records.
     pub states: Vec<ChainState>,
     /// Their final points, row-major.
-    pub x: Vec<f32>,
+    pub x: Vec<f64>,
+    /// Their x~ points (ball perturbation only; else empty).
+    pub x_tilde: Vec<f64>,
     /// Events of the finished chains and of the shard in flight so far.
     pub events: Vec<EscapeEvent>,
     /// The trace so far (full length).
@@ -66,6 +70,8 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 pub fn fingerprint(exp: &Experiment) -> String {
     serde_json::json!({
         "version": crate::report::RNG_STREAM_VERSION,
+        // Layout of the files: 2 = f64 points, x~ points, ChainState with f_tilde/t_limited.
+        "format": 2,
         "objective": exp.objective.name(),
         "dim": exp.objective.dim(),
         "params": exp.objective.params(),
@@ -107,11 +113,13 @@ impl Checkpointer {
         write("meta.json", meta.to_string().as_bytes())?;
         write("states.bin", bytemuck::cast_slice(&ck.states))?;
         write("x.bin", bytemuck::cast_slice(&ck.x))?;
+        write("x_tilde.bin", bytemuck::cast_slice(&ck.x_tilde))?;
         write("events.bin", bytemuck::cast_slice(&ck.events))?;
         write("trace.bin", bytemuck::cast_slice(&ck.trace))?;
         if let Some(c) = &ck.current {
             write("current_states.bin", bytemuck::cast_slice(&c.states))?;
             write("current_x.bin", bytemuck::cast_slice(&c.x))?;
+            write("current_x_tilde.bin", bytemuck::cast_slice(&c.x_tilde))?;
         }
         let _ = std::fs::remove_dir_all(dir);
         std::fs::rename(&tmp, dir).map_err(io(dir))?;
@@ -160,6 +168,7 @@ pub fn load(dir: &Path, exp: &Experiment) -> Result<Option<Checkpoint>, Error> {
             t_end: c["t_end"].as_u64().unwrap_or(0) as u32,
             states: read(dir, "current_states.bin")?,
             x: read(dir, "current_x.bin")?,
+            x_tilde: read(dir, "current_x_tilde.bin")?,
         }),
         None => None,
     };
@@ -167,6 +176,7 @@ pub fn load(dir: &Path, exp: &Experiment) -> Result<Option<Checkpoint>, Error> {
         done: meta["done"].as_u64().unwrap_or(0) as u32,
         states: read(dir, "states.bin")?,
         x: read(dir, "x.bin")?,
+        x_tilde: read(dir, "x_tilde.bin")?,
         events: read(dir, "events.bin")?,
         trace: read(dir, "trace.bin")?,
         current,

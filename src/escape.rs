@@ -1,15 +1,22 @@
-//! Per-chain state of the stall / escape / certify / diverge machine (SCIENCE.md section 4).
+//! Per-chain state of the stall / escape / certify / diverge machine (docs/theory.md).
 //! The same `#[repr(C)]` structs live on the device (`shaders/kernel.wgsl`), so both backends
 //! hand the driver identical records.
 //!
 //! - A chain *stalls* when ||grad f(x_t)|| <= g_thres; it records t_stall, f_stall and the label.
 //! - A stalled chain *escapes* when f(x_t) <= f_stall - f_thres: one [`EscapeEvent`] with
 //!   escape_steps = t - t_stall; the chain is free again.
-//! - A chain stalled for `certify` steps without escaping is *certified* and stops.
+//! - Certification (optional, `certify` > 0) stops a chain. With PGD's ball perturbation it is
+//!   Jin et al.'s stopping rule: the window counts from the last kick, and when
+//!   t - t_noise == certify and f(x_t) > f(x~) - f_thres the chain stops and *returns x~*, the
+//!   point before the kick. Without that perturbation the window counts from the stall.
 //! - A chain whose value or gradient becomes non-finite, or that leaves the objective's domain,
 //!   is *diverged* and stops; it is counted, never averaged.
-//! - A chain still stalled when the budget ends is *censored*: its escape time is only known to
-//!   exceed what was observed.
+//! - A stalled chain whose update stops changing its stored state (while the direction is not
+//!   zero), or one of whose non-zero coordinates becomes subnormal or zero, is flagged
+//!   *precision-limited* (`t_limited`): the float format, not the dynamics, may hold it.
+//! - What a stall that did not escape means (converged at a minimum, precision-limited, or
+//!   censored by the budget) is decided after the run at the point where the chain rests
+//!   (`crate::outcome`).
 
 use bytemuck::{Pod, Zeroable};
 
@@ -68,8 +75,10 @@ pub struct ChainState {
     pub t_thres: u32,
     /// The chain's certification window (0 = off).
     pub certify: u32,
-    /// Padding.
-    pub pad: [u32; 2],
+    /// f(x~): the value just before the last perturbation (Jin's stopping rule compares with it).
+    pub f_tilde: f32,
+    /// Step at which the chain was flagged precision-limited while stalled, or [`NEVER`].
+    pub t_limited: u32,
 }
 
 impl ChainState {
@@ -94,13 +103,25 @@ impl ChainState {
             f_thres: 0.0,
             t_thres: 0,
             certify: 0,
-            pad: [0; 2],
+            f_tilde: 0.0,
+            t_limited: NEVER,
         }
     }
 
     /// Whether the chain still steps.
     pub fn running(&self) -> bool {
         self.status == status::RUNNING
+    }
+
+    /// Whether the chain was flagged precision-limited.
+    pub fn limited(&self) -> bool {
+        self.t_limited != NEVER
+    }
+
+    /// Whether the chain was kicked within the last `t_thres` steps: its current point is a
+    /// perturbed one, and the point it rests at is x~ (Jin et al. return x~, not x_t).
+    pub fn kicked_recently(&self) -> bool {
+        self.t_noise != NEVER && self.t.saturating_sub(self.t_noise) <= self.t_thres
     }
 
     /// Whether the chain diverged (non-finite or out of domain).

@@ -12,42 +12,89 @@ use crate::{Error, rng};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// How chain positions are stored between steps.
+/// How chain positions are stored between steps, and in which arithmetic they are updated.
+///
+/// Know the format's limits: a coordinate that has to grow back from a tiny value (e.g. the
+/// direction ahead of GD on Du et al.'s octopus, halved every step) is lost once it falls below
+/// the smallest subnormal (f32: 2^-149 after about 150 halvings; f64: 2^-1074). The kernel flags
+/// such chains as precision-limited (docs/theory.md). Starting points are drawn in f32 on every
+/// precision; chain bookkeeping (values, thresholds, step sizes) is f32 everywhere.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Precision {
-    /// f32 (default).
+    /// f32 storage and arithmetic (default).
     #[default]
     F32,
     /// f16: positions are rounded to half precision after every step (and at init), halving the
     /// device memory of x; arithmetic stays f32. Needs SHADER_F16 on the GPU path.
     F16,
+    /// f64 storage and arithmetic for positions, gradients and values. Needs SHADER_F64 on the
+    /// GPU path (Mesa's lavapipe has it; many laptop GPUs do not).
+    F64,
 }
 
 impl Precision {
-    /// Rounds `v` to the storage precision (identity for f32).
+    /// Parses `f16`, `f32` or `f64`.
+    pub fn from_name(name: &str) -> Result<Self, Error> {
+        match name {
+            "f16" => Ok(Precision::F16),
+            "f32" => Ok(Precision::F32),
+            "f64" => Ok(Precision::F64),
+            other => Err(Error::invalid("state", "one of f16, f32, f64", other)),
+        }
+    }
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F16 => "f16",
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
+
+    /// Rounds `v` to the storage precision (identity for f32 and f64).
     pub fn round(self, v: f32) -> f32 {
         match self {
-            Precision::F32 => v,
             Precision::F16 => half::f16::from_f32(v).to_f32(),
+            _ => v,
         }
     }
 
     /// Bytes per stored coordinate.
     pub fn bytes(self) -> u64 {
         match self {
-            Precision::F32 => 4,
             Precision::F16 => 2,
+            Precision::F32 => 4,
+            Precision::F64 => 8,
+        }
+    }
+
+    /// The smallest positive normal number of the storage format: below it a coordinate is
+    /// subnormal and loses relative precision, the precision sentinel's threshold.
+    pub fn min_normal(self) -> f64 {
+        match self {
+            Precision::F16 => 6.103515625e-5,
+            Precision::F32 => f64::from(f32::MIN_POSITIVE),
+            Precision::F64 => f64::MIN_POSITIVE,
         }
     }
 }
 
 /// Checks made after the run on the host.
+///
+/// Every chain still stalled at its end is judged at its resting point whatever these say (the
+/// statistics need to know whether it rests at a minimum); `certify` adds the first
+/// `certify_max` non-diverged chains, stalled or not.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CheckSpec {
-    /// Certify final points as eps-second-order stationary with this eps (None: off).
+    /// Certify the final points of the first `certify_max` chains.
+    pub certify: bool,
+    /// eps of second-order stationarity (None: the run's own scale, see
+    /// `crate::outcome::SospRule`: the self-bounding rule's eps, else each chain's g_thres).
     pub certify_eps: Option<f64>,
-    /// rho for certification (None: the declared rho2 at the point's value).
+    /// rho for the curvature tolerance sqrt(rho eps) (None: the declared rho2 at the point's
+    /// value; without one, 1/(eta T)).
     pub certify_rho: Option<f64>,
     /// Certify at most this many chains (the first ones).
     pub certify_max: u32,
@@ -58,7 +105,7 @@ pub struct CheckSpec {
 
 impl Default for CheckSpec {
     fn default() -> Self {
-        CheckSpec { certify_eps: Some(1e-3), certify_rho: None, certify_max: 65_536, along_run: true }
+        CheckSpec { certify: true, certify_eps: None, certify_rho: None, certify_max: 65_536, along_run: true }
     }
 }
 
@@ -144,6 +191,11 @@ impl Experiment {
         }
     }
 
+    /// Whether chains keep x~, the point before their last perturbation (ball perturbation).
+    pub fn keeps_tilde(&self) -> bool {
+        self.method.perturbation == crate::method::Perturbation::Ball
+    }
+
     /// Escape events per chain per GPU dispatch.
     pub fn pending(&self) -> u32 {
         self.pending_events.unwrap_or(4)
@@ -212,7 +264,8 @@ impl Experiment {
             sb_c: sb.map_or(0.0, |s| s.c as f32),
             sb_delta: sb.map_or(0.0, |s| s.delta as f32),
             sb_df: sb.and_then(|s| s.df).map_or(0.0, |v| v as f32),
-            sb_margin: sb.map_or(0.0, |s| s.margin as f32),
+            // Negative: the default margin (f_thres at f(x0)), as SelfBounding::chain_params.
+            sb_margin: sb.map_or(0.0, |s| s.margin.map_or(-1.0, |m| m as f32)),
             rho1,
             rho2,
             piece_t,
@@ -273,9 +326,7 @@ impl Experiment {
         }
         let start = Instant::now();
         let raw = cpu::run_resumable(self, progress, ck, state)?;
-        let mut report = Report::new(self, raw, EngineInfo::cpu(), start.elapsed().as_secs_f64());
-        self.post_checks(&mut report, None)?;
-        Ok(report)
+        self.report(raw, EngineInfo::cpu(), None, start.elapsed().as_secs_f64())
     }
 
     /// Runs on a given GPU engine (e.g. one built from an embedding program's device).
@@ -292,9 +343,7 @@ impl Experiment {
     ) -> Result<Report, Error> {
         let start = Instant::now();
         let raw: RawRun = engine.run_resumable(self, progress, ck, state)?;
-        let mut report = Report::new(self, raw, EngineInfo::gpu(engine), start.elapsed().as_secs_f64());
-        self.post_checks(&mut report, Some(engine))?;
-        Ok(report)
+        self.report(raw, EngineInfo::gpu(engine), Some(engine), start.elapsed().as_secs_f64())
     }
 
     /// The declared (rho1, rho2): the step rule's explicit forms, else the objective's.
@@ -305,43 +354,24 @@ impl Experiment {
         }
     }
 
-    /// Certification and self-bounding checks on the host (products from the CPU twin, or
-    /// from the device for WGSL-only objectives).
-    fn post_checks(&self, report: &mut Report, engine: Option<&GpuEngine>) -> Result<(), Error> {
-        use crate::check::run_checks::{Products, Visited, certify, check_visited};
+    /// Judges every chain at its resting point (`crate::outcome`), builds the report and runs
+    /// the self-bounding checks along the run. Hessian products come from the CPU twin in f64, or
+    /// from the device for WGSL-only objectives.
+    fn report(&self, raw: RawRun, info: EngineInfo, engine: Option<&GpuEngine>, wall_seconds: f64) -> Result<Report, Error> {
+        use crate::check::run_checks::{Products, Visited, check_visited};
         let obj = self.objective.as_ref();
         let gpu_hvp = match (obj.cpu_twin(), engine) {
-            (true, _) => None,
             (false, Some(e)) => Some(crate::backend::gpu::hvp::GpuHvp::new(e.context(), obj)?),
-            (false, None) => return Ok(()),
+            _ => None,
         };
         let products = match &gpu_hvp {
             Some(g) => Products::Gpu(g),
             None => Products::Cpu(obj),
         };
-        let rho = self.declared_rho();
-        if let Some(eps) = self.checks.certify_eps {
-            let rho_at: Option<Box<dyn Fn(f64) -> f64>> = match (self.checks.certify_rho, rho) {
-                (Some(r), _) => Some(Box::new(move |_| r)),
-                (None, Some((_, r2))) => Some(Box::new(move |f| r2.eval(f))),
-                (None, None) => None,
-            };
-            match rho_at {
-                Some(rho_at) => {
-                    let states = &report.raw.states;
-                    let which: Vec<usize> =
-                        (0..states.len()).filter(|&i| !states[i].diverged()).take(self.checks.certify_max as usize).collect();
-                    let device = |i: usize| (f64::from(states[i].f), f64::from(states[i].gnorm));
-                    report.certification = Some(certify(&products, obj, &report.raw.x, &which, eps, &*rho_at, &device, self.seed)?);
-                }
-                None => report.check_notes.push(format!(
-                    "no certification: {} declares no rho2; give certify_rho (--certify-rho)",
-                    obj.name()
-                )),
-            }
-        }
+        let judgement = crate::outcome::judge(self, &raw, &products)?;
+        let mut report = Report::new(self, raw, judgement, info, wall_seconds);
         if self.checks.along_run && self.trace.is_some() {
-            match rho {
+            match self.declared_rho() {
                 Some(rho) => {
                     let visited: Vec<Visited> = report
                         .trace
@@ -355,16 +385,15 @@ impl Experiment {
                 None => report.check_notes.push(format!("no self-bounding checks: {} declares no rho1/rho2", obj.name())),
             }
         }
-        Ok(())
+        Ok(report)
     }
-
 }
 
 impl ExperimentBuilder {
     /// The update rule: a preset's pieces (replacing any set before).
     pub fn method(mut self, kind: MethodKind) -> Self {
         let params = self.exp.method.params;
-        self.exp.method = Method { params, ..Method::preset(kind, params) };
+        self.exp.method = Method { params, ..Method::preset_for(kind, params, self.exp.objective.as_ref()) };
         self
     }
     /// A whole method (pieces, step rule and parameters).

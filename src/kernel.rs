@@ -66,7 +66,7 @@ pub struct KernelParams {
     pub sb_delta: f32,
     /// Self-bounding Df (0: F0 - f*).
     pub sb_df: f32,
-    /// Self-bounding margin.
+    /// Self-bounding margin (negative: the default, f_thres at f(x0)).
     pub sb_margin: f32,
     /// rho1 = a + b max(F - fmin, 0)^p as (a, b, p, fmin).
     pub rho1: [f32; 4],
@@ -104,32 +104,95 @@ pub enum Step {
     Paused,
 }
 
-/// Steps chains of one experiment: objective, method and dispatch parameters.
-pub struct Stepper<'a> {
+/// The arithmetic of a chain's position: f32 (f32 and f16 storage) or f64 (f64 storage). Chain
+/// bookkeeping (values, thresholds, step sizes) and random draws stay f32 on every precision, as
+/// in the kernel, where f64 transcendentals are not available on every device.
+pub trait Real: num_traits::Float + Send + Sync + std::fmt::Debug + Default + 'static {
+    /// Widens or rounds an f32.
+    fn of(v: f32) -> Self;
+    /// Rounds to f32.
+    fn f32(self) -> f32;
+    /// The objective at x in this arithmetic.
+    fn eval(obj: &dyn Objective, x: &[Self], g: &mut [Self]) -> crate::objective::Eval<Self>;
+    /// Adds the gradient of term i to `acc` in this arithmetic.
+    fn term_grad(obj: &dyn Objective, x: &[Self], i: u32, acc: &mut [Self]);
+}
+
+impl Real for f32 {
+    fn of(v: f32) -> Self {
+        v
+    }
+    fn f32(self) -> f32 {
+        self
+    }
+    fn eval(obj: &dyn Objective, x: &[f32], g: &mut [f32]) -> crate::objective::Eval<f32> {
+        obj.eval_f32(x, g)
+    }
+    fn term_grad(obj: &dyn Objective, x: &[f32], i: u32, acc: &mut [f32]) {
+        obj.term_grad_f32(x, i, acc);
+    }
+}
+
+impl Real for f64 {
+    fn of(v: f32) -> Self {
+        f64::from(v)
+    }
+    fn f32(self) -> f32 {
+        self as f32
+    }
+    fn eval(obj: &dyn Objective, x: &[f64], g: &mut [f64]) -> crate::objective::Eval<f64> {
+        obj.eval_f64(x, g)
+    }
+    fn term_grad(obj: &dyn Objective, x: &[f64], i: u32, acc: &mut [f64]) {
+        obj.term_grad_f64(x, i, acc);
+    }
+}
+
+/// Steps chains of one experiment: objective, method and dispatch parameters, positions in `T`.
+pub struct Stepper<'a, T: Real> {
     precision: crate::experiment::Precision,
     obj: &'a dyn Objective,
     method: &'a Method,
     p: KernelParams,
-    v: Vec<f32>,
+    v: Vec<T>,
     scratch: Vec<f32>,
+    /// x~: the point before the last perturbation (ball perturbation only).
+    tilde: Vec<T>,
 }
 
-impl<'a> Stepper<'a> {
+impl<'a, T: Real> Stepper<'a, T> {
     /// A stepper for `obj` and `method` under dispatch parameters `p`, storing positions at
     /// `precision`.
     pub fn new(obj: &'a dyn Objective, method: &'a Method, p: KernelParams, precision: crate::experiment::Precision) -> Self {
         let d = obj.dim();
-        Stepper { precision, obj, method, p, v: vec![0.0; d], scratch: vec![0.0; d] }
+        Stepper { precision, obj, method, p, v: vec![T::zero(); d], scratch: vec![0.0; d], tilde: vec![T::zero(); d] }
     }
 
     /// Rounds a starting point to the storage precision (as `init_chains` stores it).
-    pub fn store(&self, x: &mut [f32]) {
-        x.iter_mut().for_each(|v| *v = self.precision.round(*v));
+    pub fn store(&self, x: &mut [T]) {
+        x.iter_mut().for_each(|v| *v = self.round(*v));
+    }
+
+    /// x~, the point before the last perturbation (zeros before any).
+    pub fn tilde(&self) -> &[T] {
+        &self.tilde
+    }
+
+    /// Restores x~ (resuming a chain mid-run).
+    pub fn set_tilde(&mut self, xt: &[T]) {
+        self.tilde.copy_from_slice(xt);
+    }
+
+    fn round(&self, v: T) -> T {
+        match self.precision {
+            crate::experiment::Precision::F16 => T::of(half::f16::from_f32(v.f32()).to_f32()),
+            _ => v,
+        }
     }
 
     /// Evaluates at x: value, gradient norm and label into `st`, or marks the chain diverged.
-    fn evaluate(&self, x: &[f32], g: &mut [f32], st: &mut ChainState, t: u32) -> bool {
-        let e = self.obj.eval_f32(x, g);
+    fn evaluate(&self, x: &[T], g: &mut [T], st: &mut ChainState, t: u32) -> bool {
+        let e = T::eval(self.obj, x, g);
         if !e.in_domain {
             st.status = status::DIVERGED_DOMAIN;
             return false;
@@ -139,8 +202,8 @@ impl<'a> Stepper<'a> {
             st.status = status::DIVERGED_NONFINITE;
             return false;
         }
-        st.f = e.value;
-        st.gnorm = gn2.sqrt();
+        st.f = e.value.f32();
+        st.gnorm = gn2.sqrt().f32();
         if e.label != st.label {
             st.label = e.label;
             st.label_since = t;
@@ -149,7 +212,7 @@ impl<'a> Stepper<'a> {
     }
 
     /// A fresh chain's state with its own parameters (the self-bounding rule evaluates f(x0)).
-    pub fn init(&self, x: &[f32], g: &mut [f32]) -> ChainState {
+    pub fn init(&self, x: &[T], g: &mut [T]) -> ChainState {
         let p = &self.p;
         let mut st = ChainState::fresh();
         (st.eta, st.radius, st.g_thres, st.f_thres, st.t_thres, st.certify) =
@@ -179,18 +242,20 @@ impl<'a> Stepper<'a> {
         }
     }
 
-    /// Step `st.t` of global chain `chain`: detector, perturbation, oracle, transform, update.
-    /// `emit` stores an event and returns false when there is no room for it.
+    /// Step `st.t` of global chain `chain`: detector, stopping rule, perturbation, oracle,
+    /// transform, update and the precision sentinel. `emit` stores an event and returns false
+    /// when there is no room for it.
     pub fn step(
         &mut self,
         chain: u32,
-        x: &mut [f32],
-        g: &mut [f32],
+        x: &mut [T],
+        g: &mut [T],
         st: &mut ChainState,
         emit: &mut dyn FnMut(EscapeEvent) -> bool,
     ) -> Step {
         let t = st.t;
         let seed = self.p.seed();
+        let ball = self.method.perturbation == Perturbation::Ball;
         if !self.evaluate(x, g, st, t) {
             return Step::Done;
         }
@@ -214,9 +279,22 @@ impl<'a> Stepper<'a> {
             st.stalled = 0;
             st.escapes += 1;
         }
-        if st.stalled == 1 && st.certify > 0 && t - st.t_stall >= st.certify {
-            st.status = status::CERTIFIED;
-            return Step::Done;
+        if st.certify > 0 {
+            if ball {
+                // Jin et al.'s stopping rule: `certify` steps after the last kick, a value that
+                // has not dropped by f_thres below f(x~) means x~ was a second-order stationary
+                // point (w.h.p.); the chain returns x~.
+                if st.t_noise != NEVER && t - st.t_noise == st.certify && st.f - st.f_tilde > -st.f_thres {
+                    x.copy_from_slice(&self.tilde);
+                    if self.evaluate(x, g, st, t) {
+                        st.status = status::CERTIFIED;
+                    }
+                    return Step::Done;
+                }
+            } else if st.stalled == 1 && t - st.t_stall >= st.certify {
+                st.status = status::CERTIFIED;
+                return Step::Done;
+            }
         }
         if st.gnorm <= st.g_thres {
             if st.stalled == 0 {
@@ -225,11 +303,13 @@ impl<'a> Stepper<'a> {
                 st.f_stall = st.f;
                 st.stall_label = st.label;
             }
-            if self.method.perturbation == Perturbation::Ball && (st.t_noise == NEVER || t - st.t_noise > st.t_thres) {
+            if ball && (st.t_noise == NEVER || t - st.t_noise > st.t_thres) {
                 st.t_noise = t;
+                st.f_tilde = st.f;
+                self.tilde.copy_from_slice(x);
                 rng::ball(seed, chain, t, Purpose::Perturb, st.radius, &mut self.scratch);
                 for (xi, ki) in x.iter_mut().zip(&self.scratch) {
-                    *xi += ki;
+                    *xi = *xi + T::of(*ki);
                 }
                 if !self.evaluate(x, g, st, t) {
                     return Step::Done;
@@ -243,37 +323,49 @@ impl<'a> Stepper<'a> {
             Oracle::Noise { .. } => {
                 rng::normals(seed, chain, t, Purpose::Noise, &mut self.scratch);
                 for i in 0..d {
-                    self.v[i] = g[i] + self.p.sigma * self.scratch[i];
+                    self.v[i] = g[i] + T::of(self.p.sigma) * T::of(self.scratch[i]);
                 }
             }
             Oracle::Minibatch { .. } => {
-                self.v.fill(0.0);
+                self.v.fill(T::zero());
                 for k in 0..self.p.batch {
                     let w = rng::draw(seed, chain, t, Purpose::Minibatch, k / 4)[(k % 4) as usize];
                     let i = ((u64::from(w) * u64::from(self.p.terms)) >> 32) as u32;
-                    self.obj.term_grad_f32(x, i, &mut self.v);
+                    T::term_grad(self.obj, x, i, &mut self.v);
                 }
-                let inv_b = 1.0 / self.p.batch as f32;
-                self.v.iter_mut().for_each(|v| *v *= inv_b);
+                let inv_b = T::one() / T::of(self.p.batch as f32);
+                self.v.iter_mut().for_each(|v| *v = *v * inv_b);
             }
         }
         if self.method.perturbation == Perturbation::Gaussian {
             rng::normals(seed, chain, t, Purpose::Perturb, &mut self.scratch);
             let s = st.radius / (d as f32).sqrt();
             for i in 0..d {
-                self.v[i] += s * self.scratch[i];
+                self.v[i] = self.v[i] + T::of(s) * T::of(self.scratch[i]);
             }
         }
         // The norm only matters to clipping and preconditioning (the kernel skips it too).
         let scale = match self.method.transform {
             crate::method::Transform::Identity => 1.0,
-            t => t.scale(sum_sq(&self.v).sqrt()),
+            t => t.scale(sum_sq(&self.v).sqrt().f32()),
         };
         let pieces = (self.p.piece_t, self.p.piece_f);
         let eta_t = self.method.schedule.eta(st.eta, t, &pieces);
-        let step = eta_t * scale;
+        let step = T::of(eta_t * scale);
+        let tiny = T::from(self.precision.min_normal()).unwrap_or_else(T::zero);
+        let (mut moved, mut pushed, mut underflow) = (false, false, false);
         for (xi, vi) in x.iter_mut().zip(&self.v) {
-            *xi = self.precision.round(*xi - step * vi);
+            let next = self.round(*xi - step * *vi);
+            moved |= next != *xi;
+            pushed |= *vi != T::zero();
+            underflow |= *xi != T::zero() && next.abs() < tiny;
+            *xi = next;
+        }
+        // The precision sentinel: while stalled, an update that no longer moves the stored state,
+        // or a coordinate that falls into the subnormals or to zero, means the float format may
+        // be what holds the chain (docs/theory.md, "Precision").
+        if st.stalled == 1 && st.t_limited == NEVER && ((pushed && !moved) || underflow) {
+            st.t_limited = t;
         }
         st.t = t + 1;
         Step::Continue
@@ -281,10 +373,10 @@ impl<'a> Stepper<'a> {
 }
 
 /// Sum of squares, accumulated in order (as the kernel does).
-fn sum_sq(v: &[f32]) -> f32 {
-    let mut s = 0.0f32;
+fn sum_sq<T: Real>(v: &[T]) -> T {
+    let mut s = T::zero();
     for &x in v {
-        s += x * x;
+        s = s + x * x;
     }
     s
 }

@@ -39,6 +39,7 @@ pub mod kernel;
 pub mod linalg;
 pub mod method;
 pub mod objective;
+pub mod outcome;
 pub mod report;
 pub mod rng;
 pub mod stats;

@@ -19,8 +19,8 @@ fn agree(g: &Report, c: &Report, tol: f32) {
     for (i, (a, b)) in g.raw.states.iter().zip(&c.raw.states).enumerate() {
         assert_eq!((a.t, a.status, a.label), (b.t, b.status, b.label), "chain {i}");
     }
-    let worst = g.raw.x.iter().zip(&c.raw.x).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0f32, f32::max);
-    assert!(worst <= tol, "positions differ by {worst}");
+    let worst = g.raw.x.iter().zip(&c.raw.x).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0f64, f64::max);
+    assert!(worst <= f64::from(tol), "positions differ by {worst}");
 }
 
 #[test]
@@ -221,7 +221,7 @@ fn f16_states_track_f32_and_match_their_cpu_twin() {
     let half = exp.run_gpu(&engine, &mut |_| {}).unwrap();
     let twin = exp.run_cpu(&mut |_| {}).unwrap();
     agree(&half, &twin, 1e-6);
-    let err = half.raw.x.iter().zip(&full.raw.x).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let err = half.raw.x.iter().zip(&full.raw.x).map(|(a, b)| (a - b).abs()).fold(0.0f64, f64::max);
     println!("f16 state, GD on the quartic, 200 steps: max |x_f16 - x_f32| = {err:e}");
     assert!(err > 0.0 && err < 2e-2, "{err}");
 }

@@ -103,7 +103,7 @@ fn certified_toy_chains_are_exactly_those_at_the_minima() {
     };
     for (init, at_minima) in [(Init::Point(vec![0.7, 0.0]), false), (Init::Uniform(1.0), true)] {
         let r = run(init);
-        let c = r.certification.as_ref().unwrap();
+        let c = &r.judgement.certification;
         for (i, sosp) in c.per_chain_sosp.iter().enumerate() {
             let y = r.raw.x[2 * i + 1];
             let at_min = (y.abs() - 1.0).abs() < 1e-3;

@@ -1,8 +1,8 @@
 //! Reports and the command-line experience: plots that parse, mergeable statistics, TOML round
 //! trips, report / compare / sweep, JSON progress.
 
-use escapade::escape::ChainState;
-use escapade::report::{plots, survival_tables};
+use escapade::report::plots;
+use escapade::stats::{Episode, SurvivalTables};
 use escapade::{Experiment, Init, MethodKind, ObjectiveSpec};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,12 +47,11 @@ fn octopus_report(chains: u32) -> escapade::Report {
 #[test]
 fn statistics_of_disjoint_chain_sets_merge_exactly() {
     let r = octopus_report(600);
-    let whole = survival_tables(&r.raw.events, &r.raw.states);
+    let whole = SurvivalTables::from_episodes(&r.episodes);
     assert!(whole.overall().events() > 600, "too few escapes to test anything");
     let split = |keep: &dyn Fn(u32) -> bool| {
-        let events: Vec<_> = r.raw.events.iter().filter(|e| keep(e.chain)).copied().collect();
-        let chains: Vec<ChainState> = r.raw.states.iter().enumerate().filter(|(c, _)| keep(*c as u32)).map(|(_, s)| *s).collect();
-        survival_tables(&events, &chains)
+        let episodes: Vec<Episode> = r.episodes.iter().filter(|e| keep(e.chain)).copied().collect();
+        SurvivalTables::from_episodes(&episodes)
     };
     let mut merged = split(&|c| c % 3 == 0);
     merged.merge(&split(&|c| c % 3 != 0));

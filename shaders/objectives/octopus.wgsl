@@ -1,6 +1,6 @@
 // Octopus of Du et al. 2017; twin of src/objective/octopus.rs (see there for the formulas).
 // OCT_* constants are generated in front of this file.
-fn oct_g1(a: f32) -> vec2<f32> {
+fn oct_g1(a: real) -> vec2<real> {
     let s = a - OCT_TAU;
     let s2 = s * s;
     let v = -OCT_GAMMA * a * a + OCT_K3 * s2 * s / (3.0 * OCT_TAU) + OCT_K4 * s2 * s2 / (2.0 * OCT_TAU * OCT_TAU);
@@ -8,7 +8,7 @@ fn oct_g1(a: f32) -> vec2<f32> {
     return vec2(v, dv);
 }
 
-fn oct_g2(a: f32) -> vec2<f32> {
+fn oct_g2(a: real) -> vec2<real> {
     let s = (a - 2.0 * OCT_TAU) / OCT_TAU;
     let s2 = s * s;
     let v = -OCT_GAMMA - OCT_LG * (10.0 * s2 * s + 15.0 * s2 * s2 + 6.0 * s2 * s2 * s);
@@ -16,7 +16,7 @@ fn oct_g2(a: f32) -> vec2<f32> {
     return vec2(v, dv);
 }
 
-fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval {
+fn objective(x: ptr<private, array<real, D>>, g: ptr<private, array<real, D>>) -> Eval {
     var i = D;
     for (var j = 0u; j < D; j++) {
         if (abs((*x)[j]) <= 2.0 * OCT_TAU) {
@@ -26,18 +26,18 @@ fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> 
     }
     for (var j = 0u; j < D; j++) {
         let v = (*x)[j];
-        if (!finite_f32(v) || (j > i && abs(v) > OCT_TAU)) {
+        if (!finite_real(v) || (j > i && abs(v) > OCT_TAU)) {
             return Eval(0.0, 0u, 0u);
         }
     }
-    var f = 0.0;
+    var f: real = 0.0;
     for (var j = 0u; j < i; j++) {
         let dv = abs((*x)[j]) - 4.0 * OCT_TAU;
         f = f + OCT_L * dv * dv;
         (*g)[j] = 2.0 * OCT_L * dv * sign((*x)[j]);
     }
     if (i == D) {
-        return Eval(f - f32(D) * OCT_NU, D + 1u, 1u);
+        return Eval(f - real(D) * OCT_NU, D + 1u, 1u);
     }
     let xi = (*x)[i];
     let a = abs(xi);
@@ -63,5 +63,5 @@ fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> 
         f = f + OCT_L * v * v;
         (*g)[j] = 2.0 * OCT_L * v;
     }
-    return Eval(f - f32(i) * OCT_NU, i + 1u, 1u);
+    return Eval(f - real(i) * OCT_NU, i + 1u, 1u);
 }

@@ -1,7 +1,7 @@
 // Quartic saddle f = 1/2 sum l_i x_i^2 + 1/4 sum x_i^4; twin of src/objective/quartic.rs.
 // QUARTIC_EIG (the l_i) is generated in front of this file.
-fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval {
-    var f = 0.0;
+fn objective(x: ptr<private, array<real, D>>, g: ptr<private, array<real, D>>) -> Eval {
+    var f: real = 0.0;
     var label = 0u;
     for (var i = 0u; i < D; i++) {
         let xi = (*x)[i];

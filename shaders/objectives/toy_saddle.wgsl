@@ -1,5 +1,5 @@
 // Toy saddle f(x, y) = x^2/2 + y^4/4 - y^2/2; twin of src/objective/toy_saddle.rs.
-fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval {
+fn objective(x: ptr<private, array<real, D>>, g: ptr<private, array<real, D>>) -> Eval {
     let a = (*x)[0];
     let b = (*x)[1];
     let b2 = b * b;

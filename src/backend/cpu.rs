@@ -1,10 +1,12 @@
-//! The CPU backend: the same per-step semantics as the kernel (src/kernel.rs) in plain Rust f32,
-//! parallel across chains with rayon. The reference for tests and the fallback without a GPU.
+//! The CPU backend: the same per-step semantics as the kernel (src/kernel.rs) in plain Rust f32
+//! (or f64 for f64 state), parallel across chains with rayon. The reference for tests and the
+//! fallback without a GPU.
 
 use super::{Progress, RawRun};
 use crate::experiment::Experiment;
 use crate::checkpoint::{Checkpoint, Checkpointer};
-use crate::kernel::{Step, Stepper};
+use crate::experiment::Precision;
+use crate::kernel::{Real, Step, Stepper};
 use rayon::prelude::*;
 
 /// Chains per batch between two progress reports.
@@ -20,7 +22,6 @@ pub fn run_resumable(
 ) -> Result<RawRun, crate::Error> {
     let d = exp.objective.dim();
     let p = exp.kernel_params(exp.chains, 0, exp.steps, u32::MAX);
-    let trace_every = exp.trace.map_or(0, |t| t.every);
     let trace_chains = exp.trace.map_or(0, |t| t.chains);
     let mut out = RawRun::new(exp, exp.steps);
     out.x.reserve(exp.chains as usize * d);
@@ -28,47 +29,28 @@ pub fn run_resumable(
     let mut start = 0;
     if let Some(r) = resume {
         start = r.done;
-        (out.states, out.x, out.events) = (r.states, r.x, r.events);
+        (out.states, out.x, out.x_tilde, out.events) = (r.states, r.x, r.x_tilde, r.events);
         if r.trace.len() == out.trace.len() {
             out.trace = r.trace;
         }
     }
     while start < exp.chains {
         let end = (start + BATCH).min(exp.chains);
-        let chains: Vec<_> = (start..end)
-            .into_par_iter()
-            .map(|chain| {
-                let mut x = vec![0.0f32; d];
-                let mut g = vec![0.0f32; d];
-                let mut trace = Vec::new();
-                let mut events = Vec::new();
-                exp.init.sample(exp.seed, chain, &mut x);
-                let mut stepper = Stepper::new(exp.objective.as_ref(), &exp.method, p, exp.precision);
-                stepper.store(&mut x);
-                let mut st = stepper.init(&x, &mut g);
-                let mut emit = |e| {
-                    events.push(e);
-                    true
-                };
-                while st.running() && st.t < exp.steps {
-                    if chain < trace_chains && st.t % trace_every == 0 {
-                        trace.push((st.t / trace_every, x.clone()));
-                    }
-                    if stepper.step(chain, &mut x, &mut g, &mut st, &mut emit) != Step::Continue {
-                        break;
-                    }
-                }
-                (st, x, events, trace)
-            })
-            .collect();
-        for (chain, (st, x, events, trace)) in (start..).zip(chains) {
+        let chains: Vec<Chain> = match exp.precision {
+            Precision::F64 => (start..end).into_par_iter().map(|c| run_chain::<f64>(exp, &p, c)).collect(),
+            _ => (start..end).into_par_iter().map(|c| run_chain::<f32>(exp, &p, c)).collect(),
+        };
+        for (chain, Chain { st, x, x_tilde, events, trace }) in (start..).zip(chains) {
             out.states.push(st);
             out.x.extend_from_slice(&x);
+            if exp.keeps_tilde() {
+                out.x_tilde.extend_from_slice(&x_tilde);
+            }
             out.events.extend(events);
             for (slot, point) in trace {
                 let base = (slot as usize * trace_chains as usize + chain as usize) * d;
                 if let Some(dst) = out.trace.get_mut(base..base + d) {
-                    dst.copy_from_slice(&point);
+                    dst.iter_mut().zip(&point).for_each(|(t, &v)| *t = v as f32);
                 }
             }
         }
@@ -90,6 +72,7 @@ pub fn run_resumable(
                 done: end,
                 states: out.states.clone(),
                 x: out.x.clone(),
+                x_tilde: out.x_tilde.clone(),
                 events: out.events.clone(),
                 trace: out.trace.clone(),
                 current: None,
@@ -98,4 +81,42 @@ pub fn run_resumable(
     }
     out.finish();
     Ok(out)
+}
+
+/// One chain's results, positions widened to f64.
+struct Chain {
+    st: crate::escape::ChainState,
+    x: Vec<f64>,
+    x_tilde: Vec<f64>,
+    events: Vec<crate::escape::EscapeEvent>,
+    trace: Vec<(u32, Vec<f64>)>,
+}
+
+/// Runs global chain `chain` to its end in arithmetic `T`.
+fn run_chain<T: Real>(exp: &Experiment, p: &crate::kernel::KernelParams, chain: u32) -> Chain {
+    let d = exp.objective.dim();
+    let (trace_every, trace_chains) = exp.trace.map_or((0, 0), |t| (t.every, t.chains));
+    let mut x0 = vec![0.0f32; d];
+    exp.init.sample(exp.seed, chain, &mut x0);
+    let mut x: Vec<T> = x0.into_iter().map(T::of).collect();
+    let mut g = vec![T::zero(); d];
+    let mut trace = Vec::new();
+    let mut events = Vec::new();
+    let mut stepper = Stepper::<T>::new(exp.objective.as_ref(), &exp.method, *p, exp.precision);
+    stepper.store(&mut x);
+    let mut st = stepper.init(&x, &mut g);
+    let mut emit = |e| {
+        events.push(e);
+        true
+    };
+    let wide = |v: &[T]| v.iter().map(|a| a.to_f64().unwrap_or(f64::NAN)).collect::<Vec<f64>>();
+    while st.running() && st.t < exp.steps {
+        if chain < trace_chains && st.t % trace_every == 0 {
+            trace.push((st.t / trace_every, wide(&x)));
+        }
+        if stepper.step(chain, &mut x, &mut g, &mut st, &mut emit) != Step::Continue {
+            break;
+        }
+    }
+    Chain { st, x: wide(&x), x_tilde: wide(stepper.tilde()), events, trace }
 }

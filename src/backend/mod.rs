@@ -58,8 +58,12 @@ pub struct Progress {
 pub struct RawRun {
     /// Per-chain bookkeeping, by global chain index.
     pub states: Vec<ChainState>,
-    /// Final points, row-major: chain c's coordinates at `x[c * d .. (c + 1) * d]`.
-    pub x: Vec<f32>,
+    /// Final points, row-major: chain c's coordinates at `x[c * d .. (c + 1) * d]` (f64 holds
+    /// every storage precision exactly).
+    pub x: Vec<f64>,
+    /// With the ball perturbation: each chain's x~, the point before its last kick (row-major as
+    /// `x`); empty otherwise. A chain kicked within its last window rests at x~, not at x.
+    pub x_tilde: Vec<f64>,
     /// Escape events sorted by (chain, t_stall).
     pub events: Vec<EscapeEvent>,
     /// Traced positions, slot-major: `trace[(slot * trace_chains + chain) * d + i]` is
@@ -96,6 +100,14 @@ impl RawRun {
             steps_per_dispatch,
             ..Default::default()
         }
+    }
+
+    /// The point where chain `c` rests: x~ when it was kicked within its last window (Jin et al.
+    /// return x~; x is a perturbed point), else its final x.
+    pub fn resting_point(&self, c: usize, d: usize) -> &[f64] {
+        let st = &self.states[c];
+        let src = if !self.x_tilde.is_empty() && st.running() && st.kicked_recently() { &self.x_tilde } else { &self.x };
+        &src[c * d..(c + 1) * d]
     }
 
     fn finish(&mut self) {

@@ -53,66 +53,75 @@ impl Products<'_> {
     }
 }
 
-/// Second-order certification of final points: ||grad f|| <= eps and
-/// lambda_min(Hess f) >= -sqrt(rho eps).
+/// Second-order stationarity of resting points: ||grad f|| <= eps and lambda_min(Hess f) >=
+/// -tolerance, with eps and the tolerance given per chain (see `crate::outcome::SospRule`).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Certification {
-    /// eps.
-    pub eps: f64,
-    /// Points checked (diverged chains are skipped).
+    /// The rule in words.
+    pub rule: String,
+    /// Points examined (diverged chains are skipped).
     pub checked: usize,
-    /// Points that are eps-second-order stationary.
+    /// Points that are second-order stationary.
     pub sosp: usize,
-    /// Distribution of lambda_min over the checked points.
+    /// Distribution of lambda_min over the examined points.
     pub lambda_min: Summary,
-    /// Per chain: lambda_min (NaN when not checked).
+    /// Largest Lanczos residual ||H y - lambda_min y|| over the examined points: lambda_min is
+    /// accurate to about this much.
+    pub lambda_min_residual_max: f64,
+    /// Per chain: lambda_min (NaN when not examined).
     #[serde(skip)]
     pub per_chain_lambda_min: Vec<f64>,
-    /// Per chain: whether the point is an eps-SOSP.
+    /// Per chain: the Lanczos residual of lambda_min (NaN when not examined).
+    #[serde(skip)]
+    pub per_chain_residual: Vec<f64>,
+    /// Per chain: whether the point is second-order stationary (false when not examined).
     #[serde(skip)]
     pub per_chain_sosp: Vec<bool>,
 }
 
-/// Certifies the chains whose index is in `which` at their points `x` (all chains, n x d, f32).
-/// Value and gradient norm are recomputed in f64 when the objective has a Rust twin, else taken
-/// from `device(i)` (the device's last (f, ||grad f||)); `rho(f)` is the Hessian-Lipschitz
-/// constant at value f.
+/// Tests the chains in `which` (of `n_all`) at their resting points `points` (one row of d per
+/// entry of `which`, f64): ||grad f|| <= eps(c) and lambda_min >= -tolerance(c, f). Value and
+/// gradient norm are recomputed in f64 when the objective has a Rust twin, else taken from
+/// `device(c)` (the device's last (f, ||grad f||)).
 #[allow(clippy::too_many_arguments)]
 pub fn certify(
     products: &Products,
     obj: &dyn Objective,
-    x: &[f32],
+    points: &[f64],
     which: &[usize],
-    eps: f64,
-    rho: &dyn Fn(f64) -> f64,
+    n_all: usize,
+    eps: &dyn Fn(usize) -> f64,
+    tolerance: &dyn Fn(usize, f64) -> f64,
     device: &dyn Fn(usize) -> (f64, f64),
     seed: u64,
 ) -> Result<Certification, Error> {
     let d = obj.dim();
-    let n_all = x.len() / d.max(1);
-    let pts: Vec<f64> = which.iter().flat_map(|&i| x[i * d..(i + 1) * d].iter().map(|&v| f64::from(v))).collect();
-    let spectra = products.spectra(&pts, seed)?;
+    let spectra = if which.is_empty() { Vec::new() } else { products.spectra(points, seed)? };
     let mut lam = vec![f64::NAN; n_all];
+    let mut res = vec![f64::NAN; n_all];
     let mut sosp = vec![false; n_all];
     let mut g = vec![0.0; d];
-    for (k, &i) in which.iter().enumerate() {
-        let p = &pts[k * d..(k + 1) * d];
+    for (k, &c) in which.iter().enumerate() {
+        let p = &points[k * d..(k + 1) * d];
         let (f, gn) = if obj.cpu_twin() {
             let f = obj.eval_f64(p, &mut g).value;
             (f, g.iter().map(|v| v * v).sum::<f64>().sqrt())
         } else {
-            device(i)
+            device(c)
         };
-        lam[i] = spectra[k].lambda_min;
-        sosp[i] = gn <= eps && spectra[k].lambda_min >= -(rho(f) * eps).sqrt();
+        lam[c] = spectra[k].lambda_min;
+        res[c] = spectra[k].lambda_min_residual;
+        sosp[c] = gn <= eps(c) && spectra[k].lambda_min >= -tolerance(c, f);
     }
-    let checked: Vec<f64> = which.iter().map(|&i| lam[i]).collect();
+    let checked: Vec<f64> = which.iter().map(|&c| lam[c]).collect();
     Ok(Certification {
-        eps,
+        rule: String::new(),
         checked: which.len(),
         sosp: sosp.iter().filter(|&&s| s).count(),
         lambda_min: Summary::of(&checked),
+        lambda_min_residual_max: which.iter().map(|&c| res[c]).fold(0.0, f64::max),
         per_chain_lambda_min: lam,
+        per_chain_residual: res,
         per_chain_sosp: sosp,
     })
 }

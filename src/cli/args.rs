@@ -120,8 +120,8 @@ pub struct RunArgs {
     /// Steps fused per GPU dispatch (default: chosen from the ensemble size).
     #[arg(long)]
     pub steps_per_dispatch: Option<u32>,
-    /// Storage precision of chain positions: f32, or f16 (half the device memory; needs
-    /// SHADER_F16 on the GPU path).
+    /// Precision of chain positions: f32; f64 (positions, gradients and values in f64; needs
+    /// SHADER_F64 on the GPU path); or f16 storage (half the device memory; needs SHADER_F16).
     #[arg(long, default_value = "f32")]
     pub state: String,
     /// Step size eta.
@@ -156,10 +156,13 @@ pub struct RunArgs {
     /// Progress on stderr: bar, json (one JSON object per line) or none.
     #[arg(long, default_value = "bar")]
     pub progress: String,
-    /// Certify final points as eps-SOSPs with this eps, or `off`.
-    #[arg(long, default_value = "1e-3")]
+    /// eps of second-order stationarity for the final points: auto (the run's own scale: the
+    /// self-bounding rule's eps, else each chain's g_thres), a number > 0, or off (only chains
+    /// stalled at their end are judged, as the statistics need).
+    #[arg(long, default_value = "auto")]
     pub certify_eps: String,
-    /// rho for certification (default: the declared rho2 at each point's value).
+    /// rho of the curvature tolerance sqrt(rho eps) (default: the declared rho2 at each point's
+    /// value; without one, lambda_min >= -1/(eta T)).
     #[arg(long)]
     pub certify_rho: Option<f64>,
     /// Certify at most this many chains (the first ones).
@@ -333,7 +336,7 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
     params.t_thres = a.t_thres.unwrap_or(params.t_thres);
     params.certify = a.certify.unwrap_or(params.certify);
     let kind = MethodKind::from_name(&a.method)?;
-    let mut method = escapade::Method::preset(kind, params);
+    let mut method = escapade::Method::preset_for(kind, params, objective.as_ref());
     if let Some(sigma) = a.noise {
         method.oracle = Oracle::Noise { sigma };
     }
@@ -369,7 +372,7 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
             c: t.c,
             delta: t.delta,
             df: t.df,
-            margin: a.margin.unwrap_or(0.0),
+            margin: a.margin,
             rho1: a.rho1.as_deref().map(|s| Rho::parse("rho1", s)).transpose()?,
             rho2: a.rho2.as_deref().map(|s| Rho::parse("rho2", s)).transpose()?,
             rebase_every: a.rebase_every.unwrap_or(0),
@@ -389,15 +392,12 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
     if a.trace_chains > 0 {
         b = b.trace(a.trace_chains, a.trace_every);
     }
-    let certify_eps = match a.certify_eps.as_str() {
-        "off" => None,
-        v => Some(v.parse::<f64>().map_err(|_| Error::invalid("certify-eps", "a number > 0 or off", v))?),
+    let (certify, certify_eps) = match a.certify_eps.as_str() {
+        "off" => (false, None),
+        "auto" => (true, None),
+        v => (true, Some(v.parse::<f64>().map_err(|_| Error::invalid("certify-eps", "auto, off or a number > 0", v))?)),
     };
-    b = b.checks(CheckSpec { certify_eps, certify_rho: a.certify_rho, certify_max: a.certify_max, along_run: true });
-    b = b.state_precision(match a.state.as_str() {
-        "f32" => Precision::F32,
-        "f16" => Precision::F16,
-        other => return Err(Error::invalid("state", "f32 or f16", other)),
-    });
+    b = b.checks(CheckSpec { certify, certify_eps, certify_rho: a.certify_rho, certify_max: a.certify_max, along_run: true });
+    b = b.state_precision(Precision::from_name(&a.state)?);
     b.build()
 }

@@ -23,8 +23,11 @@ pub enum MethodKind {
     Pgd,
     /// SGD: gradient plus N(0, sigma^2 I) noise (default sigma 0.1; or a minibatch oracle).
     Sgd,
-    /// Perturbed SGD (Jin et al. 2021): N(0, r^2/d I) added to the gradient every step.
+    /// Perturbed SGD (Jin et al. 2021): a stochastic gradient (a minibatch where the objective
+    /// is a finite sum, else the gradient plus N(0, sigma^2 I)) plus N(0, r^2/d I) every step.
     Psgd,
+    /// Noisy GD: the exact gradient plus N(0, r^2/d I) every step (PSGD with an exact oracle).
+    NoisyGd,
     /// Clipped GD, hard clipping at gamma = 1 (Zhang et al. 2020).
     ClippedGd,
     /// Clipped SGD: noisy gradient (sigma 0.1), hard clipping at gamma = 1.
@@ -37,11 +40,12 @@ pub enum MethodKind {
 
 impl MethodKind {
     /// Every preset, in the order `escapade list` shows them.
-    pub const ALL: [MethodKind; 8] = [
+    pub const ALL: [MethodKind; 9] = [
         MethodKind::Gd,
         MethodKind::Pgd,
         MethodKind::Sgd,
         MethodKind::Psgd,
+        MethodKind::NoisyGd,
         MethodKind::ClippedGd,
         MethodKind::ClippedSgd,
         MethodKind::PrecondGd,
@@ -63,6 +67,7 @@ impl MethodKind {
             MethodKind::Pgd => "pgd",
             MethodKind::Sgd => "sgd",
             MethodKind::Psgd => "psgd",
+            MethodKind::NoisyGd => "noisy-gd",
             MethodKind::ClippedGd => "clipped-gd",
             MethodKind::ClippedSgd => "clipped-sgd",
             MethodKind::PrecondGd => "precond-gd",
@@ -70,7 +75,8 @@ impl MethodKind {
         }
     }
 
-    /// The preset's pieces.
+    /// The preset's pieces (for an objective without terms: `psgd`'s oracle is the noisy
+    /// gradient; [`Method::preset_for`] gives it a minibatch where the objective has terms).
     pub fn pieces(self) -> (Oracle, Perturbation, Transform) {
         let noise = Oracle::Noise { sigma: 0.1 };
         let clip = Transform::ClipHard { gamma: 1.0 };
@@ -79,7 +85,8 @@ impl MethodKind {
             MethodKind::Gd => (Oracle::Exact, Perturbation::None, Transform::Identity),
             MethodKind::Pgd => (Oracle::Exact, Perturbation::Ball, Transform::Identity),
             MethodKind::Sgd => (noise, Perturbation::None, Transform::Identity),
-            MethodKind::Psgd => (Oracle::Exact, Perturbation::Gaussian, Transform::Identity),
+            MethodKind::Psgd => (noise, Perturbation::Gaussian, Transform::Identity),
+            MethodKind::NoisyGd => (Oracle::Exact, Perturbation::Gaussian, Transform::Identity),
             MethodKind::ClippedGd => (Oracle::Exact, Perturbation::None, clip),
             MethodKind::ClippedSgd => (noise, Perturbation::None, clip),
             MethodKind::PrecondGd => (Oracle::Exact, Perturbation::None, precond),
@@ -112,6 +119,16 @@ impl Method {
     pub fn preset(kind: MethodKind, params: PgdParams) -> Self {
         let (oracle, perturbation, transform) = kind.pieces();
         Method { kind, oracle, perturbation, transform, schedule: Schedule::Constant, step_rule: StepRule::Fixed, params }
+    }
+
+    /// The preset `kind` for `objective`: as [`Method::preset`], with `psgd` drawing a minibatch
+    /// of max(1, m/10) of the m terms where the objective is a finite sum.
+    pub fn preset_for(kind: MethodKind, params: PgdParams, objective: &dyn crate::Objective) -> Self {
+        let mut m = Self::preset(kind, params);
+        if let (MethodKind::Psgd, Some(terms)) = (kind, objective.terms()) {
+            m.oracle = Oracle::Minibatch { batch: (terms / 10).max(1) };
+        }
+        m
     }
 
     /// Checks every piece, naming the bad field.

@@ -71,8 +71,10 @@ pub struct SelfBounding {
     pub delta: f64,
     /// Df; None: F0 - f* with the objective's f*.
     pub df: Option<f64>,
-    /// Added to f(x0) to cover perturbation increases (>= 0).
-    pub margin: f64,
+    /// Added to f(x0) to cover perturbation increases (>= 0). None: f_thres of the parameters at
+    /// f(x0) — at least the f_thres finally used, since rho2 does not decrease — so a kick that
+    /// raises f by up to f_thres stays inside the sublevel set the bounds hold on.
+    pub margin: Option<f64>,
     /// Local gradient-Lipschitz bound rho1(F); None: the objective's closed form.
     pub rho1: Option<Rho>,
     /// Local Hessian-Lipschitz bound rho2(F); None: the objective's closed form.
@@ -85,7 +87,7 @@ pub struct SelfBounding {
 
 impl Default for SelfBounding {
     fn default() -> Self {
-        SelfBounding { eps: 1e-3, c: 0.5, delta: 0.1, df: None, margin: 0.0, rho1: None, rho2: None, rebase_every: 0 }
+        SelfBounding { eps: 1e-3, c: 0.5, delta: 0.1, df: None, margin: None, rho1: None, rho2: None, rebase_every: 0 }
     }
 }
 
@@ -113,8 +115,8 @@ impl SelfBounding {
                 return Err(Error::invalid("df", "a finite number > 0", df));
             }
         }
-        if !(self.margin.is_finite() && self.margin >= 0.0) {
-            return Err(Error::invalid("margin", "a finite number >= 0", self.margin));
+        if let Some(m) = self.margin.filter(|m| !(m.is_finite() && *m >= 0.0)) {
+            return Err(Error::invalid("margin", "a finite number >= 0", m));
         }
         Ok(())
     }
@@ -122,8 +124,16 @@ impl SelfBounding {
     /// Jin et al.'s formulas in f32 for a chain starting at value `f0` in dimension `d`, with
     /// rho1, rho2 resolved and f* = `f_star` (Rust twin of `chain_params` in kernel.wgsl).
     pub fn chain_params(&self, f0: f32, d: usize, rho1: &Rho, rho2: &Rho, f_star: f32) -> ChainParams {
+        let big_f = match self.margin {
+            Some(m) => f0 + m as f32,
+            None => f0 + self.params_at(f0, d, rho1, rho2, f_star).f_thres,
+        };
+        self.params_at(big_f, d, rho1, rho2, f_star)
+    }
+
+    /// Jin et al.'s formulas at the anchor value F (= f(x0) + margin).
+    fn params_at(&self, big_f: f32, d: usize, rho1: &Rho, rho2: &Rho, f_star: f32) -> ChainParams {
         let (eps, c, delta) = (self.eps as f32, self.c as f32, self.delta as f32);
-        let big_f = f0 + self.margin as f32;
         let l = rho1.eval_f32(big_f);
         let rho = rho2.eval_f32(big_f);
         let df = match self.df {

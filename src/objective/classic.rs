@@ -30,7 +30,7 @@ impl Objective for DegenerateQuartic {
     float_twins!();
     fn wgsl(&self) -> String {
         "// Degenerate quartic 1/4 (x^2 - y^2)^2; twin of src/objective/classic.rs.\n\
-         fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval {\n\
+         fn objective(x: ptr<private, array<real, D>>, g: ptr<private, array<real, D>>) -> Eval {\n\
          \x20   let s = (*x)[0] * (*x)[0] - (*x)[1] * (*x)[1];\n\
          \x20   (*g)[0] = (*x)[0] * s;\n\
          \x20   (*g)[1] = -(*x)[1] * s;\n\
@@ -89,9 +89,9 @@ impl Objective for Rosenbrock {
     float_twins!();
     fn wgsl(&self) -> String {
         "// Rosenbrock; twin of src/objective/classic.rs.\n\
-         fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval {\n\
+         fn objective(x: ptr<private, array<real, D>>, g: ptr<private, array<real, D>>) -> Eval {\n\
          \x20   for (var i = 0u; i < D; i++) { (*g)[i] = 0.0; }\n\
-         \x20   var f = 0.0;\n\
+         \x20   var f: real = 0.0;\n\
          \x20   for (var i = 0u; i + 1u < D; i++) {\n\
          \x20       let a = (*x)[i + 1u] - (*x)[i] * (*x)[i];\n\
          \x20       let b = 1.0 - (*x)[i];\n\

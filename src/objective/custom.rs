@@ -62,7 +62,7 @@ impl WgslObjective {
         let obj = WgslObjective { path: path.to_path_buf(), source, dim, f_min };
         // The file must also live next to the kernel: names the kernel uses are taken.
         let method = crate::method::Method::preset(crate::method::MethodKind::Pgd, obj.default_params());
-        let kernel = crate::backend::gpu::shader::compose(&obj, &method, false, 4);
+        let kernel = crate::backend::gpu::shader::compose(&obj, &method, crate::Precision::F32, 4);
         let clash = naga::front::wgsl::parse_str(&kernel).map_err(|e| e.message().to_string()).and_then(|m| {
             naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
                 .validate(&m)

@@ -4,7 +4,7 @@
 //! (W D, D^-1 H) keeps f while the Hessian grows.
 
 use super::data::Matrix;
-use super::{Eval, Objective, c, float_twins, wgsl_f32};
+use super::{Eval, Objective, c, float_twins, wgsl_real};
 use crate::method::PgdParams;
 use crate::{Error, linalg, rng};
 use num_traits::Float;
@@ -97,11 +97,11 @@ impl Objective for LinearNetwork {
     float_twins!();
     fn wgsl(&self) -> String {
         format!(
-            "const LN_N: u32 = {}u;\nconst LN_R: u32 = {}u;\nconst LN_P: u32 = {}u;\nconst LN_KAPPA: f32 = {};\n{}",
+            "const LN_N: u32 = {}u;\nconst LN_R: u32 = {}u;\nconst LN_P: u32 = {}u;\nconst LN_KAPPA: real = {};\n{}",
             self.n,
             self.r,
             self.p,
-            wgsl_f32(self.kappa),
+            wgsl_real(self.kappa),
             include_str!("../../shaders/objectives/linear_network.wgsl")
         )
     }

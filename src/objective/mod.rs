@@ -47,11 +47,13 @@ impl<T: Float> Eval<T> {
 /// An objective with a Rust twin (f32 and f64) and a WGSL twin.
 ///
 /// The WGSL source returned by [`Objective::wgsl`] must define
-/// `fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval`
+/// `fn objective(x: ptr<private, array<real, D>>, g: ptr<private, array<real, D>>) -> Eval`
 /// (x and g are the kernel's per-invocation registers, passed without copies)
-/// where `Eval` is `struct Eval { f: f32, label: u32, ok: u32 }` (declared by the prelude) and `D`
-/// is the dimension constant the kernel declares. It may declare its own constants, read the
-/// shared `data: array<f32>` binding ([`Objective::data`]), and define
+/// where `Eval` is `struct Eval { f: real, label: u32, ok: u32 }` (declared by the prelude), `D`
+/// is the dimension constant the kernel declares and `real` is the arithmetic of positions
+/// (`f32`, or `f64` with `--state f64`; a source written with `f32` works in f32 only). It may
+/// declare its own constants (typed `real`), read the shared `data: array<f32>` binding
+/// ([`Objective::data`]; widen with `real(data[i])`), and define
 /// `fn objective_term_grad(x, i: u32, acc)` (adds the i-th term's gradient to `acc`; finite sums)
 /// and `fn rho1(F: f32) -> f32` / `fn rho2(F: f32) -> f32`.
 pub trait Objective: Send + Sync + Debug {
@@ -81,6 +83,8 @@ pub trait Objective: Send + Sync + Debug {
     }
     /// Adds grad f_i(x) to `acc` in f32, as `objective_term_grad` in the WGSL twin.
     fn term_grad_f32(&self, _x: &[f32], _i: u32, _acc: &mut [f32]) {}
+    /// The same in f64 (minibatch oracles with `--state f64`).
+    fn term_grad_f64(&self, _x: &[f64], _i: u32, _acc: &mut [f64]) {}
     /// Closed-form (rho1, rho2) with ||Hess f(x)|| <= rho1(f(x)) and a local Hessian-Lipschitz
     /// bound rho2(f(x)), when known.
     fn rho(&self) -> Option<(Rho, Rho)> {
@@ -116,9 +120,10 @@ pub(crate) fn c<T: Float>(v: f64) -> T {
     T::from(v).unwrap_or_else(T::nan)
 }
 
-/// Formats an f32 as a WGSL float literal that parses back to the same value.
-pub(crate) fn wgsl_f32(v: f64) -> String {
-    let v = v as f32;
+/// Formats a parameter as a WGSL abstract-float literal with all of its f64 digits: typed as
+/// `real`, it becomes the nearest f32 in f32 kernels and the exact f64 in f64 kernels, as the
+/// Rust twins' `c::<T>(v)` does.
+pub(crate) fn wgsl_real(v: f64) -> String {
     if v.is_finite() { format!("{v:?}") } else { "0.0".into() }
 }
 

@@ -11,7 +11,7 @@
 //! with S = sum_{j<i} L (|x_j| - 4tau)^2. The construction defines f only inside the "tube"
 //! |x_j| <= tau for all j > i; outside it the chain is reported out of domain, never given a value.
 
-use super::{Eval, Objective, c, float_twins, wgsl_f32};
+use super::{Eval, Objective, c, float_twins, wgsl_real};
 use crate::Error;
 use crate::method::PgdParams;
 use num_traits::Float;
@@ -132,15 +132,15 @@ impl Objective for Octopus {
     fn wgsl(&self) -> String {
         let (t, gm, l) = (self.tau, self.gamma, self.l);
         format!(
-            "const OCT_TAU: f32 = {};\nconst OCT_GAMMA: f32 = {};\nconst OCT_L: f32 = {};\n\
-             const OCT_K3: f32 = {};\nconst OCT_K4: f32 = {};\nconst OCT_LG: f32 = {};\nconst OCT_NU: f32 = {};\n{}",
-            wgsl_f32(t),
-            wgsl_f32(gm),
-            wgsl_f32(l),
-            wgsl_f32(-14.0 * l + 10.0 * gm),
-            wgsl_f32(5.0 * l - 3.0 * gm),
-            wgsl_f32(l + gm),
-            wgsl_f32(self.nu()),
+            "const OCT_TAU: real = {};\nconst OCT_GAMMA: real = {};\nconst OCT_L: real = {};\n\
+             const OCT_K3: real = {};\nconst OCT_K4: real = {};\nconst OCT_LG: real = {};\nconst OCT_NU: real = {};\n{}",
+            wgsl_real(t),
+            wgsl_real(gm),
+            wgsl_real(l),
+            wgsl_real(-14.0 * l + 10.0 * gm),
+            wgsl_real(5.0 * l - 3.0 * gm),
+            wgsl_real(l + gm),
+            wgsl_real(self.nu()),
             include_str!("../../shaders/objectives/octopus.wgsl")
         )
     }

@@ -3,7 +3,7 @@
 //! is shared read-only by all chains on the device.
 
 use super::data::{Matrix, expect_shape};
-use super::{Eval, Objective, c, float_twins, wgsl_f32};
+use super::{Eval, Objective, c, float_twins, wgsl_real};
 use crate::method::{PgdParams, Rho};
 use crate::{Error, rng};
 use num_traits::Float;
@@ -85,6 +85,23 @@ impl PhaseRetrieval {
     }
 }
 
+impl PhaseRetrieval {
+    /// Adds the gradient of term k, ((a_k.x)^2 - y_k)(a_k.x) a_k, to `acc` (data in T, as `eval`).
+    fn term_grad<T: Float>(&self, x: &[T], k: u32, acc: &mut [T]) {
+        let d = self.d;
+        let row = &self.a[k as usize * d..(k as usize + 1) * d];
+        let data = |v: f64| c::<T>(v);
+        let mut ax = T::zero();
+        for i in 0..d {
+            ax = ax + data(row[i]) * x[i];
+        }
+        let w = (ax * ax - data(self.y[k as usize])) * ax;
+        for i in 0..d {
+            acc[i] = acc[i] + w * data(row[i]);
+        }
+    }
+}
+
 impl Objective for PhaseRetrieval {
     fn name(&self) -> &'static str {
         "phase-retrieval"
@@ -95,10 +112,10 @@ impl Objective for PhaseRetrieval {
     float_twins!();
     fn wgsl(&self) -> String {
         format!(
-            "const PR_M: u32 = {}u;\nconst PR_INV_M: f32 = {};\nconst PR_INV_4M: f32 = {};\nconst PR_HAS_XSTAR: bool = {};\n{}",
+            "const PR_M: u32 = {}u;\nconst PR_INV_M: real = {};\nconst PR_INV_4M: real = {};\nconst PR_HAS_XSTAR: bool = {};\n{}",
             self.m,
-            wgsl_f32(1.0 / self.m as f64),
-            wgsl_f32(0.25 / self.m as f64),
+            wgsl_real(1.0 / self.m as f64),
+            wgsl_real(0.25 / self.m as f64),
             self.x_star.is_some(),
             include_str!("../../shaders/objectives/phase_retrieval.wgsl")
         )
@@ -123,16 +140,10 @@ impl Objective for PhaseRetrieval {
         Some(self.m as u32)
     }
     fn term_grad_f32(&self, x: &[f32], k: u32, acc: &mut [f32]) {
-        let d = self.d;
-        let row = &self.a[k as usize * d..(k as usize + 1) * d];
-        let mut ax = 0.0f32;
-        for i in 0..d {
-            ax += row[i] as f32 * x[i];
-        }
-        let w = (ax * ax - self.y[k as usize] as f32) * ax;
-        for i in 0..d {
-            acc[i] += w * row[i] as f32;
-        }
+        self.term_grad(x, k, acc);
+    }
+    fn term_grad_f64(&self, x: &[f64], k: u32, acc: &mut [f64]) {
+        self.term_grad(x, k, acc);
     }
     /// rho1(F) = (1/m) sum ||a_i||^2 (4 y_i + 6 sqrt(m F)), from (a_i.x)^2 <= y_i + 2 sqrt(m f);
     /// rho2(F) = (6/m) sum ||a_i||^3 (sqrt(y_i) + sqrt(2) (m F)^(1/4)) bounds the third derivative

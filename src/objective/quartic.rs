@@ -2,7 +2,7 @@
 //! has a strict saddle at 0; it is not globally smooth but self-bounding. Along a direction with
 //! l_i < 0 GD grows the component as (1 + eta |l_i|)^t near 0.
 
-use super::{Eval, Objective, c, float_twins, wgsl_f32};
+use super::{Eval, Objective, c, float_twins, wgsl_real};
 use crate::Error;
 use crate::method::{PgdParams, Rho};
 use num_traits::Float;
@@ -63,9 +63,9 @@ impl Objective for Quartic {
     }
     float_twins!();
     fn wgsl(&self) -> String {
-        let eig: Vec<String> = self.eig.iter().map(|&v| wgsl_f32(v)).collect();
+        let eig: Vec<String> = self.eig.iter().map(|&v| wgsl_real(v)).collect();
         format!(
-            "var<private> QUARTIC_EIG: array<f32, D> = array<f32, D>({});\n{}",
+            "var<private> QUARTIC_EIG: array<real, D> = array<real, D>({});\n{}",
             eig.join(", "),
             include_str!("../../shaders/objectives/quartic.wgsl")
         )

@@ -2,17 +2,22 @@
 //! read back by `escapade report` and `escapade compare` (so statistics and plots can be redone
 //! from saved results without rerunning).
 
-use super::survival_tables;
 use crate::Error;
-use crate::escape::{ChainState, EscapeEvent, status};
-use crate::stats::SurvivalTables;
+use crate::escape::{ChainState, EscapeEvent, NEVER, status};
+use crate::outcome::{Final, episodes};
+use crate::stats::{Episode, SurvivalTables};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Header of events.csv.
 pub const EVENTS_HEADER: &str = "chain,label,t_stall,escape_steps,f_stall,f_escape";
 /// Header of chains.csv.
-pub const CHAINS_HEADER: &str = "chain,status,stalled,t_stall,stall_label,steps,escapes,label,label_since,f,gnorm,eta,lambda_min,sosp";
+/// `outcome` is how the chain ended (converged, precision_limited, censored, diverged, moving);
+/// f, gnorm and label are at the point where the chain stopped (x~ for a chain certified by Jin's
+/// rule); lambda_min (with its Lanczos residual) and sosp are at its resting point, empty where
+/// it was not examined; t_limited is the step of the precision sentinel, empty if it never fired.
+pub const CHAINS_HEADER: &str =
+    "chain,status,outcome,stalled,t_stall,stall_label,steps,escapes,label,label_since,f,gnorm,eta,t_limited,lambda_min,lambda_residual,sosp";
 
 /// The status names chains.csv uses.
 pub fn status_name(code: u32) -> &'static str {
@@ -47,15 +52,18 @@ pub fn event_row(e: &EscapeEvent) -> String {
     format!("{},{},{},{},{},{}", e.chain, e.label, e.t_stall, e.escape_steps, e.f_stall, e.f_escape)
 }
 
-/// One row of chains.csv; `cert` is (lambda_min, is an eps-SOSP) when the point was certified.
-pub fn chain_row(chain: usize, s: &ChainState, cert: Option<(f64, bool)>) -> String {
-    let (lam, sosp) = match cert {
-        Some((l, ok)) if l.is_finite() => (l.to_string(), u8::from(ok).to_string()),
-        _ => (String::new(), String::new()),
+/// One row of chains.csv; `cert` is (lambda_min, its residual, second-order stationary), with a
+/// NaN lambda_min where the resting point was not examined.
+pub fn chain_row(chain: usize, s: &ChainState, outcome: Final, cert: (f64, f64, bool)) -> String {
+    let (lam, res, sosp) = match cert {
+        (l, r, ok) if l.is_finite() => (l.to_string(), r.to_string(), u8::from(ok).to_string()),
+        _ => (String::new(), String::new(), String::new()),
     };
+    let limited = if s.limited() { s.t_limited.to_string() } else { String::new() };
     format!(
-        "{chain},{},{},{},{},{},{},{},{},{},{},{},{lam},{sosp}",
+        "{chain},{},{},{},{},{},{},{},{},{},{},{},{},{limited},{lam},{res},{sosp}",
         status_name(s.status),
+        outcome.name(),
         s.stalled,
         s.t_stall,
         s.stall_label,
@@ -104,28 +112,31 @@ pub fn read_events(path: &Path) -> Result<Vec<EscapeEvent>, Error> {
         .collect()
 }
 
-/// Reads chains.csv back into chain records (fields chains.csv does not carry are zero).
-pub fn read_chains(path: &Path) -> Result<Vec<ChainState>, Error> {
+/// Reads chains.csv back into chain records and outcomes (fields it does not carry are zero).
+pub fn read_chains(path: &Path) -> Result<Vec<(ChainState, Final)>, Error> {
     read_csv(path, CHAINS_HEADER)?
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            if r.len() != 14 {
-                return Err(Error::invalid(format!("{} line {}", path.display(), i + 2), "14 fields", r.len()));
+            let at = || format!("{} line {}", path.display(), i + 2);
+            if r.len() != 17 {
+                return Err(Error::invalid(at(), "17 fields", r.len()));
             }
             let mut s = ChainState::fresh();
-            s.status = status_code(&r[1]).ok_or_else(|| Error::invalid(format!("{} line {}", path.display(), i + 2), "a chain status", &r[1]))?;
-            s.stalled = field(path, i, &r[2])?;
-            s.t_stall = field(path, i, &r[3])?;
-            s.stall_label = field(path, i, &r[4])?;
-            s.t = field(path, i, &r[5])?;
-            s.escapes = field(path, i, &r[6])?;
-            s.label = field(path, i, &r[7])?;
-            s.label_since = field(path, i, &r[8])?;
-            s.f = field(path, i, &r[9])?;
-            s.gnorm = field(path, i, &r[10])?;
-            s.eta = field(path, i, &r[11])?;
-            Ok(s)
+            s.status = status_code(&r[1]).ok_or_else(|| Error::invalid(at(), "a chain status", &r[1]))?;
+            let outcome = Final::from_name(&r[2]).ok_or_else(|| Error::invalid(at(), "a chain outcome", &r[2]))?;
+            s.stalled = field(path, i, &r[3])?;
+            s.t_stall = field(path, i, &r[4])?;
+            s.stall_label = field(path, i, &r[5])?;
+            s.t = field(path, i, &r[6])?;
+            s.escapes = field(path, i, &r[7])?;
+            s.label = field(path, i, &r[8])?;
+            s.label_since = field(path, i, &r[9])?;
+            s.f = field(path, i, &r[10])?;
+            s.gnorm = field(path, i, &r[11])?;
+            s.eta = field(path, i, &r[12])?;
+            s.t_limited = if r[13].is_empty() { NEVER } else { field(path, i, &r[13])? };
+            Ok((s, outcome))
         })
         .collect()
 }
@@ -173,6 +184,8 @@ pub struct SavedRun {
     pub events: Vec<EscapeEvent>,
     /// chains.csv.
     pub chains: Vec<ChainState>,
+    /// How each chain ended (chains.csv's outcome).
+    pub finals: Vec<Final>,
     /// trace.csv, when the run traced chains.
     pub trace: Vec<TracePoint>,
 }
@@ -185,11 +198,13 @@ impl SavedRun {
         let summary: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Error::invalid(sp.display().to_string(), "escapade's summary.json", e))?;
         let tp = dir.join("trace.csv");
+        let (chains, finals) = read_chains(&dir.join("chains.csv"))?.into_iter().unzip();
         Ok(SavedRun {
             dir: dir.to_path_buf(),
             summary,
             events: read_events(&dir.join("events.csv"))?,
-            chains: read_chains(&dir.join("chains.csv"))?,
+            chains,
+            finals,
             trace: if tp.exists() { read_trace(&tp)? } else { Vec::new() },
         })
     }
@@ -203,8 +218,13 @@ impl SavedRun {
         }
     }
 
+    /// The stall episodes, rebuilt from the saved events and chains.
+    pub fn episodes(&self) -> Vec<Episode> {
+        episodes(&self.events, &self.chains, &self.finals)
+    }
+
     /// Survival tables rebuilt from the saved events and chains.
     pub fn survival(&self) -> SurvivalTables {
-        survival_tables(&self.events, &self.chains)
+        SurvivalTables::from_episodes(&self.episodes())
     }
 }

@@ -1,5 +1,6 @@
-//! The report of a run: counts, escape-time statistics (with censoring) and metadata, written as
-//! summary.json, events.csv, chains.csv and trace.csv, plus plots and a short human summary.
+//! The report of a run: how chains ended, escape-time statistics over saddle stalls (competing
+//! outcomes, censoring) and metadata, written as summary.json, events.csv, chains.csv and
+//! trace.csv, plus plots and a short human summary.
 
 pub mod files;
 #[cfg(feature = "parquet")]
@@ -10,29 +11,16 @@ use crate::backend::RawRun;
 use crate::backend::gpu::{AdapterSummary, GpuEngine};
 use crate::escape::status;
 use crate::experiment::Experiment;
-use crate::escape::{ChainState, EscapeEvent};
-use crate::stats::{Summary, SurvivalTables};
+use crate::outcome::{Final, Judgement, episodes};
+use crate::stats::{Episode, Outcome, Summary, SurvivalTables, clustered_kaplan_meier};
 use crate::Error;
 use files::{CHAINS_HEADER, EVENTS_HEADER, SavedRun, TracePoint, chain_row, event_row, io_err, write_csv};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Version of summary.json's layout; bumped when a field changes meaning or moves.
-pub const SCHEMA_VERSION: u32 = 2;
-
-/// Survival tables of a run's stall episodes: each escape is an observed time; each chain still
-/// stalled at its end (budget reached, certified or diverged while stalled) is censored at the
-/// time it had spent stalled.
-pub fn survival_tables(events: &[EscapeEvent], chains: &[ChainState]) -> SurvivalTables {
-    let mut t = SurvivalTables::default();
-    for e in events {
-        t.by_label.entry(e.label).or_default().event(e.escape_steps);
-    }
-    for c in chains.iter().filter(|c| c.stalled == 1) {
-        t.by_label.entry(c.stall_label).or_default().censor(c.t - c.t_stall);
-    }
-    t
-}
+/// 3: outcomes (converged, precision-limited) and statistics over saddle stalls.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Version of the random-stream addressing; bump when a draw's address or transform changes.
 pub const RNG_STREAM_VERSION: u32 = 1;
@@ -64,10 +52,17 @@ pub struct Counts {
     pub escape_events: usize,
     /// Chains with at least one escape.
     pub chains_escaped: u32,
-    /// Chains certified (stalled through the certification window without escaping).
-    pub certified: u32,
-    /// Chains still stalled when the budget ended (escape time right-censored).
+    /// Chains resting at a second-order stationary point (a minimum, not a saddle).
+    pub converged: u32,
+    /// Chains stalled at a non-stationary point with the precision sentinel raised: the float
+    /// format, not the dynamics, may hold them (try `--state f64`).
+    pub precision_limited: u32,
+    /// Chains stalled at a non-stationary point when the budget ended (escape time censored).
     pub censored: u32,
+    /// Chains stopped by the certification rule (whatever the Hessian then says).
+    pub certified: u32,
+    /// Chains whose precision sentinel fired at some point (a superset of precision_limited).
+    pub precision_flagged: u32,
     /// Chains whose value or gradient became non-finite or that left the domain.
     pub diverged: u32,
     /// Of the diverged: non-finite.
@@ -97,10 +92,12 @@ pub struct Report {
     pub final_labels: BTreeMap<u32, u32>,
     /// Distribution of the chains' final step sizes (per chain under the self-bounding rule).
     pub step_size: Summary,
+    /// Every stall episode with its outcome.
+    pub episodes: Vec<Episode>,
     /// Survival tables of the stall episodes, per label.
     pub survival: SurvivalTables,
-    /// Second-order certification of the final points.
-    pub certification: Option<crate::check::run_checks::Certification>,
+    /// How every chain ended, judged at its resting point.
+    pub judgement: Judgement,
     /// Self-bounding conditions checked at the traced points.
     pub self_bounding: Option<crate::check::run_checks::SelfBoundingChecks>,
     /// Why a check was skipped.
@@ -114,24 +111,31 @@ pub struct Report {
 }
 
 impl Report {
-    /// Builds the report of `raw`.
-    pub fn new(exp: &Experiment, raw: RawRun, engine: EngineInfo, wall_seconds: f64) -> Self {
-        let mut r = Self::counted(exp, raw, engine, wall_seconds);
+    /// Builds the report of `raw` with every chain judged (`crate::outcome::judge`).
+    pub fn new(exp: &Experiment, raw: RawRun, judgement: Judgement, engine: EngineInfo, wall_seconds: f64) -> Self {
+        let mut r = Self::counted(exp, raw, judgement, engine, wall_seconds);
         r.trace = r.trace_points();
         r
     }
 
-    fn counted(exp: &Experiment, raw: RawRun, engine: EngineInfo, wall_seconds: f64) -> Self {
-        let mut counts = Counts { escape_events: raw.events.len(), ..Default::default() };
+    fn counted(exp: &Experiment, raw: RawRun, judgement: Judgement, engine: EngineInfo, wall_seconds: f64) -> Self {
+        let mut counts = Counts {
+            escape_events: raw.events.len(),
+            converged: judgement.count(Final::Converged),
+            precision_limited: judgement.count(Final::PrecisionLimited),
+            censored: judgement.count(Final::Censored),
+            moving: judgement.count(Final::Moving),
+            ..Default::default()
+        };
         let mut final_labels = BTreeMap::new();
         for st in &raw.states {
             match st.status {
                 status::CERTIFIED => counts.certified += 1,
                 status::DIVERGED_NONFINITE => counts.diverged_nonfinite += 1,
                 status::DIVERGED_DOMAIN => counts.diverged_out_of_domain += 1,
-                _ if st.stalled == 1 => counts.censored += 1,
-                _ => counts.moving += 1,
+                _ => {}
             }
+            counts.precision_flagged += u32::from(st.limited());
             counts.chains_escaped += u32::from(st.escapes > 0);
             if !st.diverged() {
                 *final_labels.entry(st.label).or_insert(0) += 1;
@@ -143,6 +147,7 @@ impl Report {
         for e in &raw.events {
             by_label.entry(e.label).or_default().push(f64::from(e.escape_steps));
         }
+        let episodes = episodes(&raw.events, &raw.states, &judgement.finals);
         Report {
             experiment: exp.clone(),
             engine,
@@ -150,8 +155,9 @@ impl Report {
             counts,
             escape_time: Summary::of(&times),
             escape_time_by_label: by_label.into_iter().map(|(l, v)| (l, Summary::of(&v))).collect(),
-            survival: survival_tables(&raw.events, &raw.states),
-            certification: None,
+            survival: SurvivalTables::from_episodes(&episodes),
+            episodes,
+            judgement,
             self_bounding: None,
             check_notes: Vec::new(),
             trace: Vec::new(),
@@ -160,6 +166,23 @@ impl Report {
             raw,
             wall_seconds,
         }
+    }
+
+    /// The pooled Kaplan-Meier curve over every saddle stall, with a band clustered by chain.
+    pub fn overall_curve(&self) -> crate::stats::Curve {
+        clustered_kaplan_meier(&self.episodes)
+    }
+
+    /// What the storage precision did to the run, in words (None when nothing to say).
+    pub fn precision_note(&self) -> Option<String> {
+        let n = self.counts.precision_limited;
+        (n > 0).then(|| {
+            let hint = if self.experiment.precision == crate::Precision::F64 { "" } else { "; rerun with --state f64 to see whether they escape" };
+            format!(
+                "{n} chain(s) stalled at non-stationary points with the precision sentinel raised: their state stopped changing or a coordinate fell into the {} subnormals or to zero, so the float format, not the dynamics, may hold them{hint}",
+                self.experiment.precision.name()
+            )
+        })
     }
 
     /// Chain-steps per wall-clock second.
@@ -194,8 +217,17 @@ impl Report {
             "counts": self.counts,
             "escape_time": self.escape_time,
             "escape_time_by_label": self.escape_time_by_label,
-            "survival": { "overall": overall.summary(), "by_label": by_label },
-            "certification": self.certification,
+            "state": e.precision.name(),
+            "precision": self.precision_note(),
+            "sosp_rule": self.judgement.rule.describe(),
+            "survival": {
+                "overall": overall.summary(),
+                "overall_band": "chain-clustered (infinitesimal jackknife): one chain's episodes are not independent",
+                "overall_median_se": self.overall_curve().points.iter().find(|p| p.survival <= 0.5 + 1e-12).map(|p| p.se),
+                "by_label": by_label,
+                "by_label_band": "Greenwood",
+            },
+            "certification": self.judgement.certification,
             "self_bounding": self.self_bounding,
             "check_notes": self.check_notes,
             "escape_time_histogram": overall.log_histogram(),
@@ -214,8 +246,12 @@ impl Report {
         let text = serde_json::to_string_pretty(&self.summary_json()).unwrap_or_default();
         std::fs::write(&summary, text + "\n").map_err(io_err(&summary))?;
         write_csv(&dir.join("events.csv"), EVENTS_HEADER, self.raw.events.iter().map(event_row))?;
-        let cert = |c: usize| self.certification.as_ref().map(|k| (k.per_chain_lambda_min[c], k.per_chain_sosp[c]));
-        write_csv(&dir.join("chains.csv"), CHAINS_HEADER, self.raw.states.iter().enumerate().map(|(c, s)| chain_row(c, s, cert(c))))?;
+        let j = &self.judgement;
+        let rows = self.raw.states.iter().enumerate().map(|(c, s)| {
+            let k = &j.certification;
+            chain_row(c, s, j.finals[c], (k.per_chain_lambda_min[c], k.per_chain_residual[c], k.per_chain_sosp[c]))
+        });
+        write_csv(&dir.join("chains.csv"), CHAINS_HEADER, rows)?;
         #[cfg(feature = "parquet")]
         parquet::write_tables(dir, &self.raw.events, &self.raw.states)?;
         let trace = &self.trace;
@@ -262,6 +298,7 @@ impl Report {
             summary: self.summary_json(),
             events: self.raw.events.clone(),
             chains: self.raw.states.clone(),
+            finals: self.judgement.finals.clone(),
             trace: self.trace.clone(),
         }
     }
@@ -283,52 +320,44 @@ impl Report {
             adapter
         );
         s += &format!(
-            "escape events {} from {} chains | certified {} | censored {} | diverged {} | moving {}\n",
-            c.escape_events, c.chains_escaped, c.certified, c.censored, c.diverged, c.moving
+            "chains: converged {} | precision-limited {} | censored {} | diverged {} | moving {} (stopped by the certification rule: {})\n",
+            c.converged, c.precision_limited, c.censored, c.diverged, c.moving, c.certified
         );
+        let all = self.survival.overall();
+        let km = all.summary();
+        let episodes: Vec<String> = Outcome::ALL.iter().map(|&o| format!("{} {}", o.name().replace('_', "-"), all.count(o))).collect();
+        s += &format!("stall episodes: {}\n", episodes.join(" | "));
         s += &format!(
-            "escape time (steps): mean {} median {} p10 {} p90 {}\n",
-            fmt(self.escape_time.mean),
-            fmt(self.escape_time.median),
-            fmt(self.escape_time.p10),
-            fmt(self.escape_time.p90)
-        );
-        let km = self.survival.overall().summary();
-        s += &format!(
-            "survival (censored stalls included): median {} p10 {} p90 {} | success {:.1}% of {} stalls | expected running time {}\n",
+            "saddle stalls {}: success {:.1}% | escape time median {} p10 {} p90 {} (Kaplan-Meier) | expected running time {} | escape incidence {:.3}\n",
+            km.saddle_stalls,
+            100.0 * km.success_rate,
             km.median,
             km.p10,
             km.p90,
-            100.0 * km.success_rate,
-            km.subjects,
-            km.expected_running_time.map_or("-".to_string(), |v| format!("{v:.1}"))
+            km.expected_running_time.map_or("-".to_string(), |v| format!("{v:.1}")),
+            km.escape_cif
         );
         if self.survival.by_label.len() > 1 {
             for (label, t) in &self.survival.by_label {
                 let k = t.summary();
                 s += &format!(
-                    "  label {label}: {} stalls, {} escaped, median {} p90 {}\n",
-                    k.subjects, k.escapes, k.median, k.p90
+                    "  label {label}: {} saddle stalls, {} escaped, median {} p90 {} | converged {}, precision-limited {}, censored {}\n",
+                    k.saddle_stalls, k.escapes, k.median, k.p90, k.converged, k.precision_limited, k.censored
                 );
             }
         }
-        if self.escape_time_by_label.len() > 1 {
-            let parts: Vec<String> = self
-                .escape_time_by_label
-                .iter()
-                .map(|(l, m)| format!("{l}: {} (n={})", fmt(m.median), m.n))
-                .collect();
-            s += &format!("median escape time by label: {}\n", parts.join(", "));
+        if let Some(note) = self.precision_note() {
+            s += &format!("warning: {note}\n");
         }
-        if let Some(c) = &self.certification {
-            s += &format!(
-                "second-order certified (||grad|| <= {:e}, lambda_min >= -sqrt(rho eps)): {} of {} final points; lambda_min median {}\n",
-                c.eps,
-                c.sosp,
-                c.checked,
-                fmt(c.lambda_min.median)
-            );
-        }
+        let k = &self.judgement.certification;
+        s += &format!(
+            "second-order stationary ({}): {} of {} resting points; lambda_min median {} (Lanczos residual <= {:.1e})\n",
+            k.rule,
+            k.sosp,
+            k.checked,
+            fmt(k.lambda_min.median),
+            k.lambda_min_residual_max
+        );
         if let Some(sb) = &self.self_bounding {
             s += &format!(
                 "self-bounding checks: ||Hess|| <= rho1(f) violated at {} of {} points (worst ratio {:.3}); Hessian-Lipschitz <= rho2(f) violated at {} of {} (worst {:.3})\n",
@@ -357,7 +386,7 @@ pub fn render_plots(run: &SavedRun, objective: Option<&dyn crate::Objective>, di
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let name = run.name();
     let tables = run.survival();
-    let mut curves = vec![("all stalls".to_string(), tables.overall().kaplan_meier())];
+    let mut curves = vec![("all saddle stalls".to_string(), crate::stats::clustered_kaplan_meier(&run.episodes()))];
     if tables.by_label.len() > 1 {
         curves.extend(tables.by_label.iter().map(|(l, t)| (format!("label {l}"), t.kaplan_meier())));
     }

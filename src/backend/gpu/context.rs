@@ -54,8 +54,9 @@ impl GpuContext {
         }))
         .map_err(|e| Error::NoAdapter(e.to_string()))?;
         let summary = AdapterSummary::from_info(&adapter.get_info());
-        // f16 chain states need SHADER_F16; ask for it wherever the adapter has it.
-        let required_features = adapter.features() & wgpu::Features::SHADER_F16;
+        // f16 and f64 chain states need SHADER_F16 / SHADER_F64; ask for them wherever the
+        // adapter has them.
+        let required_features = adapter.features() & (wgpu::Features::SHADER_F16 | wgpu::Features::SHADER_F64);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("escapade"),
             required_features,

@@ -66,6 +66,7 @@ struct Shard {
     chains: u32,
     params: wgpu::Buffer,
     xs: wgpu::Buffer,
+    xt: wgpu::Buffer,
     states: wgpu::Buffer,
     events: wgpu::Buffer,
     capacity: u32,
@@ -108,12 +109,19 @@ impl GpuEngine {
     }
 
     fn pipelines(&self, exp: &Experiment) -> Result<Arc<Pipelines>, Error> {
-        let f16 = exp.precision == Precision::F16;
-        if f16 && !self.ctx.device.features().contains(wgpu::Features::SHADER_F16) {
+        let needs = match exp.precision {
+            Precision::F16 => Some((wgpu::Features::SHADER_F16, "SHADER_F16")),
+            Precision::F64 => Some((wgpu::Features::SHADER_F64, "SHADER_F64")),
+            Precision::F32 => None,
+        };
+        if let Some((_, what)) = needs.filter(|(f, _)| !self.ctx.device.features().contains(*f)) {
             let name = self.ctx.adapter.as_ref().map_or("this device".to_string(), |a| a.name.clone());
-            return Err(Error::Unsupported(format!("f16 state needs SHADER_F16, which {name} lacks: use f32 state")));
+            return Err(Error::Unsupported(format!(
+                "state {} needs {what}, which {name} lacks: use --state f32 (or --backend cpu)",
+                exp.precision.name()
+            )));
         }
-        let src = compose(exp.objective.as_ref(), &exp.method, f16, exp.pending());
+        let src = compose(exp.objective.as_ref(), &exp.method, exp.precision, exp.pending());
         let cache = |c: &Mutex<HashMap<String, Arc<Pipelines>>>| c.lock().unwrap_or_else(|e| e.into_inner()).get(&src).cloned();
         if let Some(p) = cache(&self.cache) {
             return Ok(p);
@@ -153,6 +161,7 @@ impl GpuEngine {
             }];
             entries.extend((1..=5).map(|b| storage(b, false)));
             entries.extend((6..=7).map(|b| storage(b, true)));
+            entries.push(storage(8, false));
             let layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("escapade bindings"),
                 entries: &entries,
@@ -256,7 +265,7 @@ impl GpuEngine {
             for s in &r.states {
                 totals[if s.running() { C_RUNNING } else if s.diverged() { C_DIVERGED } else { C_CERTIFIED }] += 1;
             }
-            (out.states, out.x, out.events) = (r.states, r.x, r.events);
+            (out.states, out.x, out.x_tilde, out.events) = (r.states, r.x, r.x_tilde, r.events);
             if r.trace.len() == trace_len && trace_len > 0 {
                 self.ctx.queue.write_buffer(&shared.trace, 0, bytemuck::cast_slice(&r.trace));
             }
@@ -355,34 +364,45 @@ impl GpuEngine {
                 break c;
             }
             if let Some(ck) = ck.as_deref_mut().filter(|ck| !redo && ck.due()) {
-                let (states, x) = self.download_state(exp, &shard)?;
+                let (states, x, x_tilde) = self.download_state(exp, &shard)?;
                 ck.save(&Checkpoint {
                     done: offset,
                     states: out.states.clone(),
                     x: out.x.clone(),
+                    x_tilde: out.x_tilde.clone(),
                     events: out.events.clone(),
                     trace: self.ctx.read_back(&shared.trace, trace_len)?,
-                    current: Some(ShardState { offset, t_end, states, x }),
+                    current: Some(ShardState { offset, t_end, states, x, x_tilde }),
                 })?;
             }
         };
-        let (states, x) = self.download_state(exp, &shard)?;
+        let (states, x, x_tilde) = self.download_state(exp, &shard)?;
         out.states.extend(states);
         out.x.extend(x);
+        out.x_tilde.extend(x_tilde);
         out.shards += 1;
         Ok(Some(counts))
     }
 
-    /// The shard's chain records and points (rows per chain; the device keeps x chain-major
-    /// interleaved, x[i * n + c], for coalesced access).
-    fn download_state(&self, exp: &Experiment, shard: &Shard) -> Result<(Vec<ChainState>, Vec<f32>), Error> {
-        let (n, d) = (shard.chains as usize, exp.objective.dim());
-        let states = self.ctx.read_back::<ChainState>(&shard.states, n)?;
-        let xs: Vec<f32> = match exp.precision {
-            Precision::F32 => self.ctx.read_back(&shard.xs, n * d)?,
+    /// The shard's chain records, points and (ball perturbation) x~ points, as rows per chain.
+    fn download_state(&self, exp: &Experiment, shard: &Shard) -> Result<(Vec<ChainState>, Vec<f64>, Vec<f64>), Error> {
+        let states = self.ctx.read_back::<ChainState>(&shard.states, shard.chains as usize)?;
+        let x = self.read_points(exp, &shard.xs, shard.chains)?;
+        let x_tilde = if exp.keeps_tilde() { self.read_points(exp, &shard.xt, shard.chains)? } else { Vec::new() };
+        Ok((states, x, x_tilde))
+    }
+
+    /// Reads n points stored at the experiment's precision. The device keeps them chain-major
+    /// interleaved, x[i * n + c], for coalesced access; the host gets rows per chain in f64
+    /// (exact for every storage type).
+    fn read_points(&self, exp: &Experiment, buf: &wgpu::Buffer, n: u32) -> Result<Vec<f64>, Error> {
+        let (n, d) = (n as usize, exp.objective.dim());
+        let xs: Vec<f64> = match exp.precision {
+            Precision::F64 => self.ctx.read_back(buf, n * d)?,
+            Precision::F32 => self.ctx.read_back::<f32>(buf, n * d)?.into_iter().map(f64::from).collect(),
             Precision::F16 => {
-                let bits: Vec<u16> = self.ctx.read_back(&shard.xs, n * d)?;
-                bits.into_iter().map(|b| half::f16::from_bits(b).to_f32()).collect()
+                let bits: Vec<u16> = self.ctx.read_back(buf, n * d)?;
+                bits.into_iter().map(|b| f64::from(half::f16::from_bits(b).to_f32())).collect()
             }
         };
         let mut x = vec![0.0; n * d];
@@ -391,27 +411,37 @@ impl GpuEngine {
                 x[c * d + i] = xs[i * n + c];
             }
         }
-        Ok((states, x))
+        Ok(x)
+    }
+
+    /// Writes rows of points (the inverse of read_points).
+    fn write_points(&self, exp: &Experiment, buf: &wgpu::Buffer, rows: &[f64], n: u32) {
+        let (n, d) = (n as usize, exp.objective.dim());
+        let mut xs = vec![0.0f64; n * d];
+        for c in 0..n {
+            for i in 0..d {
+                xs[i * n + c] = rows[c * d + i];
+            }
+        }
+        let q = &self.ctx.queue;
+        match exp.precision {
+            Precision::F64 => q.write_buffer(buf, 0, bytemuck::cast_slice(&xs)),
+            Precision::F32 => q.write_buffer(buf, 0, bytemuck::cast_slice(&xs.iter().map(|&v| v as f32).collect::<Vec<_>>())),
+            Precision::F16 => {
+                let mut bits: Vec<u16> = xs.iter().map(|&v| half::f16::from_f64(v).to_bits()).collect();
+                bits.resize(bits.len().next_multiple_of(2), 0);
+                q.write_buffer(buf, 0, bytemuck::cast_slice(&bits));
+            }
+        }
     }
 
     /// Writes a checkpointed shard state back to the device (the inverse of download_state).
     fn upload_state(&self, exp: &Experiment, shard: &Shard, s: &ShardState) -> Result<(), Error> {
-        let (n, d) = (shard.chains as usize, exp.objective.dim());
-        let mut xs = vec![0.0f32; n * d];
-        for c in 0..n {
-            for i in 0..d {
-                xs[i * n + c] = s.x[c * d + i];
-            }
-        }
         self.ctx.scoped("restoring a checkpoint", || {
             self.ctx.queue.write_buffer(&shard.states, 0, bytemuck::cast_slice(&s.states));
-            match exp.precision {
-                Precision::F32 => self.ctx.queue.write_buffer(&shard.xs, 0, bytemuck::cast_slice(&xs)),
-                Precision::F16 => {
-                    let mut bits: Vec<u16> = xs.iter().map(|&v| half::f16::from_f32(v).to_bits()).collect();
-                    bits.resize(bits.len().next_multiple_of(2), 0);
-                    self.ctx.queue.write_buffer(&shard.xs, 0, bytemuck::cast_slice(&bits));
-                }
+            self.write_points(exp, &shard.xs, &s.x, shard.chains);
+            if exp.keeps_tilde() && s.x_tilde.len() == s.x.len() {
+                self.write_points(exp, &shard.xt, &s.x_tilde, shard.chains);
             }
         })
     }
@@ -431,6 +461,8 @@ impl GpuEngine {
                 usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             }),
             xs: self.storage("escapade x", u64::from(n) * d * exp.precision.bytes()),
+            // Never read when there is no ball perturbation: one element stands in.
+            xt: self.storage("escapade x~", if exp.keeps_tilde() { u64::from(n) * d * exp.precision.bytes() } else { 8 }),
             states: self.storage("escapade states", u64::from(n) * std::mem::size_of::<ChainState>() as u64),
             events: self.event_buffer(capacity),
             capacity,
@@ -458,6 +490,7 @@ impl GpuEngine {
                 &shared.trace,
                 &shared.data,
                 &shared.init_points,
+                &shard.xt,
             ];
             let entries: Vec<_> = buffers
                 .iter()

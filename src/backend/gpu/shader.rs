@@ -1,38 +1,59 @@
-//! Composes the WGSL module for one (objective, dimension, method): generated constants, the
-//! Philox prelude, the objective, the rho functions and the kernel, in that order.
+//! Composes the WGSL module for one (objective, dimension, method, precision): generated
+//! constants, the Philox prelude, the objective, the rho functions and the kernel, in that order.
+//!
+//! Positions, gradients and values are of type `real` (f32, or f64 for `--state f64`), declared
+//! here; the stored type `StateT` is f16, f32 or f64. Random draws, chain bookkeeping and every
+//! transcendental stay f32: Vulkan has no f64 log/exp/pow/sin/cos.
 
+use crate::experiment::Precision;
 use crate::method::{Method, StepRule};
 use crate::objective::Objective;
 
 /// Invocations per workgroup.
 pub const WORKGROUP_SIZE: u32 = 64;
 
-/// Declarations every objective may use: the evaluation record and the shared data binding.
-pub const OBJECTIVE_PRELUDE: &str = "struct Eval { f: f32, label: u32, ok: u32 }\n\
+/// Declarations every objective may use: the evaluation record and the shared data binding
+/// (stored as f32 on every precision; objectives widen it with `real(data[i])`).
+pub const OBJECTIVE_PRELUDE: &str = "struct Eval { f: real, label: u32, ok: u32 }\n\
      // The objective's shared read-only data (e.g. phase retrieval's A and y).\n\
      @group(0) @binding(6) var<storage, read> data: array<f32>;\n";
 
-/// The header an objective's source is compiled after: dimension, prelude, random stream.
+/// The header an objective's source is compiled after in f32: dimension, prelude, random stream.
 pub fn objective_header(dim: usize) -> String {
-    format!("const D: u32 = {dim}u;\n{OBJECTIVE_PRELUDE}{}\n", include_str!("../../../shaders/rng.wgsl"))
+    objective_header_in(dim, Precision::F32)
 }
 
-/// The full WGSL source of the ensemble kernel; `f16_state` stores positions as f16, `pending`
+/// The header for positions of `precision` (f16 storage computes in f32).
+pub fn objective_header_in(dim: usize, precision: Precision) -> String {
+    let real = if precision == Precision::F64 {
+        // NaN fails every ordered comparison, so this is false for NaN and both infinities.
+        "alias real = f64;\nfn finite_real(v: real) -> bool { return abs(v) <= 1.7976931348623157e308; }\n"
+    } else {
+        "alias real = f32;\nfn finite_real(v: real) -> bool { return finite_f32(v); }\n"
+    };
+    format!("const D: u32 = {dim}u;\n{real}{OBJECTIVE_PRELUDE}{}\n", include_str!("../../../shaders/rng.wgsl"))
+}
+
+/// The full WGSL source of the ensemble kernel for positions stored at `precision`; `pending`
 /// is how many escape events a chain holds per dispatch.
-pub fn compose(objective: &dyn Objective, method: &Method, f16_state: bool, pending: u32) -> String {
+pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32) -> String {
     let src = objective.wgsl();
-    let state = if f16_state { "enable f16;\nalias StateT = f16;\n" } else { "alias StateT = f32;\n" };
+    let state = match precision {
+        Precision::F16 => "enable f16;\nalias StateT = f16;\nconst MIN_NORMAL: f32 = 6.103515625e-5;\n",
+        Precision::F32 => "alias StateT = f32;\nconst MIN_NORMAL: f32 = 1.17549435e-38;\n",
+        Precision::F64 => "alias StateT = f64;\nconst MIN_NORMAL: f64 = 2.2250738585072014e-308;\n",
+    };
     let mut out = format!(
         "{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {WORKGROUP_SIZE}u;\nconst PEND: u32 = {pending}u;\n{}{}\n{src}\n",
         objective.name(),
         objective.dim(),
         method.kind.name(),
         method.wgsl_consts(),
-        objective_header(objective.dim()),
+        objective_header_in(objective.dim(), precision),
     );
     if objective.terms().is_none() {
         // Never called: minibatch oracles are refused for objectives without terms.
-        out += "fn objective_term_grad(x: ptr<private, array<f32, D>>, i: u32, acc: ptr<private, array<f32, D>>) {}\n";
+        out += "fn objective_term_grad(x: ptr<private, array<real, D>>, i: u32, acc: ptr<private, array<real, D>>) {}\n";
     }
     // rho1/rho2 for the self-bounding rule: the objective's own WGSL functions when it defines
     // them and the rule has no explicit forms, else the a + b max(F - fmin, 0)^p forms.
@@ -71,12 +92,14 @@ mod tests {
                 if kind == MethodKind::Sgd && obj.terms().is_some() {
                     method.oracle = crate::method::Oracle::Minibatch { batch: 4 };
                 }
-                let src = compose(obj.as_ref(), &method, kind == MethodKind::Gd, 4);
-                let module = naga::front::wgsl::parse_str(&src)
-                    .unwrap_or_else(|e| panic!("{name} d={d}: {}", e.emit_to_string(&src)));
-                naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
-                    .validate(&module)
-                    .unwrap_or_else(|e| panic!("{name} d={d}: {}", e.emit_to_string(&src)));
+                for precision in [Precision::F16, Precision::F32, Precision::F64] {
+                    let src = compose(obj.as_ref(), &method, precision, 4);
+                    let module = naga::front::wgsl::parse_str(&src)
+                        .unwrap_or_else(|e| panic!("{name} d={d} {precision:?}: {}", e.emit_to_string(&src)));
+                    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
+                        .validate(&module)
+                        .unwrap_or_else(|e| panic!("{name} d={d} {precision:?}: {}", e.emit_to_string(&src)));
+                }
             }
         }
     }

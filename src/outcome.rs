@@ -1,0 +1,226 @@
+//! What each chain's last stall means, decided after the run at the point where the chain rests
+//! (x~ for a chain kicked within its last window, else its final x; see docs/theory.md):
+//!
+//! - *converged*: the point is second-order stationary by the run's [`SospRule`] — a stall at a
+//!   minimum, not a saddle stall, so it never enters the escape-time risk set;
+//! - *precision-limited*: not second-order stationary, and the kernel's precision sentinel fired
+//!   while the chain was stalled (the float format, not the dynamics, may hold it);
+//! - *censored*: neither — still stalled at a saddle when the budget ended (or stopped there);
+//! - *diverged*: the chain left the domain or became non-finite (while stalled: a competing
+//!   outcome of that stall).
+//!
+//! Every escape event is an *escaped* episode; together these are the stall episodes
+//! ([`episodes`]) the survival statistics treat as competing risks (`crate::stats`).
+
+use crate::Error;
+use crate::backend::RawRun;
+use crate::check::run_checks::{Certification, Products, certify};
+use crate::escape::{ChainState, EscapeEvent, status};
+use crate::experiment::Experiment;
+use crate::method::{Rho, StepRule};
+use crate::stats::{Episode, Outcome};
+
+/// How a chain ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Final {
+    /// Running and not stalled when the budget ended.
+    Moving,
+    /// Resting at a second-order stationary point.
+    Converged,
+    /// Stalled at a non-stationary point with the precision sentinel raised.
+    PrecisionLimited,
+    /// Stalled at a non-stationary point (escape time right-censored).
+    Censored,
+    /// Non-finite or out of the domain.
+    Diverged,
+}
+
+impl Final {
+    /// Every final state, in table order.
+    pub const ALL: [Final; 5] = [Final::Converged, Final::PrecisionLimited, Final::Censored, Final::Diverged, Final::Moving];
+
+    /// The name chains.csv and summaries use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Final::Moving => "moving",
+            Final::Converged => "converged",
+            Final::PrecisionLimited => "precision_limited",
+            Final::Censored => "censored",
+            Final::Diverged => "diverged",
+        }
+    }
+
+    /// Parses [`Final::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The outcome of the chain's open stall episode, when it has one.
+    fn episode(self) -> Outcome {
+        match self {
+            Final::Converged => Outcome::Converged,
+            Final::PrecisionLimited => Outcome::PrecisionLimited,
+            Final::Diverged => Outcome::Diverged,
+            Final::Censored | Final::Moving => Outcome::Censored,
+        }
+    }
+}
+
+/// Where eps comes from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Eps {
+    /// Given (`--certify-eps`).
+    Given(f64),
+    /// The self-bounding rule's target accuracy eps.
+    Theory(f64),
+    /// Each chain's own stall threshold g_thres.
+    GThres,
+}
+
+/// Where the curvature tolerance comes from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Curvature {
+    /// sqrt(rho eps) with a given rho (`--certify-rho`).
+    Rho(f64),
+    /// sqrt(rho2(f) eps) with the declared rho2.
+    Rho2(Rho),
+    /// 1/(eta T): weaker negative curvature would need more than the whole budget of T steps to
+    /// grow a perturbation by a factor e, so the run cannot tell it from flat.
+    Budget(u32),
+}
+
+/// The run's rule for "second-order stationary": ||grad f|| <= eps and lambda_min >= -tolerance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SospRule {
+    eps: Eps,
+    curvature: Curvature,
+}
+
+impl SospRule {
+    /// The rule of `exp`: eps given, else the self-bounding rule's eps, else each chain's g_thres;
+    /// tolerance sqrt(rho eps) with rho given or the declared rho2(f), else 1/(eta T).
+    pub fn of(exp: &Experiment) -> Self {
+        let eps = match (exp.checks.certify_eps, &exp.method.step_rule) {
+            (Some(e), _) => Eps::Given(e),
+            (None, StepRule::SelfBounding(sb)) => Eps::Theory(sb.eps),
+            (None, StepRule::Fixed) => Eps::GThres,
+        };
+        let curvature = match (exp.checks.certify_rho, exp.declared_rho()) {
+            (Some(r), _) => Curvature::Rho(r),
+            (None, Some((_, rho2))) => Curvature::Rho2(rho2),
+            (None, None) => Curvature::Budget(exp.steps),
+        };
+        SospRule { eps, curvature }
+    }
+
+    /// eps for chain `st`.
+    pub fn eps(&self, st: &ChainState) -> f64 {
+        match self.eps {
+            Eps::Given(e) | Eps::Theory(e) => e,
+            Eps::GThres => f64::from(st.g_thres),
+        }
+    }
+
+    /// The tolerance on -lambda_min for chain `st` resting at value f.
+    pub fn tolerance(&self, st: &ChainState, f: f64) -> f64 {
+        let eps = self.eps(st);
+        match self.curvature {
+            Curvature::Rho(r) => (r * eps).sqrt(),
+            Curvature::Rho2(r) => (r.eval(f) * eps).sqrt(),
+            Curvature::Budget(t) => 1.0 / (f64::from(st.eta) * f64::from(t)).max(1e-300),
+        }
+    }
+
+    /// The rule in words, for summaries.
+    pub fn describe(&self) -> String {
+        let eps = match self.eps {
+            Eps::Given(e) => format!("eps = {e:e} (given)"),
+            Eps::Theory(e) => format!("eps = {e:e} (the self-bounding rule's eps)"),
+            Eps::GThres => "eps = each chain's g_thres".into(),
+        };
+        let curv = match self.curvature {
+            Curvature::Rho(r) => format!("lambda_min >= -sqrt(rho eps), rho = {r:e} (given)"),
+            Curvature::Rho2(_) => "lambda_min >= -sqrt(rho2(f) eps), rho2 declared".into(),
+            Curvature::Budget(t) => format!("lambda_min >= -1/(eta T), T = {t} steps (no rho declared)"),
+        };
+        format!("||grad f|| <= eps, {eps}; {curv}")
+    }
+}
+
+/// The run's verdict on every chain.
+#[derive(Clone, Debug)]
+pub struct Judgement {
+    /// The rule used.
+    pub rule: SospRule,
+    /// How each chain ended.
+    pub finals: Vec<Final>,
+    /// Second-order stationarity of the resting points examined.
+    pub certification: Certification,
+}
+
+impl Judgement {
+    /// Chains per final state.
+    pub fn count(&self, f: Final) -> u32 {
+        self.finals.iter().filter(|&&x| x == f).count() as u32
+    }
+}
+
+/// Judges every chain of `raw`: the resting point of every chain with an open stall episode (and,
+/// when the experiment certifies final points, of the first `certify_max` non-diverged chains)
+/// is tested against the run's [`SospRule`], Hessian spectra from `products` in one batch.
+pub fn judge(exp: &Experiment, raw: &RawRun, products: &Products) -> Result<Judgement, Error> {
+    let obj = exp.objective.as_ref();
+    let d = obj.dim();
+    let rule = SospRule::of(exp);
+    let states = &raw.states;
+    let mut certified_all = 0usize;
+    let which: Vec<usize> = (0..states.len())
+        .filter(|&c| {
+            let st = &states[c];
+            if st.diverged() {
+                return false;
+            }
+            let extra = exp.checks.certify && certified_all < exp.checks.certify_max as usize;
+            certified_all += usize::from(extra);
+            extra || st.stalled == 1 || st.status == status::CERTIFIED
+        })
+        .collect();
+    let points: Vec<f64> = which.iter().flat_map(|&c| raw.resting_point(c, d).iter().copied()).collect();
+    let device = |c: usize| (f64::from(states[c].f), f64::from(states[c].gnorm));
+    let mut certification =
+        certify(products, obj, &points, &which, states.len(), &|c| rule.eps(&states[c]), &|c, f| rule.tolerance(&states[c], f), &device, exp.seed)?;
+    certification.rule = rule.describe();
+    let finals = states
+        .iter()
+        .enumerate()
+        .map(|(c, st)| {
+            let sosp = certification.per_chain_sosp[c];
+            if st.diverged() {
+                Final::Diverged
+            } else if sosp {
+                Final::Converged
+            } else if st.stalled == 1 && st.limited() {
+                Final::PrecisionLimited
+            } else if st.stalled == 1 || st.status == status::CERTIFIED {
+                Final::Censored
+            } else {
+                Final::Moving
+            }
+        })
+        .collect();
+    Ok(Judgement { rule, finals, certification })
+}
+
+/// The stall episodes of a run: one *escaped* episode per escape event, and the open episode of
+/// every chain stalled at its end, with the chain's final outcome.
+pub fn episodes(events: &[EscapeEvent], states: &[ChainState], finals: &[Final]) -> Vec<Episode> {
+    let escaped = events.iter().map(|e| Episode { chain: e.chain, label: e.label, time: e.escape_steps, outcome: Outcome::Escaped });
+    let open = states.iter().zip(finals).enumerate().filter(|(_, (st, _))| st.stalled == 1).map(|(c, (st, f))| Episode {
+        chain: c as u32,
+        label: st.stall_label,
+        time: st.t - st.t_stall,
+        outcome: f.episode(),
+    });
+    escaped.chain(open).collect()
+}
