@@ -70,7 +70,8 @@ pub fn tridiag_smallest(diag: &[f64], off: &[f64]) -> Eigenpair {
     'laguerre: for _ in 0..200 {
         let (s1, s2) = traces;
         let step = n / (s1 + ((n - 1.0) * (n * s2 - s1 * s1)).max(0.0).sqrt());
-        if !(step > f64::EPSILON * scale) {
+        // (NaN, from a degenerate T, also stops.)
+        if step.is_nan() || step <= f64::EPSILON * scale {
             break;
         }
         // In exact arithmetic x + step <= lambda_min (it lands on it when T is 2 x 2 or the
@@ -86,7 +87,7 @@ pub fn tridiag_smallest(diag: &[f64], off: &[f64]) -> Eigenpair {
                 continue 'laguerre;
             }
             trial_step = if attempt == 0 { step - tiny } else { trial_step / 2.0 };
-            if !(trial_step > f64::EPSILON * scale) {
+            if trial_step <= f64::EPSILON * scale {
                 break 'laguerre;
             }
         }
@@ -134,7 +135,7 @@ fn ldl_traces(diag: &[f64], off: &[f64], x: f64, q: &mut [f64]) -> Option<(f64, 
             let (np, np1, np2) = (diag[i] - x - e2 * r, -1.0 + e2 * p1 * r * r, e2 * (p2 * r * r - 2.0 * p1 * p1 * r * r * r));
             (p, p1, p2) = (np, np1, np2);
         }
-        if !(p > 0.0) || !p.is_finite() {
+        if !(p.is_finite() && p > 0.0) {
             return None;
         }
         q[i] = p;
