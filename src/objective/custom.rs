@@ -36,7 +36,7 @@ impl WgslObjective {
         let shown = path.display().to_string();
         let header = objective_header(dim);
         let header_lines = header.lines().count() as u32;
-        let full = format!("{header}{source}");
+        let full = crate::backend::gpu::shader::resolve_real(format!("{header}{source}"), crate::Precision::F32);
         let at = |loc: Option<naga::SourceLocation>, msg: String| {
             let place = match loc {
                 Some(l) if l.line_number > header_lines => format!("{shown}:{}:{}", l.line_number - header_lines, l.line_position),
@@ -47,15 +47,7 @@ impl WgslObjective {
         let module = naga::front::wgsl::parse_str(&full).map_err(|e| at(e.location(&full), e.message().to_string()))?;
         naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
             .validate(&module)
-            .map_err(|e| {
-                let mut msg = e.as_inner().to_string();
-                let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e.as_inner());
-                while let Some(s) = src {
-                    msg += &format!(": {s}");
-                    src = s.source();
-                }
-                at(e.location(&full), msg)
-            })?;
+            .map_err(|e| at(e.location(&full), chain(e.as_inner())))?;
         if !defines(&source, "objective") {
             return Err(Error::Shader(format!("{shown}: no objective function; expected {CONTRACT}")));
         }
@@ -67,7 +59,7 @@ impl WgslObjective {
             naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
                 .validate(&m)
                 .map(|_| ())
-                .map_err(|e| e.as_inner().to_string())
+                .map_err(|e| chain(e.as_inner()))
         });
         if let Err(msg) = clash {
             return Err(Error::Shader(format!(
@@ -77,6 +69,17 @@ impl WgslObjective {
         }
         Ok(obj)
     }
+}
+
+/// An error with its sources, joined by ": " (naga nests the useful part).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg += &format!(": {s}");
+        src = s.source();
+    }
+    msg
 }
 
 impl Objective for WgslObjective {
@@ -117,7 +120,9 @@ mod tests {
     fn errors_point_into_the_users_file() {
         let ok = "fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval {\n\
                   \x20   (*g)[0] = (*x)[0];\n    return Eval(0.5 * (*x)[0] * (*x)[0], 0u, 1u);\n}\n";
-        assert!(WgslObjective::from_source(Path::new("q.wgsl"), ok.into(), 1, Some(0.0)).is_ok());
+        if let Err(e) = WgslObjective::from_source(Path::new("q.wgsl"), ok.into(), 1, Some(0.0)) {
+            panic!("{e}");
+        }
         let typo = ok.replace("(*g)[0] = (*x)[0];", "(*g)[0] = (*x)[0] +;");
         let e = WgslObjective::from_source(Path::new("q.wgsl"), typo, 1, None).unwrap_err().to_string();
         assert!(e.contains("q.wgsl:2:"), "{e}");

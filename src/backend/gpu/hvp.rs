@@ -2,7 +2,7 @@
 //! gradient in f32), for Lanczos on the host (`check::hessian::lanczos`).
 
 use super::context::GpuContext;
-use super::shader::objective_header;
+use super::shader::{objective_header, resolve_real};
 use crate::Error;
 use crate::check::hessian::{LANCZOS_TOL_F32, Spectrum, lanczos_steps, lanczos_tol};
 use crate::objective::Objective;
@@ -22,6 +22,7 @@ impl<'a> GpuHvp<'a> {
     pub fn new(ctx: &'a GpuContext, objective: &dyn Objective) -> Result<Self, Error> {
         let d = objective.dim();
         let src = format!("{}{}\n{}", objective_header(d), objective.wgsl(), include_str!("../../../shaders/hvp.wgsl"));
+        let src = resolve_real(src, crate::Precision::F32);
         let dev = &ctx.device;
         let (layout, pipeline, data) = ctx.scoped("compiling the Hessian-vector kernel", || {
             let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some("hvp"), source: wgpu::ShaderSource::Wgsl(src.into()) });

@@ -19,6 +19,7 @@ pub const OBJECTIVE_PRELUDE: &str = "struct Eval { f: real, label: u32, ok: u32 
      @group(0) @binding(6) var<storage, read> data: array<f32>;\n";
 
 /// The header an objective's source is compiled after in f32: dimension, prelude, random stream.
+/// Pass the composed text through [`resolve_real`].
 pub fn objective_header(dim: usize) -> String {
     objective_header_in(dim, Precision::F32)
 }
@@ -29,9 +30,29 @@ pub fn objective_header_in(dim: usize, precision: Precision) -> String {
         // NaN fails every ordered comparison, so this is false for NaN and both infinities.
         "alias real = f64;\nfn finite_real(v: real) -> bool { return abs(v) <= 1.7976931348623157e308; }\n"
     } else {
-        "alias real = f32;\nfn finite_real(v: real) -> bool { return finite_f32(v); }\n"
+        "fn finite_real(v: real) -> bool { return finite_f32(v); }\n"
     };
     format!("const D: u32 = {dim}u;\n{real}{OBJECTIVE_PRELUDE}{}\n", include_str!("../../../shaders/rng.wgsl"))
+}
+
+/// Resolves the type name `real` in composed WGSL: f64 stays an alias (declared by the header);
+/// for f32 every `real` identifier is written as `f32`, because naga does not unify
+/// `array<real, D>` with a custom objective's `array<f32, D>` through an alias.
+pub fn resolve_real(src: String, precision: Precision) -> String {
+    if precision == Precision::F64 {
+        return src;
+    }
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(src.len());
+    let mut rest = src.as_str();
+    while let Some(i) = rest.find("real") {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + 4..].chars().next();
+        out += &rest[..i];
+        out += if before.is_some_and(ident) || after.is_some_and(ident) { "real" } else { "f32" };
+        rest = &rest[i + 4..];
+    }
+    out + rest
 }
 
 /// The full WGSL source of the ensemble kernel for positions stored at `precision`; `pending`
@@ -63,7 +84,7 @@ pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision,
         let body = if own { format!("{which}(big_f)") } else { format!("rho_form(params.{which}, big_f)") };
         out += &format!("fn chain_{which}(big_f: f32) -> f32 {{ return {body}; }}\n");
     }
-    out + include_str!("../../../shaders/kernel.wgsl")
+    resolve_real(out + include_str!("../../../shaders/kernel.wgsl"), precision)
 }
 
 /// Whether WGSL source `src` defines a function named `name`.
@@ -102,6 +123,13 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn real_becomes_f32_only_as_a_whole_identifier() {
+        let src = "var a: real = real(1.0); fn finite_real(v: real) -> bool {} // surreal".to_string();
+        assert_eq!(resolve_real(src.clone(), Precision::F32), "var a: f32 = f32(1.0); fn finite_real(v: f32) -> bool {} // surreal");
+        assert_eq!(resolve_real(src.clone(), Precision::F64), src);
     }
 
     #[test]
