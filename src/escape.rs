@@ -77,7 +77,9 @@ pub struct ChainState {
     pub certify: u32,
     /// f(x~): the value just before the last perturbation (Jin's stopping rule compares with it).
     pub f_tilde: f32,
-    /// Step at which the chain was flagged precision-limited while stalled, or [`NEVER`].
+    /// Step at which the chain was first flagged precision-limited while stalled, or [`NEVER`].
+    /// Sticky: a coordinate lost to underflow stays lost after the chain escapes (on the octopus
+    /// the coordinate that underflows at saddle i is the one that must grow at saddle i + 1).
     pub t_limited: u32,
 }
 
@@ -118,10 +120,12 @@ impl ChainState {
         self.t_limited != NEVER
     }
 
-    /// Whether the chain was kicked within the last `t_thres` steps: its current point is a
-    /// perturbed one, and the point it rests at is x~ (Jin et al. return x~, not x_t).
+    /// Whether the chain was kicked in its current stall episode and within its last window
+    /// (`certify`, else `t_thres`): its current point is a perturbed one, and the point it rests
+    /// at is x~ (Jin et al. return x~, not x_t). A chain that escaped since is not resting.
     pub fn kicked_recently(&self) -> bool {
-        self.t_noise != NEVER && self.t.saturating_sub(self.t_noise) <= self.t_thres
+        let window = if self.certify > 0 { self.certify } else { self.t_thres };
+        self.stalled == 1 && self.t_noise != NEVER && self.t_noise >= self.t_stall && self.t.saturating_sub(self.t_noise) <= window
     }
 
     /// Whether the chain diverged (non-finite or out of domain).

@@ -501,6 +501,16 @@ impl ExperimentBuilder {
                 return Err(Error::invalid("certify-rho", "a finite number > 0", r));
             }
         }
+        if e.precision == Precision::F64 && !obj.cpu_twin() {
+            let src = crate::backend::gpu::shader::compose(obj.as_ref(), &e.method, Precision::F64, e.pending());
+            if let Err(why) = crate::backend::gpu::shader::validate(&src) {
+                return Err(Error::invalid(
+                    "state",
+                    format!("f32 or f16 for this objective: its WGSL does not compile in f64, write `real` where it writes f32 ({why})"),
+                    "f64",
+                ));
+            }
+        }
         if let Init::Point(v) = &e.init {
             if v.len() != obj.dim() {
                 return Err(Error::invalid("init", format!("a point with {} coordinates", obj.dim()), v.len()));

@@ -202,9 +202,11 @@ pub fn judge(exp: &Experiment, raw: &RawRun, products: &Products) -> Result<Judg
                 Final::Converged
             } else if st.stalled == 1 && st.limited() {
                 Final::PrecisionLimited
-            } else if st.stalled == 1 || st.status == status::CERTIFIED {
+            } else if st.stalled == 1 {
                 Final::Censored
             } else {
+                // Not stalled and not second-order stationary: still on its way (or, rarely,
+                // stopped by the certification rule just after an escape).
                 Final::Moving
             }
         })
@@ -216,11 +218,12 @@ pub fn judge(exp: &Experiment, raw: &RawRun, products: &Products) -> Result<Judg
 /// every chain stalled at its end, with the chain's final outcome.
 pub fn episodes(events: &[EscapeEvent], states: &[ChainState], finals: &[Final]) -> Vec<Episode> {
     let escaped = events.iter().map(|e| Episode { chain: e.chain, label: e.label, time: e.escape_steps, outcome: Outcome::Escaped });
-    let open = states.iter().zip(finals).enumerate().filter(|(_, (st, _))| st.stalled == 1).map(|(c, (st, f))| Episode {
-        chain: c as u32,
-        label: st.stall_label,
-        time: st.t - st.t_stall,
-        outcome: f.episode(),
+    let open = states.iter().zip(finals).enumerate().filter(|(_, (st, _))| st.stalled == 1).map(|(c, (st, f))| {
+        let outcome = f.episode();
+        // A precision-limited stall ends when the sentinel fired (or at the stall, when it fired
+        // in an earlier episode); the others at the chain's last step.
+        let end = if outcome == Outcome::PrecisionLimited { st.t_limited.max(st.t_stall) } else { st.t };
+        Episode { chain: c as u32, label: st.stall_label, time: end - st.t_stall, outcome }
     });
     escaped.chain(open).collect()
 }

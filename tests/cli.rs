@@ -36,7 +36,7 @@ fn bad_input_names_the_field_and_exits_with_2() {
         (&["--step-rule", "self-bounding", "--rho1", "1,2"], "rho1"),
         (&["--step-rule", "self-bounding"], "rho1"),
         (&["--rho1", "1,1,0.5"], "step-rule"),
-        (&["--state", "f64"], "state"),
+        (&["--state", "f80"], "state"),
         (&["--objective", "matrix-factorization", "--dim", "3", "--rank", "5"], "rank"),
         (&["--objective", "linear-network", "--kappa", "-1"], "kappa"),
         (&["--objective", "phase-retrieval", "--data", "/nonexistent/A.csv,/nonexistent/y.csv"], "/nonexistent/A.csv"),

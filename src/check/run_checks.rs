@@ -1,7 +1,7 @@
 //! What a run checks on the host after stepping: second-order certification of the chains'
 //! final points, and the self-bounding conditions at the points the sampled chains visited.
 
-use super::hessian::{Spectrum, lanczos, lanczos_steps};
+use super::hessian::{LANCZOS_TOL_F32, LANCZOS_TOL_F64, Spectrum, lanczos_steps, lanczos_tol};
 use crate::Error;
 use crate::method::Rho;
 use crate::objective::Objective;
@@ -49,7 +49,9 @@ impl Products<'_> {
             };
             Ok(ha.iter().zip(&hb).map(|(x, y)| x - y).collect())
         };
-        Ok(lanczos(n, d, lanczos_steps(d), seed, &mut apply)?.iter().map(|s| s.norm()).collect())
+        // Device products are f32: ask only for the accuracy they can give.
+        let tol = if matches!(self, Products::Gpu(_)) { LANCZOS_TOL_F32 } else { LANCZOS_TOL_F64 };
+        Ok(lanczos_tol(n, d, lanczos_steps(d), tol, seed, &mut apply)?.iter().map(|s| s.norm()).collect())
     }
 }
 
@@ -63,6 +65,9 @@ pub struct Certification {
     pub checked: usize,
     /// Points that are second-order stationary.
     pub sosp: usize,
+    /// Points where Lanczos did not reach its residual tolerance: lambda_min is not trusted and
+    /// the point is not counted as second-order stationary.
+    pub unconverged: usize,
     /// Distribution of lambda_min over the examined points.
     pub lambda_min: Summary,
     /// Largest Lanczos residual ||H y - lambda_min y|| over the examined points: lambda_min is
@@ -111,13 +116,15 @@ pub fn certify(
         };
         lam[c] = spectra[k].lambda_min;
         res[c] = spectra[k].lambda_min_residual;
-        sosp[c] = gn <= eps(c) && spectra[k].lambda_min >= -tolerance(c, f);
+        // A lambda_min Lanczos did not converge on is not evidence of a minimum.
+        sosp[c] = spectra[k].converged && gn <= eps(c) && spectra[k].lambda_min >= -tolerance(c, f);
     }
     let checked: Vec<f64> = which.iter().map(|&c| lam[c]).collect();
     Ok(Certification {
         rule: String::new(),
         checked: which.len(),
         sosp: sosp.iter().filter(|&&s| s).count(),
+        unconverged: spectra.iter().filter(|s| !s.converged).count(),
         lambda_min: Summary::of(&checked),
         lambda_min_residual_max: which.iter().map(|&c| res[c]).fold(0.0, f64::max),
         per_chain_lambda_min: lam,

@@ -1,5 +1,5 @@
 //! The self-bounding step rule: each chain's step size and thresholds from rho1 and rho2 at its
-//! starting value (SCIENCE.md section 1). F0 = f(x0) + margin, l = rho1(F0), rho = rho2(F0), then
+//! starting value (docs/theory.md). F0 = f(x0) + margin, l = rho1(F0), rho = rho2(F0), then
 //! Jin et al.'s PGD formulas with Df = F0 - f* (or a given Df). Computed per chain at init, on
 //! the device (`chain_params` in kernel.wgsl) and in [`SelfBounding::chain_params`].
 
@@ -72,8 +72,9 @@ pub struct SelfBounding {
     /// Df; None: F0 - f* with the objective's f*.
     pub df: Option<f64>,
     /// Added to f(x0) to cover perturbation increases (>= 0). None: f_thres of the parameters at
-    /// f(x0) — at least the f_thres finally used, since rho2 does not decrease — so a kick that
-    /// raises f by up to f_thres stays inside the sublevel set the bounds hold on.
+    /// f(x0), which is at least the f_thres finally used at F0 = f(x0) + margin (rho1, rho2 and
+    /// Df do not decrease with F, so chi grows and rho grows), so a kick that raises f by up to
+    /// f_thres stays inside the sublevel set the bounds hold on.
     pub margin: Option<f64>,
     /// Local gradient-Lipschitz bound rho1(F); None: the objective's closed form.
     pub rho1: Option<Rho>,

@@ -55,12 +55,7 @@ impl WgslObjective {
         // The file must also live next to the kernel: names the kernel uses are taken.
         let method = crate::method::Method::preset(crate::method::MethodKind::Pgd, obj.default_params());
         let kernel = crate::backend::gpu::shader::compose(&obj, &method, crate::Precision::F32, 4);
-        let clash = naga::front::wgsl::parse_str(&kernel).map_err(|e| e.message().to_string()).and_then(|m| {
-            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
-                .validate(&m)
-                .map(|_| ())
-                .map_err(|e| chain(e.as_inner()))
-        });
+        let clash = crate::backend::gpu::shader::validate(&kernel);
         if let Err(msg) = clash {
             return Err(Error::Shader(format!(
                 "{shown}: conflicts with escapade's kernel ({msg}); avoid its names: x, g, v, st, params, data, step, evaluate, \
@@ -72,7 +67,7 @@ impl WgslObjective {
 }
 
 /// An error with its sources, joined by ": " (naga nests the useful part).
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {

@@ -13,6 +13,7 @@ mod toy_saddle;
 
 pub use classic::{DegenerateQuartic, Rosenbrock};
 pub use custom::WgslObjective;
+pub(crate) use custom::chain as custom_error_chain;
 pub use data::DataSource;
 pub use linear_network::LinearNetwork;
 pub use matrix_factorization::MatrixFactorization;

@@ -327,23 +327,31 @@ impl Report {
         let km = all.summary();
         let episodes: Vec<String> = Outcome::ALL.iter().map(|&o| format!("{} {}", o.name().replace('_', "-"), all.count(o))).collect();
         s += &format!("stall episodes: {}\n", episodes.join(" | "));
-        s += &format!(
-            "saddle stalls {}: success {:.1}% | escape time median {} p10 {} p90 {} (Kaplan-Meier) | expected running time {} | escape incidence {:.3}\n",
-            km.saddle_stalls,
-            100.0 * km.success_rate,
-            km.median,
-            km.p10,
-            km.p90,
-            km.expected_running_time.map_or("-".to_string(), |v| format!("{v:.1}")),
-            km.escape_cif
-        );
+        if km.saddle_stalls == 0 {
+            s += "saddle stalls: none (no stall that did not end at a second-order stationary point)\n";
+        } else {
+            s += &format!(
+                "saddle stalls {}: success {:.1}% | escape time median {} p10 {} p90 {} (Kaplan-Meier) | expected running time {} | escape incidence {:.3}\n",
+                km.saddle_stalls,
+                100.0 * km.success_rate,
+                km.median,
+                km.p10,
+                km.p90,
+                km.expected_running_time.map_or("-".to_string(), |v| format!("{v:.1}")),
+                km.escape_cif
+            );
+        }
         if self.survival.by_label.len() > 1 {
             for (label, t) in &self.survival.by_label {
                 let k = t.summary();
-                s += &format!(
-                    "  label {label}: {} saddle stalls, {} escaped, median {} p90 {} | converged {}, precision-limited {}, censored {}\n",
-                    k.saddle_stalls, k.escapes, k.median, k.p90, k.converged, k.precision_limited, k.censored
-                );
+                s += &format!("  label {label}: ");
+                if k.saddle_stalls > 0 {
+                    s += &format!(
+                        "{} saddle stalls, {} escaped, median {} p90 {} | ",
+                        k.saddle_stalls, k.escapes, k.median, k.p90
+                    );
+                }
+                s += &format!("converged {}, precision-limited {}, censored {}\n", k.converged, k.precision_limited, k.censored);
             }
         }
         if let Some(note) = self.precision_note() {

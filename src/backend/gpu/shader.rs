@@ -87,6 +87,15 @@ pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision,
     resolve_real(out + include_str!("../../../shaders/kernel.wgsl"), precision)
 }
 
+/// Parses and validates a composed module with naga: the error, with its nested causes, as text.
+pub fn validate(src: &str) -> Result<(), String> {
+    let module = naga::front::wgsl::parse_str(src).map_err(|e| e.message().to_string())?;
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
+        .validate(&module)
+        .map(|_| ())
+        .map_err(|e| crate::objective::custom_error_chain(e.as_inner()))
+}
+
 /// Whether WGSL source `src` defines a function named `name`.
 pub fn defines(src: &str, name: &str) -> bool {
     src.split("fn ").skip(1).any(|rest| rest.trim_start().strip_prefix(name).is_some_and(|r| r.trim_start().starts_with('(')))
