@@ -72,9 +72,15 @@ fn run_writes_summary_and_events() {
     for key in ["chains", "steps", "seed", "backend", "adapter", "objective", "method", "counts", "escape_time", "chain_steps_per_second", "wall_seconds"] {
         assert!(summary.get(key).is_some(), "summary.json lacks {key}");
     }
-    for key in ["escape_events", "chains_escaped", "certified", "censored", "diverged"] {
+    for key in ["escape_events", "chains_escaped", "certified", "converged", "precision_limited", "censored", "diverged"] {
         assert!(summary["counts"].get(key).is_some(), "counts lack {key}");
     }
+    // Every chain escapes the saddle at 0 and rests at a minimum (0, +-1): converged, and its
+    // stall there is not a censored saddle stall.
+    assert_eq!(summary["counts"]["converged"], 256, "{}", summary["counts"]);
+    assert_eq!(summary["survival"]["overall"]["converged"], 256);
+    assert_eq!(summary["survival"]["overall"]["censored"], 0);
+    assert!(summary["sosp_rule"].as_str().is_some_and(|r| r.contains("rho2")), "{}", summary["sosp_rule"]);
     for key in ["mean", "median", "p10", "p90"] {
         assert!(summary["escape_time"][key].is_number(), "escape_time.{key} missing");
     }
@@ -107,6 +113,14 @@ fn custom_wgsl_errors_point_at_the_file_and_cpu_runs_are_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("no CPU twin"), "{err}");
+    // Written in f32, it cannot run with f64 state: one line naming the field, status 2.
+    let out = escapade(&[
+        "run", "--objective", "custom", "--wgsl", "examples/custom_objective/objective.wgsl", "--dim", "3",
+        "--state", "f64", "--steps", "5", "--chains", "2", "--out", dir.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("state") && err.contains("real") && err.trim().lines().count() == 1, "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -7,6 +7,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use escapade::checkpoint::CheckpointSpec;
 use escapade::report::files::SavedRun;
 use escapade::report::{plots, render_plots};
+use escapade::outcome::Final;
 use escapade::stats::SurvivalSummary;
 use escapade::{BackendChoice, Error, Objective, ObjectiveSpec, Report};
 use std::path::{Path, PathBuf};
@@ -80,14 +81,19 @@ pub fn run(a: &RunArgs, matches: &ArgMatches) -> CmdResult<Report> {
 }
 
 fn survival_line(s: &SurvivalSummary) -> String {
+    let ends = format!("converged {}, precision-limited {}, diverged {}, censored {}", s.converged, s.precision_limited, s.diverged, s.censored);
+    if s.saddle_stalls == 0 {
+        return ends;
+    }
     format!(
-        "median {} | p10 {} | p90 {} | success {:.1}% of {} | ERT {}",
+        "{} saddle stalls: median {} | p10 {} | p90 {} | success {:.1}% | ERT {} | escape incidence {:.3} | {ends}",
+        s.saddle_stalls,
         s.median,
         s.p10,
         s.p90,
         100.0 * s.success_rate,
-        s.subjects,
-        s.expected_running_time.map_or("-".into(), |v| format!("{v:.1}"))
+        s.expected_running_time.map_or("-".into(), |v| format!("{v:.1}")),
+        s.escape_cif
     )
 }
 
@@ -117,7 +123,7 @@ pub fn report(dir: &Path, plots: &str) -> CmdResult {
     let run = SavedRun::load(dir).map_err(usage)?;
     let tables = run.survival();
     println!("{}: {} chains, {} escape events", run.name(), run.chains.len(), run.events.len());
-    println!("  all stalls: {}", survival_line(&tables.overall().summary()));
+    println!("  all labels: {}", survival_line(&tables.overall().summary()));
     for (label, t) in &tables.by_label {
         println!("  label {label}: {}", survival_line(&t.summary()));
     }
@@ -145,7 +151,9 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: &str) -> CmdResult {
     row("run", &|i| names[i].clone());
     row("chains", &|i| runs[i].chains.len().to_string());
     row("escape events", &|i| runs[i].events.len().to_string());
-    row("diverged", &|i| runs[i].chains.iter().filter(|c| c.diverged()).count().to_string());
+    for f in [Final::Converged, Final::PrecisionLimited, Final::Censored, Final::Diverged] {
+        row(&format!("chains {}", f.name().replace('_', "-")), &|i| runs[i].finals.iter().filter(|&&x| x == f).count().to_string());
+    }
     row("median escape (KM)", &|i| summaries[i].median.to_string());
     row("p10 / p90", &|i| format!("{} / {}", summaries[i].p10, summaries[i].p90));
     row("success rate", &|i| format!("{:.1}%", 100.0 * summaries[i].success_rate));
@@ -158,7 +166,7 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: &str) -> CmdResult {
     }
     if let Some(ext) = ext {
         std::fs::create_dir_all(out).map_err(|e| runtime(Error::Io { path: out.display().to_string(), source: e }))?;
-        let curves: Vec<(String, _)> = runs.iter().map(|r| (r.name(), r.survival().overall().kaplan_meier())).collect();
+        let curves: Vec<(String, _)> = runs.iter().map(|r| (r.name(), escapade::stats::clustered_kaplan_meier(&r.episodes()))).collect();
         let path = out.join(format!("survival.{ext}"));
         plots::survival(&path, "Escape-time survival", &curves).map_err(runtime)?;
         println!("wrote {}", path.display());
@@ -218,7 +226,8 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
             r.experiment.chains.to_string(),
             r.counts.escape_events.to_string(),
             r.counts.chains_escaped.to_string(),
-            r.counts.certified.to_string(),
+            r.counts.converged.to_string(),
+            r.counts.precision_limited.to_string(),
             r.counts.censored.to_string(),
             r.counts.diverged.to_string(),
             km.median.to_string(),
@@ -235,7 +244,7 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
     }
     let mut header = keys.clone();
     header.extend(
-        ["chains", "escape_events", "chains_escaped", "certified", "censored", "diverged", "median", "p90", "success_rate", "expected_running_time", "chain_steps_per_second", "label_medians"]
+        ["chains", "escape_events", "chains_escaped", "converged", "precision_limited", "censored", "diverged", "median", "p90", "success_rate", "expected_running_time", "chain_steps_per_second", "label_medians"]
             .map(String::from),
     );
     let widths: Vec<usize> = (0..header.len()).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
