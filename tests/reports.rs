@@ -69,13 +69,14 @@ fn every_plot_renders_and_parses() {
     let saved = r.as_saved(&dir);
     let written = escapade::report::render_plots(&saved, Some(r.experiment.objective.as_ref()), &dir, "svg").unwrap();
     let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, ["survival.svg", "histogram.svg", "traces.svg"]);
+    assert_eq!(names, ["survival.svg", "incidence.svg", "histogram.svg", "traces.svg"]);
     // Survival: overall + one per label (4 saddles seen), each with its two dashed bands.
     let labels = saved.survival().by_label.len();
     assert!(labels >= 3);
     let series = 1 + labels;
     assert!(svg_polylines(&dir.join("survival.svg")) >= series, "survival series");
     assert!(std::fs::read_to_string(dir.join("survival.svg")).unwrap().contains("label 2"));
+    assert!(svg_polylines(&dir.join("incidence.svg")) >= labels - 1, "incidence series");
     assert_eq!(svg_polylines(&dir.join("traces.svg")) >= 3, true);
     // A 2-D objective also gets trajectories over the value map; PNG on request.
     let toy = Experiment::builder(ObjectiveSpec::ToySaddle.build().unwrap())
@@ -88,7 +89,7 @@ fn every_plot_renders_and_parses() {
         .run_cpu(&mut |_| {})
         .unwrap();
     let written = escapade::report::render_plots(&toy.as_saved(&dir), Some(toy.experiment.objective.as_ref()), &dir.join("png"), "png").unwrap();
-    assert_eq!(written.len(), 4);
+    assert_eq!(written.len(), 5);
     for p in &written {
         let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(p).unwrap()));
         let info = decoder.read_info().unwrap().info().clone();

@@ -400,7 +400,18 @@ pub fn render_plots(run: &SavedRun, objective: Option<&dyn crate::Objective>, di
     }
     let mut written = Vec::new();
     let p = dir.join(format!("survival.{ext}"));
-    plots::survival(&p, &format!("Escape-time survival: {name}"), &curves)?;
+    plots::survival(&p, &format!("Escape-time survival (Kaplan-Meier): {name}"), &curves)?;
+    written.push(p);
+    // 1 - cumulative incidence of escape: where precision limits or divergence end stalls, the
+    // Kaplan-Meier curve answers "had they not", this one "what happened".
+    let remaining: Vec<(String, crate::stats::Curve)> = tables
+        .by_label
+        .iter()
+        .filter(|(_, t)| t.saddle_stalls() > 0)
+        .map(|(l, t)| (format!("label {l}"), t.cumulative_incidence(Outcome::Escaped).remaining()))
+        .collect();
+    let p = dir.join(format!("incidence.{ext}"));
+    plots::survival(&p, &format!("Saddle stalls not yet escaped (1 - cumulative incidence): {name}"), &remaining)?;
     written.push(p);
     let p = dir.join(format!("histogram.{ext}"));
     plots::histogram(&p, &format!("Escape times: {name}"), &tables.overall().log_histogram())?;

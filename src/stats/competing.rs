@@ -110,6 +110,19 @@ impl Incidence {
     pub fn at(&self, t: u32) -> f64 {
         self.points.iter().take_while(|p| p.t <= t).last().map_or(0.0, |p| p.cif)
     }
+
+    /// 1 - F as a step curve (the fraction of saddle stalls this cause has not yet ended, bands
+    /// mirrored), for plotting beside Kaplan-Meier curves: with no competing ends it is the
+    /// Kaplan-Meier curve; with them it levels off where they took the rest.
+    pub fn remaining(&self) -> Curve {
+        let points = self
+            .points
+            .iter()
+            .filter(|p| p.events > 0)
+            .map(|p| CurvePoint { t: p.t, at_risk: p.at_risk, events: p.events, survival: 1.0 - p.cif, se: p.se, lower: 1.0 - p.upper, upper: 1.0 - p.lower })
+            .collect();
+        Curve { points }
+    }
 }
 
 impl TimeTable {
