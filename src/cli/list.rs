@@ -31,15 +31,15 @@ const PARAMETERS: &[(&str, &str)] = &[
     ("--g-thres", "stall threshold on ||grad f|| >= 0"),
     ("--f-thres", "escape threshold on the value drop > 0"),
     ("--t-thres", "steps between kicks, integer >= 0"),
-    ("--certify", "certification window in steps, 0 = off"),
+    ("--certify", "stopping-rule window in steps, 0 = off (PGD: from the last kick, returns x~; else from the stall)"),
     ("--noise / --batch", "SGD oracle: sigma >= 0 / batch >= 1 (finite sums only)"),
     ("--perturb", "none | ball | gaussian"),
     ("--clip / --precond", "hard:G | smooth:G (G > 0) / asinh | log1p | rational | clip [:LAMBDA > 0]"),
     ("--schedule", "constant | inv-sqrt | piecewise:T1:F1,... (<= 4 pieces)"),
     ("--l --rho --eps [--c --delta --df]", "derive PGD's parameters (Jin et al. 2017); c in (0, 1], delta in (0, 1)"),
     ("--step-rule self-bounding", "per-chain parameters from rho1/rho2 at f(x0) + --margin; --rho1/--rho2 A,B,P[,FMIN]; --rebase-every N"),
-    ("--state", "f32 | f16 (positions stored in half precision on the device)"),
-    ("--certify-eps / --certify-rho", "second-order certification of final points: eps > 0 or off (1e-3) / rho > 0 (declared rho2)"),
+    ("--certify-eps / --certify-rho", "second-order stationarity of resting points: auto (run's scale: self-bounding eps, else g_thres), eps > 0 or off / rho > 0 (declared rho2; else lambda_min >= -1/(eta T))"),
+    ("--state", "f32 (default), f64 (needs SHADER_F64 on the GPU path) or f16 storage"),
     ("--trace-chains / --trace-every", "record visited points (plots, self-bounding checks along the run)"),
 ];
 
