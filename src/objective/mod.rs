@@ -74,6 +74,12 @@ pub trait Objective: Send + Sync + Debug {
     fn default_params(&self) -> PgdParams;
     /// The global minimum value f*, when known.
     fn f_min(&self) -> Option<f64>;
+    /// Labels of the regions that hold the minima (e.g. the octopus' global basin, d + 1), when
+    /// the objective says: a cross-check of the outcome classifier, which decides "converged"
+    /// from the Hessian alone.
+    fn minimum_labels(&self) -> Vec<u32> {
+        Vec::new()
+    }
     /// Shared read-only data for the WGSL twin (bound as `data`).
     fn data(&self) -> Vec<f32> {
         Vec::new()

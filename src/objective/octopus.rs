@@ -160,6 +160,9 @@ impl Objective for Octopus {
             certify: 0,
         }
     }
+    fn minimum_labels(&self) -> Vec<u32> {
+        vec![self.d as u32 + 1]
+    }
     fn f_min(&self) -> Option<f64> {
         Some(-(self.d as f64) * self.nu())
     }

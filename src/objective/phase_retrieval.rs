@@ -126,6 +126,10 @@ impl Objective for PhaseRetrieval {
     fn default_params(&self) -> PgdParams {
         PgdParams { eta: 0.1, radius: 0.01, g_thres: 1e-3, f_thres: 1e-4, t_thres: 20, certify: 0 }
     }
+    fn minimum_labels(&self) -> Vec<u32> {
+        // Label 1 (near +-x*) exists only when x* is known.
+        if self.x_star.is_some() { vec![1] } else { Vec::new() }
+    }
     fn f_min(&self) -> Option<f64> {
         self.x_star.as_ref().map(|_| 0.0)
     }

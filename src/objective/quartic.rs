@@ -84,6 +84,9 @@ impl Objective for Quartic {
         }
         true
     }
+    fn minimum_labels(&self) -> Vec<u32> {
+        vec![1]
+    }
     fn f_min(&self) -> Option<f64> {
         Some(self.eig.iter().filter(|&&l| l < 0.0).map(|l| -l * l / 4.0).sum())
     }

@@ -47,6 +47,9 @@ impl Objective for ToySaddle {
     fn default_params(&self) -> PgdParams {
         PgdParams { eta: 0.1, radius: 0.01, g_thres: 1e-3, f_thres: 1e-3, t_thres: 20, certify: 0 }
     }
+    fn minimum_labels(&self) -> Vec<u32> {
+        vec![1]
+    }
     fn f_min(&self) -> Option<f64> {
         Some(-0.25)
     }

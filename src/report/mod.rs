@@ -173,7 +173,24 @@ impl Report {
         clustered_kaplan_meier(&self.episodes)
     }
 
-    /// What the storage precision did to the run, in words (None when nothing to say).
+    /// The classifier against the objective's declared minimum labels: (converged chains resting
+    /// outside them, stalled chains inside them judged not converged); None when the objective
+    /// declares none.
+    pub fn label_cross_check(&self) -> Option<(u32, u32)> {
+        let minima = self.experiment.objective.minimum_labels();
+        (!minima.is_empty()).then(|| {
+            let mut outside = 0;
+            let mut inside_not = 0;
+            for (st, f) in self.raw.states.iter().zip(&self.judgement.finals) {
+                let in_min = minima.contains(&st.label);
+                outside += u32::from(*f == Final::Converged && !in_min);
+                inside_not += u32::from(in_min && st.stalled == 1 && *f != Final::Converged && *f != Final::Diverged);
+            }
+            (outside, inside_not)
+        })
+    }
+
+        /// What the storage precision did to the run, in words (None when nothing to say).
     pub fn precision_note(&self) -> Option<String> {
         let n = self.counts.precision_limited;
         (n > 0).then(|| {
@@ -220,6 +237,11 @@ impl Report {
             "state": e.precision.name(),
             "precision": self.precision_note(),
             "sosp_rule": self.judgement.rule.describe(),
+            "label_cross_check": self.label_cross_check().map(|(outside, inside)| serde_json::json!({
+                "minimum_labels": e.objective.minimum_labels(),
+                "converged_outside_minimum_labels": outside,
+                "stalled_in_minimum_labels_not_converged": inside,
+            })),
             "survival": {
                 "overall": overall.summary(),
                 "overall_band": "chain-clustered (infinitesimal jackknife): one chain's episodes are not independent",
@@ -353,6 +375,11 @@ impl Report {
                 }
                 s += &format!("converged {}, precision-limited {}, censored {}\n", k.converged, k.precision_limited, k.censored);
             }
+        }
+        if let Some((outside, inside)) = self.label_cross_check().filter(|&(a, b)| a + b > 0) {
+            s += &format!(
+                "cross-check: {outside} converged chain(s) rest outside the objective's minimum labels, {inside} stalled chain(s) inside them are not judged converged\n"
+            );
         }
         if let Some(note) = self.precision_note() {
             s += &format!("warning: {note}\n");
