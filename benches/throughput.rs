@@ -1,10 +1,13 @@
 //! Chain-steps per second, GPU path versus CPU backend, PGD on the quartic (d = 16, 65536 chains).
-//! Criterion reports time per run; the ratio printed at the end is measured side by side in the
-//! same process (absolute times on shared machines are noise, ratios are signal).
+//! Criterion reports time per run of the engines (stepping and read-back only); the ratio printed
+//! at the end is measured side by side in the same process (absolute times on shared machines are
+//! noise, ratios are signal), and so is the share of a whole run that the post-run verdicts
+//! (Hessian spectra at the resting points of the stalled chains) take.
 //!
 //! Run: `cargo bench --bench throughput` (ESCAPADE_BENCH_STEPS overrides the 200 steps).
 
 use criterion::{Criterion, Throughput};
+use escapade::backend::cpu;
 use escapade::experiment::CheckSpec;
 use escapade::{Experiment, GpuEngine, Init, MethodKind, ObjectiveSpec};
 use std::time::Instant;
@@ -32,20 +35,22 @@ fn main() {
     let mut group = c.benchmark_group("pgd_quartic_d16_65536");
     group.throughput(Throughput::Elements(chain_steps));
     if let Some(engine) = &gpu {
-        group.bench_function("gpu", |b| b.iter(|| exp.run_gpu(engine, &mut |_| {}).unwrap()));
+        group.bench_function("gpu", |b| b.iter(|| engine.run(&exp, &mut |_| {}).unwrap()));
     } else {
         eprintln!("no GPU adapter: benchmarking the CPU backend only");
     }
-    group.bench_function("cpu", |b| b.iter(|| exp.run_cpu(&mut |_| {}).unwrap()));
+    group.bench_function("cpu", |b| b.iter(|| cpu::run_resumable(&exp, &mut |_| {}, None, None).unwrap()));
     group.finish();
     c.final_summary();
 
     // Side-by-side ratio, three runs each, best of three (first GPU run includes compilation).
     let best = |f: &mut dyn FnMut()| (0..3).map(|_| { let t = Instant::now(); f(); t.elapsed().as_secs_f64() }).fold(f64::MAX, f64::min);
-    let cpu_s = best(&mut || { exp.run_cpu(&mut |_| {}).unwrap(); });
+    let cpu_s = best(&mut || { cpu::run_resumable(&exp, &mut |_| {}, None, None).unwrap(); });
     println!("cpu: {:.3e} chain-steps/s", chain_steps as f64 / cpu_s);
+    let whole_s = best(&mut || { exp.run_cpu(&mut |_| {}).unwrap(); });
+    println!("whole CPU run with the post-run verdicts: {whole_s:.3} s, stepping {cpu_s:.3} s (verdicts {:.0}%)", 100.0 * (whole_s - cpu_s) / whole_s);
     if let Some(engine) = &gpu {
-        let gpu_s = best(&mut || { exp.run_gpu(engine, &mut |_| {}).unwrap(); });
+        let gpu_s = best(&mut || { engine.run(&exp, &mut |_| {}).unwrap(); });
         let name = engine.context().adapter.as_ref().map_or("embedded".into(), |a| a.name.clone());
         println!("gpu ({name}): {:.3e} chain-steps/s", chain_steps as f64 / gpu_s);
         println!("ratio gpu/cpu: {:.2}", cpu_s / gpu_s);
