@@ -124,11 +124,7 @@ mod tests {
                 }
                 for precision in [Precision::F16, Precision::F32, Precision::F64] {
                     let src = compose(obj.as_ref(), &method, precision, 4);
-                    let module = naga::front::wgsl::parse_str(&src)
-                        .unwrap_or_else(|e| panic!("{name} d={d} {precision:?}: {}", e.emit_to_string(&src)));
-                    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
-                        .validate(&module)
-                        .unwrap_or_else(|e| panic!("{name} d={d} {precision:?}: {}", e.emit_to_string(&src)));
+                    validate(&src).unwrap_or_else(|e| panic!("{name} d={d} {precision:?}: {e}"));
                 }
             }
         }
