@@ -1,27 +1,18 @@
 // Batched Hessian-vector products by central differences of the objective's gradient, in f32:
-// one invocation per point. Composed after the objective header and the objective.
-// hvp_points and hvp_vectors are n x D row-major; the step is h = 4.9e-3 (1 + ||p||) / ||v||
-// (about the cube root of f32's epsilon, balancing truncation against rounding).
-
-struct HvpParams {
-    n: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> hvp_params: HvpParams;
-@group(0) @binding(1) var<storage, read> hvp_points: array<f32>;
-@group(0) @binding(2) var<storage, read> hvp_vectors: array<f32>;
-@group(0) @binding(3) var<storage, read_write> hvp_out: array<f32>;
+// one invocation per point. Composed after the objective header, the declarations from Rust
+// (src/abi.rs: struct HvpParams, the bindings hvp_params, hvp_points, hvp_vectors, hvp_out; WG)
+// and the objective. hvp_points and hvp_vectors are n x D row-major; the step is
+// h = 4.9e-3 (1 + ||p||) / ||v|| (about the cube root of f32's epsilon, balancing truncation
+// against rounding).
 
 var<private> x: array<f32, D>;
 var<private> g: array<f32, D>;
 var<private> gp: array<f32, D>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn hvp(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 64u;
+    // 2-D dispatch: batches beyond the device's workgroups per dimension spill into y.
+    let i = gid.x + gid.y * nwg.x * WG;
     if (i >= hvp_params.n) {
         return;
     }

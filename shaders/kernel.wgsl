@@ -4,114 +4,18 @@
 // piece selectors (ORACLE, PERTURB, TRANSFORM, PRECOND_KERNEL, SCHEDULE, STEP_RULE), the prelude
 // (rng.wgsl, struct Eval, the data binding), the objective and chain_rho1/chain_rho2. Random
 // draws, bookkeeping and transcendentals are f32 on every precision. One invocation steps one chain through many fused
-// steps, keeping x and the chain's bookkeeping in registers; only events are written as they
-// happen (appended with an atomic counter), everything else once at the end.
+// steps, keeping x and the chain's bookkeeping in registers; escapes are held per chain and
+// appended after the fused loop (an atomic inside it would cost every step), everything else is
+// written once at the end.
 
-struct Params {
-    chains: u32,
-    chain_offset: u32,
-    t_end: u32,
-    event_capacity: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-    t_thres: u32,
-    certify: u32,
-    eta: f32,
-    radius: f32,
-    g_thres: f32,
-    f_thres: f32,
-    init_kind: u32,
-    init_scale: f32,
-    trace_chains: u32,
-    trace_every: u32,
-    loop_probe: u32,
-    batch: u32,
-    sigma: f32,
-    gamma: f32,
-    lambda: f32,
-    terms: u32,
-    f_star: f32,
-    sb_eps: f32,
-    sb_c: f32,
-    sb_delta: f32,
-    sb_df: f32,
-    sb_margin: f32,
-    rho1: vec4<f32>,
-    rho2: vec4<f32>,
-    piece_t: vec4<u32>,
-    piece_f: vec4<f32>,
-    sb_rebase: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-}
+// Declared from Rust (src/abi.rs) in front of this file: struct KernelParams, ChainState and
+// EscapeEvent, the codes (status, counters, purposes, init kinds, piece selectors), the bindings
+// (params, xs, states, events, counters, trace, data, init_points, xt) and fresh_state().
 
-struct ChainState {
-    t: u32,
-    status: u32,
-    stalled: u32,
-    t_stall: u32,
-    f_stall: f32,
-    stall_label: u32,
-    t_noise: u32,
-    escapes: u32,
-    f: f32,
-    gnorm: f32,
-    label: u32,
-    label_since: u32,
-    eta: f32,
-    radius: f32,
-    g_thres: f32,
-    f_thres: f32,
-    t_thres: u32,
-    certify: u32,
-    f_tilde: f32,
-    t_limited: u32,
-}
-
-struct EscapeEvent {
-    chain: u32,
-    label: u32,
-    t_stall: u32,
-    escape_steps: u32,
-    f_stall: f32,
-    f_escape: f32,
-}
-
-const NEVER: u32 = 0xffffffffu;
-const RUNNING: u32 = 0u;
-const CERTIFIED: u32 = 1u;
-const DIVERGED_NONFINITE: u32 = 2u;
-const DIVERGED_DOMAIN: u32 = 3u;
+// What a step asks of the loop around it (kernel-internal; twin of kernel::Step).
 const STEP_CONTINUE: u32 = 0u;
 const STEP_DONE: u32 = 1u;
 const STEP_PAUSED: u32 = 2u;
-// counters[]: appended events, running, certified, diverged, stalled (running and in a stall),
-// paused (stopped short of t_end: more than PEND escapes in this dispatch),
-// cut (the driver's loop limiter ended the invocation's loops early: results are not valid).
-const C_EVENTS: u32 = 0u;
-const C_RUNNING: u32 = 1u;
-const C_CERTIFIED: u32 = 2u;
-const C_DIVERGED: u32 = 3u;
-const C_STALLED: u32 = 4u;
-const C_PAUSED: u32 = 5u;
-const C_CUT: u32 = 6u;
-
-@group(0) @binding(0) var<uniform> params: Params;
-// Chain-major interleaved: coordinate i of chain c at xs[i * chains + c], so neighbouring
-// invocations touch neighbouring addresses.
-@group(0) @binding(1) var<storage, read_write> xs: array<StateT>;
-@group(0) @binding(2) var<storage, read_write> states: array<ChainState>;
-@group(0) @binding(3) var<storage, read_write> events: array<EscapeEvent>;
-@group(0) @binding(4) var<storage, read_write> counters: array<atomic<u32>, 8>;
-// Slot-major trace of positions: trace[(slot * trace_chains + chain) * D + i].
-@group(0) @binding(5) var<storage, read_write> trace: array<f32>;
-// A given starting point (init kind 4), shared by all chains.
-@group(0) @binding(7) var<storage, read> init_points: array<f32>;
-// x~ of every chain (the point before its last perturbation; PERTURB == 1 only), laid out as xs.
-@group(0) @binding(8) var<storage, read_write> xt: array<StateT>;
-// The objective's shared read-only data (e.g. phase retrieval's A and y) is binding 6, declared
-// in the prelude so objectives can use it.
 
 var<private> x: array<real, D>;
 var<private> g: array<real, D>;
@@ -163,27 +67,27 @@ fn init_point(chain: u32) {
     var p: array<f32, D>;
     let scale = params.init_scale;
     switch params.init_kind {
-        case 1u: {
+        case INIT_NORMAL: {
             normals(chain, 0u, PURPOSE_INIT, &p);
             for (var i = 0u; i < D; i++) {
                 p[i] = p[i] * scale;
             }
         }
-        case 2u: {
+        case INIT_UNIFORM: {
             for (var i = 0u; i < D; i++) {
                 let w = philox(vec4<u32>(chain, 0u, PURPOSE_INIT, i / 4u), key());
                 p[i] = (2.0 * uniform01(w[i % 4u]) - 1.0) * scale;
             }
         }
-        case 3u: {
+        case INIT_BALL: {
             ball(chain, 0u, PURPOSE_INIT, scale, &p);
         }
-        case 4u: {
+        case INIT_POINT: {
             for (var i = 0u; i < D; i++) {
                 p[i] = init_points[i];
             }
         }
-        case 5u: {
+        case INIT_SPHERE: {
             sphere(chain, 0u, PURPOSE_INIT, scale, &p);
         }
         default: {
@@ -234,7 +138,7 @@ fn jin_params(big_f: f32) {
     let chi = 3.0 * max(log(f32(D) * l * df / (c * eps * eps * params.sb_delta)), 4.0);
     let tt = min(ceil(chi / (c * c) * l / sqrt(rho * eps)), 2.0e9);
     st.eta = c / l;
-    st.radius = select(sqrt(c) / (chi * chi) * eps / l, 0.0, PERTURB == 0u);
+    st.radius = select(sqrt(c) / (chi * chi) * eps / l, 0.0, PERTURB == PERTURB_NONE);
     st.g_thres = sqrt(c) / (chi * chi) * eps;
     st.f_thres = c / (chi * chi * chi) * sqrt(eps * eps * eps / rho);
     st.t_thres = u32(tt);
@@ -243,9 +147,9 @@ fn jin_params(big_f: f32) {
 
 fn precond_kernel(s: f32) -> f32 {
     switch PRECOND_KERNEL {
-        case 0u: { return log(s + sqrt(s * s + 1.0)); }
-        case 1u: { return log(1.0 + s); }
-        case 2u: { return s / (1.0 + s); }
+        case PRECOND_ASINH: { return log(s + sqrt(s * s + 1.0)); }
+        case PRECOND_LOG1P: { return log(1.0 + s); }
+        case PRECOND_RATIONAL: { return s / (1.0 + s); }
         default: { return min(s, 1.0); }
     }
 }
@@ -253,12 +157,12 @@ fn precond_kernel(s: f32) -> f32 {
 // The factor multiplying v; twin of Transform::scale.
 fn transform_scale(vn: f32) -> f32 {
     switch TRANSFORM {
-        case 1u: {
+        case TRANSFORM_CLIP_HARD: {
             if (vn > 0.0) { return min(params.gamma / vn, 1.0); }
             return 1.0;
         }
-        case 2u: { return params.gamma / (vn + params.gamma); }
-        case 3u: {
+        case TRANSFORM_CLIP_SMOOTH: { return params.gamma / (vn + params.gamma); }
+        case TRANSFORM_PRECONDITION: {
             if (vn > 0.0) { return precond_kernel(params.lambda * vn) / vn; }
             return 0.0;
         }
@@ -269,8 +173,8 @@ fn transform_scale(vn: f32) -> f32 {
 // Twin of Schedule::eta.
 fn schedule_eta(eta: f32, t: u32) -> f32 {
     switch SCHEDULE {
-        case 1u: { return eta / sqrt(f32(t) + 1.0); }
-        case 2u: {
+        case SCHEDULE_INV_SQRT: { return eta / sqrt(f32(t) + 1.0); }
+        case SCHEDULE_PIECEWISE: {
             var factor = 1.0;
             for (var k = 0u; k < 4u; k++) {
                 if (t >= params.piece_t[k]) {
@@ -309,7 +213,7 @@ fn step(chain: u32) -> u32 {
     if (!evaluate(t)) {
         return STEP_DONE;
     }
-    if (STEP_RULE == 1u && params.sb_rebase > 0u && t > 0u && t % params.sb_rebase == 0u) {
+    if (STEP_RULE == RULE_SELF_BOUNDING && params.sb_rebase > 0u && t > 0u && t % params.sb_rebase == 0u) {
         // Re-anchor the self-bounding rule at the current (lower) value; twin of Stepper::step.
         chain_params();
     }
@@ -324,7 +228,7 @@ fn step(chain: u32) -> u32 {
         st.escapes = st.escapes + 1u;
     }
     if (st.certify > 0u) {
-        if (PERTURB == 1u) {
+        if (PERTURB == PERTURB_BALL) {
             // Jin et al.'s stopping rule, window counted from the last kick; returns x~.
             if (st.t_noise != NEVER && t - st.t_noise == st.certify && st.f - st.f_tilde > -st.f_thres) {
                 x = xtil;
@@ -345,7 +249,7 @@ fn step(chain: u32) -> u32 {
             st.f_stall = st.f;
             st.stall_label = st.label;
         }
-        if (PERTURB == 1u && (st.t_noise == NEVER || t - st.t_noise > st.t_thres)) {
+        if (PERTURB == PERTURB_BALL && (st.t_noise == NEVER || t - st.t_noise > st.t_thres)) {
             st.t_noise = t;
             st.f_tilde = st.f;
             xtil = x;
@@ -361,14 +265,14 @@ fn step(chain: u32) -> u32 {
     }
     // The step's direction: oracle, then the Gaussian perturbation, then the transform.
     switch ORACLE {
-        case 1u: {
+        case ORACLE_NOISE: {
             var noise: array<f32, D>;
             normals(chain, t, PURPOSE_NOISE, &noise);
             for (var i = 0u; i < D; i++) {
                 v[i] = g[i] + real(params.sigma) * real(noise[i]);
             }
         }
-        case 2u: {
+        case ORACLE_MINIBATCH: {
             for (var i = 0u; i < D; i++) {
                 v[i] = 0.0;
             }
@@ -388,7 +292,7 @@ fn step(chain: u32) -> u32 {
             v = g;
         }
     }
-    if (PERTURB == 2u) {
+    if (PERTURB == PERTURB_GAUSSIAN) {
         var xi: array<f32, D>;
         normals(chain, t, PURPOSE_PERTURB, &xi);
         let s = st.radius / sqrt(f32(D));
@@ -397,7 +301,7 @@ fn step(chain: u32) -> u32 {
         }
     }
     var scale = 1.0;
-    if (TRANSFORM != 0u) {
+    if (TRANSFORM != TRANSFORM_IDENTITY) {
         scale = transform_scale(f32(sqrt(sum_sq(&v))));
     }
     let stepsize = real(schedule_eta(st.eta, t) * scale);
@@ -443,15 +347,20 @@ fn init_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 
 // A fresh chain with its own parameters; twin of Stepper::init. x holds x0.
 fn init_state() {
-    st = ChainState(0u, RUNNING, 0u, 0u, 0.0, 0u, NEVER, 0u, 0.0, 0.0, NEVER, 0u,
-                    params.eta, params.radius, params.g_thres, params.f_thres, params.t_thres, params.certify, 0.0, NEVER);
-    if (STEP_RULE == 1u) {
+    st = fresh_state();
+    st.eta = params.eta;
+    st.radius = params.radius;
+    st.g_thres = params.g_thres;
+    st.f_thres = params.f_thres;
+    st.t_thres = params.t_thres;
+    st.certify = params.certify;
+    if (STEP_RULE == RULE_SELF_BOUNDING) {
         if (!evaluate(0u)) {
             return;
         }
         chain_params();
     }
-    if (PERTURB == 0u) {
+    if (PERTURB == PERTURB_NONE) {
         st.radius = 0.0;
     }
 }
@@ -468,7 +377,7 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         for (var i = 0u; i < D; i++) {
             x[i] = real(xs[i * params.chains + c]);
         }
-        if (PERTURB == 1u) {
+        if (PERTURB == PERTURB_BALL) {
             for (var i = 0u; i < D; i++) {
                 xtil[i] = real(xt[i * params.chains + c]);
             }
@@ -501,7 +410,7 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         for (var i = 0u; i < D; i++) {
             xs[i * params.chains + c] = StateT(x[i]);
         }
-        if (PERTURB == 1u) {
+        if (PERTURB == PERTURB_BALL) {
             for (var i = 0u; i < D; i++) {
                 xt[i * params.chains + c] = StateT(xtil[i]);
             }
@@ -532,9 +441,6 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     switch st.status {
         case RUNNING: {
             atomicAdd(&counters[C_RUNNING], 1u);
-            if (st.stalled == 1u) {
-                atomicAdd(&counters[C_STALLED], 1u);
-            }
         }
         case CERTIFIED: {
             atomicAdd(&counters[C_CERTIFIED], 1u);

@@ -6,10 +6,6 @@ const PHILOX_M0: u32 = 0xD2511F53u;
 const PHILOX_M1: u32 = 0xCD9E8D57u;
 const PHILOX_W0: u32 = 0x9E3779B9u;
 const PHILOX_W1: u32 = 0xBB67AE85u;
-const PURPOSE_INIT: u32 = 0u;
-const PURPOSE_PERTURB: u32 = 1u;
-const PURPOSE_NOISE: u32 = 2u;
-const PURPOSE_MINIBATCH: u32 = 3u;
 
 // (hi, lo) words of the 64-bit product a * b.
 fn mulhilo(a: u32, b: u32) -> vec2<u32> {

@@ -18,7 +18,7 @@
 //!   censored by the budget) is decided after the run at the point where the chain rests
 //!   (`crate::outcome`).
 
-use bytemuck::{Pod, Zeroable};
+use crate::abi::shared_struct;
 
 /// Sentinel for "never" in step fields (e.g. no perturbation yet).
 pub const NEVER: u32 = u32::MAX;
@@ -35,52 +35,52 @@ pub mod status {
     pub const DIVERGED_DOMAIN: u32 = 3;
 }
 
-/// One chain's bookkeeping and its own parameters (80 bytes, identical on host and device).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
-pub struct ChainState {
-    /// Steps taken so far (the next step's index).
-    pub t: u32,
-    /// One of [`status`].
-    pub status: u32,
-    /// 1 while in a stall episode.
-    pub stalled: u32,
-    /// Step at which the current stall began.
-    pub t_stall: u32,
-    /// Value at the stall.
-    pub f_stall: f32,
-    /// Label at the stall.
-    pub stall_label: u32,
-    /// Step of the last perturbation, or [`NEVER`].
-    pub t_noise: u32,
-    /// Number of escapes so far.
-    pub escapes: u32,
-    /// Value at the last evaluated point (0 before the first evaluation).
-    pub f: f32,
-    /// Gradient norm at the last evaluated point.
-    pub gnorm: f32,
-    /// Label at the last evaluated point ([`NEVER`] before the first step).
-    pub label: u32,
-    /// Step at which the chain entered its current label.
-    pub label_since: u32,
-    /// The chain's step size (fixed, or from the self-bounding rule at its start).
-    pub eta: f32,
-    /// The chain's perturbation radius.
-    pub radius: f32,
-    /// The chain's stall threshold.
-    pub g_thres: f32,
-    /// The chain's escape threshold.
-    pub f_thres: f32,
-    /// The chain's minimum steps between perturbations.
-    pub t_thres: u32,
-    /// The chain's certification window (0 = off).
-    pub certify: u32,
-    /// f(x~): the value just before the last perturbation (Jin's stopping rule compares with it).
-    pub f_tilde: f32,
-    /// Step at which the chain was first flagged precision-limited while stalled, or [`NEVER`].
-    /// Sticky: a coordinate lost to underflow stays lost after the chain escapes (on the octopus
-    /// the coordinate that underflows at saddle i is the one that must grow at saddle i + 1).
-    pub t_limited: u32,
+shared_struct! {
+    /// One chain's bookkeeping and its own parameters (80 bytes, identical on host and device).
+    pub struct ChainState {
+        /// Steps taken so far (the next step's index).
+        pub t: u32,
+        /// One of [`status`].
+        pub status: u32,
+        /// 1 while in a stall episode.
+        pub stalled: u32,
+        /// Step at which the current stall began.
+        pub t_stall: u32,
+        /// Value at the stall.
+        pub f_stall: f32,
+        /// Label at the stall.
+        pub stall_label: u32,
+        /// Step of the last perturbation, or [`NEVER`].
+        pub t_noise: u32,
+        /// Number of escapes so far.
+        pub escapes: u32,
+        /// Value at the last evaluated point (0 before the first evaluation).
+        pub f: f32,
+        /// Gradient norm at the last evaluated point.
+        pub gnorm: f32,
+        /// Label at the last evaluated point ([`NEVER`] before the first step).
+        pub label: u32,
+        /// Step at which the chain entered its current label.
+        pub label_since: u32,
+        /// The chain's step size (fixed, or from the self-bounding rule at its start).
+        pub eta: f32,
+        /// The chain's perturbation radius.
+        pub radius: f32,
+        /// The chain's stall threshold.
+        pub g_thres: f32,
+        /// The chain's escape threshold.
+        pub f_thres: f32,
+        /// The chain's minimum steps between perturbations.
+        pub t_thres: u32,
+        /// The chain's certification window (0 = off).
+        pub certify: u32,
+        /// f(x~): the value just before the last perturbation (Jin's stopping rule compares with it).
+        pub f_tilde: f32,
+        /// Step at which the chain was first flagged precision-limited while stalled, or [`NEVER`].
+        /// Sticky: a coordinate lost to underflow stays lost after the chain escapes (on the octopus
+        /// the coordinate that underflows at saddle i is the one that must grow at saddle i + 1).
+        pub t_limited: u32,
+    }
 }
 
 impl ChainState {
@@ -134,21 +134,22 @@ impl ChainState {
     }
 }
 
-/// One escape: the chain stalled at `t_stall` with value `f_stall` in region `label` and reached
-/// `f_escape <= f_stall - f_thres` after `escape_steps` steps (24 bytes, as on the device).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable, serde::Serialize)]
-pub struct EscapeEvent {
-    /// Global chain index.
-    pub chain: u32,
-    /// Region label at the stall.
-    pub label: u32,
-    /// Step at which the stall began.
-    pub t_stall: u32,
-    /// Steps from the stall to the escape.
-    pub escape_steps: u32,
-    /// Value at the stall.
-    pub f_stall: f32,
-    /// Value at the escape.
-    pub f_escape: f32,
+shared_struct! {
+    /// One escape: the chain stalled at `t_stall` with value `f_stall` in region `label` and reached
+    /// `f_escape <= f_stall - f_thres` after `escape_steps` steps (24 bytes, as on the device).
+    #[derive(serde::Serialize)]
+    pub struct EscapeEvent {
+        /// Global chain index.
+        pub chain: u32,
+        /// Region label at the stall.
+        pub label: u32,
+        /// Step at which the stall began.
+        pub t_stall: u32,
+        /// Steps from the stall to the escape.
+        pub escape_steps: u32,
+        /// Value at the stall.
+        pub f_stall: f32,
+        /// Value at the escape.
+        pub f_escape: f32,
+    }
 }

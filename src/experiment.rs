@@ -271,7 +271,9 @@ impl Experiment {
             piece_t,
             piece_f,
             sb_rebase: sb.map_or(0, |s| s.rebase_every),
-            pad: [0; 3],
+            pad0: 0,
+            pad1: 0,
+            pad2: 0,
         }
     }
 

@@ -2,84 +2,88 @@
 //! f32. Both backends run exactly this semantics; the GPU version is tested against it.
 
 use crate::escape::{ChainState, EscapeEvent, NEVER, status};
-use crate::method::{Method, MAX_PIECES, Oracle, Perturbation, Rho, StepRule};
+use crate::method::{Oracle, Perturbation, Rho, Schedule, SelfBounding, Selectors, Transform};
 use crate::objective::Objective;
 use crate::rng::{self, Purpose};
-use bytemuck::{Pod, Zeroable};
+use crate::abi::shared_struct;
 
-/// Parameters of a dispatch, laid out as the kernel's uniform block (192 bytes).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
-pub struct KernelParams {
-    /// Chains in this shard.
-    pub chains: u32,
-    /// Global index of the shard's first chain (random streams are addressed by global index).
-    pub chain_offset: u32,
-    /// Chains step while t < t_end.
-    pub t_end: u32,
-    /// Capacity of the event buffer.
-    pub event_capacity: u32,
-    /// Seed, low word.
-    pub seed_lo: u32,
-    /// Seed, high word.
-    pub seed_hi: u32,
-    /// Minimum steps between perturbations (fixed rule).
-    pub t_thres: u32,
-    /// Certification window (fixed rule; 0 = off). Under the self-bounding rule any non-zero
-    /// value turns certification on with each chain's own t_thres as window.
-    pub certify: u32,
-    /// Step size (fixed rule).
-    pub eta: f32,
-    /// Perturbation radius (fixed rule).
-    pub radius: f32,
-    /// Stall threshold (fixed rule).
-    pub g_thres: f32,
-    /// Escape threshold (fixed rule).
-    pub f_thres: f32,
-    /// Init kind code (see [`crate::Init::code`]).
-    pub init_kind: u32,
-    /// Init scale.
-    pub init_scale: f32,
-    /// Chains (global indices 0..trace_chains) whose positions are traced.
-    pub trace_chains: u32,
-    /// Trace interval in steps (positions at t = 0, every, 2 every, ...); 0 = no trace.
-    pub trace_every: u32,
-    /// Always 2: trip count of the kernel's loop-limit probe (see `step_chains` in kernel.wgsl).
-    pub loop_probe: u32,
-    /// Minibatch size.
-    pub batch: u32,
-    /// Gradient-noise scale.
-    pub sigma: f32,
-    /// Clipping level.
-    pub gamma: f32,
-    /// Preconditioning scale.
-    pub lambda: f32,
-    /// Number of terms m of a finite-sum objective (0 if none).
-    pub terms: u32,
-    /// f* for the self-bounding rule's Df.
-    pub f_star: f32,
-    /// Self-bounding eps.
-    pub sb_eps: f32,
-    /// Self-bounding c.
-    pub sb_c: f32,
-    /// Self-bounding delta.
-    pub sb_delta: f32,
-    /// Self-bounding Df (0: F0 - f*).
-    pub sb_df: f32,
-    /// Self-bounding margin (negative: the default, f_thres at f(x0)).
-    pub sb_margin: f32,
-    /// rho1 = a + b max(F - fmin, 0)^p as (a, b, p, fmin).
-    pub rho1: [f32; 4],
-    /// rho2 as (a, b, p, fmin).
-    pub rho2: [f32; 4],
-    /// Piecewise schedule steps (u32::MAX: unused).
-    pub piece_t: [u32; MAX_PIECES],
-    /// Piecewise schedule factors.
-    pub piece_f: [f32; MAX_PIECES],
-    /// Self-bounding rule: re-anchor every this many steps (0 = only at x0).
-    pub sb_rebase: u32,
-    /// Padding to a 16-byte multiple.
-    pub pad: [u32; 3],
+shared_struct! {
+    /// Parameters of a dispatch, laid out as the kernel's uniform block (192 bytes).
+    pub struct KernelParams {
+        /// Chains in this shard.
+        pub chains: u32,
+        /// Global index of the shard's first chain (random streams are addressed by global index).
+        pub chain_offset: u32,
+        /// Chains step while t < t_end.
+        pub t_end: u32,
+        /// Capacity of the event buffer.
+        pub event_capacity: u32,
+        /// Seed, low word.
+        pub seed_lo: u32,
+        /// Seed, high word.
+        pub seed_hi: u32,
+        /// Minimum steps between perturbations (fixed rule).
+        pub t_thres: u32,
+        /// Certification window (fixed rule; 0 = off). Under the self-bounding rule any non-zero
+        /// value turns certification on with each chain's own t_thres as window.
+        pub certify: u32,
+        /// Step size (fixed rule).
+        pub eta: f32,
+        /// Perturbation radius (fixed rule).
+        pub radius: f32,
+        /// Stall threshold (fixed rule).
+        pub g_thres: f32,
+        /// Escape threshold (fixed rule).
+        pub f_thres: f32,
+        /// Init kind code (see [`crate::Init::code`]).
+        pub init_kind: u32,
+        /// Init scale.
+        pub init_scale: f32,
+        /// Chains (global indices 0..trace_chains) whose positions are traced.
+        pub trace_chains: u32,
+        /// Trace interval in steps (positions at t = 0, every, 2 every, ...); 0 = no trace.
+        pub trace_every: u32,
+        /// Always 2: trip count of the kernel's loop-limit probe (see `step_chains` in kernel.wgsl).
+        pub loop_probe: u32,
+        /// Minibatch size.
+        pub batch: u32,
+        /// Gradient-noise scale.
+        pub sigma: f32,
+        /// Clipping level.
+        pub gamma: f32,
+        /// Preconditioning scale.
+        pub lambda: f32,
+        /// Number of terms m of a finite-sum objective (0 if none).
+        pub terms: u32,
+        /// f* for the self-bounding rule's Df.
+        pub f_star: f32,
+        /// Self-bounding eps.
+        pub sb_eps: f32,
+        /// Self-bounding c.
+        pub sb_c: f32,
+        /// Self-bounding delta.
+        pub sb_delta: f32,
+        /// Self-bounding Df (0: F0 - f*).
+        pub sb_df: f32,
+        /// Self-bounding margin (negative: the default, f_thres at f(x0)).
+        pub sb_margin: f32,
+        /// rho1 = a + b max(F - fmin, 0)^p as (a, b, p, fmin).
+        pub rho1: [f32; 4],
+        /// rho2 as (a, b, p, fmin).
+        pub rho2: [f32; 4],
+        /// Piecewise schedule steps (u32::MAX: unused).
+        pub piece_t: [u32; 4],
+        /// Piecewise schedule factors.
+        pub piece_f: [f32; 4],
+        /// Self-bounding rule: re-anchor every this many steps (0 = only at x0).
+        pub sb_rebase: u32,
+        /// Padding to a 16-byte multiple.
+        pub pad0: u32,
+        /// Padding.
+        pub pad1: u32,
+        /// Padding.
+        pub pad2: u32,
+    }
 }
 
 impl KernelParams {
@@ -90,6 +94,21 @@ impl KernelParams {
 
     fn rho(v: [f32; 4]) -> Rho {
         Rho { a: f64::from(v[0]), b: f64::from(v[1]), p: f64::from(v[2]), fmin: f64::from(v[3]) }
+    }
+
+    /// The self-bounding rule as the kernel sees it (every field round-trips through f32
+    /// exactly, as `kernel_params` stored it); rho1/rho2 are passed separately.
+    fn self_bounding(&self) -> SelfBounding {
+        SelfBounding {
+            eps: f64::from(self.sb_eps),
+            c: f64::from(self.sb_c),
+            delta: f64::from(self.sb_delta),
+            df: (self.sb_df > 0.0).then_some(f64::from(self.sb_df)),
+            margin: (self.sb_margin >= 0.0).then_some(f64::from(self.sb_margin)),
+            rho1: None,
+            rho2: None,
+            rebase_every: self.sb_rebase,
+        }
     }
 }
 
@@ -148,11 +167,17 @@ impl Real for f64 {
     }
 }
 
-/// Steps chains of one experiment: objective, method and dispatch parameters, positions in `T`.
+/// Steps chains of one experiment, positions in `T`. It is given exactly what the kernel is: the
+/// objective, the piece selectors and the parameter record (and the storage precision).
 pub struct Stepper<'a, T: Real> {
     precision: crate::experiment::Precision,
     obj: &'a dyn Objective,
-    method: &'a Method,
+    oracle: Oracle,
+    perturbation: Perturbation,
+    transform: Transform,
+    schedule: Schedule,
+    /// The self-bounding rule (None: the fixed rule).
+    rule: Option<SelfBounding>,
     p: KernelParams,
     v: Vec<T>,
     scratch: Vec<f32>,
@@ -161,11 +186,25 @@ pub struct Stepper<'a, T: Real> {
 }
 
 impl<'a, T: Real> Stepper<'a, T> {
-    /// A stepper for `obj` and `method` under dispatch parameters `p`, storing positions at
-    /// `precision`.
-    pub fn new(obj: &'a dyn Objective, method: &'a Method, p: KernelParams, precision: crate::experiment::Precision) -> Self {
+    /// A stepper for `obj` with the kernel's selectors `sel` and parameters `p`, storing
+    /// positions at `precision`.
+    pub fn new(obj: &'a dyn Objective, sel: Selectors, p: KernelParams, precision: crate::experiment::Precision) -> Self {
         let d = obj.dim();
-        Stepper { precision, obj, method, p, v: vec![T::zero(); d], scratch: vec![0.0; d], tilde: vec![T::zero(); d] }
+        let (oracle, perturbation, transform, schedule) = sel.pieces(p.sigma, p.batch, p.gamma, p.lambda);
+        let rule = (sel.step_rule == 1).then(|| p.self_bounding());
+        Stepper {
+            precision,
+            obj,
+            oracle,
+            perturbation,
+            transform,
+            schedule,
+            rule,
+            p,
+            v: vec![T::zero(); d],
+            scratch: vec![0.0; d],
+            tilde: vec![T::zero(); d],
+        }
     }
 
     /// Rounds a starting point to the storage precision (as `init_chains` stores it).
@@ -217,13 +256,13 @@ impl<'a, T: Real> Stepper<'a, T> {
         let mut st = ChainState::fresh();
         (st.eta, st.radius, st.g_thres, st.f_thres, st.t_thres, st.certify) =
             (p.eta, p.radius, p.g_thres, p.f_thres, p.t_thres, p.certify);
-        if let StepRule::SelfBounding(_) = &self.method.step_rule {
+        if self.rule.is_some() {
             if !self.evaluate(x, g, &mut st, 0) {
                 return st;
             }
             self.chain_params(&mut st);
         }
-        if self.method.perturbation == Perturbation::None {
+        if self.perturbation == Perturbation::None {
             st.radius = 0.0;
         }
         st
@@ -232,12 +271,10 @@ impl<'a, T: Real> Stepper<'a, T> {
     /// The self-bounding rule at the value in `st.f` (twin of `chain_params` in kernel.wgsl).
     fn chain_params(&self, st: &mut ChainState) {
         let p = &self.p;
-        if let StepRule::SelfBounding(sb) = &self.method.step_rule {
-            let mut rule = sb.clone();
-            rule.df = (p.sb_df > 0.0).then_some(f64::from(p.sb_df));
+        if let Some(rule) = &self.rule {
             let cp = rule.chain_params(st.f, self.obj.dim(), &KernelParams::rho(p.rho1), &KernelParams::rho(p.rho2), p.f_star);
             (st.eta, st.g_thres, st.f_thres, st.t_thres) = (cp.eta, cp.g_thres, cp.f_thres, cp.t_thres);
-            st.radius = if self.method.perturbation == Perturbation::None { 0.0 } else { cp.radius };
+            st.radius = if self.perturbation == Perturbation::None { 0.0 } else { cp.radius };
             st.certify = if p.certify > 0 { cp.t_thres } else { 0 };
         }
     }
@@ -255,7 +292,7 @@ impl<'a, T: Real> Stepper<'a, T> {
     ) -> Step {
         let t = st.t;
         let seed = self.p.seed();
-        let ball = self.method.perturbation == Perturbation::Ball;
+        let ball = self.perturbation == Perturbation::Ball;
         if !self.evaluate(x, g, st, t) {
             return Step::Done;
         }
@@ -318,7 +355,7 @@ impl<'a, T: Real> Stepper<'a, T> {
         }
         // The step's direction: oracle, then the Gaussian perturbation, then the transform.
         let d = x.len();
-        match self.method.oracle {
+        match self.oracle {
             Oracle::Exact => self.v.copy_from_slice(g),
             Oracle::Noise { .. } => {
                 rng::normals(seed, chain, t, Purpose::Noise, &mut self.scratch);
@@ -337,7 +374,7 @@ impl<'a, T: Real> Stepper<'a, T> {
                 self.v.iter_mut().for_each(|v| *v = *v * inv_b);
             }
         }
-        if self.method.perturbation == Perturbation::Gaussian {
+        if self.perturbation == Perturbation::Gaussian {
             rng::normals(seed, chain, t, Purpose::Perturb, &mut self.scratch);
             let s = st.radius / (d as f32).sqrt();
             for i in 0..d {
@@ -345,12 +382,12 @@ impl<'a, T: Real> Stepper<'a, T> {
             }
         }
         // The norm only matters to clipping and preconditioning (the kernel skips it too).
-        let scale = match self.method.transform {
-            crate::method::Transform::Identity => 1.0,
+        let scale = match self.transform {
+            Transform::Identity => 1.0,
             t => t.scale(sum_sq(&self.v).sqrt().f32()),
         };
         let pieces = (self.p.piece_t, self.p.piece_f);
-        let eta_t = self.method.schedule.eta(st.eta, t, &pieces);
+        let eta_t = self.schedule.eta(st.eta, t, &pieces);
         let step = T::of(eta_t * scale);
         let tiny = T::from(self.precision.min_normal()).unwrap_or_else(T::zero);
         let (mut moved, mut pushed, mut underflow) = (false, false, false);

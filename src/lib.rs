@@ -28,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+pub mod abi;
 pub mod backend;
 pub mod check;
 pub mod checkpoint;

@@ -102,7 +102,7 @@ fn run_chain<T: Real>(exp: &Experiment, p: &crate::kernel::KernelParams, chain: 
     let mut g = vec![T::zero(); d];
     let mut trace = Vec::new();
     let mut events = Vec::new();
-    let mut stepper = Stepper::<T>::new(exp.objective.as_ref(), &exp.method, *p, exp.precision);
+    let mut stepper = Stepper::<T>::new(exp.objective.as_ref(), exp.method.selectors(), *p, exp.precision);
     stepper.store(&mut x);
     let mut st = stepper.init(&x, &mut g);
     let mut emit = |e| {

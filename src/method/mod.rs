@@ -7,7 +7,7 @@ mod step_rule;
 
 pub use pgd::{PgdParams, TheoryParams};
 pub(crate) use pgd::check_accuracy;
-pub use pieces::{MAX_PIECES, Oracle, Perturbation, PrecondKernel, Schedule, Transform};
+pub use pieces::{MAX_PIECES, Oracle, Perturbation, PrecondKernel, Schedule, Selectors, Transform};
 pub use step_rule::{ChainParams, Rho, SelfBounding, StepRule};
 
 use crate::Error;
@@ -157,9 +157,8 @@ impl Method {
         Ok(())
     }
 
-    /// WGSL constants selecting the pieces.
-    pub(crate) fn wgsl_consts(&self) -> String {
-        pieces::wgsl_consts(&self.oracle, self.perturbation, &self.transform, &self.schedule)
-            + &format!("const STEP_RULE: u32 = {}u;\n", u32::from(matches!(self.step_rule, StepRule::SelfBounding(_))))
+    /// The piece selectors the kernel is compiled with.
+    pub fn selectors(&self) -> Selectors {
+        Selectors::of(&self.oracle, self.perturbation, &self.transform, &self.schedule, matches!(self.step_rule, StepRule::SelfBounding(_)))
     }
 }

@@ -61,7 +61,8 @@ impl PrecondKernel {
         }
     }
 
-    fn code(self) -> u32 {
+    /// The kernel's selector for this kernel (see `crate::abi::codes`).
+    pub(crate) fn code(self) -> u32 {
         self as u32
     }
 }
@@ -194,7 +195,8 @@ impl Schedule {
         }
     }
 
-    fn code(&self) -> u32 {
+    /// The kernel's selector for this schedule (see `crate::abi::codes`).
+    pub(crate) fn code(&self) -> u32 {
         match self {
             Schedule::Constant => 0,
             Schedule::InvSqrt => 1,
@@ -203,30 +205,105 @@ impl Schedule {
     }
 }
 
-/// The WGSL constants that select the pieces in kernel.wgsl.
-pub(crate) fn wgsl_consts(
-    oracle: &Oracle,
-    perturbation: Perturbation,
-    transform: &Transform,
-    schedule: &Schedule,
-) -> String {
-    let oracle = match oracle {
-        Oracle::Exact => 0,
-        Oracle::Noise { .. } => 1,
-        Oracle::Minibatch { .. } => 2,
-    };
-    let (transform, kernel) = match transform {
-        Transform::Identity => (0, 0),
-        Transform::ClipHard { .. } => (1, 0),
-        Transform::ClipSmooth { .. } => (2, 0),
-        Transform::Precondition { kernel, .. } => (3, kernel.code()),
-    };
-    format!(
-        "const ORACLE: u32 = {oracle}u;\nconst PERTURB: u32 = {}u;\nconst TRANSFORM: u32 = {transform}u;\n\
-         const PRECOND_KERNEL: u32 = {kernel}u;\nconst SCHEDULE: u32 = {}u;\n",
-        perturbation as u32,
-        schedule.code()
-    )
+impl Oracle {
+    /// The kernel's selector for this oracle (see `crate::abi::codes`).
+    pub(crate) fn code(&self) -> u32 {
+        match self {
+            Oracle::Exact => 0,
+            Oracle::Noise { .. } => 1,
+            Oracle::Minibatch { .. } => 2,
+        }
+    }
+}
+
+impl Perturbation {
+    /// The kernel's selector for this perturbation (see `crate::abi::codes`).
+    pub(crate) fn code(self) -> u32 {
+        self as u32
+    }
+}
+
+impl Transform {
+    /// The kernel's selector for this transform (see `crate::abi::codes`).
+    pub(crate) fn code(&self) -> u32 {
+        match self {
+            Transform::Identity => 0,
+            Transform::ClipHard { .. } => 1,
+            Transform::ClipSmooth { .. } => 2,
+            Transform::Precondition { .. } => 3,
+        }
+    }
+}
+
+/// The candidate whose code is `code`.
+fn decode<T, const N: usize>(candidates: [(u32, T); N], code: u32) -> Option<T> {
+    candidates.into_iter().find(|(c, _)| *c == code).map(|(_, v)| v)
+}
+
+/// The method's piece selectors: what the ensemble kernel is compiled with (as WGSL constants)
+/// besides its parameter record. Together with `crate::kernel::KernelParams` they are all the
+/// kernel knows of the method, and all the CPU twin is given ([`Selectors::pieces`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Selectors {
+    /// [`Oracle::code`].
+    pub oracle: u32,
+    /// [`Perturbation::code`].
+    pub perturb: u32,
+    /// [`Transform::code`].
+    pub transform: u32,
+    /// [`PrecondKernel::code`] (0 unless preconditioning).
+    pub precond: u32,
+    /// [`Schedule::code`].
+    pub schedule: u32,
+    /// 1 under the self-bounding rule, else 0.
+    pub step_rule: u32,
+}
+
+impl Selectors {
+    /// The selectors of these pieces.
+    pub fn of(oracle: &Oracle, perturbation: Perturbation, transform: &Transform, schedule: &Schedule, self_bounding: bool) -> Self {
+        let precond = match transform {
+            Transform::Precondition { kernel, .. } => kernel.code(),
+            _ => 0,
+        };
+        Selectors {
+            oracle: oracle.code(),
+            perturb: perturbation.code(),
+            transform: transform.code(),
+            precond,
+            schedule: schedule.code(),
+            step_rule: u32::from(self_bounding),
+        }
+    }
+
+    /// The WGSL constants that select the pieces in kernel.wgsl.
+    pub fn wgsl(&self) -> String {
+        format!(
+            "const ORACLE: u32 = {}u;\nconst PERTURB: u32 = {}u;\nconst TRANSFORM: u32 = {}u;\n\
+             const PRECOND_KERNEL: u32 = {}u;\nconst SCHEDULE: u32 = {}u;\nconst STEP_RULE: u32 = {}u;\n",
+            self.oracle, self.perturb, self.transform, self.precond, self.schedule, self.step_rule
+        )
+    }
+
+    /// The pieces back from the selectors and the kernel's parameter record (sigma, batch, gamma,
+    /// lambda), decoded through the same codes: what the CPU twin steps with. The schedule's
+    /// pieces stay in the record (`piece_t`, `piece_f`).
+    pub fn pieces(&self, sigma: f32, batch: u32, gamma: f32, lambda: f32) -> (Oracle, Perturbation, Transform, Schedule) {
+        let kernels = [PrecondKernel::Asinh, PrecondKernel::Log1p, PrecondKernel::Rational, PrecondKernel::Clip];
+        let kernel = decode(kernels.map(|k| (k.code(), k)), self.precond).unwrap_or(PrecondKernel::Asinh);
+        let (gamma, lambda) = (f64::from(gamma), f64::from(lambda));
+        let oracles = [Oracle::Exact, Oracle::Noise { sigma: f64::from(sigma) }, Oracle::Minibatch { batch }];
+        let perturbations = [Perturbation::None, Perturbation::Ball, Perturbation::Gaussian];
+        let transforms = [Transform::Identity, Transform::ClipHard { gamma }, Transform::ClipSmooth { gamma }, Transform::Precondition { kernel, lambda }];
+        let schedules = [Schedule::Constant, Schedule::InvSqrt, Schedule::Piecewise { pieces: Vec::new() }];
+        // Selectors come from `Selectors::of`, so every code is found; the defaults never apply.
+        (
+            decode(oracles.map(|o| (o.code(), o)), self.oracle).unwrap_or(Oracle::Exact),
+            decode(perturbations.map(|p| (p.code(), p)), self.perturb).unwrap_or(Perturbation::None),
+            decode(transforms.map(|t| (t.code(), t)), self.transform).unwrap_or(Transform::Identity),
+            decode(schedules.map(|s| (s.code(), s)), self.schedule).unwrap_or(Schedule::Constant),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The GPU engine: buffers per shard, fused dispatches, read-back of counters and events only.
 
 use super::context::GpuContext;
-use super::shader::{WORKGROUP_SIZE, compose};
+use super::shader::{WORKGROUP_SIZE, compose, layout_entries};
+use crate::abi::{DATA, KERNEL_BINDINGS};
 use crate::Error;
 use crate::backend::{Progress, RawRun};
 use crate::escape::{ChainState, EscapeEvent};
@@ -12,14 +13,7 @@ use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
 const MAX_GROUPS_PER_DIM: u32 = 65_535;
-const COUNTERS: usize = 8;
-// Indices into the counters buffer; they match C_* in kernel.wgsl.
-const C_EVENTS: usize = 0;
-const C_RUNNING: usize = 1;
-const C_CERTIFIED: usize = 2;
-const C_DIVERGED: usize = 3;
-const C_PAUSED: usize = 5;
-const C_CUT: usize = 6;
+use crate::abi::counter::{CERTIFIED as C_CERTIFIED, CUT as C_CUT, DIVERGED as C_DIVERGED, EVENTS as C_EVENTS, LEN as COUNTERS, PAUSED as C_PAUSED, RUNNING as C_RUNNING};
 
 /// Runs experiments on a wgpu device (its own, or one injected by an embedding program).
 pub struct GpuEngine {
@@ -139,32 +133,9 @@ impl GpuEngine {
                 label: Some("escapade kernel"),
                 source: wgpu::ShaderSource::Wgsl(src.into()),
             });
-            let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
-                binding,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Storage { read_only },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            };
-            let mut entries = vec![wgpu::BindGroupLayoutEntry {
-                binding: 0,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            }];
-            entries.extend((1..=5).map(|b| storage(b, false)));
-            entries.extend((6..=7).map(|b| storage(b, true)));
-            entries.push(storage(8, false));
             let layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("escapade bindings"),
-                entries: &entries,
+                entries: &layout_entries(&KERNEL_BINDINGS),
             });
             let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some("escapade layout"),
@@ -481,21 +452,13 @@ impl GpuEngine {
         let dev = &self.ctx.device;
         self.ctx.scoped("dispatching", || {
             self.ctx.queue.write_buffer(&shard.params, 0, bytemuck::bytes_of(&params));
-            let buffers = [
-                &shard.params,
-                &shard.xs,
-                &shard.states,
-                &shard.events,
-                &shard.counters,
-                &shared.trace,
-                &shared.data,
-                &shared.init_points,
-                &shard.xt,
-            ];
-            let entries: Vec<_> = buffers
+            // The buffers in KERNEL_BINDINGS' order, then the objective's data.
+            let buffers = [&shard.params, &shard.xs, &shard.states, &shard.events, &shard.counters, &shared.trace, &shared.init_points, &shard.xt];
+            let entries: Vec<_> = KERNEL_BINDINGS
                 .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+                .zip(buffers)
+                .map(|(b, buf)| wgpu::BindGroupEntry { binding: b.number, resource: buf.as_entire_binding() })
+                .chain([wgpu::BindGroupEntry { binding: DATA.number, resource: shared.data.as_entire_binding() }])
                 .collect();
             let bind = dev.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("escapade bind group"),

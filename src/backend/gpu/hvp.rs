@@ -2,7 +2,8 @@
 //! gradient in f32), for Lanczos on the host (`check::hessian::lanczos`).
 
 use super::context::GpuContext;
-use super::shader::{objective_header, resolve_real};
+use super::shader::{WORKGROUP_SIZE, hvp_source, layout_entries};
+use crate::abi::{DATA, HVP_BINDINGS, HvpParams};
 use crate::Error;
 use crate::check::hessian::{LANCZOS_TOL_F32, Spectrum, lanczos_steps, lanczos_tol};
 use crate::objective::Objective;
@@ -21,29 +22,15 @@ impl<'a> GpuHvp<'a> {
     /// Compiles the kernel for `objective` on `ctx`.
     pub fn new(ctx: &'a GpuContext, objective: &dyn Objective) -> Result<Self, Error> {
         let d = objective.dim();
-        let src = format!("{}{}\n{}", objective_header(d), objective.wgsl(), include_str!("../../../shaders/hvp.wgsl"));
-        let src = resolve_real(src, crate::Precision::F32);
+        let src = hvp_source(objective);
         let dev = &ctx.device;
         let (layout, pipeline, data) = ctx.scoped("compiling the Hessian-vector kernel", || {
             let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some("hvp"), source: wgpu::ShaderSource::Wgsl(src.into()) });
             // An explicit layout: it may list the data binding even when the objective never
             // reads it, where an automatic layout would drop it.
-            let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
-                binding,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None },
-                count: None,
-            };
-            let ro = wgpu::BufferBindingType::Storage { read_only: true };
             let layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("hvp bindings"),
-                entries: &[
-                    entry(0, wgpu::BufferBindingType::Uniform),
-                    entry(1, ro),
-                    entry(2, ro),
-                    entry(3, wgpu::BufferBindingType::Storage { read_only: false }),
-                    entry(6, ro),
-                ],
+                entries: &layout_entries(&HVP_BINDINGS),
             });
             let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some("hvp layout"),
@@ -81,7 +68,8 @@ impl<'a> GpuHvp<'a> {
         let dev = &self.ctx.device;
         let out = self.ctx.scoped("computing Hessian-vector products", || {
             let init = |label, contents: &[u8], usage| dev.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents, usage });
-            let params = init("hvp params", bytemuck::cast_slice(&[n as u32, 0, 0, 0]), wgpu::BufferUsages::UNIFORM);
+            let params = HvpParams { n: n as u32, pad0: 0, pad1: 0, pad2: 0 };
+            let params = init("hvp params", bytemuck::bytes_of(&params), wgpu::BufferUsages::UNIFORM);
             let p = init("hvp points", bytemuck::cast_slice(points), wgpu::BufferUsages::STORAGE);
             let v = init("hvp vectors", bytemuck::cast_slice(vectors), wgpu::BufferUsages::STORAGE);
             let out = dev.create_buffer(&wgpu::BufferDescriptor {
@@ -90,16 +78,17 @@ impl<'a> GpuHvp<'a> {
                 usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
                 mapped_at_creation: false,
             });
-            let entries = [
-                wgpu::BindGroupEntry { binding: 0, resource: params.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 1, resource: p.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 2, resource: v.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 3, resource: out.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 6, resource: self.data.as_entire_binding() },
-            ];
+            // The buffers in HVP_BINDINGS' order, then the objective's data.
+            let buffers = [&params, &p, &v, &out];
+            let entries: Vec<_> = HVP_BINDINGS
+                .iter()
+                .zip(buffers)
+                .map(|(b, buf)| wgpu::BindGroupEntry { binding: b.number, resource: buf.as_entire_binding() })
+                .chain([wgpu::BindGroupEntry { binding: DATA.number, resource: self.data.as_entire_binding() }])
+                .collect();
             let bind = dev.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &self.layout, entries: &entries });
-            let groups = (n as u32).div_ceil(64);
-            let gx = groups.min(65_535);
+            let groups = (n as u32).div_ceil(WORKGROUP_SIZE);
+            let gx = groups.min(dev.limits().max_compute_workgroups_per_dimension);
             let mut enc = dev.create_command_encoder(&Default::default());
             {
                 let mut pass = enc.begin_compute_pass(&Default::default());

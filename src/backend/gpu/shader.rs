@@ -1,11 +1,16 @@
-//! Composes the WGSL module for one (objective, dimension, method, precision): generated
-//! constants, the Philox prelude, the objective, the rho functions and the kernel, in that order.
+//! Composes the WGSL modules: for the ensemble kernel, one per (objective, dimension, method,
+//! precision): the declarations generated from the Rust contract (`crate::abi`: records, codes,
+//! bindings), the method's selectors, the Philox prelude, the objective, the rho functions and
+//! the kernel's logic, in that order; for the Hessian-vector kernel, one per objective.
 //!
 //! Positions, gradients and values are of type `real` (f32, or f64 for `--state f64`), declared
 //! here; the stored type `StateT` is f16, f32 or f64. Random draws, chain bookkeeping and every
 //! transcendental stay f32: Vulkan has no f64 log/exp/pow/sin/cos.
 
+use crate::abi::{self, Access, Binding};
+use crate::escape::{ChainState, EscapeEvent};
 use crate::experiment::Precision;
+use crate::kernel::KernelParams;
 use crate::method::{Method, StepRule};
 use crate::objective::Objective;
 
@@ -14,9 +19,9 @@ pub const WORKGROUP_SIZE: u32 = 64;
 
 /// Declarations every objective may use: the evaluation record and the shared data binding
 /// (stored as f32 on every precision; objectives widen it with `real(data[i])`).
-pub const OBJECTIVE_PRELUDE: &str = "struct Eval { f: real, label: u32, ok: u32 }\n\
-     // The objective's shared read-only data (e.g. phase retrieval's A and y).\n\
-     @group(0) @binding(6) var<storage, read> data: array<f32>;\n";
+fn objective_prelude() -> String {
+    format!("struct Eval {{ f: real, label: u32, ok: u32 }}\n{}", abi::DATA.declaration())
+}
 
 /// The header an objective's source is compiled after in f32: dimension, prelude, random stream.
 /// Pass the composed text through [`resolve_real`].
@@ -32,7 +37,7 @@ pub fn objective_header_in(dim: usize, precision: Precision) -> String {
     } else {
         "fn finite_real(v: real) -> bool { return finite_f32(v); }\n"
     };
-    format!("const D: u32 = {dim}u;\n{real}{OBJECTIVE_PRELUDE}{}\n", include_str!("../../../shaders/rng.wgsl"))
+    format!("const D: u32 = {dim}u;\nconst WG: u32 = {WORKGROUP_SIZE}u;\n{real}{}{}\n", objective_prelude(), include_str!("../../../shaders/rng.wgsl"))
 }
 
 /// Resolves the type name `real` in composed WGSL: f64 stays an alias (declared by the header);
@@ -65,11 +70,12 @@ pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision,
         Precision::F64 => "alias StateT = f64;\nconst MIN_NORMAL: f64 = 2.2250738585072014e-308;\n",
     };
     let mut out = format!(
-        "{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {WORKGROUP_SIZE}u;\nconst PEND: u32 = {pending}u;\n{}{}\n{src}\n",
+        "{state}// escapade kernel: objective {}, d = {}, method {}\nconst PEND: u32 = {pending}u;\n{}{}{}\n{src}\n",
         objective.name(),
         objective.dim(),
         method.kind.name(),
-        method.wgsl_consts(),
+        kernel_contract(),
+        method.selectors().wgsl(),
         objective_header_in(objective.dim(), precision),
     );
     if objective.terms().is_none() {
@@ -94,6 +100,46 @@ pub fn validate(src: &str) -> Result<(), String> {
         .validate(&module)
         .map(|_| ())
         .map_err(|e| crate::objective::custom_error_chain(e.as_inner()))
+}
+
+/// The ensemble kernel's half of the contract, generated from `crate::abi`: codes, records,
+/// bindings and the fresh chain state.
+fn kernel_contract() -> String {
+    let mut out = abi::constants();
+    out += &abi::declaration::<KernelParams>();
+    out += &abi::declaration::<ChainState>();
+    out += &abi::declaration::<EscapeEvent>();
+    out += &abi::KERNEL_BINDINGS.iter().map(Binding::declaration).collect::<String>();
+    out + &abi::constant_fn("fresh_state", &ChainState::fresh())
+}
+
+/// The Hessian-vector product kernel for `objective` (positions in f32).
+pub fn hvp_source(objective: &dyn Objective) -> String {
+    let contract = abi::declaration::<abi::HvpParams>() + &abi::HVP_BINDINGS.iter().map(Binding::declaration).collect::<String>();
+    let src = format!("{}{contract}{}\n{}", objective_header(objective.dim()), objective.wgsl(), include_str!("../../../shaders/hvp.wgsl"));
+    resolve_real(src, Precision::F32)
+}
+
+/// Bind-group layout entries for `bindings` plus the objective's data binding (compute stage).
+pub fn layout_entries(bindings: &[Binding]) -> Vec<wgpu::BindGroupLayoutEntry> {
+    bindings
+        .iter()
+        .chain([&abi::DATA])
+        .map(|b| wgpu::BindGroupLayoutEntry {
+            binding: b.number,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: match b.access {
+                    Access::Uniform => wgpu::BufferBindingType::Uniform,
+                    Access::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                    Access::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        })
+        .collect()
 }
 
 /// Whether WGSL source `src` defines a function named `name`.
@@ -127,6 +173,15 @@ mod tests {
                     validate(&src).unwrap_or_else(|e| panic!("{name} d={d} {precision:?}: {e}"));
                 }
             }
+        }
+    }
+
+    /// The Hessian-vector kernel composes and validates for every objective.
+    #[test]
+    fn hvp_modules_validate() {
+        for (name, d) in [("toy-saddle", 2), ("quartic", 16), ("octopus", 5), ("phase-retrieval", 4), ("matrix-factorization", 3)] {
+            let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
+            validate(&hvp_source(obj.as_ref())).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
 
