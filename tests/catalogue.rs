@@ -225,3 +225,63 @@ fn f16_states_track_f32_and_match_their_cpu_twin() {
     println!("f16 state, GD on the quartic, 200 steps: max |x_f16 - x_f32| = {err:e}");
     assert!(err > 0.0 && err < 2e-2, "{err}");
 }
+
+/// The self-bounding rule's per-chain parameters (step size, thresholds, window) are computed on
+/// the device at init and at every re-anchoring; they must be the CPU twin's, chain by chain.
+#[test]
+fn self_bounding_parameters_match_the_cpu_twin_chain_by_chain() {
+    let Some(engine) = gpu() else { return };
+    let q = spec(ObjectiveSpec::Quartic { eigenvalues: vec![-1.0, 1.0, 2.0, 0.5] });
+    for (margin, rebase) in [(None, 0), (Some(0.25), 7)] {
+        let exp = Experiment::builder(q.clone())
+            .method(MethodKind::Pgd)
+            .configure(|m| {
+                m.step_rule = StepRule::SelfBounding(SelfBounding { eps: 0.05, margin, rebase_every: rebase, ..Default::default() });
+                m.params.certify = 1;
+            })
+            .chains(256)
+            .steps(60)
+            .seed(5)
+            .init(Init::Uniform(3.0))
+            .build()
+            .unwrap();
+        let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+        let c = exp.run_cpu(&mut |_| {}).unwrap();
+        let close = |a: f32, b: f32| (a - b).abs() <= 1e-4 * b.abs().max(1e-30);
+        for (i, (a, b)) in g.raw.states.iter().zip(&c.raw.states).enumerate() {
+            assert_eq!((a.t_thres, a.certify), (b.t_thres, b.certify), "chain {i}");
+            for (what, x, y) in [("eta", a.eta, b.eta), ("radius", a.radius, b.radius), ("g_thres", a.g_thres, b.g_thres), ("f_thres", a.f_thres, b.f_thres)] {
+                assert!(close(x, y), "chain {i} {what}: device {x} vs twin {y}");
+            }
+        }
+        let etas: std::collections::BTreeSet<u32> = c.raw.states.iter().map(|s| s.eta.to_bits()).collect();
+        assert!(etas.len() > 100, "the rule gave {} distinct step sizes for 256 chains", etas.len());
+        agree(&g, &c, 1e-3);
+    }
+}
+
+/// The inv-sqrt and piecewise schedules give the same trajectories on the device as on the CPU.
+#[test]
+fn schedules_match_the_cpu_twin() {
+    let Some(engine) = gpu() else { return };
+    let q = spec(ObjectiveSpec::Quartic { eigenvalues: vec![-1.0, 1.0, 2.0, 0.5] });
+    for schedule in ["inv-sqrt", "piecewise:10:0.5,25:0.1"] {
+        let s = escapade::method::Schedule::parse(schedule).unwrap();
+        let exp = Experiment::builder(q.clone())
+            .method(MethodKind::Gd)
+            .configure(|m| m.schedule = s.clone())
+            .chains(256)
+            .steps(50)
+            .seed(6)
+            .init(Init::Uniform(2.0))
+            .build()
+            .unwrap();
+        let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+        let c = exp.run_cpu(&mut |_| {}).unwrap();
+        agree(&g, &c, 1e-5);
+        // The schedule acted: the same run with a constant step ends elsewhere.
+        let constant = Experiment::builder(q.clone()).method(MethodKind::Gd).chains(256).steps(50).seed(6).init(Init::Uniform(2.0)).build().unwrap();
+        let k = constant.run_cpu(&mut |_| {}).unwrap();
+        assert!(c.raw.x.iter().zip(&k.raw.x).any(|(a, b)| (a - b).abs() > 1e-3), "{schedule} changed nothing");
+    }
+}
