@@ -102,7 +102,7 @@ impl Objective for LinearNetwork {
             self.r,
             self.p,
             wgsl_real(self.kappa),
-            include_str!("../../shaders/objectives/linear_network.wgsl")
+            include_str!("linear_network.wgsl")
         )
     }
     fn params(&self) -> serde_json::Value {

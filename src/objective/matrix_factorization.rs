@@ -115,7 +115,7 @@ impl Objective for MatrixFactorization {
             "const MF_N: u32 = {}u;\nconst MF_R: u32 = {}u;\n{}",
             self.n,
             self.r,
-            include_str!("../../shaders/objectives/matrix_factorization.wgsl")
+            include_str!("matrix_factorization.wgsl")
         )
     }
     fn params(&self) -> serde_json::Value {

@@ -141,7 +141,7 @@ impl Objective for Octopus {
             wgsl_real(5.0 * l - 3.0 * gm),
             wgsl_real(l + gm),
             wgsl_real(self.nu()),
-            include_str!("../../shaders/objectives/octopus.wgsl")
+            include_str!("octopus.wgsl")
         )
     }
     fn params(&self) -> serde_json::Value {

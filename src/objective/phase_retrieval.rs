@@ -117,7 +117,7 @@ impl Objective for PhaseRetrieval {
             wgsl_real(1.0 / self.m as f64),
             wgsl_real(0.25 / self.m as f64),
             self.x_star.is_some(),
-            include_str!("../../shaders/objectives/phase_retrieval.wgsl")
+            include_str!("phase_retrieval.wgsl")
         )
     }
     fn params(&self) -> serde_json::Value {

@@ -67,7 +67,7 @@ impl Objective for Quartic {
         format!(
             "var<private> QUARTIC_EIG: array<real, D> = array<real, D>({});\n{}",
             eig.join(", "),
-            include_str!("../../shaders/objectives/quartic.wgsl")
+            include_str!("quartic.wgsl")
         )
     }
     fn params(&self) -> serde_json::Value {
