@@ -1,25 +1,28 @@
 //! Objectives: value, gradient and region label, once in Rust (generic over f32/f64) and once in
-//! WGSL. Each file holds one objective with both twins side by side.
+//! WGSL. Each objective is a pair of files side by side: `foo.rs` (the Rust twin and the trait
+//! impl) and `foo.wgsl` (the WGSL twin, pulled in with `include_str!`).
 
-mod classic;
 mod custom;
 pub mod data;
+mod degenerate_quartic;
 mod linear_network;
 mod matrix_factorization;
 mod octopus;
 mod phase_retrieval;
 mod quartic;
+mod rosenbrock;
 mod toy_saddle;
 
-pub use classic::{DegenerateQuartic, Rosenbrock};
 pub use custom::WgslObjective;
 pub(crate) use custom::chain as custom_error_chain;
 pub use data::DataSource;
+pub use degenerate_quartic::DegenerateQuartic;
 pub use linear_network::LinearNetwork;
 pub use matrix_factorization::MatrixFactorization;
 pub use octopus::Octopus;
 pub use phase_retrieval::PhaseRetrieval;
 pub use quartic::Quartic;
+pub use rosenbrock::Rosenbrock;
 pub use toy_saddle::ToySaddle;
 
 use crate::method::{PgdParams, Rho};
