@@ -1,6 +1,6 @@
 //! The degenerate quartic f(x, y) = 1/4 (x^2 - y^2)^2 (d = 2).
 
-use super::{Eval, Objective, c, float_twins};
+use super::{Eval, Objective, float_twins, to_float};
 use crate::method::PgdParams;
 use num_traits::Float;
 
@@ -15,7 +15,7 @@ impl DegenerateQuartic {
         let s = x[0] * x[0] - x[1] * x[1];
         g[0] = x[0] * s;
         g[1] = -x[1] * s;
-        Eval { value: c::<T>(0.25) * s * s, label: 0, in_domain: true }
+        Eval { value: to_float::<T>(0.25) * s * s, label: 0, in_domain: true }
     }
 }
 

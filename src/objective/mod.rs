@@ -126,13 +126,13 @@ macro_rules! float_twins {
 pub(crate) use float_twins;
 
 /// Converts an f64 parameter to the working float type.
-pub(crate) fn c<T: Float>(v: f64) -> T {
+pub(crate) fn to_float<T: Float>(v: f64) -> T {
     T::from(v).unwrap_or_else(T::nan)
 }
 
 /// Formats a parameter as a WGSL abstract-float literal with all of its f64 digits: typed as
 /// `real`, it becomes the nearest f32 in f32 kernels and the exact f64 in f64 kernels, as the
-/// Rust twins' `c::<T>(v)` does.
+/// Rust twins' `to_float::<T>(v)` does.
 pub(crate) fn wgsl_real(v: f64) -> String {
     if v.is_finite() { format!("{v:?}") } else { "0.0".into() }
 }

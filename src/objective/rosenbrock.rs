@@ -1,6 +1,6 @@
 //! Rosenbrock's function in dimension d >= 2.
 
-use super::{Eval, Objective, c, float_twins};
+use super::{Eval, Objective, float_twins, to_float};
 use crate::Error;
 use crate::method::PgdParams;
 use num_traits::Float;
@@ -22,15 +22,15 @@ impl Rosenbrock {
 
     /// Value and gradient, generic over the float type.
     pub fn eval<T: Float>(&self, x: &[T], g: &mut [T]) -> Eval<T> {
-        let (hundred, two) = (c::<T>(100.0), c::<T>(2.0));
+        let (hundred, two) = (to_float::<T>(100.0), to_float::<T>(2.0));
         g.iter_mut().for_each(|v| *v = T::zero());
         let mut f = T::zero();
         for i in 0..self.d - 1 {
             let a = x[i + 1] - x[i] * x[i];
             let b = T::one() - x[i];
             f = f + hundred * a * a + b * b;
-            g[i] = g[i] - c::<T>(400.0) * a * x[i] - two * b;
-            g[i + 1] = g[i + 1] + c::<T>(200.0) * a;
+            g[i] = g[i] - to_float::<T>(400.0) * a * x[i] - two * b;
+            g[i + 1] = g[i + 1] + to_float::<T>(200.0) * a;
         }
         Eval { value: f, label: 0, in_domain: true }
     }
