@@ -41,11 +41,6 @@ impl Octopus {
         Ok(Octopus { d, tau, gamma, l })
     }
 
-    /// The paper's defaults: tau = e, gamma = 1, L = 1.
-    pub fn du_et_al(d: usize) -> Result<Self, Error> {
-        Self::new(d, std::f64::consts::E, 1.0, 1.0)
-    }
-
     /// nu = 4 L tau^2 - g1(2 tau) = (37/6) L tau^2 + (13/6) gamma tau^2: the drop per saddle.
     pub fn nu(&self) -> f64 {
         (37.0 / 6.0) * self.l * self.tau * self.tau + (13.0 / 6.0) * self.gamma * self.tau * self.tau
