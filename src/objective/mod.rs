@@ -1,6 +1,7 @@
 //! Objectives: value, gradient and region label, once in Rust (generic over f32/f64) and once in
 //! WGSL. Each objective is a pair of files side by side: `foo.rs` (the Rust twin and the trait
-//! impl) and `foo.wgsl` (the WGSL twin, pulled in with `include_str!`).
+//! impl) and `foo.wgsl` (the WGSL twin, pulled in with `include_str!`). How to add one:
+//! `docs/adding-an-objective.md`.
 
 mod custom;
 pub mod data;
