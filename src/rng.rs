@@ -72,15 +72,6 @@ pub fn normal_pair(a: u32, b: u32) -> [f32; 2] {
     [r * theta.cos(), r * theta.sin()]
 }
 
-/// The `i`-th standard normal of the stream at `(chain, step, purpose)`: block `i / 4` gives four
-/// words, hence four normals (two Box-Muller pairs).
-pub fn normal(seed: u64, chain: u32, step: u32, purpose: Purpose, i: u32) -> f32 {
-    let w = draw(seed, chain, step, purpose, i / 4);
-    let j = (i % 4) as usize;
-    let pair = normal_pair(w[j & 2], w[(j & 2) + 1]);
-    pair[j & 1]
-}
-
 /// Fills `out` with standard normals `0..out.len()` of the stream at `(chain, step, purpose)`.
 pub fn normals(seed: u64, chain: u32, step: u32, purpose: Purpose, out: &mut [f32]) {
     for (block, slot) in out.chunks_mut(4).enumerate() {
@@ -159,10 +150,6 @@ mod tests {
         let var = s2 / f64::from(n) - mean * mean;
         assert!(mean.abs() < 0.01, "mean {mean}");
         assert!((var - 1.0).abs() < 0.02, "variance {var}");
-        let single = normal(7, 5, 3, Purpose::Perturb, 6);
-        let mut v = [0.0f32; 8];
-        normals(7, 5, 3, Purpose::Perturb, &mut v);
-        assert_eq!(single, v[6]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A custom objective: the WGSL file next to this one runs on the GPU path as it is (as
 //! `escapade run --objective custom --wgsl examples/custom_objective/objective.wgsl --dim 4`);
 //! implementing [`Objective`] in Rust as well gives it a CPU twin, so the two can be compared.
+//! To make such an objective a built-in one, see `docs/adding-an-objective.md`.
 //!
 //! Run: `cargo run --release --example custom_objective`
 

@@ -4,7 +4,7 @@
 //! (W D, D^-1 H) keeps f while the Hessian grows.
 
 use super::data::Matrix;
-use super::{Eval, Objective, c, float_twins, wgsl_real};
+use super::{Eval, Objective, float_twins, to_float, wgsl_real};
 use crate::method::PgdParams;
 use crate::{Error, linalg, rng};
 use num_traits::Float;
@@ -60,7 +60,7 @@ impl LinearNetwork {
                 for k in 0..r {
                     res = res + w[i * r + k] * h[k * p + j];
                 }
-                res = res - c::<T>(self.y[i * p + j]);
+                res = res - to_float::<T>(self.y[i * p + j]);
                 f = f + res * res;
                 for k in 0..r {
                     g[i * r + k] = g[i * r + k] + res * h[k * p + j];
@@ -75,14 +75,14 @@ impl LinearNetwork {
         for v in h {
             hn2 = hn2 + *v * *v;
         }
-        let kappa = c::<T>(self.kappa);
+        let kappa = to_float::<T>(self.kappa);
         for i in 0..n * r {
             g[i] = g[i] + kappa * wn2 * x[i];
         }
         for i in n * r..x.len() {
             g[i] = g[i] + kappa * hn2 * x[i];
         }
-        let value = c::<T>(0.5) * f + kappa * c::<T>(0.25) * (wn2 * wn2 + hn2 * hn2);
+        let value = to_float::<T>(0.5) * f + kappa * to_float::<T>(0.25) * (wn2 * wn2 + hn2 * hn2);
         Eval { value, label: 0, in_domain: true }
     }
 }
@@ -102,7 +102,7 @@ impl Objective for LinearNetwork {
             self.r,
             self.p,
             wgsl_real(self.kappa),
-            include_str!("../../shaders/objectives/linear_network.wgsl")
+            include_str!("linear_network.wgsl")
         )
     }
     fn params(&self) -> serde_json::Value {

@@ -2,7 +2,7 @@
 //! row-major). Saddles at U spanning non-top eigenvectors of M; minima span the top r.
 
 use super::data::{Matrix, expect_shape};
-use super::{Eval, Objective, c, float_twins};
+use super::{Eval, Objective, float_twins, to_float};
 use crate::method::{PgdParams, Rho};
 use crate::{Error, linalg, rng};
 use num_traits::Float;
@@ -84,21 +84,21 @@ impl MatrixFactorization {
         let (n, r) = (self.n, self.r);
         g.iter_mut().for_each(|v| *v = T::zero());
         let mut f = T::zero();
-        let two = c::<T>(2.0);
+        let two = to_float::<T>(2.0);
         for i in 0..n {
             for j in 0..n {
                 let mut e = T::zero();
                 for k in 0..r {
                     e = e + x[i * r + k] * x[j * r + k];
                 }
-                e = e - c::<T>(self.m[i * n + j]);
+                e = e - to_float::<T>(self.m[i * n + j]);
                 f = f + e * e;
                 for k in 0..r {
                     g[i * r + k] = g[i * r + k] + two * e * x[j * r + k];
                 }
             }
         }
-        Eval { value: c::<T>(0.5) * f, label: 0, in_domain: true }
+        Eval { value: to_float::<T>(0.5) * f, label: 0, in_domain: true }
     }
 }
 
@@ -115,7 +115,7 @@ impl Objective for MatrixFactorization {
             "const MF_N: u32 = {}u;\nconst MF_R: u32 = {}u;\n{}",
             self.n,
             self.r,
-            include_str!("../../shaders/objectives/matrix_factorization.wgsl")
+            include_str!("matrix_factorization.wgsl")
         )
     }
     fn params(&self) -> serde_json::Value {

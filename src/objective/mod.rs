@@ -1,25 +1,29 @@
 //! Objectives: value, gradient and region label, once in Rust (generic over f32/f64) and once in
-//! WGSL. Each file holds one objective with both twins side by side.
+//! WGSL. Each objective is a pair of files side by side: `foo.rs` (the Rust twin and the trait
+//! impl) and `foo.wgsl` (the WGSL twin, pulled in with `include_str!`). How to add one:
+//! `docs/adding-an-objective.md`.
 
-mod classic;
 mod custom;
 pub mod data;
+mod degenerate_quartic;
 mod linear_network;
 mod matrix_factorization;
 mod octopus;
 mod phase_retrieval;
 mod quartic;
+mod rosenbrock;
 mod toy_saddle;
 
-pub use classic::{DegenerateQuartic, Rosenbrock};
 pub use custom::WgslObjective;
 pub(crate) use custom::chain as custom_error_chain;
 pub use data::DataSource;
+pub use degenerate_quartic::DegenerateQuartic;
 pub use linear_network::LinearNetwork;
 pub use matrix_factorization::MatrixFactorization;
 pub use octopus::Octopus;
 pub use phase_retrieval::PhaseRetrieval;
 pub use quartic::Quartic;
+pub use rosenbrock::Rosenbrock;
 pub use toy_saddle::ToySaddle;
 
 use crate::method::{PgdParams, Rho};
@@ -123,13 +127,13 @@ macro_rules! float_twins {
 pub(crate) use float_twins;
 
 /// Converts an f64 parameter to the working float type.
-pub(crate) fn c<T: Float>(v: f64) -> T {
+pub(crate) fn to_float<T: Float>(v: f64) -> T {
     T::from(v).unwrap_or_else(T::nan)
 }
 
 /// Formats a parameter as a WGSL abstract-float literal with all of its f64 digits: typed as
 /// `real`, it becomes the nearest f32 in f32 kernels and the exact f64 in f64 kernels, as the
-/// Rust twins' `c::<T>(v)` does.
+/// Rust twins' `to_float::<T>(v)` does.
 pub(crate) fn wgsl_real(v: f64) -> String {
     if v.is_finite() { format!("{v:?}") } else { "0.0".into() }
 }

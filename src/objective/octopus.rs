@@ -11,7 +11,7 @@
 //! with S = sum_{j<i} L (|x_j| - 4tau)^2. The construction defines f only inside the "tube"
 //! |x_j| <= tau for all j > i; outside it the chain is reported out of domain, never given a value.
 
-use super::{Eval, Objective, c, float_twins, wgsl_real};
+use super::{Eval, Objective, float_twins, to_float, wgsl_real};
 use crate::Error;
 use crate::method::PgdParams;
 use num_traits::Float;
@@ -41,11 +41,6 @@ impl Octopus {
         Ok(Octopus { d, tau, gamma, l })
     }
 
-    /// The paper's defaults: tau = e, gamma = 1, L = 1.
-    pub fn du_et_al(d: usize) -> Result<Self, Error> {
-        Self::new(d, std::f64::consts::E, 1.0, 1.0)
-    }
-
     /// nu = 4 L tau^2 - g1(2 tau) = (37/6) L tau^2 + (13/6) gamma tau^2: the drop per saddle.
     pub fn nu(&self) -> f64 {
         (37.0 / 6.0) * self.l * self.tau * self.tau + (13.0 / 6.0) * self.gamma * self.tau * self.tau
@@ -53,34 +48,34 @@ impl Octopus {
 
     /// g1 and its derivative at a.
     pub fn g1<T: Float>(&self, a: T) -> (T, T) {
-        let (tau, gamma, l) = (c::<T>(self.tau), c::<T>(self.gamma), c::<T>(self.l));
-        let k3 = c::<T>(-14.0 * self.l + 10.0 * self.gamma);
-        let k4 = c::<T>(5.0 * self.l - 3.0 * self.gamma);
+        let (tau, gamma, l) = (to_float::<T>(self.tau), to_float::<T>(self.gamma), to_float::<T>(self.l));
+        let k3 = to_float::<T>(-14.0 * self.l + 10.0 * self.gamma);
+        let k4 = to_float::<T>(5.0 * self.l - 3.0 * self.gamma);
         let _ = l;
         let s = a - tau;
         let s2 = s * s;
-        let v = -gamma * a * a + k3 * s2 * s / (c::<T>(3.0) * tau) + k4 * s2 * s2 / (c::<T>(2.0) * tau * tau);
-        let dv = c::<T>(-2.0) * gamma * a + k3 * s2 / tau + c::<T>(2.0) * k4 * s2 * s / (tau * tau);
+        let v = -gamma * a * a + k3 * s2 * s / (to_float::<T>(3.0) * tau) + k4 * s2 * s2 / (to_float::<T>(2.0) * tau * tau);
+        let dv = to_float::<T>(-2.0) * gamma * a + k3 * s2 / tau + to_float::<T>(2.0) * k4 * s2 * s / (tau * tau);
         (v, dv)
     }
 
     /// g2 and its derivative at a.
     pub fn g2<T: Float>(&self, a: T) -> (T, T) {
-        let (tau, gamma) = (c::<T>(self.tau), c::<T>(self.gamma));
-        let lg = c::<T>(self.l + self.gamma);
-        let s = (a - c::<T>(2.0) * tau) / tau;
+        let (tau, gamma) = (to_float::<T>(self.tau), to_float::<T>(self.gamma));
+        let lg = to_float::<T>(self.l + self.gamma);
+        let s = (a - to_float::<T>(2.0) * tau) / tau;
         let s2 = s * s;
-        let v = -gamma - lg * (c::<T>(10.0) * s2 * s + c::<T>(15.0) * s2 * s2 + c::<T>(6.0) * s2 * s2 * s);
-        let dv = -lg * (c::<T>(30.0) * s2 + c::<T>(60.0) * s2 * s + c::<T>(30.0) * s2 * s2) / tau;
+        let v = -gamma - lg * (to_float::<T>(10.0) * s2 * s + to_float::<T>(15.0) * s2 * s2 + to_float::<T>(6.0) * s2 * s2 * s);
+        let dv = -lg * (to_float::<T>(30.0) * s2 + to_float::<T>(60.0) * s2 * s + to_float::<T>(30.0) * s2 * s2) / tau;
         (v, dv)
     }
 
     /// Value, label and gradient, generic over the float type.
     pub fn eval<T: Float>(&self, x: &[T], g: &mut [T]) -> Eval<T> {
         let d = self.d;
-        let (tau, gamma, l) = (c::<T>(self.tau), c::<T>(self.gamma), c::<T>(self.l));
-        let (two, four) = (c::<T>(2.0), c::<T>(4.0));
-        let nu = c::<T>(self.nu());
+        let (tau, gamma, l) = (to_float::<T>(self.tau), to_float::<T>(self.gamma), to_float::<T>(self.l));
+        let (two, four) = (to_float::<T>(2.0), to_float::<T>(4.0));
+        let nu = to_float::<T>(self.nu());
         let i = x.iter().position(|v| v.abs() <= two * tau).unwrap_or(d);
         // Outside the tube (or at a non-finite point) the construction gives no value.
         if x.iter().any(|v| !v.is_finite()) || x.iter().skip(i + 1).any(|v| v.abs() > tau) {
@@ -93,7 +88,7 @@ impl Octopus {
             g[j] = two * l * dv * x[j].signum();
         }
         if i == d {
-            return Eval { value: f - c::<T>(d as f64) * nu, label: d as u32 + 1, in_domain: true };
+            return Eval { value: f - to_float::<T>(d as f64) * nu, label: d as u32 + 1, in_domain: true };
         }
         let a = x[i].abs();
         let mut tail_from = i + 1;
@@ -117,7 +112,7 @@ impl Octopus {
             f = f + l * x[j] * x[j];
             g[j] = two * l * x[j];
         }
-        Eval { value: f - c::<T>(i as f64) * nu, label: i as u32 + 1, in_domain: true }
+        Eval { value: f - to_float::<T>(i as f64) * nu, label: i as u32 + 1, in_domain: true }
     }
 }
 
@@ -141,7 +136,7 @@ impl Objective for Octopus {
             wgsl_real(5.0 * l - 3.0 * gm),
             wgsl_real(l + gm),
             wgsl_real(self.nu()),
-            include_str!("../../shaders/objectives/octopus.wgsl")
+            include_str!("octopus.wgsl")
         )
     }
     fn params(&self) -> serde_json::Value {

@@ -3,7 +3,7 @@
 //! is shared read-only by all chains on the device.
 
 use super::data::{Matrix, expect_shape};
-use super::{Eval, Objective, c, float_twins, wgsl_real};
+use super::{Eval, Objective, float_twins, to_float, wgsl_real};
 use crate::method::{PgdParams, Rho};
 use crate::{Error, rng};
 use num_traits::Float;
@@ -59,29 +59,29 @@ impl PhaseRetrieval {
             let row = &self.a[k * d..(k + 1) * d];
             let mut ax = T::zero();
             for i in 0..d {
-                ax = ax + c::<T>(row[i]) * x[i];
+                ax = ax + to_float::<T>(row[i]) * x[i];
             }
-            let r = ax * ax - c::<T>(self.y[k]);
+            let r = ax * ax - to_float::<T>(self.y[k]);
             f = f + r * r;
             let w = r * ax;
             for i in 0..d {
-                g[i] = g[i] + w * c::<T>(row[i]);
+                g[i] = g[i] + w * to_float::<T>(row[i]);
             }
         }
-        let inv_m = c::<T>(1.0 / self.m as f64);
+        let inv_m = to_float::<T>(1.0 / self.m as f64);
         g.iter_mut().for_each(|v| *v = *v * inv_m);
         let mut label = 0;
         if let Some(xs) = &self.x_star {
             let (mut dot, mut n2) = (T::zero(), T::zero());
             for i in 0..d {
-                dot = dot + x[i] * c::<T>(xs[i]);
+                dot = dot + x[i] * to_float::<T>(xs[i]);
                 n2 = n2 + x[i] * x[i];
             }
-            if dot * dot >= c::<T>(0.81) * n2 && n2 > T::zero() {
+            if dot * dot >= to_float::<T>(0.81) * n2 && n2 > T::zero() {
                 label = 1;
             }
         }
-        Eval { value: f * c::<T>(0.25 / self.m as f64), label, in_domain: true }
+        Eval { value: f * to_float::<T>(0.25 / self.m as f64), label, in_domain: true }
     }
 }
 
@@ -90,7 +90,7 @@ impl PhaseRetrieval {
     fn term_grad<T: Float>(&self, x: &[T], k: u32, acc: &mut [T]) {
         let d = self.d;
         let row = &self.a[k as usize * d..(k as usize + 1) * d];
-        let data = |v: f64| c::<T>(v);
+        let data = |v: f64| to_float::<T>(v);
         let mut ax = T::zero();
         for i in 0..d {
             ax = ax + data(row[i]) * x[i];
@@ -117,7 +117,7 @@ impl Objective for PhaseRetrieval {
             wgsl_real(1.0 / self.m as f64),
             wgsl_real(0.25 / self.m as f64),
             self.x_star.is_some(),
-            include_str!("../../shaders/objectives/phase_retrieval.wgsl")
+            include_str!("phase_retrieval.wgsl")
         )
     }
     fn params(&self) -> serde_json::Value {

@@ -2,7 +2,7 @@
 //! has a strict saddle at 0; it is not globally smooth but self-bounding. Along a direction with
 //! l_i < 0 GD grows the component as (1 + eta |l_i|)^t near 0.
 
-use super::{Eval, Objective, c, float_twins, wgsl_real};
+use super::{Eval, Objective, float_twins, to_float, wgsl_real};
 use crate::Error;
 use crate::method::{PgdParams, Rho};
 use num_traits::Float;
@@ -38,11 +38,11 @@ impl Quartic {
 
     /// Value, label and gradient, generic over the float type.
     pub fn eval<T: Float>(&self, x: &[T], g: &mut [T]) -> Eval<T> {
-        let (half, quarter, three) = (c::<T>(0.5), c::<T>(0.25), c::<T>(3.0));
+        let (half, quarter, three) = (to_float::<T>(0.5), to_float::<T>(0.25), to_float::<T>(3.0));
         let mut f = T::zero();
         let mut label = 0;
         for (i, (&xi, &li)) in x.iter().zip(&self.eig).enumerate() {
-            let l = c::<T>(li);
+            let l = to_float::<T>(li);
             let x2 = xi * xi;
             g[i] = l * xi + x2 * xi;
             f = f + half * l * x2 + quarter * x2 * x2;
@@ -67,7 +67,7 @@ impl Objective for Quartic {
         format!(
             "var<private> QUARTIC_EIG: array<real, D> = array<real, D>({});\n{}",
             eig.join(", "),
-            include_str!("../../shaders/objectives/quartic.wgsl")
+            include_str!("quartic.wgsl")
         )
     }
     fn params(&self) -> serde_json::Value {

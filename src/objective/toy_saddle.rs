@@ -39,7 +39,7 @@ impl Objective for ToySaddle {
     }
     float_twins!();
     fn wgsl(&self) -> String {
-        include_str!("../../shaders/objectives/toy_saddle.wgsl").to_string()
+        include_str!("toy_saddle.wgsl").to_string()
     }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({})
