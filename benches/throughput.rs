@@ -9,7 +9,7 @@
 use criterion::{Criterion, Throughput};
 use escapade::backend::cpu;
 use escapade::experiment::CheckSpec;
-use escapade::{Experiment, GpuEngine, Init, MethodKind, ObjectiveSpec};
+use escapade::{Runner, Experiment, GpuEngine, Init, MethodKind, ObjectiveSpec};
 use std::time::Instant;
 
 fn experiment(steps: u32) -> Experiment {
@@ -47,7 +47,7 @@ fn main() {
     let best = |f: &mut dyn FnMut()| (0..3).map(|_| { let t = Instant::now(); f(); t.elapsed().as_secs_f64() }).fold(f64::MAX, f64::min);
     let cpu_s = best(&mut || { cpu::run_resumable(&exp, &mut |_| {}, None, None).unwrap(); });
     println!("cpu: {:.3e} chain-steps/s", chain_steps as f64 / cpu_s);
-    let whole_s = best(&mut || { exp.run_cpu(&mut |_| {}).unwrap(); });
+    let whole_s = best(&mut || { Runner::cpu().run(&exp).unwrap(); });
     println!("whole CPU run with the post-run verdicts: {whole_s:.3} s, stepping {cpu_s:.3} s (verdicts {:.0}%)", 100.0 * (whole_s - cpu_s) / whole_s);
     if let Some(engine) = &gpu {
         let gpu_s = best(&mut || { engine.run(&exp, &mut |_| {}).unwrap(); });

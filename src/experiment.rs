@@ -1,16 +1,10 @@
 //! An experiment as data (objective, method, ensemble, budget) and the builder that checks it.
 
-use crate::backend::gpu::GpuEngine;
-use crate::backend::{BackendChoice, Progress, RawRun, cpu};
-use crate::checkpoint::{Checkpoint, CheckpointSpec, Checkpointer};
+use crate::Error;
 use crate::init::Init;
-use crate::kernel::KernelParams;
-use crate::method::{Method, MethodKind, Oracle, PgdParams, Rho, StepRule, Transform};
+use crate::method::{Method, MethodKind, Oracle, PgdParams, Rho, StepRule};
 use crate::objective::Objective;
-use crate::report::{EngineInfo, Report};
-use crate::{Error, rng};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// How chain positions are stored between steps, and in which arithmetic they are updated.
 ///
@@ -145,15 +139,8 @@ pub struct Experiment {
     pub init: Init,
     /// Step budget per chain.
     pub steps: u32,
-    /// Steps fused per GPU dispatch (None: chosen from the ensemble size).
-    pub steps_per_dispatch: Option<u32>,
     /// Optional position trace.
     pub trace: Option<TraceSpec>,
-    /// Cap on chains per GPU shard (None: as many as the device's bindings hold).
-    pub max_chains_per_shard: Option<u32>,
-    /// Escape events a chain may record per GPU dispatch before it pauses until the next one
-    /// (None: 4). Events are appended once per dispatch, outside the fused step loop.
-    pub pending_events: Option<u32>,
     /// Storage precision of chain positions.
     pub precision: Precision,
     /// Host-side checks after the run.
@@ -180,10 +167,7 @@ impl Experiment {
                 seed: 0,
                 init: Init::Normal(0.1),
                 steps: 1000,
-                steps_per_dispatch: None,
                 trace: None,
-                max_chains_per_shard: None,
-                pending_events: None,
                 precision: Precision::F32,
                 checks: CheckSpec::default(),
             },
@@ -196,198 +180,12 @@ impl Experiment {
         self.method.perturbation == crate::method::Perturbation::Ball
     }
 
-    /// Escape events per chain per GPU dispatch.
-    pub fn pending(&self) -> u32 {
-        self.pending_events.unwrap_or(4)
-    }
-
-    /// Steps per dispatch: as set, else about 2^25 coordinate-steps per dispatch (tens of ms on a
-    /// laptop GPU, far from the ~2 s at which desktop drivers reset), between 16 and 4096.
-    pub fn steps_per_dispatch(&self) -> u32 {
-        let auto = || {
-            let work = u64::from(self.chains) * self.objective.dim() as u64;
-            ((1u64 << 25) / work.max(1)).clamp(16, 4096) as u32
-        };
-        self.steps_per_dispatch.unwrap_or_else(auto).min(self.steps).max(1)
-    }
-
-    /// The kernel's uniform block for a shard of `chains` chains starting at global `offset`.
-    pub fn kernel_params(&self, chains: u32, offset: u32, t_end: u32, capacity: u32) -> KernelParams {
-        let m = &self.method;
-        let p = &m.params;
-        let key = rng::seed_key(self.seed);
-        let (init_kind, init_scale) = self.init.code();
-        let (piece_t, piece_f) = m.schedule.pieces();
-        let (batch, sigma) = match m.oracle {
-            Oracle::Exact => (0, 0.0),
-            Oracle::Noise { sigma } => (0, sigma as f32),
-            Oracle::Minibatch { batch } => (batch, 0.0),
-        };
-        let (gamma, lambda) = match m.transform {
-            Transform::ClipHard { gamma } | Transform::ClipSmooth { gamma } => (gamma as f32, 0.0),
-            Transform::Precondition { lambda, .. } => (0.0, lambda as f32),
-            Transform::Identity => (0.0, 0.0),
-        };
-        let rho4 = |r: Option<Rho>| r.map_or([0.0; 4], |r| [r.a as f32, r.b as f32, r.p as f32, r.fmin as f32]);
-        let (sb, rho1, rho2) = match &m.step_rule {
-            StepRule::SelfBounding(sb) => {
-                let declared = self.declared_rho();
-                (Some(sb), rho4(declared.map(|r| r.0)), rho4(declared.map(|r| r.1)))
-            }
-            StepRule::Fixed => (None, [0.0; 4], [0.0; 4]),
-        };
-        KernelParams {
-            chains,
-            chain_offset: offset,
-            t_end,
-            event_capacity: capacity,
-            seed_lo: key[0],
-            seed_hi: key[1],
-            t_thres: p.t_thres,
-            certify: p.certify,
-            eta: p.eta as f32,
-            radius: p.radius as f32,
-            g_thres: p.g_thres as f32,
-            f_thres: p.f_thres as f32,
-            init_kind,
-            init_scale,
-            trace_chains: self.trace.map_or(0, |t| t.chains),
-            trace_every: self.trace.map_or(0, |t| t.every),
-            loop_probe: 2,
-            batch,
-            sigma,
-            gamma,
-            lambda,
-            terms: self.objective.terms().unwrap_or(0),
-            f_star: self.objective.f_min().unwrap_or(0.0) as f32,
-            sb_eps: sb.map_or(0.0, |s| s.eps as f32),
-            sb_c: sb.map_or(0.0, |s| s.c as f32),
-            sb_delta: sb.map_or(0.0, |s| s.delta as f32),
-            sb_df: sb.and_then(|s| s.df).map_or(0.0, |v| v as f32),
-            // Negative: the default margin (f_thres at f(x0)), as SelfBounding::chain_params.
-            sb_margin: sb.map_or(0.0, |s| s.margin.map_or(-1.0, |m| m as f32)),
-            rho1,
-            rho2,
-            piece_t,
-            piece_f,
-            sb_rebase: sb.map_or(0, |s| s.rebase_every),
-            pad0: 0,
-            pad1: 0,
-            pad2: 0,
-        }
-    }
-
-    /// Runs on the chosen backend and builds the report.
-    pub fn run(&self, backend: BackendChoice) -> Result<Report, Error> {
-        self.run_with(backend, &mut |_| {})
-    }
-
-    /// Like [`Experiment::run`], calling `progress` after every dispatch or batch.
-    pub fn run_with(&self, backend: BackendChoice, progress: &mut dyn FnMut(&Progress)) -> Result<Report, Error> {
-        self.run_checkpointed(backend, progress, None, false)
-    }
-
-    /// Like [`Experiment::run_with`], writing checkpoints as `checkpoint` says and, with
-    /// `resume`, continuing from the checkpoint in its directory when there is one. The
-    /// checkpoint stays until [`crate::checkpoint::Checkpointer::clear`] or a new run replaces it.
-    pub fn run_checkpointed(
-        &self,
-        backend: BackendChoice,
-        progress: &mut dyn FnMut(&Progress),
-        checkpoint: Option<CheckpointSpec>,
-        resume: bool,
-    ) -> Result<Report, Error> {
-        let state = match (&checkpoint, resume) {
-            (Some(spec), true) => crate::checkpoint::load(&spec.dir, self)?,
-            _ => None,
-        };
-        let mut ck = checkpoint.map(|spec| Checkpointer::new(spec, self));
-        let cpu = |progress: &mut dyn FnMut(&Progress), ck: Option<&mut Checkpointer>, state| self.run_cpu_from(progress, ck, state);
-        match backend {
-            BackendChoice::Cpu => cpu(progress, ck.as_mut(), state),
-            BackendChoice::Gpu => self.run_gpu_from(&GpuEngine::new()?, progress, ck.as_mut(), state),
-            BackendChoice::Auto => match GpuEngine::new() {
-                Ok(engine) => self.run_gpu_from(&engine, progress, ck.as_mut(), state),
-                Err(Error::NoAdapter(why)) => {
-                    eprintln!("warning: no GPU adapter ({why}); running on the CPU backend");
-                    cpu(progress, ck.as_mut(), state)
-                }
-                Err(e) => Err(e),
-            },
-        }
-    }
-
-    /// Runs on the CPU reference backend (an error for WGSL-only objectives).
-    pub fn run_cpu(&self, progress: &mut dyn FnMut(&Progress)) -> Result<Report, Error> {
-        self.run_cpu_from(progress, None, None)
-    }
-
-    fn run_cpu_from(&self, progress: &mut dyn FnMut(&Progress), ck: Option<&mut Checkpointer>, state: Option<Checkpoint>) -> Result<Report, Error> {
-        if !self.objective.cpu_twin() {
-            return Err(Error::NoCpuTwin(self.objective.name().into()));
-        }
-        let start = Instant::now();
-        let raw = cpu::run_resumable(self, progress, ck, state)?;
-        self.report(raw, EngineInfo::cpu(), None, start.elapsed().as_secs_f64())
-    }
-
-    /// Runs on a given GPU engine (e.g. one built from an embedding program's device).
-    pub fn run_gpu(&self, engine: &GpuEngine, progress: &mut dyn FnMut(&Progress)) -> Result<Report, Error> {
-        self.run_gpu_from(engine, progress, None, None)
-    }
-
-    fn run_gpu_from(
-        &self,
-        engine: &GpuEngine,
-        progress: &mut dyn FnMut(&Progress),
-        ck: Option<&mut Checkpointer>,
-        state: Option<Checkpoint>,
-    ) -> Result<Report, Error> {
-        let start = Instant::now();
-        let raw: RawRun = engine.run_resumable(self, progress, ck, state)?;
-        self.report(raw, EngineInfo::gpu(engine), Some(engine), start.elapsed().as_secs_f64())
-    }
-
     /// The declared (rho1, rho2): the step rule's explicit forms, else the objective's.
     pub fn declared_rho(&self) -> Option<(Rho, Rho)> {
         match &self.method.step_rule {
             StepRule::SelfBounding(sb) if sb.rho1.is_some() => sb.rho1.zip(sb.rho2),
             _ => self.objective.rho(),
         }
-    }
-
-    /// Judges every chain at its resting point (`crate::outcome`), builds the report and runs
-    /// the self-bounding checks along the run. Hessian products come from the CPU twin in f64, or
-    /// from the device for WGSL-only objectives.
-    fn report(&self, raw: RawRun, info: EngineInfo, engine: Option<&GpuEngine>, wall_seconds: f64) -> Result<Report, Error> {
-        use crate::check::run_checks::{Products, Visited, check_visited};
-        let obj = self.objective.as_ref();
-        let gpu_hvp = match (obj.cpu_twin(), engine) {
-            (false, Some(e)) => Some(crate::backend::gpu::hvp::GpuHvp::new(e.context(), obj)?),
-            _ => None,
-        };
-        let products = match &gpu_hvp {
-            Some(g) => Products::Gpu(g),
-            None => Products::Cpu(obj),
-        };
-        let judgement = crate::outcome::judge(self, &raw, &products)?;
-        let mut report = Report::new(self, raw, judgement, info, wall_seconds);
-        if self.checks.along_run && self.trace.is_some() {
-            match self.declared_rho() {
-                Some(rho) => {
-                    let visited: Vec<Visited> = report
-                        .trace
-                        .iter()
-                        .filter(|p| p.f.is_finite() || !obj.cpu_twin())
-                        .map(|p| Visited { chain: p.chain, step: p.step, f: p.f, x: &p.x })
-                        .collect();
-                    let tol = if gpu_hvp.is_some() { 1e-2 } else { 1e-6 };
-                    report.self_bounding = Some(check_visited(&products, obj.dim(), &visited, rho, tol, self.seed)?);
-                }
-                None => report.check_notes.push(format!("no self-bounding checks: {} declares no rho1/rho2", obj.name())),
-            }
-        }
-        Ok(report)
     }
 }
 
@@ -434,19 +232,9 @@ impl ExperimentBuilder {
         self.exp.steps = steps;
         self
     }
-    /// Steps fused per GPU dispatch (>= 1).
-    pub fn steps_per_dispatch(mut self, k: u32) -> Self {
-        self.exp.steps_per_dispatch = Some(k);
-        self
-    }
     /// Trace the first `chains` chains every `every` steps.
     pub fn trace(mut self, chains: u32, every: u32) -> Self {
         self.exp.trace = Some(TraceSpec { chains, every });
-        self
-    }
-    /// Cap chains per GPU shard (tests use it to force sharding).
-    pub fn max_chains_per_shard(mut self, n: u32) -> Self {
-        self.exp.max_chains_per_shard = Some(n);
         self
     }
     /// Host-side checks after the run.
@@ -457,11 +245,6 @@ impl ExperimentBuilder {
     /// Storage precision of chain positions.
     pub fn state_precision(mut self, precision: Precision) -> Self {
         self.exp.precision = precision;
-        self
-    }
-    /// Escape events per chain per dispatch (tests use 1 to force pauses and redone dispatches).
-    pub fn pending_events(mut self, n: u32) -> Self {
-        self.exp.pending_events = Some(n);
         self
     }
 
@@ -504,7 +287,7 @@ impl ExperimentBuilder {
             }
         }
         if e.precision == Precision::F64 && !obj.cpu_twin() {
-            let src = crate::backend::gpu::shader::compose(obj.as_ref(), &e.method, Precision::F64, e.pending());
+            let src = crate::backend::gpu::shader::compose(obj.as_ref(), &e.method, Precision::F64, 4);
             if let Err(why) = crate::backend::gpu::shader::validate(&src) {
                 return Err(Error::invalid(
                     "state",
@@ -529,15 +312,6 @@ impl ExperimentBuilder {
         }
         if e.objective.dim() == 0 {
             return Err(Error::invalid("dim", "an integer >= 1", 0));
-        }
-        if e.steps_per_dispatch == Some(0) {
-            return Err(Error::invalid("steps_per_dispatch", "an integer >= 1", 0));
-        }
-        if e.max_chains_per_shard == Some(0) {
-            return Err(Error::invalid("max_chains_per_shard", "an integer >= 1", 0));
-        }
-        if e.pending_events.is_some_and(|n| n == 0 || n > 64) {
-            return Err(Error::invalid("pending_events", "an integer in [1, 64]", e.pending_events.unwrap_or(0)));
         }
         if let Some(t) = e.trace {
             if t.every == 0 {

@@ -6,6 +6,8 @@ use crate::method::{Oracle, Perturbation, Rho, Schedule, SelfBounding, Selectors
 use crate::objective::Objective;
 use crate::rng::{self, Purpose};
 use crate::abi::shared_struct;
+use crate::experiment::Experiment;
+use crate::method::StepRule;
 
 shared_struct! {
     /// Parameters of a dispatch, laid out as the kernel's uniform block (192 bytes).
@@ -87,6 +89,73 @@ shared_struct! {
 }
 
 impl KernelParams {
+    /// The kernel's uniform block for experiment `exp`, a shard of `chains` chains starting at
+    /// global `offset`, stepping while t < `t_end`, with room for `capacity` events.
+    pub fn new(exp: &Experiment, chains: u32, offset: u32, t_end: u32, capacity: u32) -> Self {
+        let m = &exp.method;
+        let p = &m.params;
+        let key = rng::seed_key(exp.seed);
+        let (init_kind, init_scale) = exp.init.code();
+        let (piece_t, piece_f) = m.schedule.pieces();
+        let (batch, sigma) = match m.oracle {
+            Oracle::Exact => (0, 0.0),
+            Oracle::Noise { sigma } => (0, sigma as f32),
+            Oracle::Minibatch { batch } => (batch, 0.0),
+        };
+        let (gamma, lambda) = match m.transform {
+            Transform::ClipHard { gamma } | Transform::ClipSmooth { gamma } => (gamma as f32, 0.0),
+            Transform::Precondition { lambda, .. } => (0.0, lambda as f32),
+            Transform::Identity => (0.0, 0.0),
+        };
+        let rho4 = |r: Option<Rho>| r.map_or([0.0; 4], |r| [r.a as f32, r.b as f32, r.p as f32, r.fmin as f32]);
+        let (sb, rho1, rho2) = match &m.step_rule {
+            StepRule::SelfBounding(sb) => {
+                let declared = exp.declared_rho();
+                (Some(sb), rho4(declared.map(|r| r.0)), rho4(declared.map(|r| r.1)))
+            }
+            StepRule::Fixed => (None, [0.0; 4], [0.0; 4]),
+        };
+        KernelParams {
+            chains,
+            chain_offset: offset,
+            t_end,
+            event_capacity: capacity,
+            seed_lo: key[0],
+            seed_hi: key[1],
+            t_thres: p.t_thres,
+            certify: p.certify,
+            eta: p.eta as f32,
+            radius: p.radius as f32,
+            g_thres: p.g_thres as f32,
+            f_thres: p.f_thres as f32,
+            init_kind,
+            init_scale,
+            trace_chains: exp.trace.map_or(0, |t| t.chains),
+            trace_every: exp.trace.map_or(0, |t| t.every),
+            loop_probe: 2,
+            batch,
+            sigma,
+            gamma,
+            lambda,
+            terms: exp.objective.terms().unwrap_or(0),
+            f_star: exp.objective.f_min().unwrap_or(0.0) as f32,
+            sb_eps: sb.map_or(0.0, |s| s.eps as f32),
+            sb_c: sb.map_or(0.0, |s| s.c as f32),
+            sb_delta: sb.map_or(0.0, |s| s.delta as f32),
+            sb_df: sb.and_then(|s| s.df).map_or(0.0, |v| v as f32),
+            // Negative: the default margin (f_thres at f(x0)), as SelfBounding::chain_params.
+            sb_margin: sb.map_or(0.0, |s| s.margin.map_or(-1.0, |m| m as f32)),
+            rho1,
+            rho2,
+            piece_t,
+            piece_f,
+            sb_rebase: sb.map_or(0, |s| s.rebase_every),
+            pad0: 0,
+            pad1: 0,
+            pad2: 0,
+        }
+    }
+
     /// The 64-bit seed.
     pub fn seed(&self) -> u64 {
         u64::from(self.seed_lo) | (u64::from(self.seed_hi) << 32)
@@ -97,7 +166,7 @@ impl KernelParams {
     }
 
     /// The self-bounding rule as the kernel sees it (every field round-trips through f32
-    /// exactly, as `kernel_params` stored it); rho1/rho2 are passed separately.
+    /// exactly, as `KernelParams::new` stored it); rho1/rho2 are passed separately.
     fn self_bounding(&self) -> SelfBounding {
         SelfBounding {
             eps: f64::from(self.sb_eps),

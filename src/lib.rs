@@ -43,13 +43,15 @@ pub mod objective;
 pub mod outcome;
 pub mod report;
 pub mod rng;
+pub mod run;
 pub mod stats;
 
 pub use backend::BackendChoice;
-pub use backend::gpu::{GpuContext, GpuEngine};
+pub use backend::gpu::{GpuContext, GpuEngine, GpuSettings};
 pub use error::{Error, Result};
 pub use experiment::{Experiment, Precision};
 pub use init::Init;
 pub use method::{Method, MethodKind, PgdParams, TheoryParams};
 pub use objective::{Objective, ObjectiveSpec};
 pub use report::Report;
+pub use run::{Engine, Runner};

@@ -14,7 +14,8 @@
 
 use crate::Error;
 use crate::backend::RawRun;
-use crate::check::run_checks::{Certification, Products, certify};
+use crate::check::hessian::Products;
+use crate::check::run_checks::{Certification, certify};
 use crate::escape::{ChainState, EscapeEvent, status};
 use crate::experiment::Experiment;
 use crate::method::{Rho, StepRule};
@@ -169,7 +170,7 @@ impl Judgement {
 /// Judges every chain of `raw`: the resting point of every chain with an open stall episode (and,
 /// when the experiment certifies final points, of the first `certify_max` non-diverged chains)
 /// is tested against the run's [`SospRule`], Hessian spectra from `products` in one batch.
-pub fn judge(exp: &Experiment, raw: &RawRun, products: &Products) -> Result<Judgement, Error> {
+pub fn judge(exp: &Experiment, raw: &RawRun, products: &dyn Products) -> Result<Judgement, Error> {
     let obj = exp.objective.as_ref();
     let d = obj.dim();
     let rule = SospRule::of(exp);

@@ -6,7 +6,7 @@ mod common;
 use common::gpu;
 use escapade::method::{Oracle, SelfBounding, StepRule};
 use escapade::objective::{DataSource, MatrixFactorization, PhaseRetrieval};
-use escapade::{Experiment, Init, MethodKind, Objective, ObjectiveSpec, PgdParams, Precision, Report};
+use escapade::{Runner, Experiment, Init, MethodKind, Objective, ObjectiveSpec, PgdParams, Precision, Report};
 use std::sync::Arc;
 
 fn spec(s: ObjectiveSpec) -> Arc<dyn Objective> {
@@ -43,8 +43,8 @@ fn every_new_objective_and_method_matches_the_cpu_twin() {
                 .init(Init::Uniform(0.5))
                 .build()
                 .unwrap();
-            let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
-            let c = exp.run_cpu(&mut |_| {}).unwrap();
+            let g = Runner::gpu(&engine).run(&exp).unwrap();
+            let c = Runner::cpu().run(&exp).unwrap();
             // Exact-gradient methods agree to f32 rounding; noisy ones differ by the ulps of the
             // device's log/cos in their Gaussian draws.
             let tol = if matches!(kind, MethodKind::Gd | MethodKind::ClippedGd | MethodKind::PrecondGd) { 1e-5 } else { 1e-3 };
@@ -70,7 +70,7 @@ fn clipped_steps_never_exceed_eta_gamma_on_the_device() {
             .trace(64, 1)
             .build()
             .unwrap();
-        let r = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+        let r = Runner::gpu(&engine).run(&exp).unwrap();
         let bound = (0.05 * gamma) as f32;
         let mut longest = 0.0f32;
         for chain in 0..64 {
@@ -104,7 +104,7 @@ fn sgd_noise_has_the_requested_mean_and_variance() {
         .init(Init::Zero)
         .build()
         .unwrap();
-    let r = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+    let r = Runner::gpu(&engine).run(&exp).unwrap();
     let noise: Vec<f64> = r.raw.x.iter().map(|&v| -f64::from(v) / eta).collect();
     let n = noise.len() as f64;
     let mean = noise.iter().sum::<f64>() / n;
@@ -132,7 +132,7 @@ fn minibatch_gradients_are_unbiased() {
         .init(Init::Point(x0.to_vec()))
         .build()
         .unwrap();
-    let r = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+    let r = Runner::gpu(&engine).run(&exp).unwrap();
     let n = 65_536.0;
     for i in 0..4 {
         let draws: Vec<f64> = (0..65_536).map(|c| (x0[i] - f64::from(r.raw.x[c * 4 + i])) / eta).collect();
@@ -150,7 +150,7 @@ fn self_bounding_rule_survives_where_a_fixed_step_diverges() {
     let obj = spec(ObjectiveSpec::PhaseRetrieval { dim: 8, m: 80, data: DataSource::Seed(0) });
     let far = Init::Sphere(10.0); // ||x*|| = 1
     let run = |rule: StepRule, init: Init, steps| {
-        Experiment::builder(obj.clone())
+        Runner::gpu(&engine).run(&Experiment::builder(obj.clone())
             .method(MethodKind::Pgd)
             .configure(|m| m.step_rule = rule)
             .chains(256)
@@ -158,8 +158,7 @@ fn self_bounding_rule_survives_where_a_fixed_step_diverges() {
             .seed(4)
             .init(init)
             .build()
-            .unwrap()
-            .run_gpu(&engine, &mut |_| {})
+            .unwrap())
             .unwrap()
     };
     let rule = StepRule::SelfBounding(SelfBounding { eps: 0.01, rebase_every: 50, ..Default::default() });
@@ -195,7 +194,7 @@ fn matrix_factorization_pgd_from_near_zero_finds_the_top_subspace() {
         .init(Init::Ball(1e-3))
         .build()
         .unwrap();
-    let r = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+    let r = Runner::gpu(&engine).run(&exp).unwrap();
     let d = 12;
     let inside = (0..1024)
         .filter(|&c| {
@@ -216,10 +215,10 @@ fn f16_states_track_f32_and_match_their_cpu_twin() {
     }
     let q = spec(ObjectiveSpec::Quartic { eigenvalues: vec![-1.0, 1.0, 0.5, 2.0] });
     let build = |p| Experiment::builder(q.clone()).method(MethodKind::Gd).chains(1024).steps(200).init(Init::Uniform(1.0)).state_precision(p).build().unwrap();
-    let full = build(Precision::F32).run_gpu(&engine, &mut |_| {}).unwrap();
+    let full = Runner::gpu(&engine).run(&build(Precision::F32)).unwrap();
     let exp = build(Precision::F16);
-    let half = exp.run_gpu(&engine, &mut |_| {}).unwrap();
-    let twin = exp.run_cpu(&mut |_| {}).unwrap();
+    let half = Runner::gpu(&engine).run(&exp).unwrap();
+    let twin = Runner::cpu().run(&exp).unwrap();
     agree(&half, &twin, 1e-6);
     let err = half.raw.x.iter().zip(&full.raw.x).map(|(a, b)| (a - b).abs()).fold(0.0f64, f64::max);
     println!("f16 state, GD on the quartic, 200 steps: max |x_f16 - x_f32| = {err:e}");
@@ -245,8 +244,8 @@ fn self_bounding_parameters_match_the_cpu_twin_chain_by_chain() {
             .init(Init::Uniform(3.0))
             .build()
             .unwrap();
-        let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
-        let c = exp.run_cpu(&mut |_| {}).unwrap();
+        let g = Runner::gpu(&engine).run(&exp).unwrap();
+        let c = Runner::cpu().run(&exp).unwrap();
         let close = |a: f32, b: f32| (a - b).abs() <= 1e-4 * b.abs().max(1e-30);
         for (i, (a, b)) in g.raw.states.iter().zip(&c.raw.states).enumerate() {
             assert_eq!((a.t_thres, a.certify), (b.t_thres, b.certify), "chain {i}");
@@ -276,12 +275,12 @@ fn schedules_match_the_cpu_twin() {
             .init(Init::Uniform(2.0))
             .build()
             .unwrap();
-        let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
-        let c = exp.run_cpu(&mut |_| {}).unwrap();
+        let g = Runner::gpu(&engine).run(&exp).unwrap();
+        let c = Runner::cpu().run(&exp).unwrap();
         agree(&g, &c, 1e-5);
         // The schedule acted: the same run with a constant step ends elsewhere.
         let constant = Experiment::builder(q.clone()).method(MethodKind::Gd).chains(256).steps(50).seed(6).init(Init::Uniform(2.0)).build().unwrap();
-        let k = constant.run_cpu(&mut |_| {}).unwrap();
+        let k = Runner::cpu().run(&constant).unwrap();
         assert!(c.raw.x.iter().zip(&k.raw.x).any(|(a, b)| (a - b).abs() > 1e-3), "{schedule} changed nothing");
     }
 }

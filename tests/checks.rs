@@ -4,10 +4,10 @@ mod common;
 
 use common::gpu;
 use escapade::check::envelope::{descent_points, samples, verdict};
-use escapade::check::hessian::spectra_cpu;
+use escapade::check::hessian::{Products, spectra_cpu};
 use escapade::experiment::CheckSpec;
 use escapade::objective::{DataSource, MatrixFactorization};
-use escapade::{Experiment, Init, MethodKind, Objective, ObjectiveSpec};
+use escapade::{Runner, Experiment, Init, MethodKind, Objective, ObjectiveSpec};
 use std::sync::Arc;
 
 fn obj(s: ObjectiveSpec) -> Arc<dyn Objective> {
@@ -90,15 +90,14 @@ fn certified_toy_chains_are_exactly_those_at_the_minima() {
     let toy = obj(ObjectiveSpec::ToySaddle);
     // GD started on the axis y = 0 converges to the saddle; started off it, to a minimum.
     let run = |init| {
-        Experiment::builder(toy.clone())
+        Runner::cpu().run(&Experiment::builder(toy.clone())
             .method(MethodKind::Gd)
             .chains(512)
             .steps(2000)
             .init(init)
             .checks(CheckSpec { certify_eps: Some(1e-4), ..Default::default() })
             .build()
-            .unwrap()
-            .run_cpu(&mut |_| {})
+            .unwrap())
             .unwrap()
     };
     for (init, at_minima) in [(Init::Point(vec![0.7, 0.0]), false), (Init::Uniform(1.0), true)] {
@@ -118,15 +117,14 @@ fn certified_toy_chains_are_exactly_those_at_the_minima() {
 #[test]
 fn runs_report_self_bounding_checks() {
     let q = obj(ObjectiveSpec::Quartic { eigenvalues: vec![-1.0, 1.0, 0.5, 2.0] });
-    let r = Experiment::builder(q)
+    let r = Runner::cpu().run(&Experiment::builder(q)
         .method(MethodKind::Pgd)
         .chains(256)
         .steps(500)
         .init(Init::Uniform(3.0))
         .trace(16, 25)
         .build()
-        .unwrap()
-        .run_cpu(&mut |_| {})
+        .unwrap())
         .unwrap();
     let sb = r.self_bounding.as_ref().unwrap();
     println!("quartic run: {} Hessian checks, {} violations, worst ratio {:.4}; {} Lipschitz checks, worst {:.4}", sb.hessian.checks, sb.hessian.violations, sb.hessian.worst_ratio, sb.lipschitz.checks, sb.lipschitz.worst_ratio);
@@ -137,7 +135,7 @@ fn runs_report_self_bounding_checks() {
     // A declared rho1 that is too small is caught, with where it happened.
     let q = obj(ObjectiveSpec::Quartic { eigenvalues: vec![-1.0, 1.0, 0.5, 2.0] });
     let bad = escapade::method::Rho { a: 1.0, b: 0.5, p: 0.5, fmin: -0.25 };
-    let r = Experiment::builder(q)
+    let r = Runner::cpu().run(&Experiment::builder(q)
         .method(MethodKind::Pgd)
         .configure(|m| {
             m.step_rule = escapade::method::StepRule::SelfBounding(escapade::method::SelfBounding {
@@ -152,8 +150,7 @@ fn runs_report_self_bounding_checks() {
         .init(Init::Uniform(3.0))
         .trace(8, 20)
         .build()
-        .unwrap()
-        .run_cpu(&mut |_| {})
+        .unwrap())
         .unwrap();
     let sb = r.self_bounding.as_ref().unwrap();
     assert!(sb.hessian.violations > 0 && sb.hessian.worst_ratio > 1.0);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{gpu, objective};
-use escapade::{Experiment, Init, MethodKind, ObjectiveSpec, PgdParams, Report};
+use escapade::{Experiment, GpuSettings, Init, MethodKind, ObjectiveSpec, PgdParams, Report, Runner};
 
 fn same_results(a: &Report, b: &Report) {
     assert_eq!(a.raw.states.len(), b.raw.states.len());
@@ -33,24 +33,21 @@ fn close_results(g: &Report, c: &Report) {
 #[test]
 fn results_do_not_depend_on_dispatch_split_sharding_or_event_room() {
     let Some(engine) = gpu() else { return };
-    let build = || {
-        Experiment::builder(objective("octopus", 5))
-            .method(MethodKind::Pgd)
-            .chains(3000)
-            .steps(300)
-            .seed(77)
-            .init(Init::Uniform(1.0))
-    };
+    let exp = Experiment::builder(objective("octopus", 5))
+        .method(MethodKind::Pgd)
+        .chains(3000)
+        .steps(300)
+        .seed(77)
+        .init(Init::Uniform(1.0))
+        .build()
+        .unwrap();
+    let tuned = |settings| engine.tuned(settings).unwrap();
     // One dispatch for the whole budget, room for one escape per chain per dispatch: chains pause
     // at their second escape and the dispatch is run again, several times.
-    let whole = build().steps_per_dispatch(300).pending_events(1).build().unwrap().run_gpu(&engine, &mut |_| {}).unwrap();
-    let split = build()
-        .steps_per_dispatch(7)
-        .max_chains_per_shard(1000)
-        .build()
-        .unwrap()
-        .run_gpu(&engine, &mut |_| {})
-        .unwrap();
+    let whole = tuned(GpuSettings { steps_per_dispatch: Some(300), pending_events: Some(1), ..Default::default() });
+    let whole = Runner::gpu(&whole).run(&exp).unwrap();
+    let split = tuned(GpuSettings { steps_per_dispatch: Some(7), max_chains_per_shard: Some(1000), ..Default::default() });
+    let split = Runner::gpu(&split).run(&exp).unwrap();
     assert_eq!(split.raw.shards, 3);
     assert!(whole.raw.overflow_recoveries > 0, "no chain ever paused for lack of event room");
     assert!(whole.counts.escape_events > 3000, "too few events to mean anything: {}", whole.counts.escape_events);
@@ -68,8 +65,8 @@ fn two_dimensional_dispatch_covers_every_chain() {
         .init(Init::Uniform(1.0))
         .build()
         .unwrap();
-    let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
-    let c = exp.run_cpu(&mut |_| {}).unwrap();
+    let g = Runner::gpu(&engine).run(&exp).unwrap();
+    let c = Runner::cpu().run(&exp).unwrap();
     assert!(g.raw.states.iter().all(|s| s.t == 50), "some chains were not stepped");
     close_results(&g, &c);
 }
@@ -87,12 +84,12 @@ fn ensembles_larger_than_one_binding_run_in_shards() {
         .init(Init::Uniform(1.0))
         .build()
         .unwrap();
-    let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+    let g = Runner::gpu(&engine).run(&exp).unwrap();
     let limit = u64::from(engine.context().device.limits().max_storage_buffer_binding_size);
     if u64::from(chains) * 48 > limit {
         assert!(g.raw.shards >= 2, "expected sharding, got {} shard(s)", g.raw.shards);
     }
-    let c = exp.run_cpu(&mut |_| {}).unwrap();
+    let c = Runner::cpu().run(&exp).unwrap();
     close_results(&g, &c);
 }
 
@@ -102,17 +99,17 @@ fn divergent_chains_are_counted_on_both_backends() {
     let q = objective("quartic", 4);
     let params = PgdParams { eta: 1.5, ..q.default_params() };
     let exp = Experiment::builder(q).method(MethodKind::Gd).params(params).chains(512).steps(200).init(Init::Uniform(3.0)).build().unwrap();
-    let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
-    let c = exp.run_cpu(&mut |_| {}).unwrap();
+    let g = Runner::gpu(&engine).run(&exp).unwrap();
+    let c = Runner::cpu().run(&exp).unwrap();
     assert!(g.counts.diverged_nonfinite > 100, "diverged: {:?}", g.counts);
     assert_eq!(g.counts, c.counts);
     // Leaving the octopus' tube is reported as out of domain, never given a value.
     let o = objective("octopus", 3);
     let params = PgdParams { radius: 30.0, ..o.default_params() };
     let exp = Experiment::builder(o).params(params).chains(256).steps(50).init(Init::Zero).build().unwrap();
-    let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
+    let g = Runner::gpu(&engine).run(&exp).unwrap();
     assert!(g.counts.diverged_out_of_domain > 0, "{:?}", g.counts);
-    assert_eq!(g.counts, exp.run_cpu(&mut |_| {}).unwrap().counts);
+    assert_eq!(g.counts, Runner::cpu().run(&exp).unwrap().counts);
 }
 
 /// Steps until a chain entered the global minimum's basin (label d + 1), or the budget.
@@ -125,15 +122,14 @@ fn octopus_pgd_escapes_saddles_in_order_and_gd_is_much_slower() {
     let Some(engine) = gpu() else { return };
     let d = 5u32;
     let run = |method, init, steps| {
-        Experiment::builder(objective("octopus", d as usize))
+        Runner::gpu(&engine).run(&Experiment::builder(objective("octopus", d as usize))
             .method(method)
             .chains(1024)
             .steps(steps)
             .seed(3)
             .init(init)
             .build()
-            .unwrap()
-            .run_gpu(&engine, &mut |_| {})
+            .unwrap())
             .unwrap()
     };
     // Started at the first saddle, PGD must escape saddles 1, 2, ..., d, in that order.

@@ -7,7 +7,7 @@ mod common;
 use common::{gpu, objective};
 use escapade::outcome::Final;
 use escapade::stats::ks_two_sample;
-use escapade::{Experiment, Init, MethodKind, Precision, Report};
+use escapade::{Runner, Experiment, Init, MethodKind, Precision, Report};
 
 /// Du et al.'s octopus in dimension 5 (tau = e, gamma = 1, L = 1); the global basin is label 6.
 const D: usize = 5;
@@ -32,7 +32,7 @@ fn finals(r: &Report, f: Final) -> usize {
 #[test]
 fn pgd_chains_resting_in_the_global_basin_are_converged_not_censored() {
     let Some(engine) = gpu() else { return };
-    let run = |steps| octopus(MethodKind::Pgd, 2048, steps, Precision::F32).run_gpu(&engine, &mut |_| {}).unwrap();
+    let run = |steps| Runner::gpu(&engine).run(&octopus(MethodKind::Pgd, 2048, steps, Precision::F32)).unwrap();
     let short = run(3000);
     assert_eq!(finals(&short, Final::Converged), 2048, "{}", short.human_summary());
     // The objective's own word on where the minima are agrees with the Hessian verdicts.
@@ -116,9 +116,9 @@ fn gd_in_f64_reaches_the_global_basin_as_an_independent_f64_implementation_does(
     let reference = reference_arrivals(16384, 5000);
     assert!(reference.len() >= 16220, "the reference itself: {} of 16384 arrived", reference.len());
     let exp = octopus(MethodKind::Gd, 1024, 5000, Precision::F64);
-    let mut runs = vec![("cpu", exp.run_cpu(&mut |_| {}).unwrap())];
+    let mut runs = vec![("cpu", Runner::cpu().run(&exp).unwrap())];
     if let Some(engine) = gpu() {
-        runs.push(("gpu", exp.run_gpu(&engine, &mut |_| {}).unwrap()));
+        runs.push(("gpu", Runner::gpu(&engine).run(&exp).unwrap()));
     }
     for (backend, r) in &runs {
         let got = arrivals(r);
@@ -140,9 +140,9 @@ fn gd_in_f64_reaches_the_global_basin_as_an_independent_f64_implementation_does(
 #[test]
 fn gd_in_f32_is_precision_limited_wherever_it_misses_the_basin() {
     let exp = octopus(MethodKind::Gd, 1024, 5000, Precision::F32);
-    let mut runs = vec![("cpu", exp.run_cpu(&mut |_| {}).unwrap())];
+    let mut runs = vec![("cpu", Runner::cpu().run(&exp).unwrap())];
     if let Some(engine) = gpu() {
-        runs.push(("gpu", exp.run_gpu(&engine, &mut |_| {}).unwrap()));
+        runs.push(("gpu", Runner::gpu(&engine).run(&exp).unwrap()));
     }
     for (backend, r) in &runs {
         let missed: Vec<usize> = (0..1024).filter(|&c| r.raw.states[c].label != BASIN).collect();
@@ -170,7 +170,7 @@ fn jins_stopping_rule_certifies_only_points_that_stopped_moving() {
         .init(Init::Uniform(1.0))
         .build()
         .unwrap();
-    let r = exp.run_cpu(&mut |_| {}).unwrap();
+    let r = Runner::cpu().run(&exp).unwrap();
     let g_thres = exp.method.params.g_thres as f32;
     let certified: Vec<_> = r.raw.states.iter().filter(|s| s.status == escapade::escape::status::CERTIFIED).collect();
     println!("Jin's rule: {} of 512 certified; largest gradient norm {:?}", certified.len(), certified.iter().map(|s| s.gnorm).fold(0.0f32, f32::max));
@@ -186,7 +186,7 @@ fn jins_stopping_rule_certifies_only_points_that_stopped_moving() {
 fn a_device_without_shader_f64_refuses_f64_state_in_one_line() {
     let Some(engine) = gpu() else { return };
     let exp = octopus(MethodKind::Gd, 64, 10, Precision::F64);
-    match exp.run_gpu(&engine, &mut |_| {}) {
+    match Runner::gpu(&engine).run(&exp) {
         Ok(r) => assert!(engine.context().device.features().contains(wgpu::Features::SHADER_F64), "{}", r.human_summary()),
         Err(e) => {
             let msg = e.to_string();
@@ -202,15 +202,14 @@ fn a_device_without_shader_f64_refuses_f64_state_in_one_line() {
 #[test]
 fn the_sentinel_fires_at_each_formats_smallest_normal() {
     let run = |precision| {
-        Experiment::builder(objective("toy-saddle", 2))
+        Runner::cpu().run(&Experiment::builder(objective("toy-saddle", 2))
             .method(MethodKind::Gd)
             .chains(1)
             .steps(2000)
             .init(Init::Point(vec![0.5, 0.0]))
             .state_precision(precision)
             .build()
-            .unwrap()
-            .run_cpu(&mut |_| {})
+            .unwrap())
             .unwrap()
     };
     let eta = f64::from(escapade::Objective::default_params(&escapade::objective::ToySaddle).eta as f32);

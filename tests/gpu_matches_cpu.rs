@@ -6,7 +6,7 @@ mod common;
 use common::{gpu, objective};
 use escapade::backend::gpu::probe::philox_blocks;
 use escapade::stats::ks_two_sample;
-use escapade::{Experiment, Init, MethodKind, ObjectiveSpec, rng};
+use escapade::{Runner, Experiment, Init, MethodKind, ObjectiveSpec, rng};
 
 #[test]
 fn philox_stream_on_the_gpu_equals_the_cpu_stream() {
@@ -42,11 +42,11 @@ fn gd_on_the_quartic_follows_the_cpu_trajectory_for_100_steps() {
         .seed(9)
         .init(Init::Uniform(0.5))
         .trace(64, 1)
-        .steps_per_dispatch(13)
         .build()
         .unwrap();
-    let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
-    let c = exp.run_cpu(&mut |_| {}).unwrap();
+    let engine = engine.tuned(escapade::GpuSettings { steps_per_dispatch: Some(13), ..Default::default() }).unwrap();
+    let g = Runner::gpu(&engine).run(&exp).unwrap();
+    let c = Runner::cpu().run(&exp).unwrap();
     let mut worst = 0.0f64;
     for chain in 0..64 {
         for slot in 0..=100 {
@@ -81,8 +81,8 @@ fn pgd_escape_times_on_the_toy_saddle_match_in_distribution() {
         .init(Init::Zero)
         .build()
         .unwrap();
-    let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
-    let c = exp.run_cpu(&mut |_| {}).unwrap();
+    let g = Runner::gpu(&engine).run(&exp).unwrap();
+    let c = Runner::cpu().run(&exp).unwrap();
     let (tg, tc) = (first_escape_times(&g), first_escape_times(&c));
     assert!(tg.len() >= 4000 && tc.len() >= 4000, "escapes: gpu {} cpu {}", tg.len(), tc.len());
     let (d, p) = ks_two_sample(&tg, &tc);

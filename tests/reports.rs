@@ -3,7 +3,7 @@
 
 use escapade::report::plots;
 use escapade::stats::{Episode, SurvivalTables};
-use escapade::{Experiment, Init, MethodKind, ObjectiveSpec};
+use escapade::{Runner, Experiment, Init, MethodKind, ObjectiveSpec};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -31,7 +31,7 @@ fn svg_polylines(path: &Path) -> usize {
 }
 
 fn octopus_report(chains: u32) -> escapade::Report {
-    Experiment::builder(ObjectiveSpec::from_name("octopus", 4).unwrap().build().unwrap())
+    Runner::cpu().run(&Experiment::builder(ObjectiveSpec::from_name("octopus", 4).unwrap().build().unwrap())
         .method(MethodKind::Gd)
         .chains(chains)
         .steps(1500)
@@ -39,8 +39,7 @@ fn octopus_report(chains: u32) -> escapade::Report {
         .init(Init::Uniform(1.0))
         .trace(3, 10)
         .build()
-        .unwrap()
-        .run_cpu(&mut |_| {})
+        .unwrap())
         .unwrap()
 }
 
@@ -79,14 +78,13 @@ fn every_plot_renders_and_parses() {
     assert!(svg_polylines(&dir.join("incidence.svg")) >= labels - 1, "incidence series");
     assert_eq!(svg_polylines(&dir.join("traces.svg")) >= 3, true);
     // A 2-D objective also gets trajectories over the value map; PNG on request.
-    let toy = Experiment::builder(ObjectiveSpec::ToySaddle.build().unwrap())
+    let toy = Runner::cpu().run(&Experiment::builder(ObjectiveSpec::ToySaddle.build().unwrap())
         .chains(64)
         .steps(200)
         .init(Init::Ball(1e-3))
         .trace(2, 5)
         .build()
-        .unwrap()
-        .run_cpu(&mut |_| {})
+        .unwrap())
         .unwrap();
     let written = escapade::report::render_plots(&toy.as_saved(&dir), Some(toy.experiment.objective.as_ref()), &dir.join("png"), "png").unwrap();
     assert_eq!(written.len(), 5);

@@ -3,22 +3,19 @@
 mod common;
 
 use escapade::checkpoint::CheckpointSpec;
-use escapade::{BackendChoice, Error, Experiment, Init, MethodKind, ObjectiveSpec, Report};
+use escapade::{Engine, Error, Experiment, GpuSettings, Init, MethodKind, ObjectiveSpec, Report, Runner};
 use std::time::Duration;
 
-fn exp(chains: u32, shard: Option<u32>) -> Experiment {
-    let mut b = Experiment::builder(ObjectiveSpec::from_name("octopus", 4).unwrap().build().unwrap())
+fn exp(chains: u32) -> Experiment {
+    Experiment::builder(ObjectiveSpec::from_name("octopus", 4).unwrap().build().unwrap())
         .method(MethodKind::Pgd)
         .chains(chains)
         .steps(400)
         .seed(12)
         .init(Init::Uniform(1.0))
         .trace(4, 10)
-        .steps_per_dispatch(40);
-    if let Some(n) = shard {
-        b = b.max_chains_per_shard(n);
-    }
-    b.build().unwrap()
+        .build()
+        .unwrap()
 }
 
 fn same(a: &Report, b: &Report) {
@@ -29,24 +26,24 @@ fn same(a: &Report, b: &Report) {
 }
 
 /// Interrupts after each of `cuts` saves in turn, resuming every time, then finishes.
-fn interrupted(e: &Experiment, backend: BackendChoice, tag: &str, cuts: &[u32]) -> Report {
+fn interrupted(e: &Experiment, engine: Engine, tag: &str, cuts: &[u32]) -> Report {
     let dir = std::env::temp_dir().join(format!("escapade-resume-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let spec = |interrupt_after| CheckpointSpec { dir: dir.clone(), every: Duration::ZERO, interrupt_after };
     let mut resume = false;
     for &n in cuts {
-        match e.run_checkpointed(backend, &mut |_| {}, Some(spec(Some(n))), resume) {
+        match Runner::new(engine).checkpoint(spec(Some(n)), resume).run(e) {
             Err(Error::Interrupted(_)) => {}
             other => panic!("expected an interruption, got {:?}", other.map(|r| r.counts)),
         }
         assert!(dir.join("meta.json").exists());
         resume = true;
     }
-    let r = e.run_checkpointed(backend, &mut |_| {}, Some(spec(None)), true).unwrap();
+    let r = Runner::new(engine).checkpoint(spec(None), true).run(e).unwrap();
     // A checkpoint of another experiment is refused.
     let other = Experiment::builder(ObjectiveSpec::from_name("octopus", 4).unwrap().build().unwrap()).chains(e.chains).seed(99).build().unwrap();
     if dir.join("meta.json").exists() {
-        let err = other.run_checkpointed(backend, &mut |_| {}, Some(spec(None)), true).unwrap_err().to_string();
+        let err = Runner::new(engine).checkpoint(spec(None), true).run(&other).unwrap_err().to_string();
         assert!(err.contains("resume"), "{err}");
     }
     std::fs::remove_dir_all(&dir).ok();
@@ -56,9 +53,9 @@ fn interrupted(e: &Experiment, backend: BackendChoice, tag: &str, cuts: &[u32]) 
 #[test]
 fn cpu_runs_resume_exactly() {
     // 20000 chains = 3 CPU batches; interrupted after the first and again after the second.
-    let e = exp(20_000, None);
-    let whole = e.run_cpu(&mut |_| {}).unwrap();
-    let resumed = interrupted(&e, BackendChoice::Cpu, "cpu", &[1, 1]);
+    let e = exp(20_000);
+    let whole = Runner::cpu().run(&e).unwrap();
+    let resumed = interrupted(&e, Engine::Cpu, "cpu", &[1, 1]);
     assert!(whole.counts.escape_events > 20_000);
     same(&whole, &resumed);
 }
@@ -66,10 +63,11 @@ fn cpu_runs_resume_exactly() {
 #[test]
 fn gpu_runs_resume_exactly_even_mid_shard() {
     let Some(engine) = common::gpu() else { return };
-    let e = exp(3000, Some(1000));
-    let whole = e.run_gpu(&engine, &mut |_| {}).unwrap();
+    let e = exp(3000);
+    let engine = engine.tuned(GpuSettings { steps_per_dispatch: Some(40), max_chains_per_shard: Some(1000), ..Default::default() }).unwrap();
+    let whole = Runner::gpu(&engine).run(&e).unwrap();
     // Cut mid-way through shard 0, then twice more (in shards 0 and 1).
-    let resumed = interrupted(&e, BackendChoice::Gpu, "gpu", &[3, 5, 9]);
+    let resumed = interrupted(&e, Engine::Gpu(&engine), "gpu", &[3, 5, 9]);
     same(&whole, &resumed);
 }
 
@@ -86,7 +84,7 @@ fn the_command_line_resumes_an_interrupted_run() {
         .build()
         .unwrap();
     let spec = CheckpointSpec { dir: dir.join("run/checkpoint"), every: Duration::ZERO, interrupt_after: Some(1) };
-    assert!(matches!(e.run_checkpointed(BackendChoice::Cpu, &mut |_| {}, Some(spec), false), Err(Error::Interrupted(_))));
+    assert!(matches!(Runner::cpu().checkpoint(spec, false).run(&e), Err(Error::Interrupted(_))));
     let cli = |out: &str, extra: &[&str]| {
         let mut args = vec!["run", "--objective", "octopus", "--dim", "5", "--chains", "20000", "--steps", "100", "--seed", "3", "--backend", "cpu", "--quiet", "--plots", "none", "--out", out];
         args.extend_from_slice(extra);

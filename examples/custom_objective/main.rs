@@ -7,7 +7,7 @@
 
 use escapade::method::PgdParams;
 use escapade::objective::{Eval, WgslObjective};
-use escapade::{Experiment, GpuEngine, Init, MethodKind, Objective};
+use escapade::{Runner, Experiment, GpuEngine, Init, MethodKind, Objective};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -79,10 +79,10 @@ fn main() -> anyhow::Result<()> {
     // WGSL only: validated with naga, errors point at objective.wgsl:line:column.
     let wgsl_only = Arc::new(WgslObjective::from_file(Path::new("examples/custom_objective/objective.wgsl"), 4, Some(0.0))?);
     let engine = GpuEngine::new()?;
-    let report = experiment(wgsl_only, 8192).run_gpu(&engine, &mut |_| {})?;
+    let report = Runner::gpu(&engine).run(&experiment(wgsl_only, 8192))?;
     println!("{}", report.human_summary());
     // With the Rust twin, the CPU backend runs it too.
-    let twin = experiment(Arc::new(CoupledWells { dim: 4 }), 8192).run_cpu(&mut |_| {})?;
+    let twin = Runner::cpu().run(&experiment(Arc::new(CoupledWells { dim: 4 }), 8192))?;
     println!("{}", twin.human_summary());
     Ok(())
 }
@@ -99,8 +99,8 @@ mod tests {
             Err(e) => panic!("{e}"),
         };
         let exp = experiment(Arc::new(CoupledWells { dim: 4 }), 2048);
-        let g = exp.run_gpu(&engine, &mut |_| {}).unwrap();
-        let c = exp.run_cpu(&mut |_| {}).unwrap();
+        let g = Runner::gpu(&engine).run(&exp).unwrap();
+        let c = Runner::cpu().run(&exp).unwrap();
         assert!(g.counts.escape_events >= 2000, "{:?}", g.counts);
         let (d, p) = escapade::stats::ks_two_sample(
             &g.raw.events.iter().map(|e| f64::from(e.escape_steps)).collect::<Vec<_>>(),

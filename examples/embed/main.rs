@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo run --release --example embed`
 
-use escapade::{Experiment, GpuContext, GpuEngine, Init, MethodKind, ObjectiveSpec, Report};
+use escapade::{Runner, Experiment, GpuContext, GpuEngine, Init, MethodKind, ObjectiveSpec, Report};
 
 /// The host program's own device: any adapter, default limits raised to the adapter's so the
 /// ensemble's buffers can be large.
@@ -31,7 +31,7 @@ fn run_embedded(chains: u32, steps: u32) -> anyhow::Result<Report> {
         .seed(11)
         .init(Init::Uniform(1.0))
         .build()?;
-    Ok(exp.run_gpu(&engine, &mut |_| {})?)
+    Ok(Runner::gpu(&engine).run(&exp)?)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,7 +53,7 @@ mod tests {
             Err(e) => panic!("{e}"),
         };
         assert_eq!(report.engine.backend, "gpu");
-        let cpu = report.experiment.run_cpu(&mut |_| {}).unwrap();
+        let cpu = escapade::Runner::cpu().run(&report.experiment).unwrap();
         assert_eq!(report.counts, cpu.counts);
         assert!(report.counts.escape_events >= 512);
     }

@@ -21,7 +21,7 @@ pub fn run_resumable(
     resume: Option<Checkpoint>,
 ) -> Result<RawRun, crate::Error> {
     let d = exp.objective.dim();
-    let p = exp.kernel_params(exp.chains, 0, exp.steps, u32::MAX);
+    let p = crate::kernel::KernelParams::new(exp, exp.chains, 0, exp.steps, u32::MAX);
     let trace_chains = exp.trace.map_or(0, |t| t.chains);
     let mut out = RawRun::new(exp, exp.steps);
     out.x.reserve(exp.chains as usize * d);

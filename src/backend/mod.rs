@@ -30,6 +30,22 @@ impl BackendChoice {
     }
 }
 
+/// Which engine ran (for reports).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct EngineInfo {
+    /// "gpu" or "cpu".
+    pub backend: String,
+    /// The adapter (GPU runs).
+    pub adapter: Option<gpu::AdapterSummary>,
+}
+
+impl EngineInfo {
+    /// The CPU backend.
+    pub fn cpu() -> Self {
+        EngineInfo { backend: "cpu".into(), adapter: None }
+    }
+}
+
 /// A snapshot after each dispatch (GPU) or batch of chains (CPU), for progress reporting.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Progress {

@@ -305,25 +305,68 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     acc.iter().sum::<f64>() + tail
 }
 
-/// Hessian spectra at `points` (n x d, row-major) from f64 products on the CPU, to
-/// [`LANCZOS_TOL_F64`].
-pub fn spectra_cpu(obj: &dyn Objective, points: &[f64], seed: u64) -> Result<Vec<Spectrum>, Error> {
-    let d = obj.dim();
-    let n = points.len() / d.max(1);
-    if !obj.cpu_twin() {
-        return Err(Error::NoCpuTwin(obj.name().into()));
+/// A source of batched Hessian-vector products: the analysis talks to it, never to an engine.
+pub trait Products {
+    /// Dimension d.
+    fn dim(&self) -> usize;
+    /// H(p_i) v_i for every row i of `points` and `vectors` (both n x d, row-major).
+    fn products(&self, points: &[f64], vectors: &[f64]) -> Result<Vec<f64>, Error>;
+    /// The Lanczos tolerance the products' accuracy allows ([`LANCZOS_TOL_F64`] or
+    /// [`LANCZOS_TOL_F32`]).
+    fn tolerance(&self) -> f64;
+
+    /// Hessian spectra at `points` (n x d) by Lanczos over these products.
+    fn spectra(&self, points: &[f64], seed: u64) -> Result<Vec<Spectrum>, Error> {
+        let d = self.dim();
+        let n = points.len() / d.max(1);
+        lanczos_tol(n, d, lanczos_steps(d), self.tolerance(), seed, &mut |v| self.products(points, v))
     }
-    lanczos_tol(n, d, lanczos_steps(d), LANCZOS_TOL_F64, seed, &mut |v| {
-        let mut out = vec![0.0; n * d];
+
+    /// ||H(a_i) - H(b_i)||_op for pairs of points (both n x d), by Lanczos on the difference.
+    fn difference_norms(&self, a: &[f64], b: &[f64], seed: u64) -> Result<Vec<f64>, Error> {
+        let d = self.dim();
+        let n = a.len() / d.max(1);
+        let spectra = lanczos_tol(n, d, lanczos_steps(d), self.tolerance(), seed, &mut |v| {
+            let (ha, hb) = (self.products(a, v)?, self.products(b, v)?);
+            Ok(ha.iter().zip(&hb).map(|(x, y)| x - y).collect())
+        })?;
+        Ok(spectra.iter().map(|s| s.norm()).collect())
+    }
+}
+
+/// f64 products from an objective's Rust twin (exact where it has them, else central
+/// differences of gradients), parallel across points.
+pub struct CpuProducts<'a>(pub &'a dyn Objective);
+
+impl Products for CpuProducts<'_> {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn products(&self, points: &[f64], vectors: &[f64]) -> Result<Vec<f64>, Error> {
+        let obj = self.0;
+        if !obj.cpu_twin() {
+            return Err(Error::NoCpuTwin(obj.name().into()));
+        }
+        let d = obj.dim();
+        let mut out = vec![0.0; vectors.len()];
         out.par_chunks_mut(d).enumerate().for_each(|(i, o)| {
-            let vi = &v[i * d..(i + 1) * d];
+            let vi = &vectors[i * d..(i + 1) * d];
             // Points that have stopped get zero rows; their product is zero, skip computing it.
             if vi.iter().any(|&a| a != 0.0) {
                 hvp_f64(obj, &points[i * d..(i + 1) * d], vi, o);
             }
         });
         Ok(out)
-    })
+    }
+    fn tolerance(&self) -> f64 {
+        LANCZOS_TOL_F64
+    }
+}
+
+/// Hessian spectra at `points` (n x d, row-major) from f64 products on the CPU, to
+/// [`LANCZOS_TOL_F64`].
+pub fn spectra_cpu(obj: &dyn Objective, points: &[f64], seed: u64) -> Result<Vec<Spectrum>, Error> {
+    CpuProducts(obj).spectra(points, seed)
 }
 
 #[cfg(test)]

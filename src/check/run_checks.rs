@@ -1,59 +1,11 @@
 //! What a run checks on the host after stepping: second-order certification of the chains'
 //! final points, and the self-bounding conditions at the points the sampled chains visited.
 
-use super::hessian::{LANCZOS_TOL_F32, LANCZOS_TOL_F64, Spectrum, lanczos_steps, lanczos_tol};
+use super::hessian::Products;
 use crate::Error;
 use crate::method::Rho;
 use crate::objective::Objective;
 use crate::stats::Summary;
-
-/// Where Hessian-vector products come from.
-pub enum Products<'a> {
-    /// f64 on the CPU (the objective's Rust twin).
-    Cpu(&'a dyn Objective),
-    /// f32 on the device (central differences), for WGSL-only objectives.
-    Gpu(&'a crate::backend::gpu::hvp::GpuHvp<'a>),
-}
-
-impl Products<'_> {
-    /// Spectra at `points` (n x d).
-    pub fn spectra(&self, points: &[f64], seed: u64) -> Result<Vec<Spectrum>, Error> {
-        match self {
-            Products::Cpu(obj) => super::hessian::spectra_cpu(*obj, points, seed),
-            Products::Gpu(g) => g.spectra(points, seed),
-        }
-    }
-
-    /// ||H(a_i) - H(b_i)||_op for pairs of points (both n x d), by Lanczos on the difference.
-    pub fn difference_norms(&self, a: &[f64], b: &[f64], d: usize, seed: u64) -> Result<Vec<f64>, Error> {
-        let n = a.len() / d.max(1);
-        let mut apply = |v: &[f64]| -> Result<Vec<f64>, Error> {
-            let (ha, hb) = match self {
-                Products::Cpu(obj) => {
-                    let mut ha = vec![0.0; n * d];
-                    let mut hb = vec![0.0; n * d];
-                    for i in 0..n {
-                        let r = i * d..(i + 1) * d;
-                        super::hessian::hvp_f64(*obj, &a[r.clone()], &v[r.clone()], &mut ha[r.clone()]);
-                        super::hessian::hvp_f64(*obj, &b[r.clone()], &v[r.clone()], &mut hb[r]);
-                    }
-                    (ha, hb)
-                }
-                Products::Gpu(g) => {
-                    let v32: Vec<f32> = v.iter().map(|&x| x as f32).collect();
-                    let to32 = |p: &[f64]| p.iter().map(|&x| x as f32).collect::<Vec<_>>();
-                    let ha = g.products(&to32(a), &v32)?.into_iter().map(f64::from).collect();
-                    let hb = g.products(&to32(b), &v32)?.into_iter().map(f64::from).collect();
-                    (ha, hb)
-                }
-            };
-            Ok(ha.iter().zip(&hb).map(|(x, y)| x - y).collect())
-        };
-        // Device products are f32: ask only for the accuracy they can give.
-        let tol = if matches!(self, Products::Gpu(_)) { LANCZOS_TOL_F32 } else { LANCZOS_TOL_F64 };
-        Ok(lanczos_tol(n, d, lanczos_steps(d), tol, seed, &mut apply)?.iter().map(|s| s.norm()).collect())
-    }
-}
 
 /// Second-order stationarity of resting points: ||grad f|| <= eps and lambda_min(Hess f) >=
 /// -tolerance, with eps and the tolerance given per chain (see `crate::outcome::SospRule`).
@@ -90,7 +42,7 @@ pub struct Certification {
 /// `device(c)` (the device's last (f, ||grad f||)).
 #[allow(clippy::too_many_arguments)]
 pub fn certify(
-    products: &Products,
+    products: &dyn Products,
     obj: &dyn Objective,
     points: &[f64],
     which: &[usize],
@@ -201,7 +153,7 @@ pub struct Visited<'a> {
 
 /// Checks rho1 at every visited point and rho2 between consecutive points of the same chain.
 /// `tolerance` is the relative accuracy of the products (1e-6 in f64, 1e-2 from the device).
-pub fn check_visited(products: &Products, d: usize, visited: &[Visited], rho: (Rho, Rho), tolerance: f64, seed: u64) -> Result<SelfBoundingChecks, Error> {
+pub fn check_visited(products: &dyn Products, visited: &[Visited], rho: (Rho, Rho), tolerance: f64, seed: u64) -> Result<SelfBoundingChecks, Error> {
     let pts: Vec<f64> = visited.iter().flat_map(|v| v.x.iter().copied()).collect();
     let spectra = products.spectra(&pts, seed)?;
     let mut hessian = ConditionChecks { tolerance, ..Default::default() };
@@ -215,7 +167,7 @@ pub fn check_visited(products: &Products, d: usize, visited: &[Visited], rho: (R
         .collect();
     let a: Vec<f64> = pairs.iter().flat_map(|&(i, _)| visited[i].x.iter().copied()).collect();
     let b: Vec<f64> = pairs.iter().flat_map(|&(_, j)| visited[j].x.iter().copied()).collect();
-    let norms = products.difference_norms(&a, &b, d, seed ^ 0x5eed)?;
+    let norms = products.difference_norms(&a, &b, seed ^ 0x5eed)?;
     let mut lipschitz = ConditionChecks { tolerance, ..Default::default() };
     for (&(i, j), dn) in pairs.iter().zip(norms) {
         let dist = visited[i].x.iter().zip(visited[j].x).map(|(p, q)| (p - q).powi(2)).sum::<f64>().sqrt();

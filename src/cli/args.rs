@@ -386,9 +386,6 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
         .steps(a.steps)
         .seed(a.seed)
         .init(Init::parse(&a.init)?);
-    if let Some(k) = a.steps_per_dispatch {
-        b = b.steps_per_dispatch(k);
-    }
     if a.trace_chains > 0 {
         b = b.trace(a.trace_chains, a.trace_every);
     }

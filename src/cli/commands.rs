@@ -9,7 +9,8 @@ use escapade::report::files::SavedRun;
 use escapade::report::{plots, render_plots};
 use escapade::outcome::Final;
 use escapade::stats::SurvivalSummary;
-use escapade::{BackendChoice, Error, Objective, ObjectiveSpec, Report};
+use escapade::backend::gpu::GpuSettings;
+use escapade::{BackendChoice, Error, GpuEngine, Objective, ObjectiveSpec, Report, Runner};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -34,8 +35,34 @@ fn plot_ext(plots: &str) -> Result<Option<&'static str>, Error> {
     }
 }
 
+/// GPU engines opened once per command: a sweep reuses the engine and its compiled kernels.
+#[derive(Default)]
+pub struct Engines {
+    gpu: Option<GpuEngine>,
+    /// Why `auto` fell back to the CPU (set once tried).
+    fallback: Option<Option<String>>,
+}
+
+impl Engines {
+    /// The engine for `choice`: None for the CPU, with the reason when `auto` fell back to it.
+    fn get(&mut self, choice: BackendChoice) -> Result<(Option<&GpuEngine>, Option<String>), Error> {
+        match choice {
+            BackendChoice::Cpu => return Ok((None, None)),
+            BackendChoice::Gpu if self.gpu.is_none() => self.gpu = Some(GpuEngine::new()?),
+            BackendChoice::Auto if self.fallback.is_none() => match GpuEngine::new() {
+                Ok(e) => (self.gpu, self.fallback) = (Some(e), Some(None)),
+                Err(Error::NoAdapter(why)) => self.fallback = Some(Some(why)),
+                Err(e) => return Err(e),
+            },
+            _ => {}
+        }
+        let why = if choice == BackendChoice::Auto { self.fallback.clone().flatten() } else { None };
+        Ok((if why.is_some() { None } else { self.gpu.as_ref() }, why))
+    }
+}
+
 /// `escapade run`: returns the report.
-pub fn run(a: &RunArgs, matches: &ArgMatches) -> CmdResult<Report> {
+pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResult<Report> {
     let exp = experiment(a).map_err(usage)?;
     let backend = BackendChoice::from_name(&a.backend).map_err(usage)?;
     let ext = plot_ext(&a.plots).map_err(usage)?;
@@ -53,10 +80,29 @@ pub fn run(a: &RunArgs, matches: &ArgMatches) -> CmdResult<Report> {
     if a.resume && !ck_dir.join("meta.json").exists() {
         return Err(usage(Error::invalid("resume", "an output directory holding a checkpoint", ck_dir.display())));
     }
-    let report = exp.run_checkpointed(backend, &mut |p| reporter.update(p), checkpoint, a.resume).map_err(|e| match e {
+    let fail = |e: Error| match e {
         Error::InvalidInput { .. } => usage(e),
         e => runtime(e),
-    })?;
+    };
+    let (gpu, fallback) = engines.get(backend).map_err(fail)?;
+    let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, ..GpuSettings::default() };
+    let tuned = gpu.map(|e| e.tuned(settings)).transpose().map_err(usage)?;
+    let mut runner = match &tuned {
+        Some(engine) => Runner::gpu(engine),
+        None => Runner::cpu(),
+    };
+    if let Some(why) = fallback {
+        let note = format!("no GPU adapter ({why}); ran on the CPU backend");
+        if !a.quiet {
+            eprintln!("warning: {note}");
+        }
+        runner = runner.note(note);
+    }
+    if let Some(spec) = checkpoint {
+        runner = runner.checkpoint(spec, a.resume);
+    }
+    let mut observe = |p: &escapade::backend::Progress| reporter.update(p);
+    let report = runner.observe(&mut observe).run(&exp).map_err(fail)?;
     reporter.finish();
     report.write(&a.out).map_err(runtime)?;
     // The results are safe: the checkpoint is no longer needed.
@@ -204,6 +250,7 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
     }
     let keys: Vec<String> = points.first().map(|p| p.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
     let mut rows = Vec::new();
+    let mut engines = Engines::default();
     for point in &points {
         let tag: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let dir = s.out.join(tag.join("_"));
@@ -219,7 +266,7 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
         let matches = Cli::command().try_get_matches_from(&argv).map_err(|e| usage(Error::invalid("grid", "values the run flags accept", e.to_string().trim())))?;
         let sub = matches.subcommand_matches("run").cloned().unwrap_or_default();
         let args = RunArgs::from_arg_matches(&sub).map_err(|e| usage(Error::invalid("grid", "values the run flags accept", e)))?;
-        let r = run(&args, &sub)?;
+        let r = run(&args, &sub, &mut engines)?;
         let km = r.survival.overall().summary();
         let mut row: Vec<String> = point.iter().map(|(_, v)| v.clone()).collect();
         row.extend([

@@ -134,7 +134,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run { args, .. } => {
             let sub = matches.subcommand_matches("run").cloned().unwrap_or_default();
-            commands::run(args, &sub).map(|_| ())
+            commands::run(args, &sub, &mut commands::Engines::default()).map(|_| ())
         }
         Command::Sweep(s) => commands::sweep(s),
         Command::Report { dir, plots } => commands::report(dir, plots),

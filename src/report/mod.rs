@@ -7,8 +7,7 @@ pub mod files;
 pub mod parquet;
 pub mod plots;
 
-use crate::backend::RawRun;
-use crate::backend::gpu::{AdapterSummary, GpuEngine};
+use crate::backend::{EngineInfo, RawRun};
 use crate::escape::status;
 use crate::experiment::Experiment;
 use crate::outcome::{Final, Judgement, episodes};
@@ -24,26 +23,6 @@ pub const SCHEMA_VERSION: u32 = 3;
 
 /// Version of the random-stream addressing; bump when a draw's address or transform changes.
 pub const RNG_STREAM_VERSION: u32 = 1;
-
-/// Which engine ran.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct EngineInfo {
-    /// "gpu" or "cpu".
-    pub backend: String,
-    /// The adapter (GPU runs on a device escapade opened).
-    pub adapter: Option<AdapterSummary>,
-}
-
-impl EngineInfo {
-    /// The CPU backend.
-    pub fn cpu() -> Self {
-        EngineInfo { backend: "cpu".into(), adapter: None }
-    }
-    /// A GPU engine.
-    pub fn gpu(engine: &GpuEngine) -> Self {
-        EngineInfo { backend: "gpu".into(), adapter: engine.context().adapter.clone() }
-    }
-}
 
 /// Chain counts of a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]

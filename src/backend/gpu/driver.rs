@@ -3,6 +3,7 @@
 use super::context::GpuContext;
 use super::shader::{WORKGROUP_SIZE, compose, layout_entries};
 use crate::abi::{DATA, KERNEL_BINDINGS};
+use crate::kernel::KernelParams;
 use crate::Error;
 use crate::backend::{Progress, RawRun};
 use crate::escape::{ChainState, EscapeEvent};
@@ -19,8 +20,55 @@ use crate::abi::counter::{CERTIFIED as C_CERTIFIED, CUT as C_CUT, DIVERGED as C_
 pub struct GpuEngine {
     ctx: GpuContext,
     max_groups_per_dim: u32,
-    /// Compiled kernels by source: sweeps, benchmarks and repeated runs compile once.
-    cache: Mutex<HashMap<String, Arc<Pipelines>>>,
+    settings: GpuSettings,
+    /// Compiled kernels by source: sweeps, benchmarks and repeated runs compile once (shared by
+    /// the engines [`GpuEngine::tuned`] makes).
+    cache: Arc<Mutex<HashMap<String, Arc<Pipelines>>>>,
+}
+
+/// How the GPU engine splits the work: tuning knobs, not part of the experiment (results are the
+/// same whatever they are; tested).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpuSettings {
+    /// Steps fused per dispatch (None: about 2^25 coordinate-steps per dispatch, between 16 and
+    /// 4096; fewer on software adapters, see [`GpuEngine::run`]).
+    pub steps_per_dispatch: Option<u32>,
+    /// Cap on chains per shard (None: as many as the device's bindings hold).
+    pub max_chains_per_shard: Option<u32>,
+    /// Escape events a chain holds per dispatch before it pauses until the next one (None: 4).
+    pub pending_events: Option<u32>,
+}
+
+impl GpuSettings {
+    /// Checks every knob, naming the bad one.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.steps_per_dispatch == Some(0) {
+            return Err(Error::invalid("steps-per-dispatch", "an integer >= 1", 0));
+        }
+        if self.max_chains_per_shard == Some(0) {
+            return Err(Error::invalid("max-chains-per-shard", "an integer >= 1", 0));
+        }
+        if let Some(n) = self.pending_events.filter(|&n| n == 0 || n > 64) {
+            return Err(Error::invalid("pending-events", "an integer in [1, 64]", n));
+        }
+        Ok(())
+    }
+
+    /// Escape events per chain per dispatch.
+    pub fn pending(&self) -> u32 {
+        self.pending_events.unwrap_or(4)
+    }
+
+    /// Steps per dispatch for `exp`: as set, else about 2^25 coordinate-steps per dispatch (tens
+    /// of ms on a laptop GPU, far from the ~2 s at which desktop drivers reset), between 16 and
+    /// 4096, never more than the budget.
+    pub fn steps_per_dispatch(&self, exp: &Experiment) -> u32 {
+        let auto = || {
+            let work = u64::from(exp.chains) * exp.objective.dim() as u64;
+            ((1u64 << 25) / work.max(1)).clamp(16, 4096) as u32
+        };
+        self.steps_per_dispatch.unwrap_or_else(auto).min(exp.steps).max(1)
+    }
 }
 
 impl std::fmt::Debug for GpuEngine {
@@ -58,6 +106,8 @@ struct Shared {
 
 struct Shard {
     chains: u32,
+    /// The parameter record every dispatch of this shard uploads (with its own t_end).
+    params_record: KernelParams,
     params: wgpu::Buffer,
     xs: wgpu::Buffer,
     xt: wgpu::Buffer,
@@ -76,7 +126,7 @@ impl GpuEngine {
     /// Runs on an existing context (e.g. an embedding program's device and queue).
     pub fn with_context(ctx: GpuContext) -> Self {
         let max_groups_per_dim = ctx.device.limits().max_compute_workgroups_per_dimension.min(MAX_GROUPS_PER_DIM);
-        GpuEngine { ctx, max_groups_per_dim, cache: Mutex::default() }
+        GpuEngine { ctx, max_groups_per_dim, settings: GpuSettings::default(), cache: Arc::default() }
     }
 
     /// Caps workgroups per dispatch dimension below the device's limit, so tests can exercise the
@@ -86,9 +136,26 @@ impl GpuEngine {
         self
     }
 
+    /// An engine on the same device (sharing its compiled kernels) that splits the work as
+    /// `settings` say.
+    pub fn tuned(&self, settings: GpuSettings) -> Result<GpuEngine, Error> {
+        settings.validate()?;
+        Ok(GpuEngine { ctx: self.ctx.clone(), max_groups_per_dim: self.max_groups_per_dim, settings, cache: self.cache.clone() })
+    }
+
+    /// The engine's settings.
+    pub fn settings(&self) -> GpuSettings {
+        self.settings
+    }
+
     /// The device context.
     pub fn context(&self) -> &GpuContext {
         &self.ctx
+    }
+
+    /// What reports say about this engine.
+    pub fn info(&self) -> crate::backend::EngineInfo {
+        crate::backend::EngineInfo { backend: "gpu".into(), adapter: self.ctx.adapter.clone() }
     }
 
     /// Largest number of chains one shard may hold: every per-chain buffer must fit one storage
@@ -115,7 +182,7 @@ impl GpuEngine {
                 exp.precision.name()
             )));
         }
-        let src = compose(exp.objective.as_ref(), &exp.method, exp.precision, exp.pending());
+        let src = compose(exp.objective.as_ref(), &exp.method, exp.precision, self.settings.pending());
         let cache = |c: &Mutex<HashMap<String, Arc<Pipelines>>>| c.lock().unwrap_or_else(|e| e.into_inner()).get(&src).cloned();
         if let Some(p) = cache(&self.cache) {
             return Ok(p);
@@ -179,9 +246,9 @@ impl GpuEngine {
     /// (llvmpipe/lavapipe limit an invocation to 65535 loop iterations; a step of dimension d
     /// takes roughly 10 d + 20 of them).
     fn initial_steps_per_dispatch(&self, exp: &Experiment) -> u32 {
-        let k = exp.steps_per_dispatch();
+        let k = self.settings.steps_per_dispatch(exp);
         let software = self.ctx.adapter.as_ref().is_some_and(|a| a.is_software());
-        if software && exp.steps_per_dispatch.is_none() {
+        if software && self.settings.steps_per_dispatch.is_none() {
             let per_step = 10 * exp.objective.dim() as u32 + 20;
             k.min((16_384 / per_step).max(1))
         } else {
@@ -205,7 +272,7 @@ impl GpuEngine {
     ) -> Result<RawRun, Error> {
         let d = exp.objective.dim();
         let pipes = self.pipelines(exp)?;
-        let shard_cap = exp.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(d, exp.precision, exp.pending())).max(1);
+        let shard_cap = self.settings.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(d, exp.precision, self.settings.pending())).max(1);
         let mut k = self.initial_steps_per_dispatch(exp);
         let trace_len = exp.trace.map_or(0, |t| t.len(exp.steps, d));
         let trace_bytes = trace_len as u64 * 4;
@@ -292,7 +359,9 @@ impl GpuEngine {
     ) -> Result<Option<Vec<u32>>, Error> {
         let ShardRun { exp, pipes, shared, n, offset, trace_len } = *run;
         let shard = self.shard(exp, n, offset)?;
-        self.dispatch(pipes, &shard, shared, &pipes.init, exp.kernel_params(n, offset, 0, shard.capacity))?;
+        // The shard's parameter record, built once; dispatches differ only in t_end.
+        let params = shard.params_record;
+        self.dispatch(pipes, &shard, shared, &pipes.init, params)?;
         let mut t_end = 0u32;
         if let Some(s) = start {
             self.upload_state(exp, &shard, s)?;
@@ -302,7 +371,7 @@ impl GpuEngine {
         let counts = loop {
             let target = if redo { t_end } else { exp.steps.min(t_end.saturating_add(k)) };
             self.ctx.queue.write_buffer(&shard.counters, 0, bytemuck::cast_slice(&[0u32; COUNTERS]));
-            self.dispatch(pipes, &shard, shared, &pipes.step, exp.kernel_params(n, offset, target, shard.capacity))?;
+            self.dispatch(pipes, &shard, shared, &pipes.step, KernelParams { t_end: target, ..params })?;
             out.dispatches += 1;
             let c: Vec<u32> = self.ctx.read_back(&shard.counters, COUNTERS)?;
             if c[C_CUT] > 0 {
@@ -420,15 +489,17 @@ impl GpuEngine {
     fn shard(&self, exp: &Experiment, n: u32, offset: u32) -> Result<Shard, Error> {
         let d = exp.objective.dim() as u64;
         // PEND events per chain per dispatch always fit: no event is ever dropped.
-        let capacity = n.saturating_mul(exp.pending());
+        let capacity = n.saturating_mul(self.settings.pending());
         if capacity > self.max_event_capacity() {
-            return Err(Error::TooLarge(format!("{n} chains x {} pending events exceed one binding", exp.pending())));
+            return Err(Error::TooLarge(format!("{n} chains x {} pending events exceed one binding", self.settings.pending())));
         }
+        let params_record = KernelParams::new(exp, n, offset, 0, capacity);
         self.ctx.scoped("allocating chain buffers", || Shard {
             chains: n,
+            params_record,
             params: self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("escapade params"),
-                contents: bytemuck::bytes_of(&exp.kernel_params(n, offset, 0, capacity)),
+                contents: bytemuck::bytes_of(&params_record),
                 usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             }),
             xs: self.storage("escapade x", u64::from(n) * d * exp.precision.bytes()),
@@ -447,7 +518,7 @@ impl GpuEngine {
         shard: &Shard,
         shared: &Shared,
         pipeline: &wgpu::ComputePipeline,
-        params: crate::kernel::KernelParams,
+        params: KernelParams,
     ) -> Result<(), Error> {
         let dev = &self.ctx.device;
         self.ctx.scoped("dispatching", || {

@@ -5,7 +5,6 @@ use super::context::GpuContext;
 use super::shader::{WORKGROUP_SIZE, hvp_source, layout_entries};
 use crate::abi::{DATA, HVP_BINDINGS, HvpParams};
 use crate::Error;
-use crate::check::hessian::{LANCZOS_TOL_F32, Spectrum, lanczos_steps, lanczos_tol};
 use crate::objective::Objective;
 use wgpu::util::DeviceExt;
 
@@ -102,18 +101,9 @@ impl<'a> GpuHvp<'a> {
         self.ctx.read_back(&out, points.len())
     }
 
-    /// Hessian spectra at `points` (n x d) by Lanczos on the host over device products, to the
-    /// looser [`LANCZOS_TOL_F32`]: the products are f32 central differences, whose error is far
-    /// above f64 rounding, so the f64 tolerance could never be met and every point would run to
-    /// d steps. The reported residuals are measured with device products and include that error.
-    pub fn spectra(&self, points: &[f64], seed: u64) -> Result<Vec<Spectrum>, Error> {
-        let d = self.d;
-        let n = points.len() / d;
-        let p32: Vec<f32> = points.iter().map(|&v| v as f32).collect();
-        lanczos_tol(n, d, lanczos_steps(d), LANCZOS_TOL_F32, seed, &mut |v| {
-            let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
-            Ok(self.products(&p32, &v32)?.into_iter().map(f64::from).collect())
-        })
+    /// Dimension d.
+    pub fn dim(&self) -> usize {
+        self.d
     }
 }
 

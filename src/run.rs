@@ -1,0 +1,154 @@
+//! The runner: the one way to run. It ties an experiment (what) to an engine (how), an optional
+//! checkpointer and a progress observer, and turns the engine's raw results into a [`Report`]:
+//! every chain judged at its resting point (`crate::outcome`), then the self-bounding checks
+//! along the run. The library never prints; what a caller should know goes into the report.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), escapade::Error> {
+//! use escapade::{Experiment, GpuEngine, Init, MethodKind, ObjectiveSpec, Runner};
+//! let exp = Experiment::builder(ObjectiveSpec::from_name("octopus", 5)?.build()?)
+//!     .method(MethodKind::Pgd).chains(4096).steps(2000).init(Init::Uniform(1.0))
+//!     .build()?;
+//! let engine = GpuEngine::new()?; // compiled kernels are cached in the engine: keep it
+//! let report = Runner::gpu(&engine).run(&exp)?;
+//! println!("{}", report.human_summary());
+//! # Ok(()) }
+//! ```
+
+use crate::backend::gpu::GpuEngine;
+use crate::backend::gpu::hvp::GpuHvp;
+use crate::backend::{EngineInfo, Progress, RawRun, cpu};
+use crate::check::hessian::{LANCZOS_TOL_F32, Products};
+use crate::check::run_checks::{Visited, check_visited};
+use crate::checkpoint::{CheckpointSpec, Checkpointer};
+use crate::experiment::Experiment;
+use crate::report::Report;
+use crate::Error;
+use std::time::Instant;
+
+/// Where chains step.
+#[derive(Clone, Copy)]
+pub enum Engine<'e> {
+    /// The CPU twin (f32 or f64, rayon across chains).
+    Cpu,
+    /// A GPU engine (its compiled kernels are cached: reuse it across runs).
+    Gpu(&'e GpuEngine),
+}
+
+/// Runs experiments on one engine.
+pub struct Runner<'e, 'p> {
+    engine: Engine<'e>,
+    checkpoint: Option<(CheckpointSpec, bool)>,
+    observer: Option<&'p mut dyn FnMut(&Progress)>,
+    notes: Vec<String>,
+}
+
+impl<'e, 'p> Runner<'e, 'p> {
+    /// A runner on `engine`.
+    pub fn new(engine: Engine<'e>) -> Self {
+        Runner { engine, checkpoint: None, observer: None, notes: Vec::new() }
+    }
+
+    /// A runner on the CPU twin.
+    pub fn cpu() -> Self {
+        Self::new(Engine::Cpu)
+    }
+
+    /// A runner on a GPU engine.
+    pub fn gpu(engine: &'e GpuEngine) -> Self {
+        Self::new(Engine::Gpu(engine))
+    }
+
+    /// Writes checkpoints as `spec` says and, with `resume`, continues from the checkpoint in its
+    /// directory when there is one (an error when it belongs to another experiment).
+    pub fn checkpoint(mut self, spec: CheckpointSpec, resume: bool) -> Self {
+        self.checkpoint = Some((spec, resume));
+        self
+    }
+
+    /// Calls `observer` after every dispatch (GPU) or batch of chains (CPU).
+    pub fn observe(mut self, observer: &'p mut dyn FnMut(&Progress)) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Adds a note every report of this runner carries (e.g. why it runs on the CPU).
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// Runs `exp` and builds its report. The checkpoint stays until
+    /// [`Checkpointer::clear`] or a new run replaces it.
+    pub fn run(&mut self, exp: &Experiment) -> Result<Report, Error> {
+        let state = match &self.checkpoint {
+            Some((spec, true)) => crate::checkpoint::load(&spec.dir, exp)?,
+            _ => None,
+        };
+        let mut ck = self.checkpoint.as_ref().map(|(spec, _)| Checkpointer::new(spec.clone(), exp));
+        let mut ignore = |_: &Progress| {};
+        let progress: &mut dyn FnMut(&Progress) = match self.observer.as_deref_mut() {
+            Some(o) => o,
+            None => &mut ignore,
+        };
+        let start = Instant::now();
+        let (raw, info) = match self.engine {
+            Engine::Cpu => {
+                if !exp.objective.cpu_twin() {
+                    return Err(Error::NoCpuTwin(exp.objective.name().into()));
+                }
+                (cpu::run_resumable(exp, progress, ck.as_mut(), state)?, EngineInfo::cpu())
+            }
+            Engine::Gpu(engine) => (engine.run_resumable(exp, progress, ck.as_mut(), state)?, engine.info()),
+        };
+        let mut report = self.report(exp, raw, info, start.elapsed().as_secs_f64())?;
+        report.check_notes.extend(self.notes.iter().cloned());
+        Ok(report)
+    }
+
+    /// Judges every chain at its resting point, builds the report and runs the self-bounding
+    /// checks along the run. Hessian products come from the CPU twin in f64, or from the device
+    /// for WGSL-only objectives.
+    fn report(&self, exp: &Experiment, raw: RawRun, info: EngineInfo, wall_seconds: f64) -> Result<Report, Error> {
+        let obj = exp.objective.as_ref();
+        let gpu_hvp = match (obj.cpu_twin(), self.engine) {
+            (false, Engine::Gpu(e)) => Some(GpuHvp::new(e.context(), obj)?),
+            _ => None,
+        };
+        let products: &dyn Products = match &gpu_hvp {
+            Some(g) => g,
+            None => &crate::check::hessian::CpuProducts(obj),
+        };
+        let judgement = crate::outcome::judge(exp, &raw, products)?;
+        let mut report = Report::new(exp, raw, judgement, info, wall_seconds);
+        if exp.checks.along_run && exp.trace.is_some() {
+            match exp.declared_rho() {
+                Some(rho) => {
+                    let visited: Vec<Visited> = report
+                        .trace
+                        .iter()
+                        .filter(|p| p.f.is_finite() || !obj.cpu_twin())
+                        .map(|p| Visited { chain: p.chain, step: p.step, f: p.f, x: &p.x })
+                        .collect();
+                    let tol = if gpu_hvp.is_some() { 1e-2 } else { 1e-6 };
+                    report.self_bounding = Some(check_visited(products, &visited, rho, tol, exp.seed)?);
+                }
+                None => report.check_notes.push(format!("no self-bounding checks: {} declares no rho1/rho2", obj.name())),
+            }
+        }
+        Ok(report)
+    }
+}
+
+impl Products for GpuHvp<'_> {
+    fn dim(&self) -> usize {
+        self.dim()
+    }
+    fn products(&self, points: &[f64], vectors: &[f64]) -> Result<Vec<f64>, Error> {
+        let to32 = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
+        Ok(GpuHvp::products(self, &to32(points), &to32(vectors))?.into_iter().map(f64::from).collect())
+    }
+    fn tolerance(&self) -> f64 {
+        LANCZOS_TOL_F32
+    }
+}
