@@ -233,3 +233,22 @@ fn exit_status_is_2_for_missing_inputs() {
     let out = escapade(&["run", "/nonexistent/exp.toml"]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_gpu_run_without_xdg_runtime_dir_prints_nothing_on_stderr() {
+    let dir = std::env::temp_dir().join(format!("escapade-cli-quiet-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_escapade"))
+        .args(["run", "--objective", "toy-saddle", "--chains", "64", "--steps", "10", "--backend", "gpu", "--quiet", "--out"])
+        .arg(&dir)
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(1) && err.contains("no GPU adapter") {
+        eprintln!("no GPU adapter here; skipped");
+        return;
+    }
+    assert!(out.status.success(), "{err}");
+    assert!(err.is_empty(), "stderr of a quiet GPU run: {err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
