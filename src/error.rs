@@ -51,6 +51,34 @@ pub enum Error {
 }
 
 impl Error {
+    /// The process exit status a command line should end with for this error: 2 when the input
+    /// must change (the user asked for something invalid or impossible), 1 when the input was
+    /// fine and the run failed.
+    ///
+    /// | variant | status | why |
+    /// |---|---|---|
+    /// | [`Error::InvalidInput`] | 2 | a parameter outside its range |
+    /// | [`Error::Shader`] | 2 | the user's WGSL does not parse or validate |
+    /// | [`Error::NoCpuTwin`] | 2 | a WGSL-only objective asked to run on the CPU backend |
+    /// | [`Error::Unsupported`] | 2 | the request needs what this device or system lacks (e.g. `--state f64` without SHADER_F64, plots without a font): change the flags |
+    /// | [`Error::TooLarge`] | 2 | the ensemble does not fit the device: ask for fewer chains or trace points |
+    /// | [`Error::Io`], kind `NotFound`, `InvalidData` or `InvalidInput` | 2 | a named input file or directory that does not exist or is not what it should be |
+    /// | [`Error::Io`], any other kind | 1 | reading or writing failed (permissions, a full disk, ...), e.g. writing outputs |
+    /// | [`Error::NoAdapter`] | 1 | no GPU although one was required (`--backend gpu`, `escapade info`) |
+    /// | [`Error::Gpu`] | 1 | the device failed (validation, out of memory, device lost) |
+    /// | [`Error::Interrupted`] | 1 | the run stopped early; resume it from its checkpoint |
+    pub fn exit_code(&self) -> i32 {
+        use std::io::ErrorKind;
+        match self {
+            Error::InvalidInput { .. } | Error::Shader(_) | Error::NoCpuTwin(_) | Error::Unsupported(_) | Error::TooLarge(_) => 2,
+            Error::Io { source, .. } => match source.kind() {
+                ErrorKind::NotFound | ErrorKind::InvalidData | ErrorKind::InvalidInput => 2,
+                _ => 1,
+            },
+            Error::NoAdapter(_) | Error::Gpu(_) | Error::Interrupted(_) => 1,
+        }
+    }
+
     /// An [`Error::InvalidInput`] for `field`.
     pub fn invalid(field: impl Into<String>, allowed: impl Into<String>, got: impl Display) -> Self {
         Error::InvalidInput { field: field.into(), allowed: allowed.into(), got: got.to_string() }
@@ -59,3 +87,37 @@ impl Error {
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+    use std::io::ErrorKind;
+
+    fn io(kind: ErrorKind) -> Error {
+        Error::Io { path: "f".into(), source: std::io::Error::from(kind) }
+    }
+
+    #[test]
+    fn exit_codes_separate_bad_input_from_runtime_failures() {
+        for e in [
+            Error::invalid("chains", "an integer >= 1", 0),
+            Error::Shader("f.wgsl:1:1: expected".into()),
+            Error::NoCpuTwin("custom".into()),
+            Error::Unsupported("state f64 needs SHADER_F64".into()),
+            Error::TooLarge("trace".into()),
+            io(ErrorKind::NotFound),
+            io(ErrorKind::InvalidData),
+        ] {
+            assert_eq!(e.exit_code(), 2, "{e}");
+        }
+        for e in [
+            Error::NoAdapter("none".into()),
+            Error::Gpu("device lost".into()),
+            Error::Interrupted("out/checkpoint".into()),
+            io(ErrorKind::PermissionDenied),
+            io(ErrorKind::Other),
+        ] {
+            assert_eq!(e.exit_code(), 1, "{e}");
+        }
+    }
+}

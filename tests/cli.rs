@@ -152,3 +152,103 @@ fn data_files_drive_phase_retrieval() {
     assert!(err.contains("y") && err.contains("(1, 0)"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn negative_number_lists_parse_as_the_readme_writes_them() {
+    let dir = std::env::temp_dir().join(format!("escapade-cli-neg-{}", std::process::id()));
+    let out = escapade(&[
+        "run", "--objective", "quartic", "--eigenvalues", "-1,1,1", "--init", "point:-0.5,0.25,1", "--chains", "4",
+        "--steps", "10", "--backend", "cpu", "--out", dir.to_str().unwrap(), "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["objective"]["params"]["eigenvalues"], serde_json::json!([-1.0, 1.0, 1.0]));
+    // The recorded experiment reruns as it was written.
+    let toml = dir.join("experiment.toml");
+    let again = dir.join("again");
+    let out = escapade(&["run", toml.to_str().unwrap(), "--out", again.to_str().unwrap(), "--quiet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A spectrum with a negative entry reaches the library, which names the field.
+    let out = escapade(&["run", "--objective", "matrix-factorization", "--dim", "3", "--spectrum", "-1,2,3", "--backend", "cpu", "--chains", "2", "--steps", "2", "--out", dir.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("unexpected argument"), "{err}");
+    // rho1 with a leading minus is the library's to judge too.
+    let out = escapade(&["run", "--step-rule", "self-bounding", "--rho1", "-1,1,1", "--backend", "cpu", "--chains", "2", "--steps", "2", "--out", dir.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("unexpected argument"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn fixed_choices_are_checked_by_the_parser_in_one_line() {
+    for (flag, bad, allowed) in [
+        ("--backend", "tpu", "auto, gpu, cpu"),
+        ("--state", "f80", "f16, f32, f64"),
+        ("--plots", "gif", "svg, png, none"),
+        ("--progress", "loud", "bar, json, none"),
+        ("--step-rule", "adaptive", "fixed, self-bounding"),
+        ("--perturb", "uniform", "none, ball, gaussian"),
+        ("--method", "adam", "clipped-gd"),
+        ("--objective", "banana", "custom"),
+    ] {
+        let out = escapade(&["run", flag, bad, "--out", "/nonexistent/never"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{flag}: {err}");
+        assert!(err.contains(&format!("invalid {}: got {bad}", &flag[2..])) && err.contains(allowed), "{flag}: {err}");
+    }
+    // The values are the strings they always were: a run with every one of them spelled out.
+    let dir = std::env::temp_dir().join(format!("escapade-cli-choices-{}", std::process::id()));
+    let out = escapade(&[
+        "run", "--objective", "toy-saddle", "--method", "clipped-gd", "--step-rule", "fixed", "--perturb", "ball",
+        "--backend", "cpu", "--state", "f64", "--plots", "none", "--progress", "json", "--chains", "4", "--steps", "20",
+        "--out", dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let toml = std::fs::read_to_string(dir.join("experiment.toml")).unwrap();
+    for line in ["method = \"clipped-gd\"", "step-rule = \"fixed\"", "perturb = \"ball\"", "backend = \"cpu\"", "state = \"f64\"", "plots = \"none\"", "progress = \"json\""] {
+        assert!(toml.contains(line), "{line} in {toml}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn check_takes_objective_flags_but_not_run_flags() {
+    let out = escapade(&["check", "--objective", "quartic", "--chains", "4"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--chains"), "{err}");
+    let out = escapade(&["check", "--objective", "quartic", "--eigenvalues", "-1,1", "--starts", "0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("starts"), "{err}");
+}
+
+#[test]
+fn exit_status_is_2_for_missing_inputs() {
+    let out = escapade(&["report", "/nonexistent/run"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("error: ") && err.contains("/nonexistent/run"), "{err}");
+    let out = escapade(&["run", "/nonexistent/exp.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_gpu_run_without_xdg_runtime_dir_prints_nothing_on_stderr() {
+    let dir = std::env::temp_dir().join(format!("escapade-cli-quiet-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_escapade"))
+        .args(["run", "--objective", "toy-saddle", "--chains", "64", "--steps", "10", "--backend", "gpu", "--quiet", "--out"])
+        .arg(&dir)
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(1) && err.contains("no GPU adapter") {
+        eprintln!("no GPU adapter here; skipped");
+        return;
+    }
+    assert!(out.status.success(), "{err}");
+    assert!(err.is_empty(), "stderr of a quiet GPU run: {err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,28 +1,156 @@
 //! `escapade run`'s flags and their translation into an [`Experiment`]. Every value is checked
-//! by the library, which names the field and its allowed range on bad input.
+//! by the library, which names the field and its allowed range on bad input; flags with a fixed
+//! set of values are checked by clap first (see `cli::main`, which reports them the same way).
 
-use clap::Args;
+use clap::builder::PossibleValuesParser;
+use clap::{Args, ValueEnum};
 use escapade::method::{Oracle, Perturbation, PrecondKernel, Rho, Schedule, SelfBounding, StepRule, Transform};
 use escapade::objective::{DataSource, WgslObjective};
 use escapade::experiment::CheckSpec;
-use escapade::{Error, Experiment, Init, MethodKind, Objective, ObjectiveSpec, Precision, TheoryParams};
+use escapade::{BackendChoice, Error, Experiment, Init, MethodKind, Objective, ObjectiveSpec, Precision, TheoryParams};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Flags of `escapade run`.
+const OBJECTIVE: &str = "Objective";
+const METHOD: &str = "Method";
+const THEORY: &str = "Method parameters from the theory (Jin et al. 2017)";
+const ENSEMBLE: &str = "Ensemble";
+const OUTPUT: &str = "Output and checks";
+
+/// `--objective`: the library's objectives, plus `custom` (with `--wgsl`).
+fn objective_names() -> PossibleValuesParser {
+    PossibleValuesParser::new(ObjectiveSpec::NAMES.into_iter().chain(["custom"]))
+}
+
+/// `--method`: the library's presets.
+fn method_names() -> PossibleValuesParser {
+    PossibleValuesParser::new(MethodKind::ALL.map(MethodKind::name))
+}
+
+/// `--backend`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    // A GPU adapter when one exists (lavapipe counts), else the CPU with a warning.
+    Auto,
+    // The GPU path; an error when no adapter exists.
+    Gpu,
+    // The CPU reference backend.
+    Cpu,
+}
+
+impl BackendArg {
+    /// The library's choice.
+    pub fn choice(self) -> BackendChoice {
+        match self {
+            BackendArg::Auto => BackendChoice::Auto,
+            BackendArg::Gpu => BackendChoice::Gpu,
+            BackendArg::Cpu => BackendChoice::Cpu,
+        }
+    }
+
+    /// The flag value, as typed.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendArg::Auto => "auto",
+            BackendArg::Gpu => "gpu",
+            BackendArg::Cpu => "cpu",
+        }
+    }
+}
+
+/// `--state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StateArg {
+    // f16 storage (half the device memory; needs SHADER_F16 on the GPU path).
+    #[value(name = "f16")]
+    F16,
+    // f32 storage and arithmetic.
+    #[value(name = "f32")]
+    F32,
+    // Positions, gradients and values in f64 (needs SHADER_F64 on the GPU path).
+    #[value(name = "f64")]
+    F64,
+}
+
+impl StateArg {
+    fn precision(self) -> Precision {
+        match self {
+            StateArg::F16 => Precision::F16,
+            StateArg::F32 => Precision::F32,
+            StateArg::F64 => Precision::F64,
+        }
+    }
+}
+
+/// `--plots`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlotFormat {
+    // SVG files.
+    Svg,
+    // PNG files.
+    Png,
+    // No plots.
+    #[value(name = "none")]
+    Off,
+}
+
+impl PlotFormat {
+    /// The file extension, or `None` for no plots.
+    pub fn ext(self) -> Option<&'static str> {
+        match self {
+            PlotFormat::Svg => Some("svg"),
+            PlotFormat::Png => Some("png"),
+            PlotFormat::Off => None,
+        }
+    }
+}
+
+/// `--progress`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    // A progress bar on stderr (chains finished, escapes so far, chain-steps/s, time left).
+    Bar,
+    // One JSON object per line on stderr, for scripts.
+    Json,
+    // Nothing.
+    #[value(name = "none")]
+    Off,
+}
+
+/// `--step-rule`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StepRuleArg {
+    // The method's parameters, the same for every chain.
+    Fixed,
+    // Per-chain parameters from rho1/rho2 at x0.
+    SelfBounding,
+}
+
+/// `--perturb`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PerturbArg {
+    // No perturbation.
+    #[value(name = "none")]
+    Off,
+    // The PGD kick: uniform in a ball of radius r.
+    Ball,
+    // N(0, r^2/d I) every step (perturbed SGD).
+    Gaussian,
+}
+
+/// The flags that choose and shape the objective (shared by `run` and `check`).
 #[derive(Args)]
-#[command(allow_negative_numbers = true, args_override_self = true)]
-pub struct RunArgs {
-    /// Objective: toy-saddle, quartic, octopus, phase-retrieval, matrix-factorization,
-    /// linear-network, degenerate-quartic, rosenbrock, or custom (with --wgsl).
-    #[arg(long, default_value = "octopus")]
+#[command(next_help_heading = OBJECTIVE)]
+pub struct ObjectiveArgs {
+    /// Objective (custom needs --wgsl).
+    #[arg(long, default_value = "octopus", value_parser = objective_names())]
     pub objective: String,
     /// Dimension d (toy-saddle and degenerate-quartic: 2; matrix-factorization and
     /// linear-network: n).
     #[arg(long)]
     pub dim: Option<usize>,
     /// Quartic eigenvalues, comma separated (sets the dimension); default -1,1,...,1.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_name = "L1,L2,...")]
     pub eigenvalues: Option<Vec<f64>>,
     /// Octopus tau (default e).
     #[arg(long)]
@@ -46,7 +174,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub kappa: Option<f64>,
     /// Matrix factorization: eigenvalues of the generated M, comma separated (n values).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_name = "S1,S2,...")]
     pub spectrum: Option<Vec<f64>>,
     /// Seed of generated objective data (default 0).
     #[arg(long)]
@@ -61,123 +189,131 @@ pub struct RunArgs {
     /// The custom objective's minimum value f*, if known (for the self-bounding rule's Df).
     #[arg(long)]
     pub f_min: Option<f64>,
-    /// Method preset: gd, pgd, sgd, psgd, clipped-gd, clipped-sgd, precond-gd,
-    /// perturbed-precond-gd.
-    #[arg(long, default_value = "pgd")]
+}
+
+/// Flags of `escapade run`.
+#[derive(Args)]
+#[command(allow_negative_numbers = true, args_override_self = true)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub obj: ObjectiveArgs,
+    /// Method preset (`escapade list` describes them); its pieces can be changed by the flags below.
+    #[arg(long, default_value = "pgd", value_parser = method_names(), help_heading = METHOD)]
     pub method: String,
+    /// Step size eta.
+    #[arg(long, help_heading = METHOD)]
+    pub eta: Option<f64>,
+    /// Perturbation radius r.
+    #[arg(long, help_heading = METHOD)]
+    pub radius: Option<f64>,
+    /// Stall threshold on the gradient norm.
+    #[arg(long, help_heading = METHOD)]
+    pub g_thres: Option<f64>,
+    /// Escape threshold on the value drop.
+    #[arg(long, help_heading = METHOD)]
+    pub f_thres: Option<f64>,
+    /// Minimum steps between perturbations.
+    #[arg(long, help_heading = METHOD)]
+    pub t_thres: Option<u32>,
+    /// Certification window in steps (0 = off; self-bounding rule: non-zero = each chain's t_thres).
+    #[arg(long, help_heading = METHOD)]
+    pub certify: Option<u32>,
     /// Gradient noise sigma (SGD oracle).
-    #[arg(long)]
+    #[arg(long, help_heading = METHOD)]
     pub noise: Option<f64>,
     /// Minibatch size b (SGD oracle on a finite-sum objective).
-    #[arg(long)]
+    #[arg(long, help_heading = METHOD)]
     pub batch: Option<u32>,
     /// Perturbation: none, ball (PGD) or gaussian (perturbed SGD).
-    #[arg(long)]
-    pub perturb: Option<String>,
+    #[arg(long, value_enum, help_heading = METHOD)]
+    pub perturb: Option<PerturbArg>,
     /// Clipping: none, hard:GAMMA or smooth:GAMMA.
-    #[arg(long)]
+    #[arg(long, help_heading = METHOD)]
     pub clip: Option<String>,
     /// Preconditioning kernel: asinh, log1p, rational or clip, optionally :LAMBDA.
-    #[arg(long)]
+    #[arg(long, help_heading = METHOD)]
     pub precond: Option<String>,
     /// Step-size schedule: constant, inv-sqrt or piecewise:T1:F1,T2:F2,...
-    #[arg(long)]
+    #[arg(long, help_heading = METHOD)]
     pub schedule: Option<String>,
     /// Step rule: fixed, or self-bounding (per-chain parameters from rho1/rho2 at x0; uses
     /// --eps, --c, --delta, --df, --margin, --rho1, --rho2).
-    #[arg(long, default_value = "fixed")]
-    pub step_rule: String,
+    #[arg(long, value_enum, default_value = "fixed", help_heading = METHOD)]
+    pub step_rule: StepRuleArg,
     /// Self-bounding rule: margin added to f(x0).
-    #[arg(long)]
+    #[arg(long, help_heading = METHOD)]
     pub margin: Option<f64>,
     /// rho1 as A,B,P[,FMIN]: A + B max(F - FMIN, 0)^P (default: the objective's closed form).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, help_heading = METHOD)]
     pub rho1: Option<String>,
     /// rho2 as A,B,P[,FMIN].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, help_heading = METHOD)]
     pub rho2: Option<String>,
     /// Self-bounding rule: re-anchor at the current value every N steps (0: only at x0).
-    #[arg(long)]
+    #[arg(long, help_heading = METHOD)]
     pub rebase_every: Option<u32>,
+    #[command(flatten, next_help_heading = THEORY)]
+    pub theory: TheoryArgs,
     /// Number of chains.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, help_heading = ENSEMBLE)]
     pub chains: u32,
     /// Step budget per chain.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, help_heading = ENSEMBLE)]
     pub steps: u32,
     /// Seed of every random stream.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, help_heading = ENSEMBLE)]
     pub seed: u64,
-    /// Backend: auto, gpu or cpu.
-    #[arg(long, default_value = "auto")]
-    pub backend: String,
-    /// Initial points: zero, normal:SIGMA, uniform:HALFWIDTH, ball:RADIUS or point:X1,X2,...
-    #[arg(long, default_value = "uniform:1")]
+    /// Initial points: zero, normal:SIGMA, uniform:HALFWIDTH, ball:RADIUS, sphere:RADIUS or
+    /// point:X1,X2,...
+    #[arg(long, default_value = "uniform:1", help_heading = ENSEMBLE)]
     pub init: String,
-    /// Output directory.
-    #[arg(long, default_value = "out")]
-    pub out: PathBuf,
-    /// Steps fused per GPU dispatch (default: chosen from the ensemble size).
-    #[arg(long)]
-    pub steps_per_dispatch: Option<u32>,
+    /// Backend: auto (a GPU adapter when one exists, else the CPU), gpu or cpu.
+    #[arg(long, value_enum, default_value = "auto", help_heading = ENSEMBLE)]
+    pub backend: BackendArg,
     /// Precision of chain positions: f32; f64 (positions, gradients and values in f64; needs
     /// SHADER_F64 on the GPU path); or f16 storage (half the device memory; needs SHADER_F16).
-    #[arg(long, default_value = "f32")]
-    pub state: String,
-    /// Step size eta.
-    #[arg(long)]
-    pub eta: Option<f64>,
-    /// Perturbation radius r.
-    #[arg(long)]
-    pub radius: Option<f64>,
-    /// Stall threshold on the gradient norm.
-    #[arg(long)]
-    pub g_thres: Option<f64>,
-    /// Escape threshold on the value drop.
-    #[arg(long)]
-    pub f_thres: Option<f64>,
-    /// Minimum steps between perturbations.
-    #[arg(long)]
-    pub t_thres: Option<u32>,
-    /// Certification window in steps (0 = off; self-bounding rule: non-zero = each chain's t_thres).
-    #[arg(long)]
-    pub certify: Option<u32>,
-    #[command(flatten)]
-    pub theory: TheoryArgs,
+    #[arg(long, value_enum, default_value = "f32", help_heading = ENSEMBLE)]
+    pub state: StateArg,
+    /// Steps fused per GPU dispatch (default: chosen from the ensemble size).
+    #[arg(long, help_heading = ENSEMBLE)]
+    pub steps_per_dispatch: Option<u32>,
+    /// Output directory.
+    #[arg(long, default_value = "out", help_heading = OUTPUT)]
+    pub out: PathBuf,
+    /// Plots written to OUT/plots.
+    #[arg(long, value_enum, default_value = "svg", help_heading = OUTPUT)]
+    pub plots: PlotFormat,
+    /// Progress on stderr: bar, json (one JSON object per line) or none.
+    #[arg(long, value_enum, default_value = "bar", help_heading = OUTPUT)]
+    pub progress: ProgressMode,
+    /// Print nothing but errors (no progress, no summary).
+    #[arg(long, help_heading = OUTPUT)]
+    pub quiet: bool,
     /// Record positions of the first N chains (for value traces and 2-D trajectory plots).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, help_heading = OUTPUT)]
     pub trace_chains: u32,
     /// Record them every K steps.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, help_heading = OUTPUT)]
     pub trace_every: u32,
-    /// Plots written to OUT/plots: svg, png or none.
-    #[arg(long, default_value = "svg")]
-    pub plots: String,
-    /// Progress on stderr: bar, json (one JSON object per line) or none.
-    #[arg(long, default_value = "bar")]
-    pub progress: String,
     /// eps of second-order stationarity for the final points: auto (the run's own scale: the
     /// self-bounding rule's eps, else each chain's g_thres), a number > 0, or off (only chains
     /// stalled at their end are judged, as the statistics need).
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", help_heading = OUTPUT)]
     pub certify_eps: String,
     /// rho of the curvature tolerance sqrt(rho eps) (default: the declared rho2 at each point's
     /// value; without one, lambda_min >= -1/(eta T)).
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     pub certify_rho: Option<f64>,
     /// Certify at most this many chains (the first ones).
-    #[arg(long, default_value_t = 65_536)]
+    #[arg(long, default_value_t = 65_536, help_heading = OUTPUT)]
     pub certify_max: u32,
     /// Write a checkpoint to OUT/checkpoint at most every SECONDS (off: never); removed when the
     /// run's results are written.
-    #[arg(long, default_value = "60")]
+    #[arg(long, default_value = "60", help_heading = OUTPUT)]
     pub checkpoint_every: String,
     /// Continue from OUT/checkpoint (left by an interrupted run of the same experiment).
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     pub resume: bool,
-    /// Print nothing but errors (no progress, no summary).
-    #[arg(long)]
-    pub quiet: bool,
 }
 
 /// Derive PGD's parameters from the theory (Jin et al. 2017): give --l, --rho and --eps.
@@ -204,7 +340,33 @@ pub struct TheoryArgs {
     pub df: Option<f64>,
 }
 
-fn objective_spec(a: &RunArgs) -> Result<ObjectiveSpec, Error> {
+/// Flags of `escapade check`: the objective flags of `run`, and the checker's own.
+#[derive(Args)]
+#[command(allow_negative_numbers = true, args_override_self = true)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub obj: ObjectiveArgs,
+    /// Also use the visited points of this run directory (its trace.csv).
+    #[arg(long, help_heading = "Check")]
+    pub from_run: Option<PathBuf>,
+    /// Descents per start scale.
+    #[arg(long, default_value_t = 8, help_heading = "Check")]
+    pub starts: u32,
+    /// Steps per descent.
+    #[arg(long, default_value_t = 300, help_heading = "Check")]
+    pub descent_steps: u32,
+    /// Seed of the descents' starting points.
+    #[arg(long, default_value_t = 0, help_heading = "Check")]
+    pub seed: u64,
+    /// Output directory: check.json and plots/envelope.
+    #[arg(long, default_value = "out", help_heading = "Check")]
+    pub out: PathBuf,
+    /// Plot format.
+    #[arg(long, value_enum, default_value = "svg", help_heading = "Check")]
+    pub plots: PlotFormat,
+}
+
+fn objective_spec(a: &ObjectiveArgs) -> Result<ObjectiveSpec, Error> {
     let name = a.objective.as_str();
     let two_d = matches!(name, "toy-saddle" | "degenerate-quartic");
     let dim = a.dim.or(a.eigenvalues.as_ref().map(Vec::len)).unwrap_or(if two_d { 2 } else { 5 });
@@ -266,7 +428,7 @@ fn objective_spec(a: &RunArgs) -> Result<ObjectiveSpec, Error> {
 }
 
 /// The objective the flags describe.
-pub fn objective(a: &RunArgs) -> Result<Arc<dyn Objective>, Error> {
+pub fn objective(a: &ObjectiveArgs) -> Result<Arc<dyn Objective>, Error> {
     match (&a.wgsl, a.objective.as_str()) {
         (Some(path), "custom" | "octopus") => {
             let dim = a.dim.ok_or_else(|| Error::invalid("dim", "an integer >= 1 (a custom objective needs --dim)", "nothing"))?;
@@ -308,14 +470,10 @@ fn parse_precond(spec: &str) -> Result<Transform, Error> {
 
 /// Builds the experiment the flags describe.
 pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
-    let objective = objective(a)?;
+    let objective = objective(&a.obj)?;
     let mut params = objective.default_params();
     let t = &a.theory;
-    let self_bounding = match a.step_rule.as_str() {
-        "fixed" => false,
-        "self-bounding" => true,
-        other => return Err(Error::invalid("step-rule", "fixed or self-bounding", other)),
-    };
+    let self_bounding = a.step_rule == StepRuleArg::SelfBounding;
     if !self_bounding && (t.l.is_some() || t.rho.is_some() || t.eps.is_some()) {
         let need = |field: &str, v: Option<f64>| v.ok_or_else(|| Error::invalid(field, "a number > 0 (--l, --rho and --eps go together)", "nothing"));
         let df = match t.df {
@@ -346,12 +504,11 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
         }
         method.oracle = Oracle::Minibatch { batch };
     }
-    if let Some(p) = &a.perturb {
-        method.perturbation = match p.as_str() {
-            "none" => Perturbation::None,
-            "ball" => Perturbation::Ball,
-            "gaussian" => Perturbation::Gaussian,
-            other => return Err(Error::invalid("perturb", "none, ball or gaussian", other)),
+    if let Some(p) = a.perturb {
+        method.perturbation = match p {
+            PerturbArg::Off => Perturbation::None,
+            PerturbArg::Ball => Perturbation::Ball,
+            PerturbArg::Gaussian => Perturbation::Gaussian,
         };
     }
     if let (Some(_), Some(_)) = (&a.clip, &a.precond) {
@@ -395,6 +552,6 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
         v => (true, Some(v.parse::<f64>().map_err(|_| Error::invalid("certify-eps", "auto, off or a number > 0", v))?)),
     };
     b = b.checks(CheckSpec { certify, certify_eps, certify_rho: a.certify_rho, certify_max: a.certify_max, along_run: true });
-    b = b.state_precision(Precision::from_name(&a.state)?);
+    b = b.state_precision(a.state.precision());
     b.build()
 }

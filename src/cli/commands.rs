@@ -1,6 +1,6 @@
 //! What each subcommand does, on top of the library.
 
-use super::args::{RunArgs, experiment, objective};
+use super::args::{CheckArgs, PlotFormat, RunArgs, experiment, objective};
 use super::progress::Reporter;
 use super::{Cli, SWITCHES, SweepArgs, toml_args};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
@@ -9,30 +9,15 @@ use escapade::report::files::SavedRun;
 use escapade::report::{plots, render_plots};
 use escapade::outcome::Final;
 use escapade::stats::SurvivalSummary;
-use escapade::backend::gpu::GpuSettings;
-use escapade::{BackendChoice, Error, GpuEngine, Objective, ObjectiveSpec, Report, Runner};
+use escapade::{BackendChoice, Error, GpuEngine, GpuSettings, Objective, ObjectiveSpec, Report, Runner};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-type CmdResult<T = ()> = Result<T, (Error, u8)>;
+/// Errors carry their own exit status ([`Error::exit_code`]).
+type CmdResult<T = ()> = Result<T, Error>;
 
-fn usage(e: Error) -> (Error, u8) {
-    (e, 2)
-}
-
-fn runtime(e: Error) -> (Error, u8) {
-    // A custom objective without a CPU twin on --backend cpu is a usage error.
-    let code = if matches!(e, Error::NoCpuTwin(_)) { 2 } else { 1 };
-    (e, code)
-}
-
-fn plot_ext(plots: &str) -> Result<Option<&'static str>, Error> {
-    match plots {
-        "svg" => Ok(Some("svg")),
-        "png" => Ok(Some("png")),
-        "none" => Ok(None),
-        other => Err(Error::invalid("plots", "svg, png or none", other)),
-    }
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.display().to_string(), source }
 }
 
 /// GPU engines opened once per command: a sweep reuses the engine and its compiled kernels.
@@ -63,30 +48,28 @@ impl Engines {
 
 /// `escapade run`: returns the report.
 pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResult<Report> {
-    let exp = experiment(a).map_err(usage)?;
-    let backend = BackendChoice::from_name(&a.backend).map_err(usage)?;
-    let ext = plot_ext(&a.plots).map_err(usage)?;
-    let mut reporter = Reporter::new(&a.progress, a.quiet).map_err(usage)?;
+    let exp = experiment(a)?;
+    let backend = a.backend.choice();
+    let ext = a.plots.ext();
+    let mut reporter = Reporter::new(a.progress, a.quiet);
     let ck_dir = a.out.join("checkpoint");
     let checkpoint = match a.checkpoint_every.as_str() {
         "off" => None,
         v => {
-            let secs: f64 = v.parse().ok().filter(|s: &f64| s.is_finite() && *s >= 0.0).ok_or_else(|| {
-                usage(Error::invalid("checkpoint-every", "seconds >= 0, or off", v))
-            })?;
+            let secs: f64 = v
+                .parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                .ok_or_else(|| Error::invalid("checkpoint-every", "seconds >= 0, or off", v))?;
             Some(CheckpointSpec { dir: ck_dir.clone(), every: std::time::Duration::from_secs_f64(secs), interrupt_after: None })
         }
     };
     if a.resume && !ck_dir.join("meta.json").exists() {
-        return Err(usage(Error::invalid("resume", "an output directory holding a checkpoint", ck_dir.display())));
+        return Err(Error::invalid("resume", "an output directory holding a checkpoint", ck_dir.display()));
     }
-    let fail = |e: Error| match e {
-        Error::InvalidInput { .. } => usage(e),
-        e => runtime(e),
-    };
-    let (gpu, fallback) = engines.get(backend).map_err(fail)?;
+    let (gpu, fallback) = engines.get(backend)?;
     let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, ..GpuSettings::default() };
-    let tuned = gpu.map(|e| e.tuned(settings)).transpose().map_err(usage)?;
+    let tuned = gpu.map(|e| e.tuned(settings)).transpose()?;
     let mut runner = match &tuned {
         Some(engine) => Runner::gpu(engine),
         None => Runner::cpu(),
@@ -102,21 +85,21 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
         runner = runner.checkpoint(spec, a.resume);
     }
     let mut observe = |p: &escapade::backend::Progress| reporter.update(p);
-    let report = runner.observe(&mut observe).run(&exp).map_err(fail)?;
+    let report = runner.observe(&mut observe).run(&exp)?;
     reporter.finish();
-    report.write(&a.out).map_err(runtime)?;
+    report.write(&a.out)?;
     // The results are safe: the checkpoint is no longer needed.
     let _ = std::fs::remove_dir_all(&ck_dir);
     let cmd = Cli::command();
     if let Some(run_cmd) = cmd.find_subcommand("run") {
         let text = toml_args::matches_to_toml(run_cmd, matches, &["experiment", "resume"]);
         let path = a.out.join("experiment.toml");
-        std::fs::write(&path, text).map_err(|e| runtime(Error::Io { path: path.display().to_string(), source: e }))?;
+        std::fs::write(&path, text).map_err(io_err(&path))?;
     }
     let mut plotted = Vec::new();
     if let Some(ext) = ext {
         let saved = report.as_saved(&a.out);
-        plotted = render_plots(&saved, Some(report.experiment.objective.as_ref()), &a.out.join("plots"), ext).map_err(runtime)?;
+        plotted = render_plots(&saved, Some(report.experiment.objective.as_ref()), &a.out.join("plots"), ext)?;
     }
     if !a.quiet {
         println!("{}", report.human_summary());
@@ -164,9 +147,9 @@ fn objective_from_summary(summary: &serde_json::Value) -> Option<Arc<dyn Objecti
 }
 
 /// `escapade report DIR`.
-pub fn report(dir: &Path, plots: &str) -> CmdResult {
-    let ext = plot_ext(plots).map_err(usage)?;
-    let run = SavedRun::load(dir).map_err(usage)?;
+pub fn report(dir: &Path, plots: PlotFormat) -> CmdResult {
+    let ext = plots.ext();
+    let run = SavedRun::load(dir)?;
     let tables = run.survival();
     println!("{}: {} chains, {} escape events", run.name(), run.chains.len(), run.events.len());
     println!("  all labels: {}", survival_line(&tables.overall().summary()));
@@ -175,7 +158,7 @@ pub fn report(dir: &Path, plots: &str) -> CmdResult {
     }
     if let Some(ext) = ext {
         let obj = objective_from_summary(&run.summary);
-        let written = render_plots(&run, obj.as_deref(), &dir.join("plots"), ext).map_err(runtime)?;
+        let written = render_plots(&run, obj.as_deref(), &dir.join("plots"), ext)?;
         for p in written {
             println!("wrote {}", p.display());
         }
@@ -184,9 +167,9 @@ pub fn report(dir: &Path, plots: &str) -> CmdResult {
 }
 
 /// `escapade compare DIR1 DIR2 ...`.
-pub fn compare(dirs: &[PathBuf], out: &Path, plots: &str) -> CmdResult {
-    let ext = plot_ext(plots).map_err(usage)?;
-    let runs: Vec<SavedRun> = dirs.iter().map(|d| SavedRun::load(d)).collect::<Result<_, _>>().map_err(usage)?;
+pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat) -> CmdResult {
+    let ext = plots.ext();
+    let runs: Vec<SavedRun> = dirs.iter().map(|d| SavedRun::load(d)).collect::<Result<_, _>>()?;
     let names: Vec<String> = runs.iter().zip(dirs).map(|(r, d)| format!("{} ({})", r.name(), d.display())).collect();
     let summaries: Vec<SurvivalSummary> = runs.iter().map(|r| r.survival().overall().summary()).collect();
     let width = names.iter().map(String::len).max().unwrap_or(10).max(12);
@@ -211,13 +194,21 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: &str) -> CmdResult {
         });
     }
     if let Some(ext) = ext {
-        std::fs::create_dir_all(out).map_err(|e| runtime(Error::Io { path: out.display().to_string(), source: e }))?;
+        std::fs::create_dir_all(out).map_err(io_err(out))?;
         let curves: Vec<(String, _)> = runs.iter().map(|r| (r.name(), escapade::stats::clustered_kaplan_meier(&r.episodes()))).collect();
         let path = out.join(format!("survival.{ext}"));
-        plots::survival(&path, "Escape-time survival", &curves).map_err(runtime)?;
+        plots::survival(&path, "Escape-time survival", &curves)?;
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// A `run` command line of the grid that the parser refused, as an error naming the flag.
+fn grid_error(e: clap::Error) -> Error {
+    super::invalid_value(&e).unwrap_or_else(|| {
+        let first = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
+        Error::invalid("grid", "values the run flags accept", first)
+    })
 }
 
 /// The grid's points: every combination of the axes' values, as (key, value) lists.
@@ -241,11 +232,11 @@ fn grid_points(axes: &[String]) -> Result<Vec<Vec<(String, String)>>, Error> {
 pub fn sweep(s: &SweepArgs) -> CmdResult {
     let cmd = Cli::command();
     let known = cmd.find_subcommand("run").map(toml_args::flag_names).unwrap_or_default();
-    let base = toml_args::file_to_flags(&s.experiment, &known, &SWITCHES).map_err(usage)?;
-    let points = grid_points(&s.grid).map_err(usage)?;
+    let base = toml_args::file_to_flags(&s.experiment, &known, &SWITCHES)?;
+    let points = grid_points(&s.grid)?;
     for (key, _) in points.first().into_iter().flatten() {
         if !known.contains(key) {
-            return Err(usage(Error::invalid("grid", format!("a run flag name, one of: {}", known.join(", ")), key)));
+            return Err(Error::invalid("grid", format!("a run flag name, one of: {}", known.join(", ")), key));
         }
     }
     let keys: Vec<String> = points.first().map(|p| p.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
@@ -260,12 +251,12 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
             argv.extend([format!("--{k}"), v.clone()]);
         }
         argv.extend(["--out".into(), dir.display().to_string(), "--quiet".into()]);
-        if let Some(b) = &s.backend {
-            argv.extend(["--backend".into(), b.clone()]);
+        if let Some(b) = s.backend {
+            argv.extend(["--backend".into(), b.name().into()]);
         }
-        let matches = Cli::command().try_get_matches_from(&argv).map_err(|e| usage(Error::invalid("grid", "values the run flags accept", e.to_string().trim())))?;
+        let matches = Cli::command().try_get_matches_from(&argv).map_err(grid_error)?;
         let sub = matches.subcommand_matches("run").cloned().unwrap_or_default();
-        let args = RunArgs::from_arg_matches(&sub).map_err(|e| usage(Error::invalid("grid", "values the run flags accept", e)))?;
+        let args = RunArgs::from_arg_matches(&sub).map_err(grid_error)?;
         let r = run(&args, &sub, &mut engines)?;
         let km = r.survival.overall().summary();
         let mut row: Vec<String> = point.iter().map(|(_, v)| v.clone()).collect();
@@ -302,14 +293,14 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
     }
     let csv = s.out.join("sweep.csv");
     let text: String = std::iter::once(header.join(",")).chain(rows.iter().map(|r| r.join(","))).map(|l| l + "\n").collect();
-    std::fs::create_dir_all(&s.out).and_then(|_| std::fs::write(&csv, text)).map_err(|e| runtime(Error::Io { path: csv.display().to_string(), source: e }))?;
+    std::fs::create_dir_all(&s.out).and_then(|_| std::fs::write(&csv, text)).map_err(io_err(&csv))?;
     println!("wrote {}", csv.display());
     Ok(())
 }
 
 /// `escapade info`.
 pub fn info() -> CmdResult {
-    let engine = escapade::GpuEngine::new().map_err(runtime)?;
+    let engine = escapade::GpuEngine::new()?;
     let ctx = engine.context();
     if let Some(a) = &ctx.adapter {
         println!("adapter: {}\nbackend: {}\ndevice type: {}\ndriver: {}", a.name, a.backend, a.device_type, a.driver);
@@ -324,22 +315,23 @@ pub fn info() -> CmdResult {
 }
 
 /// `escapade check`: the self-bounding verdict for an objective.
-pub fn check(a: &RunArgs, from_run: Option<&Path>, starts: u32, steps: u32) -> CmdResult {
+pub fn check(a: &CheckArgs) -> CmdResult {
     use escapade::check::envelope::{descent_points, samples, verdict};
-    let ext = plot_ext(&a.plots).map_err(usage)?;
-    let obj = objective(a).map_err(usage)?;
+    let (from_run, starts, steps) = (a.from_run.as_deref(), a.starts, a.descent_steps);
+    let ext = a.plots.ext();
+    let obj = objective(&a.obj)?;
     if !obj.cpu_twin() {
-        return Err(usage(Error::NoCpuTwin(obj.name().into())));
+        return Err(Error::NoCpuTwin(obj.name().into()));
     }
     if starts == 0 || steps == 0 {
-        return Err(usage(Error::invalid("starts / descent-steps", "integers >= 1", 0)));
+        return Err(Error::invalid("starts / descent-steps", "integers >= 1", 0));
     }
     let mut points = descent_points(obj.as_ref(), starts, steps, a.seed);
     if let Some(dir) = from_run {
-        let trace = escapade::report::files::read_trace(&dir.join("trace.csv")).map_err(usage)?;
+        let trace = escapade::report::files::read_trace(&dir.join("trace.csv"))?;
         points.extend(trace.into_iter().filter(|t| t.x.len() == obj.dim()).map(|t| (0.0, t.x)));
     }
-    let s = samples(obj.as_ref(), &points, a.seed).map_err(runtime)?;
+    let s = samples(obj.as_ref(), &points, a.seed)?;
     let declared = obj.rho();
     let v = verdict(&s, obj.f_min(), declared.as_ref().map(|r| &r.0));
     println!("{} (d = {}): {} points from descents at scales 0.1 .. 1000{}", obj.name(), obj.dim(), v.samples, if from_run.is_some() { " and the run's visited points" } else { "" });
@@ -367,10 +359,10 @@ pub fn check(a: &RunArgs, from_run: Option<&Path>, starts: u32, steps: u32) -> C
         ),
         _ => println!("no rho1 declared for {}", obj.name()),
     }
-    std::fs::create_dir_all(&a.out).map_err(|e| runtime(Error::Io { path: a.out.display().to_string(), source: e }))?;
+    std::fs::create_dir_all(&a.out).map_err(io_err(&a.out))?;
     let json = serde_json::json!({ "objective": obj.name(), "dim": obj.dim(), "params": obj.params(), "verdict": v });
     let path = a.out.join("check.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap_or_default()).map_err(|e| runtime(Error::Io { path: path.display().to_string(), source: e }))?;
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap_or_default()).map_err(io_err(&path))?;
     println!("wrote {}", path.display());
     if let Some(ext) = ext {
         let fmin = obj.f_min().unwrap_or_else(|| s.iter().map(|p| p.f).fold(f64::MAX, f64::min));
@@ -383,8 +375,8 @@ pub fn check(a: &RunArgs, from_run: Option<&Path>, starts: u32, steps: u32) -> C
         }
         let pts: Vec<(f64, f64)> = s.iter().map(|p| (p.f, p.hess)).collect();
         let path = a.out.join("plots").join(format!("envelope.{ext}"));
-        std::fs::create_dir_all(a.out.join("plots")).map_err(|e| runtime(Error::Io { path: path.display().to_string(), source: e }))?;
-        plots::envelope(&path, &format!("Self-bounding envelope: {}", obj.name()), &pts, fmin, &curves).map_err(runtime)?;
+        std::fs::create_dir_all(a.out.join("plots")).map_err(io_err(&path))?;
+        plots::envelope(&path, &format!("Self-bounding envelope: {}", obj.name()), &pts, fmin, &curves)?;
         println!("wrote {}", path.display());
     }
     Ok(())

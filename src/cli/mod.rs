@@ -1,5 +1,5 @@
-//! Subcommands: run, sweep, report, compare, list, info. Usage errors exit with status 2, runtime
-//! failures with 1.
+//! Subcommands: run, sweep, report, compare, check, list, info. Errors print one line and exit
+//! with [`Error::exit_code`]: 2 for bad input, 1 for runtime failures.
 
 mod args;
 mod commands;
@@ -7,7 +7,7 @@ mod list;
 mod progress;
 mod toml_args;
 
-use args::RunArgs;
+use args::{BackendArg, CheckArgs, PlotFormat, RunArgs};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use escapade::Error;
 use std::path::PathBuf;
@@ -38,9 +38,9 @@ enum Command {
     Report {
         /// The run's output directory.
         dir: PathBuf,
-        /// Plot format: svg, png or none.
-        #[arg(long, default_value = "svg")]
-        plots: String,
+        /// Plot format.
+        #[arg(long, value_enum, default_value = "svg")]
+        plots: PlotFormat,
     },
     /// Compare saved runs: a side-by-side table and overlaid survival curves.
     Compare {
@@ -50,26 +50,14 @@ enum Command {
         /// Where the overlay plot goes.
         #[arg(long, default_value = "compare")]
         out: PathBuf,
-        /// Plot format: svg, png or none.
-        #[arg(long, default_value = "svg")]
-        plots: String,
+        /// Plot format.
+        #[arg(long, value_enum, default_value = "svg")]
+        plots: PlotFormat,
     },
     /// Is the objective self-bounding? Samples points (descents from several scales, plus a
     /// run's visited points), fits the envelope rho1_hat(F) = max ||Hess f|| over f <= F, and
     /// gives a verdict with evidence. Takes run's objective flags.
-    Check {
-        #[command(flatten)]
-        args: RunArgs,
-        /// Also use the visited points of this run directory (its trace.csv).
-        #[arg(long)]
-        from_run: Option<PathBuf>,
-        /// Descents per start scale.
-        #[arg(long, default_value_t = 8)]
-        starts: u32,
-        /// Steps per descent.
-        #[arg(long, default_value_t = 300)]
-        descent_steps: u32,
-    },
+    Check(CheckArgs),
     /// List the objectives and methods with their parameters, defaults and ranges.
     List,
     /// Print the GPU adapter escapade would use.
@@ -89,8 +77,8 @@ pub struct SweepArgs {
     #[arg(long, default_value = "sweep")]
     out: PathBuf,
     /// Backend override for every point.
-    #[arg(long)]
-    backend: Option<String>,
+    #[arg(long, value_enum)]
+    backend: Option<BackendArg>,
     /// Print only the table.
     #[arg(long)]
     quiet: bool,
@@ -116,20 +104,48 @@ fn expand_experiment_file(argv: &mut Vec<String>) -> Result<(), Error> {
     Ok(())
 }
 
+/// A parser error about a flag with a fixed set of values (`--backend tpu`), as the library
+/// words bad input: one line naming the flag and what it allows. `None` for other parser errors.
+pub(crate) fn invalid_value(e: &clap::Error) -> Option<Error> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::InvalidValue {
+        return None;
+    }
+    let (Some(ContextValue::String(arg)), Some(ContextValue::String(got)), Some(ContextValue::Strings(valid))) =
+        (e.get(ContextKind::InvalidArg), e.get(ContextKind::InvalidValue), e.get(ContextKind::ValidValue))
+    else {
+        return None;
+    };
+    // "--backend <BACKEND>" -> "backend"
+    let field = arg.trim_start_matches('-').split([' ', '=']).next().unwrap_or(arg);
+    let got = if got.is_empty() { "an empty value" } else { got.as_str() };
+    Some(Error::invalid(field, format!("one of {}", valid.join(", ")), got))
+}
+
+fn fail(e: &Error) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+}
+
 /// Entry point.
 pub fn main() -> ExitCode {
     let mut argv: Vec<String> = std::env::args().collect();
     if let Err(e) = expand_experiment_file(&mut argv) {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
+        return fail(&e);
     }
+    let parse_error = |e: clap::Error| match invalid_value(&e) {
+        Some(e) => fail(&e),
+        // --help, --version, unknown flags, malformed numbers: clap's own words (status 2 for
+        // errors, 0 for help).
+        None => e.exit(),
+    };
     let matches = match Cli::command().try_get_matches_from(&argv) {
         Ok(m) => m,
-        Err(e) => e.exit(),
+        Err(e) => return parse_error(e),
     };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
-        Err(e) => e.exit(),
+        Err(e) => return parse_error(e),
     };
     let result = match &cli.command {
         Command::Run { args, .. } => {
@@ -137,9 +153,9 @@ pub fn main() -> ExitCode {
             commands::run(args, &sub, &mut commands::Engines::default()).map(|_| ())
         }
         Command::Sweep(s) => commands::sweep(s),
-        Command::Report { dir, plots } => commands::report(dir, plots),
-        Command::Check { args, from_run, starts, descent_steps } => commands::check(args, from_run.as_deref(), *starts, *descent_steps),
-        Command::Compare { dirs, out, plots } => commands::compare(dirs, out, plots),
+        Command::Report { dir, plots } => commands::report(dir, *plots),
+        Command::Check(args) => commands::check(args),
+        Command::Compare { dirs, out, plots } => commands::compare(dirs, out, *plots),
         Command::List => {
             print!("{}", list::text());
             Ok(())
@@ -148,9 +164,27 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err((e, code)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(code)
-        }
+        Err(e) => fail(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parser_errors_on_fixed_choices_name_the_flag() {
+        let e = Cli::command().try_get_matches_from(["escapade", "run", "--step-rule", "adaptive"]).err().unwrap();
+        let e = super::invalid_value(&e).unwrap();
+        assert_eq!(e.to_string(), "invalid step-rule: got adaptive, allowed: one of fixed, self-bounding");
+        assert_eq!(e.exit_code(), 2);
+        let e = Cli::command().try_get_matches_from(["escapade", "run", "--chains", "many"]).err().unwrap();
+        assert!(super::invalid_value(&e).is_none());
     }
 }

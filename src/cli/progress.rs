@@ -1,6 +1,7 @@
 //! Progress on long runs: an indicatif bar (chains finished, escapes so far, chain-steps per
 //! second, time left), machine-readable JSON lines for scripts, or nothing.
 
+use super::args::ProgressMode;
 use escapade::backend::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::{Duration, Instant};
@@ -16,13 +17,13 @@ pub enum Reporter {
 }
 
 impl Reporter {
-    /// The reporter for `mode` (bar, json, none); `quiet` silences all.
-    pub fn new(mode: &str, quiet: bool) -> Result<Self, escapade::Error> {
+    /// The reporter for `mode`; `quiet` silences all.
+    pub fn new(mode: ProgressMode, quiet: bool) -> Self {
         let now = Instant::now();
-        Ok(match (quiet, mode) {
-            (true, _) | (_, "none") => Reporter::Silent,
-            (_, "json") => Reporter::Json(now, now - Duration::from_secs(1)),
-            (_, "bar") => {
+        match (quiet, mode) {
+            (true, _) | (_, ProgressMode::Off) => Reporter::Silent,
+            (_, ProgressMode::Json) => Reporter::Json(now, now - Duration::from_secs(1)),
+            (_, ProgressMode::Bar) => {
                 let bar = ProgressBar::new(0);
                 bar.set_style(
                     ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% eta {eta} | {msg}")
@@ -30,8 +31,7 @@ impl Reporter {
                 );
                 Reporter::Bar(bar, now)
             }
-            (_, other) => return Err(escapade::Error::invalid("progress", "bar, json or none", other)),
-        })
+        }
     }
 
     /// Shows one snapshot.

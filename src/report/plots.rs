@@ -7,6 +7,7 @@ use crate::Error;
 use crate::objective::Objective;
 use crate::stats::survival::{Bin, Curve};
 use plotters::coord::Shift;
+use plotters::coord::combinators::{BindKeyPoints, LogCoord, WithKeyPoints};
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -77,6 +78,60 @@ macro_rules! render {
 
 type Res = Result<(), String>;
 
+/// A log axis from `lo` to `hi` (both > 0) with [`log_ticks`]' tick marks.
+fn log_axis(lo: f64, hi: f64) -> WithKeyPoints<LogCoord<f64>> {
+    let (bold, light) = log_ticks(lo, hi);
+    (lo..hi).log_scale().with_key_points(bold).with_light_points(light)
+}
+
+/// Labelled and light tick marks of a log axis from `lo` to `hi`: the powers of ten, every k-th
+/// one when there are more than eight (light grid lines at the others); 1, 2 and 5 times them
+/// when fewer than three powers fall inside (light lines at every integer multiple). Plotters'
+/// own choice labels 2, 3, ..., 9 in every decade of a short axis, which crowds them.
+fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
+    let inside = |v: &f64| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9);
+    let (e0, e1) = ((lo.log10() - 1e-9).ceil() as i32, (hi.log10() + 1e-9).floor() as i32);
+    let powers: Vec<i32> = (e0..=e1).collect();
+    let pow = |e: i32| 10f64.powi(e);
+    let (bold, light): (Vec<f64>, Vec<f64>) = if powers.len() < 3 {
+        let bold = (e0 - 1..=e1).flat_map(|e| [1.0, 2.0, 5.0].map(|m| m * pow(e))).filter(inside).collect();
+        let light = (e0 - 1..=e1).flat_map(|e| (1..10).map(move |m| f64::from(m) * pow(e))).filter(inside).collect();
+        (bold, light)
+    } else {
+        let step = powers.len().div_ceil(8);
+        let bold = powers.iter().filter(|&&e| (e - e0) as usize % step == 0).map(|&e| pow(e)).collect();
+        let light = if step == 1 {
+            (e0 - 1..=e1).flat_map(|e| (2..10).map(move |m| f64::from(m) * pow(e))).filter(inside).collect()
+        } else {
+            powers.iter().filter(|&&e| (e - e0) as usize % step != 0).map(|&e| pow(e)).collect()
+        };
+        (bold, light)
+    };
+    if bold.len() < 2 {
+        return (vec![lo, hi], light);
+    }
+    (bold, light)
+}
+
+/// A tick label as a paper prints it: 1, 10, 100, 0.5, 2.5e-5; never 10.0 or 0.30000000000000004.
+fn tick(v: &f64) -> String {
+    let v = *v;
+    if v == 0.0 || !v.is_finite() {
+        return if v == 0.0 { "0".into() } else { v.to_string() };
+    }
+    let trim = |s: String| if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    let a = v.abs();
+    if (1e-3..1e5).contains(&a) {
+        // Six significant digits, then the trailing zeros go.
+        let decimals = (5 - a.log10().floor() as i32).max(0) as usize;
+        trim(format!("{v:.decimals$}"))
+    } else {
+        let s = format!("{v:.5e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        format!("{}e{exp}", trim(mantissa.to_string()))
+    }
+}
+
 fn s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
@@ -92,11 +147,12 @@ fn draw_survival<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str,
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 24))
         .margin(15)
+        .margin_right(35)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d((1f64..f64::from(tmax) * 1.5).log_scale(), 0f64..1.02)
+        .build_cartesian_2d(log_axis(1.0, f64::from(tmax) * 1.5), 0f64..1.02)
         .map_err(s)?;
-    chart.configure_mesh().x_desc("steps since the stall (log)").y_desc("fraction not yet escaped").draw().map_err(s)?;
+    chart.configure_mesh().x_label_formatter(&tick).y_label_formatter(&tick).x_desc("steps since the stall (log)").y_desc("fraction not yet escaped").draw().map_err(s)?;
     for (k, (name, curve)) in curves.iter().enumerate() {
         let color = COLORS[k % COLORS.len()];
         let step = |f: fn(&crate::stats::survival::CurvePoint) -> f64| {
@@ -136,11 +192,12 @@ fn draw_histogram<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 24))
         .margin(15)
+        .margin_right(35)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d((0.5f64..hi).log_scale(), 0f64..top.max(1.0))
+        .build_cartesian_2d(log_axis(0.5, hi), 0f64..top.max(1.0))
         .map_err(s)?;
-    chart.configure_mesh().x_desc("escape time, steps (log bins)").y_desc("escapes").draw().map_err(s)?;
+    chart.configure_mesh().x_label_formatter(&tick).y_label_formatter(&tick).x_desc("escape time, steps (log bins)").y_desc("escapes").draw().map_err(s)?;
     chart
         .draw_series(bins.iter().map(|b| Rectangle::new([(b.lo.max(0.5), 0.0), (b.hi, b.count as f64)], COLORS[0].mix(0.7).filled())))
         .map_err(s)?
@@ -171,11 +228,12 @@ fn draw_traces<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, t
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 24))
         .margin(15)
+        .margin_right(35)
         .x_label_area_size(45)
         .y_label_area_size(70)
-        .build_cartesian_2d((1f64..f64::from(tmax + 2)).log_scale(), (lo - pad)..(hi + pad))
+        .build_cartesian_2d(log_axis(1.0, f64::from(tmax + 2)), (lo - pad)..(hi + pad))
         .map_err(s)?;
-    chart.configure_mesh().x_desc("step + 1 (log)").y_desc("f(x)").draw().map_err(s)?;
+    chart.configure_mesh().x_label_formatter(&tick).y_label_formatter(&tick).x_desc("step + 1 (log)").y_desc("f(x)").draw().map_err(s)?;
     for (k, (chain, t)) in traces.iter().enumerate() {
         let color = COLORS[k % COLORS.len()];
         let pts: Vec<(f64, f64)> = t.iter().filter(|p| p.1.is_finite()).map(|&(t, f)| (f64::from(t + 1), f)).collect();
@@ -212,11 +270,12 @@ fn draw_trajectories<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 24))
         .margin(15)
+        .margin_right(35)
         .x_label_area_size(45)
         .y_label_area_size(60)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(s)?;
-    chart.configure_mesh().x_desc("x1").y_desc("x2").draw().map_err(s)?;
+    chart.configure_mesh().x_label_formatter(&tick).y_label_formatter(&tick).x_desc("x1").y_desc("x2").draw().map_err(s)?;
     // Value map: a grid of cells shaded by the rank of f, so level sets show at every scale.
     let n = 80;
     let mut g = [0.0; 2];
@@ -279,11 +338,12 @@ fn draw_envelope<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 24))
         .margin(15)
+        .margin_right(35)
         .x_label_area_size(45)
         .y_label_area_size(70)
-        .build_cartesian_2d((x0 * 0.5..x1 * 2.0).log_scale(), (y0 * 0.5..y1 * 2.0).log_scale())
+        .build_cartesian_2d(log_axis(x0 * 0.5, x1 * 2.0), log_axis(y0 * 0.5, y1 * 2.0))
         .map_err(s)?;
-    chart.configure_mesh().x_desc("f - f_min (log)").y_desc("||Hess f|| (log)").draw().map_err(s)?;
+    chart.configure_mesh().x_label_formatter(&tick).y_label_formatter(&tick).x_desc("f - f_min (log)").y_desc("||Hess f|| (log)").draw().map_err(s)?;
     chart
         .draw_series(points.iter().map(|&(f, h)| Circle::new((gap(f), h.max(y0)), 2, COLORS[0].mix(0.4).filled())))
         .map_err(s)?
@@ -314,4 +374,31 @@ fn draw_envelope<DB: DrawingBackend>(
     }
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(s)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick;
+
+    #[test]
+    fn ticks_read_like_a_papers() {
+        let cases = [
+            (1.0, "1"), (10.0, "10"), (100.0, "100"), (1000.0, "1000"), (0.0, "0"), (0.5, "0.5"), (0.30000000000000004, "0.3"),
+            (250.0, "250"), (-2.0, "-2"), (1e-5, "1e-5"), (2.5e-7, "2.5e-7"), (1e6, "1e6"), (1e12, "1e12"), (0.001, "0.001"),
+            (12345.0, "12345"), (100000.0, "1e5"), (150000.0, "1.5e5"), (1e-12, "1e-12"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(tick(&v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn log_axes_label_powers_of_ten_without_crowding() {
+        let labels = |lo, hi| super::log_ticks(lo, hi).0.iter().map(tick).collect::<Vec<_>>();
+        assert_eq!(labels(1.0, 1500.0), ["1", "10", "100", "1000"]);
+        assert_eq!(labels(0.5, 45.0), ["0.5", "1", "2", "5", "10", "20"]);
+        assert_eq!(labels(1.0, 3.0), ["1", "2"]);
+        assert_eq!(labels(5e-13, 2e11), ["1e-12", "1e-9", "1e-6", "0.001", "1", "1000", "1e6", "1e9"]);
+        assert_eq!(labels(1.2, 1.8).len(), 2);
+    }
 }

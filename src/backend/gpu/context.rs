@@ -44,15 +44,11 @@ pub struct GpuContext {
 }
 
 impl GpuContext {
-    /// Picks the default adapter (high performance, `WGPU_*` environment variables honoured) and
-    /// opens a device with the adapter's own limits, so large ensembles get the largest bindings.
+    /// Picks the default adapter (high performance, `WGPU_*` environment variables honoured; see
+    /// [`request_adapter`]) and opens a device with the adapter's own limits, so large ensembles
+    /// get the largest bindings.
     pub fn new() -> Result<Self, Error> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-            power_preference: wgpu::PowerPreference::HighPerformance,
-            ..Default::default()
-        }))
-        .map_err(|e| Error::NoAdapter(e.to_string()))?;
+        let adapter = request_adapter()?;
         let summary = AdapterSummary::from_info(&adapter.get_info());
         // f16 and f64 chain states need SHADER_F16 / SHADER_F64; ask for them wherever the
         // adapter has them.
@@ -137,6 +133,37 @@ impl GpuContext {
         staging.unmap();
         Ok(out)
     }
+}
+
+/// The adapter escapade runs on: a Vulkan, Metal or DX12 one first (high performance preferred),
+/// and OpenGL only when none of those backends has an adapter. GL is asked last, in its own
+/// instance, because merely creating a GL instance initialises EGL and its drivers, which takes
+/// time and on some systems writes warnings to stderr, all for nothing when Vulkan works.
+/// One consequence: a machine with a software Vulkan adapter (lavapipe) and a hardware GPU that
+/// only GL reaches gets the software adapter; `WGPU_BACKEND=gl` picks the other. When
+/// `WGPU_BACKEND` is set, exactly those backends are asked, once.
+///
+/// (The "error: XDG_RUNTIME_DIR is invalid or not set" lines some Linux machines print come from
+/// Mesa's Vulkan device-select layer, not from GL; the command line switches that layer off when
+/// there is no Wayland session, see `main.rs`.)
+fn request_adapter() -> Result<wgpu::Adapter, Error> {
+    let options = wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() };
+    let request = |backends: Option<wgpu::Backends>| {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        if let Some(b) = backends {
+            desc.backends = b;
+        }
+        // The instance may go: the adapter keeps what it needs alive.
+        let instance = wgpu::Instance::new(desc);
+        block(instance.request_adapter(&options))
+    };
+    if wgpu::Backends::from_env().is_some() {
+        return request(None).map_err(|e| Error::NoAdapter(e.to_string()));
+    }
+    let gl = wgpu::Backends::GL;
+    request(Some(wgpu::Backends::all() - gl)).or_else(|first| {
+        request(Some(gl)).map_err(|second| Error::NoAdapter(format!("{first}; OpenGL: {second}")))
+    })
 }
 
 fn block<F: Future>(f: F) -> F::Output {
