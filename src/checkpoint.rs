@@ -69,7 +69,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 /// What identifies an experiment's results: everything that changes a chain's trajectory.
 pub fn fingerprint(exp: &Experiment) -> String {
     serde_json::json!({
-        "version": crate::report::RNG_STREAM_VERSION,
+        "version": crate::rng::STREAM_VERSION,
         // Layout of the files: 2 = f64 points, x~ points, ChainState with f_tilde/t_limited.
         "format": 2,
         "objective": exp.objective.name(),

@@ -18,7 +18,7 @@
 //!   censored by the budget) is decided after the run at the point where the chain rests
 //!   (`crate::outcome`).
 
-use crate::abi::shared_struct;
+use crate::layout::shared_struct;
 
 /// Sentinel for "never" in step fields (e.g. no perturbation yet).
 pub const NEVER: u32 = u32::MAX;

@@ -1,77 +1,36 @@
 //! An experiment as data (objective, method, ensemble, budget) and the builder that checks it.
 
 use crate::Error;
+pub use crate::precision::Precision;
 use crate::init::Init;
 use crate::method::{Method, MethodKind, Oracle, PgdParams, Rho, StepRule};
 use crate::objective::Objective;
 use std::sync::Arc;
 
-/// How chain positions are stored between steps, and in which arithmetic they are updated.
-///
-/// Know the format's limits: a coordinate that has to grow back from a tiny value (e.g. the
-/// direction ahead of GD on Du et al.'s octopus, halved every step) is lost once it falls below
-/// the smallest subnormal (f32: 2^-149 after about 150 halvings; f64: 2^-1074). The kernel flags
-/// such chains as precision-limited (docs/theory.md). Starting points are drawn in f32 on every
-/// precision; chain bookkeeping (values, thresholds, step sizes) is f32 everywhere.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Precision {
-    /// f32 storage and arithmetic (default).
-    #[default]
-    F32,
-    /// f16: positions are rounded to half precision after every step (and at init), halving the
-    /// device memory of x; arithmetic stays f32. Needs SHADER_F16 on the GPU path.
-    F16,
-    /// f64 storage and arithmetic for positions, gradients and values. Needs SHADER_F64 on the
-    /// GPU path (Mesa's lavapipe has it; many laptop GPUs do not).
-    F64,
-}
+/// The defaults every front end shares: the builder, the command line, `escapade list` and the
+/// docs read them from here.
+pub mod defaults {
+    use crate::{Init, MethodKind};
+    /// Chains in the ensemble.
+    pub const CHAINS: u32 = 4096;
+    /// Step budget per chain.
+    pub const STEPS: u32 = 1000;
+    /// Seed of every random stream.
+    pub const SEED: u64 = 0;
+    /// Starting points: uniform in [-1, 1]^d.
+    pub const INIT: Init = Init::Uniform(1.0);
+    /// [`INIT`] as the command line writes it.
+    pub const INIT_SPEC: &str = "uniform:1";
+    /// The method preset.
+    pub const METHOD: MethodKind = MethodKind::Pgd;
+    /// [`METHOD`] as the command line writes it.
+    pub const METHOD_NAME: &str = "pgd";
 
-impl Precision {
-    /// Parses `f16`, `f32` or `f64`.
-    pub fn from_name(name: &str) -> Result<Self, Error> {
-        match name {
-            "f16" => Ok(Precision::F16),
-            "f32" => Ok(Precision::F32),
-            "f64" => Ok(Precision::F64),
-            other => Err(Error::invalid("state", "one of f16, f32, f64", other)),
-        }
-    }
-
-    /// The name used on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::F16 => "f16",
-            Precision::F32 => "f32",
-            Precision::F64 => "f64",
-        }
-    }
-
-    /// Rounds `v` to the storage precision (identity for f32 and f64).
-    pub fn round(self, v: f32) -> f32 {
-        match self {
-            Precision::F16 => half::f16::from_f32(v).to_f32(),
-            _ => v,
-        }
-    }
-
-    /// Bytes per stored coordinate.
-    pub fn bytes(self) -> u64 {
-        match self {
-            Precision::F16 => 2,
-            Precision::F32 => 4,
-            Precision::F64 => 8,
-        }
-    }
-
-    /// The smallest positive normal number of the storage format: below it a coordinate is
-    /// subnormal and loses relative precision, the precision sentinel's threshold.
-    pub fn min_normal(self) -> f64 {
-        match self {
-            Precision::F16 => 6.103515625e-5,
-            Precision::F32 => f64::from(f32::MIN_POSITIVE),
-            Precision::F64 => f64::MIN_POSITIVE,
-        }
+    #[cfg(test)]
+    #[test]
+    fn spellings_match() {
+        assert_eq!(Init::parse(INIT_SPEC).unwrap(), INIT);
+        assert_eq!(MethodKind::from_name(METHOD_NAME).unwrap(), METHOD);
     }
 }
 
@@ -151,27 +110,25 @@ pub struct Experiment {
 #[derive(Clone, Debug)]
 pub struct ExperimentBuilder {
     exp: Experiment,
-    params: Option<PgdParams>,
 }
 
 impl Experiment {
-    /// Starts an experiment on `objective` with defaults: PGD with the objective's practical
-    /// parameters, 1024 chains, seed 0, init `normal:0.1`, 1000 steps.
+    /// Starts an experiment on `objective` with the shared [`defaults`]: PGD with the objective's
+    /// practical parameters, 4096 chains, seed 0, init `uniform:1`, 1000 steps.
     pub fn builder(objective: Arc<dyn Objective>) -> ExperimentBuilder {
         let params = objective.default_params();
         ExperimentBuilder {
             exp: Experiment {
                 objective,
-                method: Method::preset(MethodKind::Pgd, params),
-                chains: 1024,
-                seed: 0,
-                init: Init::Normal(0.1),
-                steps: 1000,
+                method: Method::preset(defaults::METHOD, params),
+                chains: defaults::CHAINS,
+                seed: defaults::SEED,
+                init: defaults::INIT,
+                steps: defaults::STEPS,
                 trace: None,
                 precision: Precision::F32,
                 checks: CheckSpec::default(),
             },
-            params: None,
         }
     }
 
@@ -189,16 +146,25 @@ impl Experiment {
     }
 }
 
+/// The preset `kind` for `objective`: as [`Method::preset`], with `psgd` drawing a minibatch
+/// of max(1, m/10) of the m terms where the objective is a finite sum.
+pub fn preset_for(kind: MethodKind, params: PgdParams, objective: &dyn Objective) -> Method {
+let mut m = Method::preset(kind, params);
+    if let (MethodKind::Psgd, Some(terms)) = (kind, objective.terms()) {
+        m.oracle = Oracle::Minibatch { batch: (terms / 10).max(1) };
+    }
+    m
+}
+
 impl ExperimentBuilder {
     /// The update rule: a preset's pieces (replacing any set before).
     pub fn method(mut self, kind: MethodKind) -> Self {
         let params = self.exp.method.params;
-        self.exp.method = Method { params, ..Method::preset_for(kind, params, self.exp.objective.as_ref()) };
+        self.exp.method = Method { params, ..preset_for(kind, params, self.exp.objective.as_ref()) };
         self
     }
     /// A whole method (pieces, step rule and parameters).
     pub fn full_method(mut self, method: Method) -> Self {
-        self.params = Some(method.params);
         self.exp.method = method;
         self
     }
@@ -209,7 +175,7 @@ impl ExperimentBuilder {
     }
     /// Step size and thresholds (default: the objective's practical parameters).
     pub fn params(mut self, params: PgdParams) -> Self {
-        self.params = Some(params);
+        self.exp.method.params = params;
         self
     }
     /// Number of chains (>= 1).
@@ -249,10 +215,7 @@ impl ExperimentBuilder {
     }
 
     /// Checks every field and returns the experiment.
-    pub fn build(mut self) -> Result<Experiment, Error> {
-        if let Some(p) = self.params {
-            self.exp.method.params = p;
-        }
+    pub fn build(self) -> Result<Experiment, Error> {
         let e = self.exp;
         e.method.validate()?;
         let obj = &e.objective;
@@ -261,7 +224,7 @@ impl ExperimentBuilder {
         }
         if let StepRule::SelfBounding(sb) = &e.method.step_rule {
             let wgsl = obj.wgsl();
-            let own = |f| crate::backend::gpu::shader::defines(&wgsl, f);
+            let own = |f| crate::objective::wgsl::defines(&wgsl, f);
             if sb.rho1.is_none() && obj.rho().is_none() && !(own("rho1") && own("rho2")) {
                 return Err(Error::invalid(
                     "rho1",
@@ -284,16 +247,6 @@ impl ExperimentBuilder {
         if let Some(r) = e.checks.certify_rho {
             if !(r.is_finite() && r > 0.0) {
                 return Err(Error::invalid("certify-rho", "a finite number > 0", r));
-            }
-        }
-        if e.precision == Precision::F64 && !obj.cpu_twin() {
-            let src = crate::backend::gpu::shader::compose(obj.as_ref(), &e.method, Precision::F64, 4);
-            if let Err(why) = crate::backend::gpu::shader::validate(&src) {
-                return Err(Error::invalid(
-                    "state",
-                    format!("f32 or f16 for this objective: its WGSL does not compile in f64, write `real` where it writes f32 ({why})"),
-                    "f64",
-                ));
             }
         }
         if let Init::Point(v) = &e.init {

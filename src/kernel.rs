@@ -5,7 +5,7 @@ use crate::escape::{ChainState, EscapeEvent, NEVER, status};
 use crate::method::{Oracle, Perturbation, Rho, Schedule, SelfBounding, Selectors, Transform};
 use crate::objective::Objective;
 use crate::rng::{self, Purpose};
-use crate::abi::shared_struct;
+use crate::layout::shared_struct;
 use crate::experiment::Experiment;
 use crate::method::StepRule;
 
@@ -239,7 +239,7 @@ impl Real for f64 {
 /// Steps chains of one experiment, positions in `T`. It is given exactly what the kernel is: the
 /// objective, the piece selectors and the parameter record (and the storage precision).
 pub struct Stepper<'a, T: Real> {
-    precision: crate::experiment::Precision,
+    precision: crate::precision::Precision,
     obj: &'a dyn Objective,
     oracle: Oracle,
     perturbation: Perturbation,
@@ -257,7 +257,7 @@ pub struct Stepper<'a, T: Real> {
 impl<'a, T: Real> Stepper<'a, T> {
     /// A stepper for `obj` with the kernel's selectors `sel` and parameters `p`, storing
     /// positions at `precision`.
-    pub fn new(obj: &'a dyn Objective, sel: Selectors, p: KernelParams, precision: crate::experiment::Precision) -> Self {
+    pub fn new(obj: &'a dyn Objective, sel: Selectors, p: KernelParams, precision: crate::precision::Precision) -> Self {
         let d = obj.dim();
         let (oracle, perturbation, transform, schedule) = sel.pieces(p.sigma, p.batch, p.gamma, p.lambda);
         let rule = (sel.step_rule == 1).then(|| p.self_bounding());
@@ -293,7 +293,7 @@ impl<'a, T: Real> Stepper<'a, T> {
 
     fn round(&self, v: T) -> T {
         match self.precision {
-            crate::experiment::Precision::F16 => T::of(half::f16::from_f32(v.f32()).to_f32()),
+            crate::precision::Precision::F16 => T::of(half::f16::from_f32(v.f32()).to_f32()),
             _ => v,
         }
     }

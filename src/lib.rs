@@ -4,27 +4,41 @@
 //! GPU through wgpu compute shaders, to study how they escape saddle points.
 //!
 //! ```no_run
-//! use escapade::{Experiment, BackendChoice, Init, MethodKind, ObjectiveSpec};
+//! use escapade::{Experiment, GpuEngine, Init, MethodKind, ObjectiveSpec, Runner};
 //! let objective = ObjectiveSpec::from_name("octopus", 5)?.build()?;
-//! let report = Experiment::builder(objective)
+//! let experiment = Experiment::builder(objective)
 //!     .method(MethodKind::Pgd)
 //!     .chains(4096)
 //!     .steps(2000)
 //!     .seed(1)
 //!     .init(Init::Uniform(1.0))
-//!     .build()?
-//!     .run(BackendChoice::Auto)?;
+//!     .build()?;
+//! let engine = GpuEngine::new()?; // or Runner::cpu() for the CPU twin
+//! let report = Runner::gpu(&engine).run(&experiment)?;
 //! println!("{}", report.human_summary());
 //! # Ok::<(), escapade::Error>(())
 //! ```
 //!
-//! Data flow: [`Experiment`] (objective, method, ensemble, budget) -> a backend
-//! ([`backend::gpu::GpuEngine`] or the CPU twin in [`backend::cpu`]) -> [`Report`] (counts,
-//! survival statistics in [`stats`], files and plots in [`report`]), with host-side checks in
-//! [`check`] (Hessian spectra, self-bounding verdicts, second-order certification) and
-//! checkpoints in [`checkpoint`] so interrupted runs resume exactly.
-//! Every rule exists twice, in WGSL (`shaders/`) and in Rust ([`kernel`], [`objective`]), and the
-//! tests hold the two together.
+//! ## Layers (data flows up; no module depends on one above it)
+//!
+//! ```text
+//! run         Runner: experiment x engine x checkpointer x observer -> Report
+//! report      typed results -> summary.json, CSV, Parquet, plots
+//! analysis    outcome (verdicts at resting points), check (Hessian spectra through a
+//!             Products trait, self-bounding checks), stats (survival, competing risks)
+//! engines     backend::cpu, backend::gpu (context, driver, shader composition, hvp),
+//!             checkpoint
+//! chain       escape (chain state, events), abi (codes, bindings: the WGSL/Rust contract),
+//!             kernel (the CPU twin of the kernel and its parameter record)
+//! spec        experiment (+ defaults, checks), objective (+ its WGSL header), method, init,
+//!             precision: validated data, no I/O, no GPU
+//! base        error, rng (Philox), linalg, stats, layout (records shared with WGSL)
+//! ```
+//!
+//! docs/architecture.md draws the same picture with the files, and shows how a new objective
+//! (one `.rs`, one `.wgsl`, its lines in the catalogue) goes in; docs/theory.md explains what
+//! the statistics measure. Every rule exists twice, in WGSL (`shaders/`, `src/objective/*.wgsl`)
+//! and in Rust ([`kernel`], [`objective`]), and the tests hold the two together.
 
 #![warn(missing_docs)]
 
@@ -37,10 +51,12 @@ pub mod escape;
 pub mod experiment;
 pub mod init;
 pub mod kernel;
+pub mod layout;
 pub mod linalg;
 pub mod method;
 pub mod objective;
 pub mod outcome;
+pub mod precision;
 pub mod report;
 pub mod rng;
 pub mod run;

@@ -27,6 +27,10 @@ pub enum Purpose {
     Data = 4,
 }
 
+/// Version of the random-stream addressing; bump when a draw's address or transform changes
+/// (reports and checkpoints record it).
+pub const STREAM_VERSION: u32 = 1;
+
 /// One Philox4x32-10 block: 4 random words for a 128-bit counter and a 64-bit key.
 pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     let mut c = counter;

@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use escapade::method::{Oracle, Perturbation, PrecondKernel, Rho, Schedule, SelfBounding, StepRule, Transform};
 use escapade::objective::{DataSource, WgslObjective};
 use escapade::experiment::CheckSpec;
+use escapade::experiment::defaults;
 use escapade::{BackendChoice, Error, Experiment, Init, MethodKind, Objective, ObjectiveSpec, Precision, TheoryParams};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -198,7 +199,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub obj: ObjectiveArgs,
     /// Method preset (`escapade list` describes them); its pieces can be changed by the flags below.
-    #[arg(long, default_value = "pgd", value_parser = method_names(), help_heading = METHOD)]
+    #[arg(long, default_value = defaults::METHOD_NAME, value_parser = method_names(), help_heading = METHOD)]
     pub method: String,
     /// Step size eta.
     #[arg(long, help_heading = METHOD)]
@@ -255,17 +256,17 @@ pub struct RunArgs {
     #[command(flatten, next_help_heading = THEORY)]
     pub theory: TheoryArgs,
     /// Number of chains.
-    #[arg(long, default_value_t = 4096, help_heading = ENSEMBLE)]
+    #[arg(long, default_value_t = defaults::CHAINS, help_heading = ENSEMBLE)]
     pub chains: u32,
     /// Step budget per chain.
-    #[arg(long, default_value_t = 1000, help_heading = ENSEMBLE)]
+    #[arg(long, default_value_t = defaults::STEPS, help_heading = ENSEMBLE)]
     pub steps: u32,
     /// Seed of every random stream.
-    #[arg(long, default_value_t = 0, help_heading = ENSEMBLE)]
+    #[arg(long, default_value_t = defaults::SEED, help_heading = ENSEMBLE)]
     pub seed: u64,
     /// Initial points: zero, normal:SIGMA, uniform:HALFWIDTH, ball:RADIUS, sphere:RADIUS or
     /// point:X1,X2,...
-    #[arg(long, default_value = "uniform:1", help_heading = ENSEMBLE)]
+    #[arg(long, default_value = defaults::INIT_SPEC, help_heading = ENSEMBLE)]
     pub init: String,
     /// Backend: auto (a GPU adapter when one exists, else the CPU), gpu or cpu.
     #[arg(long, value_enum, default_value = "auto", help_heading = ENSEMBLE)]
@@ -494,7 +495,7 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
     params.t_thres = a.t_thres.unwrap_or(params.t_thres);
     params.certify = a.certify.unwrap_or(params.certify);
     let kind = MethodKind::from_name(&a.method)?;
-    let mut method = escapade::Method::preset_for(kind, params, objective.as_ref());
+    let mut method = escapade::experiment::preset_for(kind, params, objective.as_ref());
     if let Some(sigma) = a.noise {
         method.oracle = Oracle::Noise { sigma };
     }

@@ -121,16 +121,6 @@ impl Method {
         Method { kind, oracle, perturbation, transform, schedule: Schedule::Constant, step_rule: StepRule::Fixed, params }
     }
 
-    /// The preset `kind` for `objective`: as [`Method::preset`], with `psgd` drawing a minibatch
-    /// of max(1, m/10) of the m terms where the objective is a finite sum.
-    pub fn preset_for(kind: MethodKind, params: PgdParams, objective: &dyn crate::Objective) -> Self {
-        let mut m = Self::preset(kind, params);
-        if let (MethodKind::Psgd, Some(terms)) = (kind, objective.terms()) {
-            m.oracle = Oracle::Minibatch { batch: (terms / 10).max(1) };
-        }
-        m
-    }
-
     /// Checks every piece, naming the bad field.
     pub fn validate(&self) -> Result<(), Error> {
         self.params.validate()?;

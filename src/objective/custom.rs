@@ -4,7 +4,7 @@
 
 use super::{Eval, Objective};
 use crate::Error;
-use crate::backend::gpu::shader::{defines, objective_header};
+use super::wgsl::{defines, objective_header, resolve_real};
 use crate::method::PgdParams;
 use std::path::{Path, PathBuf};
 
@@ -36,7 +36,7 @@ impl WgslObjective {
         let shown = path.display().to_string();
         let header = objective_header(dim);
         let header_lines = header.lines().count() as u32;
-        let full = crate::backend::gpu::shader::resolve_real(format!("{header}{source}"), crate::Precision::F32);
+        let full = resolve_real(format!("{header}{source}"), crate::Precision::F32);
         let at = |loc: Option<naga::SourceLocation>, msg: String| {
             let place = match loc {
                 Some(l) if l.line_number > header_lines => format!("{shown}:{}:{}", l.line_number - header_lines, l.line_position),
@@ -51,17 +51,9 @@ impl WgslObjective {
         if !defines(&source, "objective") {
             return Err(Error::Shader(format!("{shown}: no objective function; expected {CONTRACT}")));
         }
+        // Names the kernel uses are checked when it is composed (`compose_checked` in
+        // backend::gpu::shader), which names this file too.
         let obj = WgslObjective { path: path.to_path_buf(), source, dim, f_min };
-        // The file must also live next to the kernel: names the kernel uses are taken.
-        let method = crate::method::Method::preset(crate::method::MethodKind::Pgd, obj.default_params());
-        let kernel = crate::backend::gpu::shader::compose(&obj, &method, crate::Precision::F32, 4);
-        let clash = crate::backend::gpu::shader::validate(&kernel);
-        if let Err(msg) = clash {
-            return Err(Error::Shader(format!(
-                "{shown}: conflicts with escapade's kernel ({msg}); avoid its names: x, g, v, st, params, data, step, evaluate, \
-                 ball, sphere, normals, philox, key and names starting with init_, chain_, trace, events, counters, xs, states"
-            )));
-        }
         Ok(obj)
     }
 }
@@ -102,6 +94,9 @@ impl Objective for WgslObjective {
     fn f_min(&self) -> Option<f64> {
         self.f_min
     }
+    fn wgsl_origin(&self) -> String {
+        self.path.display().to_string()
+    }
     fn cpu_twin(&self) -> bool {
         false
     }
@@ -118,15 +113,22 @@ mod tests {
         if let Err(e) = WgslObjective::from_source(Path::new("q.wgsl"), ok.into(), 1, Some(0.0)) {
             panic!("{e}");
         }
+        // A file that clashes with the kernel's names loads, and is refused when composed.
+        let clash = format!("{ok}fn step(a: f32) -> f32 {{ return a; }}\n");
+        let obj = WgslObjective::from_source(Path::new("q.wgsl"), clash, 1, None).unwrap();
+        let method = crate::method::Method::preset(crate::method::MethodKind::Pgd, obj.default_params());
+        let e = crate::backend::gpu::shader::compose_checked(&obj, &method, crate::Precision::F32, 4).unwrap_err().to_string();
+        assert!(e.contains("q.wgsl") && e.contains("conflicts with escapade's kernel"), "{e}");
+        let e = crate::backend::gpu::shader::compose_checked(&WgslObjective::from_source(Path::new("q.wgsl"), ok.into(), 1, None).unwrap(), &method, crate::Precision::F64, 4)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("state") && e.contains("real"), "{e}");
         let typo = ok.replace("(*g)[0] = (*x)[0];", "(*g)[0] = (*x)[0] +;");
         let e = WgslObjective::from_source(Path::new("q.wgsl"), typo, 1, None).unwrap_err().to_string();
         assert!(e.contains("q.wgsl:2:"), "{e}");
         let wrong_type = ok.replace("(*g)[0] = (*x)[0];", "(*g)[0] = 1u;");
         let e = WgslObjective::from_source(Path::new("q.wgsl"), wrong_type, 1, None).unwrap_err().to_string();
         assert!(e.contains("q.wgsl:2:"), "{e}");
-        let clash = format!("{ok}fn step(a: f32) -> f32 {{ return a; }}\n");
-        let e = WgslObjective::from_source(Path::new("q.wgsl"), clash, 1, None).unwrap_err().to_string();
-        assert!(e.contains("conflicts with escapade's kernel"), "{e}");
         let missing = "fn helper() -> f32 { return 1.0; }\n";
         let e = WgslObjective::from_source(Path::new("q.wgsl"), missing.into(), 1, None).unwrap_err().to_string();
         assert!(e.contains("no objective function"), "{e}");

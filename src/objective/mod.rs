@@ -5,6 +5,7 @@
 
 mod custom;
 pub mod data;
+pub mod wgsl;
 mod degenerate_quartic;
 mod linear_network;
 mod matrix_factorization;
@@ -105,6 +106,10 @@ pub trait Objective: Send + Sync + Debug {
     /// otherwise, and callers fall back to central differences of gradients).
     fn hvp_f64(&self, _x: &[f64], _v: &[f64], _out: &mut [f64]) -> bool {
         false
+    }
+    /// Where the WGSL comes from, for error messages (a custom objective's file).
+    fn wgsl_origin(&self) -> String {
+        format!("objective {}", self.name())
     }
     /// Whether the Rust evaluation is real (false for WGSL-only custom objectives, which run on
     /// the GPU path only).

@@ -21,8 +21,6 @@ use std::path::{Path, PathBuf};
 /// 3: outcomes (converged, precision-limited) and statistics over saddle stalls.
 pub const SCHEMA_VERSION: u32 = 3;
 
-/// Version of the random-stream addressing; bump when a draw's address or transform changes.
-pub const RNG_STREAM_VERSION: u32 = 1;
 
 /// Chain counts of a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -209,7 +207,7 @@ impl Report {
             "shards": self.raw.shards,
             "event_overflow_recoveries": self.raw.overflow_recoveries,
             "loop_limit_retries": self.raw.loop_limit_retries,
-            "rng": { "generator": "philox4x32-10", "stream_version": RNG_STREAM_VERSION },
+            "rng": { "generator": "philox4x32-10", "stream_version": crate::rng::STREAM_VERSION },
             "counts": self.counts,
             "escape_time": self.escape_time,
             "escape_time_by_label": self.escape_time_by_label,

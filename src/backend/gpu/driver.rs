@@ -1,7 +1,7 @@
 //! The GPU engine: buffers per shard, fused dispatches, read-back of counters and events only.
 
 use super::context::GpuContext;
-use super::shader::{WORKGROUP_SIZE, compose, layout_entries};
+use super::shader::{WORKGROUP_SIZE, compose_checked, layout_entries};
 use crate::abi::{DATA, KERNEL_BINDINGS};
 use crate::kernel::KernelParams;
 use crate::Error;
@@ -182,7 +182,7 @@ impl GpuEngine {
                 exp.precision.name()
             )));
         }
-        let src = compose(exp.objective.as_ref(), &exp.method, exp.precision, self.settings.pending());
+        let src = compose_checked(exp.objective.as_ref(), &exp.method, exp.precision, self.settings.pending())?;
         let cache = |c: &Mutex<HashMap<String, Arc<Pipelines>>>| c.lock().unwrap_or_else(|e| e.into_inner()).get(&src).cloned();
         if let Some(p) = cache(&self.cache) {
             return Ok(p);

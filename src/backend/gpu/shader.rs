@@ -7,58 +7,18 @@
 //! here; the stored type `StateT` is f16, f32 or f64. Random draws, chain bookkeeping and every
 //! transcendental stay f32: Vulkan has no f64 log/exp/pow/sin/cos.
 
-use crate::abi::{self, Access, Binding};
+use crate::abi;
+use crate::layout::{self, Access, Binding};
+pub use crate::objective::wgsl::{defines, objective_header, objective_header_in, resolve_real, validate};
 use crate::escape::{ChainState, EscapeEvent};
-use crate::experiment::Precision;
+use crate::precision::Precision;
+use crate::Error;
 use crate::kernel::KernelParams;
 use crate::method::{Method, StepRule};
 use crate::objective::Objective;
 
 /// Invocations per workgroup.
 pub const WORKGROUP_SIZE: u32 = 64;
-
-/// Declarations every objective may use: the evaluation record and the shared data binding
-/// (stored as f32 on every precision; objectives widen it with `real(data[i])`).
-fn objective_prelude() -> String {
-    format!("struct Eval {{ f: real, label: u32, ok: u32 }}\n{}", abi::DATA.declaration())
-}
-
-/// The header an objective's source is compiled after in f32: dimension, prelude, random stream.
-/// Pass the composed text through [`resolve_real`].
-pub fn objective_header(dim: usize) -> String {
-    objective_header_in(dim, Precision::F32)
-}
-
-/// The header for positions of `precision` (f16 storage computes in f32).
-pub fn objective_header_in(dim: usize, precision: Precision) -> String {
-    let real = if precision == Precision::F64 {
-        // NaN fails every ordered comparison, so this is false for NaN and both infinities.
-        "alias real = f64;\nfn finite_real(v: real) -> bool { return abs(v) <= 1.7976931348623157e308; }\n"
-    } else {
-        "fn finite_real(v: real) -> bool { return finite_f32(v); }\n"
-    };
-    format!("const D: u32 = {dim}u;\nconst WG: u32 = {WORKGROUP_SIZE}u;\n{real}{}{}\n", objective_prelude(), include_str!("../../../shaders/rng.wgsl"))
-}
-
-/// Resolves the type name `real` in composed WGSL: f64 stays an alias (declared by the header);
-/// for f32 every `real` identifier is written as `f32`, because naga does not unify
-/// `array<real, D>` with a custom objective's `array<f32, D>` through an alias.
-pub fn resolve_real(src: String, precision: Precision) -> String {
-    if precision == Precision::F64 {
-        return src;
-    }
-    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let mut out = String::with_capacity(src.len());
-    let mut rest = src.as_str();
-    while let Some(i) = rest.find("real") {
-        let before = rest[..i].chars().next_back();
-        let after = rest[i + 4..].chars().next();
-        out += &rest[..i];
-        out += if before.is_some_and(ident) || after.is_some_and(ident) { "real" } else { "f32" };
-        rest = &rest[i + 4..];
-    }
-    out + rest
-}
 
 /// The full WGSL source of the ensemble kernel for positions stored at `precision`; `pending`
 /// is how many escape events a chain holds per dispatch.
@@ -70,7 +30,7 @@ pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision,
         Precision::F64 => "alias StateT = f64;\nconst MIN_NORMAL: f64 = 2.2250738585072014e-308;\n",
     };
     let mut out = format!(
-        "{state}// escapade kernel: objective {}, d = {}, method {}\nconst PEND: u32 = {pending}u;\n{}{}{}\n{src}\n",
+        "{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {WORKGROUP_SIZE}u;\nconst PEND: u32 = {pending}u;\n{}{}{}\n{src}\n",
         objective.name(),
         objective.dim(),
         method.kind.name(),
@@ -93,30 +53,43 @@ pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision,
     resolve_real(out + include_str!("../../../shaders/kernel.wgsl"), precision)
 }
 
-/// Parses and validates a composed module with naga: the error, with its nested causes, as text.
-pub fn validate(src: &str) -> Result<(), String> {
-    let module = naga::front::wgsl::parse_str(src).map_err(|e| e.message().to_string())?;
-    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
-        .validate(&module)
-        .map(|_| ())
-        .map_err(|e| crate::objective::custom_error_chain(e.as_inner()))
+/// [`compose`], validated with naga. A module that does not validate is the objective's fault
+/// when the objective is WGSL-only: its names clash with the kernel's, or (with f64 state) it
+/// is written in f32; both come back as errors naming the cause, never as a device error.
+pub fn compose_checked(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32) -> Result<String, Error> {
+    let src = compose(objective, method, precision, pending);
+    let Err(why) = validate(&src) else { return Ok(src) };
+    let f32_ok = precision != Precision::F64 || validate(&compose(objective, method, Precision::F32, pending)).is_ok();
+    Err(match (objective.cpu_twin(), f32_ok) {
+        (false, true) => Error::invalid(
+            "state",
+            format!("f32 or f16 for {}: its WGSL does not compile in f64, write `real` where it writes f32 ({why})", objective.wgsl_origin()),
+            "f64",
+        ),
+        (false, false) => Error::Shader(format!(
+            "{}: conflicts with escapade's kernel ({why}); avoid its names: x, g, v, st, params, data, step, evaluate, \
+             ball, sphere, normals, philox, key and names starting with init_, chain_, trace, events, counters, xs, states",
+            objective.wgsl_origin()
+        )),
+        (true, _) => Error::Gpu(format!("escapade's kernel for {} does not validate: {why}", objective.name())),
+    })
 }
 
 /// The ensemble kernel's half of the contract, generated from `crate::abi`: codes, records,
 /// bindings and the fresh chain state.
 fn kernel_contract() -> String {
     let mut out = abi::constants();
-    out += &abi::declaration::<KernelParams>();
-    out += &abi::declaration::<ChainState>();
-    out += &abi::declaration::<EscapeEvent>();
+    out += &layout::declaration::<KernelParams>();
+    out += &layout::declaration::<ChainState>();
+    out += &layout::declaration::<EscapeEvent>();
     out += &abi::KERNEL_BINDINGS.iter().map(Binding::declaration).collect::<String>();
-    out + &abi::constant_fn("fresh_state", &ChainState::fresh())
+    out + &layout::constant_fn("fresh_state", &ChainState::fresh())
 }
 
 /// The Hessian-vector product kernel for `objective` (positions in f32).
 pub fn hvp_source(objective: &dyn Objective) -> String {
-    let contract = abi::declaration::<abi::HvpParams>() + &abi::HVP_BINDINGS.iter().map(Binding::declaration).collect::<String>();
-    let src = format!("{}{contract}{}\n{}", objective_header(objective.dim()), objective.wgsl(), include_str!("../../../shaders/hvp.wgsl"));
+    let contract = layout::declaration::<abi::HvpParams>() + &abi::HVP_BINDINGS.iter().map(Binding::declaration).collect::<String>();
+    let src = format!("{}const WG: u32 = {WORKGROUP_SIZE}u;\n{contract}{}\n{}", objective_header(objective.dim()), objective.wgsl(), include_str!("../../../shaders/hvp.wgsl"));
     resolve_real(src, Precision::F32)
 }
 
@@ -140,11 +113,6 @@ pub fn layout_entries(bindings: &[Binding]) -> Vec<wgpu::BindGroupLayoutEntry> {
             count: None,
         })
         .collect()
-}
-
-/// Whether WGSL source `src` defines a function named `name`.
-pub fn defines(src: &str, name: &str) -> bool {
-    src.split("fn ").skip(1).any(|rest| rest.trim_start().strip_prefix(name).is_some_and(|r| r.trim_start().starts_with('(')))
 }
 
 #[cfg(test)]

@@ -1,0 +1,68 @@
+//! The WGSL side of the objective contract: the header every objective is compiled after
+//! (dimension `D`, the arithmetic type `real`, `finite_real`, `struct Eval`, the shared `data`
+//! binding, the Philox stream), the resolution of `real`, and naga validation.
+
+use crate::layout::{Access, Binding};
+use crate::precision::Precision;
+
+/// The objective's shared read-only data (e.g. phase retrieval's A and y), f32 on every
+/// precision; declared in the objective prelude, bound by both kernels.
+pub const DATA: Binding = Binding { number: 6, name: "data", access: Access::Read, ty: "array<f32>" };
+
+/// Declarations every objective may use: the evaluation record and the shared data binding
+/// (stored as f32 on every precision; objectives widen it with `real(data[i])`).
+fn objective_prelude() -> String {
+    format!("struct Eval {{ f: real, label: u32, ok: u32 }}\n{}", DATA.declaration())
+}
+
+/// The header an objective's source is compiled after in f32: dimension, prelude, random stream.
+/// Pass the composed text through [`resolve_real`].
+pub fn objective_header(dim: usize) -> String {
+    objective_header_in(dim, Precision::F32)
+}
+
+/// The header for positions of `precision` (f16 storage computes in f32).
+pub fn objective_header_in(dim: usize, precision: Precision) -> String {
+    let real = if precision == Precision::F64 {
+        // NaN fails every ordered comparison, so this is false for NaN and both infinities.
+        "alias real = f64;\nfn finite_real(v: real) -> bool { return abs(v) <= 1.7976931348623157e308; }\n"
+    } else {
+        "fn finite_real(v: real) -> bool { return finite_f32(v); }\n"
+    };
+    format!("const D: u32 = {dim}u;\n{real}{}{}\n", objective_prelude(), include_str!("../../shaders/rng.wgsl"))
+}
+
+/// Resolves the type name `real` in composed WGSL: f64 stays an alias (declared by the header);
+/// for f32 every `real` identifier is written as `f32`, because naga does not unify
+/// `array<real, D>` with a custom objective's `array<f32, D>` through an alias.
+pub fn resolve_real(src: String, precision: Precision) -> String {
+    if precision == Precision::F64 {
+        return src;
+    }
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(src.len());
+    let mut rest = src.as_str();
+    while let Some(i) = rest.find("real") {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + 4..].chars().next();
+        out += &rest[..i];
+        out += if before.is_some_and(ident) || after.is_some_and(ident) { "real" } else { "f32" };
+        rest = &rest[i + 4..];
+    }
+    out + rest
+}
+
+/// Parses and validates a composed module with naga: the error, with its nested causes, as text.
+pub fn validate(src: &str) -> Result<(), String> {
+    let module = naga::front::wgsl::parse_str(src).map_err(|e| e.message().to_string())?;
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
+        .validate(&module)
+        .map(|_| ())
+        .map_err(|e| super::custom_error_chain(e.as_inner()))
+}
+
+/// Whether WGSL source `src` defines a function named `name`.
+pub fn defines(src: &str, name: &str) -> bool {
+    src.split("fn ").skip(1).any(|rest| rest.trim_start().strip_prefix(name).is_some_and(|r| r.trim_start().starts_with('(')))
+}
+
