@@ -59,7 +59,8 @@ pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision,
 pub fn compose_checked(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32) -> Result<String, Error> {
     let src = compose(objective, method, precision, pending);
     let Err(why) = validate(&src) else { return Ok(src) };
-    let f32_ok = precision != Precision::F64 || validate(&compose(objective, method, Precision::F32, pending)).is_ok();
+    // Only f64 state can fail where f32 passes: then the objective is written in f32.
+    let f32_ok = precision == Precision::F64 && validate(&compose(objective, method, Precision::F32, pending)).is_ok();
     Err(match (objective.cpu_twin(), f32_ok) {
         (false, true) => Error::invalid(
             "state",
