@@ -1,5 +1,5 @@
 //! The contract between the host and the WGSL kernels, declared once, here: the shared records
-//! (declared with [`shared_struct!`]), every code the kernels branch on ([`codes`]) and the
+//! (declared with `shared_struct!`), every code the kernels branch on ([`codes`]) and the
 //! binding numbers ([`KERNEL_BINDINGS`], [`HVP_BINDINGS`]). The WGSL declarations are generated
 //! from these and put in front of the kernels' logic at composition, so the `.wgsl` files hold
 //! logic only; a test compares naga's member offsets and sizes with Rust's for every record.

@@ -365,7 +365,7 @@ impl<'a, T: Real> Stepper<'a, T> {
         if !self.evaluate(x, g, st, t) {
             return Step::Done;
         }
-        if self.p.sb_rebase > 0 && t > 0 && t % self.p.sb_rebase == 0 {
+        if self.p.sb_rebase > 0 && t > 0 && t.is_multiple_of(self.p.sb_rebase) {
             // Re-anchor the self-bounding rule at the current (lower) value: f stays below it
             // from here on, so rho1/rho2 there bound the smoothness of the rest of the run.
             self.chain_params(st);
@@ -428,8 +428,8 @@ impl<'a, T: Real> Stepper<'a, T> {
             Oracle::Exact => self.v.copy_from_slice(g),
             Oracle::Noise { .. } => {
                 rng::normals(seed, chain, t, Purpose::Noise, &mut self.scratch);
-                for i in 0..d {
-                    self.v[i] = g[i] + T::of(self.p.sigma) * T::of(self.scratch[i]);
+                for ((v, gi), n) in self.v.iter_mut().zip(g.iter()).zip(&self.scratch) {
+                    *v = *gi + T::of(self.p.sigma) * T::of(*n);
                 }
             }
             Oracle::Minibatch { .. } => {

@@ -1,4 +1,4 @@
-//! How a record is shared between Rust and WGSL: the [`shared_struct!`] macro declares a
+//! How a record is shared between Rust and WGSL: the `shared_struct!` macro declares a
 //! `#[repr(C)]` struct and, from the same field list, what its WGSL declaration needs; plus
 //! binding declarations. A leaf: the contract itself (`crate::abi`) is built on it.
 

@@ -105,7 +105,7 @@ fn sgd_noise_has_the_requested_mean_and_variance() {
         .build()
         .unwrap();
     let r = Runner::gpu(&engine).run(&exp).unwrap();
-    let noise: Vec<f64> = r.raw.x.iter().map(|&v| -f64::from(v) / eta).collect();
+    let noise: Vec<f64> = r.raw.x.iter().map(|&v| -v / eta).collect();
     let n = noise.len() as f64;
     let mean = noise.iter().sum::<f64>() / n;
     let var = noise.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
@@ -135,7 +135,7 @@ fn minibatch_gradients_are_unbiased() {
     let r = Runner::gpu(&engine).run(&exp).unwrap();
     let n = 65_536.0;
     for i in 0..4 {
-        let draws: Vec<f64> = (0..65_536).map(|c| (x0[i] - f64::from(r.raw.x[c * 4 + i])) / eta).collect();
+        let draws: Vec<f64> = (0..65_536).map(|c| (x0[i] - r.raw.x[c * 4 + i]) / eta).collect();
         let mean = draws.iter().sum::<f64>() / n;
         let sd = (draws.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
         println!("coordinate {i}: minibatch mean {mean:.5}, full gradient {:.5}, standard error {:.5}", full[i], sd / n.sqrt());
@@ -198,7 +198,7 @@ fn matrix_factorization_pgd_from_near_zero_finds_the_top_subspace() {
     let d = 12;
     let inside = (0..1024)
         .filter(|&c| {
-            let x: Vec<f64> = r.raw.x[c * d..(c + 1) * d].iter().map(|&v| f64::from(v)).collect();
+            let x: Vec<f64> = r.raw.x[c * d..(c + 1) * d].to_vec();
             mf.top_subspace_fraction(&x) >= 0.99
         })
         .count();

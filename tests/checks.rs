@@ -63,7 +63,9 @@ fn spectra_match_exact_values_on_the_gpu_and_cpu() {
         .collect();
     // MF at U = 0: eigenvalues -2 lambda_k(M), each with multiplicity r.
     let exact_mf = [(-4.0, -1.0)];
-    let cases: [(Arc<dyn Objective>, Vec<f64>, Vec<(f64, f64)>); 3] = [
+    // (objective, points, exact (lambda_min, lambda_max) per point)
+    type Case = (Arc<dyn Objective>, Vec<f64>, Vec<(f64, f64)>);
+    let cases: [Case; 3] = [
         (q.clone(), pts_q.to_vec(), exact_q),
         (mf.clone(), vec![0.0; 6], exact_mf.to_vec()),
         (obj(ObjectiveSpec::ToySaddle), vec![0.0, 0.0, 0.1, 0.9], vec![(-1.0, 1.0), (1.0f64.min(3.0 * 0.81 - 1.0), 1.43)]),

@@ -85,7 +85,7 @@ fn ensembles_larger_than_one_binding_run_in_shards() {
         .build()
         .unwrap();
     let g = Runner::gpu(&engine).run(&exp).unwrap();
-    let limit = u64::from(engine.context().device.limits().max_storage_buffer_binding_size);
+    let limit = engine.context().device.limits().max_storage_buffer_binding_size;
     if u64::from(chains) * 48 > limit {
         assert!(g.raw.shards >= 2, "expected sharding, got {} shard(s)", g.raw.shards);
     }

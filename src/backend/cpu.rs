@@ -111,7 +111,7 @@ fn run_chain<T: Real>(exp: &Experiment, p: &crate::kernel::KernelParams, chain: 
     };
     let wide = |v: &[T]| v.iter().map(|a| a.to_f64().unwrap_or(f64::NAN)).collect::<Vec<f64>>();
     while st.running() && st.t < exp.steps {
-        if chain < trace_chains && st.t % trace_every == 0 {
+        if chain < trace_chains && st.t.is_multiple_of(trace_every) {
             trace.push((st.t / trace_every, wide(&x)));
         }
         if stepper.step(chain, &mut x, &mut g, &mut st, &mut emit) != Step::Continue {

@@ -8,8 +8,8 @@
 //! pairs (theta, y = Q_m s) of the tridiagonal T_m satisfy H y - theta y = beta_m s_m q_{m+1}, so
 //! |beta_m s_m| (s_m the last component of s) is the residual norm ||H y - theta y|| without a
 //! product. A point stops once both extreme pairs have that residual at most
-//! `tol / 10 * max(|theta_min|, |theta_max|)` ([`LANCZOS_TOL_F64`] for f64 products,
-//! [`LANCZOS_TOL_F32`] for f32 device products; the factor 10 is a margin for what the estimate
+//! `tol / 10 * max(|theta_min|, |theta_max|)` (`LANCZOS_TOL_F64` for f64 products,
+//! `LANCZOS_TOL_F32` for f32 device products; the factor 10 is a margin for what the estimate
 //! does not see, below), or when the Krylov space is exhausted (m = d, or an invariant subspace:
 //! beta_m ~ 0), where the Ritz values are the operator's eigenvalues up to rounding. The batch
 //! keeps stepping until every point has stopped. A point is `converged` when its measured
@@ -22,7 +22,7 @@
 //! extreme eigenvalue first unless the start vector is nearly orthogonal to its eigenvector
 //! (probability ~ the relative size of that component), which is why the start is random.
 //!
-//! The residual reported in [`Spectrum`] is measured, not estimated: after stopping, one more
+//! The residual reported in `Spectrum` is measured, not estimated: after stopping, one more
 //! batch of products per end computes ||H y - theta y|| / ||y|| directly. For exact f64 products
 //! it equals |beta_m s_m| up to rounding; for noisy ones (f32 central differences) it also
 //! contains the product error, so it stays honest where the recurrence's estimate is not.

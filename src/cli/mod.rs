@@ -29,8 +29,9 @@ enum Command {
         /// Experiment file (TOML); its keys are this command's flag names.
         #[arg(value_name = "EXPERIMENT.toml")]
         experiment: Option<PathBuf>,
+        // Boxed: the run flags are many, and clap's enum would otherwise be as large as they.
         #[command(flatten)]
-        args: RunArgs,
+        args: Box<RunArgs>,
     },
     /// Run a grid of experiments (cartesian product of every --grid) into one table.
     Sweep(SweepArgs),
@@ -57,7 +58,7 @@ enum Command {
     /// Is the objective self-bounding? Samples points (descents from several scales, plus a
     /// run's visited points), fits the envelope rho1_hat(F) = max ||Hess f|| over f <= F, and
     /// gives a verdict with evidence. Takes run's objective flags.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// List the objectives and methods with their parameters, defaults and ranges.
     List,
     /// Print the GPU adapter escapade would use.

@@ -76,7 +76,7 @@ impl MethodKind {
     }
 
     /// The preset's pieces (for an objective without terms: `psgd`'s oracle is the noisy
-    /// gradient; [`Method::preset_for`] gives it a minibatch where the objective has terms).
+    /// gradient; [`crate::experiment::preset_for`] gives it a minibatch where the objective has terms).
     pub fn pieces(self) -> (Oracle, Perturbation, Transform) {
         let noise = Oracle::Noise { sigma: 0.1 };
         let clip = Transform::ClipHard { gamma: 1.0 };

@@ -245,15 +245,15 @@ fn decode<T, const N: usize>(candidates: [(u32, T); N], code: u32) -> Option<T> 
 /// kernel knows of the method, and all the CPU twin is given ([`Selectors::pieces`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Selectors {
-    /// [`Oracle::code`].
+    /// `Oracle::code`.
     pub oracle: u32,
-    /// [`Perturbation::code`].
+    /// `Perturbation::code`.
     pub perturb: u32,
-    /// [`Transform::code`].
+    /// `Transform::code`.
     pub transform: u32,
-    /// [`PrecondKernel::code`] (0 unless preconditioning).
+    /// `PrecondKernel::code` (0 unless preconditioning).
     pub precond: u32,
-    /// [`Schedule::code`].
+    /// `Schedule::code`.
     pub schedule: u32,
     /// 1 under the self-bounding rule, else 0.
     pub step_rule: u32,

@@ -144,7 +144,7 @@ mod tests {
         // A float64 2 x 2 .npy written by hand (format 1.0).
         let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }";
         let mut h = header.to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');

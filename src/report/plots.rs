@@ -99,11 +99,11 @@ fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
         (bold, light)
     } else {
         let step = powers.len().div_ceil(8);
-        let bold = powers.iter().filter(|&&e| (e - e0) as usize % step == 0).map(|&e| pow(e)).collect();
+        let bold = powers.iter().filter(|&&e| ((e - e0) as usize).is_multiple_of(step)).map(|&e| pow(e)).collect();
         let light = if step == 1 {
             (e0 - 1..=e1).flat_map(|e| (2..10).map(move |m| f64::from(m) * pow(e))).filter(inside).collect()
         } else {
-            powers.iter().filter(|&&e| (e - e0) as usize % step != 0).map(|&e| pow(e)).collect()
+            powers.iter().filter(|&&e| !((e - e0) as usize).is_multiple_of(step)).map(|&e| pow(e)).collect()
         };
         (bold, light)
     };

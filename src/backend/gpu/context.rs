@@ -45,7 +45,7 @@ pub struct GpuContext {
 
 impl GpuContext {
     /// Picks the default adapter (high performance, `WGPU_*` environment variables honoured; see
-    /// [`request_adapter`]) and opens a device with the adapter's own limits, so large ensembles
+    /// `request_adapter`) and opens a device with the adapter's own limits, so large ensembles
     /// get the largest bindings.
     pub fn new() -> Result<Self, Error> {
         let adapter = request_adapter()?;

@@ -104,6 +104,9 @@ struct Shared {
     init_points: wgpu::Buffer,
 }
 
+/// A shard's chain records, points and x~ points, as rows per chain.
+type ShardDownload = (Vec<ChainState>, Vec<f64>, Vec<f64>);
+
 struct Shard {
     chains: u32,
     /// The parameter record every dispatch of this shard uploads (with its own t_end).
@@ -162,7 +165,7 @@ impl GpuEngine {
     /// binding and one buffer on this device.
     pub fn max_chains_per_shard(&self, dim: usize, precision: Precision, pending: u32) -> u32 {
         let lim = self.ctx.device.limits();
-        let bytes = u64::from(lim.max_storage_buffer_binding_size).min(lim.max_buffer_size);
+        let bytes = lim.max_storage_buffer_binding_size.min(lim.max_buffer_size);
         let events = u64::from(pending) * std::mem::size_of::<EscapeEvent>() as u64;
         let per_chain = (dim as u64 * precision.bytes()).max(std::mem::size_of::<ChainState>() as u64).max(events);
         let by_groups = u64::from(MAX_GROUPS_PER_DIM) * u64::from(MAX_GROUPS_PER_DIM) * u64::from(WORKGROUP_SIZE);
@@ -238,7 +241,7 @@ impl GpuEngine {
 
     fn max_event_capacity(&self) -> u32 {
         let lim = self.ctx.device.limits();
-        let bytes = u64::from(lim.max_storage_buffer_binding_size).min(lim.max_buffer_size);
+        let bytes = lim.max_storage_buffer_binding_size.min(lim.max_buffer_size);
         (bytes / std::mem::size_of::<EscapeEvent>() as u64).min(u64::from(u32::MAX)) as u32
     }
 
@@ -277,7 +280,7 @@ impl GpuEngine {
         let trace_len = exp.trace.map_or(0, |t| t.len(exp.steps, d));
         let trace_bytes = trace_len as u64 * 4;
         let lim = self.ctx.device.limits();
-        if trace_bytes > u64::from(lim.max_storage_buffer_binding_size).min(lim.max_buffer_size) {
+        if trace_bytes > lim.max_storage_buffer_binding_size.min(lim.max_buffer_size) {
             return Err(Error::TooLarge(format!("the trace needs {trace_bytes} bytes; record fewer chains or steps")));
         }
         let read_only = |label, v: Vec<f32>| {
@@ -425,7 +428,7 @@ impl GpuEngine {
     }
 
     /// The shard's chain records, points and (ball perturbation) x~ points, as rows per chain.
-    fn download_state(&self, exp: &Experiment, shard: &Shard) -> Result<(Vec<ChainState>, Vec<f64>, Vec<f64>), Error> {
+    fn download_state(&self, exp: &Experiment, shard: &Shard) -> Result<ShardDownload, Error> {
         let states = self.ctx.read_back::<ChainState>(&shard.states, shard.chains as usize)?;
         let x = self.read_points(exp, &shard.xs, shard.chains)?;
         let x_tilde = if exp.keeps_tilde() { self.read_points(exp, &shard.xt, shard.chains)? } else { Vec::new() };
