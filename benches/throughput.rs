@@ -7,7 +7,7 @@
 //! Run: `cargo bench --bench throughput` (ESCAPADE_BENCH_STEPS overrides the 200 steps).
 
 use criterion::{Criterion, Throughput};
-use escapade::backend::cpu;
+use escapade::advanced::run_cpu_engine;
 use escapade::experiment::CheckSpec;
 use escapade::{Runner, Experiment, GpuEngine, Init, MethodKind, ObjectiveSpec};
 use std::time::Instant;
@@ -39,13 +39,13 @@ fn main() {
     } else {
         eprintln!("no GPU adapter: benchmarking the CPU backend only");
     }
-    group.bench_function("cpu", |b| b.iter(|| cpu::run_resumable(&exp, &mut |_| {}, None, None).unwrap()));
+    group.bench_function("cpu", |b| b.iter(|| run_cpu_engine(&exp, &mut |_| {}, None, None).unwrap()));
     group.finish();
     c.final_summary();
 
     // Side-by-side ratio, three runs each, best of three (first GPU run includes compilation).
     let best = |f: &mut dyn FnMut()| (0..3).map(|_| { let t = Instant::now(); f(); t.elapsed().as_secs_f64() }).fold(f64::MAX, f64::min);
-    let cpu_s = best(&mut || { cpu::run_resumable(&exp, &mut |_| {}, None, None).unwrap(); });
+    let cpu_s = best(&mut || { run_cpu_engine(&exp, &mut |_| {}, None, None).unwrap(); });
     println!("cpu: {:.3e} chain-steps/s", chain_steps as f64 / cpu_s);
     let whole_s = best(&mut || { Runner::cpu().run(&exp).unwrap(); });
     println!("whole CPU run with the post-run verdicts: {whole_s:.3} s, stepping {cpu_s:.3} s (verdicts {:.0}%)", 100.0 * (whole_s - cpu_s) / whole_s);

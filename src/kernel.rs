@@ -286,11 +286,6 @@ impl<'a, T: Real> Stepper<'a, T> {
         &self.tilde
     }
 
-    /// Restores x~ (resuming a chain mid-run).
-    pub fn set_tilde(&mut self, xt: &[T]) {
-        self.tilde.copy_from_slice(xt);
-    }
-
     fn round(&self, v: T) -> T {
         match self.precision {
             crate::precision::Precision::F16 => T::of(half::f16::from_f32(v.f32()).to_f32()),

@@ -38,31 +38,32 @@
 //! docs/architecture.md draws the same picture with the files, and shows how a new objective
 //! (one `.rs`, one `.wgsl`, its lines in the catalogue) goes in; docs/theory.md explains what
 //! the statistics measure. Every rule exists twice, in WGSL (`shaders/`, `src/objective/*.wgsl`)
-//! and in Rust ([`kernel`], [`objective`]), and the tests hold the two together.
+//! and in Rust (`kernel.rs`, [`objective`]), and the tests hold the two together.
 
 #![warn(missing_docs)]
 
-pub mod abi;
-pub mod backend;
+pub(crate) mod abi;
+pub(crate) mod backend;
 pub mod check;
-pub mod checkpoint;
+pub(crate) mod checkpoint;
 mod error;
-pub mod escape;
+pub(crate) mod escape;
 pub mod experiment;
-pub mod init;
-pub mod kernel;
-pub mod layout;
+pub(crate) mod init;
+pub(crate) mod kernel;
+pub(crate) mod layout;
 pub mod linalg;
 pub mod method;
 pub mod objective;
 pub mod outcome;
-pub mod precision;
+pub(crate) mod precision;
 pub mod report;
 pub mod rng;
 pub mod run;
 pub mod stats;
 
 pub use backend::BackendChoice;
+pub use checkpoint::CheckpointSpec;
 pub use backend::gpu::{GpuContext, GpuEngine, GpuSettings};
 pub use error::{Error, Result};
 pub use experiment::{Experiment, Precision};
@@ -71,3 +72,16 @@ pub use method::{Method, MethodKind, PgdParams, TheoryParams};
 pub use objective::{Objective, ObjectiveSpec};
 pub use report::Report;
 pub use run::{Engine, Runner};
+
+/// For embedders and tests, beyond running experiments: the engines' raw results and progress,
+/// the CPU engine itself, the device's Hessian-vector products, the device check of the random
+/// stream, checkpoints, the records shared with the kernels and the Philox stream.
+pub mod advanced {
+    pub use crate::backend::cpu::run_resumable as run_cpu_engine;
+    pub use crate::backend::gpu::hvp::GpuHvp;
+    pub use crate::backend::gpu::probe::{ProbeOut, philox_blocks};
+    pub use crate::backend::gpu::AdapterSummary;
+    pub use crate::backend::{EngineInfo, Progress, RawRun};
+    pub use crate::checkpoint::{Checkpoint, Checkpointer, ShardState};
+    pub use crate::escape::{ChainState, EscapeEvent, NEVER, status};
+}

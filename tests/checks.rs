@@ -77,7 +77,7 @@ fn spectra_match_exact_values_on_the_gpu_and_cpu() {
             assert!((s.lambda_min - lo).abs() < 1e-3 && (s.lambda_max - hi).abs() < 1e-3, "{} cpu {s:?} vs ({lo}, {hi})", o.name());
         }
         if let Some(e) = &engine {
-            let hvp = escapade::backend::gpu::hvp::GpuHvp::new(e.context(), o.as_ref()).unwrap();
+            let hvp = escapade::advanced::GpuHvp::new(e.context(), o.as_ref()).unwrap();
             let g = hvp.spectra(&pts, 3).unwrap();
             for (s, (lo, hi)) in g.iter().zip(&exact) {
                 println!("{} on the GPU: lambda_min {} (exact {lo}), lambda_max {} (exact {hi})", o.name(), s.lambda_min, s.lambda_max);

@@ -22,7 +22,7 @@ fn close_results(g: &Report, c: &Report) {
     let close32 = |a: f32, b: f32| close(f64::from(a), f64::from(b));
     assert_eq!(g.raw.states.len(), c.raw.states.len());
     for (i, (a, b)) in g.raw.states.iter().zip(&c.raw.states).enumerate() {
-        let ints = |s: &escapade::escape::ChainState| (s.t, s.status, s.stalled, s.t_stall, s.stall_label, s.t_noise, s.escapes, s.label, s.label_since);
+        let ints = |s: &escapade::advanced::ChainState| (s.t, s.status, s.stalled, s.t_stall, s.stall_label, s.t_noise, s.escapes, s.label, s.label_since);
         assert_eq!(ints(a), ints(b), "chain {i}");
         assert!(close32(a.f, b.f) && close32(a.gnorm, b.gnorm) && close32(a.f_stall, b.f_stall), "chain {i}: {a:?} vs {b:?}");
     }

@@ -172,7 +172,7 @@ fn jins_stopping_rule_certifies_only_points_that_stopped_moving() {
         .unwrap();
     let r = Runner::cpu().run(&exp).unwrap();
     let g_thres = exp.method.params.g_thres as f32;
-    let certified: Vec<_> = r.raw.states.iter().filter(|s| s.status == escapade::escape::status::CERTIFIED).collect();
+    let certified: Vec<_> = r.raw.states.iter().filter(|s| s.status == escapade::advanced::status::CERTIFIED).collect();
     println!("Jin's rule: {} of 512 certified; largest gradient norm {:?}", certified.len(), certified.iter().map(|s| s.gnorm).fold(0.0f32, f32::max));
     assert!(certified.len() >= 500, "only {} certified", certified.len());
     for s in &certified {

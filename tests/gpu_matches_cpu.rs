@@ -4,9 +4,10 @@
 mod common;
 
 use common::{gpu, objective};
-use escapade::backend::gpu::probe::philox_blocks;
+use escapade::advanced::philox_blocks;
 use escapade::stats::ks_two_sample;
-use escapade::{Runner, Experiment, Init, MethodKind, ObjectiveSpec, rng};
+use escapade::rng;
+use escapade::{Experiment, Init, MethodKind, ObjectiveSpec, Runner};
 
 #[test]
 fn philox_stream_on_the_gpu_equals_the_cpu_stream() {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use escapade::checkpoint::CheckpointSpec;
+use escapade::CheckpointSpec;
 use escapade::{Engine, Error, Experiment, GpuSettings, Init, MethodKind, ObjectiveSpec, Report, Runner};
 use std::time::Duration;
 

@@ -4,7 +4,7 @@ use super::args::{CheckArgs, PlotFormat, RunArgs, experiment, objective};
 use super::progress::Reporter;
 use super::{Cli, SWITCHES, SweepArgs, toml_args};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
-use escapade::checkpoint::CheckpointSpec;
+use escapade::CheckpointSpec;
 use escapade::report::files::SavedRun;
 use escapade::report::{plots, render_plots};
 use escapade::outcome::Final;
@@ -84,7 +84,7 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
     if let Some(spec) = checkpoint {
         runner = runner.checkpoint(spec, a.resume);
     }
-    let mut observe = |p: &escapade::backend::Progress| reporter.update(p);
+    let mut observe = |p: &escapade::advanced::Progress| reporter.update(p);
     let report = runner.observe(&mut observe).run(&exp)?;
     reporter.finish();
     report.write(&a.out)?;

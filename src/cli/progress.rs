@@ -2,7 +2,7 @@
 //! second, time left), machine-readable JSON lines for scripts, or nothing.
 
 use super::args::ProgressMode;
-use escapade::backend::Progress;
+use escapade::advanced::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::{Duration, Instant};
 
