@@ -333,13 +333,13 @@ fn chain_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 @compute @workgroup_size(WG)
 fn init_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let c = chain_index(gid, nwg);
-    if (c >= params.chains) {
+    if (c >= params.shard_chains) {
         return;
     }
     init_point(params.chain_offset + c);
     for (var i = 0u; i < D; i++) {
         x[i] = real(StateT(x[i]));
-        xs[i * params.chains + c] = StateT(x[i]);
+        xs[i * params.shard_chains + c] = StateT(x[i]);
     }
     init_state();
     states[c] = st;
@@ -368,18 +368,18 @@ fn init_state() {
 @compute @workgroup_size(WG)
 fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let c = chain_index(gid, nwg);
-    if (c >= params.chains) {
+    if (c >= params.shard_chains) {
         return;
     }
     st = states[c];
     let chain = params.chain_offset + c;
     if (st.status == RUNNING) {
         for (var i = 0u; i < D; i++) {
-            x[i] = real(xs[i * params.chains + c]);
+            x[i] = real(xs[i * params.shard_chains + c]);
         }
         if (PERTURB == PERTURB_BALL) {
             for (var i = 0u; i < D; i++) {
-                xtil[i] = real(xt[i * params.chains + c]);
+                xtil[i] = real(xt[i * params.shard_chains + c]);
             }
         }
         let traced = params.trace_every > 0u && chain < params.trace_chains;
@@ -408,11 +408,11 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
             }
         }
         for (var i = 0u; i < D; i++) {
-            xs[i * params.chains + c] = StateT(x[i]);
+            xs[i * params.shard_chains + c] = StateT(x[i]);
         }
         if (PERTURB == PERTURB_BALL) {
             for (var i = 0u; i < D; i++) {
-                xt[i * params.chains + c] = StateT(xtil[i]);
+                xt[i * params.shard_chains + c] = StateT(xtil[i]);
             }
         }
         states[c] = st;

@@ -9,9 +9,9 @@ use crate::experiment::Experiment;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The shard in flight when the checkpoint was taken.
+/// The shard in flight when the checkpoint was taken (GPU runs: its chains' states mid-way).
 #[derive(Clone, Debug, PartialEq)]
-pub struct ShardState {
+pub struct InFlightShard {
     /// Global index of its first chain.
     pub offset: u32,
     /// Step every running chain of the shard has reached.
@@ -40,7 +40,7 @@ pub struct Checkpoint {
     /// The trace so far (full length).
     pub trace: Vec<f32>,
     /// The shard in flight.
-    pub current: Option<ShardState>,
+    pub current: Option<InFlightShard>,
 }
 
 /// Where and how often checkpoints are written.
@@ -62,9 +62,6 @@ pub struct Checkpointer {
     saves: u32,
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.display().to_string(), source }
-}
 
 /// What identifies an experiment's results: everything that changes a chain's trajectory.
 pub fn fingerprint(exp: &Experiment) -> String {
@@ -103,8 +100,8 @@ impl Checkpointer {
         let dir = &self.spec.dir;
         let tmp = dir.with_extension("tmp");
         let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-        let write = |name: &str, bytes: &[u8]| std::fs::write(tmp.join(name), bytes).map_err(io(&tmp));
+        std::fs::create_dir_all(&tmp).map_err(Error::io(&tmp))?;
+        let write = |name: &str, bytes: &[u8]| std::fs::write(tmp.join(name), bytes).map_err(Error::io(&tmp));
         let meta = serde_json::json!({
             "fingerprint": self.fingerprint,
             "done": ck.done,
@@ -122,7 +119,7 @@ impl Checkpointer {
             write("current_x_tilde.bin", bytemuck::cast_slice(&c.x_tilde))?;
         }
         let _ = std::fs::remove_dir_all(dir);
-        std::fs::rename(&tmp, dir).map_err(io(dir))?;
+        std::fs::rename(&tmp, dir).map_err(Error::io(dir))?;
         self.last = Instant::now();
         self.saves += 1;
         if self.spec.interrupt_after.is_some_and(|n| self.saves >= n) {
@@ -139,7 +136,7 @@ impl Checkpointer {
 
 fn read<T: bytemuck::Pod>(dir: &Path, name: &str) -> Result<Vec<T>, Error> {
     let p = dir.join(name);
-    let bytes = std::fs::read(&p).map_err(io(&p))?;
+    let bytes = std::fs::read(&p).map_err(Error::io(&p))?;
     if bytes.len() % std::mem::size_of::<T>() != 0 {
         return Err(Error::invalid(p.display().to_string(), "an escapade checkpoint file", "a truncated file"));
     }
@@ -153,7 +150,7 @@ pub fn load(dir: &Path, exp: &Experiment) -> Result<Option<Checkpoint>, Error> {
     if !meta_path.exists() {
         return Ok(None);
     }
-    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&meta_path).map_err(io(&meta_path))?)
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&meta_path).map_err(Error::io(&meta_path))?)
         .map_err(|e| Error::invalid(meta_path.display().to_string(), "an escapade checkpoint", e))?;
     if meta["fingerprint"].as_str() != Some(fingerprint(exp).as_str()) {
         return Err(Error::invalid(
@@ -163,7 +160,7 @@ pub fn load(dir: &Path, exp: &Experiment) -> Result<Option<Checkpoint>, Error> {
         ));
     }
     let current = match meta["current"].as_object() {
-        Some(c) => Some(ShardState {
+        Some(c) => Some(InFlightShard {
             offset: c["offset"].as_u64().unwrap_or(0) as u32,
             t_end: c["t_end"].as_u64().unwrap_or(0) as u32,
             states: read(dir, "current_states.bin")?,

@@ -51,6 +51,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// Maps an I/O error on `path` to [`Error::Io`] naming the path (for `map_err`).
+    pub fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Io { path: path.display().to_string(), source }
+    }
+
     /// The process exit status a command line should end with for this error: 2 when the input
     /// must change (the user asked for something invalid or impossible), 1 when the input was
     /// fine and the run failed.

@@ -12,8 +12,8 @@ use crate::method::StepRule;
 shared_struct! {
     /// Parameters of a dispatch, laid out as the kernel's uniform block (192 bytes).
     pub struct KernelParams {
-        /// Chains in this shard.
-        pub chains: u32,
+        /// Chains in this shard (the ensemble may hold more; see `chain_offset`).
+        pub shard_chains: u32,
         /// Global index of the shard's first chain (random streams are addressed by global index).
         pub chain_offset: u32,
         /// Chains step while t < t_end.
@@ -116,7 +116,7 @@ impl KernelParams {
             StepRule::Fixed => (None, [0.0; 4], [0.0; 4]),
         };
         KernelParams {
-            chains,
+            shard_chains: chains,
             chain_offset: offset,
             t_end,
             event_capacity: capacity,

@@ -82,6 +82,6 @@ pub mod advanced {
     pub use crate::backend::gpu::probe::{ProbeOut, philox_blocks};
     pub use crate::backend::gpu::AdapterSummary;
     pub use crate::backend::{EngineInfo, Progress, RawRun};
-    pub use crate::checkpoint::{Checkpoint, Checkpointer, ShardState};
+    pub use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
     pub use crate::escape::{ChainState, EscapeEvent, NEVER, status};
 }

@@ -10,7 +10,7 @@
 //!   outcome of that stall).
 //!
 //! Every escape event is an *escaped* episode; together these are the stall episodes
-//! ([`episodes`]) the survival statistics treat as competing risks (`crate::stats`).
+//! (`episodes`) the survival statistics treat as competing risks (`crate::stats`).
 
 use crate::Error;
 use crate::backend::RawRun;
@@ -170,7 +170,7 @@ impl Judgement {
 /// Judges every chain of `raw`: the resting point of every chain with an open stall episode (and,
 /// when the experiment certifies final points, of the first `certify_max` non-diverged chains)
 /// is tested against the run's [`SospRule`], Hessian spectra from `products` in one batch.
-pub fn judge(exp: &Experiment, raw: &RawRun, products: &dyn Products) -> Result<Judgement, Error> {
+pub(crate) fn judge(exp: &Experiment, raw: &RawRun, products: &dyn Products) -> Result<Judgement, Error> {
     let obj = exp.objective.as_ref();
     let d = obj.dim();
     let rule = SospRule::of(exp);
@@ -217,7 +217,7 @@ pub fn judge(exp: &Experiment, raw: &RawRun, products: &dyn Products) -> Result<
 
 /// The stall episodes of a run: one *escaped* episode per escape event, and the open episode of
 /// every chain stalled at its end, with the chain's final outcome.
-pub fn episodes(events: &[EscapeEvent], states: &[ChainState], finals: &[Final]) -> Vec<Episode> {
+pub(crate) fn episodes(events: &[EscapeEvent], states: &[ChainState], finals: &[Final]) -> Vec<Episode> {
     let escaped = events.iter().map(|e| Episode { chain: e.chain, label: e.label, time: e.escape_steps, outcome: Outcome::Escaped });
     let open = states.iter().zip(finals).enumerate().filter(|(_, (st, _))| st.stalled == 1).map(|(c, (st, f))| {
         let outcome = f.episode();

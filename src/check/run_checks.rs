@@ -41,7 +41,7 @@ pub struct Certification {
 /// gradient norm are recomputed in f64 when the objective has a Rust twin, else taken from
 /// `device(c)` (the device's last (f, ||grad f||)).
 #[allow(clippy::too_many_arguments)]
-pub fn certify(
+pub(crate) fn certify(
     products: &dyn Products,
     obj: &dyn Objective,
     points: &[f64],
@@ -140,7 +140,7 @@ pub struct SelfBoundingChecks {
 }
 
 /// A visited point: chain, step, value, position.
-pub struct Visited<'a> {
+pub(crate) struct Visited<'a> {
     /// Chain.
     pub chain: u32,
     /// Step.
@@ -153,7 +153,7 @@ pub struct Visited<'a> {
 
 /// Checks rho1 at every visited point and rho2 between consecutive points of the same chain.
 /// `tolerance` is the relative accuracy of the products (1e-6 in f64, 1e-2 from the device).
-pub fn check_visited(products: &dyn Products, visited: &[Visited], rho: (Rho, Rho), tolerance: f64, seed: u64) -> Result<SelfBoundingChecks, Error> {
+pub(crate) fn check_visited(products: &dyn Products, visited: &[Visited], rho: (Rho, Rho), tolerance: f64, seed: u64) -> Result<SelfBoundingChecks, Error> {
     let pts: Vec<f64> = visited.iter().flat_map(|v| v.x.iter().copied()).collect();
     let spectra = products.spectra(&pts, seed)?;
     let mut hessian = ConditionChecks { tolerance, ..Default::default() };

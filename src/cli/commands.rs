@@ -16,9 +16,6 @@ use std::sync::Arc;
 /// Errors carry their own exit status ([`Error::exit_code`]).
 type CmdResult<T = ()> = Result<T, Error>;
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.display().to_string(), source }
-}
 
 /// GPU engines opened once per command: a sweep reuses the engine and its compiled kernels.
 #[derive(Default)]
@@ -94,7 +91,7 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
     if let Some(run_cmd) = cmd.find_subcommand("run") {
         let text = toml_args::matches_to_toml(run_cmd, matches, &["experiment", "resume"]);
         let path = a.out.join("experiment.toml");
-        std::fs::write(&path, text).map_err(io_err(&path))?;
+        std::fs::write(&path, text).map_err(Error::io(&path))?;
     }
     let mut plotted = Vec::new();
     if let Some(ext) = ext {
@@ -194,7 +191,7 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat) -> CmdResult {
         });
     }
     if let Some(ext) = ext {
-        std::fs::create_dir_all(out).map_err(io_err(out))?;
+        std::fs::create_dir_all(out).map_err(Error::io(out))?;
         let curves: Vec<(String, _)> = runs.iter().map(|r| (r.name(), escapade::stats::clustered_kaplan_meier(&r.episodes()))).collect();
         let path = out.join(format!("survival.{ext}"));
         plots::survival(&path, "Escape-time survival", &curves)?;
@@ -293,7 +290,7 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
     }
     let csv = s.out.join("sweep.csv");
     let text: String = std::iter::once(header.join(",")).chain(rows.iter().map(|r| r.join(","))).map(|l| l + "\n").collect();
-    std::fs::create_dir_all(&s.out).and_then(|_| std::fs::write(&csv, text)).map_err(io_err(&csv))?;
+    std::fs::create_dir_all(&s.out).and_then(|_| std::fs::write(&csv, text)).map_err(Error::io(&csv))?;
     println!("wrote {}", csv.display());
     Ok(())
 }
@@ -359,10 +356,10 @@ pub fn check(a: &CheckArgs) -> CmdResult {
         ),
         _ => println!("no rho1 declared for {}", obj.name()),
     }
-    std::fs::create_dir_all(&a.out).map_err(io_err(&a.out))?;
+    std::fs::create_dir_all(&a.out).map_err(Error::io(&a.out))?;
     let json = serde_json::json!({ "objective": obj.name(), "dim": obj.dim(), "params": obj.params(), "verdict": v });
     let path = a.out.join("check.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap_or_default()).map_err(io_err(&path))?;
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap_or_default()).map_err(Error::io(&path))?;
     println!("wrote {}", path.display());
     if let Some(ext) = ext {
         let fmin = obj.f_min().unwrap_or_else(|| s.iter().map(|p| p.f).fold(f64::MAX, f64::min));
@@ -375,7 +372,7 @@ pub fn check(a: &CheckArgs) -> CmdResult {
         }
         let pts: Vec<(f64, f64)> = s.iter().map(|p| (p.f, p.hess)).collect();
         let path = a.out.join("plots").join(format!("envelope.{ext}"));
-        std::fs::create_dir_all(a.out.join("plots")).map_err(io_err(&path))?;
+        std::fs::create_dir_all(a.out.join("plots")).map_err(Error::io(&path))?;
         plots::envelope(&path, &format!("Self-bounding envelope: {}", obj.name()), &pts, fmin, &curves)?;
         println!("wrote {}", path.display());
     }

@@ -25,7 +25,7 @@ fn scalar(key: &str, v: &toml::Value) -> Result<String, Error> {
 
 /// The flags a TOML experiment file stands for, checked against `run`'s flags (`known`).
 pub fn file_to_flags(path: &Path, known: &[String], switches: &[&str]) -> Result<Vec<String>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+    let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         Error::invalid(path.display().to_string(), "a TOML experiment file", e.message().to_string())
     })?;

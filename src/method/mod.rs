@@ -7,7 +7,8 @@ mod step_rule;
 
 pub use pgd::{PgdParams, TheoryParams};
 pub(crate) use pgd::check_accuracy;
-pub use pieces::{MAX_PIECES, Oracle, Perturbation, PrecondKernel, Schedule, Selectors, Transform};
+pub use pieces::{MAX_PIECES, Oracle, Perturbation, PrecondKernel, Schedule, Transform};
+pub(crate) use pieces::Selectors;
 pub use step_rule::{ChainParams, Rho, SelfBounding, StepRule};
 
 use crate::Error;
@@ -148,7 +149,7 @@ impl Method {
     }
 
     /// The piece selectors the kernel is compiled with.
-    pub fn selectors(&self) -> Selectors {
+    pub(crate) fn selectors(&self) -> Selectors {
         Selectors::of(&self.oracle, self.perturbation, &self.transform, &self.schedule, matches!(self.step_rule, StepRule::SelfBounding(_)))
     }
 }

@@ -244,7 +244,7 @@ fn decode<T, const N: usize>(candidates: [(u32, T); N], code: u32) -> Option<T> 
 /// besides its parameter record. Together with `crate::kernel::KernelParams` they are all the
 /// kernel knows of the method, and all the CPU twin is given ([`Selectors::pieces`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Selectors {
+pub(crate) struct Selectors {
     /// `Oracle::code`.
     pub oracle: u32,
     /// `Perturbation::code`.

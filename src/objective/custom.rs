@@ -24,7 +24,7 @@ pub const CONTRACT: &str = "fn objective(x: ptr<private, array<f32, D>>, g: ptr<
 impl WgslObjective {
     /// Reads and validates `path` for dimension `dim`; `f_min` is the known minimum, if any.
     pub fn from_file(path: &Path, dim: usize, f_min: Option<f64>) -> Result<Self, Error> {
-        let source = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+        let source = std::fs::read_to_string(path).map_err(Error::io(path))?;
         Self::from_source(path, source, dim, f_min)
     }
 

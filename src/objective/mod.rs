@@ -5,7 +5,7 @@
 
 mod custom;
 pub mod data;
-pub mod wgsl;
+pub(crate) mod wgsl;
 mod degenerate_quartic;
 mod linear_network;
 mod matrix_factorization;

@@ -20,7 +20,7 @@ pub const CHAINS_HEADER: &str =
     "chain,status,outcome,stalled,t_stall,stall_label,steps,escapes,label,label_since,f,gnorm,eta,t_limited,lambda_min,lambda_residual,sosp";
 
 /// The status names chains.csv uses.
-pub fn status_name(code: u32) -> &'static str {
+pub(crate) fn status_name(code: u32) -> &'static str {
     match code {
         status::RUNNING => "running",
         status::CERTIFIED => "certified",
@@ -33,28 +33,25 @@ fn status_code(name: &str) -> Option<u32> {
     [status::RUNNING, status::CERTIFIED, status::DIVERGED_NONFINITE, status::DIVERGED_DOMAIN].into_iter().find(|&c| status_name(c) == name)
 }
 
-pub(crate) fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.display().to_string(), source }
-}
 
 /// Writes `rows` under `header` to `path`.
 pub(crate) fn write_csv(path: &Path, header: &str, rows: impl Iterator<Item = String>) -> Result<(), Error> {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(io_err(path))?);
-    writeln!(w, "{header}").map_err(io_err(path))?;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(Error::io(path))?);
+    writeln!(w, "{header}").map_err(Error::io(path))?;
     for row in rows {
-        writeln!(w, "{row}").map_err(io_err(path))?;
+        writeln!(w, "{row}").map_err(Error::io(path))?;
     }
-    w.flush().map_err(io_err(path))
+    w.flush().map_err(Error::io(path))
 }
 
 /// One row of events.csv.
-pub fn event_row(e: &EscapeEvent) -> String {
+pub(crate) fn event_row(e: &EscapeEvent) -> String {
     format!("{},{},{},{},{},{}", e.chain, e.label, e.t_stall, e.escape_steps, e.f_stall, e.f_escape)
 }
 
 /// One row of chains.csv; `cert` is (lambda_min, its residual, second-order stationary), with a
 /// NaN lambda_min where the resting point was not examined.
-pub fn chain_row(chain: usize, s: &ChainState, outcome: Final, cert: (f64, f64, bool)) -> String {
+pub(crate) fn chain_row(chain: usize, s: &ChainState, outcome: Final, cert: (f64, f64, bool)) -> String {
     let (lam, res, sosp) = match cert {
         (l, r, ok) if l.is_finite() => (l.to_string(), r.to_string(), u8::from(ok).to_string()),
         _ => (String::new(), String::new(), String::new()),
@@ -79,7 +76,7 @@ pub fn chain_row(chain: usize, s: &ChainState, outcome: Final, cert: (f64, f64, 
 
 /// Reads a CSV with the expected header into rows of fields.
 fn read_csv(path: &Path, header: &str) -> Result<Vec<Vec<String>>, Error> {
-    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
     let mut lines = text.lines();
     if lines.next() != Some(header) {
         return Err(Error::invalid(path.display().to_string(), format!("a CSV file starting with the header {header}"), "another header"));
@@ -156,7 +153,7 @@ pub struct TracePoint {
 
 /// Reads trace.csv (`chain,step,f,x0,...`).
 pub fn read_trace(path: &Path) -> Result<Vec<TracePoint>, Error> {
-    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1).filter(|(_, l)| !l.is_empty()) {
         let r: Vec<&str> = line.split(',').collect();
@@ -194,7 +191,7 @@ impl SavedRun {
     /// Reads DIR/summary.json, events.csv, chains.csv and (if present) trace.csv.
     pub fn load(dir: &Path) -> Result<Self, Error> {
         let sp = dir.join("summary.json");
-        let text = std::fs::read_to_string(&sp).map_err(io_err(&sp))?;
+        let text = std::fs::read_to_string(&sp).map_err(Error::io(&sp))?;
         let summary: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Error::invalid(sp.display().to_string(), "escapade's summary.json", e))?;
         let tp = dir.join("trace.csv");

@@ -13,7 +13,7 @@ use crate::experiment::Experiment;
 use crate::outcome::{Final, Judgement, episodes};
 use crate::stats::{Episode, Outcome, Summary, SurvivalTables, clustered_kaplan_meier};
 use crate::Error;
-use files::{CHAINS_HEADER, EVENTS_HEADER, SavedRun, TracePoint, chain_row, event_row, io_err, write_csv};
+use files::{CHAINS_HEADER, EVENTS_HEADER, SavedRun, TracePoint, chain_row, event_row, write_csv};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -240,10 +240,10 @@ impl Report {
     /// Writes DIR/summary.json, events.csv, chains.csv, (when traced) trace.csv and, with the
     /// `parquet` feature, events.parquet and chains.parquet, creating DIR.
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
         let summary = dir.join("summary.json");
         let text = serde_json::to_string_pretty(&self.summary_json()).unwrap_or_default();
-        std::fs::write(&summary, text + "\n").map_err(io_err(&summary))?;
+        std::fs::write(&summary, text + "\n").map_err(Error::io(&summary))?;
         write_csv(&dir.join("events.csv"), EVENTS_HEADER, self.raw.events.iter().map(event_row))?;
         let j = &self.judgement;
         let rows = self.raw.states.iter().enumerate().map(|(c, s)| {
@@ -395,7 +395,7 @@ impl Report {
 /// Plot files for one run in `dir` with extension `ext` (svg or png): survival per label and
 /// overall, the escape-time histogram, value traces and, for 2-D objectives, trajectories.
 pub fn render_plots(run: &SavedRun, objective: Option<&dyn crate::Objective>, dir: &Path, ext: &str) -> Result<Vec<PathBuf>, Error> {
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let name = run.name();
     let tables = run.survival();
     let mut curves = vec![("all saddle stalls".to_string(), crate::stats::clustered_kaplan_meier(&run.episodes()))];

@@ -20,7 +20,7 @@ enum Column {
 fn write(path: &Path, schema: &str, columns: Vec<Column>) -> Result<(), Error> {
     let err = |e: parquet::errors::ParquetError| Error::Io { path: path.display().to_string(), source: std::io::Error::other(e.to_string()) };
     let schema = Arc::new(parse_message_type(schema).map_err(err)?);
-    let file = std::fs::File::create(path).map_err(super::files::io_err(path))?;
+    let file = std::fs::File::create(path).map_err(Error::io(path))?;
     let mut writer = SerializedFileWriter::new(file, schema, Default::default()).map_err(err)?;
     let mut group = writer.next_row_group().map_err(err)?;
     for col in columns {

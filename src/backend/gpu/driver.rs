@@ -7,7 +7,7 @@ use crate::kernel::KernelParams;
 use crate::Error;
 use crate::backend::{Progress, RawRun};
 use crate::escape::{ChainState, EscapeEvent};
-use crate::checkpoint::{Checkpoint, Checkpointer, ShardState};
+use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
 use crate::experiment::{Experiment, Precision};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -83,19 +83,20 @@ struct Pipelines {
     step: wgpu::ComputePipeline,
 }
 
-/// What every shard run of one experiment shares.
+/// One shard to run: which chains (n from offset) of which experiment, with the run's compiled
+/// kernel and its buffers shared across shards.
 #[derive(Clone, Copy)]
-struct ShardRun<'a> {
+struct ShardJob<'a> {
     exp: &'a Experiment,
     pipes: &'a Pipelines,
-    shared: &'a Shared,
+    shared: &'a RunBuffers,
     n: u32,
     offset: u32,
     trace_len: usize,
 }
 
-/// Buffers shared by every shard of a run.
-struct Shared {
+/// Buffers shared by every shard of a run (trace, objective data, the starting point).
+struct RunBuffers {
     /// Traced positions (indexed by global chain).
     trace: wgpu::Buffer,
     /// The objective's read-only data.
@@ -107,7 +108,8 @@ struct Shared {
 /// A shard's chain records, points and x~ points, as rows per chain.
 type ShardDownload = (Vec<ChainState>, Vec<f64>, Vec<f64>);
 
-struct Shard {
+/// The device buffers of one shard's chains.
+struct ShardBuffers {
     chains: u32,
     /// The parameter record every dispatch of this shard uploads (with its own t_end).
     params_record: KernelParams,
@@ -292,7 +294,7 @@ impl GpuEngine {
                 usage: wgpu::BufferUsages::STORAGE,
             })
         };
-        let shared = self.ctx.scoped("uploading shared data", || Shared {
+        let shared = self.ctx.scoped("uploading shared data", || RunBuffers {
             trace: self.storage("escapade trace", trace_bytes),
             data: read_only("escapade objective data", exp.objective.data()),
             init_points: read_only("escapade init point", exp.init.point_f32()),
@@ -318,7 +320,7 @@ impl GpuEngine {
             let start = current.take().filter(|c| c.offset == offset && c.states.len() == n as usize);
             let events_before = out.events.len();
             let counts = loop {
-                let ctx = ShardRun { exp, pipes: &pipes, shared: &shared, n, offset, trace_len };
+                let ctx = ShardJob { exp, pipes: &pipes, shared: &shared, n, offset, trace_len };
                 match self.run_shard(&ctx, k, &totals, &mut out, progress, start.as_ref(), &mut ck)? {
                     Some(c) => break c,
                     None if k > 1 => {
@@ -352,15 +354,15 @@ impl GpuEngine {
     #[allow(clippy::too_many_arguments)]
     fn run_shard(
         &self,
-        run: &ShardRun,
+        run: &ShardJob,
         k: u32,
         totals: &[u32; COUNTERS],
         out: &mut RawRun,
         progress: &mut dyn FnMut(&Progress),
-        start: Option<&ShardState>,
+        start: Option<&InFlightShard>,
         ck: &mut Option<&mut Checkpointer>,
     ) -> Result<Option<Vec<u32>>, Error> {
-        let ShardRun { exp, pipes, shared, n, offset, trace_len } = *run;
+        let ShardJob { exp, pipes, shared, n, offset, trace_len } = *run;
         let shard = self.shard(exp, n, offset)?;
         // The shard's parameter record, built once; dispatches differ only in t_end.
         let params = shard.params_record;
@@ -415,7 +417,7 @@ impl GpuEngine {
                     x_tilde: out.x_tilde.clone(),
                     events: out.events.clone(),
                     trace: self.ctx.read_back(&shared.trace, trace_len)?,
-                    current: Some(ShardState { offset, t_end, states, x, x_tilde }),
+                    current: Some(InFlightShard { offset, t_end, states, x, x_tilde }),
                 })?;
             }
         };
@@ -428,7 +430,7 @@ impl GpuEngine {
     }
 
     /// The shard's chain records, points and (ball perturbation) x~ points, as rows per chain.
-    fn download_state(&self, exp: &Experiment, shard: &Shard) -> Result<ShardDownload, Error> {
+    fn download_state(&self, exp: &Experiment, shard: &ShardBuffers) -> Result<ShardDownload, Error> {
         let states = self.ctx.read_back::<ChainState>(&shard.states, shard.chains as usize)?;
         let x = self.read_points(exp, &shard.xs, shard.chains)?;
         let x_tilde = if exp.keeps_tilde() { self.read_points(exp, &shard.xt, shard.chains)? } else { Vec::new() };
@@ -479,7 +481,7 @@ impl GpuEngine {
     }
 
     /// Writes a checkpointed shard state back to the device (the inverse of download_state).
-    fn upload_state(&self, exp: &Experiment, shard: &Shard, s: &ShardState) -> Result<(), Error> {
+    fn upload_state(&self, exp: &Experiment, shard: &ShardBuffers, s: &InFlightShard) -> Result<(), Error> {
         self.ctx.scoped("restoring a checkpoint", || {
             self.ctx.queue.write_buffer(&shard.states, 0, bytemuck::cast_slice(&s.states));
             self.write_points(exp, &shard.xs, &s.x, shard.chains);
@@ -489,7 +491,7 @@ impl GpuEngine {
         })
     }
 
-    fn shard(&self, exp: &Experiment, n: u32, offset: u32) -> Result<Shard, Error> {
+    fn shard(&self, exp: &Experiment, n: u32, offset: u32) -> Result<ShardBuffers, Error> {
         let d = exp.objective.dim() as u64;
         // PEND events per chain per dispatch always fit: no event is ever dropped.
         let capacity = n.saturating_mul(self.settings.pending());
@@ -497,7 +499,7 @@ impl GpuEngine {
             return Err(Error::TooLarge(format!("{n} chains x {} pending events exceed one binding", self.settings.pending())));
         }
         let params_record = KernelParams::new(exp, n, offset, 0, capacity);
-        self.ctx.scoped("allocating chain buffers", || Shard {
+        self.ctx.scoped("allocating chain buffers", || ShardBuffers {
             chains: n,
             params_record,
             params: self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -518,8 +520,8 @@ impl GpuEngine {
     fn dispatch(
         &self,
         pipes: &Pipelines,
-        shard: &Shard,
-        shared: &Shared,
+        shard: &ShardBuffers,
+        shared: &RunBuffers,
         pipeline: &wgpu::ComputePipeline,
         params: KernelParams,
     ) -> Result<(), Error> {
