@@ -6,6 +6,7 @@ pub mod files;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod plots;
+pub mod summary;
 
 use crate::backend::{EngineInfo, RawRun};
 use crate::escape::status;
@@ -184,57 +185,9 @@ impl Report {
         self.chain_steps as f64 / self.wall_seconds.max(1e-9)
     }
 
-    /// The summary as JSON.
+    /// The summary as JSON (the records of [`Report::summary`]).
     pub fn summary_json(&self) -> serde_json::Value {
-        let e = &self.experiment;
-        let overall = self.survival.overall();
-        let by_label: BTreeMap<u32, _> = self.survival.by_label.iter().map(|(l, t)| (*l, t.summary())).collect();
-        serde_json::json!({
-            "schema_version": SCHEMA_VERSION,
-            "chains": e.chains,
-            "steps": e.steps,
-            "seed": e.seed,
-            "backend": self.engine.backend,
-            "adapter": self.engine.adapter,
-            "objective": { "name": e.objective.name(), "dim": e.objective.dim(), "params": e.objective.params() },
-            "method": { "name": e.method.kind.name(), "params": e.method.params, "oracle": e.method.oracle,
-                        "perturbation": e.method.perturbation, "transform": e.method.transform,
-                        "schedule": e.method.schedule, "step_rule": e.method.step_rule },
-            "step_size": self.step_size,
-            "init": e.init.spec(),
-            "steps_per_dispatch": self.raw.steps_per_dispatch,
-            "dispatches": self.raw.dispatches,
-            "shards": self.raw.shards,
-            "event_overflow_recoveries": self.raw.overflow_recoveries,
-            "loop_limit_retries": self.raw.loop_limit_retries,
-            "rng": { "generator": "philox4x32-10", "stream_version": crate::rng::STREAM_VERSION },
-            "counts": self.counts,
-            "escape_time": self.escape_time,
-            "escape_time_by_label": self.escape_time_by_label,
-            "state": e.precision.name(),
-            "precision": self.precision_note(),
-            "sosp_rule": self.judgement.rule.describe(),
-            "label_cross_check": self.label_cross_check().map(|(outside, inside)| serde_json::json!({
-                "minimum_labels": e.objective.minimum_labels(),
-                "converged_outside_minimum_labels": outside,
-                "stalled_in_minimum_labels_not_converged": inside,
-            })),
-            "survival": {
-                "overall": overall.summary(),
-                "overall_band": "chain-clustered (infinitesimal jackknife): one chain's episodes are not independent",
-                "overall_median_se": self.overall_curve().points.iter().find(|p| p.survival <= 0.5 + 1e-12).map(|p| p.se),
-                "by_label": by_label,
-                "by_label_band": "Greenwood",
-            },
-            "certification": self.judgement.certification,
-            "self_bounding": self.self_bounding,
-            "check_notes": self.check_notes,
-            "escape_time_histogram": overall.log_histogram(),
-            "final_labels": self.final_labels,
-            "chain_steps": self.chain_steps,
-            "chain_steps_per_second": self.chain_steps_per_second(),
-            "wall_seconds": self.wall_seconds,
-        })
+        serde_json::to_value(self.summary()).unwrap_or_default()
     }
 
     /// Writes DIR/summary.json, events.csv, chains.csv, (when traced) trace.csv and, with the
@@ -242,7 +195,7 @@ impl Report {
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
         std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
         let summary = dir.join("summary.json");
-        let text = serde_json::to_string_pretty(&self.summary_json()).unwrap_or_default();
+        let text = serde_json::to_string_pretty(&self.summary()).unwrap_or_default();
         std::fs::write(&summary, text + "\n").map_err(Error::io(&summary))?;
         write_csv(&dir.join("events.csv"), EVENTS_HEADER, self.raw.events.iter().map(event_row))?;
         let j = &self.judgement;

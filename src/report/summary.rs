@@ -1,0 +1,206 @@
+//! summary.json as typed records: what a run reports, field by field (serde writes them in this
+//! order). `SCHEMA_VERSION` changes when a field changes meaning or moves.
+
+use super::{Counts, Report, SCHEMA_VERSION};
+use crate::backend::gpu::AdapterSummary;
+use crate::check::run_checks::{Certification, SelfBoundingChecks};
+use crate::method::{Oracle, Perturbation, PgdParams, Schedule, StepRule, Transform};
+use crate::stats::survival::Bin;
+use crate::stats::{Summary as SampleSummary, SurvivalSummary};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The whole of summary.json.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary<'a> {
+    /// Layout version of this file.
+    pub schema_version: u32,
+    /// Chains in the ensemble.
+    pub chains: u32,
+    /// Step budget per chain.
+    pub steps: u32,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// "gpu" or "cpu".
+    pub backend: &'a str,
+    /// The adapter (GPU runs).
+    pub adapter: Option<&'a AdapterSummary>,
+    /// The objective.
+    pub objective: ObjectiveInfo,
+    /// The method with every piece and parameter.
+    pub method: MethodInfo<'a>,
+    /// Storage precision of positions.
+    pub state: &'static str,
+    /// Starting points.
+    pub init: String,
+    /// Distribution of the chains' step sizes.
+    pub step_size: SampleSummary,
+    /// How the engine split the work.
+    pub steps_per_dispatch: u32,
+    /// Step dispatches issued (GPU).
+    pub dispatches: u32,
+    /// Shards (GPU).
+    pub shards: u32,
+    /// Dispatches run again for chains with more escapes than one dispatch holds.
+    pub event_overflow_recoveries: u32,
+    /// Shards rerun with fewer steps per dispatch (software adapters' loop limit).
+    pub loop_limit_retries: u32,
+    /// The random stream.
+    pub rng: RngInfo,
+    /// How the chains ended.
+    pub counts: Counts,
+    /// What the storage precision did, in words.
+    pub precision: Option<String>,
+    /// The rule that decided "second-order stationary", in words.
+    pub sosp_rule: String,
+    /// The verdicts against the objective's declared minimum labels.
+    pub label_cross_check: Option<CrossCheck>,
+    /// Escape-time statistics over the stall episodes.
+    pub survival: SurvivalBlock,
+    /// Observed escape times (ignoring censoring; the survival block accounts for it).
+    pub escape_time: SampleSummary,
+    /// The same per stall label.
+    pub escape_time_by_label: &'a BTreeMap<u32, SampleSummary>,
+    /// Log-binned histogram of observed escape times.
+    pub escape_time_histogram: Vec<Bin>,
+    /// Second-order stationarity of the resting points examined.
+    pub certification: &'a Certification,
+    /// Self-bounding conditions at the traced points.
+    pub self_bounding: Option<&'a SelfBoundingChecks>,
+    /// Why a check was skipped, and other notes.
+    pub check_notes: &'a [String],
+    /// Chains per final label.
+    pub final_labels: &'a BTreeMap<u32, u32>,
+    /// Steps taken, summed over chains.
+    pub chain_steps: u64,
+    /// Chain-steps per wall-clock second.
+    pub chain_steps_per_second: f64,
+    /// Wall-clock seconds of the run.
+    pub wall_seconds: f64,
+}
+
+/// The objective block.
+#[derive(Clone, Debug, Serialize)]
+pub struct ObjectiveInfo {
+    /// Its name.
+    pub name: &'static str,
+    /// Its dimension.
+    pub dim: usize,
+    /// Its parameters.
+    pub params: serde_json::Value,
+}
+
+/// The method block.
+#[derive(Clone, Debug, Serialize)]
+pub struct MethodInfo<'a> {
+    /// The preset the pieces started from.
+    pub name: &'static str,
+    /// Step size and detector parameters.
+    pub params: PgdParams,
+    /// Gradient oracle.
+    pub oracle: &'a Oracle,
+    /// Perturbation.
+    pub perturbation: Perturbation,
+    /// Direction transform.
+    pub transform: &'a Transform,
+    /// Step-size schedule.
+    pub schedule: &'a Schedule,
+    /// Fixed or self-bounding.
+    pub step_rule: &'a StepRule,
+}
+
+/// The random stream.
+#[derive(Clone, Debug, Serialize)]
+pub struct RngInfo {
+    /// The generator.
+    pub generator: &'static str,
+    /// Version of the stream addressing.
+    pub stream_version: u32,
+}
+
+/// The classifier against the objective's declared minimum labels.
+#[derive(Clone, Debug, Serialize)]
+pub struct CrossCheck {
+    /// The labels the objective declares as minimum basins.
+    pub minimum_labels: Vec<u32>,
+    /// Converged chains resting outside them.
+    pub converged_outside_minimum_labels: u32,
+    /// Stalled chains inside them not judged converged.
+    pub stalled_in_minimum_labels_not_converged: u32,
+}
+
+/// The survival block.
+#[derive(Clone, Debug, Serialize)]
+pub struct SurvivalBlock {
+    /// All labels together.
+    pub overall: SurvivalSummary,
+    /// How the pooled curve's band is computed.
+    pub overall_band: &'static str,
+    /// Its standard error at the median (None: the median is not reached).
+    pub overall_median_se: Option<f64>,
+    /// Per stall label.
+    pub by_label: BTreeMap<u32, SurvivalSummary>,
+    /// How the per-label bands are computed.
+    pub by_label_band: &'static str,
+}
+
+impl Report {
+    /// summary.json's records.
+    pub fn summary(&self) -> Summary<'_> {
+        let e = &self.experiment;
+        let m = &e.method;
+        let overall = self.survival.overall();
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            chains: e.chains,
+            steps: e.steps,
+            seed: e.seed,
+            backend: &self.engine.backend,
+            adapter: self.engine.adapter.as_ref(),
+            objective: ObjectiveInfo { name: e.objective.name(), dim: e.objective.dim(), params: e.objective.params() },
+            method: MethodInfo {
+                name: m.kind.name(),
+                params: m.params,
+                oracle: &m.oracle,
+                perturbation: m.perturbation,
+                transform: &m.transform,
+                schedule: &m.schedule,
+                step_rule: &m.step_rule,
+            },
+            state: e.precision.name(),
+            init: e.init.spec(),
+            step_size: self.step_size,
+            steps_per_dispatch: self.raw.steps_per_dispatch,
+            dispatches: self.raw.dispatches,
+            shards: self.raw.shards,
+            event_overflow_recoveries: self.raw.overflow_recoveries,
+            loop_limit_retries: self.raw.loop_limit_retries,
+            rng: RngInfo { generator: "philox4x32-10", stream_version: crate::rng::STREAM_VERSION },
+            counts: self.counts,
+            precision: self.precision_note(),
+            sosp_rule: self.judgement.rule.describe(),
+            label_cross_check: self.label_cross_check().map(|(outside, inside)| CrossCheck {
+                minimum_labels: e.objective.minimum_labels(),
+                converged_outside_minimum_labels: outside,
+                stalled_in_minimum_labels_not_converged: inside,
+            }),
+            survival: SurvivalBlock {
+                overall: overall.summary(),
+                overall_band: "chain-clustered (infinitesimal jackknife): one chain's episodes are not independent",
+                overall_median_se: self.overall_curve().points.iter().find(|p| p.survival <= 0.5 + 1e-12).map(|p| p.se),
+                by_label: self.survival.by_label.iter().map(|(l, t)| (*l, t.summary())).collect(),
+                by_label_band: "Greenwood",
+            },
+            escape_time: self.escape_time,
+            escape_time_by_label: &self.escape_time_by_label,
+            escape_time_histogram: overall.log_histogram(),
+            certification: &self.judgement.certification,
+            self_bounding: self.self_bounding.as_ref(),
+            check_notes: &self.check_notes,
+            final_labels: &self.final_labels,
+            chain_steps: self.chain_steps,
+            chain_steps_per_second: self.chain_steps_per_second(),
+            wall_seconds: self.wall_seconds,
+        }
+    }
+}
