@@ -1,6 +1,7 @@
 //! The device the GPU backend runs on: created by escapade, or injected by an embedding program.
 
 use crate::Error;
+use std::sync::{Arc, Mutex};
 use std::future::Future;
 
 /// What the report says about the adapter.
@@ -41,6 +42,9 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     /// The adapter, when escapade created the device itself.
     pub adapter: Option<AdapterSummary>,
+    /// GPU errors no scope captured (on a device escapade opened), handed to the next operation
+    /// as an error instead of being printed or panicking.
+    uncaptured: Arc<Mutex<Vec<String>>>,
 }
 
 impl GpuContext {
@@ -61,20 +65,23 @@ impl GpuContext {
         }))
         .map_err(|e| Error::Gpu(format!("requesting a device from {}: {e}", summary.name)))?;
         // wgpu's default handler panics on errors nobody captured; every operation of ours runs
-        // inside error scopes, so anything reaching here is reported, never a panic.
-        device.on_uncaptured_error(std::sync::Arc::new(|e| eprintln!("escapade: uncaptured GPU error: {e}")));
-        Ok(GpuContext { device, queue, adapter: Some(summary) })
+        // inside error scopes, so anything reaching here is kept and returned by the next
+        // operation as an error: never a panic, never a print.
+        let uncaptured: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e| sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.to_string())));
+        Ok(GpuContext { device, queue, adapter: Some(summary), uncaptured })
     }
 
     /// Wraps a device and queue owned by an embedding program. Its error handler is left alone:
     /// escapade captures its own errors with error scopes.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Self {
-        GpuContext { device, queue, adapter: None }
+        GpuContext { device, queue, adapter: None, uncaptured: Arc::default() }
     }
 
     /// Like [`GpuContext::from_device`], recording the adapter for reports.
     pub fn from_device_with_adapter(device: wgpu::Device, queue: wgpu::Queue, adapter: &wgpu::Adapter) -> Self {
-        GpuContext { device, queue, adapter: Some(AdapterSummary::from_info(&adapter.get_info())) }
+        GpuContext { device, queue, adapter: Some(AdapterSummary::from_info(&adapter.get_info())), uncaptured: Arc::default() }
     }
 
     /// Runs `f` inside validation and out-of-memory error scopes and turns a captured error into
@@ -85,10 +92,21 @@ impl GpuContext {
         let out = f();
         let v = block(validation.pop());
         let o = block(oom.pop());
-        match v.or(o) {
-            Some(e) => Err(Error::Gpu(format!("{what}: {e}"))),
-            None => Ok(out),
+        if let Some(e) = v.or(o) {
+            return Err(Error::Gpu(format!("{what}: {e}")));
         }
+        self.take_uncaptured(what)?;
+        Ok(out)
+    }
+
+    /// An error for GPU errors no scope captured since the last call, if any.
+    fn take_uncaptured(&self, what: &str) -> Result<(), Error> {
+        let mut errors = self.uncaptured.lock().unwrap_or_else(|p| p.into_inner());
+        if errors.is_empty() {
+            return Ok(());
+        }
+        let all = std::mem::take(&mut *errors).join("; ");
+        Err(Error::Gpu(format!("{what}: uncaptured GPU error: {all}")))
     }
 
     /// Waits until the queue is idle.
@@ -96,7 +114,8 @@ impl GpuContext {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map(|_| ())
-            .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))
+            .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
+        self.take_uncaptured("waiting for the device")
     }
 
     /// Copies `len` elements of `src` (from element 0) into a new vector: through a mappable
