@@ -83,7 +83,58 @@ shared_struct! {
     }
 }
 
+/// How a chain's stepping ended: the typed view of [`ChainState::status`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Still stepping when the budget ended.
+    Running,
+    /// Stopped by the certification rule.
+    Certified,
+    /// Value or gradient became non-finite.
+    DivergedNonfinite,
+    /// Left the objective's domain.
+    DivergedDomain,
+}
+
+impl Status {
+    /// The status of code `c` ([`status`]).
+    pub fn of(c: u32) -> Self {
+        match c {
+            status::RUNNING => Status::Running,
+            status::CERTIFIED => Status::Certified,
+            status::DIVERGED_NONFINITE => Status::DivergedNonfinite,
+            _ => Status::DivergedDomain,
+        }
+    }
+
+    /// Its code.
+    pub fn code(self) -> u32 {
+        match self {
+            Status::Running => status::RUNNING,
+            Status::Certified => status::CERTIFIED,
+            Status::DivergedNonfinite => status::DIVERGED_NONFINITE,
+            Status::DivergedDomain => status::DIVERGED_DOMAIN,
+        }
+    }
+
+    /// The name chains.csv and Parquet use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Certified => "certified",
+            Status::DivergedNonfinite => "diverged-nonfinite",
+            Status::DivergedDomain => "diverged-domain",
+        }
+    }
+}
+
 impl ChainState {
+    /// The typed status.
+    pub fn state(&self) -> Status {
+        Status::of(self.status)
+    }
+
     /// A chain that has not stepped yet.
     pub fn fresh() -> Self {
         ChainState {

@@ -83,5 +83,5 @@ pub mod advanced {
     pub use crate::backend::gpu::AdapterSummary;
     pub use crate::backend::{EngineInfo, Progress, RawRun};
     pub use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
-    pub use crate::escape::{ChainState, EscapeEvent, NEVER, status};
+    pub use crate::escape::{ChainState, EscapeEvent, NEVER, Status, status};
 }

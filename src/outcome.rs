@@ -22,7 +22,7 @@ use crate::method::{Rho, StepRule};
 use crate::stats::{Episode, Outcome};
 
 /// How a chain ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Final {
     /// Running and not stalled when the budget ended.

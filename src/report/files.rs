@@ -3,7 +3,7 @@
 //! from saved results without rerunning).
 
 use crate::Error;
-use crate::escape::{ChainState, EscapeEvent, NEVER, status};
+use crate::escape::{ChainState, EscapeEvent, NEVER, Status};
 use crate::outcome::{Final, episodes};
 use crate::stats::{Episode, SurvivalTables};
 use std::io::Write;
@@ -11,27 +11,9 @@ use std::path::{Path, PathBuf};
 
 /// Header of events.csv.
 pub const EVENTS_HEADER: &str = "chain,label,t_stall,escape_steps,f_stall,f_escape";
-/// Header of chains.csv.
-/// `outcome` is how the chain ended (converged, precision_limited, censored, diverged, moving);
-/// f, gnorm and label are at the point where the chain stopped (x~ for a chain certified by Jin's
-/// rule); lambda_min (with its Lanczos residual) and sosp are at its resting point, empty where
-/// it was not examined; t_limited is the step of the precision sentinel, empty if it never fired.
+/// Header of chains.csv: the fields of [`ChainRecord`].
 pub const CHAINS_HEADER: &str =
     "chain,status,outcome,stalled,t_stall,stall_label,steps,escapes,label,label_since,f,gnorm,eta,t_limited,lambda_min,lambda_residual,sosp";
-
-/// The status names chains.csv uses.
-pub(crate) fn status_name(code: u32) -> &'static str {
-    match code {
-        status::RUNNING => "running",
-        status::CERTIFIED => "certified",
-        status::DIVERGED_NONFINITE => "diverged-nonfinite",
-        _ => "diverged-domain",
-    }
-}
-
-fn status_code(name: &str) -> Option<u32> {
-    [status::RUNNING, status::CERTIFIED, status::DIVERGED_NONFINITE, status::DIVERGED_DOMAIN].into_iter().find(|&c| status_name(c) == name)
-}
 
 
 /// Writes `rows` under `header` to `path`.
@@ -49,29 +31,103 @@ pub(crate) fn event_row(e: &EscapeEvent) -> String {
     format!("{},{},{},{},{},{}", e.chain, e.label, e.t_stall, e.escape_steps, e.f_stall, e.f_escape)
 }
 
-/// One row of chains.csv; `cert` is (lambda_min, its residual, second-order stationary), with a
-/// NaN lambda_min where the resting point was not examined.
-pub(crate) fn chain_row(chain: usize, s: &ChainState, outcome: Final, cert: (f64, f64, bool)) -> String {
-    let (lam, res, sosp) = match cert {
-        (l, r, ok) if l.is_finite() => (l.to_string(), r.to_string(), u8::from(ok).to_string()),
-        _ => (String::new(), String::new(), String::new()),
-    };
-    let limited = if s.limited() { s.t_limited.to_string() } else { String::new() };
-    format!(
-        "{chain},{},{},{},{},{},{},{},{},{},{},{},{},{limited},{lam},{res},{sosp}",
-        status_name(s.status),
-        outcome.name(),
-        s.stalled,
-        s.t_stall,
-        s.stall_label,
-        s.t,
-        s.escapes,
-        s.label,
-        s.label_since,
-        s.f,
-        s.gnorm,
-        s.eta
-    )
+/// One chain of a run, as chains.csv holds it.
+///
+/// `outcome` is how the chain ended; f, gnorm and label are at the point where the chain stopped
+/// (x~ for a chain certified by Jin's rule); lambda_min (with its Lanczos residual) and sosp are
+/// at its resting point, empty where it was not examined; t_limited is the step at which the
+/// precision sentinel fired, empty if it never did.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChainRecord {
+    /// Global chain index.
+    pub chain: u32,
+    /// How stepping ended.
+    pub status: Status,
+    /// How the chain ended, judged at its resting point.
+    pub outcome: Final,
+    /// 1 while in a stall episode.
+    pub stalled: u32,
+    /// Step at which the last stall began.
+    pub t_stall: u32,
+    /// Label at that stall.
+    pub stall_label: u32,
+    /// Steps taken.
+    pub steps: u32,
+    /// Escapes.
+    pub escapes: u32,
+    /// Label at the last point.
+    pub label: u32,
+    /// Step at which it entered that label.
+    pub label_since: u32,
+    /// f at the last point.
+    pub f: f32,
+    /// ||grad f|| there.
+    pub gnorm: f32,
+    /// The chain's step size.
+    pub eta: f32,
+    /// Step at which the precision sentinel fired.
+    pub t_limited: Option<u32>,
+    /// lambda_min of the Hessian at the resting point.
+    pub lambda_min: Option<f64>,
+    /// The Lanczos residual of lambda_min.
+    pub lambda_residual: Option<f64>,
+    /// Whether the resting point is second-order stationary.
+    pub sosp: Option<bool>,
+}
+
+impl ChainRecord {
+    /// The record of chain `chain` with state `s`, outcome and (lambda_min, residual, sosp),
+    /// lambda_min NaN where the resting point was not examined.
+    pub fn new(chain: usize, s: &ChainState, outcome: Final, cert: (f64, f64, bool)) -> Self {
+        let examined = cert.0.is_finite();
+        ChainRecord {
+            chain: chain as u32,
+            status: s.state(),
+            outcome,
+            stalled: s.stalled,
+            t_stall: s.t_stall,
+            stall_label: s.stall_label,
+            steps: s.t,
+            escapes: s.escapes,
+            label: s.label,
+            label_since: s.label_since,
+            f: s.f,
+            gnorm: s.gnorm,
+            eta: s.eta,
+            t_limited: s.limited().then_some(s.t_limited),
+            lambda_min: examined.then_some(cert.0),
+            lambda_residual: examined.then_some(cert.1),
+            sosp: examined.then_some(cert.2),
+        }
+    }
+
+    /// The chain state it records (fields chains.csv does not carry are those of a fresh chain).
+    pub fn state(&self) -> ChainState {
+        let mut s = ChainState::fresh();
+        s.status = self.status.code();
+        s.stalled = self.stalled;
+        s.t_stall = self.t_stall;
+        s.stall_label = self.stall_label;
+        s.t = self.steps;
+        s.escapes = self.escapes;
+        s.label = self.label;
+        s.label_since = self.label_since;
+        s.f = self.f;
+        s.gnorm = self.gnorm;
+        s.eta = self.eta;
+        s.t_limited = self.t_limited.unwrap_or(NEVER);
+        s
+    }
+}
+
+/// Writes chains.csv.
+pub(crate) fn write_chains(path: &Path, records: impl Iterator<Item = ChainRecord>) -> Result<(), Error> {
+    let bad = |e: csv::Error| Error::Io { path: path.display().to_string(), source: std::io::Error::other(e) };
+    let mut w = csv::Writer::from_path(path).map_err(bad)?;
+    for r in records {
+        w.serialize(r).map_err(bad)?;
+    }
+    w.flush().map_err(Error::io(path))
 }
 
 /// Reads a CSV with the expected header into rows of fields.
@@ -109,32 +165,16 @@ pub fn read_events(path: &Path) -> Result<Vec<EscapeEvent>, Error> {
         .collect()
 }
 
-/// Reads chains.csv back into chain records and outcomes (fields it does not carry are zero).
-pub fn read_chains(path: &Path) -> Result<Vec<(ChainState, Final)>, Error> {
-    read_csv(path, CHAINS_HEADER)?
-        .iter()
+/// Reads chains.csv back into its records; a wrong header or a bad field names the file and line.
+pub fn read_chains(path: &Path) -> Result<Vec<ChainRecord>, Error> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| Error::invalid(path.display().to_string(), "a readable chains.csv", e))?;
+    let header = r.headers().map(|h| h.iter().collect::<Vec<_>>().join(",")).unwrap_or_default();
+    if header != CHAINS_HEADER {
+        return Err(Error::invalid(path.display().to_string(), format!("a CSV file starting with the header {CHAINS_HEADER}"), "another header"));
+    }
+    r.deserialize()
         .enumerate()
-        .map(|(i, r)| {
-            let at = || format!("{} line {}", path.display(), i + 2);
-            if r.len() != 17 {
-                return Err(Error::invalid(at(), "17 fields", r.len()));
-            }
-            let mut s = ChainState::fresh();
-            s.status = status_code(&r[1]).ok_or_else(|| Error::invalid(at(), "a chain status", &r[1]))?;
-            let outcome = Final::from_name(&r[2]).ok_or_else(|| Error::invalid(at(), "a chain outcome", &r[2]))?;
-            s.stalled = field(path, i, &r[3])?;
-            s.t_stall = field(path, i, &r[4])?;
-            s.stall_label = field(path, i, &r[5])?;
-            s.t = field(path, i, &r[6])?;
-            s.escapes = field(path, i, &r[7])?;
-            s.label = field(path, i, &r[8])?;
-            s.label_since = field(path, i, &r[9])?;
-            s.f = field(path, i, &r[10])?;
-            s.gnorm = field(path, i, &r[11])?;
-            s.eta = field(path, i, &r[12])?;
-            s.t_limited = if r[13].is_empty() { NEVER } else { field(path, i, &r[13])? };
-            Ok((s, outcome))
-        })
+        .map(|(i, row)| row.map_err(|e| Error::invalid(format!("{} line {}", path.display(), i + 2), "a chains.csv row", e)))
         .collect()
 }
 
@@ -179,7 +219,7 @@ pub struct SavedRun {
     pub summary: serde_json::Value,
     /// events.csv.
     pub events: Vec<EscapeEvent>,
-    /// chains.csv.
+    /// chains.csv, as chain states (for the statistics).
     pub chains: Vec<ChainState>,
     /// How each chain ended (chains.csv's outcome).
     pub finals: Vec<Final>,
@@ -195,7 +235,7 @@ impl SavedRun {
         let summary: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Error::invalid(sp.display().to_string(), "escapade's summary.json", e))?;
         let tp = dir.join("trace.csv");
-        let (chains, finals) = read_chains(&dir.join("chains.csv"))?.into_iter().unzip();
+        let (chains, finals) = read_chains(&dir.join("chains.csv"))?.into_iter().map(|r| (r.state(), r.outcome)).unzip();
         Ok(SavedRun {
             dir: dir.to_path_buf(),
             summary,
@@ -223,5 +263,32 @@ impl SavedRun {
     /// Survival tables rebuilt from the saved events and chains.
     pub fn survival(&self) -> SurvivalTables {
         SurvivalTables::from_episodes(&self.episodes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// chains.csv's header is the record's field list, and a record survives the round trip.
+    #[test]
+    fn chain_records_round_trip_under_the_documented_header() {
+        let dir = std::env::temp_dir().join(format!("escapade-chains-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("chains.csv");
+        let mut st = ChainState::fresh();
+        (st.t, st.stalled, st.t_stall, st.stall_label, st.label, st.f, st.t_limited) = (700, 1, 650, 5, 5, -3.5, 660);
+        let records = vec![ChainRecord::new(0, &st, Final::PrecisionLimited, (-2.0, 1e-12, false)), ChainRecord::new(1, &ChainState::fresh(), Final::Moving, (f64::NAN, f64::NAN, false))];
+        write_chains(&path, records.clone().into_iter()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().next(), Some(CHAINS_HEADER));
+        assert!(text.contains("precision_limited") && text.contains(",660,"), "{text}");
+        let back = read_chains(&path).unwrap();
+        assert_eq!(back, records);
+        assert_eq!(back[0].state().t_limited, 660);
+        assert_eq!(back[1].lambda_min, None);
+        std::fs::write(&path, text.replace("chain,status", "chain,state")).unwrap();
+        assert!(read_chains(&path).unwrap_err().to_string().contains("header"));
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

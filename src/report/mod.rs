@@ -14,7 +14,7 @@ use crate::experiment::Experiment;
 use crate::outcome::{Final, Judgement, episodes};
 use crate::stats::{Episode, Outcome, Summary, SurvivalTables, clustered_kaplan_meier};
 use crate::Error;
-use files::{CHAINS_HEADER, EVENTS_HEADER, SavedRun, TracePoint, chain_row, event_row, write_csv};
+use files::{ChainRecord, EVENTS_HEADER, SavedRun, TracePoint, event_row, write_chains, write_csv};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -146,6 +146,15 @@ impl Report {
         }
     }
 
+    /// Every chain as a typed record (what chains.csv holds).
+    pub fn chain_records(&self) -> impl Iterator<Item = ChainRecord> + '_ {
+        let j = &self.judgement;
+        let k = &j.certification;
+        self.raw.states.iter().enumerate().map(move |(c, s)| {
+            ChainRecord::new(c, s, j.finals[c], (k.per_chain_lambda_min[c], k.per_chain_residual[c], k.per_chain_sosp[c]))
+        })
+    }
+
     /// The pooled Kaplan-Meier curve over every saddle stall, with a band clustered by chain.
     pub fn overall_curve(&self) -> crate::stats::Curve {
         clustered_kaplan_meier(&self.episodes)
@@ -198,12 +207,7 @@ impl Report {
         let text = serde_json::to_string_pretty(&self.summary()).unwrap_or_default();
         std::fs::write(&summary, text + "\n").map_err(Error::io(&summary))?;
         write_csv(&dir.join("events.csv"), EVENTS_HEADER, self.raw.events.iter().map(event_row))?;
-        let j = &self.judgement;
-        let rows = self.raw.states.iter().enumerate().map(|(c, s)| {
-            let k = &j.certification;
-            chain_row(c, s, j.finals[c], (k.per_chain_lambda_min[c], k.per_chain_residual[c], k.per_chain_sosp[c]))
-        });
-        write_csv(&dir.join("chains.csv"), CHAINS_HEADER, rows)?;
+        write_chains(&dir.join("chains.csv"), self.chain_records())?;
         #[cfg(feature = "parquet")]
         parquet::write_tables(dir, &self.raw.events, &self.raw.states)?;
         let trace = &self.trace;

@@ -1,7 +1,6 @@
 //! events.parquet and chains.parquet (cargo feature `parquet`): the same tables as the CSV files,
 //! typed, for pandas, R and Spark.
 
-use super::files::status_name;
 use crate::Error;
 use crate::escape::{ChainState, EscapeEvent};
 use parquet::data_type::{ByteArray, ByteArrayType, FloatType, Int64Type};
@@ -63,7 +62,7 @@ pub fn write_tables(dir: &Path, events: &[EscapeEvent], chains: &[ChainState]) -
          REQUIRED FLOAT f; REQUIRED FLOAT gnorm; REQUIRED FLOAT eta; }",
         vec![
             Column::Int((0..chains.len() as i64).collect()),
-            Column::Text(chains.iter().map(|c| ByteArray::from(status_name(c.status))).collect()),
+            Column::Text(chains.iter().map(|c| ByteArray::from(c.state().name())).collect()),
             ints(&|c| c.stalled),
             ints(&|c| c.t_stall),
             ints(&|c| c.stall_label),
