@@ -52,12 +52,23 @@ pub struct CheckpointSpec {
     pub every: Duration,
     /// Testing aid: fail with [`Error::Interrupted`] right after this many saves.
     pub interrupt_after: Option<u32>,
+    /// Resume a checkpoint written by another engine (backend or adapter). Results are then
+    /// mixed across engines, which floats do not promise to be the same on; the report says so.
+    pub resume_anyway: bool,
+}
+
+impl CheckpointSpec {
+    /// Checkpoints in `dir` at most every `every`.
+    pub fn new(dir: impl Into<PathBuf>, every: Duration) -> Self {
+        CheckpointSpec { dir: dir.into(), every, interrupt_after: None, resume_anyway: false }
+    }
 }
 
 /// Writes checkpoints for one run.
 pub struct Checkpointer {
     spec: CheckpointSpec,
     fingerprint: String,
+    engine: String,
     last: Instant,
     saves: u32,
 }
@@ -67,8 +78,6 @@ pub struct Checkpointer {
 pub fn fingerprint(exp: &Experiment) -> String {
     serde_json::json!({
         "version": crate::rng::STREAM_VERSION,
-        // Layout of the files: 2 = f64 points, x~ points, ChainState with f_tilde/t_limited.
-        "format": 2,
         "objective": exp.objective.name(),
         "dim": exp.objective.dim(),
         "params": exp.objective.params(),
@@ -85,9 +94,9 @@ pub fn fingerprint(exp: &Experiment) -> String {
 }
 
 impl Checkpointer {
-    /// A checkpointer for `exp`.
-    pub fn new(spec: CheckpointSpec, exp: &Experiment) -> Self {
-        Checkpointer { spec, fingerprint: fingerprint(exp), last: Instant::now(), saves: 0 }
+    /// A checkpointer for `exp` run on `engine` (e.g. "cpu", or the adapter's name).
+    pub fn new(spec: CheckpointSpec, exp: &Experiment, engine: &str) -> Self {
+        Checkpointer { spec, fingerprint: fingerprint(exp), engine: engine.into(), last: Instant::now(), saves: 0 }
     }
 
     /// Whether a save is due.
@@ -95,31 +104,51 @@ impl Checkpointer {
         self.last.elapsed() >= self.spec.every
     }
 
-    /// Saves `ck` (to a temporary directory, then renamed over the previous checkpoint).
+    /// Saves `ck`: every part to a new directory with its CRC-32 and length in meta.json, each
+    /// file and the directory synced, then swapped in by two renames (the previous checkpoint is
+    /// kept as DIR.old until the new one is in place, so a crash at any moment leaves one whole
+    /// checkpoint that [`load`] finds).
     pub fn save(&mut self, ck: &Checkpoint) -> Result<(), Error> {
         let dir = &self.spec.dir;
         let tmp = dir.with_extension("tmp");
+        let old = dir.with_extension("old");
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(Error::io(&tmp))?;
-        let write = |name: &str, bytes: &[u8]| std::fs::write(tmp.join(name), bytes).map_err(Error::io(&tmp));
+        let mut parts = serde_json::Map::new();
+        let mut part = |name: &str, bytes: &[u8]| -> Result<(), Error> {
+            write_synced(&tmp.join(name), bytes)?;
+            parts.insert(name.into(), serde_json::json!({ "bytes": bytes.len(), "crc32": crc32fast::hash(bytes) }));
+            Ok(())
+        };
+        part("states.bin", bytemuck::cast_slice(&ck.states))?;
+        part("x.bin", bytemuck::cast_slice(&ck.x))?;
+        part("x_tilde.bin", bytemuck::cast_slice(&ck.x_tilde))?;
+        part("events.bin", bytemuck::cast_slice(&ck.events))?;
+        part("trace.bin", bytemuck::cast_slice(&ck.trace))?;
+        if let Some(c) = &ck.current {
+            part("current_states.bin", bytemuck::cast_slice(&c.states))?;
+            part("current_x.bin", bytemuck::cast_slice(&c.x))?;
+            part("current_x_tilde.bin", bytemuck::cast_slice(&c.x_tilde))?;
+        }
         let meta = serde_json::json!({
+            "format": FORMAT,
             "fingerprint": self.fingerprint,
+            "engine": self.engine,
             "done": ck.done,
             "current": ck.current.as_ref().map(|c| serde_json::json!({ "offset": c.offset, "t_end": c.t_end, "chains": c.states.len() })),
+            "parts": parts,
         });
-        write("meta.json", meta.to_string().as_bytes())?;
-        write("states.bin", bytemuck::cast_slice(&ck.states))?;
-        write("x.bin", bytemuck::cast_slice(&ck.x))?;
-        write("x_tilde.bin", bytemuck::cast_slice(&ck.x_tilde))?;
-        write("events.bin", bytemuck::cast_slice(&ck.events))?;
-        write("trace.bin", bytemuck::cast_slice(&ck.trace))?;
-        if let Some(c) = &ck.current {
-            write("current_states.bin", bytemuck::cast_slice(&c.states))?;
-            write("current_x.bin", bytemuck::cast_slice(&c.x))?;
-            write("current_x_tilde.bin", bytemuck::cast_slice(&c.x_tilde))?;
+        write_synced(&tmp.join("meta.json"), meta.to_string().as_bytes())?;
+        sync_dir(&tmp)?;
+        let _ = std::fs::remove_dir_all(&old);
+        if dir.exists() {
+            std::fs::rename(dir, &old).map_err(Error::io(dir))?;
         }
-        let _ = std::fs::remove_dir_all(dir);
         std::fs::rename(&tmp, dir).map_err(Error::io(dir))?;
+        if let Some(parent) = dir.parent() {
+            sync_dir(parent)?;
+        }
+        let _ = std::fs::remove_dir_all(&old);
         self.last = Instant::now();
         self.saves += 1;
         if self.spec.interrupt_after.is_some_and(|n| self.saves >= n) {
@@ -131,51 +160,145 @@ impl Checkpointer {
     /// Removes the checkpoint once the run's results are safely written.
     pub fn clear(&self) {
         let _ = std::fs::remove_dir_all(&self.spec.dir);
+        let _ = std::fs::remove_dir_all(self.spec.dir.with_extension("old"));
     }
 }
 
-fn read<T: bytemuck::Pod>(dir: &Path, name: &str) -> Result<Vec<T>, Error> {
+/// Layout of the checkpoint files; 3 = f64 points, x~ points, ChainState with f_tilde and
+/// t_limited, a CRC-32 and length per part, the engine that wrote it.
+const FORMAT: u32 = 3;
+
+/// Writes `bytes` to `path` and syncs the file to disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut f = std::fs::File::create(path).map_err(Error::io(path))?;
+    std::io::Write::write_all(&mut f, bytes).map_err(Error::io(path))?;
+    f.sync_all().map_err(Error::io(path))
+}
+
+/// Syncs a directory's entries to disk (where the platform allows opening directories).
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    match std::fs::File::open(dir) {
+        Ok(f) => f.sync_all().or_else(|e| if e.kind() == std::io::ErrorKind::InvalidInput { Ok(()) } else { Err(e) }).map_err(Error::io(dir)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// A damaged or foreign checkpoint: one line naming the file and what is wrong (exit 2).
+fn damaged(path: &Path, what: impl std::fmt::Display) -> Error {
+    Error::invalid(format!("checkpoint {}", path.display()), "an intact checkpoint of this experiment (delete it to start over)", what)
+}
+
+/// Reads part `name` of the checkpoint in `dir`, checking its length and CRC-32 against `meta`.
+fn read<T: bytemuck::Pod>(dir: &Path, meta: &serde_json::Value, name: &str) -> Result<Vec<T>, Error> {
     let p = dir.join(name);
-    let bytes = std::fs::read(&p).map_err(Error::io(&p))?;
+    let bytes = std::fs::read(&p).map_err(|e| damaged(&p, e))?;
+    let part = &meta["parts"][name];
+    if part["bytes"].as_u64() != Some(bytes.len() as u64) {
+        return Err(damaged(&p, format!("{} bytes where meta.json says {}", bytes.len(), part["bytes"])));
+    }
+    if part["crc32"].as_u64() != Some(u64::from(crc32fast::hash(&bytes))) {
+        return Err(damaged(&p, "contents that do not match their checksum"));
+    }
     if bytes.len() % std::mem::size_of::<T>() != 0 {
-        return Err(Error::invalid(p.display().to_string(), "an escapade checkpoint file", "a truncated file"));
+        return Err(damaged(&p, "a length that is not a whole number of records"));
     }
     Ok(bytemuck::pod_collect_to_vec(&bytes))
 }
 
-/// Loads the checkpoint in `dir` for `exp`: None when there is none; an error when it belongs to
-/// another experiment.
-pub fn load(dir: &Path, exp: &Experiment) -> Result<Option<Checkpoint>, Error> {
+/// Loads the checkpoint in `dir` for `exp` run on `engine`: None when there is none (DIR.old
+/// stands in when a save was cut between its two renames). Every part is checked against its
+/// checksum and the whole against the experiment (chain counts, lengths, shard offsets, event
+/// chain ids); any mismatch, another experiment's checkpoint, or (without `resume_anyway`)
+/// another engine's, is an error naming the file.
+pub fn load(spec: &CheckpointSpec, exp: &Experiment, engine: &str) -> Result<Option<Checkpoint>, Error> {
+    let dir = if spec.dir.join("meta.json").exists() { spec.dir.clone() } else { spec.dir.with_extension("old") };
     let meta_path = dir.join("meta.json");
     if !meta_path.exists() {
         return Ok(None);
     }
-    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&meta_path).map_err(Error::io(&meta_path))?)
-        .map_err(|e| Error::invalid(meta_path.display().to_string(), "an escapade checkpoint", e))?;
+    let text = std::fs::read_to_string(&meta_path).map_err(|e| damaged(&meta_path, e))?;
+    let meta: serde_json::Value = serde_json::from_str(&text).map_err(|e| damaged(&meta_path, e))?;
+    if meta["format"].as_u64() != Some(u64::from(FORMAT)) {
+        return Err(damaged(&meta_path, format!("format {} (this escapade writes {FORMAT})", meta["format"])));
+    }
     if meta["fingerprint"].as_str() != Some(fingerprint(exp).as_str()) {
         return Err(Error::invalid(
             "resume",
-            "a checkpoint of the same experiment (objective, method, chains, seed, init, steps)",
+            "a checkpoint of the same experiment (objective, method, chains, seed, init, steps, precision)",
             dir.display(),
         ));
     }
+    let written_by = meta["engine"].as_str().unwrap_or("");
+    if written_by != engine && !spec.resume_anyway {
+        return Err(Error::invalid(
+            "resume",
+            format!("the engine that wrote the checkpoint ({written_by}), or --resume-anyway to mix engines"),
+            engine,
+        ));
+    }
+    let d = exp.objective.dim();
+    let done = meta["done"].as_u64().filter(|&n| n <= u64::from(exp.chains)).ok_or_else(|| damaged(&meta_path, format!("done = {} for {} chains", meta["done"], exp.chains)))? as u32;
     let current = match meta["current"].as_object() {
-        Some(c) => Some(InFlightShard {
-            offset: c["offset"].as_u64().unwrap_or(0) as u32,
-            t_end: c["t_end"].as_u64().unwrap_or(0) as u32,
-            states: read(dir, "current_states.bin")?,
-            x: read(dir, "current_x.bin")?,
-            x_tilde: read(dir, "current_x_tilde.bin")?,
-        }),
+        Some(c) => {
+            let offset = c["offset"].as_u64().unwrap_or(u64::MAX);
+            let t_end = c["t_end"].as_u64().filter(|&t| t <= u64::from(exp.steps)).ok_or_else(|| damaged(&meta_path, "a shard step beyond the budget"))?;
+            if offset != u64::from(done) {
+                return Err(damaged(&meta_path, format!("a shard in flight at chain {offset} after {done} finished chains")));
+            }
+            Some(InFlightShard {
+                offset: done,
+                t_end: t_end as u32,
+                states: read(&dir, &meta, "current_states.bin")?,
+                x: read(&dir, &meta, "current_x.bin")?,
+                x_tilde: read(&dir, &meta, "current_x_tilde.bin")?,
+            })
+        }
         None => None,
     };
-    Ok(Some(Checkpoint {
-        done: meta["done"].as_u64().unwrap_or(0) as u32,
-        states: read(dir, "states.bin")?,
-        x: read(dir, "x.bin")?,
-        x_tilde: read(dir, "x_tilde.bin")?,
-        events: read(dir, "events.bin")?,
-        trace: read(dir, "trace.bin")?,
+    let ck = Checkpoint {
+        done,
+        states: read(&dir, &meta, "states.bin")?,
+        x: read(&dir, &meta, "x.bin")?,
+        x_tilde: read(&dir, &meta, "x_tilde.bin")?,
+        events: read(&dir, &meta, "events.bin")?,
+        trace: read(&dir, &meta, "trace.bin")?,
         current,
-    }))
+    };
+    consistent(&ck, exp, d).map_err(|what| damaged(&dir, what))?;
+    Ok(Some(ck))
+}
+
+/// The engine that wrote the checkpoint of `spec`, if there is one.
+pub fn written_by(spec: &CheckpointSpec) -> Option<String> {
+    let dir = if spec.dir.join("meta.json").exists() { spec.dir.clone() } else { spec.dir.with_extension("old") };
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).ok()?).ok()?;
+    meta["engine"].as_str().map(String::from)
+}
+
+/// The checkpoint's parts agree with each other and with the experiment.
+fn consistent(ck: &Checkpoint, exp: &Experiment, d: usize) -> Result<(), String> {
+    let n = ck.done as usize;
+    let tilde_ok = |len: usize, chains: usize| if exp.keeps_tilde() { len == chains * d } else { len == 0 };
+    if ck.states.len() != n || ck.x.len() != n * d || !tilde_ok(ck.x_tilde.len(), n) {
+        return Err(format!("{} chain records, {} coordinates for {n} finished chains of dimension {d}", ck.states.len(), ck.x.len()));
+    }
+    let mut limit = n;
+    if let Some(c) = &ck.current {
+        let m = c.states.len();
+        if m == 0 || n + m > exp.chains as usize || c.x.len() != m * d || !tilde_ok(c.x_tilde.len(), m) {
+            return Err(format!("a shard in flight of {m} chains with {} coordinates", c.x.len()));
+        }
+        limit = n + m;
+    }
+    if let Some(e) = ck.events.iter().find(|e| e.chain as usize >= limit) {
+        return Err(format!("an escape event of chain {}, beyond the {limit} chains saved", e.chain));
+    }
+    let trace = exp.trace.map_or(0, |t| t.len(exp.steps, d));
+    if ck.trace.len() != trace {
+        return Err(format!("a trace of {} values where the experiment has {trace}", ck.trace.len()));
+    }
+    if ck.states.iter().chain(ck.current.iter().flat_map(|c| &c.states)).any(|s| s.t > exp.steps) {
+        return Err("a chain beyond the step budget".into());
+    }
+    Ok(())
 }

@@ -81,11 +81,23 @@ impl<'e, 'p> Runner<'e, 'p> {
     /// Runs `exp` and builds its report. The checkpoint stays until
     /// [`Checkpointer::clear`] or a new run replaces it.
     pub fn run(&mut self, exp: &Experiment) -> Result<Report, Error> {
+        let engine_id = match self.engine {
+            Engine::Cpu => "cpu".to_string(),
+            Engine::Gpu(e) => format!("gpu {}", e.context().adapter.as_ref().map_or("(embedded device)", |a| a.name.as_str())),
+        };
+        let mut notes = self.notes.clone();
         let state = match &self.checkpoint {
-            Some((spec, true)) => crate::checkpoint::load(&spec.dir, exp)?,
+            Some((spec, true)) => {
+                let by = crate::checkpoint::written_by(spec);
+                let state = crate::checkpoint::load(spec, exp, &engine_id)?;
+                if let Some(by) = by.filter(|by| state.is_some() && *by != engine_id) {
+                    notes.push(format!("resumed with --resume-anyway: chains before the checkpoint ran on {by}, the rest on {engine_id}"));
+                }
+                state
+            }
             _ => None,
         };
-        let mut ck = self.checkpoint.as_ref().map(|(spec, _)| Checkpointer::new(spec.clone(), exp));
+        let mut ck = self.checkpoint.as_ref().map(|(spec, _)| Checkpointer::new(spec.clone(), exp, &engine_id));
         let mut ignore = |_: &Progress| {};
         let progress: &mut dyn FnMut(&Progress) = match self.observer.as_deref_mut() {
             Some(o) => o,
@@ -102,7 +114,7 @@ impl<'e, 'p> Runner<'e, 'p> {
             Engine::Gpu(engine) => (engine.run_resumable(exp, progress, ck.as_mut(), state)?, engine.info()),
         };
         let mut report = self.report(exp, raw, info, start.elapsed().as_secs_f64())?;
-        report.check_notes.extend(self.notes.iter().cloned());
+        report.check_notes.extend(notes);
         Ok(report)
     }
 

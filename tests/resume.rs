@@ -29,7 +29,7 @@ fn same(a: &Report, b: &Report) {
 fn interrupted(e: &Experiment, engine: Engine, tag: &str, cuts: &[u32]) -> Report {
     let dir = std::env::temp_dir().join(format!("escapade-resume-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let spec = |interrupt_after| CheckpointSpec { dir: dir.clone(), every: Duration::ZERO, interrupt_after };
+    let spec = |interrupt_after| CheckpointSpec { interrupt_after, ..CheckpointSpec::new(&dir, Duration::ZERO) };
     let mut resume = false;
     for &n in cuts {
         match Runner::new(engine).checkpoint(spec(Some(n)), resume).run(e) {
@@ -83,7 +83,7 @@ fn the_command_line_resumes_an_interrupted_run() {
         .init(Init::Uniform(1.0))
         .build()
         .unwrap();
-    let spec = CheckpointSpec { dir: dir.join("run/checkpoint"), every: Duration::ZERO, interrupt_after: Some(1) };
+    let spec = CheckpointSpec { interrupt_after: Some(1), ..CheckpointSpec::new(dir.join("run/checkpoint"), Duration::ZERO) };
     assert!(matches!(Runner::cpu().checkpoint(spec, false).run(&e), Err(Error::Interrupted(_))));
     let cli = |out: &str, extra: &[&str]| {
         let mut args = vec!["run", "--objective", "octopus", "--dim", "5", "--chains", "20000", "--steps", "100", "--seed", "3", "--backend", "cpu", "--quiet", "--plots", "none", "--out", out];

@@ -30,6 +30,9 @@ pub fn run_resumable(
     if let Some(r) = resume {
         start = r.done;
         (out.states, out.x, out.x_tilde, out.events) = (r.states, r.x, r.x_tilde, r.events);
+        // Chains from `start` on run again from their beginning: events a GPU shard in flight
+        // had saved for them would be counted twice.
+        out.events.retain(|e| e.chain < start);
         if r.trace.len() == out.trace.len() {
             out.trace = r.trace;
         }

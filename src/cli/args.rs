@@ -315,6 +315,13 @@ pub struct RunArgs {
     /// Continue from OUT/checkpoint (left by an interrupted run of the same experiment).
     #[arg(long, help_heading = OUTPUT)]
     pub resume: bool,
+    /// With --resume: continue a checkpoint another engine (backend or adapter) wrote; the
+    /// report records that the run mixes engines.
+    #[arg(long, requires = "resume", help_heading = OUTPUT)]
+    pub resume_anyway: bool,
+    /// Replace the run already in --out (escapade's files there are removed first).
+    #[arg(long, conflicts_with = "resume", help_heading = OUTPUT)]
+    pub force: bool,
 }
 
 /// Derive PGD's parameters from the theory (Jin et al. 2017): give --l, --rho and --eps.

@@ -17,6 +17,23 @@ use std::sync::Arc;
 type CmdResult<T = ()> = Result<T, Error>;
 
 
+/// Removes the files a run writes in `dir` (and nothing else there), for --force.
+fn remove_run(dir: &Path) -> Result<(), Error> {
+    for name in ["summary.json", "events.csv", "chains.csv", "trace.csv", "experiment.toml", "events.parquet", "chains.parquet"] {
+        match std::fs::remove_file(dir.join(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&dir.join(name))(e)),
+            _ => {}
+        }
+    }
+    for sub in ["plots", "checkpoint", "checkpoint.old", "checkpoint.tmp", ".writing"] {
+        let p = dir.join(sub);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).map_err(Error::io(&p))?;
+        }
+    }
+    Ok(())
+}
+
 /// GPU engines opened once per command: a sweep reuses the engine and its compiled kernels.
 #[derive(Default)]
 pub struct Engines {
@@ -58,11 +75,19 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
                 .ok()
                 .filter(|s: &f64| s.is_finite() && *s >= 0.0)
                 .ok_or_else(|| Error::invalid("checkpoint-every", "seconds >= 0, or off", v))?;
-            Some(CheckpointSpec { dir: ck_dir.clone(), every: std::time::Duration::from_secs_f64(secs), interrupt_after: None })
+            Some(CheckpointSpec { resume_anyway: a.resume_anyway, ..CheckpointSpec::new(&ck_dir, std::time::Duration::from_secs_f64(secs)) })
         }
     };
-    if a.resume && !ck_dir.join("meta.json").exists() {
+    let has_checkpoint = ck_dir.join("meta.json").exists() || ck_dir.with_extension("old").join("meta.json").exists();
+    if a.resume && !has_checkpoint {
         return Err(Error::invalid("resume", "an output directory holding a checkpoint", ck_dir.display()));
+    }
+    // Never destroy a run: an existing one (results or a checkpoint) needs --force or --resume.
+    if !a.resume && (a.out.join("summary.json").exists() || has_checkpoint) {
+        if !a.force {
+            return Err(Error::invalid("out", "a directory without a run, --force to replace the run in it, or --resume to continue it", a.out.display()));
+        }
+        remove_run(&a.out)?;
     }
     let (gpu, fallback) = engines.get(backend)?;
     let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, ..GpuSettings::default() };
@@ -87,6 +112,7 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
     report.write(&a.out)?;
     // The results are safe: the checkpoint is no longer needed.
     let _ = std::fs::remove_dir_all(&ck_dir);
+    let _ = std::fs::remove_dir_all(ck_dir.with_extension("old"));
     let cmd = Cli::command();
     if let Some(run_cmd) = cmd.find_subcommand("run") {
         let text = toml_args::matches_to_toml(run_cmd, matches, &["experiment", "resume"]);

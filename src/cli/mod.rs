@@ -86,7 +86,7 @@ pub struct SweepArgs {
 }
 
 /// Flags of `run` that are switches (present or absent) in experiment files.
-const SWITCHES: [&str; 2] = ["quiet", "resume"];
+const SWITCHES: [&str; 4] = ["quiet", "resume", "resume-anyway", "force"];
 
 /// Replaces `run EXPERIMENT.toml` in argv by the file's flags (typed flags come after them and so
 /// override them).

@@ -200,9 +200,26 @@ impl Report {
     }
 
     /// Writes DIR/summary.json, events.csv, chains.csv, (when traced) trace.csv and, with the
-    /// `parquet` feature, events.parquet and chains.parquet, creating DIR.
+    /// `parquet` feature, events.parquet and chains.parquet, creating DIR. Everything is written
+    /// to DIR/.writing first and moved in once complete: a failed write (a full disk) leaves no
+    /// half results next to whole ones.
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
-        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        let tmp = dir.join(".writing");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(Error::io(&tmp))?;
+        if let Err(e) = self.write_files(&tmp) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        for entry in std::fs::read_dir(&tmp).map_err(Error::io(&tmp))? {
+            let from = entry.map_err(Error::io(&tmp))?.path();
+            let to = dir.join(from.file_name().unwrap_or_default());
+            std::fs::rename(&from, &to).map_err(Error::io(&to))?;
+        }
+        std::fs::remove_dir(&tmp).map_err(Error::io(&tmp))
+    }
+
+    fn write_files(&self, dir: &Path) -> Result<(), Error> {
         let summary = dir.join("summary.json");
         let text = serde_json::to_string_pretty(&self.summary()).unwrap_or_default();
         std::fs::write(&summary, text + "\n").map_err(Error::io(&summary))?;

@@ -318,6 +318,11 @@ impl GpuEngine {
             let n = shard_cap.min(exp.chains - offset);
             // The shard in flight at the checkpoint, when this device splits the ensemble the same way.
             let start = current.take().filter(|c| c.offset == offset && c.states.len() == n as usize);
+            if start.is_none() {
+                // This shard runs from its beginning: drop what a shard in flight (cut another
+                // way, or on another engine) had saved for its chains.
+                out.events.retain(|e| e.chain < offset);
+            }
             let events_before = out.events.len();
             let counts = loop {
                 let ctx = ShardJob { exp, pipes: &pipes, shared: &shared, n, offset, trace_len };
