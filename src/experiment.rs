@@ -219,8 +219,12 @@ impl ExperimentBuilder {
         let e = self.exp;
         e.method.validate()?;
         let obj = &e.objective;
-        if matches!(e.method.oracle, Oracle::Minibatch { .. }) && obj.terms().is_none() {
-            return Err(Error::invalid("batch", "only with a finite-sum objective (phase-retrieval)", obj.name()));
+        if let Oracle::Minibatch { batch } = e.method.oracle {
+            match obj.terms() {
+                None => return Err(Error::invalid("batch", "only with a finite-sum objective (phase-retrieval)", obj.name())),
+                Some(m) if batch > m => return Err(Error::invalid("batch", format!("at most the objective's m = {m} terms"), batch)),
+                _ => {}
+            }
         }
         if let StepRule::SelfBounding(sb) = &e.method.step_rule {
             let wgsl = obj.wgsl();

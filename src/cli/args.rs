@@ -317,7 +317,7 @@ pub struct RunArgs {
     pub resume: bool,
     /// With --resume: continue a checkpoint another engine (backend or adapter) wrote; the
     /// report records that the run mixes engines.
-    #[arg(long, requires = "resume", help_heading = OUTPUT)]
+    #[arg(long, help_heading = OUTPUT)]
     pub resume_anyway: bool,
     /// Replace the run already in --out (escapade's files there are removed first).
     #[arg(long, conflicts_with = "resume", help_heading = OUTPUT)]
@@ -444,7 +444,19 @@ pub fn objective(a: &ObjectiveArgs) -> Result<Arc<dyn Objective>, Error> {
         }
         (Some(_), other) => Err(Error::invalid("wgsl", "only with --objective custom", other)),
         (None, "custom") => Err(Error::invalid("objective", "custom needs --wgsl FILE", "custom")),
-        (None, _) => objective_spec(a)?.build(),
+        (None, _) => {
+            let obj = objective_spec(a)?.build()?;
+            // Data files fix the shape: flags that say otherwise are errors, not ignored.
+            if a.data.is_some() {
+                if let Some(d) = a.dim.filter(|&d| d != obj.dim()) {
+                    return Err(Error::invalid("dim", format!("{} (the dimension the --data files give), or no --dim", obj.dim()), d));
+                }
+                if let Some(m) = a.m {
+                    return Err(Error::invalid("m", "no --m with --data (the data files set the number of terms)", m));
+                }
+            }
+            Ok(obj)
+        }
     }
 }
 

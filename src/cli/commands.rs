@@ -78,6 +78,9 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
             Some(CheckpointSpec { resume_anyway: a.resume_anyway, ..CheckpointSpec::new(&ck_dir, std::time::Duration::from_secs_f64(secs)) })
         }
     };
+    if a.resume_anyway && !a.resume {
+        return Err(Error::invalid("resume-anyway", "only with --resume", "no --resume"));
+    }
     let has_checkpoint = ck_dir.join("meta.json").exists() || ck_dir.with_extension("old").join("meta.json").exists();
     if a.resume && !has_checkpoint {
         return Err(Error::invalid("resume", "an output directory holding a checkpoint", ck_dir.display()));
@@ -237,8 +240,12 @@ fn grid_error(e: clap::Error) -> Error {
 /// The grid's points: every combination of the axes' values, as (key, value) lists.
 fn grid_points(axes: &[String]) -> Result<Vec<Vec<(String, String)>>, Error> {
     let mut points = vec![Vec::new()];
+    let mut seen = std::collections::BTreeSet::new();
     for axis in axes {
         let (key, values) = axis.split_once('=').ok_or_else(|| Error::invalid("grid", "KEY=V1,V2,...", axis))?;
+        if !seen.insert(key.replace('_', "-")) {
+            return Err(Error::invalid("grid", "each key once", key));
+        }
         let values: Vec<&str> = values.split(',').filter(|v| !v.is_empty()).collect();
         if key.is_empty() || values.is_empty() {
             return Err(Error::invalid("grid", "KEY=V1,V2,... with at least one value", axis));
@@ -263,8 +270,9 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
         }
     }
     let keys: Vec<String> = points.first().map(|p| p.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
-    let mut rows = Vec::new();
-    let mut engines = Engines::default();
+    // Every point is parsed and checked before the first one runs: a bad value late in the grid
+    // must not cost the runs before it.
+    let mut runs = Vec::new();
     for point in &points {
         let tag: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let dir = s.out.join(tag.join("_"));
@@ -280,6 +288,13 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
         let matches = Cli::command().try_get_matches_from(&argv).map_err(grid_error)?;
         let sub = matches.subcommand_matches("run").cloned().unwrap_or_default();
         let args = RunArgs::from_arg_matches(&sub).map_err(grid_error)?;
+        experiment(&args).map_err(|e| Error::invalid("grid", format!("values every run accepts ({})", tag.join(" ")), e))?;
+        runs.push((point, args, sub));
+    }
+    let mut rows = Vec::new();
+    let mut engines = Engines::default();
+    for (point, args, sub) in runs {
+        let tag: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let r = run(&args, &sub, &mut engines)?;
         let km = r.survival.overall().summary();
         let mut row: Vec<String> = point.iter().map(|(_, v)| v.clone()).collect();

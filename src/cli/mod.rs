@@ -26,7 +26,8 @@ enum Command {
     /// An experiment file (`escapade run exp.toml`) gives any of these flags as keys; flags typed
     /// after it override its values.
     Run {
-        /// Experiment file (TOML); its keys are this command's flag names.
+        /// Experiment file (TOML, anywhere among the arguments, or --config FILE); its keys are
+        /// this command's flag names.
         #[arg(value_name = "EXPERIMENT.toml")]
         experiment: Option<PathBuf>,
         // Boxed: the run flags are many, and clap's enum would otherwise be as large as they.
@@ -88,16 +89,25 @@ pub struct SweepArgs {
 /// Flags of `run` that are switches (present or absent) in experiment files.
 const SWITCHES: [&str; 4] = ["quiet", "resume", "resume-anyway", "force"];
 
-/// Replaces `run EXPERIMENT.toml` in argv by the file's flags (typed flags come after them and so
-/// override them).
+/// Replaces the experiment file of `run` in argv by the file's flags, put right after `run` so
+/// that typed flags override them. The file is `--config FILE`, or any argument ending in
+/// `.toml` (any case) that is not a flag's value.
 fn expand_experiment_file(argv: &mut Vec<String>) -> Result<(), Error> {
     if argv.get(1).map(String::as_str) != Some("run") {
         return Ok(());
     }
-    if !argv.get(2).is_some_and(|a| a.ends_with(".toml") && !a.starts_with('-')) {
-        return Ok(());
+    let takes_value = |a: &str| a.starts_with("--") && !a.contains('=') && !SWITCHES.contains(&&a[2..]) && a != "--config";
+    let at = (2..argv.len()).find(|&i| {
+        let a = &argv[i];
+        let config = argv[i - 1] == "--config";
+        let toml = a.to_lowercase().ends_with(".toml") && !a.starts_with('-') && (i == 2 || !takes_value(&argv[i - 1]));
+        config || (toml && argv[i - 1] != "--config")
+    });
+    let Some(at) = at else { return Ok(()) };
+    let path = PathBuf::from(argv.remove(at));
+    if at > 2 && argv[at - 1] == "--config" {
+        argv.remove(at - 1);
     }
-    let path = PathBuf::from(argv.remove(2));
     let cmd = Cli::command();
     let run = cmd.find_subcommand("run").map(toml_args::flag_names).unwrap_or_default();
     let flags = toml_args::file_to_flags(&path, &run, &SWITCHES)?;
@@ -149,6 +159,10 @@ pub fn main() -> ExitCode {
         Err(e) => return parse_error(e),
     };
     let result = match &cli.command {
+        Command::Run { experiment: Some(path), .. } => {
+            // What expand_experiment_file did not read as an experiment file is never ignored.
+            Err(Error::invalid("experiment", "a TOML file (a name ending in .toml, or --config FILE)", path.display()))
+        }
         Command::Run { args, .. } => {
             let sub = matches.subcommand_matches("run").cloned().unwrap_or_default();
             commands::run(args, &sub, &mut commands::Engines::default()).map(|_| ())

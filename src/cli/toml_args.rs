@@ -30,8 +30,12 @@ pub fn file_to_flags(path: &Path, known: &[String], switches: &[&str]) -> Result
         Error::invalid(path.display().to_string(), "a TOML experiment file", e.message().to_string())
     })?;
     let mut flags = Vec::new();
+    let mut seen = std::collections::BTreeMap::new();
     for (key, value) in &table {
         let flag = key.replace('_', "-");
+        if let Some(other) = seen.insert(flag.clone(), key.clone()) {
+            return Err(Error::invalid(format!("{} key {key:?}", path.display()), format!("each option once (it is also given as {other:?})"), "a second spelling"));
+        }
         if !known.contains(&flag) {
             return Err(Error::invalid(
                 format!("{} key {key:?}", path.display()),

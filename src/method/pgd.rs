@@ -4,8 +4,9 @@
 use crate::Error;
 
 /// Checks that `v` is finite and > 0, naming `field` otherwise.
+/// v > 0 and finite in f32 (the kernels hold parameters in f32).
 fn positive(field: &'static str, v: f64) -> Result<(), Error> {
-    if v.is_finite() && v > 0.0 { Ok(()) } else { Err(Error::invalid(field, "a finite number > 0", v)) }
+    if (v as f32).is_finite() && v > 0.0 { Ok(()) } else { Err(Error::invalid(field, "a number > 0 and below 3.4e38 (f32)", v)) }
 }
 
 /// Checks the accuracy parameters Jin et al.'s formulas share: eps > 0, c in (0, 1],
@@ -43,8 +44,9 @@ pub struct PgdParams {
 impl PgdParams {
     /// Checks every field, naming the first bad one and its allowed range.
     pub fn validate(&self) -> Result<(), Error> {
+        // The kernels hold these in f32: a value finite in f64 but not in f32 is refused too.
         let nonneg = |field: &'static str, v: f64| {
-            if v.is_finite() && v >= 0.0 { Ok(()) } else { Err(Error::invalid(field, "a finite number >= 0", v)) }
+            if (v as f32).is_finite() && v >= 0.0 { Ok(()) } else { Err(Error::invalid(field, "a number >= 0 and below 3.4e38 (f32)", v)) }
         };
         positive("eta", self.eta)?;
         nonneg("radius", self.radius)?;

@@ -234,16 +234,34 @@ impl SavedRun {
         let text = std::fs::read_to_string(&sp).map_err(Error::io(&sp))?;
         let summary: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Error::invalid(sp.display().to_string(), "escapade's summary.json", e))?;
+        if summary["schema_version"].as_u64() != Some(u64::from(super::SCHEMA_VERSION)) {
+            return Err(Error::invalid(
+                sp.display().to_string(),
+                format!("schema_version {} (written by this escapade)", super::SCHEMA_VERSION),
+                &summary["schema_version"],
+            ));
+        }
         let tp = dir.join("trace.csv");
-        let (chains, finals) = read_chains(&dir.join("chains.csv"))?.into_iter().map(|r| (r.state(), r.outcome)).unzip();
-        Ok(SavedRun {
-            dir: dir.to_path_buf(),
-            summary,
-            events: read_events(&dir.join("events.csv"))?,
-            chains,
-            finals,
-            trace: if tp.exists() { read_trace(&tp)? } else { Vec::new() },
-        })
+        let cp = dir.join("chains.csv");
+        let records = read_chains(&cp)?;
+        // Rows are the chains 0..n in order, once each; events name those chains, once per stall.
+        if let Some((i, r)) = records.iter().enumerate().find(|(i, r)| r.chain as usize != *i) {
+            return Err(Error::invalid(format!("{} line {}", cp.display(), i + 2), format!("chain {i} (rows in chain order, once each)"), r.chain));
+        }
+        let ep = dir.join("events.csv");
+        let events = read_events(&ep)?;
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, e) in events.iter().enumerate() {
+            if e.chain as usize >= records.len() || !seen.insert((e.chain, e.t_stall)) {
+                return Err(Error::invalid(
+                    format!("{} line {}", ep.display(), i + 2),
+                    format!("one event per stall of chains 0..{}", records.len()),
+                    format!("chain {} stalled at {}", e.chain, e.t_stall),
+                ));
+            }
+        }
+        let (chains, finals) = records.into_iter().map(|r| (r.state(), r.outcome)).unzip();
+        Ok(SavedRun { dir: dir.to_path_buf(), summary, events, chains, finals, trace: if tp.exists() { read_trace(&tp)? } else { Vec::new() } })
     }
 
     /// A short name for legends: "objective method" from the summary, else the directory name.
