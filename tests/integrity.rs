@@ -50,7 +50,8 @@ fn every_damage_to_a_checkpoint_is_refused_by_name() {
     let base = tmp("cpu");
     let pristine = base.join("pristine");
     checkpoint(&e, Engine::Cpu, &pristine);
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    type Damage = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Damage)> = vec![
         ("done edited in meta.json", Box::new(|d| edit_meta(d, |m| m["done"] = 4096.into()))),
         ("done beyond the ensemble", Box::new(|d| edit_meta(d, |m| m["done"] = 30_000.into()))),
         ("a part's checksum edited", Box::new(|d| edit_meta(d, |m| m["parts"]["x.bin"]["crc32"] = 1.into()))),
