@@ -89,6 +89,7 @@ pub fn fingerprint(exp: &Experiment) -> String {
         "steps": exp.steps,
         "precision": exp.precision,
         "trace": exp.trace,
+        "shard": exp.shard,
     })
     .to_string()
 }
@@ -107,7 +108,7 @@ impl Checkpointer {
     /// Saves `ck`: every part to a new directory with its CRC-32 and length in meta.json, each
     /// file and the directory synced, then swapped in by two renames (the previous checkpoint is
     /// kept as DIR.old until the new one is in place, so a crash at any moment leaves one whole
-    /// checkpoint that [`load`] finds).
+    /// checkpoint that `load` finds).
     pub fn save(&mut self, ck: &Checkpoint) -> Result<(), Error> {
         let dir = &self.spec.dir;
         let tmp = dir.with_extension("tmp");
@@ -237,7 +238,11 @@ pub fn load(spec: &CheckpointSpec, exp: &Experiment, engine: &str) -> Result<Opt
         ));
     }
     let d = exp.objective.dim();
-    let done = meta["done"].as_u64().filter(|&n| n <= u64::from(exp.chains)).ok_or_else(|| damaged(&meta_path, format!("done = {} for {} chains", meta["done"], exp.chains)))? as u32;
+    let range = exp.chain_range();
+    let done = meta["done"]
+        .as_u64()
+        .filter(|&n| (u64::from(range.start)..=u64::from(range.end)).contains(&n))
+        .ok_or_else(|| damaged(&meta_path, format!("done = {} for chains {}..{}", meta["done"], range.start, range.end)))? as u32;
     let current = match meta["current"].as_object() {
         Some(c) => {
             let offset = c["offset"].as_u64().unwrap_or(u64::MAX);
@@ -277,21 +282,23 @@ pub fn written_by(spec: &CheckpointSpec) -> Option<String> {
 
 /// The checkpoint's parts agree with each other and with the experiment.
 fn consistent(ck: &Checkpoint, exp: &Experiment, d: usize) -> Result<(), String> {
-    let n = ck.done as usize;
+    let range = exp.chain_range();
+    // `done` is the global index of the next chain to run; the records are from range.start on.
+    let n = (ck.done - range.start) as usize;
     let tilde_ok = |len: usize, chains: usize| if exp.keeps_tilde() { len == chains * d } else { len == 0 };
     if ck.states.len() != n || ck.x.len() != n * d || !tilde_ok(ck.x_tilde.len(), n) {
         return Err(format!("{} chain records, {} coordinates for {n} finished chains of dimension {d}", ck.states.len(), ck.x.len()));
     }
-    let mut limit = n;
+    let mut limit = ck.done as usize;
     if let Some(c) = &ck.current {
         let m = c.states.len();
-        if m == 0 || n + m > exp.chains as usize || c.x.len() != m * d || !tilde_ok(c.x_tilde.len(), m) {
+        if m == 0 || ck.done as usize + m > range.end as usize || c.x.len() != m * d || !tilde_ok(c.x_tilde.len(), m) {
             return Err(format!("a shard in flight of {m} chains with {} coordinates", c.x.len()));
         }
-        limit = n + m;
+        limit += m;
     }
-    if let Some(e) = ck.events.iter().find(|e| e.chain as usize >= limit) {
-        return Err(format!("an escape event of chain {}, beyond the {limit} chains saved", e.chain));
+    if let Some(e) = ck.events.iter().find(|e| (e.chain as usize) < range.start as usize || e.chain as usize >= limit) {
+        return Err(format!("an escape event of chain {}, outside the chains {}..{limit} saved", e.chain, range.start));
     }
     let trace = exp.trace.map_or(0, |t| t.len(exp.steps, d));
     if ck.trace.len() != trace {

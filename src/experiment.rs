@@ -104,6 +104,32 @@ pub struct Experiment {
     pub precision: Precision,
     /// Host-side checks after the run.
     pub checks: CheckSpec,
+    /// Run only this part of the ensemble (None: all of it).
+    pub shard: Option<ShardSpec>,
+}
+
+/// Part `index` of `count` of an ensemble: chains index·n/count .. (index+1)·n/count, each
+/// exactly as in a run of the whole ensemble (every draw is addressed by the global chain), so
+/// `escapade merge` combines the parts into the whole run's results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardSpec {
+    /// Which part (0-based).
+    pub index: u32,
+    /// Into how many parts.
+    pub count: u32,
+}
+
+impl ShardSpec {
+    /// Parses `I/N`.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let bad = || Error::invalid("shard", "I/N with 0 <= I < N", s);
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(ShardSpec { index, count })
+    }
 }
 
 /// Builds an [`Experiment`]; every setter is optional except the objective.
@@ -128,7 +154,19 @@ impl Experiment {
                 trace: None,
                 precision: Precision::F32,
                 checks: CheckSpec::default(),
+                shard: None,
             },
+        }
+    }
+
+    /// The global indices of the chains this experiment runs (all, or its shard's).
+    pub fn chain_range(&self) -> std::ops::Range<u32> {
+        match self.shard {
+            None => 0..self.chains,
+            Some(s) => {
+                let at = |k: u32| (u64::from(k) * u64::from(self.chains) / u64::from(s.count)) as u32;
+                at(s.index)..at(s.index + 1)
+            }
         }
     }
 
@@ -196,6 +234,11 @@ impl ExperimentBuilder {
     /// Step budget per chain (>= 1).
     pub fn steps(mut self, steps: u32) -> Self {
         self.exp.steps = steps;
+        self
+    }
+    /// Run only part `index` of `count` of the ensemble ([`ShardSpec`]).
+    pub fn shard(mut self, index: u32, count: u32) -> Self {
+        self.exp.shard = Some(ShardSpec { index, count });
         self
     }
     /// Trace the first `chains` chains every `every` steps.
@@ -269,6 +312,14 @@ impl ExperimentBuilder {
         }
         if e.objective.dim() == 0 {
             return Err(Error::invalid("dim", "an integer >= 1", 0));
+        }
+        if let Some(s) = e.shard {
+            if s.count == 0 || s.index >= s.count || s.count > e.chains {
+                return Err(Error::invalid("shard", format!("I/N with 0 <= I < N <= the {} chains", e.chains), format!("{}/{}", s.index, s.count)));
+            }
+            if e.trace.is_some() {
+                return Err(Error::invalid("trace-chains", "0 with --shard (traces are not split across shards)", "a trace"));
+            }
         }
         if let Some(t) = e.trace {
             if t.every == 0 {

@@ -168,29 +168,26 @@ impl Judgement {
 }
 
 /// Judges every chain of `raw`: the resting point of every chain with an open stall episode (and,
-/// when the experiment certifies final points, of the first `certify_max` non-diverged chains)
-/// is tested against the run's [`SospRule`], Hessian spectra from `products` in one batch.
+/// when the experiment certifies final points, of every non-diverged chain whose global index is
+/// below `certify_max`) is tested against the run's [`SospRule`], Hessian spectra from
+/// `products` in one batch. Verdicts depend on the chain alone, so a shard's are the whole run's.
 pub(crate) fn judge(exp: &Experiment, raw: &RawRun, products: &dyn Products) -> Result<Judgement, Error> {
     let obj = exp.objective.as_ref();
     let d = obj.dim();
     let rule = SospRule::of(exp);
     let states = &raw.states;
-    let mut certified_all = 0usize;
+    let first = exp.chain_range().start;
     let which: Vec<usize> = (0..states.len())
         .filter(|&c| {
             let st = &states[c];
-            if st.diverged() {
-                return false;
-            }
-            let extra = exp.checks.certify && certified_all < exp.checks.certify_max as usize;
-            certified_all += usize::from(extra);
-            extra || st.stalled == 1 || st.status == status::CERTIFIED
+            let extra = exp.checks.certify && first as usize + c < exp.checks.certify_max as usize;
+            !st.diverged() && (extra || st.stalled == 1 || st.status == status::CERTIFIED)
         })
         .collect();
     let points: Vec<f64> = which.iter().flat_map(|&c| raw.resting_point(c, d).iter().copied()).collect();
     let device = |c: usize| (f64::from(states[c].f), f64::from(states[c].gnorm));
     let mut certification =
-        certify(products, obj, &points, &which, states.len(), &|c| rule.eps(&states[c]), &|c, f| rule.tolerance(&states[c], f), &device, exp.seed)?;
+        certify(products, obj, &points, &which, first, states.len(), &|c| rule.eps(&states[c]), &|c, f| rule.tolerance(&states[c], f), &device, exp.seed)?;
     certification.rule = rule.describe();
     let finals = states
         .iter()
@@ -217,14 +214,16 @@ pub(crate) fn judge(exp: &Experiment, raw: &RawRun, products: &dyn Products) -> 
 
 /// The stall episodes of a run: one *escaped* episode per escape event, and the open episode of
 /// every chain stalled at its end, with the chain's final outcome.
-pub(crate) fn episodes(events: &[EscapeEvent], states: &[ChainState], finals: &[Final]) -> Vec<Episode> {
+/// `states[c]` is chain `first_chain + c` (episodes carry global chain ids, so a shard's episodes
+/// are the whole run's).
+pub(crate) fn episodes(events: &[EscapeEvent], states: &[ChainState], finals: &[Final], first_chain: u32) -> Vec<Episode> {
     let escaped = events.iter().map(|e| Episode { chain: e.chain, label: e.label, time: e.escape_steps, outcome: Outcome::Escaped });
     let open = states.iter().zip(finals).enumerate().filter(|(_, (st, _))| st.stalled == 1).map(|(c, (st, f))| {
         let outcome = f.episode();
         // A precision-limited stall ends when the sentinel fired (or at the stall, when it fired
         // in an earlier episode); the others at the chain's last step.
         let end = if outcome == Outcome::PrecisionLimited { st.t_limited.max(st.t_stall) } else { st.t };
-        Episode { chain: c as u32, label: st.stall_label, time: end - st.t_stall, outcome }
+        Episode { chain: first_chain + c as u32, label: st.stall_label, time: end - st.t_stall, outcome }
     });
     escaped.chain(open).collect()
 }

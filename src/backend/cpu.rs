@@ -24,9 +24,11 @@ pub fn run_resumable(
     let p = crate::kernel::KernelParams::new(exp, exp.chains, 0, exp.steps, u32::MAX);
     let trace_chains = exp.trace.map_or(0, |t| t.chains);
     let mut out = RawRun::new(exp, exp.steps);
-    out.x.reserve(exp.chains as usize * d);
+    // The chains of this run by global index (a shard's, or all); draws are addressed by them.
+    let range = exp.chain_range();
+    out.x.reserve(range.len() * d);
     out.trace = vec![0.0; exp.trace.map_or(0, |t| t.len(exp.steps, d))];
-    let mut start = 0;
+    let mut start = range.start;
     if let Some(r) = resume {
         start = r.done;
         (out.states, out.x, out.x_tilde, out.events) = (r.states, r.x, r.x_tilde, r.events);
@@ -37,8 +39,8 @@ pub fn run_resumable(
             out.trace = r.trace;
         }
     }
-    while start < exp.chains {
-        let end = (start + BATCH).min(exp.chains);
+    while start < range.end {
+        let end = (start + BATCH).min(range.end);
         let chains: Vec<Chain> = match exp.precision {
             Precision::F64 => (start..end).into_par_iter().map(|c| run_chain::<f64>(exp, &p, c)).collect(),
             _ => (start..end).into_par_iter().map(|c| run_chain::<f32>(exp, &p, c)).collect(),
@@ -61,8 +63,8 @@ pub fn run_resumable(
         progress(&Progress {
             t_end: exp.steps,
             steps: exp.steps,
-            chains: exp.chains,
-            chains_done: end,
+            chains: range.len() as u32,
+            chains_done: end - range.start,
             shard_chains: 0,
             running,
             certified: out.states.iter().filter(|s| s.status == crate::escape::status::CERTIFIED).count() as u32,
@@ -70,7 +72,7 @@ pub fn run_resumable(
             events: out.events.len(),
         });
         start = end;
-        if let Some(ck) = ck.as_deref_mut().filter(|ck| ck.due() && end < exp.chains) {
+        if let Some(ck) = ck.as_deref_mut().filter(|ck| ck.due() && end < range.end) {
             ck.save(&Checkpoint {
                 done: end,
                 states: out.states.clone(),

@@ -149,6 +149,15 @@ pub fn lanczos_tol(
     seed: u64,
     apply: &mut Apply<'_>,
 ) -> Result<Vec<Spectrum>, Error> {
+    let streams: Vec<u32> = (0..n as u32).collect();
+    lanczos_at(&streams, d, max_steps, tol, seed, apply)
+}
+
+/// [`lanczos_tol`] with point i's start vector drawn from Philox stream `streams[i]`: a point's
+/// result then depends only on its stream and its own products, not on which batch it was in
+/// (chain `c` of a sharded ensemble gets the spectrum it gets in the whole run).
+pub fn lanczos_at(streams: &[u32], d: usize, max_steps: usize, tol: f64, seed: u64, apply: &mut Apply<'_>) -> Result<Vec<Spectrum>, Error> {
+    let n = streams.len();
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -157,9 +166,10 @@ pub fn lanczos_tol(
         return Ok(vec![zero; n]);
     }
     let cap = max_steps.clamp(1, d);
-    let mut chains: Vec<Chain> = (0..n)
-        .map(|i| {
-            let mut v = rng::data_normals(seed, i as u32, d);
+    let mut chains: Vec<Chain> = streams
+        .iter()
+        .map(|&stream| {
+            let mut v = rng::data_normals(seed, stream, d);
             let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt().max(1e-300);
             v.iter_mut().for_each(|a| *a /= norm);
             Chain { q: v, alpha: Vec::new(), beta: Vec::new(), tnorm: 0.0, next_check: 1, ritz: None }
@@ -317,9 +327,15 @@ pub trait Products {
 
     /// Hessian spectra at `points` (n x d) by Lanczos over these products.
     fn spectra(&self, points: &[f64], seed: u64) -> Result<Vec<Spectrum>, Error> {
+        let n = points.len() / self.dim().max(1);
+        self.spectra_at(points, &(0..n as u32).collect::<Vec<_>>(), seed)
+    }
+
+    /// [`Products::spectra`] with point i's Lanczos start from stream `streams[i]` (see
+    /// [`lanczos_at`]).
+    fn spectra_at(&self, points: &[f64], streams: &[u32], seed: u64) -> Result<Vec<Spectrum>, Error> {
         let d = self.dim();
-        let n = points.len() / d.max(1);
-        lanczos_tol(n, d, lanczos_steps(d), self.tolerance(), seed, &mut |v| self.products(points, v))
+        lanczos_at(streams, d, lanczos_steps(d), self.tolerance(), seed, &mut |v| self.products(points, v))
     }
 
     /// ||H(a_i) - H(b_i)||_op for pairs of points (both n x d), by Lanczos on the difference.

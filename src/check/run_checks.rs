@@ -46,6 +46,7 @@ pub(crate) fn certify(
     obj: &dyn Objective,
     points: &[f64],
     which: &[usize],
+    first_chain: u32,
     n_all: usize,
     eps: &dyn Fn(usize) -> f64,
     tolerance: &dyn Fn(usize, f64) -> f64,
@@ -53,7 +54,9 @@ pub(crate) fn certify(
     seed: u64,
 ) -> Result<Certification, Error> {
     let d = obj.dim();
-    let spectra = if which.is_empty() { Vec::new() } else { products.spectra(points, seed)? };
+    // Each chain's Lanczos start comes from its global index: a shard's verdicts are the whole run's.
+    let streams: Vec<u32> = which.iter().map(|&c| first_chain + c as u32).collect();
+    let spectra = if which.is_empty() { Vec::new() } else { products.spectra_at(points, &streams, seed)? };
     let mut lam = vec![f64::NAN; n_all];
     let mut res = vec![f64::NAN; n_all];
     let mut sosp = vec![false; n_all];

@@ -278,6 +278,10 @@ pub struct RunArgs {
     /// Steps fused per GPU dispatch (default: chosen from the ensemble size).
     #[arg(long, help_heading = ENSEMBLE)]
     pub steps_per_dispatch: Option<u32>,
+    /// Run part I of N of the ensemble (chains I*n/N .. (I+1)*n/N, each as in the whole run);
+    /// `escapade merge` combines the parts.
+    #[arg(long, value_name = "I/N", help_heading = ENSEMBLE)]
+    pub shard: Option<String>,
     /// Output directory.
     #[arg(long, default_value = "out", help_heading = OUTPUT)]
     pub out: PathBuf,
@@ -573,5 +577,9 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
     };
     b = b.checks(CheckSpec { certify, certify_eps, certify_rho: a.certify_rho, certify_max: a.certify_max, along_run: true });
     b = b.state_precision(a.state.precision());
+    if let Some(s) = &a.shard {
+        let s = escapade::experiment::ShardSpec::parse(s)?;
+        b = b.shard(s.index, s.count);
+    }
     b.build()
 }

@@ -192,6 +192,16 @@ pub fn report(dir: &Path, plots: PlotFormat) -> CmdResult {
     Ok(())
 }
 
+/// `escapade merge DIR... --out DIR`.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> CmdResult {
+    if out.join("summary.json").exists() {
+        return Err(Error::invalid("out", "a directory without a run", out.display()));
+    }
+    let m = escapade::report::merge::merge(dirs, out)?;
+    println!("merged {} shards: {} chains, {} escape events into {}", m.shards, m.chains, m.events, out.display());
+    Ok(())
+}
+
 /// `escapade compare DIR1 DIR2 ...`.
 pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat) -> CmdResult {
     let ext = plots.ext();

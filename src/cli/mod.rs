@@ -44,6 +44,16 @@ enum Command {
         #[arg(long, value_enum, default_value = "svg")]
         plots: PlotFormat,
     },
+    /// Combine the outputs of `run --shard I/N` (all N of them) into the whole run's chains.csv,
+    /// events.csv and statistics.
+    Merge {
+        /// The shards' output directories.
+        #[arg(required = true, num_args = 1..)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged run goes.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Compare saved runs: a side-by-side table and overlaid survival curves.
     Compare {
         /// Run directories.
@@ -171,6 +181,7 @@ pub fn main() -> ExitCode {
         Command::Report { dir, plots } => commands::report(dir, *plots),
         Command::Check(args) => commands::check(args),
         Command::Compare { dirs, out, plots } => commands::compare(dirs, out, *plots),
+        Command::Merge { dirs, out } => commands::merge(dirs, out),
         Command::List => {
             print!("{}", list::text());
             Ok(())

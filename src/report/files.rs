@@ -223,6 +223,8 @@ pub struct SavedRun {
     pub chains: Vec<ChainState>,
     /// How each chain ended (chains.csv's outcome).
     pub finals: Vec<Final>,
+    /// Global index of the first chain (a shard's runs from its first chain on).
+    pub first_chain: u32,
     /// trace.csv, when the run traced chains.
     pub trace: Vec<TracePoint>,
 }
@@ -244,24 +246,27 @@ impl SavedRun {
         let tp = dir.join("trace.csv");
         let cp = dir.join("chains.csv");
         let records = read_chains(&cp)?;
-        // Rows are the chains 0..n in order, once each; events name those chains, once per stall.
-        if let Some((i, r)) = records.iter().enumerate().find(|(i, r)| r.chain as usize != *i) {
-            return Err(Error::invalid(format!("{} line {}", cp.display(), i + 2), format!("chain {i} (rows in chain order, once each)"), r.chain));
+        // Rows are consecutive chains in order, once each (a whole run's from 0, a shard's from its
+        // first chain); events name those chains, once per stall.
+        let first_chain = summary["shard"]["first_chain"].as_u64().unwrap_or(0) as u32;
+        if let Some((i, r)) = records.iter().enumerate().find(|(i, r)| r.chain as usize != first_chain as usize + i) {
+            return Err(Error::invalid(format!("{} line {}", cp.display(), i + 2), format!("chain {} (rows in chain order, once each)", first_chain as usize + i), r.chain));
         }
+        let chain_ids = first_chain as usize..first_chain as usize + records.len();
         let ep = dir.join("events.csv");
         let events = read_events(&ep)?;
         let mut seen = std::collections::BTreeSet::new();
         for (i, e) in events.iter().enumerate() {
-            if e.chain as usize >= records.len() || !seen.insert((e.chain, e.t_stall)) {
+            if !chain_ids.contains(&(e.chain as usize)) || !seen.insert((e.chain, e.t_stall)) {
                 return Err(Error::invalid(
                     format!("{} line {}", ep.display(), i + 2),
-                    format!("one event per stall of chains 0..{}", records.len()),
+                    format!("one event per stall of chains {}..{}", chain_ids.start, chain_ids.end),
                     format!("chain {} stalled at {}", e.chain, e.t_stall),
                 ));
             }
         }
         let (chains, finals) = records.into_iter().map(|r| (r.state(), r.outcome)).unzip();
-        Ok(SavedRun { dir: dir.to_path_buf(), summary, events, chains, finals, trace: if tp.exists() { read_trace(&tp)? } else { Vec::new() } })
+        Ok(SavedRun { dir: dir.to_path_buf(), summary, events, chains, finals, first_chain, trace: if tp.exists() { read_trace(&tp)? } else { Vec::new() } })
     }
 
     /// A short name for legends: "objective method" from the summary, else the directory name.
@@ -275,7 +280,7 @@ impl SavedRun {
 
     /// The stall episodes, rebuilt from the saved events and chains.
     pub fn episodes(&self) -> Vec<Episode> {
-        episodes(&self.events, &self.chains, &self.finals)
+        episodes(&self.events, &self.chains, &self.finals, self.first_chain)
     }
 
     /// Survival tables rebuilt from the saved events and chains.

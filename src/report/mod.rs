@@ -5,11 +5,12 @@
 pub mod files;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+pub mod merge;
 pub mod plots;
 pub mod summary;
 
 use crate::backend::{EngineInfo, RawRun};
-use crate::escape::status;
+use crate::escape::{ChainState, EscapeEvent, status};
 use crate::experiment::Experiment;
 use crate::outcome::{Final, Judgement, episodes};
 use crate::stats::{Episode, Outcome, Summary, SurvivalTables, clustered_kaplan_meier};
@@ -49,6 +50,57 @@ pub struct Counts {
     pub diverged_out_of_domain: u32,
     /// Chains running and not stalled when the budget ended.
     pub moving: u32,
+}
+
+impl Counts {
+    /// The counts of chains with these states and outcomes, and `escape_events` events.
+    pub fn tally(states: &[ChainState], finals: &[Final], escape_events: usize) -> Self {
+        let count = |f: Final| finals.iter().filter(|&&x| x == f).count() as u32;
+        let mut counts = Counts {
+            escape_events,
+            converged: count(Final::Converged),
+            precision_limited: count(Final::PrecisionLimited),
+            censored: count(Final::Censored),
+            moving: count(Final::Moving),
+            ..Default::default()
+        };
+        for st in states {
+            match st.status {
+                status::CERTIFIED => counts.certified += 1,
+                status::DIVERGED_NONFINITE => counts.diverged_nonfinite += 1,
+                status::DIVERGED_DOMAIN => counts.diverged_out_of_domain += 1,
+                _ => {}
+            }
+            counts.precision_flagged += u32::from(st.limited());
+            counts.chains_escaped += u32::from(st.escapes > 0);
+        }
+        counts.diverged = counts.diverged_nonfinite + counts.diverged_out_of_domain;
+        counts
+    }
+}
+
+/// Chains per final label (diverged chains have none).
+pub(crate) fn final_labels(states: &[ChainState]) -> BTreeMap<u32, u32> {
+    let mut labels = BTreeMap::new();
+    for st in states.iter().filter(|s| !s.diverged()) {
+        *labels.entry(st.label).or_insert(0) += 1;
+    }
+    labels
+}
+
+/// Observed escape times, overall and per stall label.
+pub(crate) fn escape_times(events: &[EscapeEvent]) -> (Summary, BTreeMap<u32, Summary>) {
+    let times: Vec<f64> = events.iter().map(|e| f64::from(e.escape_steps)).collect();
+    let mut by_label: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+    for e in events {
+        by_label.entry(e.label).or_default().push(f64::from(e.escape_steps));
+    }
+    (Summary::of(&times), by_label.into_iter().map(|(l, v)| (l, Summary::of(&v))).collect())
+}
+
+/// The distribution of the chains' step sizes.
+pub(crate) fn step_sizes(states: &[ChainState]) -> Summary {
+    Summary::of(&states.iter().filter(|s| s.eta > 0.0).map(|s| f64::from(s.eta)).collect::<Vec<_>>())
 }
 
 /// Everything a run produced.
@@ -97,49 +149,24 @@ impl Report {
     }
 
     fn counted(exp: &Experiment, raw: RawRun, judgement: Judgement, engine: EngineInfo, wall_seconds: f64) -> Self {
-        let mut counts = Counts {
-            escape_events: raw.events.len(),
-            converged: judgement.count(Final::Converged),
-            precision_limited: judgement.count(Final::PrecisionLimited),
-            censored: judgement.count(Final::Censored),
-            moving: judgement.count(Final::Moving),
-            ..Default::default()
-        };
-        let mut final_labels = BTreeMap::new();
-        for st in &raw.states {
-            match st.status {
-                status::CERTIFIED => counts.certified += 1,
-                status::DIVERGED_NONFINITE => counts.diverged_nonfinite += 1,
-                status::DIVERGED_DOMAIN => counts.diverged_out_of_domain += 1,
-                _ => {}
-            }
-            counts.precision_flagged += u32::from(st.limited());
-            counts.chains_escaped += u32::from(st.escapes > 0);
-            if !st.diverged() {
-                *final_labels.entry(st.label).or_insert(0) += 1;
-            }
-        }
-        counts.diverged = counts.diverged_nonfinite + counts.diverged_out_of_domain;
-        let times: Vec<f64> = raw.events.iter().map(|e| f64::from(e.escape_steps)).collect();
-        let mut by_label: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-        for e in &raw.events {
-            by_label.entry(e.label).or_default().push(f64::from(e.escape_steps));
-        }
-        let episodes = episodes(&raw.events, &raw.states, &judgement.finals);
+        let counts = Counts::tally(&raw.states, &judgement.finals, raw.events.len());
+        let final_labels = final_labels(&raw.states);
+        let (escape_time, escape_time_by_label) = escape_times(&raw.events);
+        let episodes = episodes(&raw.events, &raw.states, &judgement.finals, exp.chain_range().start);
         Report {
             experiment: exp.clone(),
             engine,
             chain_steps: raw.states.iter().map(|s| u64::from(s.t)).sum(),
             counts,
-            escape_time: Summary::of(&times),
-            escape_time_by_label: by_label.into_iter().map(|(l, v)| (l, Summary::of(&v))).collect(),
+            escape_time,
+            escape_time_by_label,
             survival: SurvivalTables::from_episodes(&episodes),
             episodes,
             judgement,
             self_bounding: None,
             check_notes: Vec::new(),
             trace: Vec::new(),
-            step_size: Summary::of(&raw.states.iter().filter(|s| s.eta > 0.0).map(|s| f64::from(s.eta)).collect::<Vec<_>>()),
+            step_size: step_sizes(&raw.states),
             final_labels,
             raw,
             wall_seconds,
@@ -151,7 +178,8 @@ impl Report {
         let j = &self.judgement;
         let k = &j.certification;
         self.raw.states.iter().enumerate().map(move |(c, s)| {
-            ChainRecord::new(c, s, j.finals[c], (k.per_chain_lambda_min[c], k.per_chain_residual[c], k.per_chain_sosp[c]))
+            let global = self.experiment.chain_range().start as usize + c;
+            ChainRecord::new(global, s, j.finals[c], (k.per_chain_lambda_min[c], k.per_chain_residual[c], k.per_chain_sosp[c]))
         })
     }
 
@@ -272,6 +300,7 @@ impl Report {
             events: self.raw.events.clone(),
             chains: self.raw.states.clone(),
             finals: self.judgement.finals.clone(),
+            first_chain: self.experiment.chain_range().start,
             trace: self.trace.clone(),
         }
     }

@@ -6,7 +6,7 @@ use crate::backend::gpu::AdapterSummary;
 use crate::check::run_checks::{Certification, SelfBoundingChecks};
 use crate::method::{Oracle, Perturbation, PgdParams, Schedule, StepRule, Transform};
 use crate::stats::survival::Bin;
-use crate::stats::{Summary as SampleSummary, SurvivalSummary};
+use crate::stats::{Episode, Summary as SampleSummary, SurvivalSummary, SurvivalTables, clustered_kaplan_meier};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -17,6 +17,11 @@ pub struct Summary<'a> {
     pub schema_version: u32,
     /// Chains in the ensemble.
     pub chains: u32,
+    /// The part of the ensemble this run holds, when it is a shard (`escapade merge` combines
+    /// shards).
+    pub shard: Option<ShardInfo>,
+    /// What identifies the experiment's results (the same for every shard of one ensemble).
+    pub experiment: String,
     /// Step budget per chain.
     pub steps: u32,
     /// Seed of every random stream.
@@ -77,6 +82,19 @@ pub struct Summary<'a> {
     pub chain_steps_per_second: f64,
     /// Wall-clock seconds of the run.
     pub wall_seconds: f64,
+}
+
+/// A shard: part `index` of `count`, chains `first_chain .. first_chain + chains`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ShardInfo {
+    /// Which part.
+    pub index: u32,
+    /// Of how many.
+    pub count: u32,
+    /// Its first chain's global index.
+    pub first_chain: u32,
+    /// Its number of chains.
+    pub chains: u32,
 }
 
 /// The objective block.
@@ -144,6 +162,19 @@ pub struct SurvivalBlock {
     pub by_label_band: &'static str,
 }
 
+impl SurvivalBlock {
+    /// The block of stall episodes `episodes` tabled as `tables`.
+    pub fn of(tables: &SurvivalTables, episodes: &[Episode]) -> Self {
+        SurvivalBlock {
+            overall: tables.overall().summary(),
+            overall_band: "chain-clustered (infinitesimal jackknife): one chain's episodes are not independent",
+            overall_median_se: clustered_kaplan_meier(episodes).points.iter().find(|p| p.survival <= 0.5 + 1e-12).map(|p| p.se),
+            by_label: tables.by_label.iter().map(|(l, t)| (*l, t.summary())).collect(),
+            by_label_band: "Greenwood",
+        }
+    }
+}
+
 impl Report {
     /// summary.json's records.
     pub fn summary(&self) -> Summary<'_> {
@@ -153,6 +184,11 @@ impl Report {
         Summary {
             schema_version: SCHEMA_VERSION,
             chains: e.chains,
+            shard: e.shard.map(|s| {
+                let r = e.chain_range();
+                ShardInfo { index: s.index, count: s.count, first_chain: r.start, chains: r.end - r.start }
+            }),
+            experiment: crate::checkpoint::fingerprint(&crate::Experiment { shard: None, ..e.clone() }),
             steps: e.steps,
             seed: e.seed,
             backend: &self.engine.backend,
@@ -184,13 +220,7 @@ impl Report {
                 converged_outside_minimum_labels: outside,
                 stalled_in_minimum_labels_not_converged: inside,
             }),
-            survival: SurvivalBlock {
-                overall: overall.summary(),
-                overall_band: "chain-clustered (infinitesimal jackknife): one chain's episodes are not independent",
-                overall_median_se: self.overall_curve().points.iter().find(|p| p.survival <= 0.5 + 1e-12).map(|p| p.se),
-                by_label: self.survival.by_label.iter().map(|(l, t)| (*l, t.summary())).collect(),
-                by_label_band: "Greenwood",
-            },
+            survival: SurvivalBlock::of(&self.survival, &self.episodes),
             escape_time: self.escape_time,
             escape_time_by_label: &self.escape_time_by_label,
             escape_time_histogram: overall.log_histogram(),

@@ -301,7 +301,9 @@ impl GpuEngine {
         })?;
         let mut out = RawRun::new(exp, k);
         let mut totals = [0u32; COUNTERS];
-        let mut offset = 0u32;
+        // The chains of this run by global index (a shard's, or all); draws are addressed by them.
+        let range = exp.chain_range();
+        let mut offset = range.start;
         let mut current = None;
         if let Some(r) = resume {
             offset = r.done;
@@ -314,8 +316,8 @@ impl GpuEngine {
             }
             current = r.current;
         }
-        while offset < exp.chains {
-            let n = shard_cap.min(exp.chains - offset);
+        while offset < range.end {
+            let n = shard_cap.min(range.end - offset);
             // The shard in flight at the checkpoint, when this device splits the ensemble the same way.
             let start = current.take().filter(|c| c.offset == offset && c.states.len() == n as usize);
             if start.is_none() {
@@ -402,8 +404,8 @@ impl GpuEngine {
             progress(&Progress {
                 t_end,
                 steps: exp.steps,
-                chains: exp.chains,
-                chains_done: offset,
+                chains: exp.chain_range().len() as u32,
+                chains_done: offset - exp.chain_range().start,
                 shard_chains: n,
                 running: totals[C_RUNNING] + c[C_RUNNING],
                 certified: totals[C_CERTIFIED] + c[C_CERTIFIED],

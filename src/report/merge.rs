@@ -1,0 +1,98 @@
+//! `escapade merge`: the shards of one ensemble (`--shard I/N`, run anywhere: several GPUs, a
+//! Slurm array) combined into the whole run's results. Every draw is addressed by the global
+//! chain and every verdict depends on the chain alone, so the merged chains.csv and events.csv
+//! are byte for byte the whole run's, and the statistics recomputed from them are its statistics.
+
+use super::files::{ChainRecord, EVENTS_HEADER, SavedRun, event_row, read_chains, write_chains, write_csv};
+use super::summary::SurvivalBlock;
+use super::{Counts, escape_times, final_labels, step_sizes};
+use crate::Error;
+use crate::stats::{Summary, SurvivalTables};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A serializable value as JSON.
+fn json<T: serde::Serialize>(v: T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// What a merge combined.
+#[derive(Clone, Debug)]
+pub struct Merged {
+    /// Chains in the ensemble.
+    pub chains: u32,
+    /// Shards combined.
+    pub shards: u32,
+    /// Escape events.
+    pub events: usize,
+}
+
+/// Merges the shard runs in `dirs` into `out`: refuses shards of different experiments, a
+/// missing or duplicated shard, or ranges that do not tile the ensemble (each named).
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
+    let mut runs: Vec<SavedRun> = dirs.iter().map(|d| SavedRun::load(d)).collect::<Result<_, _>>()?;
+    let shard = |r: &SavedRun, key: &str| r.summary["shard"][key].as_u64();
+    if let Some(r) = runs.iter().find(|r| shard(r, "index").is_none()) {
+        return Err(Error::invalid(r.dir.display().to_string(), "a shard's output (run with --shard I/N)", "a whole run"));
+    }
+    runs.sort_by_key(|r| shard(r, "index"));
+    let first = &runs[0];
+    let count = shard(first, "count").unwrap_or(0);
+    let chains = first.summary["chains"].as_u64().unwrap_or(0);
+    let mut next = 0u64;
+    for (i, r) in runs.iter().enumerate() {
+        let here = r.dir.display().to_string();
+        if r.summary["experiment"] != first.summary["experiment"] || shard(r, "count") != Some(count) {
+            return Err(Error::invalid(here, format!("a shard of the same experiment as {}", first.dir.display()), "another experiment's"));
+        }
+        if shard(r, "index") != Some(i as u64) {
+            return Err(Error::invalid(here, format!("shard {i} of {count} (each shard once)"), format!("shard {}", r.summary["shard"]["index"])));
+        }
+        if shard(r, "first_chain") != Some(next) {
+            return Err(Error::invalid(here, format!("chains from {next} on"), format!("chains from {}", r.summary["shard"]["first_chain"])));
+        }
+        next += shard(r, "chains").unwrap_or(0);
+    }
+    if runs.len() as u64 != count || next != chains {
+        return Err(Error::invalid("merge", format!("all {count} shards of the {chains}-chain ensemble"), format!("{} shards covering {next} chains", runs.len())));
+    }
+    let records: Vec<ChainRecord> = runs.iter().map(|r| read_chains(&r.dir.join("chains.csv"))).collect::<Result<Vec<_>, _>>()?.concat();
+    let events: Vec<_> = runs.iter().flat_map(|r| r.events.iter().copied()).collect();
+    let states: Vec<_> = runs.iter().flat_map(|r| r.chains.iter().copied()).collect();
+    let finals: Vec<_> = runs.iter().flat_map(|r| r.finals.iter().copied()).collect();
+    let episodes = crate::outcome::episodes(&events, &states, &finals, 0);
+    let tables = SurvivalTables::from_episodes(&episodes);
+    let (escape_time, by_label) = escape_times(&events);
+    let sum = |key: &str| runs.iter().map(|r| r.summary[key].as_f64().unwrap_or(0.0)).sum::<f64>();
+    let mut summary = first.summary.clone();
+    let lambdas: Vec<f64> = records.iter().filter_map(|r| r.lambda_min).collect();
+    let set = |s: &mut Value, key: &str, v: Value| s[key] = v;
+    set(&mut summary, "shard", Value::Null);
+    set(&mut summary, "merged_from", json(dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>()));
+    set(&mut summary, "counts", json(Counts::tally(&states, &finals, events.len())));
+    set(&mut summary, "survival", json(SurvivalBlock::of(&tables, &episodes)));
+    set(&mut summary, "escape_time", json(escape_time));
+    set(&mut summary, "escape_time_by_label", json(by_label));
+    set(&mut summary, "escape_time_histogram", json(tables.overall().log_histogram()));
+    set(&mut summary, "final_labels", json(final_labels(&states)));
+    set(&mut summary, "step_size", json(step_sizes(&states)));
+    let cert = &mut summary["certification"];
+    cert["checked"] = lambdas.len().into();
+    cert["sosp"] = records.iter().filter(|r| r.sosp == Some(true)).count().into();
+    cert["lambda_min"] = json(Summary::of(&lambdas));
+    cert["lambda_min_residual_max"] = records.iter().filter_map(|r| r.lambda_residual).fold(0.0, f64::max).into();
+    cert["unconverged"] = runs.iter().map(|r| r.summary["certification"]["unconverged"].as_u64().unwrap_or(0)).sum::<u64>().into();
+    for key in ["chain_steps", "wall_seconds", "dispatches", "shards", "event_overflow_recoveries", "loop_limit_retries"] {
+        summary[key] = sum(key).into();
+    }
+    summary["chain_steps"] = (sum("chain_steps") as u64).into();
+    summary["chain_steps_per_second"] = (sum("chain_steps") / sum("wall_seconds").max(1e-9)).into();
+    let notes: Vec<Value> = runs.iter().flat_map(|r| r.summary["check_notes"].as_array().cloned().unwrap_or_default()).collect();
+    summary["check_notes"] = Value::Array(notes);
+    std::fs::create_dir_all(out).map_err(Error::io(out))?;
+    write_chains(&out.join("chains.csv"), records.into_iter())?;
+    write_csv(&out.join("events.csv"), EVENTS_HEADER, events.iter().map(event_row))?;
+    let path = out.join("summary.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n").map_err(Error::io(&path))?;
+    Ok(Merged { chains: chains as u32, shards: count as u32, events: events.len() })
+}
