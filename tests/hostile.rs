@@ -65,6 +65,10 @@ fn conflicting_and_out_of_range_flags_are_refused() {
     bad(&["run", "--eta", "1e39"], &["eta", "f32"]);
     bad(&["run", "--radius", "1e300"], &["radius", "f32"]);
     bad(&["run", "--resume-anyway"], &["resume"]);
+    // Runs the host cannot hold are refused before anything is allocated (they used to abort).
+    let out = tmp("huge");
+    bad(&["run", "--chains", "4000000000", "--backend", "cpu", "--out", out.to_str().unwrap()], &["memory", "GB"]);
+    bad(&["run", "--trace-chains", "4096", "--trace-every", "1", "--steps", "1000000", "--backend", "cpu", "--out", out.to_str().unwrap()], &["memory"]);
     std::fs::remove_dir_all(&d).ok();
 }
 

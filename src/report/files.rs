@@ -55,8 +55,8 @@ pub struct ChainRecord {
     pub steps: u32,
     /// Escapes.
     pub escapes: u32,
-    /// Label at the last point.
-    pub label: u32,
+    /// Label at the last point (empty for a chain that never had one: diverged at its start).
+    pub label: Option<u32>,
     /// Step at which it entered that label.
     pub label_since: u32,
     /// f at the last point.
@@ -89,7 +89,7 @@ impl ChainRecord {
             stall_label: s.stall_label,
             steps: s.t,
             escapes: s.escapes,
-            label: s.label,
+            label: (s.label != NEVER).then_some(s.label),
             label_since: s.label_since,
             f: s.f,
             gnorm: s.gnorm,
@@ -110,7 +110,7 @@ impl ChainRecord {
         s.stall_label = self.stall_label;
         s.t = self.steps;
         s.escapes = self.escapes;
-        s.label = self.label;
+        s.label = self.label.unwrap_or(NEVER);
         s.label_since = self.label_since;
         s.f = self.f;
         s.gnorm = self.gnorm;
