@@ -55,12 +55,15 @@ pub struct CheckpointSpec {
     /// Resume a checkpoint written by another engine (backend or adapter). Results are then
     /// mixed across engines, which floats do not promise to be the same on; the report says so.
     pub resume_anyway: bool,
+    /// Raised (e.g. by a SIGINT handler) to stop the run: the next checkpoint opportunity saves
+    /// at once and the run returns [`Error::Interrupted`].
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl CheckpointSpec {
     /// Checkpoints in `dir` at most every `every`.
     pub fn new(dir: impl Into<PathBuf>, every: Duration) -> Self {
-        CheckpointSpec { dir: dir.into(), every, interrupt_after: None, resume_anyway: false }
+        CheckpointSpec { dir: dir.into(), every, interrupt_after: None, resume_anyway: false, stop: None }
     }
 }
 
@@ -100,9 +103,13 @@ impl Checkpointer {
         Checkpointer { spec, fingerprint: fingerprint(exp), engine: engine.into(), last: Instant::now(), saves: 0 }
     }
 
-    /// Whether a save is due.
+    /// Whether a save is due (its interval passed, or a stop was asked for).
     pub fn due(&self) -> bool {
-        self.last.elapsed() >= self.spec.every
+        self.last.elapsed() >= self.spec.every || self.stopping()
+    }
+
+    fn stopping(&self) -> bool {
+        self.spec.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Saves `ck`: every part to a new directory with its CRC-32 and length in meta.json, each
@@ -152,7 +159,7 @@ impl Checkpointer {
         let _ = std::fs::remove_dir_all(&old);
         self.last = Instant::now();
         self.saves += 1;
-        if self.spec.interrupt_after.is_some_and(|n| self.saves >= n) {
+        if self.stopping() || self.spec.interrupt_after.is_some_and(|n| self.saves >= n) {
             return Err(Error::Interrupted(dir.display().to_string()));
         }
         Ok(())

@@ -31,7 +31,7 @@ pub enum Error {
     #[error("objective {0} has no CPU twin (it is WGSL only): use --backend gpu, or implement the Objective trait in Rust")]
     NoCpuTwin(String),
     /// The run stopped after writing a checkpoint (resume it to continue).
-    #[error("interrupted; resume from the checkpoint in {0}")]
+    #[error("interrupted; the checkpoint is in {0}: run the same command with --resume to continue")]
     Interrupted(String),
     /// The device lacks a feature the experiment needs.
     #[error("unsupported: {0}")]
@@ -71,7 +71,7 @@ impl Error {
     /// | [`Error::Io`], any other kind | 1 | reading or writing failed (permissions, a full disk, ...), e.g. writing outputs |
     /// | [`Error::NoAdapter`] | 1 | no GPU although one was required (`--backend gpu`, `escapade info`) |
     /// | [`Error::Gpu`] | 1 | the device failed (validation, out of memory, device lost) |
-    /// | [`Error::Interrupted`] | 1 | the run stopped early; resume it from its checkpoint |
+    /// | [`Error::Interrupted`] | 130 | the run was stopped (SIGINT/SIGTERM) after writing a checkpoint; resume it |
     pub fn exit_code(&self) -> i32 {
         use std::io::ErrorKind;
         match self {
@@ -80,7 +80,8 @@ impl Error {
                 ErrorKind::NotFound | ErrorKind::InvalidData | ErrorKind::InvalidInput => 2,
                 _ => 1,
             },
-            Error::NoAdapter(_) | Error::Gpu(_) | Error::Interrupted(_) => 1,
+            Error::Interrupted(_) => 130,
+            Error::NoAdapter(_) | Error::Gpu(_) => 1,
         }
     }
 
@@ -118,11 +119,11 @@ mod tests {
         for e in [
             Error::NoAdapter("none".into()),
             Error::Gpu("device lost".into()),
-            Error::Interrupted("out/checkpoint".into()),
             io(ErrorKind::PermissionDenied),
             io(ErrorKind::Other),
         ] {
             assert_eq!(e.exit_code(), 1, "{e}");
         }
+        assert_eq!(Error::Interrupted("out/checkpoint".into()).exit_code(), 130);
     }
 }

@@ -73,6 +73,11 @@ pub use objective::{Objective, ObjectiveSpec};
 pub use report::Report;
 pub use run::{Engine, Runner};
 
+/// The largest dimension the GPU path takes (larger problems run on the CPU backend).
+pub fn backend_gpu_max_dim() -> usize {
+    backend::gpu::MAX_GPU_DIM
+}
+
 /// For embedders and tests, beyond running experiments: the engines' raw results and progress,
 /// the CPU engine itself, the device's Hessian-vector products, the device check of the random
 /// stream, checkpoints, the records shared with the kernels and the Philox stream.

@@ -65,6 +65,11 @@ fn conflicting_and_out_of_range_flags_are_refused() {
     bad(&["run", "--eta", "1e39"], &["eta", "f32"]);
     bad(&["run", "--radius", "1e300"], &["radius", "f32"]);
     bad(&["run", "--resume-anyway"], &["resume"]);
+    // Beyond the GPU kernel's dimension: refused on --backend gpu, run on the CPU by auto.
+    let wide = tmp("wide");
+    bad(&["run", "--objective", "quartic", "--dim", "300", "--steps", "2", "--chains", "2", "--backend", "gpu", "--out", wide.to_str().unwrap()], &["256", "--backend cpu"]);
+    let o = escapade(&["run", "--objective", "quartic", "--dim", "300", "--steps", "2", "--chains", "2", "--plots", "none", "--out", wide.to_str().unwrap()]);
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stderr).contains("ran on the CPU backend"), "{}", String::from_utf8_lossy(&o.stderr));
     // Runs the host cannot hold are refused before anything is allocated (they used to abort).
     let out = tmp("huge");
     bad(&["run", "--chains", "4000000000", "--backend", "cpu", "--out", out.to_str().unwrap()], &["memory", "GB"]);

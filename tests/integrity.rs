@@ -155,3 +155,32 @@ fn copy_dir(from: &Path, to: &Path) {
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
 }
+
+/// SIGINT writes a checkpoint at the next dispatch and exits with 130, naming --resume; the
+/// checkpoint it leaves is intact.
+#[cfg(unix)]
+#[test]
+fn sigint_checkpoints_and_exits_130() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let out = tmp("sigint");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_escapade"))
+        .args(["run", "--objective", "octopus", "--dim", "5", "--chains", "256", "--steps", "4000000", "--steps-per-dispatch", "64"])
+        .args(["--backend", "gpu", "--progress", "none", "--plots", "none", "--checkpoint-every", "3600", "--out", out.to_str().unwrap()])
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let result = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(130), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint/meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["format"], 3);
+    assert!(!out.join("summary.json").exists(), "an interrupted run wrote results");
+    std::fs::remove_dir_all(&out).ok();
+}

@@ -17,6 +17,20 @@ use std::sync::Arc;
 type CmdResult<T = ()> = Result<T, Error>;
 
 
+/// The process's stop flag, raised by SIGINT/SIGTERM (the handler is installed once, on first use:
+/// a sweep's runs share it).
+fn stop_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    static STOP: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> = std::sync::OnceLock::new();
+    STOP.get_or_init(|| {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        // Without a handler (another one is installed) Ctrl-C just ends the process as before.
+        let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::Relaxed));
+        stop
+    })
+    .clone()
+}
+
 /// Removes the files a run writes in `dir` (and nothing else there), for --force.
 fn remove_run(dir: &Path) -> Result<(), Error> {
     for name in ["summary.json", "events.csv", "chains.csv", "trace.csv", "experiment.toml", "events.parquet", "chains.parquet"] {
@@ -50,7 +64,7 @@ impl Engines {
             BackendChoice::Gpu if self.gpu.is_none() => self.gpu = Some(GpuEngine::new()?),
             BackendChoice::Auto if self.fallback.is_none() => match GpuEngine::new() {
                 Ok(e) => (self.gpu, self.fallback) = (Some(e), Some(None)),
-                Err(Error::NoAdapter(why)) => self.fallback = Some(Some(why)),
+                Err(Error::NoAdapter(why)) => self.fallback = Some(Some(format!("no GPU adapter ({why})"))),
                 Err(e) => return Err(e),
             },
             _ => {}
@@ -75,7 +89,9 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
                 .ok()
                 .filter(|s: &f64| s.is_finite() && *s >= 0.0)
                 .ok_or_else(|| Error::invalid("checkpoint-every", "seconds >= 0, or off", v))?;
-            Some(CheckpointSpec { resume_anyway: a.resume_anyway, ..CheckpointSpec::new(&ck_dir, std::time::Duration::from_secs_f64(secs)) })
+            // SIGINT/SIGTERM: the next dispatch (GPU) or block of chains (CPU) saves a checkpoint
+            // and the run stops with exit status 130.
+            Some(CheckpointSpec { resume_anyway: a.resume_anyway, stop: Some(stop_flag()), ..CheckpointSpec::new(&ck_dir, std::time::Duration::from_secs_f64(secs)) })
         }
     };
     if a.resume_anyway && !a.resume {
@@ -92,7 +108,13 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
         }
         remove_run(&a.out)?;
     }
-    let (gpu, fallback) = engines.get(backend)?;
+    // `auto` runs what the GPU kernel cannot hold on the CPU, saying so.
+    let too_wide = backend == BackendChoice::Auto && exp.objective.dim() > escapade::backend_gpu_max_dim();
+    let (gpu, fallback) = if too_wide {
+        (None, Some(format!("d = {} is beyond the GPU kernel's {}", exp.objective.dim(), escapade::backend_gpu_max_dim())))
+    } else {
+        engines.get(backend)?
+    };
     let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, ..GpuSettings::default() };
     let tuned = gpu.map(|e| e.tuned(settings)).transpose()?;
     let mut runner = match &tuned {
@@ -100,7 +122,7 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
         None => Runner::cpu(),
     };
     if let Some(why) = fallback {
-        let note = format!("no GPU adapter ({why}); ran on the CPU backend");
+        let note = format!("{why}; ran on the CPU backend");
         if !a.quiet {
             eprintln!("warning: {note}");
         }

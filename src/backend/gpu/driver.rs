@@ -26,6 +26,11 @@ pub struct GpuEngine {
     cache: Arc<Mutex<HashMap<String, Arc<Pipelines>>>>,
 }
 
+/// The largest dimension the GPU kernel takes: one invocation holds its chain's x, g, v (and x~)
+/// in private memory, which spills to slow memory far below this on every device measured, and
+/// on lavapipe a step then takes seconds. Larger problems run on the CPU backend.
+pub const MAX_GPU_DIM: usize = 256;
+
 /// How the GPU engine splits the work: tuning knobs, not part of the experiment (results are the
 /// same whatever they are; tested).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -276,6 +281,9 @@ impl GpuEngine {
         resume: Option<Checkpoint>,
     ) -> Result<RawRun, Error> {
         let d = exp.objective.dim();
+        if d > MAX_GPU_DIM {
+            return Err(Error::Unsupported(format!("d = {d} is beyond the GPU kernel's {MAX_GPU_DIM} (per-invocation arrays): use --backend cpu")));
+        }
         let pipes = self.pipelines(exp)?;
         let shard_cap = self.settings.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(d, exp.precision, self.settings.pending())).max(1);
         let mut k = self.initial_steps_per_dispatch(exp);

@@ -7,4 +7,4 @@ pub mod probe;
 pub mod shader;
 
 pub use context::{AdapterSummary, GpuContext};
-pub use driver::{GpuEngine, GpuSettings};
+pub use driver::{GpuEngine, GpuSettings, MAX_GPU_DIM};
