@@ -219,7 +219,7 @@ fn read<T: bytemuck::Pod>(dir: &Path, meta: &serde_json::Value, name: &str) -> R
 /// chain ids); any mismatch, another experiment's checkpoint, or (without `resume_anyway`)
 /// another engine's, is an error naming the file.
 pub fn load(spec: &CheckpointSpec, exp: &Experiment, engine: &str) -> Result<Option<Checkpoint>, Error> {
-    let dir = if spec.dir.join("meta.json").exists() { spec.dir.clone() } else { spec.dir.with_extension("old") };
+    let dir = live_dir(spec);
     let meta_path = dir.join("meta.json");
     if !meta_path.exists() {
         return Ok(None);
@@ -280,9 +280,15 @@ pub fn load(spec: &CheckpointSpec, exp: &Experiment, engine: &str) -> Result<Opt
     Ok(Some(ck))
 }
 
+/// The directory holding the checkpoint of `spec`: DIR, or DIR.old when a save was cut between
+/// its two renames.
+fn live_dir(spec: &CheckpointSpec) -> PathBuf {
+    if spec.dir.join("meta.json").exists() { spec.dir.clone() } else { spec.dir.with_extension("old") }
+}
+
 /// The engine that wrote the checkpoint of `spec`, if there is one.
 pub fn written_by(spec: &CheckpointSpec) -> Option<String> {
-    let dir = if spec.dir.join("meta.json").exists() { spec.dir.clone() } else { spec.dir.with_extension("old") };
+    let dir = live_dir(spec);
     let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).ok()?).ok()?;
     meta["engine"].as_str().map(String::from)
 }

@@ -287,8 +287,9 @@ impl<'a, T: Real> Stepper<'a, T> {
     }
 
     fn round(&self, v: T) -> T {
+        // Only f16 storage rounds (its arithmetic is f32); f32 and f64 store what they compute.
         match self.precision {
-            crate::precision::Precision::F16 => T::of(half::f16::from_f32(v.f32()).to_f32()),
+            crate::precision::Precision::F16 => T::of(self.precision.round(v.f32())),
             _ => v,
         }
     }

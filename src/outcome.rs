@@ -160,13 +160,6 @@ pub struct Judgement {
     pub certification: Certification,
 }
 
-impl Judgement {
-    /// Chains per final state.
-    pub fn count(&self, f: Final) -> u32 {
-        self.finals.iter().filter(|&&x| x == f).count() as u32
-    }
-}
-
 /// Judges every chain of `raw`: the resting point of every chain with an open stall episode (and,
 /// when the experiment certifies final points, of every non-diverged chain whose global index is
 /// below `certify_max`) is tested against the run's [`SospRule`], Hessian spectra from

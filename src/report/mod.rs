@@ -183,11 +183,6 @@ impl Report {
         })
     }
 
-    /// The pooled Kaplan-Meier curve over every saddle stall, with a band clustered by chain.
-    pub fn overall_curve(&self) -> crate::stats::Curve {
-        clustered_kaplan_meier(&self.episodes)
-    }
-
     /// The classifier against the objective's declared minimum labels: (converged chains resting
     /// outside them, stalled chains inside them judged not converged); None when the objective
     /// declares none.
@@ -401,7 +396,7 @@ pub fn render_plots(run: &SavedRun, objective: Option<&dyn crate::Objective>, di
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let name = run.name();
     let tables = run.survival();
-    let mut curves = vec![("all saddle stalls".to_string(), crate::stats::clustered_kaplan_meier(&run.episodes()))];
+    let mut curves = vec![("all saddle stalls".to_string(), clustered_kaplan_meier(&run.episodes()))];
     if tables.by_label.len() > 1 {
         curves.extend(tables.by_label.iter().map(|(l, t)| (format!("label {l}"), t.kaplan_meier())));
     }
