@@ -309,6 +309,10 @@ fn consistent(ck: &Checkpoint, exp: &Experiment, d: usize) -> Result<(), String>
             return Err(format!("a shard in flight of {m} chains with {} coordinates", c.x.len()));
         }
         limit += m;
+        // Chains in flight all stepped to t_end, except those that ended earlier.
+        if let Some(s) = c.states.iter().find(|s| s.t > c.t_end || (s.running() && s.t != c.t_end && s.t < exp.steps)) {
+            return Err(format!("a chain in flight at step {} where the chains in flight reached step {}", s.t, c.t_end));
+        }
     }
     if let Some(e) = ck.events.iter().find(|e| (e.chain as usize) < range.start as usize || e.chain as usize >= limit) {
         return Err(format!("an escape event of chain {}, outside the chains {}..{limit} saved", e.chain, range.start));

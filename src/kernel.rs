@@ -286,6 +286,11 @@ impl<'a, T: Real> Stepper<'a, T> {
         &self.tilde
     }
 
+    /// Restores x~ of a chain resumed mid-run.
+    pub fn set_tilde(&mut self, tilde: &[T]) {
+        self.tilde.copy_from_slice(tilde);
+    }
+
     fn round(&self, v: T) -> T {
         // Only f16 storage rounds (its arithmetic is f32); f32 and f64 store what they compute.
         match self.precision {

@@ -11,7 +11,8 @@ use std::time::Duration;
 fn exp() -> Experiment {
     Experiment::builder(ObjectiveSpec::from_name("octopus", 4).unwrap().build().unwrap())
         .method(MethodKind::Pgd)
-        .chains(20_000)
+        // Two CPU blocks at d = 4 (65536 chains each).
+        .chains(70_000)
         .steps(60)
         .seed(21)
         .init(Init::Uniform(1.0))
@@ -25,10 +26,23 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-/// A checkpoint of `e` on `engine` after the first save (a CPU run saves after 8192 chains).
+/// A checkpoint of `e` on `engine` holding escape events, chains in flight and (CPU) finished
+/// chains:
+/// the first save with all three (a CPU run saves after each slice of steps; how many slices a
+/// block takes depends on their measured time).
 fn checkpoint(e: &Experiment, engine: Engine, dir: &Path) -> CheckpointSpec {
-    let spec = CheckpointSpec { interrupt_after: Some(1), ..CheckpointSpec::new(dir, Duration::ZERO) };
-    assert!(matches!(Runner::new(engine).checkpoint(spec, false).run(e), Err(Error::Interrupted(_))));
+    for saves in 1.. {
+        let spec = CheckpointSpec { interrupt_after: Some(saves), ..CheckpointSpec::new(dir, Duration::ZERO) };
+        match Runner::new(engine).checkpoint(spec, false).run(e) {
+            Err(Error::Interrupted(_)) => {}
+            other => panic!("no checkpoint with finished chains, events and chains in flight: {:?}", other.map(|r| r.counts)),
+        }
+        let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+        let finished = matches!(engine, Engine::Gpu(_)) || meta["done"].as_u64() > Some(0);
+        if finished && meta["current"]["t_end"].as_u64() > Some(0) && meta["parts"]["events.bin"]["bytes"].as_u64() > Some(0) {
+            break;
+        }
+    }
     CheckpointSpec::new(dir, Duration::ZERO)
 }
 
@@ -53,7 +67,7 @@ fn every_damage_to_a_checkpoint_is_refused_by_name() {
     type Damage = Box<dyn Fn(&Path)>;
     let cases: Vec<(&str, Damage)> = vec![
         ("done edited in meta.json", Box::new(|d| edit_meta(d, |m| m["done"] = 4096.into()))),
-        ("done beyond the ensemble", Box::new(|d| edit_meta(d, |m| m["done"] = 30_000.into()))),
+        ("done beyond the ensemble", Box::new(|d| edit_meta(d, |m| m["done"] = 80_000.into()))),
         ("a part's checksum edited", Box::new(|d| edit_meta(d, |m| m["parts"]["x.bin"]["crc32"] = 1.into()))),
         ("format from the future", Box::new(|d| edit_meta(d, |m| m["format"] = 99.into()))),
         ("meta.json not JSON", Box::new(|d| std::fs::write(d.join("meta.json"), "{ not json").unwrap())),
@@ -62,6 +76,9 @@ fn every_damage_to_a_checkpoint_is_refused_by_name() {
         ("x.bin truncated", Box::new(|d| truncate(&d.join("x.bin")))),
         ("events.bin truncated", Box::new(|d| truncate(&d.join("events.bin")))),
         ("trace.bin missing", Box::new(|d| std::fs::remove_file(d.join("trace.bin")).unwrap())),
+        ("current_x.bin truncated", Box::new(|d| truncate(&d.join("current_x.bin")))),
+        ("current_states.bin one byte flipped", Box::new(|d| flip(&d.join("current_states.bin")))),
+        ("t_end of the chains in flight edited", Box::new(|d| edit_meta(d, |m| m["current"]["t_end"] = 7.into()))),
         ("written by another engine", Box::new(|d| edit_meta(d, |m| m["engine"] = "gpu elsewhere".into()))),
         ("another experiment's", Box::new(|d| edit_meta(d, |m| m["fingerprint"] = "{}".into()))),
     ];
@@ -156,18 +173,14 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// SIGINT writes a checkpoint at the next dispatch and exits with 130, naming --resume; the
-/// checkpoint it leaves is intact.
+/// SIGINT writes a checkpoint at the next dispatch (GPU) or slice of steps (CPU, in the middle
+/// of a chain block) and exits with 130, naming --resume; the checkpoint it leaves is intact.
 #[cfg(unix)]
-#[test]
-fn sigint_checkpoints_and_exits_130() {
-    if common::gpu().is_none() {
-        return;
-    }
-    let out = tmp("sigint");
+fn sigint_checkpoints_and_exits_130(backend: &str, chains: &str) {
+    let out = tmp(&format!("sigint-{backend}"));
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_escapade"))
-        .args(["run", "--objective", "octopus", "--dim", "5", "--chains", "256", "--steps", "4000000", "--steps-per-dispatch", "64"])
-        .args(["--backend", "gpu", "--progress", "none", "--plots", "none", "--checkpoint-every", "3600", "--out", out.to_str().unwrap()])
+        .args(["run", "--objective", "octopus", "--dim", "5", "--chains", chains, "--steps", "4000000", "--steps-per-dispatch", "64"])
+        .args(["--backend", backend, "--progress", "none", "--plots", "none", "--checkpoint-every", "3600", "--out", out.to_str().unwrap()])
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -181,6 +194,23 @@ fn sigint_checkpoints_and_exits_130() {
     assert!(err.contains("--resume"), "{err}");
     let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint/meta.json")).unwrap()).unwrap();
     assert_eq!(meta["format"], 3);
+    // Saved mid-way through the chains in flight, not only at a block boundary.
+    assert!(meta["current"]["t_end"].as_u64().is_some_and(|t| t > 0), "{meta}");
     assert!(!out.join("summary.json").exists(), "an interrupted run wrote results");
     std::fs::remove_dir_all(&out).ok();
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_on_the_gpu_path_checkpoints_and_exits_130() {
+    if common::gpu().is_some() {
+        sigint_checkpoints_and_exits_130("gpu", "256");
+    }
+}
+
+/// The case: 4096 chains x millions of steps, one block, no checkpoint before.
+#[cfg(unix)]
+#[test]
+fn sigint_on_the_cpu_checkpoints_within_a_block_and_exits_130() {
+    sigint_checkpoints_and_exits_130("cpu", "4096");
 }

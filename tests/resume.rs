@@ -36,10 +36,14 @@ fn interrupted(e: &Experiment, engine: Engine, tag: &str, cuts: &[u32]) -> Repor
             Err(Error::Interrupted(_)) => {}
             other => panic!("expected an interruption, got {:?}", other.map(|r| r.counts)),
         }
-        assert!(dir.join("meta.json").exists());
+        let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+        // Every cut here falls inside the chains in flight (a block or shard part-way through).
+        assert!(meta["current"]["t_end"].as_u64().is_some_and(|t| t > 0 && t < u64::from(e.steps)), "{meta}");
         resume = true;
     }
     let r = Runner::new(engine).checkpoint(spec(None), true).run(e).unwrap();
+    // The throughput counts only the steps taken after the last resume.
+    assert!(r.raw.resumed_chain_steps > 0 && r.raw.resumed_chain_steps < r.chain_steps, "{} of {}", r.raw.resumed_chain_steps, r.chain_steps);
     // A checkpoint of another experiment is refused.
     let other = Experiment::builder(ObjectiveSpec::from_name("octopus", 4).unwrap().build().unwrap()).chains(e.chains).seed(99).build().unwrap();
     if dir.join("meta.json").exists() {
@@ -52,7 +56,7 @@ fn interrupted(e: &Experiment, engine: Engine, tag: &str, cuts: &[u32]) -> Repor
 
 #[test]
 fn cpu_runs_resume_exactly() {
-    // 20000 chains = 3 CPU batches; interrupted after the first and again after the second.
+    // 20000 chains in one block, cut after its first slice of steps and again after the next.
     let e = exp(20_000);
     let whole = Runner::cpu().run(&e).unwrap();
     let resumed = interrupted(&e, Engine::Cpu, "cpu", &[1, 1]);

@@ -57,7 +57,7 @@ fn shards_merge_into_the_whole_run(backend: &str) {
         assert!(std::fs::read(whole.join(f)).unwrap() == std::fs::read(merged.join(f)).unwrap(), "{backend}: merged {f} differs from the whole run's");
     }
     let (w, m) = (summary(&whole), summary(&merged));
-    for key in ["counts", "survival", "escape_time", "escape_time_by_label", "escape_time_histogram", "final_labels", "step_size"] {
+    for key in ["counts", "survival", "escape_time", "escape_time_by_label", "escape_time_histogram", "final_labels", "step_size", "label_cross_check", "sosp_rule", "check_notes"] {
         assert_eq!(w[key], m[key], "{backend}: {key}");
     }
     for key in ["checked", "sosp", "lambda_min"] {

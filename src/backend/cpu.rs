@@ -1,127 +1,220 @@
 //! The CPU backend: the same per-step semantics as the kernel (src/kernel.rs) in plain Rust f32
 //! (or f64 for f64 state), parallel across chains with rayon. The reference for tests and the
 //! fallback without a GPU.
+//!
+//! Like the GPU driver it steps a block of chains in slices of steps: between two slices it
+//! reports progress, answers a stop request and writes checkpoints holding the block in flight,
+//! so a long run loses at most one slice (about [`SLICE_TARGET`]) of work.
 
-use super::{Progress, RawRun};
-use crate::experiment::Experiment;
-use crate::checkpoint::{Checkpoint, Checkpointer};
-use crate::experiment::Precision;
-use crate::kernel::{Real, Step, Stepper};
+use super::{Progress, RawRun, steps_taken};
+use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
+use crate::escape::{ChainState, EscapeEvent, status};
+use crate::experiment::{Experiment, Precision};
+use crate::kernel::{KernelParams, Real, Step, Stepper};
 use rayon::prelude::*;
+use std::time::{Duration, Instant};
 
-/// Chains per batch between two progress reports.
-const BATCH: u32 = 8192;
+/// Position values held per block (chains x d), bounding the block's memory.
+const BLOCK_VALUES: usize = 1 << 21;
 
-/// Runs an experiment on the CPU, continuing from `resume` (finished batches) when given and
-/// writing checkpoints through `ck` after batches of chains.
+/// Steps in the first slice of a block.
+const FIRST_SLICE: u32 = 16;
+
+/// The wall time one slice of steps aims at: short enough for a responsive progress line and a
+/// prompt checkpoint on Ctrl-C, long enough that the pause between slices is negligible.
+pub const SLICE_TARGET: Duration = Duration::from_millis(200);
+
+/// Runs an experiment on the CPU, continuing from `resume` when given and writing checkpoints
+/// through `ck` between slices of steps.
 pub fn run_resumable(
+    exp: &Experiment,
+    progress: &mut dyn FnMut(&Progress),
+    ck: Option<&mut Checkpointer>,
+    resume: Option<Checkpoint>,
+) -> Result<RawRun, crate::Error> {
+    match exp.precision {
+        Precision::F64 => run_in::<f64>(exp, progress, ck, resume),
+        _ => run_in::<f32>(exp, progress, ck, resume),
+    }
+}
+
+/// Chains per block for dimension `d`.
+fn block_len(d: usize) -> u32 {
+    (BLOCK_VALUES / d.max(1)).clamp(256, 65536) as u32
+}
+
+fn run_in<T: Real>(
     exp: &Experiment,
     progress: &mut dyn FnMut(&Progress),
     mut ck: Option<&mut Checkpointer>,
     resume: Option<Checkpoint>,
 ) -> Result<RawRun, crate::Error> {
     let d = exp.objective.dim();
-    let p = crate::kernel::KernelParams::new(exp, exp.chains, 0, exp.steps, u32::MAX);
-    let trace_chains = exp.trace.map_or(0, |t| t.chains);
-    let mut out = RawRun::new(exp, exp.steps);
+    let p = KernelParams::new(exp, exp.chains, 0, exp.steps, u32::MAX);
+    let block = block_len(d);
+    let mut out = RawRun::new(exp, 0);
     // The chains of this run by global index (a shard's, or all); draws are addressed by them.
     let range = exp.chain_range();
     out.x.reserve(range.len() * d);
     out.trace = vec![0.0; exp.trace.map_or(0, |t| t.len(exp.steps, d))];
     let mut start = range.start;
+    let mut current = None;
     if let Some(r) = resume {
         start = r.done;
         (out.states, out.x, out.x_tilde, out.events) = (r.states, r.x, r.x_tilde, r.events);
-        // Chains from `start` on run again from their beginning: events a GPU shard in flight
-        // had saved for them would be counted twice.
-        out.events.retain(|e| e.chain < start);
         if r.trace.len() == out.trace.len() {
             out.trace = r.trace;
         }
+        current = r.current;
+        out.resumed_chain_steps = steps_taken(&out.states);
     }
+    // Steps per slice, adapted to the measured time of the previous slice.
+    let mut slice = FIRST_SLICE;
     while start < range.end {
-        let end = (start + BATCH).min(range.end);
-        let chains: Vec<Chain> = match exp.precision {
-            Precision::F64 => (start..end).into_par_iter().map(|c| run_chain::<f64>(exp, &p, c)).collect(),
-            _ => (start..end).into_par_iter().map(|c| run_chain::<f32>(exp, &p, c)).collect(),
-        };
-        for (chain, Chain { st, x, x_tilde, events, trace }) in (start..).zip(chains) {
-            out.states.push(st);
-            out.x.extend_from_slice(&x);
-            if exp.keeps_tilde() {
-                out.x_tilde.extend_from_slice(&x_tilde);
+        let n = block.min(range.end - start);
+        // Each block starts with a short slice: a prompt first progress report and checkpoint,
+        // whatever its size; the doubling gets back to the measured length within a few slices.
+        slice = slice.min(FIRST_SLICE);
+        // The block in flight at the checkpoint, when this run cuts blocks the same way.
+        let mut t_end = 0;
+        let mut live: Vec<Live<T>> = match current.take().filter(|c| c.offset == start && c.states.len() == n as usize) {
+            Some(c) => {
+                t_end = c.t_end;
+                out.resumed_chain_steps += steps_taken(&c.states);
+                (0..n as usize).into_par_iter().map(|i| Live::resumed(exp, &p, start + i as u32, &c, i)).collect()
             }
-            out.events.extend(events);
-            for (slot, point) in trace {
-                let base = (slot as usize * trace_chains as usize + chain as usize) * d;
-                if let Some(dst) = out.trace.get_mut(base..base + d) {
-                    dst.iter_mut().zip(&point).for_each(|(t, &v)| *t = v as f32);
-                }
+            None => {
+                // This block runs from its beginning: drop what a block in flight (cut another
+                // way, or on another engine) had saved for its chains.
+                out.events.retain(|e| e.chain < start);
+                (start..start + n).into_par_iter().map(|c| Live::fresh(exp, &p, c)).collect()
+            }
+        };
+        loop {
+            let target = exp.steps.min(t_end.saturating_add(slice));
+            let began = Instant::now();
+            live.par_iter_mut().for_each(|l| l.advance(exp, target));
+            out.steps_per_dispatch = out.steps_per_dispatch.max(target - t_end);
+            t_end = target;
+            slice = next_slice(slice, began.elapsed());
+            for l in &mut live {
+                out.events.append(&mut l.events);
+                l.drain_trace(exp, &mut out.trace);
+            }
+            let states = || out.states.iter().chain(live.iter().map(|l| &l.st));
+            progress(&Progress {
+                t_end,
+                steps: exp.steps,
+                chains: range.len() as u32,
+                chains_done: start - range.start,
+                shard_chains: n,
+                running: states().filter(|s| s.running()).count() as u32,
+                certified: states().filter(|s| s.status == status::CERTIFIED).count() as u32,
+                diverged: states().filter(|s| s.diverged()).count() as u32,
+                events: out.events.len(),
+            });
+            if t_end >= exp.steps || !live.iter().any(|l| l.st.running()) {
+                break;
+            }
+            if let Some(ck) = ck.as_deref_mut().filter(|ck| ck.due()) {
+                let (states, x, x_tilde) = rows(exp, &live);
+                ck.save(&out.checkpoint(start, Some(InFlightShard { offset: start, t_end, states, x, x_tilde })))?;
             }
         }
-        let running = out.states.iter().filter(|s| s.running()).count() as u32;
-        progress(&Progress {
-            t_end: exp.steps,
-            steps: exp.steps,
-            chains: range.len() as u32,
-            chains_done: end - range.start,
-            shard_chains: 0,
-            running,
-            certified: out.states.iter().filter(|s| s.status == crate::escape::status::CERTIFIED).count() as u32,
-            diverged: out.states.iter().filter(|s| s.diverged()).count() as u32,
-            events: out.events.len(),
-        });
-        start = end;
-        if let Some(ck) = ck.as_deref_mut().filter(|ck| ck.due() && end < range.end) {
-            ck.save(&Checkpoint {
-                done: end,
-                states: out.states.clone(),
-                x: out.x.clone(),
-                x_tilde: out.x_tilde.clone(),
-                events: out.events.clone(),
-                trace: out.trace.clone(),
-                current: None,
-            })?;
+        let (states, x, x_tilde) = rows(exp, &live);
+        out.states.extend(states);
+        out.x.extend(x);
+        out.x_tilde.extend(x_tilde);
+        start += n;
+        if let Some(ck) = ck.as_deref_mut().filter(|ck| ck.due() && start < range.end) {
+            ck.save(&out.checkpoint(start, None))?;
         }
     }
     out.finish();
     Ok(out)
 }
 
-/// One chain's results, positions widened to f64.
-struct Chain {
-    st: crate::escape::ChainState,
-    x: Vec<f64>,
-    x_tilde: Vec<f64>,
-    events: Vec<crate::escape::EscapeEvent>,
-    trace: Vec<(u32, Vec<f64>)>,
+/// The next slice length: scaled towards [`SLICE_TARGET`], at most doubling or halving at once
+/// so one noisy measurement cannot swing it far.
+fn next_slice(slice: u32, took: Duration) -> u32 {
+    let ratio = SLICE_TARGET.as_secs_f64() / took.as_secs_f64().max(1e-6);
+    ((f64::from(slice) * ratio.clamp(0.5, 2.0)) as u32).max(1)
 }
 
-/// Runs global chain `chain` to its end in arithmetic `T`.
-fn run_chain<T: Real>(exp: &Experiment, p: &crate::kernel::KernelParams, chain: u32) -> Chain {
-    let d = exp.objective.dim();
-    let (trace_every, trace_chains) = exp.trace.map_or((0, 0), |t| (t.every, t.chains));
-    let mut x0 = vec![0.0f32; d];
-    exp.init.sample(exp.seed, chain, &mut x0);
-    let mut x: Vec<T> = x0.into_iter().map(T::of).collect();
-    let mut g = vec![T::zero(); d];
-    let mut trace = Vec::new();
-    let mut events = Vec::new();
-    let mut stepper = Stepper::<T>::new(exp.objective.as_ref(), exp.method.selectors(), *p, exp.precision);
-    stepper.store(&mut x);
-    let mut st = stepper.init(&x, &mut g);
-    let mut emit = |e| {
-        events.push(e);
-        true
-    };
+/// The block's records, points and (ball perturbation) x~ points, widened to f64 rows.
+fn rows<T: Real>(exp: &Experiment, live: &[Live<T>]) -> (Vec<ChainState>, Vec<f64>, Vec<f64>) {
     let wide = |v: &[T]| v.iter().map(|a| a.to_f64().unwrap_or(f64::NAN)).collect::<Vec<f64>>();
-    while st.running() && st.t < exp.steps {
-        if chain < trace_chains && st.t.is_multiple_of(trace_every) {
-            trace.push((st.t / trace_every, wide(&x)));
+    let states = live.iter().map(|l| l.st).collect();
+    let x = live.iter().flat_map(|l| wide(&l.x)).collect();
+    let x_tilde = if exp.keeps_tilde() { live.iter().flat_map(|l| wide(l.stepper.tilde())).collect() } else { Vec::new() };
+    (states, x, x_tilde)
+}
+
+/// One chain in flight: its point, record and stepper, and what it produced since the last
+/// slice ended.
+struct Live<'a, T: Real> {
+    chain: u32,
+    x: Vec<T>,
+    g: Vec<T>,
+    st: ChainState,
+    stepper: Stepper<'a, T>,
+    events: Vec<EscapeEvent>,
+    /// Traced points not yet copied into the run's trace: (slot, point).
+    trace: Vec<(u32, Vec<T>)>,
+}
+
+impl<'a, T: Real> Live<'a, T> {
+    /// Global chain `chain` at its start.
+    fn fresh(exp: &'a Experiment, p: &KernelParams, chain: u32) -> Self {
+        let d = exp.objective.dim();
+        let mut x0 = vec![0.0f32; d];
+        exp.init.sample(exp.seed, chain, &mut x0);
+        let mut x: Vec<T> = x0.into_iter().map(T::of).collect();
+        let stepper = Stepper::<T>::new(exp.objective.as_ref(), exp.method.selectors(), *p, exp.precision);
+        stepper.store(&mut x);
+        let mut g = vec![T::zero(); d];
+        let st = stepper.init(&x, &mut g);
+        Live { chain, x, g, st, stepper, events: Vec::new(), trace: Vec::new() }
+    }
+
+    /// Global chain `chain`, row `i` of the block saved in flight.
+    fn resumed(exp: &'a Experiment, p: &KernelParams, chain: u32, c: &InFlightShard, i: usize) -> Self {
+        let d = exp.objective.dim();
+        let row = |v: &[f64]| v.get(i * d..(i + 1) * d).map(|r| r.iter().map(|&a| T::from(a).unwrap_or_else(T::zero)).collect::<Vec<T>>());
+        let mut stepper = Stepper::<T>::new(exp.objective.as_ref(), exp.method.selectors(), *p, exp.precision);
+        if let Some(t) = row(&c.x_tilde) {
+            stepper.set_tilde(&t);
         }
-        if stepper.step(chain, &mut x, &mut g, &mut st, &mut emit) != Step::Continue {
-            break;
+        let x = row(&c.x).unwrap_or_else(|| vec![T::zero(); d]);
+        Live { chain, x, g: vec![T::zero(); d], st: c.states[i], stepper, events: Vec::new(), trace: Vec::new() }
+    }
+
+    /// Steps the chain until step `target`, its end, or divergence.
+    fn advance(&mut self, exp: &Experiment, target: u32) {
+        let (every, traced) = exp.trace.map_or((0, 0), |t| (t.every, t.chains));
+        let events = &mut self.events;
+        let mut emit = |e| {
+            events.push(e);
+            true
+        };
+        while self.st.running() && self.st.t < target {
+            if self.chain < traced && self.st.t.is_multiple_of(every) {
+                self.trace.push((self.st.t / every, self.x.clone()));
+            }
+            if self.stepper.step(self.chain, &mut self.x, &mut self.g, &mut self.st, &mut emit) != Step::Continue {
+                break;
+            }
         }
     }
-    Chain { st, x: wide(&x), x_tilde: wide(stepper.tilde()), events, trace }
+
+    /// Moves the traced points into the run's slot-major trace.
+    fn drain_trace(&mut self, exp: &Experiment, trace: &mut [f32]) {
+        let (d, traced) = (exp.objective.dim(), exp.trace.map_or(0, |t| t.chains as usize));
+        for (slot, point) in self.trace.drain(..) {
+            let base = (slot as usize * traced + self.chain as usize) * d;
+            if let Some(dst) = trace.get_mut(base..base + d) {
+                dst.iter_mut().zip(&point).for_each(|(t, v)| *t = v.to_f64().unwrap_or(f64::NAN) as f32);
+            }
+        }
+    }
 }

@@ -93,8 +93,17 @@ pub struct RawRun {
     pub loop_limit_retries: u32,
     /// Shards the ensemble was split into (GPU).
     pub shards: u32,
-    /// Steps fused per dispatch.
+    /// Steps fused per dispatch (GPU), or the longest slice of steps between two progress
+    /// reports (CPU).
     pub steps_per_dispatch: u32,
+    /// Chain-steps a resumed run's checkpoint had already taken (0 for a fresh run): the
+    /// throughput counts only the steps of this process.
+    pub resumed_chain_steps: u64,
+}
+
+/// Chain-steps the chains of `states` have taken.
+pub(crate) fn steps_taken(states: &[ChainState]) -> u64 {
+    states.iter().map(|s| u64::from(s.t)).sum()
 }
 
 impl Progress {
@@ -124,6 +133,19 @@ impl RawRun {
         let st = &self.states[c];
         let src = if !self.x_tilde.is_empty() && st.running() && st.kicked_recently() { &self.x_tilde } else { &self.x };
         &src[c * d..(c + 1) * d]
+    }
+
+    /// A checkpoint of this run so far: chains before `done` finished, `current` in flight.
+    fn checkpoint(&self, done: u32, current: Option<crate::checkpoint::InFlightShard>) -> crate::checkpoint::Checkpoint {
+        crate::checkpoint::Checkpoint {
+            done,
+            states: self.states.clone(),
+            x: self.x.clone(),
+            x_tilde: self.x_tilde.clone(),
+            events: self.events.clone(),
+            trace: self.trace.clone(),
+            current,
+        }
     }
 
     fn finish(&mut self) {

@@ -82,12 +82,23 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
     cert["lambda_min"] = json(Summary::of(&lambdas));
     cert["lambda_min_residual_max"] = records.iter().filter_map(|r| r.lambda_residual).fold(0.0, f64::max).into();
     cert["unconverged"] = runs.iter().map(|r| r.summary["certification"]["unconverged"].as_u64().unwrap_or(0)).sum::<u64>().into();
-    for key in ["chain_steps", "dispatches", "shards", "event_overflow_recoveries", "loop_limit_retries"] {
+    for key in ["chain_steps", "resumed_chain_steps", "dispatches", "shards", "event_overflow_recoveries", "loop_limit_retries"] {
         summary[key] = (sum(key) as u64).into();
     }
     summary["wall_seconds"] = sum("wall_seconds").into();
-    summary["chain_steps_per_second"] = (sum("chain_steps") / sum("wall_seconds").max(1e-9)).into();
-    let notes: Vec<Value> = runs.iter().flat_map(|r| r.summary["check_notes"].as_array().cloned().unwrap_or_default()).collect();
+    summary["chain_steps_per_second"] = ((sum("chain_steps") - sum("resumed_chain_steps")) / sum("wall_seconds").max(1e-9)).into();
+    if summary["label_cross_check"].is_object() {
+        for key in ["converged_outside_minimum_labels", "stalled_in_minimum_labels_not_converged"] {
+            summary["label_cross_check"][key] = runs.iter().map(|r| r.summary["label_cross_check"][key].as_u64().unwrap_or(0)).sum::<u64>().into();
+        }
+    }
+    // Every shard says the same notes about the experiment: each once, in order.
+    let mut notes: Vec<Value> = Vec::new();
+    for note in runs.iter().flat_map(|r| r.summary["check_notes"].as_array().cloned().unwrap_or_default()) {
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
     summary["check_notes"] = Value::Array(notes);
     std::fs::create_dir_all(out).map_err(Error::io(out))?;
     write_chains(&out.join("chains.csv"), records.into_iter())?;

@@ -212,9 +212,10 @@ impl Report {
         })
     }
 
-    /// Chain-steps per wall-clock second.
+    /// Chain-steps per wall-clock second, counting the steps of this process only (a resumed
+    /// run's checkpoint had taken the others).
     pub fn chain_steps_per_second(&self) -> f64 {
-        self.chain_steps as f64 / self.wall_seconds.max(1e-9)
+        self.chain_steps.saturating_sub(self.raw.resumed_chain_steps) as f64 / self.wall_seconds.max(1e-9)
     }
 
     /// The summary as JSON (the records of [`Report::summary`]).

@@ -78,7 +78,9 @@ pub struct Summary<'a> {
     pub final_labels: &'a BTreeMap<u32, u32>,
     /// Steps taken, summed over chains.
     pub chain_steps: u64,
-    /// Chain-steps per wall-clock second.
+    /// Of `chain_steps`, those a resumed run's checkpoint had already taken.
+    pub resumed_chain_steps: u64,
+    /// Chain-steps of this process per wall-clock second.
     pub chain_steps_per_second: f64,
     /// Wall-clock seconds of the run.
     pub wall_seconds: f64,
@@ -229,6 +231,7 @@ impl Report {
             check_notes: &self.check_notes,
             final_labels: &self.final_labels,
             chain_steps: self.chain_steps,
+            resumed_chain_steps: self.raw.resumed_chain_steps,
             chain_steps_per_second: self.chain_steps_per_second(),
             wall_seconds: self.wall_seconds,
         }

@@ -5,7 +5,7 @@ use super::shader::{WORKGROUP_SIZE, compose_checked, layout_entries};
 use crate::abi::{DATA, KERNEL_BINDINGS};
 use crate::kernel::KernelParams;
 use crate::Error;
-use crate::backend::{Progress, RawRun};
+use crate::backend::{Progress, RawRun, steps_taken};
 use crate::escape::{ChainState, EscapeEvent};
 use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
 use crate::experiment::{Experiment, Precision};
@@ -319,6 +319,7 @@ impl GpuEngine {
                 totals[if s.running() { C_RUNNING } else if s.diverged() { C_DIVERGED } else { C_CERTIFIED }] += 1;
             }
             (out.states, out.x, out.x_tilde, out.events) = (r.states, r.x, r.x_tilde, r.events);
+            out.resumed_chain_steps = steps_taken(&out.states);
             if r.trace.len() == trace_len && trace_len > 0 {
                 self.ctx.queue.write_buffer(&shared.trace, 0, bytemuck::cast_slice(&r.trace));
             }
@@ -328,6 +329,7 @@ impl GpuEngine {
             let n = shard_cap.min(range.end - offset);
             // The shard in flight at the checkpoint, when this device splits the ensemble the same way.
             let start = current.take().filter(|c| c.offset == offset && c.states.len() == n as usize);
+            out.resumed_chain_steps += start.as_ref().map_or(0, |c| steps_taken(&c.states));
             if start.is_none() {
                 // This shard runs from its beginning: drop what a shard in flight (cut another
                 // way, or on another engine) had saved for its chains.
@@ -425,15 +427,9 @@ impl GpuEngine {
             }
             if let Some(ck) = ck.as_deref_mut().filter(|ck| !redo && ck.due()) {
                 let (states, x, x_tilde) = self.download_state(exp, &shard)?;
-                ck.save(&Checkpoint {
-                    done: offset,
-                    states: out.states.clone(),
-                    x: out.x.clone(),
-                    x_tilde: out.x_tilde.clone(),
-                    events: out.events.clone(),
-                    trace: self.ctx.read_back(&shared.trace, trace_len)?,
-                    current: Some(InFlightShard { offset, t_end, states, x, x_tilde }),
-                })?;
+                // The trace lives on the device until the run ends.
+                let trace = self.ctx.read_back(&shared.trace, trace_len)?;
+                ck.save(&Checkpoint { trace, ..out.checkpoint(offset, Some(InFlightShard { offset, t_end, states, x, x_tilde })) })?;
             }
         };
         let (states, x, x_tilde) = self.download_state(exp, &shard)?;
