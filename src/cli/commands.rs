@@ -89,7 +89,7 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
                 .ok()
                 .filter(|s: &f64| s.is_finite() && *s >= 0.0)
                 .ok_or_else(|| Error::invalid("checkpoint-every", "seconds >= 0, or off", v))?;
-            // SIGINT/SIGTERM: the next dispatch (GPU) or block of chains (CPU) saves a checkpoint
+            // SIGINT/SIGTERM: the next dispatch (GPU) or slice of steps (CPU) saves a checkpoint
             // and the run stops with exit status 130.
             Some(CheckpointSpec { resume_anyway: a.resume_anyway, stop: Some(stop_flag()), ..CheckpointSpec::new(&ck_dir, std::time::Duration::from_secs_f64(secs)) })
         }
