@@ -52,6 +52,9 @@ fn results_do_not_depend_on_dispatch_split_sharding_or_event_room() {
     assert!(whole.raw.overflow_recoveries > 0, "no chain ever paused for lack of event room");
     assert!(whole.counts.escape_events > 3000, "too few events to mean anything: {}", whole.counts.escape_events);
     same_results(&whole, &split);
+    // Steps per dispatch paced by measured time: the same results again.
+    let paced = Runner::gpu(&engine).run(&exp).unwrap();
+    same_results(&whole, &paced);
 }
 
 #[test]

@@ -94,7 +94,6 @@ fn run_in<T: Real>(
             let target = exp.steps.min(t_end.saturating_add(slice));
             let began = Instant::now();
             live.par_iter_mut().for_each(|l| l.advance(exp, target));
-            out.steps_per_dispatch = out.steps_per_dispatch.max(target - t_end);
             t_end = target;
             slice = next_slice(slice, began.elapsed());
             for l in &mut live {

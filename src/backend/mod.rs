@@ -93,8 +93,8 @@ pub struct RawRun {
     pub loop_limit_retries: u32,
     /// Shards the ensemble was split into (GPU).
     pub shards: u32,
-    /// Steps fused per dispatch (GPU), or the longest slice of steps between two progress
-    /// reports (CPU).
+    /// Steps fused per dispatch, the most any dispatch took (GPU; adapted to the measured
+    /// dispatch time unless set); 0 on the CPU.
     pub steps_per_dispatch: u32,
     /// Chain-steps a resumed run's checkpoint had already taken (0 for a fresh run): the
     /// throughput counts only the steps of this process.

@@ -11,6 +11,8 @@ use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
 use crate::experiment::{Experiment, Precision};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use super::pace::{DISPATCH_TARGET, Pacer, SOFTWARE_DISPATCH_TARGET};
 use wgpu::util::DeviceExt;
 
 const MAX_GROUPS_PER_DIM: u32 = 65_535;
@@ -35,8 +37,9 @@ pub const MAX_GPU_DIM: usize = 256;
 /// same whatever they are; tested).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GpuSettings {
-    /// Steps fused per dispatch (None: about 2^25 coordinate-steps per dispatch, between 16 and
-    /// 4096; fewer on software adapters, see [`GpuEngine::run`]).
+    /// Steps fused per dispatch, fixed (None: paced by the measured time of each dispatch
+    /// towards 50 ms, starting from about 2^25 coordinate-steps per dispatch; capped on software
+    /// adapters by their loop limit).
     pub steps_per_dispatch: Option<u32>,
     /// Cap on chains per shard (None: as many as the device's bindings hold).
     pub max_chains_per_shard: Option<u32>,
@@ -64,8 +67,8 @@ impl GpuSettings {
         self.pending_events.unwrap_or(4)
     }
 
-    /// Steps per dispatch for `exp`: as set, else about 2^25 coordinate-steps per dispatch (tens
-    /// of ms on a laptop GPU, far from the ~2 s at which desktop drivers reset), between 16 and
+    /// Steps of the first dispatch for `exp`: as set, else about 2^25 coordinate-steps (tens of
+    /// ms on a laptop GPU, far from the ~2 s at which desktop drivers reset), between 16 and
     /// 4096, never more than the budget.
     pub fn steps_per_dispatch(&self, exp: &Experiment) -> u32 {
         let auto = || {
@@ -252,18 +255,16 @@ impl GpuEngine {
         (bytes / std::mem::size_of::<EscapeEvent>() as u64).min(u64::from(u32::MAX)) as u32
     }
 
-    /// Steps per dispatch to start with: the experiment's choice, capped on software adapters
-    /// (llvmpipe/lavapipe limit an invocation to 65535 loop iterations; a step of dimension d
-    /// takes roughly 10 d + 20 of them).
-    fn initial_steps_per_dispatch(&self, exp: &Experiment) -> u32 {
+    /// Steps per dispatch: the user's fixed choice, or paced by measured dispatch time from a
+    /// first guess, capped on software adapters (llvmpipe/lavapipe limit an invocation to 65535
+    /// loop iterations; a step of dimension d takes roughly 10 d + 20 of them).
+    fn pacer(&self, exp: &Experiment) -> Pacer {
         let k = self.settings.steps_per_dispatch(exp);
+        let fixed = self.settings.steps_per_dispatch.is_some();
         let software = self.ctx.adapter.as_ref().is_some_and(|a| a.is_software());
-        if software && self.settings.steps_per_dispatch.is_none() {
-            let per_step = 10 * exp.objective.dim() as u32 + 20;
-            k.min((16_384 / per_step).max(1))
-        } else {
-            k
-        }
+        let max = if software && !fixed { (16_384 / (10 * exp.objective.dim() as u32 + 20)).max(1) } else { u32::MAX };
+        let target = if software { SOFTWARE_DISPATCH_TARGET } else { DISPATCH_TARGET };
+        Pacer::new(k, max, (!fixed).then_some(target))
     }
 
     /// Runs the experiment: shards one after another, each through fused dispatches until the
@@ -286,7 +287,7 @@ impl GpuEngine {
         }
         let pipes = self.pipelines(exp)?;
         let shard_cap = self.settings.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(d, exp.precision, self.settings.pending())).max(1);
-        let mut k = self.initial_steps_per_dispatch(exp);
+        let mut pace = self.pacer(exp);
         let trace_len = exp.trace.map_or(0, |t| t.len(exp.steps, d));
         let trace_bytes = trace_len as u64 * 4;
         let lim = self.ctx.device.limits();
@@ -307,7 +308,7 @@ impl GpuEngine {
             data: read_only("escapade objective data", exp.objective.data()),
             init_points: read_only("escapade init point", exp.init.point_f32()),
         })?;
-        let mut out = RawRun::new(exp, k);
+        let mut out = RawRun::new(exp, 0);
         let mut totals = [0u32; COUNTERS];
         // The chains of this run by global index (a shard's, or all); draws are addressed by them.
         let range = exp.chain_range();
@@ -338,16 +339,14 @@ impl GpuEngine {
             let events_before = out.events.len();
             let counts = loop {
                 let ctx = ShardJob { exp, pipes: &pipes, shared: &shared, n, offset, trace_len };
-                match self.run_shard(&ctx, k, &totals, &mut out, progress, start.as_ref(), &mut ck)? {
+                match self.run_shard(&ctx, &mut pace, &totals, &mut out, progress, start.as_ref(), &mut ck)? {
                     Some(c) => break c,
-                    None if k > 1 => {
+                    None if pace.cut() => {
                         // The driver cut the loops short: results of this shard are void. Rerun
                         // it with half the steps per dispatch; counter-based randomness makes
                         // the rerun's results exactly what an uncut run gives.
                         out.events.truncate(events_before);
                         out.loop_limit_retries += 1;
-                        k /= 2;
-                        out.steps_per_dispatch = k;
                     }
                     None => {
                         return Err(Error::Gpu(
@@ -372,7 +371,7 @@ impl GpuEngine {
     fn run_shard(
         &self,
         run: &ShardJob,
-        k: u32,
+        pace: &mut Pacer,
         totals: &[u32; COUNTERS],
         out: &mut RawRun,
         progress: &mut dyn FnMut(&Progress),
@@ -391,7 +390,8 @@ impl GpuEngine {
         }
         let mut redo = false;
         let counts = loop {
-            let target = if redo { t_end } else { exp.steps.min(t_end.saturating_add(k)) };
+            let target = if redo { t_end } else { exp.steps.min(t_end.saturating_add(pace.steps())) };
+            let began = Instant::now();
             self.ctx.queue.write_buffer(&shard.counters, 0, bytemuck::cast_slice(&[0u32; COUNTERS]));
             self.dispatch(pipes, &shard, shared, &pipes.step, KernelParams { t_end: target, ..params })?;
             out.dispatches += 1;
@@ -399,6 +399,8 @@ impl GpuEngine {
             if c[C_CUT] > 0 {
                 return Ok(None);
             }
+            pace.observed(target - t_end, began.elapsed());
+            out.steps_per_dispatch = out.steps_per_dispatch.max(target - t_end);
             if c[C_EVENTS] > shard.capacity {
                 return Err(Error::Gpu(format!("{} events for an event buffer of {}", c[C_EVENTS], shard.capacity)));
             }

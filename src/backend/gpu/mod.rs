@@ -2,6 +2,7 @@
 
 mod context;
 mod driver;
+mod pace;
 pub mod hvp;
 pub mod probe;
 pub mod shader;
