@@ -3,7 +3,7 @@
 
 use crate::escape::{ChainState, EscapeEvent, NEVER, status};
 use crate::method::{Oracle, Perturbation, Rho, Schedule, SelfBounding, Selectors, Transform};
-use crate::objective::Objective;
+use crate::objective::{Eval, LANES, Objective};
 use crate::rng::{self, Purpose};
 use crate::layout::shared_struct;
 use crate::experiment::Experiment;
@@ -204,6 +204,8 @@ pub trait Real: num_traits::Float + Send + Sync + std::fmt::Debug + Default + 's
     fn eval(obj: &dyn Objective, x: &[Self], g: &mut [Self]) -> crate::objective::Eval<Self>;
     /// Adds the gradient of term i to `acc` in this arithmetic.
     fn term_grad(obj: &dyn Objective, x: &[Self], i: u32, acc: &mut [Self]);
+    /// The objective at [`LANES`] lane-interleaved points in this arithmetic.
+    fn eval_lanes(obj: &dyn Objective, x: &[[Self; LANES]], g: &mut [[Self; LANES]]) -> [Eval<Self>; LANES];
 }
 
 impl Real for f32 {
@@ -219,6 +221,9 @@ impl Real for f32 {
     fn term_grad(obj: &dyn Objective, x: &[f32], i: u32, acc: &mut [f32]) {
         obj.term_grad_f32(x, i, acc);
     }
+    fn eval_lanes(obj: &dyn Objective, x: &[[f32; LANES]], g: &mut [[f32; LANES]]) -> [Eval<f32>; LANES] {
+        obj.eval_lanes_f32(x, g)
+    }
 }
 
 impl Real for f64 {
@@ -233,6 +238,9 @@ impl Real for f64 {
     }
     fn term_grad(obj: &dyn Objective, x: &[f64], i: u32, acc: &mut [f64]) {
         obj.term_grad_f64(x, i, acc);
+    }
+    fn eval_lanes(obj: &dyn Objective, x: &[[f64; LANES]], g: &mut [[f64; LANES]]) -> [Eval<f64>; LANES] {
+        obj.eval_lanes_f64(x, g)
     }
 }
 
@@ -302,6 +310,11 @@ impl<'a, T: Real> Stepper<'a, T> {
     /// Evaluates at x: value, gradient norm and label into `st`, or marks the chain diverged.
     fn evaluate(&self, x: &[T], g: &mut [T], st: &mut ChainState, t: u32) -> bool {
         let e = T::eval(self.obj, x, g);
+        Self::record(e, g, st, t)
+    }
+
+    /// Records an evaluation (value `e`, gradient `g`) in `st`, or marks the chain diverged.
+    fn record(e: Eval<T>, g: &[T], st: &mut ChainState, t: u32) -> bool {
         if !e.in_domain {
             st.status = status::DIVERGED_DOMAIN;
             return false;
@@ -349,11 +362,14 @@ impl<'a, T: Real> Stepper<'a, T> {
         }
     }
 
-    /// Step `st.t` of global chain `chain`: detector, stopping rule, perturbation, oracle,
-    /// transform, update and the precision sentinel. `emit` stores an event and returns false
-    /// when there is no room for it.
+    /// Step `st.t` of global chain `chain`, the objective already evaluated at x (value `e`,
+    /// gradient in `g`; the CPU backend evaluates packs of chains at once, see
+    /// [`Objective::lanes`]): detector, stopping rule, perturbation, oracle, transform, update
+    /// and the precision sentinel. `emit` stores an event and returns false when there is no
+    /// room for it.
     pub fn step(
         &mut self,
+        e: Eval<T>,
         chain: u32,
         x: &mut [T],
         g: &mut [T],
@@ -363,7 +379,7 @@ impl<'a, T: Real> Stepper<'a, T> {
         let t = st.t;
         let seed = self.p.seed();
         let ball = self.perturbation == Perturbation::Ball;
-        if !self.evaluate(x, g, st, t) {
+        if !Self::record(e, g, st, t) {
             return Step::Done;
         }
         if self.p.sb_rebase > 0 && t > 0 && t.is_multiple_of(self.p.sb_rebase) {

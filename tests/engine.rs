@@ -164,3 +164,25 @@ fn octopus_pgd_escapes_saddles_in_order_and_gd_is_much_slower() {
     assert!(med(&pgd, 4) < 1.5 * med(&pgd, 3), "PGD: saddle 3 {} saddle 4 {}", med(&pgd, 3), med(&pgd, 4));
     let _ = ObjectiveSpec::NAMES;
 }
+
+/// The CPU backend evaluates phase retrieval for packs of 8 chains at once: a chain's results do
+/// not depend on which pack it falls in (a full one, a short last one) or the ensemble's size.
+#[test]
+fn packed_cpu_evaluation_does_not_depend_on_the_ensemble() {
+    let exp = |chains| {
+        Experiment::builder(ObjectiveSpec::from_name("phase-retrieval", 6).unwrap().build().unwrap())
+            .method(MethodKind::Pgd)
+            .chains(chains)
+            .steps(300)
+            .seed(5)
+            .init(Init::Normal(1e-4))
+            .build()
+            .unwrap()
+    };
+    let (small, large) = (Runner::cpu().run(&exp(13)).unwrap(), Runner::cpu().run(&exp(29)).unwrap());
+    assert!(small.raw.states[..] == large.raw.states[..13], "chain records differ");
+    assert!(small.raw.x[..] == large.raw.x[..13 * 6], "final points differ");
+    let early: Vec<_> = large.raw.events.iter().filter(|e| e.chain < 13).copied().collect();
+    assert!(small.raw.events == early, "events differ");
+    assert!(large.raw.states.iter().any(|s| s.escapes > 0), "no chain escaped: the test would not see a difference");
+}

@@ -11,6 +11,7 @@ use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
 use crate::escape::{ChainState, EscapeEvent, status};
 use crate::experiment::{Experiment, Precision};
 use crate::kernel::{KernelParams, Real, Step, Stepper};
+use crate::objective::{Eval, LANES};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -93,7 +94,7 @@ fn run_in<T: Real>(
         loop {
             let target = exp.steps.min(t_end.saturating_add(slice));
             let began = Instant::now();
-            live.par_iter_mut().for_each(|l| l.advance(exp, target));
+            live.par_chunks_mut(LANES).for_each(|pack| advance(pack, exp, target));
             t_end = target;
             slice = next_slice(slice, began.elapsed());
             for l in &mut live {
@@ -149,6 +150,37 @@ fn rows<T: Real>(exp: &Experiment, live: &[Live<T>]) -> (Vec<ChainState>, Vec<f6
     (states, x, x_tilde)
 }
 
+/// Steps a pack of up to [`LANES`] chains until step `target`, their ends, or divergence. An
+/// objective that evaluates lanes at once ([`crate::Objective::lanes`]) is evaluated for the
+/// whole pack per step; each lane's result is what it gives alone, so packing changes no result.
+fn advance<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32) {
+    let obj = exp.objective.as_ref();
+    if !obj.lanes() {
+        for l in pack {
+            while l.stepping(target) {
+                let e = T::eval(obj, &l.x, &mut l.g);
+                if l.step(exp, e) != Step::Continue {
+                    break;
+                }
+            }
+        }
+        return;
+    }
+    let d = obj.dim();
+    let (mut xs, mut gs) = (vec![[T::zero(); LANES]; d], vec![[T::zero(); LANES]; d]);
+    while pack.iter().any(|l| l.stepping(target)) {
+        for (i, row) in xs.iter_mut().enumerate() {
+            // Lanes beyond a short pack repeat the first chain; their results are not used.
+            *row = std::array::from_fn(|l| pack.get(l).unwrap_or(&pack[0]).x[i]);
+        }
+        let evals = T::eval_lanes(obj, &xs, &mut gs);
+        for (l, live) in pack.iter_mut().enumerate().filter(|(_, live)| live.stepping(target)) {
+            live.g.iter_mut().zip(&gs).for_each(|(g, row)| *g = row[l]);
+            live.step(exp, evals[l]);
+        }
+    }
+}
+
 /// One chain in flight: its point, record and stepper, and what it produced since the last
 /// slice ended.
 struct Live<'a, T: Real> {
@@ -188,22 +220,23 @@ impl<'a, T: Real> Live<'a, T> {
         Live { chain, x, g: vec![T::zero(); d], st: c.states[i], stepper, events: Vec::new(), trace: Vec::new() }
     }
 
-    /// Steps the chain until step `target`, its end, or divergence.
-    fn advance(&mut self, exp: &Experiment, target: u32) {
+    /// Whether the chain still steps before step `target`.
+    fn stepping(&self, target: u32) -> bool {
+        self.st.running() && self.st.t < target
+    }
+
+    /// One step, the objective already evaluated at x (value `e`, gradient in `self.g`).
+    fn step(&mut self, exp: &Experiment, e: Eval<T>) -> Step {
         let (every, traced) = exp.trace.map_or((0, 0), |t| (t.every, t.chains));
+        if self.chain < traced && self.st.t.is_multiple_of(every) {
+            self.trace.push((self.st.t / every, self.x.clone()));
+        }
         let events = &mut self.events;
         let mut emit = |e| {
             events.push(e);
             true
         };
-        while self.st.running() && self.st.t < target {
-            if self.chain < traced && self.st.t.is_multiple_of(every) {
-                self.trace.push((self.st.t / every, self.x.clone()));
-            }
-            if self.stepper.step(self.chain, &mut self.x, &mut self.g, &mut self.st, &mut emit) != Step::Continue {
-                break;
-            }
-        }
+        self.stepper.step(e, self.chain, &mut self.x, &mut self.g, &mut self.st, &mut emit)
     }
 
     /// Moves the traced points into the run's slot-major trace.

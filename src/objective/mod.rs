@@ -116,6 +116,38 @@ pub trait Objective: Send + Sync + Debug {
     fn cpu_twin(&self) -> bool {
         true
     }
+    /// Whether [`Objective::eval_lanes_f32`] / [`Objective::eval_lanes_f64`] evaluate [`LANES`]
+    /// points faster than one at a time (objectives whose cost is data, such as finite sums: a
+    /// row of data read once serves every lane). The CPU backend then steps chains in packs.
+    fn lanes(&self) -> bool {
+        false
+    }
+    /// Evaluates [`LANES`] points at once, lane-interleaved: `x[i][l]` is coordinate i of point
+    /// l (d rows), gradients likewise into `grad`. Each lane's result must be bit for bit what
+    /// [`Objective::eval_f32`] gives for that point (the same operations in the same order, with
+    /// lanes side by side), so results never depend on how chains are packed.
+    fn eval_lanes_f32(&self, x: &[[f32; LANES]], grad: &mut [[f32; LANES]]) -> [Eval<f32>; LANES] {
+        lane_by_lane(x, grad, |x, g| self.eval_f32(x, g))
+    }
+    /// The same in f64.
+    fn eval_lanes_f64(&self, x: &[[f64; LANES]], grad: &mut [[f64; LANES]]) -> [Eval<f64>; LANES] {
+        lane_by_lane(x, grad, |x, g| self.eval_f64(x, g))
+    }
+}
+
+/// Points per pack of [`Objective::eval_lanes_f32`]: 8 f32 lanes fill a 256-bit vector.
+pub const LANES: usize = 8;
+
+/// [`Objective::eval_lanes_f32`] one lane at a time (the default; the reference in tests).
+pub fn lane_by_lane<T: Float>(x: &[[T; LANES]], grad: &mut [[T; LANES]], eval: impl Fn(&[T], &mut [T]) -> Eval<T>) -> [Eval<T>; LANES] {
+    let d = x.len();
+    let (mut xl, mut gl) = (vec![T::zero(); d], vec![T::zero(); d]);
+    std::array::from_fn(|l| {
+        xl.iter_mut().zip(x).for_each(|(v, row)| *v = row[l]);
+        let e = eval(&xl, &mut gl);
+        grad.iter_mut().zip(&gl).for_each(|(row, v)| row[l] = *v);
+        e
+    })
 }
 
 /// Implements the trait's two float entry points from an inherent generic `eval`.
