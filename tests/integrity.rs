@@ -44,36 +44,61 @@ fn refused(e: &Experiment, spec: &CheckpointSpec, what: &str) -> String {
     }
 }
 
+type Damage = Box<dyn Fn(&Path)>;
+
+/// Each damage with a fragment its refusal must hold (the file it names, or what is wrong).
+fn damages() -> Vec<(&'static str, &'static str, Damage)> {
+    vec![
+        ("done edited in meta.json", "8192 chain records", Box::new(|d| edit_meta(d, |m| m["done"] = 4096.into()))),
+        ("done beyond the ensemble", "done = 30000", Box::new(|d| edit_meta(d, |m| m["done"] = 30_000.into()))),
+        ("done not a number", "done = \"many\"", Box::new(|d| edit_meta(d, |m| m["done"] = "many".into()))),
+        ("a part's checksum edited", "x.bin", Box::new(|d| edit_meta(d, |m| m["parts"]["x.bin"]["crc32"] = 1.into()))),
+        ("a part left out of meta.json", "states.bin", Box::new(|d| edit_meta(d, |m| m["parts"].as_object_mut().unwrap().retain(|k, _| k != "states.bin")))),
+        ("format from the future", "format 99", Box::new(|d| edit_meta(d, |m| m["format"] = 99.into()))),
+        ("meta.json not JSON", "meta.json", Box::new(|d| std::fs::write(d.join("meta.json"), "{ not json").unwrap())),
+        ("meta.json empty", "meta.json", Box::new(|d| std::fs::write(d.join("meta.json"), "").unwrap())),
+        ("events.bin zeroed", "events.bin", Box::new(|d| zero(&d.join("events.bin")))),
+        ("states.bin one byte flipped", "states.bin", Box::new(|d| flip(&d.join("states.bin")))),
+        ("x.bin truncated", "x.bin", Box::new(|d| truncate(&d.join("x.bin")))),
+        ("x_tilde.bin one byte longer", "x_tilde.bin", Box::new(|d| append(&d.join("x_tilde.bin")))),
+        ("events.bin truncated", "events.bin", Box::new(|d| truncate(&d.join("events.bin")))),
+        ("trace.bin missing", "trace.bin", Box::new(|d| std::fs::remove_file(d.join("trace.bin")).unwrap())),
+        ("written by another engine", "--resume-anyway", Box::new(|d| edit_meta(d, |m| m["engine"] = "gpu elsewhere".into()))),
+        ("engine left out", "--resume-anyway", Box::new(|d| edit_meta(d, |m| m["engine"] = serde_json::Value::Null))),
+        ("another experiment's", "same experiment", Box::new(|d| edit_meta(d, |m| m["fingerprint"] = "{}".into()))),
+        ("fingerprint left out", "same experiment", Box::new(|d| edit_meta(d, |m| m["fingerprint"] = serde_json::Value::Null))),
+        // Consistent checksums over inconsistent contents: the parts are checked against each
+        // other and the experiment too.
+        ("records cut to fewer chains", "chain records", Box::new(|d| rewrite(d, "states.bin", |b| b.truncate(b.len() / 2 / STATE * STATE)))),
+        ("an event of a chain not saved", "escape event of chain 19999", Box::new(|d| rewrite_events(d, |e| e[0].chain = 19_999))),
+        ("a chain beyond the step budget", "beyond the step budget", Box::new(|d| rewrite_states(d, |s| s[3].t = 61))),
+        ("a trace the experiment has none of", "a trace of 1 values", Box::new(|d| rewrite(d, "trace.bin", |b| b.extend(1f32.to_le_bytes())))),
+        ("a shard in flight without its files", "current_states.bin", Box::new(|d| edit_meta(d, |m| m["current"] = in_flight(m, 10)))),
+        ("a shard in flight beyond the budget", "beyond the budget", Box::new(|d| edit_meta(d, |m| m["current"] = in_flight(m, 61)))),
+        ("a shard in flight at another chain", "a shard in flight at chain 7", Box::new(|d| edit_meta(d, |m| m["current"] = serde_json::json!({ "offset": 7, "t_end": 10, "chains": 1 })))),
+        ("current_states.bin truncated", "current_states.bin", Box::new(|d| {
+            add_in_flight(d);
+            truncate(&d.join("current_states.bin"));
+        })),
+    ]
+}
+
 #[test]
 fn every_damage_to_a_checkpoint_is_refused_by_name() {
     let e = exp();
     let base = tmp("cpu");
     let pristine = base.join("pristine");
     checkpoint(&e, Engine::Cpu, &pristine);
-    type Damage = Box<dyn Fn(&Path)>;
-    let cases: Vec<(&str, Damage)> = vec![
-        ("done edited in meta.json", Box::new(|d| edit_meta(d, |m| m["done"] = 4096.into()))),
-        ("done beyond the ensemble", Box::new(|d| edit_meta(d, |m| m["done"] = 30_000.into()))),
-        ("a part's checksum edited", Box::new(|d| edit_meta(d, |m| m["parts"]["x.bin"]["crc32"] = 1.into()))),
-        ("format from the future", Box::new(|d| edit_meta(d, |m| m["format"] = 99.into()))),
-        ("meta.json not JSON", Box::new(|d| std::fs::write(d.join("meta.json"), "{ not json").unwrap())),
-        ("events.bin zeroed", Box::new(|d| zero(&d.join("events.bin")))),
-        ("states.bin one byte flipped", Box::new(|d| flip(&d.join("states.bin")))),
-        ("x.bin truncated", Box::new(|d| truncate(&d.join("x.bin")))),
-        ("events.bin truncated", Box::new(|d| truncate(&d.join("events.bin")))),
-        ("trace.bin missing", Box::new(|d| std::fs::remove_file(d.join("trace.bin")).unwrap())),
-        ("written by another engine", Box::new(|d| edit_meta(d, |m| m["engine"] = "gpu elsewhere".into()))),
-        ("another experiment's", Box::new(|d| edit_meta(d, |m| m["fingerprint"] = "{}".into()))),
-    ];
-    let mut messages = Vec::new();
-    for (what, damage) in &cases {
+    let cases = damages();
+    for (what, says, damage) in &cases {
         let dir = base.join(what.replace(' ', "-"));
         copy_dir(&pristine, &dir);
         damage(&dir);
         let msg = refused(&e, &CheckpointSpec::new(&dir, Duration::ZERO), what);
+        assert!(msg.contains(says), "{what}: {msg} lacks {says:?}");
         println!("{what}: {msg}");
-        messages.push(msg);
     }
+    println!("{} damaged checkpoints, each refused by name", cases.len());
     // The pristine copy resumes, and exactly into the uninterrupted run.
     let whole = Runner::cpu().run(&e).unwrap();
     let resumed = Runner::cpu().checkpoint(CheckpointSpec::new(&pristine, Duration::ZERO), true).run(&e).unwrap();
@@ -86,6 +111,80 @@ fn every_damage_to_a_checkpoint_is_refused_by_name() {
     let mixed = Runner::cpu().checkpoint(spec, true).run(&e).unwrap();
     assert!(mixed.check_notes.iter().any(|n| n.contains("--resume-anyway")), "{:?}", mixed.check_notes);
     std::fs::remove_dir_all(&base).ok();
+}
+
+/// The command line: the same refusals through `run --resume`, one line and exit status 2.
+#[test]
+fn the_command_line_refuses_damaged_checkpoints() {
+    let base = tmp("cli");
+    let pristine = base.join("run/checkpoint");
+    checkpoint(&cli_exp(), Engine::Cpu, &pristine);
+    let flags = "run --objective octopus --dim 5 --chains 9000 --steps 20 --seed 3 --backend cpu --quiet --plots none --out {d}/run";
+    let resume = |name, says: &[&'static str], damage: Damage| {
+        let c = common::table::case(name, 2, says, &format!("{flags} --resume"));
+        let c = with_checkpoint(c, &pristine, &base.join(name.replace(' ', "-")), damage);
+        c.absent("{d}/run/summary.json")
+    };
+    let cases = vec![
+        resume("resume another engine's checkpoint", &["invalid resume", "(gpu elsewhere), or --resume-anyway"], Box::new(|d| edit_meta(d, |m| m["engine"] = "gpu elsewhere".into()))),
+        resume("resume with meta.json not JSON", &["checkpoint/meta.json"], Box::new(|d| std::fs::write(d.join("meta.json"), "{").unwrap())),
+        resume("resume with x.bin truncated", &["checkpoint/x.bin", "bytes where meta.json says"], Box::new(|d| truncate(&d.join("x.bin")))),
+        resume("resume with done edited", &["run/checkpoint", "8192 chain records"], Box::new(|d| edit_meta(d, |m| m["done"] = 4096.into()))),
+        resume("resume with events.bin zeroed", &["checkpoint/events.bin", "checksum"], Box::new(|d| zero(&d.join("events.bin")))),
+        with_checkpoint(
+            common::table::case("resume-anyway over damage", 2, &["checkpoint/states.bin"], &format!("{flags} --resume --resume-anyway")),
+            &pristine,
+            &base.join("anyway"),
+            Box::new(|d| {
+                edit_meta(d, |m| m["engine"] = "gpu elsewhere".into());
+                flip(&d.join("states.bin"));
+            }),
+        ),
+        with_checkpoint(common::table::case("resume another experiment", 2, &["invalid resume", "same experiment"], &format!("{flags} --seed 4 --resume")), &pristine, &base.join("seed"), Box::new(|_| {})),
+        with_checkpoint(common::table::case("run over a checkpoint", 2, &["invalid out", "--resume"], flags), &pristine, &base.join("over"), Box::new(|_| {})),
+    ];
+    common::table::check(&base.join("cases"), &[], cases);
+    std::fs::remove_dir_all(&base).ok();
+}
+
+/// A CPU checkpoint resumed on the GPU: another engine's, refused without --resume-anyway.
+#[test]
+fn a_cpu_checkpoint_is_not_resumed_on_the_gpu_unasked() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let base = tmp("cross");
+    let pristine = base.join("run/checkpoint");
+    checkpoint(&cli_exp(), Engine::Cpu, &pristine);
+    let flags = "run --objective octopus --dim 5 --chains 9000 --steps 20 --seed 3 --backend gpu --quiet --plots none --out {d}/run --resume";
+    let c = with_checkpoint(common::table::case("resume across backends", 2, &["invalid resume", "(cpu), or --resume-anyway"], flags), &pristine, &base.join("gpu"), Box::new(|_| {}));
+    common::table::check(&base.join("cases"), &[], vec![c]);
+    std::fs::remove_dir_all(&base).ok();
+}
+
+/// The experiment `run --objective octopus --dim 5 --chains 9000 --steps 20 --seed 3` builds.
+fn cli_exp() -> Experiment {
+    Experiment::builder(ObjectiveSpec::from_name("octopus", 5).unwrap().build().unwrap())
+        .method(MethodKind::Pgd)
+        .chains(9000)
+        .steps(20)
+        .seed(3)
+        .init(Init::Uniform(1.0))
+        .build()
+        .unwrap()
+}
+
+/// `case` with a copy of the checkpoint `from`, damaged, as its files under run/checkpoint.
+fn with_checkpoint(case: common::table::Case, from: &Path, scratch: &Path, damage: Damage) -> common::table::Case {
+    copy_dir(from, scratch);
+    damage(scratch);
+    let mut c = case;
+    for e in std::fs::read_dir(scratch).unwrap() {
+        let e = e.unwrap();
+        let name: &'static str = Box::leak(format!("run/checkpoint/{}", e.file_name().to_string_lossy()).into_boxed_str());
+        c = c.with(name, std::fs::read(e.path()).unwrap());
+    }
+    c
 }
 
 /// A save cut between its two renames leaves the previous checkpoint as DIR.old: it is found.
@@ -122,6 +221,56 @@ fn a_damaged_gpu_shard_in_flight_is_refused() {
     let resumed = Runner::gpu(&engine).checkpoint(CheckpointSpec::new(&dir, Duration::ZERO), true).run(&e).unwrap();
     assert!(whole.raw.states == resumed.raw.states && whole.raw.events == resumed.raw.events);
     std::fs::remove_dir_all(&base).ok();
+}
+
+/// Bytes of one chain record in states.bin.
+const STATE: usize = std::mem::size_of::<escapade::advanced::ChainState>();
+
+/// Rewrites part `name` with `f` and its length and checksum in meta.json to match.
+fn rewrite(dir: &Path, name: &str, f: impl Fn(&mut Vec<u8>)) {
+    let p = dir.join(name);
+    let mut b = std::fs::read(&p).unwrap();
+    f(&mut b);
+    std::fs::write(&p, &b).unwrap();
+    edit_meta(dir, |m| m["parts"][name] = serde_json::json!({ "bytes": b.len(), "crc32": crc32fast::hash(&b) }));
+}
+
+fn rewrite_states(dir: &Path, f: impl Fn(&mut Vec<escapade::advanced::ChainState>)) {
+    rewrite(dir, "states.bin", |b| {
+        let mut s: Vec<escapade::advanced::ChainState> = bytemuck::pod_collect_to_vec(b);
+        f(&mut s);
+        *b = bytemuck::cast_slice(&s).to_vec();
+    });
+}
+
+fn rewrite_events(dir: &Path, f: impl Fn(&mut Vec<escapade::advanced::EscapeEvent>)) {
+    rewrite(dir, "events.bin", |b| {
+        let mut e: Vec<escapade::advanced::EscapeEvent> = bytemuck::pod_collect_to_vec(b);
+        f(&mut e);
+        *b = bytemuck::cast_slice(&e).to_vec();
+    });
+}
+
+/// meta.json's record of a one-chain shard in flight after the finished chains, at step `t_end`.
+fn in_flight(m: &serde_json::Value, t_end: u32) -> serde_json::Value {
+    serde_json::json!({ "offset": m["done"], "t_end": t_end, "chains": 1 })
+}
+
+/// A one-chain shard in flight with intact parts (the first finished chain's record and points).
+fn add_in_flight(dir: &Path) {
+    let d = 4;
+    for (name, bytes) in [("current_states.bin", STATE), ("current_x.bin", 8 * d), ("current_x_tilde.bin", 8 * d)] {
+        let src = std::fs::read(dir.join(name.trim_start_matches("current_"))).unwrap();
+        std::fs::write(dir.join(name), &src[..bytes]).unwrap();
+        rewrite(dir, name, |_| {});
+    }
+    edit_meta(dir, |m| m["current"] = in_flight(m, 10));
+}
+
+fn append(p: &Path) {
+    let mut b = std::fs::read(p).unwrap();
+    b.push(0);
+    std::fs::write(p, b).unwrap();
 }
 
 fn edit_meta(dir: &Path, f: impl Fn(&mut serde_json::Value)) {
