@@ -67,7 +67,7 @@ impl Error {
     /// | [`Error::NoCpuTwin`] | 2 | a WGSL-only objective asked to run on the CPU backend |
     /// | [`Error::Unsupported`] | 2 | the request needs what this device or system lacks (e.g. `--state f64` without SHADER_F64, plots without a font): change the flags |
     /// | [`Error::TooLarge`] | 2 | the ensemble does not fit the device: ask for fewer chains or trace points |
-    /// | [`Error::Io`], kind `NotFound`, `InvalidData` or `InvalidInput` | 2 | a named input file or directory that does not exist or is not what it should be |
+    /// | [`Error::Io`], kind `NotFound`, `InvalidData`, `InvalidInput`, `IsADirectory`, `NotADirectory` or `AlreadyExists` | 2 | a named file or directory that does not exist or is not what it should be (a directory where a file is read, a file where a directory is made) |
     /// | [`Error::Io`], any other kind | 1 | reading or writing failed (permissions, a full disk, ...), e.g. writing outputs |
     /// | [`Error::NoAdapter`] | 1 | no GPU although one was required (`--backend gpu`, `escapade info`) |
     /// | [`Error::Gpu`] | 1 | the device failed (validation, out of memory, device lost) |
@@ -77,7 +77,12 @@ impl Error {
         match self {
             Error::InvalidInput { .. } | Error::Shader(_) | Error::NoCpuTwin(_) | Error::Unsupported(_) | Error::TooLarge(_) => 2,
             Error::Io { source, .. } => match source.kind() {
-                ErrorKind::NotFound | ErrorKind::InvalidData | ErrorKind::InvalidInput => 2,
+                ErrorKind::NotFound
+                | ErrorKind::InvalidData
+                | ErrorKind::InvalidInput
+                | ErrorKind::IsADirectory
+                | ErrorKind::NotADirectory
+                | ErrorKind::AlreadyExists => 2,
                 _ => 1,
             },
             Error::Interrupted(_) => 130,
@@ -113,6 +118,9 @@ mod tests {
             Error::TooLarge("trace".into()),
             io(ErrorKind::NotFound),
             io(ErrorKind::InvalidData),
+            io(ErrorKind::IsADirectory),
+            io(ErrorKind::NotADirectory),
+            io(ErrorKind::AlreadyExists),
         ] {
             assert_eq!(e.exit_code(), 2, "{e}");
         }

@@ -79,7 +79,7 @@ impl TraceSpec {
 
     /// Floats in the trace for a budget of `steps` in dimension `d`.
     pub fn len(&self, steps: u32, d: usize) -> usize {
-        self.slots(steps) * self.chains as usize * d
+        self.slots(steps).saturating_mul(self.chains as usize).saturating_mul(d)
     }
 }
 

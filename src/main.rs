@@ -18,7 +18,18 @@ fn quiet_headless_vulkan() {
     }
 }
 
+/// Rust ignores SIGPIPE, so printing to a closed pipe (`escapade report DIR | head`) would
+/// panic; with the default action the process ends quietly, as `cat` does.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: first thing in main, before any other thread exists; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    default_sigpipe();
     quiet_headless_vulkan();
     cli::main()
 }

@@ -154,14 +154,20 @@ impl<'e, 'p> Runner<'e, 'p> {
 }
 
 /// Refuses, before anything is allocated, a run whose results the host cannot hold: chain
-/// records, final points (and x~), the trace, against the memory the system reports available.
+/// records, final points (and x~), the trace, and the certification's working set (about eight
+/// vectors per certified chain: resting points, product batches, the first Lanczos vectors),
+/// against the memory the system reports available. Saturating: sizes beyond u64 are refused.
 fn fits_in_memory(exp: &Experiment) -> Result<(), Error> {
     let d = exp.objective.dim() as u64;
     let chains = exp.chain_range().len() as u64;
     let points = if exp.keeps_tilde() { 2 } else { 1 };
-    let need = chains * (std::mem::size_of::<crate::escape::ChainState>() as u64 + points * 8 * d)
-        + exp.trace.map_or(0, |t| t.len(exp.steps, exp.objective.dim()) as u64 * 4);
-    match available_memory() {
+    let certified = if exp.checks.certify { chains.min(u64::from(exp.checks.certify_max)) } else { 0 };
+    let per_chain = (std::mem::size_of::<crate::escape::ChainState>() as u64).saturating_add((points * 8u64).saturating_mul(d));
+    let need = chains
+        .saturating_mul(per_chain)
+        .saturating_add(certified.saturating_mul(64u64.saturating_mul(d)))
+        .saturating_add((exp.trace.map_or(0, |t| t.len(exp.steps, exp.objective.dim())) as u64).saturating_mul(4));
+    match crate::objective::data::available_memory() {
         Some(have) if need > have => Err(Error::TooLarge(format!(
             "the run's results need about {:.1} GB of host memory and {:.1} GB are available: run fewer chains (or --shard I/N), trace fewer",
             need as f64 / 1e9,
@@ -169,14 +175,6 @@ fn fits_in_memory(exp: &Experiment) -> Result<(), Error> {
         ))),
         _ => Ok(()),
     }
-}
-
-/// MemAvailable from /proc/meminfo (None where the system does not say).
-fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }
 
 impl Products for GpuHvp<'_> {

@@ -1,159 +1,238 @@
-//! Hostile input: each bad or conflicting input gets one line naming what is wrong and exit
-//! status 2 (the brief's contract), never a silent reinterpretation; runs never overwrite runs.
+//! Hostile input at the command line: flags, experiment files (TOML), objective data files,
+//! custom objectives (WGSL) and sweeps. Each row is one bad input with its exit status and a
+//! fragment of its one-line message; `common::table` also checks every row for panics, aborts
+//! and multi-line errors. Saved runs are in hostile_runs.rs, checkpoints in integrity.rs.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn escapade(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_escapade")).args(args).env("XDG_RUNTIME_DIR", std::env::temp_dir()).output().unwrap()
-}
+use common::table::{Case, case, check, tmp};
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("escapade-hostile-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+/// A tiny CPU run into the case's directory; the flags after it override these.
+const RUN: &str = "run --backend cpu --chains 4 --steps 5 --plots none --quiet --out {d}/out";
 
-/// Exit status 2 with one line on stderr containing every fragment.
-fn bad(args: &[&str], fragments: &[&str]) {
-    let out = escapade(args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
-    for f in fragments {
-        assert!(err.contains(f), "{args:?}: {err} lacks {f:?}");
-    }
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = escapade(args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-const TINY: [&str; 8] = ["--chains", "16", "--steps", "20", "--backend", "cpu", "--plots", "none"];
-
-fn run_into(dir: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["run", "--objective", "toy-saddle", "--quiet", "--out", dir.to_str().unwrap()];
-    args.extend(TINY);
-    args.extend(extra);
-    escapade(&args)
+fn run(name: &'static str, code: i32, says: &[&'static str], extra: &str) -> Case {
+    case(name, code, says, &format!("{RUN} {extra}"))
 }
 
 #[test]
-fn conflicting_and_out_of_range_flags_are_refused() {
-    let d = tmp("flags");
-    let a = d.join("A.csv");
-    let y = d.join("y.csv");
-    std::fs::write(&a, (0..50).map(|i| format!("{},{},{},{},{}\n", i % 3, 1, -1, 0.5, i % 2)).collect::<String>()).unwrap();
-    std::fs::write(&y, (0..50).map(|i| format!("{}\n", i % 3)).collect::<String>()).unwrap();
-    let data = format!("{},{}", a.display(), y.display());
-    let pr = |extra: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = ["run", "--objective", "phase-retrieval", "--data", data.as_str()].map(String::from).to_vec();
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
+fn flags() {
+    let cases = vec![
+        run("unknown flag", 2, &["unexpected argument '--bogus'", "escapade run --help"], "--bogus"),
+        case("missing value", 2, &["a value is required for '--chains"], "run --out {d}/out --chains"),
+        run("malformed count", 2, &["'many'", "--chains"], "--chains many"),
+        run("negative count", 2, &["'-1'", "--chains"], "--chains -1"),
+        run("zero chains", 2, &["invalid chains: got 0", ">= 1"], "--chains 0"),
+        run("zero steps", 2, &["invalid steps: got 0"], "--steps 0"),
+        run("steps beyond u32", 2, &["--steps", "99999999999"], "--steps 99999999999"),
+        run("eta NaN", 2, &["invalid eta: got NaN"], "--eta nan"),
+        run("eta inf", 2, &["invalid eta: got inf"], "--eta inf"),
+        run("eta -inf", 2, &["invalid eta: got -inf"], "--eta -inf"),
+        run("eta beyond f32", 2, &["eta", "f32"], "--eta 1e39"),
+        run("radius beyond f32", 2, &["radius", "f32"], "--radius 1e300"),
+        run("negative g-thres", 2, &["invalid g_thres: got -1"], "--g-thres -1"),
+        run("negative seed", 2, &["'-1'", "--seed"], "--seed -1"),
+        run("bad init", 2, &["invalid init", "normal:SIGMA"], "--init gauss:1"),
+        run("init NaN scale", 2, &["invalid init", "finite"], "--init normal:nan"),
+        run("init point of wrong length", 2, &["invalid init", "5 coordinates"], "--init point:1,2"),
+        run("bad method", 2, &["invalid method: got adam", "pgd"], "--method adam"),
+        run("bad objective", 2, &["invalid objective: got banana", "octopus"], "--objective banana"),
+        run("bad backend", 2, &["invalid backend: got tpu", "auto, gpu, cpu"], "--backend tpu"),
+        run("bad state", 2, &["invalid state: got f80", "f16, f32, f64"], "--state f80"),
+        run("shard 4/4", 2, &["invalid shard: got 4/4", "0 <= I < N"], "--shard 4/4"),
+        run("shard 0/0", 2, &["invalid shard: got 0/0"], "--shard 0/0"),
+        run("shard x/2", 2, &["invalid shard: got x/2"], "--shard x/2"),
+        run("shard -1/2", 2, &["invalid shard: got -1/2"], "--shard -1/2"),
+        run("trace every 0", 2, &["trace every", ">= 1"], "--trace-chains 2 --trace-every 0"),
+        run("more traced chains than chains", 2, &["trace chains", "4 chains"], "--trace-chains 100"),
+        run("checkpoint interval NaN", 2, &["invalid checkpoint-every: got nan"], "--checkpoint-every nan"),
+        run("negative certify eps", 2, &["invalid certify-eps"], "--certify-eps -1"),
+        run("resume with force", 2, &["'--resume' cannot be used with '--force'"], "--resume --force"),
+        run("resume-anyway alone", 2, &["resume-anyway", "only with --resume"], "--resume-anyway"),
+        run("resume without a checkpoint", 2, &["invalid resume", "holding a checkpoint"], "--resume"),
+        run("chains beyond memory", 2, &["memory", "GB"], "--chains 4000000000"),
+        run("trace beyond memory", 2, &["memory", "GB"], "--chains 4096 --trace-chains 4096 --trace-every 1 --steps 1000000"),
+        run("dimension beyond u64 sizes", 2, &["memory"], "--dim 18446744073709551615"),
+        run("quartic data beyond memory", 2, &["objective's data", "--dim"], "--objective quartic --dim 1000000000000000000"),
+        run("phase retrieval data beyond memory", 2, &["objective's data", "--m"], "--objective phase-retrieval --dim 2000000000"),
+        run("linear network data beyond memory", 2, &["objective's data"], "--objective linear-network --dim 18446744073709551615"),
+        run("linear network p 0", 2, &["invalid p: got 0"], "--objective linear-network --p 0"),
+        run("toy saddle in 3-D", 2, &["invalid dim: got 3", "2 for toy-saddle"], "--objective toy-saddle --dim 3"),
+        run("rosenbrock in 1-D", 2, &["invalid dim: got 1"], "--objective rosenbrock --dim 1"),
+        run("bad clip", 2, &["invalid clip"], "--clip soft:1"),
+        run("negative precondition lambda", 2, &["precond-lambda"], "--precond asinh:-1"),
+        run("schedule out of order", 2, &["invalid schedule", "increasing"], "--schedule piecewise:10:0.5,5:0.2"),
+        run("rho1 NaN", 2, &["invalid rho1", "finite"], "--step-rule self-bounding --rho1 1,1,nan"),
+        run("rho1 without self-bounding", 2, &["invalid step-rule", "self-bounding"], "--rho1 1,1,0.5"),
+        run("batch without a finite sum", 2, &["invalid batch", "finite-sum"], "--method sgd --batch 4"),
+        run("noise and batch", 2, &["invalid batch", "either --noise or --batch"], "--objective phase-retrieval --method sgd --noise 1 --batch 2"),
+        run("delta 1", 2, &["invalid delta: got 1", "(0, 1)"], "--l 1 --rho 1 --eps 0.1 --delta 1"),
+        run("wgsl with a built-in objective", 2, &["invalid wgsl", "custom"], "--objective quartic --wgsl {d}/x.wgsl"),
+        run("custom without wgsl", 2, &["custom needs --wgsl"], "--objective custom"),
+        // Known before any adapter is opened: the same answer with or without a GPU.
+        run("dimension beyond the GPU kernel", 2, &["d = 512", "256", "--backend cpu"], "--objective quartic --dim 512 --backend gpu"),
+        run("out is a file", 2, &["Not a directory"], "--out {d}/file").with("file", "not a directory"),
+    ];
+    check(&tmp("hostile-flags"), &[], cases);
+}
+
+#[test]
+fn experiment_files() {
+    // Without --chains and --steps: typed flags would override the file's.
+    const RUN: &str = "run --backend cpu --plots none --quiet --out {d}/out";
+    let t = |name, code, says: &[&'static str], file: &'static str, text: &str| case(name, code, says, &format!("{RUN} {{d}}/{file}")).with(file, text);
+    let cases = vec![
+        t("toml syntax error", 2, &["exp.toml line 1 column", "a TOML experiment file"], "exp.toml", "chains = \n"),
+        t("toml unknown key", 2, &["key \"chians\"", "unknown key", "chains"], "exp.toml", "chians = 4\n"),
+        t("toml string for a count", 2, &["--chains", "'many'"], "exp.toml", "chains = \"many\"\n"),
+        t("toml float for a count", 2, &["--chains", "'4.5'"], "exp.toml", "chains = 4.5\n"),
+        t("toml table value", 2, &["invalid objective: got a table"], "exp.toml", "[objective]\nname = \"quartic\"\n"),
+        t("toml duplicate key", 2, &["line 2 column 1", "duplicate key"], "exp.toml", "chains = 4\nchains = 5\n"),
+        t("toml both spellings", 2, &["g_thres", "once"], "exp.toml", "g-thres = 0.1\ng_thres = 0.2\n"),
+        t("toml switch not a boolean", 2, &["key \"quiet\"", "true or false"], "exp.toml", "quiet = \"yes\"\n"),
+        t("toml NaN value", 2, &["invalid eta: got NaN"], "exp.toml", "eta = nan\n"),
+        t("toml upper-case name", 2, &["invalid chains: got 0"], "EXP.TOML", "chains = 0\n"),
+        case("toml not UTF-8", 2, &["exp.toml", "UTF-8"], &format!("{RUN} {{d}}/exp.toml")).with("exp.toml", vec![0xff, 0xfe, 0x00, b'x']),
+        case("toml is a directory", 2, &["dir.toml", "Is a directory"], &format!("{RUN} {{d}}/dir.toml")).with("dir.toml/", ""),
+        case("toml missing", 2, &["nothere.toml", "No such file"], &format!("{RUN} {{d}}/nothere.toml")),
+        case("config missing its file", 2, &["invalid config", "--config FILE"], "run --config --out {d}/out"),
+        case("non-TOML positional", 2, &["invalid experiment: got", "exp.txt", "TOML"], &format!("{RUN} {{d}}/exp.txt")).with("exp.txt", "chains = 4\n"),
+        case("two experiment files", 2, &["one experiment file", "b.toml"], &format!("{RUN} {{d}}/a.toml {{d}}/b.toml")).with("a.toml", "").with("b.toml", ""),
+        case("config twice", 2, &["one experiment file"], &format!("{RUN} --config {{d}}/a.toml --config={{d}}/b.toml")).with("a.toml", "").with("b.toml", ""),
+    ];
+    check(&tmp("hostile-toml"), &[], cases);
+}
+
+/// A .npy file with header `descr`, `shape` and `fortran` order holding `payload`.
+fn npy(descr: &str, shape: &str, fortran: bool, payload: &[u8]) -> Vec<u8> {
+    let order = if fortran { "True" } else { "False" };
+    let mut h = format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape}, }}");
+    while !(10 + h.len() + 1).is_multiple_of(64) {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((h.len() as u16).to_le_bytes());
+    bytes.extend(h.as_bytes());
+    bytes.extend(payload);
+    bytes
+}
+
+fn f64s(n: usize) -> Vec<u8> {
+    (0..n).flat_map(|i| (i as f64 * 0.25).to_le_bytes()).collect()
+}
+
+#[test]
+fn data_files() {
+    let a: String = (0..50).map(|i| format!("{},1,-1,0.5,{}\n", i % 3, i % 2)).collect();
+    let y: String = (0..50).map(|i| format!("{}\n", i % 3)).collect();
+    let pr = |name, says: &[&'static str], files: &str, extra: &str| {
+        run(name, 2, says, &format!("--objective phase-retrieval --data {files} {extra}")).with("A.csv", a.clone()).with("y.csv", y.clone())
     };
-    for (extra, fragments) in [
-        (&["--dim", "7"][..], &["dim", "7", "5"][..]),
-        (&["--m", "20"], &["m", "--data"]),
-        (&["--method", "sgd", "--batch", "1000"], &["batch", "50"]),
-    ] {
-        let args = pr(extra);
-        bad(&args.iter().map(String::as_str).collect::<Vec<_>>(), fragments);
-    }
-    bad(&["run", "--eta", "1e39"], &["eta", "f32"]);
-    bad(&["run", "--radius", "1e300"], &["radius", "f32"]);
-    bad(&["run", "--resume-anyway"], &["resume"]);
-    // Beyond the GPU kernel's dimension: refused on --backend gpu, run on the CPU by auto.
-    let wide = tmp("wide");
-    bad(&["run", "--objective", "quartic", "--dim", "300", "--steps", "2", "--chains", "2", "--backend", "gpu", "--out", wide.to_str().unwrap()], &["256", "--backend cpu"]);
-    let o = escapade(&["run", "--objective", "quartic", "--dim", "300", "--steps", "2", "--chains", "2", "--plots", "none", "--out", wide.to_str().unwrap()]);
-    assert!(o.status.success() && String::from_utf8_lossy(&o.stderr).contains("ran on the CPU backend"), "{}", String::from_utf8_lossy(&o.stderr));
-    // Runs the host cannot hold are refused before anything is allocated (they used to abort).
-    let out = tmp("huge");
-    bad(&["run", "--chains", "4000000000", "--backend", "cpu", "--out", out.to_str().unwrap()], &["memory", "GB"]);
-    bad(&["run", "--trace-chains", "4096", "--trace-every", "1", "--steps", "1000000", "--backend", "cpu", "--out", out.to_str().unwrap()], &["memory"]);
-    std::fs::remove_dir_all(&d).ok();
+    let a_y = "{d}/A.csv,{d}/y.csv";
+    let cases = vec![
+        pr("data file missing", &["nope.csv", "No such file"], "{d}/nope.csv,{d}/y.csv", ""),
+        pr("one data file of two", &["invalid data files: got 1", "A, y"], "{d}/A.csv", ""),
+        pr("three data files of two", &["invalid data files: got 3"], "{d}/A.csv,{d}/y.csv,{d}/y.csv", ""),
+        run("empty data value", 2, &["a value is required for '--data"], "--objective phase-retrieval").arg("--data").arg(""),
+        pr("empty data file", &["invalid A", "it is empty"], "{d}/e.csv,{d}/y.csv", "").with("e.csv", ""),
+        pr("non-numeric entry", &["invalid A", "line 2: not a number"], "{d}/n.csv,{d}/y.csv", "").with("n.csv", "1,2\nx,4\n"),
+        pr("NaN entry", &["invalid y", "(1, 0)", "NaN"], "{d}/A.csv,{d}/ny.csv", "").with("ny.csv", "1\nnan\n1\n"),
+        pr("inf entry", &["invalid A", "entry (1, 1) is inf"], "{d}/i.csv,{d}/y.csv", "").with("i.csv", "1,2\n3,inf\n"),
+        pr("entry beyond f64", &["invalid A", "entry (0, 0) is inf"], "{d}/h.csv,{d}/y.csv", "").with("h.csv", "1e400,2\n3,4\n"),
+        pr("ragged rows", &["invalid A", "line 2"], "{d}/r.csv,{d}/y.csv", "").with("r.csv", "1,2\n3\n"),
+        pr("data not UTF-8", &["invalid A", "UTF-8"], "{d}/b.csv,{d}/y.csv", "").with("b.csv", vec![0xff, 0xfe, b'1', b'\n']),
+        pr("data file is a directory", &["invalid A", "Is a directory"], "{d}/dir.csv,{d}/y.csv", "").with("dir.csv/", ""),
+        pr("unknown extension", &["invalid y", ".npy or .csv"], "{d}/A.csv,{d}/y.mat", "").with("y.mat", "1\n"),
+        pr("npy random bytes", &["invalid A", "not a valid .npy"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", vec![7u8; 100]),
+        pr("npy truncated", &["invalid A", "needs more bytes"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", npy("<f8", "(50, 5)", false, &f64s(125))),
+        pr("npy absurd shape", &["invalid A", "needs more bytes"], "{d}/A.npy,{d}/y.csv", "")
+            .with("A.npy", npy("<f8", "(4000000000000, 4000000000000)", false, &f64s(4))),
+        pr("npy integer dtype", &["invalid A", "dtype", "float32 or float64"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", npy("<i8", "(50, 5)", false, &f64s(250))),
+        pr("npy 3-D", &["invalid A", "3-dimensional"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", npy("<f8", "(2, 5, 5)", false, &f64s(50))),
+        pr("npy Fortran order", &["invalid A", "Fortran"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", npy("<f8", "(50, 5)", true, &f64s(250))),
+        pr("y of the wrong length", &["invalid y: got 40 x 1", "50 x 1"], "{d}/A.csv,{d}/y40.csv", "").with("y40.csv", "1\n".repeat(40)),
+        pr("negative measurement", &["invalid y", "squared magnitudes"], "{d}/A.csv,{d}/neg.csv", "").with("neg.csv", "-1\n".repeat(50)),
+        pr("dim against the data", &["invalid dim: got 7", "5 (the dimension the --data files give)"], a_y, "--dim 7"),
+        pr("m with data", &["invalid m: got 20", "--data"], a_y, "--m 20"),
+        pr("batch beyond m", &["batch", "50"], a_y, "--method sgd --batch 1000"),
+        pr("data seed with data", &["invalid data-seed", "--data"], a_y, "--data-seed 4"),
+        run("data for an objective without data", 2, &["invalid data", "only with --objective"], "--data-seed 3"),
+        run("matrix not square", 2, &["invalid M: got 3 x 2", "square"], "--objective matrix-factorization --data {d}/M.csv").with("M.csv", "1,2\n3,4\n5,6\n"),
+        run("matrix not symmetric", 2, &["invalid M", "symmetric"], "--objective matrix-factorization --data {d}/M.csv").with("M.csv", "1,2\n3,4\n"),
+        run("rank beyond the matrix", 2, &["invalid rank: got 5", "n = 2"], "--objective matrix-factorization --rank 5 --data {d}/M.csv").with("M.csv", "1,0\n0,1\n"),
+        run("p with data", 2, &["invalid p", "--data"], "--objective linear-network --p 3 --data {d}/Y.csv").with("Y.csv", "1,2\n3,4\n"),
+        run("spectrum with data", 2, &["invalid spectrum", "--data"], "--objective matrix-factorization --spectrum 1,1 --data {d}/M.csv").with("M.csv", "1,0\n0,1\n"),
+    ];
+    check(&tmp("hostile-data"), &[], cases);
 }
 
 #[test]
-fn experiment_files_are_read_wherever_they_are_or_refused() {
-    let d = tmp("files");
-    let exp = d.join("Exp.TOML");
-    std::fs::write(&exp, "objective = \"quartic\"\ndim = 3\nchains = 8\nsteps = 10\nbackend = \"cpu\"\nplots = \"none\"\n").unwrap();
-    for (tag, args) in [("late", vec!["run", "--quiet", exp.to_str().unwrap()]), ("config", vec!["run", "--quiet", "--config", exp.to_str().unwrap()])] {
-        let out = d.join(tag);
-        let mut a = args.clone();
-        a.extend(["--out", out.to_str().unwrap()]);
-        ok(&a);
-        let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-        assert_eq!(s["objective"]["name"], "quartic", "{tag}: the file was not read");
-    }
-    let txt = d.join("exp.txt");
-    std::fs::write(&txt, "objective = \"quartic\"\n").unwrap();
-    bad(&["run", txt.to_str().unwrap()], &["experiment"]);
-    let twice = d.join("twice.toml");
-    std::fs::write(&twice, "g-thres = 0.1\ng_thres = 0.2\n").unwrap();
-    bad(&["run", twice.to_str().unwrap()], &["g_thres", "once"]);
-    std::fs::remove_dir_all(&d).ok();
-}
-
-#[test]
-fn a_run_never_overwrites_another() {
-    let d = tmp("out");
-    assert!(run_into(&d, &[]).status.success());
-    let before = std::fs::read(d.join("chains.csv")).unwrap();
-    let out = run_into(&d, &["--seed", "5"]);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
-    assert_eq!(std::fs::read(d.join("chains.csv")).unwrap(), before, "the refused run touched the old one");
-    std::fs::create_dir_all(d.join("plots")).unwrap();
-    std::fs::write(d.join("trace.csv"), "stale").unwrap();
-    assert!(run_into(&d, &["--seed", "5", "--force"]).status.success());
-    assert_ne!(std::fs::read(d.join("chains.csv")).unwrap(), before);
-    assert!(!d.join("trace.csv").exists() && !d.join(".writing").exists(), "--force left the old run's files");
-    std::fs::remove_dir_all(&d).ok();
+fn custom_objectives() {
+    const HEAD: &str = "fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval {\n";
+    let w = |name, says: &[&'static str], text: String| run(name, 2, says, "--objective custom --dim 2 --wgsl {d}/o.wgsl").with("o.wgsl", text);
+    let cases = vec![
+        w("wgsl syntax error", &["invalid WGSL", "o.wgsl:2:22", "expected expression"], format!("{HEAD}    return Eval(1.0 +, 0u, 1u);\n}}\n")),
+        w("wgsl type error", &["o.wgsl:2:", "u32"], format!("{HEAD}  let y: u32 = 1.5;\n  return Eval(0.0, 0u, 1u);\n}}\n")),
+        w("wgsl missing objective", &["o.wgsl", "no objective function", "fn objective("], "fn f(x: f32) -> f32 { return x; }\n".into()),
+        w("wgsl empty", &["no objective function"], String::new()),
+        w("wgsl wrong signature", &["o.wgsl:1:", "another signature", "-> Eval"], "fn objective(x: f32) -> f32 { return x; }\n".into()),
+        w("wgsl wrong return type", &["another signature"], "fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> f32 { return 0.0; }\n".into()),
+        w("wgsl redefinition", &["o.wgsl:4:", "redefinition of `objective`"], format!("{HEAD}  return Eval(0.0, 0u, 1u);\n}}\nfn objective(x: f32) {{}}\n")),
+        w("wgsl redefines a binding", &["redefinition of `data`"], format!("@group(0) @binding(0) var<storage> data: array<f32>;\n{HEAD}  return Eval(0.0, 0u, 1u);\n}}\n")),
+        run("wgsl not UTF-8", 2, &["o.wgsl", "UTF-8"], "--objective custom --dim 2 --wgsl {d}/o.wgsl").with("o.wgsl", vec![0xff, 0xfe]),
+        run("wgsl missing", 2, &["nope.wgsl", "No such file"], "--objective custom --dim 2 --wgsl {d}/nope.wgsl"),
+        run("wgsl without dim", 2, &["invalid dim", "a custom objective needs --dim"], "--objective custom --wgsl {d}/nope.wgsl"),
+        run("wgsl on the CPU backend", 2, &["no CPU twin", "--backend gpu"], "--objective custom --dim 3 --wgsl examples/custom_objective/objective.wgsl"),
+    ];
+    check(&tmp("hostile-wgsl"), &[], cases);
 }
 
 #[test]
 fn sweeps_check_every_point_before_running_any() {
-    let d = tmp("sweep");
-    let exp = d.join("exp.toml");
-    std::fs::write(&exp, "objective = \"toy-saddle\"\nchains = 8\nsteps = 10\nbackend = \"cpu\"\nplots = \"none\"\n").unwrap();
-    let out = d.join("grid");
-    bad(&["sweep", exp.to_str().unwrap(), "--grid", "method=gd,adam", "--out", out.to_str().unwrap()], &["method", "adam"]);
-    assert!(!out.join("method=gd").exists(), "a point ran before the bad one was found");
-    bad(&["sweep", exp.to_str().unwrap(), "--grid", "seed=1,2", "--grid", "seed=3", "--out", out.to_str().unwrap()], &["grid", "once"]);
-    bad(&["sweep", exp.to_str().unwrap(), "--grid", "eta=0.1,1e39", "--out", out.to_str().unwrap()], &["grid", "eta"]);
-    std::fs::remove_dir_all(&d).ok();
+    const EXP: &str = "objective = \"toy-saddle\"\nchains = 8\nsteps = 10\nbackend = \"cpu\"\nplots = \"none\"\n";
+    let s = |name, says: &[&'static str], grid: &str| case(name, 2, says, &format!("sweep {{d}}/exp.toml {grid} --out {{d}}/grid")).with("exp.toml", EXP).absent("{d}/grid");
+    let cases = vec![
+        s("grid value the flag refuses", &["invalid method: got adam"], "--grid method=gd,adam"),
+        s("grid key twice", &["invalid grid", "each key once"], "--grid seed=1,2 --grid seed=3"),
+        s("grid key in both spellings", &["invalid grid", "each key once"], "--grid g-thres=0.1 --grid g_thres=0.2"),
+        s("grid value twice", &["invalid grid", "distinct values of seed"], "--grid seed=1,1"),
+        s("grid value beyond f32", &["invalid grid", "eta"], "--grid eta=0.1,1e39"),
+        s("grid value -inf", &["invalid eta: got -inf"], "--grid eta=-inf"),
+        s("grid without =", &["invalid grid", "KEY=V1,V2"], "--grid seed"),
+        s("grid without values", &["invalid grid", "at least one value"], "--grid seed="),
+        s("grid unknown key", &["invalid grid: got bogus", "a run flag name"], "--grid bogus=1"),
+        s("grid out key", &["invalid grid: got out", "other than out"], "--grid out=a,b"),
+        s("grid switch key", &["invalid grid", "--quiet"], "--grid quiet=true"),
+        s("grid missing", &["--grid"], ""),
+        case("sweep experiment missing", 2, &["nope.toml", "No such file"], "sweep {d}/nope.toml --grid seed=1 --out {d}/grid"),
+    ];
+    check(&tmp("hostile-sweep"), &[], cases);
 }
 
 #[test]
-fn saved_runs_are_checked_before_they_are_reported() {
-    let d = tmp("report");
-    assert!(run_into(&d, &["--init", "zero", "--steps", "300"]).status.success());
-    ok(&["report", d.to_str().unwrap(), "--plots", "none"]);
-    let damage = |name: &str, f: &dyn Fn(&str) -> String, fragments: &[&str]| {
-        let copy = tmp(&format!("report-{name}"));
-        for f in ["summary.json", "events.csv", "chains.csv"] {
-            std::fs::copy(d.join(f), copy.join(f)).unwrap();
-        }
-        let p = copy.join(name);
-        std::fs::write(&p, f(&std::fs::read_to_string(&p).unwrap())).unwrap();
-        bad(&["report", copy.to_str().unwrap(), "--plots", "none"], fragments);
-        std::fs::remove_dir_all(&copy).ok();
-    };
-    damage("summary.json", &|s| s.replace("\"schema_version\": 3", "\"schema_version\": 99"), &["schema_version"]);
-    damage("events.csv", &|s| {
-        let row = s.lines().nth(1).unwrap().to_string();
-        format!("{s}{row}\n")
-    }, &["events.csv", "one event per stall"]);
-    damage("chains.csv", &|s| {
-        let mut lines: Vec<&str> = s.lines().collect();
-        lines.swap(1, 2);
-        lines.join("\n") + "\n"
-    }, &["chains.csv", "chain"]);
-    damage("chains.csv", &|s| s.replace("converged", "cooked"), &["chains.csv"]);
+fn experiment_files_are_read_wherever_they_are() {
+    let d = tmp("hostile-files");
+    let exp = d.join("Exp.TOML");
+    std::fs::write(&exp, "objective = \"quartic\"\ndim = 3\nchains = 8\nsteps = 10\nbackend = \"cpu\"\nplots = \"none\"\nquiet = false\n").unwrap();
+    let e = exp.to_str().unwrap();
+    for (tag, args) in [("late", vec!["run", "--quiet", e]), ("config", vec!["run", "--quiet", "--config", e]), ("equals", vec!["run", "--quiet", &format!("--config={e}")])] {
+        let out = d.join(tag);
+        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        a.extend(["--out".into(), out.to_str().unwrap().into()]);
+        let o = common::table::escapade(&a);
+        assert!(o.status.success(), "{tag}: {}", String::from_utf8_lossy(&o.stderr));
+        let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(s["objective"]["name"], "quartic", "{tag}: the file was not read");
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// Not bad input: what the GPU kernel cannot hold, `auto` runs on the CPU, saying so.
+#[test]
+fn auto_runs_beyond_the_gpu_kernel_on_the_cpu() {
+    let d = tmp("hostile-wide");
+    let o = common::table::escapade(&["run", "--objective", "quartic", "--dim", "300", "--steps", "2", "--chains", "2", "--plots", "none", "--out", d.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && err.contains("ran on the CPU backend"), "{err}");
     std::fs::remove_dir_all(&d).ok();
 }

@@ -449,7 +449,15 @@ pub fn objective(a: &ObjectiveArgs) -> Result<Arc<dyn Objective>, Error> {
         (Some(_), other) => Err(Error::invalid("wgsl", "only with --objective custom", other)),
         (None, "custom") => Err(Error::invalid("objective", "custom needs --wgsl FILE", "custom")),
         (None, _) => {
-            let obj = objective_spec(a)?.build()?;
+            let spec = objective_spec(a)?;
+            // Data files are the data: flags that would generate it are errors, not ignored.
+            if a.data.is_some() {
+                let generated = [("data-seed", a.data_seed.is_some()), ("p", a.p.is_some()), ("spectrum", a.spectrum.is_some())];
+                if let Some((flag, _)) = generated.iter().find(|(_, set)| *set) {
+                    return Err(Error::invalid(*flag, "no --data-seed, --p or --spectrum with --data (the files are the data)", format!("--{flag} and --data")));
+                }
+            }
+            let obj = spec.build()?;
             // Data files fix the shape: flags that say otherwise are errors, not ignored.
             if a.data.is_some() {
                 if let Some(d) = a.dim.filter(|&d| d != obj.dim()) {

@@ -78,6 +78,11 @@ impl Engines {
 pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResult<Report> {
     let exp = experiment(a)?;
     let backend = a.backend.choice();
+    // Known before any adapter is opened (the GPU engine says the same).
+    if backend == BackendChoice::Gpu && exp.objective.dim() > escapade::backend_gpu_max_dim() {
+        let (d, max) = (exp.objective.dim(), escapade::backend_gpu_max_dim());
+        return Err(Error::Unsupported(format!("d = {d} is beyond the GPU kernel's {max} (per-invocation arrays): use --backend cpu")));
+    }
     let ext = a.plots.ext();
     let mut reporter = Reporter::new(a.progress, a.quiet);
     let ck_dir = a.out.join("checkpoint");
@@ -282,6 +287,9 @@ fn grid_points(axes: &[String]) -> Result<Vec<Vec<(String, String)>>, Error> {
         if key.is_empty() || values.is_empty() {
             return Err(Error::invalid("grid", "KEY=V1,V2,... with at least one value", axis));
         }
+        if let Some((_, v)) = values.iter().enumerate().find(|(i, v)| values[..*i].contains(v)) {
+            return Err(Error::invalid("grid", format!("distinct values of {key} (each point runs once)"), v));
+        }
         points = points
             .into_iter()
             .flat_map(|p| values.iter().map(move |v| [p.clone(), vec![(key.replace('_', "-"), v.to_string())]].concat()))
@@ -297,8 +305,8 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
     let base = toml_args::file_to_flags(&s.experiment, &known, &SWITCHES)?;
     let points = grid_points(&s.grid)?;
     for (key, _) in points.first().into_iter().flatten() {
-        if !known.contains(key) {
-            return Err(Error::invalid("grid", format!("a run flag name, one of: {}", known.join(", ")), key));
+        if !known.contains(key) || key == "out" {
+            return Err(Error::invalid("grid", format!("a run flag name other than out, one of: {}", known.join(", ")), key));
         }
     }
     let keys: Vec<String> = points.first().map(|p| p.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
@@ -311,7 +319,8 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
         let mut argv: Vec<String> = vec!["escapade".into(), "run".into()];
         argv.extend(base.iter().cloned());
         for (k, v) in point {
-            argv.extend([format!("--{k}"), v.clone()]);
+            // One argument: a value starting with '-' stays the flag's, and a switch refuses it.
+            argv.push(format!("--{k}={v}"));
         }
         argv.extend(["--out".into(), dir.display().to_string(), "--quiet".into()]);
         if let Some(b) = s.backend {

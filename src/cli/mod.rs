@@ -100,21 +100,31 @@ pub struct SweepArgs {
 const SWITCHES: [&str; 4] = ["quiet", "resume", "resume-anyway", "force"];
 
 /// Replaces the experiment file of `run` in argv by the file's flags, put right after `run` so
-/// that typed flags override them. The file is `--config FILE`, or any argument ending in
-/// `.toml` (any case) that is not a flag's value.
+/// that typed flags override them. The file is `--config FILE` (or `--config=FILE`), or any
+/// argument ending in `.toml` (any case) that is not a flag's value; there is at most one.
 fn expand_experiment_file(argv: &mut Vec<String>) -> Result<(), Error> {
     if argv.get(1).map(String::as_str) != Some("run") {
         return Ok(());
     }
+    if (2..argv.len()).any(|i| argv[i] == "--config" && argv.get(i + 1).is_none_or(|v| v.starts_with("--"))) {
+        return Err(Error::invalid("config", "--config FILE (a TOML experiment file)", "no file"));
+    }
     let takes_value = |a: &str| a.starts_with("--") && !a.contains('=') && !SWITCHES.contains(&&a[2..]) && a != "--config";
-    let at = (2..argv.len()).find(|&i| {
-        let a = &argv[i];
-        let config = argv[i - 1] == "--config";
-        let toml = a.to_lowercase().ends_with(".toml") && !a.starts_with('-') && (i == 2 || !takes_value(&argv[i - 1]));
-        config || (toml && argv[i - 1] != "--config")
-    });
-    let Some(at) = at else { return Ok(()) };
-    let path = PathBuf::from(argv.remove(at));
+    let candidates: Vec<usize> = (2..argv.len())
+        .filter(|&i| {
+            let a = &argv[i];
+            let config = argv[i - 1] == "--config" || a.starts_with("--config=");
+            let toml = a.to_lowercase().ends_with(".toml") && !a.starts_with('-') && (i == 2 || !takes_value(&argv[i - 1]));
+            config || (toml && argv[i - 1] != "--config")
+        })
+        .collect();
+    let Some(&at) = candidates.first() else { return Ok(()) };
+    if let Some(&second) = candidates.get(1) {
+        let name = argv[second].trim_start_matches("--config=");
+        return Err(Error::invalid("experiment", format!("one experiment file ({} is the first)", argv[at].trim_start_matches("--config=")), name));
+    }
+    let arg = argv.remove(at);
+    let path = PathBuf::from(arg.strip_prefix("--config=").unwrap_or(&arg));
     if at > 2 && argv[at - 1] == "--config" {
         argv.remove(at - 1);
     }
@@ -123,6 +133,27 @@ fn expand_experiment_file(argv: &mut Vec<String>) -> Result<(), Error> {
     let flags = toml_args::file_to_flags(&path, &run, &SWITCHES)?;
     argv.splice(2..2, flags);
     Ok(())
+}
+
+/// Joins a value that starts with `-` but is not a number clap recognizes (`--eta -inf`,
+/// `--shard -1/2`) to its flag (`--eta=-inf`), so that the flag's own check names it instead of
+/// clap reporting an unknown short flag. The subcommands have no short flags but `-h`, and
+/// negative numbers parse the same either way.
+fn join_dashed_values(argv: &[String]) -> Vec<String> {
+    let cmd = Cli::command();
+    let Some(sub) = argv.get(1).and_then(|name| cmd.find_subcommand(name)) else { return argv.to_vec() };
+    let takes_value = |flag: &str| {
+        flag.strip_prefix("--").is_some_and(|long| sub.get_arguments().any(|a| a.get_long() == Some(long) && a.get_action().takes_values()))
+    };
+    let mut out: Vec<String> = Vec::with_capacity(argv.len());
+    for a in argv.iter() {
+        let dashed = a.starts_with('-') && !a.starts_with("--") && a.len() > 1 && a != "-h";
+        match out.last_mut() {
+            Some(prev) if dashed && takes_value(prev) => *prev = format!("{prev}={a}"),
+            _ => out.push(a.clone()),
+        }
+    }
+    out
 }
 
 /// A parser error about a flag with a fixed set of values (`--backend tpu`), as the library
@@ -137,10 +168,27 @@ pub(crate) fn invalid_value(e: &clap::Error) -> Option<Error> {
     else {
         return None;
     };
+    // A missing value (`--chains` last) has no list of values: clap's own line says so.
+    if valid.is_empty() {
+        return None;
+    }
     // "--backend <BACKEND>" -> "backend"
     let field = arg.trim_start_matches('-').split([' ', '=']).next().unwrap_or(arg);
     let got = if got.is_empty() { "an empty value" } else { got.as_str() };
     Some(Error::invalid(field, format!("one of {}", valid.join(", ")), got))
+}
+
+/// Any other parser error as one line, the contract for bad input: clap's first paragraph (what
+/// is wrong) with its tip, and where the allowed flags are listed; the usage block is left out.
+fn one_line(e: &clap::Error, sub: Option<&str>) -> String {
+    let text = e.render().to_string();
+    let mut paragraphs = text.split("\n\n").map(|p| p.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "));
+    let mut line = paragraphs.next().unwrap_or_default();
+    for p in paragraphs.filter(|p| p.starts_with("tip:")) {
+        line += &format!(" ({p})");
+    }
+    let help = sub.map_or("escapade --help".to_string(), |s| format!("escapade {s} --help"));
+    format!("{line}; {help} lists what is allowed")
 }
 
 fn fail(e: &Error) -> ExitCode {
@@ -154,10 +202,16 @@ pub fn main() -> ExitCode {
     if let Err(e) = expand_experiment_file(&mut argv) {
         return fail(&e);
     }
+    let argv = join_dashed_values(&argv);
+    let sub = argv.get(1).filter(|s| Cli::command().find_subcommand(s.as_str()).is_some()).cloned();
     let parse_error = |e: clap::Error| match invalid_value(&e) {
         Some(e) => fail(&e),
-        // --help, --version, unknown flags, malformed numbers: clap's own words (status 2 for
-        // errors, 0 for help).
+        // Unknown flags, malformed numbers, missing values: clap's words in one line, status 2.
+        None if e.use_stderr() => {
+            eprintln!("{}", one_line(&e, sub.as_deref()));
+            ExitCode::from(2)
+        }
+        // --help and --version: clap prints them, status 0.
         None => e.exit(),
     };
     let matches = match Cli::command().try_get_matches_from(&argv) {

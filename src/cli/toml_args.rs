@@ -27,7 +27,12 @@ fn scalar(key: &str, v: &toml::Value) -> Result<String, Error> {
 pub fn file_to_flags(path: &Path, known: &[String], switches: &[&str]) -> Result<Vec<String>, Error> {
     let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        Error::invalid(path.display().to_string(), "a TOML experiment file", e.message().to_string())
+        // Where: line and column of the error's first byte.
+        let place = e.span().map_or(String::new(), |s| {
+            let before = text.get(..s.start).unwrap_or(&text);
+            format!(" line {} column {}", before.matches('\n').count() + 1, before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1)
+        });
+        Error::invalid(format!("{}{place}", path.display()), "a TOML experiment file", e.message().trim().replace('\n', " "))
     })?;
     let mut flags = Vec::new();
     let mut seen = std::collections::BTreeMap::new();
@@ -43,12 +48,14 @@ pub fn file_to_flags(path: &Path, known: &[String], switches: &[&str]) -> Result
                 "an unknown key",
             ));
         }
-        let v = scalar(key, value)?;
         if switches.contains(&flag.as_str()) {
-            if v == "true" {
-                flags.push(format!("--{flag}"));
+            match value {
+                toml::Value::Boolean(true) => flags.push(format!("--{flag}")),
+                toml::Value::Boolean(false) => {}
+                other => return Err(Error::invalid(format!("{} key {key:?}", path.display()), "true or false", other)),
             }
         } else {
+            let v = scalar(key, value)?;
             flags.push(format!("--{flag}"));
             flags.push(v);
         }

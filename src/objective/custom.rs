@@ -51,6 +51,15 @@ impl WgslObjective {
         if !defines(&source, "objective") {
             return Err(Error::Shader(format!("{shown}: no objective function; expected {CONTRACT}")));
         }
+        // The kernel calls objective(&x, &g) and reads an Eval: another signature is named here,
+        // not later as a clash inside the composed kernel.
+        if let Some((h, f)) = module.functions.iter().find(|(_, f)| f.name.as_deref() == Some("objective")) {
+            let pointer = |a: &naga::FunctionArgument| matches!(module.types[a.ty].inner, naga::TypeInner::Pointer { .. });
+            let eval = f.result.as_ref().is_some_and(|r| module.types[r.ty].name.as_deref() == Some("Eval"));
+            if f.arguments.len() != 2 || !f.arguments.iter().all(pointer) || !eval {
+                return Err(at(module.functions.get_span(h).location(&full).into(), format!("fn objective has another signature; expected {CONTRACT}")));
+            }
+        }
         // Names the kernel uses are checked when it is composed (`compose_checked` in
         // backend::gpu::shader), which names this file too.
         let obj = WgslObjective { path: path.to_path_buf(), source, dim, f_min };

@@ -43,7 +43,8 @@ pub enum DataSource {
 pub fn load_matrix(path: &Path, field: &str) -> Result<Matrix, Error> {
     let shown = path.display().to_string();
     let io = |e: std::io::Error| Error::Io { path: shown.clone(), source: e };
-    let bad = |why: String| Error::invalid(field, format!("a numeric .npy or .csv matrix ({why})"), &shown);
+    // One line, also where a parser's message spans several (npyz's header errors do).
+    let bad = |why: String| Error::invalid(field, format!("a numeric .npy or .csv matrix ({})", why.split_whitespace().collect::<Vec<_>>().join(" ")), &shown);
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let m = match ext.as_str() {
         "npy" => {
@@ -54,6 +55,13 @@ pub fn load_matrix(path: &Path, field: &str) -> Result<Matrix, Error> {
             }
             let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
             let dtype = npy.dtype().descr().replace(['\'', '"'], "");
+            // The header's shape must fit in the file before anything that size is allocated.
+            let file_len = std::fs::metadata(path).map_err(io)?.len();
+            let item = if dtype.ends_with("f4") { 4 } else { 8 };
+            let needed = shape.iter().try_fold(item, |n: u64, &s| n.checked_mul(s as u64));
+            if needed.is_none_or(|n| n > file_len) {
+                return Err(bad(format!("its header's shape {shape:?} needs more bytes than the file's {file_len}")));
+            }
             let data: Vec<f64> = if dtype.ends_with("f8") {
                 npy.into_vec::<f64>().map_err(|e| bad(e.to_string()))?
             } else if dtype.ends_with("f4") {
@@ -103,6 +111,30 @@ pub fn load_matrix(path: &Path, field: &str) -> Result<Matrix, Error> {
         return Err(bad(format!("entry ({}, {}) is {}", k / m.cols, k % m.cols, m.data[k])));
     }
     Ok(m)
+}
+
+/// MemAvailable from /proc/meminfo, in bytes (None where the system does not say).
+pub(crate) fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Refuses, before anything is allocated, objective data of `values` f64 numbers (None: more
+/// than an address space holds) beyond the memory the host has available; `sized_by` names the
+/// flags that size it.
+pub(crate) fn fits_host(values: Option<usize>, sized_by: &str) -> Result<(), Error> {
+    let bytes = values.and_then(|v| v.checked_mul(8)).filter(|&b| b <= isize::MAX as usize).map(|b| b as u64);
+    let have = available_memory();
+    match bytes {
+        Some(b) if have.is_none_or(|h| b <= h) => Ok(()),
+        _ => Err(Error::TooLarge(format!(
+            "the objective's data ({sized_by}) needs {} of host memory and {:.1} GB are available: make it smaller",
+            bytes.map_or("more than an address space".into(), |b| format!("about {:.1} GB", b as f64 / 1e9)),
+            have.unwrap_or(0) as f64 / 1e9
+        ))),
+    }
 }
 
 /// Checks that `m` is `rows` x `cols` (None: any), naming `field`.

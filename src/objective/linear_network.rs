@@ -23,6 +23,10 @@ pub struct LinearNetwork {
 impl LinearNetwork {
     /// Y with i.i.d. N(0, 1/p) entries from `seed`.
     pub fn generate(n: usize, r: usize, p: usize, kappa: f64, seed: u64) -> Result<Self, Error> {
+        if p == 0 {
+            return Err(Error::invalid("p", "an integer >= 1", p));
+        }
+        super::data::fits_host(n.checked_mul(p), "Y is n x p: --dim and --p")?;
         let scale = 1.0 / (p.max(1) as f64).sqrt();
         let y = rng::data_normals(seed, 0, n * p).into_iter().map(|v| v * scale).collect();
         Self::from_target(Matrix { rows: n, cols: p, data: y }, r, kappa)
@@ -37,6 +41,7 @@ impl LinearNetwork {
         if !(kappa.is_finite() && kappa >= 0.0) {
             return Err(Error::invalid("kappa", "a finite number >= 0", kappa));
         }
+        super::data::fits_host(n.checked_mul(n).and_then(|v| v.checked_mul(2)), "Y Y^T is n x n: the rows of Y")?;
         let mut yyt = vec![0.0; n * n];
         for i in 0..n {
             for j in 0..n {

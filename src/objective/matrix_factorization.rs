@@ -1,7 +1,7 @@
 //! Symmetric matrix factorization f(U) = 1/2 ||U U^T - M||_F^2, U in R^{n x r} (x = vec(U),
 //! row-major). Saddles at U spanning non-top eigenvectors of M; minima span the top r.
 
-use super::data::{Matrix, expect_shape};
+use super::data::Matrix;
 use super::{Eval, Objective, float_twins, to_float};
 use crate::method::{PgdParams, Rho};
 use crate::{Error, linalg, rng};
@@ -22,6 +22,7 @@ impl MatrixFactorization {
     /// values (default: 1 for the top r, 0 for the rest).
     pub fn generate(n: usize, r: usize, spectrum: Option<Vec<f64>>, seed: u64) -> Result<Self, Error> {
         Self::check_dims(n, r)?;
+        super::data::fits_host(n.checked_mul(n).and_then(|v| v.checked_mul(3)), "M is n x n: --dim")?;
         let spectrum = spectrum.unwrap_or_else(|| (0..n).map(|k| if k < r { 1.0 } else { 0.0 }).collect());
         if spectrum.len() != n || spectrum.iter().any(|v| !v.is_finite()) {
             return Err(Error::invalid("spectrum", format!("{n} finite values (one per row of M)"), format!("{spectrum:?}")));
@@ -39,7 +40,9 @@ impl MatrixFactorization {
 
     /// From a symmetric n x n matrix M and rank r.
     pub fn from_matrix(m: Matrix, r: usize) -> Result<Self, Error> {
-        expect_shape(&m, "M", Some(m.cols), None)?;
+        if m.rows != m.cols {
+            return Err(Error::invalid("M", "a square (n x n) matrix", format!("{} x {}", m.rows, m.cols)));
+        }
         let n = m.rows;
         Self::check_dims(n, r)?;
         let asym = (0..n).flat_map(|i| (0..n).map(move |j| (i, j))).map(|(i, j)| (m.at(i, j) - m.at(j, i)).abs()).fold(0.0, f64::max);

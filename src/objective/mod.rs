@@ -264,7 +264,10 @@ impl ObjectiveSpec {
             "toy-saddle" | "degenerate-quartic" if dim != 2 => Err(crate::Error::invalid("dim", format!("2 for {name}"), dim)),
             "toy-saddle" => Ok(ObjectiveSpec::ToySaddle),
             "degenerate-quartic" => Ok(ObjectiveSpec::DegenerateQuartic),
-            "quartic" => Ok(ObjectiveSpec::Quartic { eigenvalues: Quartic::default_eigenvalues(dim) }),
+            "quartic" => {
+                data::fits_host(Some(dim), "--dim")?;
+                Ok(ObjectiveSpec::Quartic { eigenvalues: Quartic::default_eigenvalues(dim) })
+            }
             "octopus" => Ok(ObjectiveSpec::Octopus { dim, tau: std::f64::consts::E, gamma: 1.0, l: 1.0 }),
             "phase-retrieval" => Ok(ObjectiveSpec::PhaseRetrieval { dim, m: 10 * dim, data: seed }),
             "matrix-factorization" => Ok(ObjectiveSpec::MatrixFactorization { n: dim, rank: dim.min(2), spectrum: None, data: seed }),

@@ -28,6 +28,7 @@ impl PhaseRetrieval {
         if m == 0 {
             return Err(Error::invalid("m", "an integer >= 1", m));
         }
+        super::data::fits_host(m.checked_mul(d).and_then(|v| v.checked_add(m)), "A is m x d: --m and --dim")?;
         let a = rng::data_normals(seed, 0, m * d);
         let mut x_star = rng::data_normals(seed, 1, d);
         let norm = x_star.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-300);

@@ -200,6 +200,9 @@ pub fn read_trace(path: &Path) -> Result<Vec<TracePoint>, Error> {
         if r.len() < 4 {
             return Err(Error::invalid(format!("{} line {}", path.display(), i + 1), "chain,step,f,x0,...", line));
         }
+        if let Some(first) = out.first().map(|t: &TracePoint| t.x.len()).filter(|&n| n != r.len() - 3) {
+            return Err(Error::invalid(format!("{} line {}", path.display(), i + 1), format!("{first} coordinates, as on line 2"), r.len() - 3));
+        }
         out.push(TracePoint {
             chain: field(path, i - 1, r[0])?,
             step: field(path, i - 1, r[1])?,
@@ -252,21 +255,42 @@ impl SavedRun {
         if let Some((i, r)) = records.iter().enumerate().find(|(i, r)| r.chain as usize != first_chain as usize + i) {
             return Err(Error::invalid(format!("{} line {}", cp.display(), i + 2), format!("chain {} (rows in chain order, once each)", first_chain as usize + i), r.chain));
         }
+        // As many rows as the summary counts chains, each within the step budget (the statistics
+        // subtract these steps from each other).
+        if let Some(n) = summary["shard"]["chains"].as_u64().or(summary["chains"].as_u64()).filter(|&n| n != records.len() as u64) {
+            return Err(Error::invalid(cp.display().to_string(), format!("{n} rows, one per chain (as summary.json counts them)"), records.len()));
+        }
+        let budget = summary["steps"].as_u64().unwrap_or(u64::from(u32::MAX));
+        let beyond = |r: &ChainRecord| u64::from(r.steps) > budget || r.t_stall > r.steps || r.label_since > r.steps || r.t_limited.is_some_and(|t| t > r.steps);
+        if let Some((i, r)) = records.iter().enumerate().find(|(_, r)| beyond(r)) {
+            return Err(Error::invalid(
+                format!("{} line {}", cp.display(), i + 2),
+                format!("steps <= the budget {budget}, and t_stall, label_since, t_limited <= steps"),
+                format!("steps {}, t_stall {}, label_since {}, t_limited {:?}", r.steps, r.t_stall, r.label_since, r.t_limited),
+            ));
+        }
         let chain_ids = first_chain as usize..first_chain as usize + records.len();
         let ep = dir.join("events.csv");
         let events = read_events(&ep)?;
         let mut seen = std::collections::BTreeSet::new();
         for (i, e) in events.iter().enumerate() {
-            if !chain_ids.contains(&(e.chain as usize)) || !seen.insert((e.chain, e.t_stall)) {
+            let late = u64::from(e.t_stall) + u64::from(e.escape_steps) > budget;
+            if late || !chain_ids.contains(&(e.chain as usize)) || !seen.insert((e.chain, e.t_stall)) {
                 return Err(Error::invalid(
                     format!("{} line {}", ep.display(), i + 2),
-                    format!("one event per stall of chains {}..{}", chain_ids.start, chain_ids.end),
-                    format!("chain {} stalled at {}", e.chain, e.t_stall),
+                    format!("one event per stall of chains {}..{}, escaped within the budget of {budget} steps", chain_ids.start, chain_ids.end),
+                    format!("chain {} stalled at {} escaping after {}", e.chain, e.t_stall, e.escape_steps),
                 ));
             }
         }
         let (chains, finals) = records.into_iter().map(|r| (r.state(), r.outcome)).unzip();
-        Ok(SavedRun { dir: dir.to_path_buf(), summary, events, chains, finals, first_chain, trace: if tp.exists() { read_trace(&tp)? } else { Vec::new() } })
+        let trace = if tp.exists() { read_trace(&tp)? } else { Vec::new() };
+        if let (Some(t), Some(d)) = (trace.first(), summary["objective"]["dim"].as_u64()) {
+            if t.x.len() as u64 != d {
+                return Err(Error::invalid(tp.display().to_string(), format!("{d} coordinates per point (the objective's dimension)"), t.x.len()));
+            }
+        }
+        Ok(SavedRun { dir: dir.to_path_buf(), summary, events, chains, finals, first_chain, trace })
     }
 
     /// A short name for legends: "objective method" from the summary, else the directory name.

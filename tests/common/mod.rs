@@ -34,3 +34,5 @@ pub fn gpu() -> Option<GpuEngine> {
 pub fn objective(name: &str, dim: usize) -> Arc<dyn Objective> {
     ObjectiveSpec::from_name(name, dim).unwrap().build().unwrap()
 }
+
+pub mod table;
