@@ -1,7 +1,8 @@
 //! Checkpoints, so interrupted runs resume instead of starting over. A checkpoint holds the
 //! finished chains (records, final points, events), the trace so far and, on the GPU path, the
 //! shard in flight (its chains' states and points at a step boundary). Counter-based randomness
-//! makes a resumed run's results identical to an uninterrupted one (tested).
+//! makes a resumed run's results identical to an uninterrupted one (tested). A run split over
+//! several devices keeps one checkpoint per part, in DIR/part-K-of-D.
 
 use crate::Error;
 use crate::escape::{ChainState, EscapeEvent};
@@ -64,6 +65,30 @@ impl CheckpointSpec {
     /// Checkpoints in `dir` at most every `every`.
     pub fn new(dir: impl Into<PathBuf>, every: Duration) -> Self {
         CheckpointSpec { dir: dir.into(), every, interrupt_after: None, resume_anyway: false, stop: None }
+    }
+}
+
+impl CheckpointSpec {
+    /// Where part `k` of `parts` of a run split over several devices keeps its checkpoint: a
+    /// directory of its own inside this one (one part keeps it here).
+    pub(crate) fn part(&self, k: usize, parts: usize) -> CheckpointSpec {
+        let dir = if parts == 1 { self.dir.clone() } else { self.dir.join(format!("part-{k}-of-{parts}")) };
+        CheckpointSpec { dir, ..self.clone() }
+    }
+
+    /// Into how many parts the run that left a checkpoint in `dir` was split: 1 for a run on one
+    /// engine, D for one split over D devices ([`crate::Engine::Gpus`]); None when there is no
+    /// checkpoint.
+    pub fn saved_parts(dir: &Path) -> Option<usize> {
+        if dir.join("meta.json").exists() || dir.with_extension("old").join("meta.json").exists() {
+            return Some(1);
+        }
+        std::fs::read_dir(dir).ok()?.flatten().find_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let (k, parts) = name.split('.').next()?.strip_prefix("part-")?.split_once("-of-")?;
+            let (k, parts) = (k.parse::<usize>().ok()?, parts.parse::<usize>().ok()?);
+            (k < parts && Self::saved_parts(&entry.path()) == Some(1)).then_some(parts)
+        })
     }
 }
 
@@ -213,16 +238,30 @@ fn read<T: bytemuck::Pod>(dir: &Path, meta: &serde_json::Value, name: &str) -> R
     Ok(bytemuck::pod_collect_to_vec(&bytes))
 }
 
+/// Loads the checkpoint of `spec` for `exp` run on `engine` (see [`load`]); when it was written
+/// by another engine (allowed by `resume_anyway`), adds a note saying so to `notes`.
+pub fn resume(spec: &CheckpointSpec, exp: &Experiment, engine: &str, notes: &mut Vec<String>) -> Result<Option<Checkpoint>, Error> {
+    let by = written_by(spec);
+    let state = load(spec, exp, engine)?;
+    if let Some(by) = by.filter(|by| state.is_some() && by != engine) {
+        notes.push(format!("resumed with --resume-anyway: chains before the checkpoint ran on {by}, the rest on {engine}"));
+    }
+    Ok(state)
+}
+
 /// Loads the checkpoint in `dir` for `exp` run on `engine`: None when there is none (DIR.old
 /// stands in when a save was cut between its two renames). Every part is checked against its
 /// checksum and the whole against the experiment (chain counts, lengths, shard offsets, event
-/// chain ids); any mismatch, another experiment's checkpoint, or (without `resume_anyway`)
-/// another engine's, is an error naming the file.
+/// chain ids); any mismatch, another experiment's checkpoint, (without `resume_anyway`)
+/// another engine's, or one split over several devices, is an error naming the file.
 pub fn load(spec: &CheckpointSpec, exp: &Experiment, engine: &str) -> Result<Option<Checkpoint>, Error> {
     let dir = live_dir(spec);
     let meta_path = dir.join("meta.json");
     if !meta_path.exists() {
-        return Ok(None);
+        return match CheckpointSpec::saved_parts(&spec.dir) {
+            Some(parts) if parts > 1 => Err(split_over(&spec.dir, parts, 1)),
+            _ => Ok(None),
+        };
     }
     let text = std::fs::read_to_string(&meta_path).map_err(|e| damaged(&meta_path, e))?;
     let meta: serde_json::Value = serde_json::from_str(&text).map_err(|e| damaged(&meta_path, e))?;
@@ -278,6 +317,11 @@ pub fn load(spec: &CheckpointSpec, exp: &Experiment, engine: &str) -> Result<Opt
     };
     consistent(&ck, exp, d).map_err(|what| damaged(&dir, what))?;
     Ok(Some(ck))
+}
+
+/// Resuming the checkpoint in `dir`, written by a run split over `parts` devices, on `devices`.
+pub(crate) fn split_over(dir: &Path, parts: usize, devices: usize) -> Error {
+    Error::invalid("devices", format!("{parts} devices, as many as the run that wrote the checkpoint in {} split over", dir.display()), format!("{devices} device(s)"))
 }
 
 /// The directory holding the checkpoint of `spec`: DIR, or DIR.old when a save was cut between

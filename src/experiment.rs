@@ -170,6 +170,19 @@ impl Experiment {
         }
     }
 
+    /// Part `k` of `parts` of this experiment's chains, for one of several devices: the same
+    /// experiment with a finer shard, part k of shard I/N being shard I·parts + k of N·parts. The
+    /// parts tile [`Experiment::chain_range`] in order, since floor(I·parts·n / (N·parts)) =
+    /// floor(I·n/N); each chain runs exactly as in the whole run. One part is the experiment.
+    pub(crate) fn part(&self, k: u32, parts: u32) -> Result<Experiment, Error> {
+        if parts == 1 {
+            return Ok(self.clone());
+        }
+        let s = self.shard.unwrap_or(ShardSpec { index: 0, count: 1 });
+        let count = s.count.checked_mul(parts).ok_or_else(|| Error::invalid("devices", format!("fewer devices: {} shards of {parts} parts each overflow", s.count), parts))?;
+        Ok(Experiment { shard: Some(ShardSpec { index: s.index * parts + k, count }), ..self.clone() })
+    }
+
     /// Whether chains keep x~, the point before their last perturbation (ball perturbation).
     pub fn keeps_tilde(&self) -> bool {
         self.method.perturbation == crate::method::Perturbation::Ball
@@ -330,5 +343,29 @@ impl ExperimentBuilder {
             }
         }
         Ok(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Experiment;
+
+    #[test]
+    fn parts_tile_the_chain_range_in_order() {
+        let obj = crate::ObjectiveSpec::from_name("octopus", 3).unwrap().build().unwrap();
+        for (chains, shard, parts) in [(3001, None, 2), (7, None, 3), (2, None, 3), (1000, Some((1, 3)), 2), (1001, Some((2, 7)), 5)] {
+            let mut b = Experiment::builder(obj.clone()).chains(chains);
+            if let Some((i, n)) = shard {
+                b = b.shard(i, n);
+            }
+            let e = b.build().unwrap();
+            let mut next = e.chain_range().start;
+            for k in 0..parts {
+                let r = e.part(k, parts).unwrap().chain_range();
+                assert_eq!(r.start, next, "{chains} {shard:?} part {k} of {parts}");
+                next = r.end;
+            }
+            assert_eq!(next, e.chain_range().end);
+        }
     }
 }

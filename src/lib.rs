@@ -64,7 +64,7 @@ pub mod stats;
 
 pub use backend::BackendChoice;
 pub use checkpoint::CheckpointSpec;
-pub use backend::gpu::{GpuContext, GpuEngine, GpuSettings};
+pub use backend::gpu::{Devices, GpuContext, GpuEngine, GpuSettings};
 pub use error::{Error, Result};
 pub use experiment::{Experiment, Precision};
 pub use init::Init;

@@ -26,6 +26,8 @@ use crate::report::Report;
 use crate::Error;
 use std::time::Instant;
 
+mod split;
+
 /// Where chains step.
 #[derive(Clone, Copy)]
 pub enum Engine<'e> {
@@ -33,6 +35,9 @@ pub enum Engine<'e> {
     Cpu,
     /// A GPU engine (its compiled kernels are cached: reuse it across runs).
     Gpu(&'e GpuEngine),
+    /// Several GPU engines, one per device: the chains split into contiguous parts, one per
+    /// engine, run concurrently and joined into the results one engine gives (see `split`).
+    Gpus(&'e [GpuEngine]),
 }
 
 /// Runs experiments on one engine.
@@ -59,6 +64,14 @@ impl<'e, 'p> Runner<'e, 'p> {
         Self::new(Engine::Gpu(engine))
     }
 
+    /// A runner splitting the chains over several GPU engines, one per device (e.g. from
+    /// [`crate::Devices::open`]; two devices on one adapter work too), with the results of one.
+    /// With a checkpoint in DIR, part K of D keeps its own in DIR/part-K-of-D; a resume needs D
+    /// engines again.
+    pub fn gpus(engines: &'e [GpuEngine]) -> Self {
+        Self::new(Engine::Gpus(engines))
+    }
+
     /// Writes checkpoints as `spec` says and, with `resume`, continues from the checkpoint in its
     /// directory when there is one (an error when it belongs to another experiment).
     pub fn checkpoint(mut self, spec: CheckpointSpec, resume: bool) -> Self {
@@ -83,18 +96,13 @@ impl<'e, 'p> Runner<'e, 'p> {
     pub fn run(&mut self, exp: &Experiment) -> Result<Report, Error> {
         let engine_id = match self.engine {
             Engine::Cpu => "cpu".to_string(),
-            Engine::Gpu(e) => format!("gpu {}", e.context().adapter.as_ref().map_or("(embedded device)", |a| a.name.as_str())),
+            Engine::Gpu(e) => format!("gpu {}", e.context().name()),
+            // Each device runs its part with a checkpoint of its own.
+            Engine::Gpus(engines) => return self.run_split(exp, engines),
         };
         let mut notes = self.notes.clone();
         let state = match &self.checkpoint {
-            Some((spec, true)) => {
-                let by = crate::checkpoint::written_by(spec);
-                let state = crate::checkpoint::load(spec, exp, &engine_id)?;
-                if let Some(by) = by.filter(|by| state.is_some() && *by != engine_id) {
-                    notes.push(format!("resumed with --resume-anyway: chains before the checkpoint ran on {by}, the rest on {engine_id}"));
-                }
-                state
-            }
+            Some((spec, true)) => crate::checkpoint::resume(spec, exp, &engine_id, &mut notes)?,
             _ => None,
         };
         let mut ck = self.checkpoint.as_ref().map(|(spec, _)| Checkpointer::new(spec.clone(), exp, &engine_id));
@@ -113,6 +121,7 @@ impl<'e, 'p> Runner<'e, 'p> {
                 (cpu::run_resumable(exp, progress, ck.as_mut(), state)?, EngineInfo::cpu())
             }
             Engine::Gpu(engine) => (engine.run_resumable(exp, progress, ck.as_mut(), state)?, engine.info()),
+            Engine::Gpus(_) => unreachable!("several devices run in run_split"),
         };
         let mut report = self.report(exp, raw, info, start.elapsed().as_secs_f64())?;
         report.check_notes.extend(notes);
@@ -125,7 +134,7 @@ impl<'e, 'p> Runner<'e, 'p> {
     fn report(&self, exp: &Experiment, raw: RawRun, info: EngineInfo, wall_seconds: f64) -> Result<Report, Error> {
         let obj = exp.objective.as_ref();
         let gpu_hvp = match (obj.cpu_twin(), self.engine) {
-            (false, Engine::Gpu(e)) => Some(GpuHvp::new(e.context(), obj)?),
+            (false, Engine::Gpu(e) | Engine::Gpus([e, ..])) => Some(GpuHvp::new(e.context(), obj)?),
             _ => None,
         };
         let products: &dyn Products = match &gpu_hvp {

@@ -20,7 +20,7 @@ const LAYERS: [&[&str]; 8] = [
 ];
 
 /// Items the crate root re-exports, by the module that defines them.
-const ROOT: [(&str, &str); 18] = [
+const ROOT: [(&str, &str); 19] = [
     ("Objective", "objective"),
     ("ObjectiveSpec", "objective"),
     ("Precision", "precision"),
@@ -31,6 +31,7 @@ const ROOT: [(&str, &str); 18] = [
     ("GpuEngine", "backend"),
     ("GpuContext", "backend"),
     ("GpuSettings", "backend"),
+    ("Devices", "backend"),
     ("BackendChoice", "backend"),
     ("CheckpointSpec", "checkpoint"),
     ("Init", "init"),

@@ -35,18 +35,31 @@ impl BackendChoice {
 pub struct EngineInfo {
     /// "gpu" or "cpu".
     pub backend: String,
-    /// The adapter (GPU runs).
+    /// The adapter (GPU runs; the first device's when there are several).
     pub adapter: Option<gpu::AdapterSummary>,
+    /// The adapter of each device the chains were split over, in chain order (GPU runs).
+    pub devices: Vec<String>,
 }
 
 impl EngineInfo {
     /// The CPU backend.
     pub fn cpu() -> Self {
-        EngineInfo { backend: "cpu".into(), adapter: None }
+        EngineInfo { backend: "cpu".into(), adapter: None, devices: Vec::new() }
+    }
+
+    /// GPU engines, the chains split over them in this order.
+    pub fn gpus(engines: &[gpu::GpuEngine]) -> Self {
+        EngineInfo {
+            backend: "gpu".into(),
+            adapter: engines.first().and_then(|e| e.context().adapter.clone()),
+            devices: engines.iter().map(|e| e.context().name().to_string()).collect(),
+        }
     }
 }
 
-/// A snapshot after each dispatch (GPU) or batch of chains (CPU), for progress reporting.
+/// A snapshot after each dispatch (GPU) or batch of chains (CPU), for progress reporting. A run
+/// split over several devices reports the devices' snapshots as one: counts summed, `t_end` the
+/// chain-weighted mean over their shards in flight, so that [`Progress::work_done`] holds.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Progress {
     /// Steps every running chain of the current shard has reached.
@@ -150,6 +163,39 @@ impl RawRun {
 
     fn finish(&mut self) {
         self.events.sort_by_key(|e| (e.chain, e.t_stall));
+    }
+
+    /// The run of `exp` from the runs of parts of its chain range (each with its range; together
+    /// they tile it in order): records, points and events in chain order, each traced chain's
+    /// positions from the part that ran it, work counters summed. The result is the run one
+    /// engine would have returned, since every draw is addressed by the global chain.
+    pub(crate) fn join(exp: &Experiment, parts: Vec<(std::ops::Range<u32>, RawRun)>) -> RawRun {
+        let d = exp.objective.dim();
+        let mut out = RawRun::new(exp, parts.iter().map(|(_, p)| p.steps_per_dispatch).max().unwrap_or(0));
+        out.trace = vec![0.0; exp.trace.map_or(0, |t| t.len(exp.steps, d))];
+        for (range, part) in parts {
+            if let Some(t) = exp.trace {
+                for slot in 0..t.slots(exp.steps) {
+                    for chain in range.start..range.end.min(t.chains) {
+                        let at = (slot * t.chains as usize + chain as usize) * d;
+                        if let (Some(dst), Some(src)) = (out.trace.get_mut(at..at + d), part.trace.get(at..at + d)) {
+                            dst.copy_from_slice(src);
+                        }
+                    }
+                }
+            }
+            out.states.extend(part.states);
+            out.x.extend(part.x);
+            out.x_tilde.extend(part.x_tilde);
+            out.events.extend(part.events);
+            out.dispatches += part.dispatches;
+            out.overflow_recoveries += part.overflow_recoveries;
+            out.loop_limit_retries += part.loop_limit_retries;
+            out.shards += part.shards;
+            out.resumed_chain_steps += part.resumed_chain_steps;
+        }
+        out.finish();
+        out
     }
 
     /// Traced position of `chain` at step `slot * every` (None beyond the trace).

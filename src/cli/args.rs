@@ -271,6 +271,11 @@ pub struct RunArgs {
     /// Backend: auto (a GPU adapter when one exists, else the CPU), gpu or cpu.
     #[arg(long, value_enum, default_value = "auto", help_heading = ENSEMBLE)]
     pub backend: BackendArg,
+    /// GPU devices to split the chains over, one part each, results as on one device: all (every
+    /// GPU once) or adapter indices such as 0,2 (`escapade info` lists them; an index twice opens
+    /// two devices on one adapter).
+    #[arg(long, value_name = "all|I,J,...", help_heading = ENSEMBLE)]
+    pub devices: Option<String>,
     /// Precision of chain positions: f32; f64 (positions, gradients and values in f64; needs
     /// SHADER_F64 on the GPU path); or f16 storage (half the device memory; needs SHADER_F16).
     #[arg(long, value_enum, default_value = "f32", help_heading = ENSEMBLE)]

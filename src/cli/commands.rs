@@ -9,7 +9,7 @@ use escapade::report::files::SavedRun;
 use escapade::report::{plots, render_plots};
 use escapade::outcome::Final;
 use escapade::stats::SurvivalSummary;
-use escapade::{BackendChoice, Error, GpuEngine, GpuSettings, Objective, ObjectiveSpec, Report, Runner};
+use escapade::{BackendChoice, Devices, Error, GpuEngine, GpuSettings, Objective, ObjectiveSpec, Report, Runner};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -48,10 +48,12 @@ fn remove_run(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// GPU engines opened once per command: a sweep reuses the engine and its compiled kernels.
+/// GPU engines opened once per command: a sweep reuses the engines and their compiled kernels.
 #[derive(Default)]
 pub struct Engines {
     gpu: Option<GpuEngine>,
+    /// The engines of `--devices`, by adapter index.
+    devices: Option<(Vec<usize>, Vec<GpuEngine>)>,
     /// Why `auto` fell back to the CPU (set once tried).
     fallback: Option<Option<String>>,
 }
@@ -72,14 +74,32 @@ impl Engines {
         let why = if choice == BackendChoice::Auto { self.fallback.clone().flatten() } else { None };
         Ok((if why.is_some() { None } else { self.gpu.as_ref() }, why))
     }
+
+    /// One engine per device on the adapters `indices` (checked by [`device_indices`]).
+    fn devices(&mut self, indices: &[usize]) -> Result<&[GpuEngine], Error> {
+        if self.devices.as_ref().is_none_or(|(open, _)| open != indices) {
+            self.devices = Some((indices.to_vec(), Devices::Adapters(indices.to_vec()).open()?));
+        }
+        Ok(self.devices.as_ref().map_or(&[], |(_, engines)| engines.as_slice()))
+    }
+}
+
+/// The adapter indices of `--devices`, checked before any work: they must exist, and the backend
+/// must be a GPU one.
+fn device_indices(devices: &str, backend: BackendChoice) -> Result<Vec<usize>, Error> {
+    if backend == BackendChoice::Cpu {
+        return Err(Error::invalid("devices", "only with --backend gpu or auto (devices are GPUs)", "--backend cpu"));
+    }
+    Devices::parse(devices)?.resolve()
 }
 
 /// `escapade run`: returns the report.
 pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResult<Report> {
     let exp = experiment(a)?;
     let backend = a.backend.choice();
+    let devices = a.devices.as_deref().map(|d| device_indices(d, backend)).transpose()?;
     // Known before any adapter is opened (the GPU engine says the same).
-    if backend == BackendChoice::Gpu && exp.objective.dim() > escapade::backend_gpu_max_dim() {
+    if (backend == BackendChoice::Gpu || devices.is_some()) && exp.objective.dim() > escapade::backend_gpu_max_dim() {
         let (d, max) = (exp.objective.dim(), escapade::backend_gpu_max_dim());
         return Err(Error::Unsupported(format!("d = {d} is beyond the GPU kernel's {max} (per-invocation arrays): use --backend cpu")));
     }
@@ -102,7 +122,7 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
     if a.resume_anyway && !a.resume {
         return Err(Error::invalid("resume-anyway", "only with --resume", "no --resume"));
     }
-    let has_checkpoint = ck_dir.join("meta.json").exists() || ck_dir.with_extension("old").join("meta.json").exists();
+    let has_checkpoint = CheckpointSpec::saved_parts(&ck_dir).is_some();
     if a.resume && !has_checkpoint {
         return Err(Error::invalid("resume", "an output directory holding a checkpoint", ck_dir.display()));
     }
@@ -113,17 +133,24 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
         }
         remove_run(&a.out)?;
     }
+    let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, ..GpuSettings::default() };
+    let split: Vec<GpuEngine> = match &devices {
+        Some(indices) => engines.devices(indices)?.iter().map(|e| e.tuned(settings)).collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
     // `auto` runs what the GPU kernel cannot hold on the CPU, saying so.
     let too_wide = backend == BackendChoice::Auto && exp.objective.dim() > escapade::backend_gpu_max_dim();
-    let (gpu, fallback) = if too_wide {
+    let (gpu, fallback) = if devices.is_some() {
+        (None, None)
+    } else if too_wide {
         (None, Some(format!("d = {} is beyond the GPU kernel's {}", exp.objective.dim(), escapade::backend_gpu_max_dim())))
     } else {
         engines.get(backend)?
     };
-    let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, ..GpuSettings::default() };
     let tuned = gpu.map(|e| e.tuned(settings)).transpose()?;
     let mut runner = match &tuned {
         Some(engine) => Runner::gpu(engine),
+        None if devices.is_some() => Runner::gpus(&split),
         None => Runner::cpu(),
     };
     if let Some(why) = fallback {
@@ -326,10 +353,15 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
         if let Some(b) = s.backend {
             argv.extend(["--backend".into(), b.name().into()]);
         }
+        if let Some(d) = &s.devices {
+            argv.extend(["--devices".into(), d.clone()]);
+        }
         let matches = Cli::command().try_get_matches_from(&argv).map_err(grid_error)?;
         let sub = matches.subcommand_matches("run").cloned().unwrap_or_default();
         let args = RunArgs::from_arg_matches(&sub).map_err(grid_error)?;
-        experiment(&args).map_err(|e| Error::invalid("grid", format!("values every run accepts ({})", tag.join(" ")), e))?;
+        let accepted = |e| Error::invalid("grid", format!("values every run accepts ({})", tag.join(" ")), e);
+        experiment(&args).map_err(accepted)?;
+        args.devices.as_deref().map(|d| device_indices(d, args.backend.choice())).transpose().map_err(accepted)?;
         runs.push((point, args, sub));
     }
     let mut rows = Vec::new();
@@ -383,6 +415,11 @@ pub fn info() -> CmdResult {
     let ctx = engine.context();
     if let Some(a) = &ctx.adapter {
         println!("adapter: {}\nbackend: {}\ndevice type: {}\ndriver: {}", a.name, a.backend, a.device_type, a.driver);
+    }
+    let all = Devices::All.resolve()?;
+    println!("adapters (--devices I,J,... counts from 0; all: {}):", all.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
+    for (i, a) in Devices::adapters().iter().enumerate() {
+        println!("  {i}: {} ({}, {})", a.name, a.backend, a.device_type);
     }
     let l = ctx.device.limits();
     println!("max storage binding: {} MiB", l.max_storage_buffer_binding_size >> 20);

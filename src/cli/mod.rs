@@ -72,7 +72,7 @@ enum Command {
     Check(Box<CheckArgs>),
     /// List the objectives and methods with their parameters, defaults and ranges.
     List,
-    /// Print the GPU adapter escapade would use.
+    /// Print the GPU adapter escapade would use, and every adapter by index (for `--devices`).
     Info,
 }
 
@@ -91,6 +91,9 @@ pub struct SweepArgs {
     /// Backend override for every point.
     #[arg(long, value_enum)]
     backend: Option<BackendArg>,
+    /// Devices override for every point (see `run --devices`).
+    #[arg(long, value_name = "all|I,J,...")]
+    devices: Option<String>,
     /// Print only the table.
     #[arg(long)]
     quiet: bool,

@@ -68,6 +68,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
     let lambdas: Vec<f64> = records.iter().filter_map(|r| r.lambda_min).collect();
     let set = |s: &mut Value, key: &str, v: Value| s[key] = v;
     set(&mut summary, "shard", Value::Null);
+    set(&mut summary, "devices", Value::Array(runs.iter().flat_map(|r| r.summary["devices"].as_array().cloned().unwrap_or_default()).collect()));
     set(&mut summary, "merged_from", json(dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>()));
     set(&mut summary, "counts", json(Counts::tally(&states, &finals, events.len())));
     set(&mut summary, "survival", json(SurvivalBlock::of(&tables, &episodes)));

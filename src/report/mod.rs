@@ -305,7 +305,10 @@ impl Report {
     pub fn human_summary(&self) -> String {
         let e = &self.experiment;
         let c = &self.counts;
-        let adapter = self.engine.adapter.as_ref().map_or(String::new(), |a| format!(" ({}, {})", a.name, a.backend));
+        let mut adapter = self.engine.adapter.as_ref().map_or(String::new(), |a| format!(" ({}, {})", a.name, a.backend));
+        if self.engine.devices.len() > 1 {
+            adapter += &format!(" on {} devices", self.engine.devices.len());
+        }
         let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
         let mut s = format!(
             "{} d={} | {} | {} chains x {} steps | backend {}{}\n",

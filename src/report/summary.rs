@@ -28,8 +28,10 @@ pub struct Summary<'a> {
     pub seed: u64,
     /// "gpu" or "cpu".
     pub backend: &'a str,
-    /// The adapter (GPU runs).
+    /// The adapter (GPU runs; the first device's when there are several).
     pub adapter: Option<&'a AdapterSummary>,
+    /// The adapter of each device the chains were split over, in chain order (GPU runs).
+    pub devices: &'a [String],
     /// The objective.
     pub objective: ObjectiveInfo,
     /// The method with every piece and parameter.
@@ -195,6 +197,7 @@ impl Report {
             seed: e.seed,
             backend: &self.engine.backend,
             adapter: self.engine.adapter.as_ref(),
+            devices: &self.engine.devices,
             objective: ObjectiveInfo { name: e.objective.name(), dim: e.objective.dim(), params: e.objective.params() },
             method: MethodInfo {
                 name: m.kind.name(),

@@ -18,7 +18,7 @@ pub struct AdapterSummary {
 }
 
 impl AdapterSummary {
-    fn from_info(info: &wgpu::AdapterInfo) -> Self {
+    pub(crate) fn from_info(info: &wgpu::AdapterInfo) -> Self {
         AdapterSummary {
             name: info.name.clone(),
             backend: format!("{:?}", info.backend),
@@ -52,7 +52,12 @@ impl GpuContext {
     /// `request_adapter`) and opens a device with the adapter's own limits, so large ensembles
     /// get the largest bindings.
     pub fn new() -> Result<Self, Error> {
-        let adapter = request_adapter()?;
+        Self::open(&request_adapter()?)
+    }
+
+    /// Opens a device on `adapter` with its own limits and the f16/f64 shader features it has,
+    /// keeping uncaptured GPU errors for the next operation (see [`GpuContext::scoped`]).
+    pub(crate) fn open(adapter: &wgpu::Adapter) -> Result<Self, Error> {
         let summary = AdapterSummary::from_info(&adapter.get_info());
         // f16 and f64 chain states need SHADER_F16 / SHADER_F64; ask for them wherever the
         // adapter has them.
@@ -82,6 +87,11 @@ impl GpuContext {
     /// Like [`GpuContext::from_device`], recording the adapter for reports.
     pub fn from_device_with_adapter(device: wgpu::Device, queue: wgpu::Queue, adapter: &wgpu::Adapter) -> Self {
         GpuContext { device, queue, adapter: Some(AdapterSummary::from_info(&adapter.get_info())), uncaptured: Arc::default() }
+    }
+
+    /// The adapter's name, or "(embedded device)" for a device injected without one.
+    pub fn name(&self) -> &str {
+        self.adapter.as_ref().map_or("(embedded device)", |a| a.name.as_str())
     }
 
     /// Runs `f` inside validation and out-of-memory error scopes and turns a captured error into
@@ -167,15 +177,8 @@ impl GpuContext {
 /// there is no Wayland session, see `main.rs`.)
 fn request_adapter() -> Result<wgpu::Adapter, Error> {
     let options = wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() };
-    let request = |backends: Option<wgpu::Backends>| {
-        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-        if let Some(b) = backends {
-            desc.backends = b;
-        }
-        // The instance may go: the adapter keeps what it needs alive.
-        let instance = wgpu::Instance::new(desc);
-        block(instance.request_adapter(&options))
-    };
+    // The instance may go: the adapter keeps what it needs alive.
+    let request = |backends| block(instance(backends).request_adapter(&options));
     if wgpu::Backends::from_env().is_some() {
         return request(None).map_err(|e| Error::NoAdapter(e.to_string()));
     }
@@ -183,6 +186,27 @@ fn request_adapter() -> Result<wgpu::Adapter, Error> {
     request(Some(wgpu::Backends::all() - gl)).or_else(|first| {
         request(Some(gl)).map_err(|second| Error::NoAdapter(format!("{first}; OpenGL: {second}")))
     })
+}
+
+/// Every adapter, asked as [`request_adapter`] asks: the backends `WGPU_BACKEND` names, else
+/// Vulkan, Metal and DX12, and OpenGL only when those have none. The order is the drivers', the
+/// same on every call.
+pub(crate) fn enumerate_adapters() -> Vec<wgpu::Adapter> {
+    let list = |backends: Option<wgpu::Backends>| block(instance(backends).enumerate_adapters(backends.unwrap_or(wgpu::Backends::all())));
+    if wgpu::Backends::from_env().is_some() {
+        return list(None);
+    }
+    let found = list(Some(wgpu::Backends::all() - wgpu::Backends::GL));
+    if found.is_empty() { list(Some(wgpu::Backends::GL)) } else { found }
+}
+
+/// An instance on `backends` (None: those the `WGPU_*` environment variables name, else all).
+fn instance(backends: Option<wgpu::Backends>) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    if let Some(b) = backends {
+        desc.backends = b;
+    }
+    wgpu::Instance::new(desc)
 }
 
 fn block<F: Future>(f: F) -> F::Output {

@@ -168,7 +168,7 @@ impl GpuEngine {
 
     /// What reports say about this engine.
     pub fn info(&self) -> crate::backend::EngineInfo {
-        crate::backend::EngineInfo { backend: "gpu".into(), adapter: self.ctx.adapter.clone() }
+        crate::backend::EngineInfo::gpus(std::slice::from_ref(self))
     }
 
     /// Largest number of chains one shard may hold: every per-chain buffer must fit one storage

@@ -1,6 +1,8 @@
-//! The GPU backend: device context, WGSL composition and the dispatch driver.
+//! The GPU backend: device context, adapters and devices, WGSL composition and the dispatch
+//! driver.
 
 mod context;
+mod devices;
 mod driver;
 mod pace;
 pub mod hvp;
@@ -8,4 +10,5 @@ pub mod probe;
 pub mod shader;
 
 pub use context::{AdapterSummary, GpuContext};
+pub use devices::Devices;
 pub use driver::{GpuEngine, GpuSettings, MAX_GPU_DIM};
