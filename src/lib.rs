@@ -83,7 +83,7 @@ pub fn backend_gpu_max_dim() -> usize {
 /// stream, checkpoints, the records shared with the kernels and the Philox stream.
 pub mod advanced {
     pub use crate::backend::cpu::run_resumable as run_cpu_engine;
-    pub use crate::backend::gpu::hvp::GpuHvp;
+    pub use crate::backend::gpu::hvp::{BareLoop, GpuHvp};
     pub use crate::backend::gpu::probe::{ProbeOut, philox_blocks};
     pub use crate::backend::gpu::AdapterSummary;
     pub use crate::backend::{EngineInfo, Progress, RawRun};

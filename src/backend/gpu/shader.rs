@@ -94,6 +94,19 @@ pub fn hvp_source(objective: &dyn Objective) -> String {
     resolve_real(src, Precision::F32)
 }
 
+/// The bare update loop for `objective` (positions in f32): `steps` plain gradient steps of size
+/// `eta` per invocation, the baseline of the benchmarks.
+pub fn bare_source(objective: &dyn Objective, eta: f32, steps: u32) -> String {
+    let contract = layout::declaration::<abi::HvpParams>() + &abi::HVP_BINDINGS.iter().map(Binding::declaration).collect::<String>();
+    let src = format!(
+        "{}const WG: u32 = {WORKGROUP_SIZE}u;\nconst ETA: f32 = {eta:?};\nconst STEPS: u32 = {steps}u;\n{contract}{}\n{}",
+        objective_header(objective.dim()),
+        objective.wgsl(),
+        include_str!("../../../shaders/bare.wgsl")
+    );
+    resolve_real(src, Precision::F32)
+}
+
 /// Bind-group layout entries for `bindings` plus the objective's data binding (compute stage).
 pub fn layout_entries(bindings: &[Binding]) -> Vec<wgpu::BindGroupLayoutEntry> {
     bindings
@@ -145,12 +158,13 @@ mod tests {
         }
     }
 
-    /// The Hessian-vector kernel composes and validates for every objective.
+    /// The Hessian-vector kernel and the bare loop compose and validate for every objective.
     #[test]
     fn hvp_modules_validate() {
         for (name, d) in [("toy-saddle", 2), ("quartic", 16), ("octopus", 5), ("phase-retrieval", 4), ("matrix-factorization", 3)] {
             let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
             validate(&hvp_source(obj.as_ref())).unwrap_or_else(|e| panic!("{name}: {e}"));
+            validate(&bare_source(obj.as_ref(), 0.01, 10)).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
 
