@@ -46,7 +46,9 @@ Differences from escapade's step, which matter little for throughput but are sta
     `value_and_grad` per step. Kicks are at most one per t_thres + 1 steps of a stalled chain.
   * vmap turns the "kick or not" branch into a select: JAX draws the kick's random numbers
     (jax.random, threefry by default) for every chain at every step; escapade draws its
-    Philox numbers only on kick steps.
+    Philox numbers only on kick steps. On the cheap objectives this draw is most of JAX's step;
+    `--engines jax,jax-nokick,...` adds a column with the draw removed (kicks of zero: no longer
+    PGD, only an upper bound on what a JAX PGD with a free random number generator could reach).
   * escapade also writes escape events to a buffer, runs its precision sentinel after each
     update (state no longer moving / underflow while stalled) and checks the event buffer's
     capacity; the JAX step keeps escape counts and summed escape times only.
@@ -125,6 +127,15 @@ ESCAPADE_FLAGS = [
     "--quiet",
     "--force",
 ]
+
+
+# Engines in table order, with their column titles.
+ENGINES = {
+    "jax": "JAX (CPU)",
+    "jax-nokick": "JAX, no kick draws (bound)",
+    "gpu": "escapade GPU path",
+    "cpu": "escapade CPU backend",
+}
 
 
 def loadavg():
@@ -275,8 +286,9 @@ def jax_init(key, init, chains, d):
     raise ValueError(f"init {init!r} is not supported by the JAX peer")
 
 
-def jax_pgd(wl, params, data_seed):
-    """The compiled ensemble: jit(vmap(chain)), chain(x0, key, steps) a fori_loop of PGD steps."""
+def jax_pgd(wl, params, data_seed, draw_kicks=True):
+    """The compiled ensemble: jit(vmap(chain)), chain(x0, key, steps) a fori_loop of PGD steps.
+    draw_kicks=False replaces the kick by zeros (the upper bound of engine jax-nokick)."""
     import jax
     import jax.numpy as jnp
 
@@ -325,7 +337,7 @@ def jax_pgd(wl, params, data_seed):
         kick = low & ((t_noise == never) | (t - t_noise > t_thres))
         t_noise = jnp.where(kick, t, t_noise)
         f_tilde = jnp.where(kick, fx, f_tilde)
-        k = ball(jax.random.fold_in(key, t))
+        k = ball(jax.random.fold_in(key, t)) if draw_kicks else jnp.zeros((d,), jnp.float32)
         # 6. update (kick added to x - eta g(x); see the module docstring).
         x_next = x - eta * g + jnp.where(kick, k, jnp.zeros_like(k))
         x = jnp.where(ok, x_next, x)
@@ -343,7 +355,7 @@ def jax_pgd(wl, params, data_seed):
     return jax.jit(jax.vmap(chain, in_axes=(0, 0, None)))
 
 
-def measure_jax(wl, params, init, budgets, repeats, seed, data_seed, prng):
+def measure_jax(wl, params, init, budgets, repeats, seed, data_seed, prng, draw_kicks=True):
     import jax
 
     chains, d = wl["chains"], wl["dim"]
@@ -351,7 +363,7 @@ def measure_jax(wl, params, init, budgets, repeats, seed, data_seed, prng):
     k_init, k_chains = jax.random.split(root)
     x0 = jax.block_until_ready(jax_init(k_init, init, chains, d))
     keys = jax.random.split(k_chains, chains)
-    run = jax_pgd(wl, params, data_seed)
+    run = jax_pgd(wl, params, data_seed, draw_kicks)
 
     def timed(steps):
         before = resource.getrusage(resource.RUSAGE_SELF)
@@ -377,7 +389,8 @@ def measure_jax(wl, params, init, budgets, repeats, seed, data_seed, prng):
     dt = b["wall"] - a["wall"]
     rate = (b["chain_steps"] - a["chain_steps"]) / dt if dt > 0 else float("nan")
     cores = (b["cpu"] - a["cpu"]) / dt if dt > 0 else float("nan")
-    return dict(rate=rate, cores=cores, runs=runs, warmup_wall=compile_wall, prng=prng)
+    return dict(rate=rate, cores=cores, runs=runs, warmup_wall=compile_wall,
+                prng=prng if draw_kicks else "none (no kick draws)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -394,7 +407,8 @@ def parse_args():
                     help="comma-separated subset of: " + ",".join(WORKLOADS))
     ap.add_argument("--engines", default="jax,gpu,cpu",
                     help="comma-separated subset of: jax, gpu (escapade's GPU path), cpu "
-                         "(escapade's CPU backend)")
+                         "(escapade's CPU backend), jax-nokick (JAX without the kick's random "
+                         "draw: an upper bound, not PGD; off by default)")
     ap.add_argument("--steps", default=None,
                     help="step budgets S1,S2 for every workload (default per workload: "
                          + "; ".join(f"{k} {v['steps'][0]},{v['steps'][1]}" for k, v in WORKLOADS.items())
@@ -415,7 +429,7 @@ def parse_args():
         if w not in WORKLOADS:
             ap.error(f"unknown workload {w!r}")
     for e in args.engines:
-        if e not in ("jax", "gpu", "cpu"):
+        if e not in ENGINES:
             ap.error(f"unknown engine {e!r}")
     if args.steps is not None:
         try:
@@ -455,7 +469,7 @@ def main():
 
     versions = dict(python=platform.python_version(), machine=platform.machine(),
                     cpus=os.cpu_count())
-    if "jax" in args.engines:
+    if any(e.startswith("jax") for e in args.engines):
         import jax
         import jaxlib
         import numpy
@@ -495,10 +509,13 @@ def main():
                 params = DEFAULT_PARAMS[wl["objective"]]
             res["params"] = params
             res["init"] = init
-            if "jax" in args.engines:
-                print(f"  {name}: JAX at {budgets[0]} and {budgets[1]} steps ...", flush=True)
-                res["jax"] = measure_jax(wl, params, init, budgets, args.repeats, args.seed,
-                                         args.data_seed, args.jax_prng)
+            for engine in ("jax", "jax-nokick"):
+                if engine not in args.engines:
+                    continue
+                print(f"  {name}: {engine} at {budgets[0]} and {budgets[1]} steps ...", flush=True)
+                res[engine] = measure_jax(wl, params, init, budgets, args.repeats, args.seed,
+                                          args.data_seed, args.jax_prng,
+                                          draw_kicks=(engine == "jax"))
             res["load_after"] = loadavg()
             results.append(res)
     finally:
@@ -518,15 +535,15 @@ def main():
             return f"{fmt_rate(rate)} ({rate / jx['rate']:.2f}x)"
         return fmt_rate(rate)
 
-    header = ["workload", "chains", "steps S1,S2", "JAX (CPU)", "escapade GPU path",
-              "escapade CPU backend", "load 1-min"]
+    engines = [e for e in ENGINES if e in args.engines]
+    header = ["workload", "chains", "steps S1,S2", *(ENGINES[e] for e in engines), "load 1-min"]
     rows = [[f"{r['title']}", str(r["chains"]), f"{r['budgets'][0]},{r['budgets'][1]}",
-             cell(r, "jax"), cell(r, "gpu"), cell(r, "cpu"),
+             *(cell(r, e) for e in engines),
              f"{r['load_before'][0]:.2f} -> {r['load_after'][0]:.2f}"] for r in results]
     widths = [max(len(x) for x in col) for col in zip(header, *rows)]
     line = lambda cols: "| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths)) + " |"
     print()
-    print("chain-steps/s (marginal); in parentheses: escapade / JAX")
+    print("chain-steps/s (marginal); in parentheses: the column over JAX (above 1: faster than JAX)")
     print(line(header))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
@@ -534,7 +551,7 @@ def main():
     print()
     for r in results:
         p = r["params"]
-        details = [f"{e} {r[e]['cores']:.2f} cores" for e in ("jax", "gpu", "cpu") if e in r]
+        details = [f"{e} {r[e]['cores']:.2f} cores" for e in engines if e in r]
         print(f"  {r['workload']}: eta {p['eta']}, radius {p['radius']}, g_thres {p['g_thres']}, "
               f"f_thres {p['f_thres']}, t_thres {p['t_thres']}, init {r['init']}; "
               f"CPU time over wall: {', '.join(details)}")
@@ -544,9 +561,11 @@ def main():
                 extra = f", steps/dispatch {b['steps_per_dispatch']}" if b["steps_per_dispatch"] else ""
                 print(f"    escapade {e}: wall {r[e]['runs'][0]['wall']:.2f} s / {b['wall']:.2f} s, "
                       f"diverged {b['diverged']}{extra}")
-        if "jax" in r:
-            j = r["jax"]
-            print(f"    JAX: wall {j['runs'][0]['wall']:.2f} s / {j['runs'][1]['wall']:.2f} s, "
+        for e in ("jax", "jax-nokick"):
+            if e not in r:
+                continue
+            j = r[e]
+            print(f"    {e}: wall {j['runs'][0]['wall']:.2f} s / {j['runs'][1]['wall']:.2f} s, "
                   f"warm-up (compile) {j['warmup_wall']:.2f} s, diverged {j['runs'][1]['diverged']}, "
                   f"prng {j['prng']}")
     print(f"  load average at the end: {' '.join(f'{v:.2f}' for v in loadavg())}; "

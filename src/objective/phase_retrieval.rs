@@ -74,7 +74,8 @@ impl PhaseRetrieval {
         Eval { value: f * to_float::<T>(0.25 / self.m as f64), label: self.label(x.iter().copied()), in_domain: true }
     }
 
-    /// [`PhaseRetrieval::eval`] for [`LANES`] points side by side (see [`sums_lanes`]).
+    /// [`PhaseRetrieval::eval`] for [`LANES`] points side by side (each row of A read once for all
+    /// lanes, each lane bit for bit the scalar path: see `sums_lanes`).
     pub fn eval_lanes<T: Float>(&self, x: &[[T; LANES]], g: &mut [[T; LANES]]) -> [Eval<T>; LANES] {
         let f = sums_lanes(&self.a, &self.y, x, g);
         let inv_m = to_float::<T>(1.0 / self.m as f64);
