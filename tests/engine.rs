@@ -57,6 +57,73 @@ fn results_do_not_depend_on_dispatch_split_sharding_or_event_room() {
     same_results(&whole, &paced);
 }
 
+/// Dispatches in flight (the next submitted before the last is read back) against one at a
+/// time: the same states, points, events and trace bit for bit, with chains pausing for event
+/// room while a later dispatch is already in flight, chains finishing early, and several shards.
+/// The report says how much of the stepping was host work.
+#[test]
+fn pipelined_dispatches_give_the_results_of_one_at_a_time() {
+    let Some(engine) = gpu() else { return };
+    let exp = Experiment::builder(objective("octopus", 5))
+        .method(MethodKind::Pgd)
+        .chains(3000)
+        .steps(300)
+        .seed(78)
+        .init(Init::Uniform(1.0))
+        .trace(40, 3)
+        .build()
+        .unwrap();
+    let run = |in_flight, k| {
+        let settings = GpuSettings { steps_per_dispatch: Some(k), pending_events: Some(1), max_chains_per_shard: Some(1200), in_flight: Some(in_flight) };
+        Runner::gpu(&engine.tuned(settings).unwrap()).run(&exp).unwrap()
+    };
+    let serial = run(1, 300);
+    assert!(serial.raw.overflow_recoveries > 0 && serial.raw.shards == 3);
+    for (in_flight, k) in [(2, 60), (3, 100), (2, 300), (4, 1), (1, 60)] {
+        let piped = run(in_flight, k);
+        if k == 60 {
+            assert!(piped.raw.overflow_recoveries > 0, "no chain paused while the next dispatch was in flight");
+        }
+        same_results(&serial, &piped);
+        assert!(serial.raw.trace == piped.raw.trace, "{in_flight} in flight, K = {k}: traces differ");
+    }
+    let f = serial.summary_json()["host_fraction"].as_f64().expect("a GPU run reports its host fraction");
+    assert!((0.0..=1.0).contains(&f), "{f}");
+    assert!(Runner::cpu().run(&exp).unwrap().summary_json()["host_fraction"].is_null());
+    assert!(engine.tuned(GpuSettings { in_flight: Some(0), ..Default::default() }).is_err());
+}
+
+/// Software adapters cut loops short beyond 65535 iterations: a fixed K far beyond that gets
+/// cut dispatches, with the next dispatch already in flight running on from the broken state (and
+/// tracing it). The shard's rerun must still give the results, and the trace, of a run that was
+/// never cut. On a hardware GPU nothing is cut and the test compares two uncut runs.
+#[test]
+fn a_cut_dispatch_with_another_in_flight_leaves_no_trace() {
+    let Some(engine) = gpu() else { return };
+    let exp = Experiment::builder(objective("toy-saddle", 2))
+        .method(MethodKind::Gd)
+        .chains(256)
+        .steps(140_000)
+        .seed(5)
+        .init(Init::Normal(1.0))
+        .trace(50, 997)
+        .build()
+        .unwrap();
+    let run = |in_flight, k| {
+        let settings = GpuSettings { steps_per_dispatch: Some(k), in_flight: Some(in_flight), ..Default::default() };
+        Runner::gpu(&engine.tuned(settings).unwrap()).run(&exp).unwrap()
+    };
+    // d = 2 unrolls the step's own loops: the fused-step loop alone meets the limit.
+    let uncut = run(1, 40_000);
+    let cut = run(2, 100_000);
+    if engine.context().adapter.as_ref().is_some_and(|a| a.is_software()) {
+        assert!(cut.raw.loop_limit_retries > 0, "no dispatch was cut");
+        assert_eq!(uncut.raw.loop_limit_retries, 0);
+    }
+    same_results(&uncut, &cut);
+    assert!(uncut.raw.trace == cut.raw.trace, "traces differ");
+}
+
 #[test]
 fn two_dimensional_dispatch_covers_every_chain() {
     let Some(engine) = gpu() else { return };

@@ -112,6 +112,17 @@ pub struct RawRun {
     /// Chain-steps a resumed run's checkpoint had already taken (0 for a fresh run): the
     /// throughput counts only the steps of this process.
     pub resumed_chain_steps: u64,
+    /// Wall-clock seconds of the GPU engine's stepping: from the upload of the run's shared data
+    /// to the read-back of its trace, every shard's buffers, dispatches, read-backs, progress
+    /// and checkpoints included; kernel compilation left out (cached across runs). Summed over
+    /// devices; 0 on the CPU.
+    pub stepping_seconds: f64,
+    /// Of `stepping_seconds`, the time the host was not blocked waiting for a step dispatch to
+    /// end: encoding and submitting, mapping and copying out counters and events, the final
+    /// read-back of states and points, progress and checkpoints. While dispatches are
+    /// pipelined the device may be busy during part of it; it bounds from above the time the
+    /// host made the device wait.
+    pub host_seconds: f64,
 }
 
 /// Chain-steps the chains of `states` have taken.
@@ -193,9 +204,17 @@ impl RawRun {
             out.loop_limit_retries += part.loop_limit_retries;
             out.shards += part.shards;
             out.resumed_chain_steps += part.resumed_chain_steps;
+            out.stepping_seconds += part.stepping_seconds;
+            out.host_seconds += part.host_seconds;
         }
         out.finish();
         out
+    }
+
+    /// The fraction of stepping time the host spent outside waits for the device
+    /// (`host_seconds / stepping_seconds`); None where nothing was stepped on a GPU.
+    pub fn host_fraction(&self) -> Option<f64> {
+        (self.stepping_seconds > 0.0).then(|| self.host_seconds / self.stepping_seconds)
     }
 
     /// Traced position of `chain` at step `slot * every` (None beyond the trace).

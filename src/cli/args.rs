@@ -283,6 +283,10 @@ pub struct RunArgs {
     /// Steps fused per GPU dispatch (default: chosen from the ensemble size).
     #[arg(long, help_heading = ENSEMBLE)]
     pub steps_per_dispatch: Option<u32>,
+    /// GPU step dispatches submitted ahead of the host's read-back (default 2; 1 reads each
+    /// dispatch back before submitting the next). Results do not depend on it.
+    #[arg(long, value_name = "N", help_heading = ENSEMBLE)]
+    pub dispatches_in_flight: Option<u32>,
     /// Run part I of N of the ensemble (chains I*n/N .. (I+1)*n/N, each as in the whole run);
     /// `escapade merge` combines the parts.
     #[arg(long, value_name = "I/N", help_heading = ENSEMBLE)]

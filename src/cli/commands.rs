@@ -133,7 +133,7 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
         }
         remove_run(&a.out)?;
     }
-    let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, ..GpuSettings::default() };
+    let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, in_flight: a.dispatches_in_flight, ..GpuSettings::default() };
     let split: Vec<GpuEngine> = match &devices {
         Some(indices) => engines.devices(indices)?.iter().map(|e| e.tuned(settings)).collect::<Result<_, _>>()?,
         None => Vec::new(),

@@ -87,6 +87,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
         summary[key] = (sum(key) as u64).into();
     }
     summary["wall_seconds"] = sum("wall_seconds").into();
+    // Host time over stepping time of all shards together (null when no shard stepped on a GPU).
+    if runs.iter().all(|r| r.summary["host_fraction"].is_number()) {
+        summary["stepping_seconds"] = sum("stepping_seconds").into();
+        summary["host_seconds"] = sum("host_seconds").into();
+        summary["host_fraction"] = (sum("host_seconds") / sum("stepping_seconds").max(1e-9)).into();
+    } else {
+        for key in ["stepping_seconds", "host_seconds", "host_fraction"] {
+            summary[key] = Value::Null;
+        }
+    }
     summary["chain_steps_per_second"] = ((sum("chain_steps") - sum("resumed_chain_steps")) / sum("wall_seconds").max(1e-9)).into();
     if summary["label_cross_check"].is_object() {
         for key in ["converged_outside_minimum_labels", "stalled_in_minimum_labels_not_converged"] {

@@ -86,6 +86,15 @@ pub struct Summary<'a> {
     pub chain_steps_per_second: f64,
     /// Wall-clock seconds of the run.
     pub wall_seconds: f64,
+    /// GPU runs: wall-clock seconds of stepping (kernel compilation and the host's analysis
+    /// after stepping left out; summed over devices). None on the CPU.
+    pub stepping_seconds: Option<f64>,
+    /// GPU runs: of `stepping_seconds`, the seconds the host was not blocked waiting for a step
+    /// dispatch (submitting, reading back, processing events, progress, checkpoints).
+    pub host_seconds: Option<f64>,
+    /// GPU runs: `host_seconds / stepping_seconds`, the fraction of stepping spent in read-back
+    /// and host work; with dispatches in flight it bounds the device's idle time from above.
+    pub host_fraction: Option<f64>,
 }
 
 /// A shard: part `index` of `count`, chains `first_chain .. first_chain + chains`.
@@ -237,6 +246,9 @@ impl Report {
             resumed_chain_steps: self.raw.resumed_chain_steps,
             chain_steps_per_second: self.chain_steps_per_second(),
             wall_seconds: self.wall_seconds,
+            stepping_seconds: self.raw.host_fraction().map(|_| self.raw.stepping_seconds),
+            host_seconds: self.raw.host_fraction().map(|_| self.raw.host_seconds),
+            host_fraction: self.raw.host_fraction(),
         }
     }
 }

@@ -128,9 +128,25 @@ impl GpuContext {
         self.take_uncaptured("waiting for the device")
     }
 
+    /// Waits until submission `index` (and everything submitted before it) is done, leaving what
+    /// was submitted after it running.
+    pub fn wait_for(&self, index: wgpu::SubmissionIndex) -> Result<(), Error> {
+        self.device
+            .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
+            .map(|_| ())
+            .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
+        self.take_uncaptured("waiting for the device")
+    }
+
     /// Copies `len` elements of `src` (from element 0) into a new vector: through a mappable
     /// staging buffer, since storage buffers cannot be mapped on most GPUs.
     pub fn read_back<T: bytemuck::Pod>(&self, src: &wgpu::Buffer, len: usize) -> Result<Vec<T>, Error> {
+        self.read_back_from(src, 0, len)
+    }
+
+    /// Like [`GpuContext::read_back`], from element `first` on (`first` elements must span a
+    /// multiple of 4 bytes). Waits for everything submitted so far.
+    pub fn read_back_from<T: bytemuck::Pod>(&self, src: &wgpu::Buffer, first: usize, len: usize) -> Result<Vec<T>, Error> {
         if len == 0 {
             return Ok(Vec::new());
         }
@@ -143,7 +159,8 @@ impl GpuContext {
         });
         self.scoped("copying results to the host", || {
             let mut enc = self.device.create_command_encoder(&Default::default());
-            enc.copy_buffer_to_buffer(src, 0, &staging, 0, bytes.next_multiple_of(4));
+            let from = (first * std::mem::size_of::<T>()) as u64;
+            enc.copy_buffer_to_buffer(src, from, &staging, 0, bytes.next_multiple_of(4));
             self.queue.submit([enc.finish()]);
         })?;
         let (tx, rx) = std::sync::mpsc::channel();

@@ -1,8 +1,9 @@
 //! The GPU engine: buffers per shard, fused dispatches, read-back of counters and events only.
 
 use super::context::GpuContext;
+use super::dispatch::{DEFAULT_IN_FLIGHT, Shared, Stream, workgroups};
 use super::shader::{WORKGROUP_SIZE, compose_checked, layout_entries};
-use crate::abi::{DATA, KERNEL_BINDINGS};
+use crate::abi::KERNEL_BINDINGS;
 use crate::kernel::KernelParams;
 use crate::Error;
 use crate::backend::{Progress, RawRun, steps_taken};
@@ -11,7 +12,7 @@ use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
 use crate::experiment::{Experiment, Precision};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use super::pace::{DISPATCH_TARGET, Pacer, SOFTWARE_DISPATCH_TARGET};
 use wgpu::util::DeviceExt;
 
@@ -45,6 +46,9 @@ pub struct GpuSettings {
     pub max_chains_per_shard: Option<u32>,
     /// Escape events a chain holds per dispatch before it pauses until the next one (None: 4).
     pub pending_events: Option<u32>,
+    /// Step dispatches submitted ahead of the host's read-back (None: 2, double-buffered; 1: the
+    /// host reads each dispatch's counters before submitting the next).
+    pub in_flight: Option<u32>,
 }
 
 impl GpuSettings {
@@ -59,7 +63,15 @@ impl GpuSettings {
         if let Some(n) = self.pending_events.filter(|&n| n == 0 || n > 64) {
             return Err(Error::invalid("pending-events", "an integer in [1, 64]", n));
         }
+        if let Some(n) = self.in_flight.filter(|&n| n == 0 || n > 4) {
+            return Err(Error::invalid("dispatches-in-flight", "an integer in [1, 4]", n));
+        }
         Ok(())
+    }
+
+    /// Step dispatches in flight at once.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.unwrap_or(DEFAULT_IN_FLIGHT)
     }
 
     /// Escape events per chain per dispatch.
@@ -116,18 +128,15 @@ struct RunBuffers {
 /// A shard's chain records, points and x~ points, as rows per chain.
 type ShardDownload = (Vec<ChainState>, Vec<f64>, Vec<f64>);
 
-/// The device buffers of one shard's chains.
+/// The device buffers of one shard's chains (each dispatch in flight has its own parameters,
+/// counters and events: `dispatch::Stream`).
 struct ShardBuffers {
     chains: u32,
     /// The parameter record every dispatch of this shard uploads (with its own t_end).
     params_record: KernelParams,
-    params: wgpu::Buffer,
     xs: wgpu::Buffer,
     xt: wgpu::Buffer,
     states: wgpu::Buffer,
-    events: wgpu::Buffer,
-    capacity: u32,
-    counters: wgpu::Buffer,
 }
 
 impl GpuEngine {
@@ -245,10 +254,6 @@ impl GpuEngine {
         })
     }
 
-    fn event_buffer(&self, capacity: u32) -> wgpu::Buffer {
-        self.storage("escapade events", u64::from(capacity) * std::mem::size_of::<EscapeEvent>() as u64)
-    }
-
     fn max_event_capacity(&self) -> u32 {
         let lim = self.ctx.device.limits();
         let bytes = lim.max_storage_buffer_binding_size.min(lim.max_buffer_size);
@@ -286,6 +291,9 @@ impl GpuEngine {
             return Err(Error::Unsupported(format!("d = {d} is beyond the GPU kernel's {MAX_GPU_DIM} (per-invocation arrays): use --backend cpu")));
         }
         let pipes = self.pipelines(exp)?;
+        // Stepping time starts here (kernel compilation, cached across runs, is left out).
+        let began = Instant::now();
+        let mut waited = Duration::ZERO;
         let shard_cap = self.settings.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(d, exp.precision, self.settings.pending())).max(1);
         let mut pace = self.pacer(exp);
         let trace_len = exp.trace.map_or(0, |t| t.len(exp.steps, d));
@@ -339,7 +347,7 @@ impl GpuEngine {
             let events_before = out.events.len();
             let counts = loop {
                 let ctx = ShardJob { exp, pipes: &pipes, shared: &shared, n, offset, trace_len };
-                match self.run_shard(&ctx, &mut pace, &totals, &mut out, progress, start.as_ref(), &mut ck)? {
+                match self.run_shard(&ctx, &mut pace, &totals, &mut out, progress, start.as_ref(), &mut ck, &mut waited)? {
                     Some(c) => break c,
                     None if pace.cut() => {
                         // The driver cut the loops short: results of this shard are void. Rerun
@@ -362,11 +370,16 @@ impl GpuEngine {
         }
         out.trace = self.ctx.read_back(&shared.trace, trace_len)?;
         out.finish();
+        let stepping = began.elapsed();
+        out.stepping_seconds = stepping.as_secs_f64();
+        out.host_seconds = stepping.saturating_sub(waited).as_secs_f64();
         Ok(out)
     }
 
     /// Runs one shard to the end (from `start` when resuming); None when the driver cut the
-    /// kernel's loops short.
+    /// kernel's loops short. Dispatches are pipelined (`dispatch::Stream`): the next is submitted
+    /// before the last one is read back. `waited` gathers the time the host spent blocked on
+    /// dispatches.
     #[allow(clippy::too_many_arguments)]
     fn run_shard(
         &self,
@@ -377,40 +390,92 @@ impl GpuEngine {
         progress: &mut dyn FnMut(&Progress),
         start: Option<&InFlightShard>,
         ck: &mut Option<&mut Checkpointer>,
+        waited: &mut Duration,
     ) -> Result<Option<Vec<u32>>, Error> {
-        let ShardJob { exp, pipes, shared, n, offset, trace_len } = *run;
+        let ShardJob { exp, pipes, shared, n, offset, .. } = *run;
         let shard = self.shard(exp, n, offset)?;
-        // The shard's parameter record, built once; dispatches differ only in t_end.
-        let params = shard.params_record;
-        self.dispatch(pipes, &shard, shared, &pipes.init, params)?;
-        let mut t_end = 0u32;
+        let from = start.map_or(0, |s| s.t_end);
+        let buffers = Shared { xs: &shard.xs, states: &shard.states, trace: &shared.trace, init_points: &shared.init_points, xt: &shard.xt, data: &shared.data };
+        let groups = workgroups(n, self.max_groups_per_dim);
+        let mut stream = Stream::new(&self.ctx, &pipes.layout, &pipes.step, &buffers, shard.params_record, groups, self.settings.in_flight(), from)?;
+        stream.submit_init(&pipes.init)?;
         if let Some(s) = start {
+            // Queued after the init dispatch, so it overwrites what init wrote.
             self.upload_state(exp, &shard, s)?;
-            t_end = s.t_end;
         }
-        let mut redo = false;
-        let counts = loop {
-            let target = if redo { t_end } else { exp.steps.min(t_end.saturating_add(pace.steps())) };
-            let began = Instant::now();
-            self.ctx.queue.write_buffer(&shard.counters, 0, bytemuck::cast_slice(&[0u32; COUNTERS]));
-            self.dispatch(pipes, &shard, shared, &pipes.step, KernelParams { t_end: target, ..params })?;
-            out.dispatches += 1;
-            let c: Vec<u32> = self.ctx.read_back(&shard.counters, COUNTERS)?;
+        let result = self.step_shard(run, &shard, &mut stream, pace, totals, out, progress, ck);
+        *waited += stream.waited;
+        let Some(counts) = result? else {
+            // Dispatches submitted after the cut one continued from its broken state and may have
+            // traced steps the rerun never reaches: wait for them, then clear what they traced.
+            stream.abandon()?;
+            self.clear_trace(exp, shared, n, offset, from)?;
+            return Ok(None);
+        };
+        let (states, x, x_tilde) = self.download_state(exp, &shard)?;
+        out.states.extend(states);
+        out.x.extend(x);
+        out.x_tilde.extend(x_tilde);
+        out.shards += 1;
+        Ok(Some(counts))
+    }
+
+    /// Steps a shard through dispatches until its budget is spent or every chain is finished.
+    ///
+    /// Why pipelining gives the unpipelined results exactly: a dispatch runs each running chain
+    /// from its own step st.t to the target, and every draw is addressed by (chain, step), so a
+    /// chain's trajectory does not depend on where dispatches end. A chain out of event room
+    /// (C_PAUSED) stops *before* the step that had no room, its state at a step boundary; the
+    /// dispatch already in flight runs it on from that step, which is what a rerun of the same
+    /// target followed by the next dispatch would do (the rerun is only submitted when nothing
+    /// is in flight to continue it, or when a checkpoint is due). Dispatches after the last one
+    /// needed find nothing to do.
+    #[allow(clippy::too_many_arguments)]
+    fn step_shard(
+        &self,
+        run: &ShardJob,
+        shard: &ShardBuffers,
+        stream: &mut Stream,
+        pace: &mut Pacer,
+        totals: &[u32; COUNTERS],
+        out: &mut RawRun,
+        progress: &mut dyn FnMut(&Progress),
+        ck: &mut Option<&mut Checkpointer>,
+    ) -> Result<Option<Vec<u32>>, Error> {
+        let ShardJob { exp, shared, n, offset, trace_len, .. } = *run;
+        let mut paused = false;
+        loop {
+            // A checkpoint (or a stop) is due: submit nothing more until the stream is empty, so
+            // the state on the device rests at one step for every chain.
+            let hold = ck.as_deref().is_some_and(|ck| ck.due());
+            while stream.has_room() {
+                // Paused chains rest before their step: for a checkpoint, rerun the same target
+                // so that every chain reaches it (as the unpipelined driver does).
+                let next = if hold && paused { stream.last_target() } else { exp.steps.min(stream.last_target().saturating_add(pace.steps())) };
+                // With nothing in flight, a dispatch is needed even to the same target (the
+                // rerun for paused chains); otherwise only one that goes further.
+                if stream.in_flight() > 0 && (next == stream.last_target() || hold) {
+                    break;
+                }
+                stream.submit(next)?;
+                out.dispatches += 1;
+            }
+            let f = stream.complete()?;
+            let c = f.counters;
             if c[C_CUT] > 0 {
                 return Ok(None);
             }
-            pace.observed(target - t_end, began.elapsed());
-            out.steps_per_dispatch = out.steps_per_dispatch.max(target - t_end);
-            if c[C_EVENTS] > shard.capacity {
-                return Err(Error::Gpu(format!("{} events for an event buffer of {}", c[C_EVENTS], shard.capacity)));
+            pace.observed(f.steps, f.took);
+            out.steps_per_dispatch = out.steps_per_dispatch.max(f.steps);
+            if c[C_EVENTS] > shard.params_record.event_capacity {
+                return Err(Error::Gpu(format!("{} events for an event buffer of {}", c[C_EVENTS], shard.params_record.event_capacity)));
             }
-            let written = c[C_EVENTS] as usize;
-            out.events.extend(self.ctx.read_back::<EscapeEvent>(&shard.events, written)?);
-            t_end = target;
+            out.events.extend(f.events);
+            let t_end = f.target;
             // Chains with more escapes than this dispatch could hold stopped before the step that
-            // had no room; run the same target again. Counter-based randomness makes it identical.
-            redo = c[C_PAUSED] > 0;
-            if redo {
+            // had no room; the next dispatch (in flight, or submitted above) runs them on.
+            paused = c[C_PAUSED] > 0;
+            if paused {
                 out.overflow_recoveries += 1;
             }
             progress(&Progress {
@@ -424,22 +489,19 @@ impl GpuEngine {
                 diverged: totals[C_DIVERGED] + c[C_DIVERGED],
                 events: out.events.len(),
             });
-            if !redo && (c[C_RUNNING] == 0 || t_end >= exp.steps) {
-                break c;
+            if !paused && (c[C_RUNNING] == 0 || t_end >= exp.steps) {
+                return Ok(Some(c.to_vec()));
             }
-            if let Some(ck) = ck.as_deref_mut().filter(|ck| !redo && ck.due()) {
-                let (states, x, x_tilde) = self.download_state(exp, &shard)?;
+            if stream.in_flight() > 0 || paused {
+                continue;
+            }
+            if let Some(ck) = ck.as_deref_mut().filter(|ck| ck.due()) {
+                let (states, x, x_tilde) = self.download_state(exp, shard)?;
                 // The trace lives on the device until the run ends.
                 let trace = self.ctx.read_back(&shared.trace, trace_len)?;
                 ck.save(&Checkpoint { trace, ..out.checkpoint(offset, Some(InFlightShard { offset, t_end, states, x, x_tilde })) })?;
             }
-        };
-        let (states, x, x_tilde) = self.download_state(exp, &shard)?;
-        out.states.extend(states);
-        out.x.extend(x);
-        out.x_tilde.extend(x_tilde);
-        out.shards += 1;
-        Ok(Some(counts))
+        }
     }
 
     /// The shard's chain records, points and (ball perturbation) x~ points, as rows per chain.
@@ -515,57 +577,28 @@ impl GpuEngine {
         self.ctx.scoped("allocating chain buffers", || ShardBuffers {
             chains: n,
             params_record,
-            params: self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("escapade params"),
-                contents: bytemuck::bytes_of(&params_record),
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            }),
             xs: self.storage("escapade x", u64::from(n) * d * exp.precision.bytes()),
             // Never read when there is no ball perturbation: one element stands in.
             xt: self.storage("escapade x~", if exp.keeps_tilde() { u64::from(n) * d * exp.precision.bytes() } else { 8 }),
             states: self.storage("escapade states", u64::from(n) * std::mem::size_of::<ChainState>() as u64),
-            events: self.event_buffer(capacity),
-            capacity,
-            counters: self.storage("escapade counters", (COUNTERS * 4) as u64),
         })
     }
 
-    fn dispatch(
-        &self,
-        pipes: &Pipelines,
-        shard: &ShardBuffers,
-        shared: &RunBuffers,
-        pipeline: &wgpu::ComputePipeline,
-        params: KernelParams,
-    ) -> Result<(), Error> {
-        let dev = &self.ctx.device;
-        self.ctx.scoped("dispatching", || {
-            self.ctx.queue.write_buffer(&shard.params, 0, bytemuck::bytes_of(&params));
-            // The buffers in KERNEL_BINDINGS' order, then the objective's data.
-            let buffers = [&shard.params, &shard.xs, &shard.states, &shard.events, &shard.counters, &shared.trace, &shared.init_points, &shard.xt];
-            let entries: Vec<_> = KERNEL_BINDINGS
-                .iter()
-                .zip(buffers)
-                .map(|(b, buf)| wgpu::BindGroupEntry { binding: b.number, resource: buf.as_entire_binding() })
-                .chain([wgpu::BindGroupEntry { binding: DATA.number, resource: shared.data.as_entire_binding() }])
-                .collect();
-            let bind = dev.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("escapade bind group"),
-                layout: &pipes.layout,
-                entries: &entries,
-            });
-            let groups = shard.chains.div_ceil(WORKGROUP_SIZE);
-            let gx = groups.min(self.max_groups_per_dim);
-            let gy = groups.div_ceil(gx);
-            let mut enc = dev.create_command_encoder(&Default::default());
-            {
-                let mut pass = enc.begin_compute_pass(&Default::default());
-                pass.set_pipeline(pipeline);
-                pass.set_bind_group(0, &bind, &[]);
-                pass.dispatch_workgroups(gx, gy, 1);
+    /// Zeroes what chains `offset..offset + n` traced from step `from` on (slots a run that
+    /// never got there holds as zero).
+    fn clear_trace(&self, exp: &Experiment, shared: &RunBuffers, n: u32, offset: u32, from: u32) -> Result<(), Error> {
+        let Some(t) = exp.trace else { return Ok(()) };
+        let (lo, hi) = (offset.min(t.chains), (offset + n).min(t.chains));
+        if lo >= hi {
+            return Ok(());
+        }
+        let d = exp.objective.dim() as u64;
+        let zeros = vec![0u8; ((hi - lo) as u64 * d * 4) as usize];
+        self.ctx.scoped("clearing the trace", || {
+            for slot in from.div_ceil(t.every) as usize..t.slots(exp.steps) {
+                let at = ((slot as u64 * u64::from(t.chains) + u64::from(lo)) * d) * 4;
+                self.ctx.queue.write_buffer(&shared.trace, at, &zeros);
             }
-            self.ctx.queue.submit([enc.finish()]);
-        })?;
-        self.ctx.wait()
+        })
     }
 }

@@ -3,6 +3,7 @@
 
 mod context;
 mod devices;
+mod dispatch;
 mod driver;
 mod pace;
 pub mod hvp;
