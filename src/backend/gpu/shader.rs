@@ -9,7 +9,7 @@
 
 use crate::abi;
 use crate::layout::{self, Access, Binding};
-pub use crate::objective::wgsl::{defines, objective_header, objective_header_in, resolve_real, validate};
+pub use crate::objective::wgsl::{defines, objective_header_for, resolve_real, validate};
 use crate::escape::{ChainState, EscapeEvent};
 use crate::precision::Precision;
 use crate::Error;
@@ -36,7 +36,7 @@ pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision,
         method.kind.name(),
         kernel_contract(),
         method.selectors().wgsl(),
-        objective_header_in(objective.dim(), precision),
+        objective_header_for(objective, precision),
     );
     if objective.terms().is_none() {
         // Never called: minibatch oracles are refused for objectives without terms.
@@ -90,7 +90,7 @@ fn kernel_contract() -> String {
 /// The Hessian-vector product kernel for `objective` (positions in f32).
 pub fn hvp_source(objective: &dyn Objective) -> String {
     let contract = layout::declaration::<abi::HvpParams>() + &abi::HVP_BINDINGS.iter().map(Binding::declaration).collect::<String>();
-    let src = format!("{}const WG: u32 = {WORKGROUP_SIZE}u;\n{contract}{}\n{}", objective_header(objective.dim()), objective.wgsl(), include_str!("../../../shaders/hvp.wgsl"));
+    let src = format!("{}const WG: u32 = {WORKGROUP_SIZE}u;\n{contract}{}\n{}", objective_header_for(objective, Precision::F32), objective.wgsl(), include_str!("../../../shaders/hvp.wgsl"));
     resolve_real(src, Precision::F32)
 }
 
@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn composed_modules_validate() {
         let cases = [("toy-saddle", 2), ("quartic", 1), ("quartic", 16), ("octopus", 5), ("octopus", 1), ("phase-retrieval", 4),
-            ("matrix-factorization", 3), ("linear-network", 3), ("degenerate-quartic", 2), ("rosenbrock", 3)];
+            ("phase-retrieval", 5), ("phase-retrieval", 32), ("matrix-factorization", 3), ("linear-network", 3), ("degenerate-quartic", 2), ("rosenbrock", 3)];
         for (name, d) in cases {
             let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
             for kind in MethodKind::ALL {
@@ -148,7 +148,7 @@ mod tests {
     /// The Hessian-vector kernel composes and validates for every objective.
     #[test]
     fn hvp_modules_validate() {
-        for (name, d) in [("toy-saddle", 2), ("quartic", 16), ("octopus", 5), ("phase-retrieval", 4), ("matrix-factorization", 3)] {
+        for (name, d) in [("toy-saddle", 2), ("quartic", 16), ("octopus", 5), ("phase-retrieval", 4), ("phase-retrieval", 7), ("matrix-factorization", 3)] {
             let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
             validate(&hvp_source(obj.as_ref())).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
