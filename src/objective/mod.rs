@@ -61,8 +61,11 @@ impl<T: Float> Eval<T> {
 /// declare its own constants (typed `real`), read the shared `data: array<f32>` binding
 /// ([`Objective::data`]; widen with `real(data[i])`; `array<vec4<f32>>` when
 /// [`Objective::data_vec4`] says so), and define
-/// `fn objective_term_grad(x, i: u32, acc)` (adds the i-th term's gradient to `acc`; finite sums)
-/// and `fn rho1(F: f32) -> f32` / `fn rho2(F: f32) -> f32`.
+/// `fn objective_term_grad(x, i: u32, acc)` (adds the i-th term's gradient to `acc`; finite sums),
+/// `fn rho1(F: f32) -> f32` / `fn rho2(F: f32) -> f32`, and `fn objective_load(lid: u32)`: a
+/// cooperative copy of data into the objective's own `var<workgroup>` array (at most 16 KiB),
+/// called by every invocation at the top of each kernel entry point and followed by a barrier,
+/// so it must not return early (docs/adding-an-objective.md).
 pub trait Objective: Send + Sync + Debug {
     /// Short name as used on the command line (e.g. `octopus`).
     fn name(&self) -> &'static str;

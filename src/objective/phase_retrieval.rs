@@ -95,6 +95,9 @@ impl PhaseRetrieval {
     }
 }
 
+/// Workgroup memory the WGSL copies the first rows of A into (WebGPU's guaranteed minimum).
+const PR_WORKGROUP_BYTES: usize = 16_384;
+
 impl PhaseRetrieval {
     /// Where the WGSL finds things in [`Objective::data`] (floats): the stride of A's rows (d
     /// rounded up to a multiple of 4, so each row starts on a vec4) and the offset of y; x*
@@ -108,29 +111,46 @@ impl PhaseRetrieval {
     /// live in named registers and each row of A arrives in d/4 vec4 loads. On lavapipe a private
     /// array indexed by a loop counter is a per-lane gather or scatter, and a storage load costs
     /// several times the multiply-add it feeds: unrolled, the evaluation runs about 1.7x faster,
-    /// vec4 loads give as much again (BENCHMARKS.md). Same operations in the same order as
+    /// vec4 loads give as much again, and the rows that fit in 16 KiB of workgroup memory
+    /// (copied once per dispatch by `objective_load`, where reads are not bounds-checked) another
+    /// 1.2x (BENCHMARKS.md). Same operations in the same order as
     /// [`PhaseRetrieval::eval`]: a.x summed over i in order, the gradient over rows in order.
     fn wgsl_objective(&self) -> String {
         use std::fmt::Write;
         let (d, row) = (self.d, self.layout().0);
         let a = |i: usize| format!("real(q{}.{})", i / 4, ['x', 'y', 'z', 'w'][i % 4]);
-        let mut s = String::from("fn objective(x: ptr<private, array<real, D>>, g: ptr<private, array<real, D>>) -> Eval {\n");
+        // The first rows of A from the workgroup's copy (at most 16 KiB, WebGPU's guaranteed
+        // workgroup storage), the rest from `data`.
+        let cached = (PR_WORKGROUP_BYTES / (4 * row)).min(self.m);
+        let mut s = String::new();
+        if cached > 0 {
+            let n = cached * row / 4;
+            let _ = writeln!(s, "var<workgroup> pr_rows: array<vec4<f32>, {n}>;");
+            let _ = writeln!(s, "fn objective_load(lid: u32) {{\n    for (var j = lid; j < {n}u; j += WG) {{\n        pr_rows[j] = data[j];\n    }}\n}}");
+        }
+        s += "fn objective(x: ptr<private, array<real, D>>, g: ptr<private, array<real, D>>) -> Eval {\n";
         for i in 0..d {
             let _ = writeln!(s, "    let x{i} = (*x)[{i}];\n    var g{i}: real = 0.0;");
         }
-        let _ = writeln!(s, "    var f: real = 0.0;\n    for (var k = 0u; k < PR_M; k++) {{\n        let b = k * {}u;", row / 4);
-        for j in 0..row / 4 {
-            let _ = writeln!(s, "        let q{j} = data[b + {j}u];");
+        s += "    var f: real = 0.0;\n";
+        for (rows, from) in [(0..cached, "pr_rows"), (cached..self.m, "data")] {
+            if rows.is_empty() {
+                continue;
+            }
+            let _ = writeln!(s, "    for (var k = {}u; k < {}u; k++) {{\n        let b = k * {}u;", rows.start, rows.end, row / 4);
+            for j in 0..row / 4 {
+                let _ = writeln!(s, "        let q{j} = {from}[b + {j}u];");
+            }
+            s += "        var ax: real = 0.0;\n";
+            for i in 0..d {
+                let _ = writeln!(s, "        ax = ax + {} * x{i};", a(i));
+            }
+            s += "        let r = ax * ax - pr_at(PR_Y + k);\n        f = f + r * r;\n        let w = r * ax;\n";
+            for i in 0..d {
+                let _ = writeln!(s, "        g{i} = g{i} + w * {};", a(i));
+            }
+            s += "    }\n";
         }
-        s += "        var ax: real = 0.0;\n";
-        for i in 0..d {
-            let _ = writeln!(s, "        ax = ax + {} * x{i};", a(i));
-        }
-        s += "        let r = ax * ax - pr_at(PR_Y + k);\n        f = f + r * r;\n        let w = r * ax;\n";
-        for i in 0..d {
-            let _ = writeln!(s, "        g{i} = g{i} + w * {};", a(i));
-        }
-        s += "    }\n";
         for i in 0..d {
             let _ = writeln!(s, "    (*g)[{i}] = g{i} * PR_INV_M;");
         }

@@ -1,7 +1,8 @@
 // Phase retrieval; twin of src/objective/phase_retrieval.rs. `data` is read as vec4s: [A (m rows
 // of PR_ROW floats: the D entries, zero-padded to a multiple of 4), y (m), x* (D, when planted)],
-// each block starting on a vec4. Generated in front of this file: the PR_* constants and
-// `fn objective`, unrolled over D (PhaseRetrieval::wgsl_objective says why).
+// each block starting on a vec4. The PR_* constants are generated in front of this file; after
+// it, `fn objective` unrolled over D, and the workgroup copy of A's first rows (`pr_rows`, filled
+// by `objective_load`); PhaseRetrieval::wgsl_objective says why.
 
 // The value at float offset j of `data`.
 fn pr_at(j: u32) -> real {

@@ -38,6 +38,7 @@ pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision,
         method.selectors().wgsl(),
         objective_header_for(objective, precision),
     );
+    out += load_stub(&src);
     if objective.terms().is_none() {
         // Never called: minibatch oracles are refused for objectives without terms.
         out += "fn objective_term_grad(x: ptr<private, array<real, D>>, i: u32, acc: ptr<private, array<real, D>>) {}\n";
@@ -76,6 +77,12 @@ pub fn compose_checked(objective: &dyn Objective, method: &Method, precision: Pr
     })
 }
 
+/// A no-op `objective_load` unless the objective defines one (its workgroup copy of its data;
+/// the kernels call it once per dispatch, then a barrier, before any invocation returns).
+fn load_stub(src: &str) -> &'static str {
+    if defines(src, "objective_load") { "" } else { "fn objective_load(lid: u32) {}\n" }
+}
+
 /// The ensemble kernel's half of the contract, generated from `crate::abi`: codes, records,
 /// bindings and the fresh chain state.
 fn kernel_contract() -> String {
@@ -90,7 +97,8 @@ fn kernel_contract() -> String {
 /// The Hessian-vector product kernel for `objective` (positions in f32).
 pub fn hvp_source(objective: &dyn Objective) -> String {
     let contract = layout::declaration::<abi::HvpParams>() + &abi::HVP_BINDINGS.iter().map(Binding::declaration).collect::<String>();
-    let src = format!("{}const WG: u32 = {WORKGROUP_SIZE}u;\n{contract}{}\n{}", objective_header_for(objective, Precision::F32), objective.wgsl(), include_str!("../../../shaders/hvp.wgsl"));
+    let own = objective.wgsl();
+    let src = format!("{}const WG: u32 = {WORKGROUP_SIZE}u;\n{contract}{own}\n{}{}", objective_header_for(objective, Precision::F32), load_stub(&own), include_str!("../../../shaders/hvp.wgsl"));
     resolve_real(src, Precision::F32)
 }
 
