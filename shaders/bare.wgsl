@@ -7,7 +7,10 @@ var<private> x: array<f32, D>;
 var<private> g: array<f32, D>;
 
 @compute @workgroup_size(WG)
-fn bare(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn bare(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    // The objective's workgroup copy of its data, before any invocation returns.
+    objective_load(lid);
+    workgroupBarrier();
     let i = gid.x + gid.y * nwg.x * WG;
     if (i >= hvp_params.n) {
         return;

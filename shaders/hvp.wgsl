@@ -10,7 +10,10 @@ var<private> g: array<f32, D>;
 var<private> gp: array<f32, D>;
 
 @compute @workgroup_size(WG)
-fn hvp(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn hvp(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    // The objective's workgroup copy of its data, before any invocation returns.
+    objective_load(lid);
+    workgroupBarrier();
     // 2-D dispatch: batches beyond the device's workgroups per dimension spill into y.
     let i = gid.x + gid.y * nwg.x * WG;
     if (i >= hvp_params.n) {

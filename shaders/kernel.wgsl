@@ -331,7 +331,11 @@ fn chain_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 }
 
 @compute @workgroup_size(WG)
-fn init_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn init_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    // The objective's workgroup copy of its data (a no-op for most), once per dispatch, in
+    // uniform control flow: every invocation reaches the barrier, none is inside the step loop.
+    objective_load(lid);
+    workgroupBarrier();
     let c = chain_index(gid, nwg);
     if (c >= params.shard_chains) {
         return;
@@ -366,7 +370,11 @@ fn init_state() {
 }
 
 @compute @workgroup_size(WG)
-fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    // The objective's workgroup copy of its data (a no-op for most), once per dispatch, in
+    // uniform control flow: every invocation reaches the barrier, none is inside the step loop.
+    objective_load(lid);
+    workgroupBarrier();
     let c = chain_index(gid, nwg);
     if (c >= params.shard_chains) {
         return;

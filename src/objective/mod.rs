@@ -59,9 +59,13 @@ impl<T: Float> Eval<T> {
 /// is the dimension constant the kernel declares and `real` is the arithmetic of positions
 /// (`f32`, or `f64` with `--state f64`; a source written with `f32` works in f32 only). It may
 /// declare its own constants (typed `real`), read the shared `data: array<f32>` binding
-/// ([`Objective::data`]; widen with `real(data[i])`), and define
-/// `fn objective_term_grad(x, i: u32, acc)` (adds the i-th term's gradient to `acc`; finite sums)
-/// and `fn rho1(F: f32) -> f32` / `fn rho2(F: f32) -> f32`.
+/// ([`Objective::data`]; widen with `real(data[i])`; `array<vec4<f32>>` when
+/// [`Objective::data_vec4`] says so), and define
+/// `fn objective_term_grad(x, i: u32, acc)` (adds the i-th term's gradient to `acc`; finite sums),
+/// `fn rho1(F: f32) -> f32` / `fn rho2(F: f32) -> f32`, and `fn objective_load(lid: u32)`: a
+/// cooperative copy of data into the objective's own `var<workgroup>` array (at most 16 KiB),
+/// called by every invocation at the top of each kernel entry point and followed by a barrier,
+/// so it must not return early (docs/adding-an-objective.md).
 pub trait Objective: Send + Sync + Debug {
     /// Short name as used on the command line (e.g. `octopus`).
     fn name(&self) -> &'static str;
@@ -88,6 +92,13 @@ pub trait Objective: Send + Sync + Debug {
     /// Shared read-only data for the WGSL twin (bound as `data`).
     fn data(&self) -> Vec<f32> {
         Vec::new()
+    }
+    /// Whether the WGSL twin reads `data` as `array<vec4<f32>>` (four values per load) rather
+    /// than `array<f32>`; [`Objective::data`] must then hold a multiple of 4 values. Worth it for
+    /// objectives whose cost is reading data (finite sums over the rows of a matrix: pad the rows
+    /// to multiples of 4): on lavapipe each load costs several times the arithmetic it feeds.
+    fn data_vec4(&self) -> bool {
+        false
     }
     /// For a finite sum f = (1/m) sum_i f_i: m. Enables minibatch oracles.
     fn terms(&self) -> Option<u32> {

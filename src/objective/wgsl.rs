@@ -4,32 +4,43 @@
 
 use crate::layout::{Access, Binding};
 use crate::precision::Precision;
+use super::Objective;
 
 /// The objective's shared read-only data (e.g. phase retrieval's A and y), f32 on every
 /// precision; declared in the objective prelude, bound by both kernels.
 pub const DATA: Binding = Binding { number: 6, name: "data", access: Access::Read, ty: "array<f32>" };
 
+/// The same binding seen as vec4s, for objectives whose [`Objective::data_vec4`] says so: one
+/// load brings four values (on lavapipe a load from a storage buffer costs far more than the
+/// arithmetic it feeds; see BENCHMARKS.md).
+pub const DATA_VEC4: Binding = Binding { ty: "array<vec4<f32>>", ..DATA };
+
 /// Declarations every objective may use: the evaluation record and the shared data binding
 /// (stored as f32 on every precision; objectives widen it with `real(data[i])`).
-fn objective_prelude() -> String {
-    format!("struct Eval {{ f: real, label: u32, ok: u32 }}\n{}", DATA.declaration())
+fn objective_prelude(vec4: bool) -> String {
+    format!("struct Eval {{ f: real, label: u32, ok: u32 }}\n{}", if vec4 { DATA_VEC4 } else { DATA }.declaration())
 }
 
 /// The header an objective's source is compiled after in f32: dimension, prelude, random stream.
 /// Pass the composed text through [`resolve_real`].
 pub fn objective_header(dim: usize) -> String {
-    objective_header_in(dim, Precision::F32)
+    header(dim, Precision::F32, false)
 }
 
-/// The header for positions of `precision` (f16 storage computes in f32).
-pub fn objective_header_in(dim: usize, precision: Precision) -> String {
+/// The header `objective` is compiled after, for positions of `precision` (f16 storage computes
+/// in f32), with `data` declared as the objective reads it ([`Objective::data_vec4`]).
+pub fn objective_header_for(objective: &dyn Objective, precision: Precision) -> String {
+    header(objective.dim(), precision, objective.data_vec4())
+}
+
+fn header(dim: usize, precision: Precision, vec4: bool) -> String {
     let real = if precision == Precision::F64 {
         // NaN fails every ordered comparison, so this is false for NaN and both infinities.
         "alias real = f64;\nfn finite_real(v: real) -> bool { return abs(v) <= 1.7976931348623157e308; }\n"
     } else {
         "fn finite_real(v: real) -> bool { return finite_f32(v); }\n"
     };
-    format!("const D: u32 = {dim}u;\n{real}{}{}\n", objective_prelude(), include_str!("../../shaders/rng.wgsl"))
+    format!("const D: u32 = {dim}u;\n{real}{}{}\n", objective_prelude(vec4), include_str!("../../shaders/rng.wgsl"))
 }
 
 /// Resolves the type name `real` in composed WGSL: f64 stays an alias (declared by the header);

@@ -9,7 +9,7 @@
 
 use crate::abi;
 use crate::layout::{self, Access, Binding};
-pub use crate::objective::wgsl::{defines, objective_header, objective_header_in, resolve_real, validate};
+pub use crate::objective::wgsl::{defines, objective_header_for, resolve_real, validate};
 use crate::escape::{ChainState, EscapeEvent};
 use crate::precision::Precision;
 use crate::Error;
@@ -36,8 +36,9 @@ pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision,
         method.kind.name(),
         kernel_contract(),
         method.selectors().wgsl(),
-        objective_header_in(objective.dim(), precision),
+        objective_header_for(objective, precision),
     );
+    out += load_stub(&src);
     if objective.terms().is_none() {
         // Never called: minibatch oracles are refused for objectives without terms.
         out += "fn objective_term_grad(x: ptr<private, array<real, D>>, i: u32, acc: ptr<private, array<real, D>>) {}\n";
@@ -76,6 +77,12 @@ pub fn compose_checked(objective: &dyn Objective, method: &Method, precision: Pr
     })
 }
 
+/// A no-op `objective_load` unless the objective defines one (its workgroup copy of its data;
+/// the kernels call it once per dispatch, then a barrier, before any invocation returns).
+fn load_stub(src: &str) -> &'static str {
+    if defines(src, "objective_load") { "" } else { "fn objective_load(lid: u32) {}\n" }
+}
+
 /// The ensemble kernel's half of the contract, generated from `crate::abi`: codes, records,
 /// bindings and the fresh chain state.
 fn kernel_contract() -> String {
@@ -89,22 +96,22 @@ fn kernel_contract() -> String {
 
 /// The Hessian-vector product kernel for `objective` (positions in f32).
 pub fn hvp_source(objective: &dyn Objective) -> String {
-    let contract = layout::declaration::<abi::HvpParams>() + &abi::HVP_BINDINGS.iter().map(Binding::declaration).collect::<String>();
-    let src = format!("{}const WG: u32 = {WORKGROUP_SIZE}u;\n{contract}{}\n{}", objective_header(objective.dim()), objective.wgsl(), include_str!("../../../shaders/hvp.wgsl"));
-    resolve_real(src, Precision::F32)
+    point_source(objective, "", include_str!("../../../shaders/hvp.wgsl"))
 }
 
 /// The bare update loop for `objective` (positions in f32): `steps` plain gradient steps of size
 /// `eta` per invocation, the baseline of the benchmarks.
 pub fn bare_source(objective: &dyn Objective, eta: f32, steps: u32) -> String {
+    point_source(objective, &format!("const ETA: f32 = {eta:?};\nconst STEPS: u32 = {steps}u;\n"), include_str!("../../../shaders/bare.wgsl"))
+}
+
+/// A one-invocation-per-point kernel over the product bindings: the objective's header, the
+/// bindings, `consts`, the objective (with its data loader) and `logic`.
+fn point_source(objective: &dyn Objective, consts: &str, logic: &str) -> String {
     let contract = layout::declaration::<abi::HvpParams>() + &abi::HVP_BINDINGS.iter().map(Binding::declaration).collect::<String>();
-    let src = format!(
-        "{}const WG: u32 = {WORKGROUP_SIZE}u;\nconst ETA: f32 = {eta:?};\nconst STEPS: u32 = {steps}u;\n{contract}{}\n{}",
-        objective_header(objective.dim()),
-        objective.wgsl(),
-        include_str!("../../../shaders/bare.wgsl")
-    );
-    resolve_real(src, Precision::F32)
+    let own = objective.wgsl();
+    let header = objective_header_for(objective, Precision::F32);
+    resolve_real(format!("{header}const WG: u32 = {WORKGROUP_SIZE}u;\n{consts}{contract}{own}\n{}{logic}", load_stub(&own)), Precision::F32)
 }
 
 /// Bind-group layout entries for `bindings` plus the objective's data binding (compute stage).
@@ -139,7 +146,7 @@ mod tests {
     #[test]
     fn composed_modules_validate() {
         let cases = [("toy-saddle", 2), ("quartic", 1), ("quartic", 16), ("octopus", 5), ("octopus", 1), ("phase-retrieval", 4),
-            ("matrix-factorization", 3), ("linear-network", 3), ("degenerate-quartic", 2), ("rosenbrock", 3)];
+            ("phase-retrieval", 5), ("phase-retrieval", 32), ("matrix-factorization", 3), ("linear-network", 3), ("degenerate-quartic", 2), ("rosenbrock", 3)];
         for (name, d) in cases {
             let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
             for kind in MethodKind::ALL {
@@ -161,7 +168,7 @@ mod tests {
     /// The Hessian-vector kernel and the bare loop compose and validate for every objective.
     #[test]
     fn hvp_modules_validate() {
-        for (name, d) in [("toy-saddle", 2), ("quartic", 16), ("octopus", 5), ("phase-retrieval", 4), ("matrix-factorization", 3)] {
+        for (name, d) in [("toy-saddle", 2), ("quartic", 16), ("octopus", 5), ("phase-retrieval", 4), ("phase-retrieval", 7), ("matrix-factorization", 3)] {
             let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
             validate(&hvp_source(obj.as_ref())).unwrap_or_else(|e| panic!("{name}: {e}"));
             validate(&bare_source(obj.as_ref(), 0.01, 10)).unwrap_or_else(|e| panic!("{name}: {e}"));
