@@ -28,14 +28,7 @@ fn pgd(dim: usize, m: usize, chains: u32, steps: u32, init: Init) -> Experiment 
 /// Integer bookkeeping exactly; floats to `tol` relative (the device may fuse a multiply and an
 /// add where the host rounds twice, and its sqrt may differ by an ulp).
 fn close_results(g: &Report, c: &Report, tol: f64) {
-    let close = |a: f64, b: f64| (a - b).abs() <= tol * (1.0 + b.abs());
-    let close32 = |a: f32, b: f32| close(f64::from(a), f64::from(b));
-    assert_eq!(g.raw.states.len(), c.raw.states.len());
-    for (i, (a, b)) in g.raw.states.iter().zip(&c.raw.states).enumerate() {
-        let ints = |s: &escapade::advanced::ChainState| (s.t, s.status, s.stalled, s.t_stall, s.stall_label, s.t_noise, s.escapes, s.label, s.label_since);
-        assert_eq!(ints(a), ints(b), "chain {i}");
-        assert!(close32(a.f, b.f) && close32(a.gnorm, b.gnorm) && close32(a.f_stall, b.f_stall), "chain {i}: {a:?} vs {b:?}");
-    }
+    common::assert_close_states(g, c, tol);
     let worst = g.raw.x.iter().zip(&c.raw.x).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0, f64::max);
     println!("worst relative difference of final points: {worst:e}");
     assert!(worst <= tol, "final points differ by {worst}");

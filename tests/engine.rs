@@ -19,13 +19,7 @@ fn same_results(a: &Report, b: &Report) {
 /// log and cos may differ from the host's by a few ulps.
 fn close_results(g: &Report, c: &Report) {
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * (1.0 + b.abs());
-    let close32 = |a: f32, b: f32| close(f64::from(a), f64::from(b));
-    assert_eq!(g.raw.states.len(), c.raw.states.len());
-    for (i, (a, b)) in g.raw.states.iter().zip(&c.raw.states).enumerate() {
-        let ints = |s: &escapade::advanced::ChainState| (s.t, s.status, s.stalled, s.t_stall, s.stall_label, s.t_noise, s.escapes, s.label, s.label_since);
-        assert_eq!(ints(a), ints(b), "chain {i}");
-        assert!(close32(a.f, b.f) && close32(a.gnorm, b.gnorm) && close32(a.f_stall, b.f_stall), "chain {i}: {a:?} vs {b:?}");
-    }
+    common::assert_close_states(g, c, 1e-5);
     assert!(g.raw.x.iter().zip(&c.raw.x).all(|(a, b)| close(*a, *b)), "final points differ");
     assert_eq!(g.raw.events.len(), c.raw.events.len());
 }

@@ -36,3 +36,15 @@ pub fn objective(name: &str, dim: usize) -> Arc<dyn Objective> {
 }
 
 pub mod table;
+
+/// GPU against CPU chain records: the integer bookkeeping exactly, values, gradient norms and
+/// stall values to `tol` relative.
+pub fn assert_close_states(g: &escapade::Report, c: &escapade::Report, tol: f64) {
+    let close = |a: f32, b: f32| (f64::from(a) - f64::from(b)).abs() <= tol * (1.0 + f64::from(b).abs());
+    assert_eq!(g.raw.states.len(), c.raw.states.len());
+    for (i, (a, b)) in g.raw.states.iter().zip(&c.raw.states).enumerate() {
+        let ints = |s: &escapade::advanced::ChainState| (s.t, s.status, s.stalled, s.t_stall, s.stall_label, s.t_noise, s.escapes, s.label, s.label_since);
+        assert_eq!(ints(a), ints(b), "chain {i}");
+        assert!(close(a.f, b.f) && close(a.gnorm, b.gnorm) && close(a.f_stall, b.f_stall), "chain {i}: {a:?} vs {b:?}");
+    }
+}
