@@ -23,6 +23,7 @@ fn flags() {
         run("negative count", 2, &["'-1'", "--chains"], "--chains -1"),
         run("zero chains", 2, &["invalid chains: got 0", ">= 1"], "--chains 0"),
         run("zero steps", 2, &["invalid steps: got 0"], "--steps 0"),
+        run("zero steps per dispatch on the CPU", 2, &["invalid steps-per-dispatch: got 0"], "--steps-per-dispatch 0"),
         run("steps beyond u32", 2, &["--steps", "99999999999"], "--steps 99999999999"),
         run("eta NaN", 2, &["invalid eta: got NaN"], "--eta nan"),
         run("eta inf", 2, &["invalid eta: got inf"], "--eta inf"),

@@ -103,6 +103,9 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
         let (d, max) = (exp.objective.dim(), escapade::backend_gpu_max_dim());
         return Err(Error::Unsupported(format!("d = {d} is beyond the GPU kernel's {max} (per-invocation arrays): use --backend cpu")));
     }
+    // The GPU knobs are checked whatever the backend: a bad value is an error, never ignored.
+    let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, in_flight: a.dispatches_in_flight, ..GpuSettings::default() };
+    settings.validate()?;
     let ext = a.plots.ext();
     let mut reporter = Reporter::new(a.progress, a.quiet);
     let ck_dir = a.out.join("checkpoint");
@@ -133,7 +136,6 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
         }
         remove_run(&a.out)?;
     }
-    let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, in_flight: a.dispatches_in_flight, ..GpuSettings::default() };
     let split: Vec<GpuEngine> = match &devices {
         Some(indices) => engines.devices(indices)?.iter().map(|e| e.tuned(settings)).collect::<Result<_, _>>()?,
         None => Vec::new(),
