@@ -16,6 +16,11 @@
 const STEP_CONTINUE: u32 = 0u;
 const STEP_DONE: u32 = 1u;
 const STEP_PAUSED: u32 = 2u;
+// The chain stopped before a rare part of its step, done once per round (see step_chains).
+const STEP_KICK: u32 = 3u;
+const STEP_CERTIFY: u32 = 4u;
+// Common steps per round: the rare parts run after each round, for the chains that asked.
+const ROUND: u32 = 8u;
 
 var<private> x: array<real, D>;
 var<private> g: array<real, D>;
@@ -229,13 +234,9 @@ fn step(chain: u32) -> u32 {
     }
     if (st.certify > 0u) {
         if (PERTURB == PERTURB_BALL) {
-            // Jin et al.'s stopping rule, window counted from the last kick; returns x~.
+            // Jin et al.'s stopping rule, window counted from the last kick; returns x~ (rare).
             if (st.t_noise != NEVER && t - st.t_noise == st.certify && st.f - st.f_tilde > -st.f_thres) {
-                x = xtil;
-                if (evaluate(t)) {
-                    st.status = CERTIFIED;
-                }
-                return STEP_DONE;
+                return STEP_CERTIFY;
             }
         } else if (st.stalled == 1u && t - st.t_stall >= st.certify) {
             st.status = CERTIFIED;
@@ -250,19 +251,44 @@ fn step(chain: u32) -> u32 {
             st.stall_label = st.label;
         }
         if (PERTURB == PERTURB_BALL && (st.t_noise == NEVER || t - st.t_noise > st.t_thres)) {
-            st.t_noise = t;
-            st.f_tilde = st.f;
-            xtil = x;
-            var kick: array<f32, D>;
-            ball(chain, t, PURPOSE_PERTURB, st.radius, &kick);
-            for (var i = 0u; i < D; i++) {
-                x[i] = x[i] + real(kick[i]);
-            }
-            if (!evaluate(t)) {
-                return STEP_DONE;
-            }
+            // The kick and the rest of this step are the rare part (step_rare).
+            return STEP_KICK;
         }
     }
+    return step_tail(chain, t);
+}
+
+// The rare ends of step t, taken out of the common step (see step_chains): Jin et al.'s
+// stopping rule (x~ evaluated, the chain certified) or the kick and the rest of the step.
+fn step_rare(chain: u32, what: u32) -> u32 {
+    let t = st.t;
+    if (what == STEP_CERTIFY) {
+        x = xtil;
+    } else {
+        st.t_noise = t;
+        st.f_tilde = st.f;
+        xtil = x;
+        var kick: array<f32, D>;
+        ball(chain, t, PURPOSE_PERTURB, st.radius, &kick);
+        for (var i = 0u; i < D; i++) {
+            x[i] = x[i] + real(kick[i]);
+        }
+    }
+    let ok = evaluate(t);
+    if (what == STEP_CERTIFY) {
+        if (ok) {
+            st.status = CERTIFIED;
+        }
+        return STEP_DONE;
+    }
+    if (!ok) {
+        return STEP_DONE;
+    }
+    return step_tail(chain, t);
+}
+
+// The step from x with its gradient in g: direction, size, update, precision sentinel.
+fn step_tail(chain: u32, t: u32) -> u32 {
     // The step's direction: oracle, then the Gaussian perturbation, then the transform.
     switch ORACLE {
         case ORACLE_NOISE: {
@@ -391,28 +417,60 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
             }
         }
         let traced = params.trace_every > 0u && chain < params.trace_chains;
+        // The first multiple of trace_every at or after st.t and its slot (0 when untraced: never
+        // compared). Past the last multiple below 2^32 it wraps below st.t and is never met, as
+        // st.t % trace_every then never is 0.
+        var next_trace = 0u;
+        var trace_slot = 0u;
+        if (traced) {
+            let r = st.t % params.trace_every;
+            next_trace = select(st.t + params.trace_every - r, st.t, r == 0u);
+            trace_slot = next_trace / params.trace_every;
+        }
         var paused = false;
         npend = 0u;
-        // A loop with a trip count the same for every chain in step, and a flag instead of
-        // data-dependent breaks: lavapipe (and SIMD GPUs) pay heavily for divergent loop exits.
+        // lavapipe (Mesa 22.3's gallivm) runs every branch of a loop body with the lanes masked,
+        // taken or not: a kick in the step loop (two Philox blocks, log, sin, cos, pow) cost every
+        // step ten times the step itself, though a chain takes it once in t_thres steps. So steps
+        // go in rounds: ROUND common steps (a uniform trip count, a flag instead of breaks, which
+        // lavapipe also pays heavily for), a chain that reaches a kick or Jin's stopping rule
+        // waiting out the round, then the rare parts once for the chains that asked. Each chain
+        // takes the same steps in the same order as before, only the iteration they fall in moves.
         var stepping = true;
-        let todo = select(0u, params.t_end - st.t, st.t < params.t_end);
-        for (var k = 0u; k < todo; k++) {
-            if (stepping) {
-                if (traced && st.t % params.trace_every == 0u) {
-                    let slot = st.t / params.trace_every;
-                    let base = (slot * params.trace_chains + chain) * D;
-                    if (base + D <= arrayLength(&trace)) {
-                        for (var i = 0u; i < D; i++) {
-                            trace[base + i] = f32(x[i]);
+        var rare = STEP_CONTINUE;
+        loop {
+            if (!(stepping && st.t < params.t_end)) {
+                break;
+            }
+            for (var k = 0u; k < ROUND; k++) {
+                if (stepping && rare == STEP_CONTINUE && st.t < params.t_end) {
+                    // A running target instead of st.t % trace_every: the branch is not skipped on
+                    // lavapipe even when untraced, and a vector integer remainder is scalarised.
+                    if (traced && st.t == next_trace) {
+                        next_trace = st.t + params.trace_every;
+                        let slot = trace_slot;
+                        trace_slot = trace_slot + 1u;
+                        let base = (slot * params.trace_chains + chain) * D;
+                        if (base + D <= arrayLength(&trace)) {
+                            for (var i = 0u; i < D; i++) {
+                                trace[base + i] = f32(x[i]);
+                            }
                         }
                     }
+                    let r = step(chain);
+                    if (r == STEP_PAUSED) {
+                        paused = true;
+                    }
+                    if (r >= STEP_KICK) {
+                        rare = r;
+                    } else {
+                        stepping = r == STEP_CONTINUE;
+                    }
                 }
-                let r = step(chain);
-                if (r == STEP_PAUSED) {
-                    paused = true;
-                }
-                stepping = r == STEP_CONTINUE;
+            }
+            if (rare != STEP_CONTINUE) {
+                stepping = step_rare(chain, rare) == STEP_CONTINUE;
+                rare = STEP_CONTINUE;
             }
         }
         for (var i = 0u; i < D; i++) {
