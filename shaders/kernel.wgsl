@@ -19,6 +19,7 @@ const STEP_PAUSED: u32 = 2u;
 // The chain stopped before a rare part of its step, done once per round (see step_chains).
 const STEP_KICK: u32 = 3u;
 const STEP_CERTIFY: u32 = 4u;
+const STEP_ESCAPE: u32 = 5u;
 // Common steps per round: the rare parts run after each round, for the chains that asked.
 const ROUND: u32 = 8u;
 
@@ -227,10 +228,9 @@ fn step(chain: u32) -> u32 {
             // No room for this dispatch: stop before the step; the host runs the same target again.
             return STEP_PAUSED;
         }
-        pend[npend] = EscapeEvent(chain, st.stall_label, st.t_stall, t - st.t_stall, st.f_stall, st.f);
-        npend = npend + 1u;
-        st.stalled = 0u;
-        st.escapes = st.escapes + 1u;
+        // Recorded in step_rare; the chain then redoes this step from the top, where evaluating
+        // the same x (and re-anchoring at the same value) gives the same results.
+        return STEP_ESCAPE;
     }
     if (st.certify > 0u) {
         if (PERTURB == PERTURB_BALL) {
@@ -258,10 +258,18 @@ fn step(chain: u32) -> u32 {
     return step_tail(chain, t);
 }
 
-// The rare ends of step t, taken out of the common step (see step_chains): Jin et al.'s
+// The rare parts of step t, taken out of the common step (see step_chains): an escape recorded
+// (a store into `pend` at a varying index, paid every step in the common path), Jin et al.'s
 // stopping rule (x~ evaluated, the chain certified) or the kick and the rest of the step.
 fn step_rare(chain: u32, what: u32) -> u32 {
     let t = st.t;
+    if (what == STEP_ESCAPE) {
+        pend[npend] = EscapeEvent(chain, st.stall_label, st.t_stall, t - st.t_stall, st.f_stall, st.f);
+        npend = npend + 1u;
+        st.stalled = 0u;
+        st.escapes = st.escapes + 1u;
+        return STEP_CONTINUE;
+    }
     if (what == STEP_CERTIFY) {
         x = xtil;
     } else {
@@ -433,9 +441,11 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         // taken or not: a kick in the step loop (two Philox blocks, log, sin, cos, pow) cost every
         // step ten times the step itself, though a chain takes it once in t_thres steps. So steps
         // go in rounds: ROUND common steps (a uniform trip count, a flag instead of breaks, which
-        // lavapipe also pays heavily for), a chain that reaches a kick or Jin's stopping rule
-        // waiting out the round, then the rare parts once for the chains that asked. Each chain
-        // takes the same steps in the same order as before, only the iteration they fall in moves.
+        // lavapipe also pays heavily for), a chain that reaches a kick, an escape or Jin's
+        // stopping rule waiting out the round, then the rare parts once for the chains that
+        // asked. Each chain takes the same steps in the same order as before, only the iteration
+        // they fall in moves. (It has to be measured: vec4 lanes would not help here, lavapipe
+        // already runs 8 chains per instruction; what costs is the instructions executed.)
         var stepping = true;
         var rare = STEP_CONTINUE;
         loop {
