@@ -2,7 +2,8 @@
 // Generated in front of this file: D (dimension), WG (workgroup size), StateT (stored type),
 // MIN_NORMAL (its smallest normal), real (the arithmetic of positions: f32, or f64), the method's
 // piece selectors (ORACLE, PERTURB, TRANSFORM, PRECOND_KERNEL, SCHEDULE, STEP_RULE), the prelude
-// (rng.wgsl, struct Eval, the data binding), the objective and chain_rho1/chain_rho2. Random
+// (rng.wgsl, struct Eval, the data binding), the objective and chain_rho1/chain_rho2, and TRACED
+// (whether the experiment records positions; false folds the trace check away). Random
 // draws, bookkeeping and transcendentals are f32 on every precision. One invocation steps one chain through many fused
 // steps, keeping x and the chain's bookkeeping in registers; escapes are held per chain and
 // appended after the fused loop (an atomic inside it would cost every step), everything else is
@@ -456,7 +457,7 @@ fn step_chains(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
                 if (stepping && rare == STEP_CONTINUE && st.t < params.t_end) {
                     // A running target instead of st.t % trace_every: the branch is not skipped on
                     // lavapipe even when untraced, and a vector integer remainder is scalarised.
-                    if (traced && st.t == next_trace) {
+                    if (TRACED && traced && st.t == next_trace) {
                         next_trace = st.t + params.trace_every;
                         let slot = trace_slot;
                         trace_slot = trace_slot + 1u;

@@ -126,9 +126,9 @@ mod tests {
         let clash = format!("{ok}fn step(a: f32) -> f32 {{ return a; }}\n");
         let obj = WgslObjective::from_source(Path::new("q.wgsl"), clash, 1, None).unwrap();
         let method = crate::method::Method::preset(crate::method::MethodKind::Pgd, obj.default_params());
-        let e = crate::backend::gpu::shader::compose_checked(&obj, &method, crate::Precision::F32, 4).unwrap_err().to_string();
+        let e = crate::backend::gpu::shader::compose_checked(&obj, &method, crate::Precision::F32, 4, false).unwrap_err().to_string();
         assert!(e.contains("q.wgsl") && e.contains("conflicts with escapade's kernel"), "{e}");
-        let e = crate::backend::gpu::shader::compose_checked(&WgslObjective::from_source(Path::new("q.wgsl"), ok.into(), 1, None).unwrap(), &method, crate::Precision::F64, 4)
+        let e = crate::backend::gpu::shader::compose_checked(&WgslObjective::from_source(Path::new("q.wgsl"), ok.into(), 1, None).unwrap(), &method, crate::Precision::F64, 4, false)
             .unwrap_err()
             .to_string();
         assert!(e.contains("state") && e.contains("real"), "{e}");

@@ -204,7 +204,7 @@ impl GpuEngine {
                 exp.precision.name()
             )));
         }
-        let src = compose_checked(exp.objective.as_ref(), &exp.method, exp.precision, self.settings.pending())?;
+        let src = compose_checked(exp.objective.as_ref(), &exp.method, exp.precision, self.settings.pending(), exp.trace.is_some())?;
         let cache = |c: &Mutex<HashMap<String, Arc<Pipelines>>>| c.lock().unwrap_or_else(|e| e.into_inner()).get(&src).cloned();
         if let Some(p) = cache(&self.cache) {
             return Ok(p);

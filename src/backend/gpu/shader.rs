@@ -21,8 +21,10 @@ use crate::objective::Objective;
 pub const WORKGROUP_SIZE: u32 = 64;
 
 /// The full WGSL source of the ensemble kernel for positions stored at `precision`; `pending`
-/// is how many escape events a chain holds per dispatch.
-pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32) -> String {
+/// is how many escape events a chain holds per dispatch; `traced`: whether the experiment records
+/// positions (without, the kernel is composed without the trace check: lavapipe runs a branch
+/// every step even when no invocation takes it, and that one cost the toy saddle's step 1.5x).
+pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool) -> String {
     let src = objective.wgsl();
     let state = match precision {
         Precision::F16 => "enable f16;\nalias StateT = f16;\nconst MIN_NORMAL: f32 = 6.103515625e-5;\n",
@@ -30,7 +32,7 @@ pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision,
         Precision::F64 => "alias StateT = f64;\nconst MIN_NORMAL: f64 = 2.2250738585072014e-308;\n",
     };
     let mut out = format!(
-        "{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {WORKGROUP_SIZE}u;\nconst PEND: u32 = {pending}u;\n{}{}{}\n{src}\n",
+        "{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {WORKGROUP_SIZE}u;\nconst PEND: u32 = {pending}u;\nconst TRACED: bool = {traced};\n{}{}{}\n{src}\n",
         objective.name(),
         objective.dim(),
         method.kind.name(),
@@ -57,11 +59,11 @@ pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision,
 /// [`compose`], validated with naga. A module that does not validate is the objective's fault
 /// when the objective is WGSL-only: its names clash with the kernel's, or (with f64 state) it
 /// is written in f32; both come back as errors naming the cause, never as a device error.
-pub fn compose_checked(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32) -> Result<String, Error> {
-    let src = compose(objective, method, precision, pending);
+pub fn compose_checked(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool) -> Result<String, Error> {
+    let src = compose(objective, method, precision, pending, traced);
     let Err(why) = validate(&src) else { return Ok(src) };
     // Only f64 state can fail where f32 passes: then the objective is written in f32.
-    let f32_ok = precision == Precision::F64 && validate(&compose(objective, method, Precision::F32, pending)).is_ok();
+    let f32_ok = precision == Precision::F64 && validate(&compose(objective, method, Precision::F32, pending, traced)).is_ok();
     Err(match (objective.cpu_twin(), f32_ok) {
         (false, true) => Error::invalid(
             "state",
@@ -158,8 +160,10 @@ mod tests {
                     method.oracle = crate::method::Oracle::Minibatch { batch: 4 };
                 }
                 for precision in [Precision::F16, Precision::F32, Precision::F64] {
-                    let src = compose(obj.as_ref(), &method, precision, 4);
-                    validate(&src).unwrap_or_else(|e| panic!("{name} d={d} {precision:?}: {e}"));
+                    for traced in [false, true] {
+                        let src = compose(obj.as_ref(), &method, precision, 4, traced);
+                        validate(&src).unwrap_or_else(|e| panic!("{name} d={d} {precision:?}: {e}"));
+                    }
                 }
             }
         }
