@@ -4,6 +4,8 @@
 //! refused or, if it still loads, resumes into exactly the uninterrupted run. Case counts are
 //! bounded so the file runs in seconds.
 
+mod common;
+
 use escapade::objective::data::load_matrix;
 use escapade::report::files::{SavedRun, read_chains, read_events, read_trace};
 use escapade::{CheckpointSpec, Experiment, Init, MethodKind, ObjectiveSpec, Report, Runner};
@@ -292,23 +294,9 @@ proptest! {
 
 /// A 3 x 2 float64 (or float32) .npy file.
 fn npy(f32s: bool) -> Vec<u8> {
-    let descr = if f32s { "<f4" } else { "<f8" };
-    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': (3, 2), }}");
-    while !(10 + h.len() + 1).is_multiple_of(64) {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((h.len() as u16).to_le_bytes());
-    bytes.extend(h.as_bytes());
-    for v in [1.0f64, -2.0, 3.5, 0.25, 1e3, -7.0] {
-        if f32s {
-            bytes.extend((v as f32).to_le_bytes());
-        } else {
-            bytes.extend(v.to_le_bytes());
-        }
-    }
-    bytes
+    let values = [1.0f64, -2.0, 3.5, 0.25, 1e3, -7.0];
+    let payload: Vec<u8> = if f32s { values.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect() } else { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
+    common::npy(if f32s { "<f4" } else { "<f8" }, "(3, 2)", false, &payload)
 }
 
 /// A loaded matrix is whole and finite; a refusal is typed.

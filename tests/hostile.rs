@@ -103,20 +103,6 @@ fn experiment_files() {
     check(&tmp("hostile-toml"), &[], cases);
 }
 
-/// A .npy file with header `descr`, `shape` and `fortran` order holding `payload`.
-fn npy(descr: &str, shape: &str, fortran: bool, payload: &[u8]) -> Vec<u8> {
-    let order = if fortran { "True" } else { "False" };
-    let mut h = format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape}, }}");
-    while !(10 + h.len() + 1).is_multiple_of(64) {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((h.len() as u16).to_le_bytes());
-    bytes.extend(h.as_bytes());
-    bytes.extend(payload);
-    bytes
-}
 
 fn f64s(n: usize) -> Vec<u8> {
     (0..n).flat_map(|i| (i as f64 * 0.25).to_le_bytes()).collect()
@@ -145,12 +131,12 @@ fn data_files() {
         pr("data file is a directory", &["invalid A", "Is a directory"], "{d}/dir.csv,{d}/y.csv", "").with("dir.csv/", ""),
         pr("unknown extension", &["invalid y", ".npy or .csv"], "{d}/A.csv,{d}/y.mat", "").with("y.mat", "1\n"),
         pr("npy random bytes", &["invalid A", "not a valid .npy"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", vec![7u8; 100]),
-        pr("npy truncated", &["invalid A", "needs more bytes"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", npy("<f8", "(50, 5)", false, &f64s(125))),
+        pr("npy truncated", &["invalid A", "needs more bytes"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", common::npy("<f8", "(50, 5)", false, &f64s(125))),
         pr("npy absurd shape", &["invalid A", "needs more bytes"], "{d}/A.npy,{d}/y.csv", "")
-            .with("A.npy", npy("<f8", "(4000000000000, 4000000000000)", false, &f64s(4))),
-        pr("npy integer dtype", &["invalid A", "dtype", "float32 or float64"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", npy("<i8", "(50, 5)", false, &f64s(250))),
-        pr("npy 3-D", &["invalid A", "3-dimensional"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", npy("<f8", "(2, 5, 5)", false, &f64s(50))),
-        pr("npy Fortran order", &["invalid A", "Fortran"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", npy("<f8", "(50, 5)", true, &f64s(250))),
+            .with("A.npy", common::npy("<f8", "(4000000000000, 4000000000000)", false, &f64s(4))),
+        pr("npy integer dtype", &["invalid A", "dtype", "float32 or float64"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", common::npy("<i8", "(50, 5)", false, &f64s(250))),
+        pr("npy 3-D", &["invalid A", "3-dimensional"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", common::npy("<f8", "(2, 5, 5)", false, &f64s(50))),
+        pr("npy Fortran order", &["invalid A", "Fortran"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", common::npy("<f8", "(50, 5)", true, &f64s(250))),
         pr("y of the wrong length", &["invalid y: got 40 x 1", "50 x 1"], "{d}/A.csv,{d}/y40.csv", "").with("y40.csv", "1\n".repeat(40)),
         pr("negative measurement", &["invalid y", "squared magnitudes"], "{d}/A.csv,{d}/neg.csv", "").with("neg.csv", "-1\n".repeat(50)),
         pr("dim against the data", &["invalid dim: got 7", "5 (the dimension the --data files give)"], a_y, "--dim 7"),

@@ -48,3 +48,18 @@ pub fn assert_close_states(g: &escapade::Report, c: &escapade::Report, tol: f64)
         assert!(close(a.f, b.f) && close(a.gnorm, b.gnorm) && close(a.f_stall, b.f_stall), "chain {i}: {a:?} vs {b:?}");
     }
 }
+
+/// A .npy file with header `descr`, `shape` and `fortran` order holding `payload`.
+pub fn npy(descr: &str, shape: &str, fortran: bool, payload: &[u8]) -> Vec<u8> {
+    let order = if fortran { "True" } else { "False" };
+    let mut h = format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape}, }}");
+    while !(10 + h.len() + 1).is_multiple_of(64) {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((h.len() as u16).to_le_bytes());
+    bytes.extend(h.as_bytes());
+    bytes.extend(payload);
+    bytes
+}
