@@ -6,6 +6,7 @@
 //! reports progress, answers a stop request and writes checkpoints holding the block in flight,
 //! so a long run loses at most one slice (about [`SLICE_TARGET`]) of work.
 
+use super::pace::Pacer;
 use super::{Progress, RawRun, steps_taken};
 use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
 use crate::escape::{ChainState, EscapeEvent, status};
@@ -70,12 +71,12 @@ fn run_in<T: Real>(
         out.resumed_chain_steps = steps_taken(&out.states);
     }
     // Steps per slice, adapted to the measured time of the previous slice.
-    let mut slice = FIRST_SLICE;
+    let mut pace = Pacer::new(FIRST_SLICE, u32::MAX, Some(SLICE_TARGET));
     while start < range.end {
         let n = block.min(range.end - start);
         // Each block starts with a short slice: a prompt first progress report and checkpoint,
         // whatever its size; the doubling gets back to the measured length within a few slices.
-        slice = slice.min(FIRST_SLICE);
+        pace = Pacer::new(pace.steps().min(FIRST_SLICE), u32::MAX, Some(SLICE_TARGET));
         // The block in flight at the checkpoint, when this run cuts blocks the same way.
         let mut t_end = 0;
         let mut live: Vec<Live<T>> = match current.take().filter(|c| c.offset == start && c.states.len() == n as usize) {
@@ -92,11 +93,11 @@ fn run_in<T: Real>(
             }
         };
         loop {
-            let target = exp.steps.min(t_end.saturating_add(slice));
+            let target = exp.steps.min(t_end.saturating_add(pace.steps()));
             let began = Instant::now();
             live.par_chunks_mut(LANES).for_each(|pack| advance(pack, exp, target));
+            pace.observed(target - t_end, began.elapsed());
             t_end = target;
-            slice = next_slice(slice, began.elapsed());
             for l in &mut live {
                 out.events.append(&mut l.events);
                 l.drain_trace(exp, &mut out.trace);
@@ -132,13 +133,6 @@ fn run_in<T: Real>(
     }
     out.finish();
     Ok(out)
-}
-
-/// The next slice length: scaled towards [`SLICE_TARGET`], at most doubling or halving at once
-/// so one noisy measurement cannot swing it far.
-fn next_slice(slice: u32, took: Duration) -> u32 {
-    let ratio = SLICE_TARGET.as_secs_f64() / took.as_secs_f64().max(1e-6);
-    ((f64::from(slice) * ratio.clamp(0.5, 2.0)) as u32).max(1)
 }
 
 /// The block's records, points and (ball perturbation) x~ points, widened to f64 rows.

@@ -2,6 +2,7 @@
 
 pub mod cpu;
 pub mod gpu;
+pub(crate) mod pace;
 
 use crate::escape::{ChainState, EscapeEvent};
 use crate::experiment::Experiment;

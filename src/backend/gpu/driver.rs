@@ -13,7 +13,7 @@ use crate::experiment::{Experiment, Precision};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use super::pace::{DISPATCH_TARGET, Pacer, SOFTWARE_DISPATCH_TARGET};
+use crate::backend::pace::{DISPATCH_TARGET, Pacer, SOFTWARE_DISPATCH_TARGET};
 use wgpu::util::DeviceExt;
 
 const MAX_GROUPS_PER_DIM: u32 = 65_535;

@@ -5,7 +5,6 @@ mod context;
 mod devices;
 mod dispatch;
 mod driver;
-mod pace;
 pub mod hvp;
 pub mod probe;
 pub mod shader;

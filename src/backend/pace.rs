@@ -1,6 +1,7 @@
-//! Steps per dispatch, paced by the measured time of each dispatch: long dispatches amortise the
-//! host's per-dispatch cost, but a dispatch that runs for seconds trips the watchdogs of desktop
-//! drivers (which reset the device) and makes progress, Ctrl-C and checkpoints sluggish.
+//! Steps per dispatch (GPU) or per slice (CPU), paced by the measured time of each: long ones
+//! amortise the host's per-dispatch cost, but a dispatch that runs for seconds trips the
+//! watchdogs of desktop drivers (which reset the device), and on either backend long ones make
+//! progress, Ctrl-C and checkpoints sluggish.
 
 use std::time::Duration;
 
@@ -14,8 +15,8 @@ pub const DISPATCH_TARGET: Duration = Duration::from_millis(50);
 /// its per-dispatch cost is tens of ms, so longer dispatches keep that cost near 2%.
 pub const SOFTWARE_DISPATCH_TARGET: Duration = Duration::from_secs(1);
 
-/// Steps per dispatch, adapted between dispatches (results do not depend on it: every draw is
-/// addressed by chain and step, tested).
+/// Steps per dispatch or slice, adapted between them (results do not depend on it: every draw
+/// is addressed by chain and step, tested).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pacer {
     k: u32,
