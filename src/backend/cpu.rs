@@ -11,6 +11,7 @@ use super::{Progress, RawRun, steps_taken};
 use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
 use crate::escape::{ChainState, EscapeEvent, status};
 use crate::experiment::{Experiment, Precision};
+use crate::kernel::lanes::{PackScratch, Rows, sum_sq_lanes};
 use crate::kernel::{KernelParams, Real, Step, Stepper};
 use crate::objective::{Eval, LANES};
 use rayon::prelude::*;
@@ -35,8 +36,8 @@ pub fn run_resumable(
     resume: Option<Checkpoint>,
 ) -> Result<RawRun, crate::Error> {
     match exp.precision {
-        Precision::F64 => run_in::<f64>(exp, progress, ck, resume),
-        _ => run_in::<f32>(exp, progress, ck, resume),
+        Precision::F64 => run_in::<f64>(exp, progress, ck, resume, true),
+        _ => run_in::<f32>(exp, progress, ck, resume, true),
     }
 }
 
@@ -50,6 +51,7 @@ fn run_in<T: Real>(
     progress: &mut dyn FnMut(&Progress),
     mut ck: Option<&mut Checkpointer>,
     resume: Option<Checkpoint>,
+    lockstep: bool,
 ) -> Result<RawRun, crate::Error> {
     let d = exp.objective.dim();
     let p = KernelParams::new(exp, exp.chains, 0, exp.steps, u32::MAX);
@@ -95,7 +97,7 @@ fn run_in<T: Real>(
         loop {
             let target = exp.steps.min(t_end.saturating_add(pace.steps()));
             let began = Instant::now();
-            live.par_chunks_mut(LANES).for_each(|pack| advance(pack, exp, target));
+            live.par_chunks_mut(LANES).for_each(|pack| advance(pack, exp, target, lockstep));
             pace.observed(target - t_end, began.elapsed());
             t_end = target;
             for l in &mut live {
@@ -144,11 +146,20 @@ fn rows<T: Real>(exp: &Experiment, live: &[Live<T>]) -> (Vec<ChainState>, Vec<f6
     (states, x, x_tilde)
 }
 
-/// Steps a pack of up to [`LANES`] chains until step `target`, their ends, or divergence. An
-/// objective that evaluates lanes at once ([`crate::Objective::lanes`]) is evaluated for the
-/// whole pack per step; each lane's result is what it gives alone, so packing changes no result.
-fn advance<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32) {
+/// Steps a pack of up to [`LANES`] chains until step `target`, their ends, or divergence.
+///
+/// The lockstep path (`lockstep`, and a configuration that has one, see
+/// [`Stepper::lockstep`]) holds the pack's points lane-interleaved for the whole slice: each step
+/// evaluates every lane at once ([`crate::Objective::eval_lanes_f32`]), steps the lanes whose step
+/// is common together ([`Stepper::step_lanes`]) and the others one by one with the scalar step.
+/// The scalar path steps chain by chain (an objective with [`crate::Objective::lanes`] still
+/// evaluated per pack). Both give every chain the same bits: the scalar path is the reference the
+/// tests hold the lockstep path to.
+fn advance<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32, lockstep: bool) {
     let obj = exp.objective.as_ref();
+    if lockstep && pack[0].stepper.lockstep() {
+        return advance_lockstep(pack, exp, target);
+    }
     if !obj.lanes() {
         for l in pack {
             while l.stepping(target) {
@@ -172,6 +183,49 @@ fn advance<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32) {
             live.g.iter_mut().zip(&gs).for_each(|(g, row)| *g = row[l]);
             live.step(exp, evals[l]);
         }
+    }
+}
+
+/// The lockstep path of [`advance`].
+fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32) {
+    let obj = exp.objective.as_ref();
+    let d = obj.dim();
+    let n = pack.len();
+    let (every, traced) = exp.trace.map_or((0, 0), |t| (t.every, t.chains));
+    // Lanes beyond a short pack repeat the first chain and never step.
+    let lane = |l: usize| pack.get(l).unwrap_or(&pack[0]);
+    let mut xs: Rows<T> = (0..d).map(|i| std::array::from_fn(|l| lane(l).x[i])).collect();
+    let mut gs: Rows<T> = vec![[T::zero(); LANES]; d];
+    let mut sts: [ChainState; LANES] = std::array::from_fn(|l| lane(l).st);
+    let chains: [u32; LANES] = std::array::from_fn(|l| lane(l).chain);
+    let mut scratch = PackScratch::new(d);
+    loop {
+        let active: [bool; LANES] = std::array::from_fn(|l| l < n && sts[l].running() && sts[l].t < target);
+        if !active.contains(&true) {
+            break;
+        }
+        let evals = T::eval_lanes(obj, &xs, &mut gs);
+        let gn2 = sum_sq_lanes(&gs);
+        let stepper = &pack[0].stepper;
+        let common: [bool; LANES] = std::array::from_fn(|l| {
+            let trace_due = chains[l] < traced && sts[l].t.is_multiple_of(every);
+            active[l] && !trace_due && stepper.common(&sts[l], &evals[l], gn2[l])
+        });
+        stepper.step_lanes(common, &chains, &mut xs, &gs, &evals, &gn2, &mut sts, &mut scratch);
+        for l in (0..n).filter(|&l| active[l] && !common[l]) {
+            // A rare branch: this lane's step is the scalar step.
+            let live = &mut pack[l];
+            live.st = sts[l];
+            live.x.iter_mut().zip(&xs).for_each(|(x, row)| *x = row[l]);
+            live.g.iter_mut().zip(&gs).for_each(|(g, row)| *g = row[l]);
+            live.step(exp, evals[l]);
+            xs.iter_mut().zip(&live.x).for_each(|(row, x)| row[l] = *x);
+            sts[l] = live.st;
+        }
+    }
+    for (l, live) in pack.iter_mut().enumerate() {
+        live.st = sts[l];
+        live.x.iter_mut().zip(&xs).for_each(|(x, row)| *x = row[l]);
     }
 }
 
@@ -244,3 +298,6 @@ impl<'a, T: Real> Live<'a, T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
