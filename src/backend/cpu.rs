@@ -11,7 +11,7 @@ use super::{Progress, RawRun, steps_taken};
 use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
 use crate::escape::{ChainState, EscapeEvent, status};
 use crate::experiment::{Experiment, Precision};
-use crate::kernel::lanes::{PackScratch, Rows, sum_sq_lanes};
+use crate::kernel::lanes::{PackScratch, Rows, States, sum_sq_lanes};
 use crate::kernel::{KernelParams, Real, Step, Stepper};
 use crate::objective::{Eval, LANES};
 use rayon::prelude::*;
@@ -191,40 +191,37 @@ fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32
     let obj = exp.objective.as_ref();
     let d = obj.dim();
     let n = pack.len();
-    let (every, traced) = exp.trace.map_or((0, 0), |t| (t.every, t.chains));
+    let trace = exp.trace.map_or((0, 0), |t| (t.every, t.chains));
     // Lanes beyond a short pack repeat the first chain and never step.
     let lane = |l: usize| pack.get(l).unwrap_or(&pack[0]);
     let mut xs: Rows<T> = (0..d).map(|i| std::array::from_fn(|l| lane(l).x[i])).collect();
     let mut gs: Rows<T> = vec![[T::zero(); LANES]; d];
-    let mut sts: [ChainState; LANES] = std::array::from_fn(|l| lane(l).st);
+    let mut states = States::new(|l| lane(l).st);
     let chains: [u32; LANES] = std::array::from_fn(|l| lane(l).chain);
     let mut scratch = PackScratch::new(d);
     loop {
-        let active: [bool; LANES] = std::array::from_fn(|l| l < n && sts[l].running() && sts[l].t < target);
+        let active = states.stepping(n, target);
         if !active.contains(&true) {
             break;
         }
         let evals = T::eval_lanes(obj, &xs, &mut gs);
         let gn2 = sum_sq_lanes(&gs);
         let stepper = &pack[0].stepper;
-        let common: [bool; LANES] = std::array::from_fn(|l| {
-            let trace_due = chains[l] < traced && sts[l].t.is_multiple_of(every);
-            active[l] && !trace_due && stepper.common(&sts[l], &evals[l], gn2[l])
-        });
-        stepper.step_lanes(common, &chains, &mut xs, &gs, &evals, &gn2, &mut sts, &mut scratch);
+        let common = stepper.common(active, &states, &evals, &gn2, &chains, trace);
+        stepper.step_lanes(common, &chains, &mut xs, &gs, &evals, &gn2, &mut states, &mut scratch);
         for l in (0..n).filter(|&l| active[l] && !common[l]) {
             // A rare branch: this lane's step is the scalar step.
             let live = &mut pack[l];
-            live.st = sts[l];
+            live.st = states.get(l);
             live.x.iter_mut().zip(&xs).for_each(|(x, row)| *x = row[l]);
             live.g.iter_mut().zip(&gs).for_each(|(g, row)| *g = row[l]);
             live.step(exp, evals[l]);
             xs.iter_mut().zip(&live.x).for_each(|(row, x)| row[l] = *x);
-            sts[l] = live.st;
+            states.set(l, &live.st);
         }
     }
     for (l, live) in pack.iter_mut().enumerate() {
-        live.st = sts[l];
+        live.st = states.get(l);
         live.x.iter_mut().zip(&xs).for_each(|(x, row)| *x = row[l]);
     }
 }

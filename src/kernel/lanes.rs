@@ -18,7 +18,7 @@
 
 use super::{Real, Stepper};
 use crate::escape::{ChainState, NEVER};
-use crate::method::{Oracle, Perturbation, Transform};
+use crate::method::{Oracle, Perturbation, Schedule, Transform};
 use crate::objective::{Eval, LANES};
 use crate::rng::{self, Purpose};
 use num_traits::Float;
@@ -41,6 +41,53 @@ impl<T: Real> PackScratch<T> {
     }
 }
 
+/// 32-bit words of a [`ChainState`] (every field is a u32 or an f32).
+const WORDS: usize = std::mem::size_of::<ChainState>() / 4;
+
+/// Word index of a [`ChainState`] field.
+macro_rules! word {
+    ($field:ident) => {
+        std::mem::offset_of!(ChainState, $field) / 4
+    };
+}
+
+/// The records of a pack's lanes field by field (structure of arrays): word k of lane l's
+/// [`ChainState`] at `w[k][l]`, so the common step reads and writes each field for every lane
+/// side by side.
+pub struct States {
+    w: [[u32; LANES]; WORDS],
+}
+
+impl States {
+    /// The records `st(l)` of lanes 0..LANES.
+    pub fn new(st: impl Fn(usize) -> ChainState) -> Self {
+        let mut s = States { w: [[0; LANES]; WORDS] };
+        (0..LANES).for_each(|l| s.set(l, &st(l)));
+        s
+    }
+
+    /// Lane l's record.
+    pub fn get(&self, l: usize) -> ChainState {
+        bytemuck::cast::<[u32; WORDS], ChainState>(std::array::from_fn(|k| self.w[k][l]))
+    }
+
+    /// Sets lane l's record.
+    pub fn set(&mut self, l: usize, st: &ChainState) {
+        let words: [u32; WORDS] = bytemuck::cast(*st);
+        (0..WORDS).for_each(|k| self.w[k][l] = words[k]);
+    }
+
+    /// The lanes among the first `n` that still step before step `target`.
+    pub fn stepping(&self, n: usize, target: u32) -> [bool; LANES] {
+        let (status, t) = (self.w[word!(status)], self.w[word!(t)]);
+        std::array::from_fn(|l| (l < n) & (status[l] == crate::escape::status::RUNNING) & (t[l] < target))
+    }
+
+    fn f32s(&self, k: usize) -> [f32; LANES] {
+        self.w[k].map(f32::from_bits)
+    }
+}
+
 impl<T: Real> Stepper<'_, T> {
     /// Whether this configuration has a lockstep step (every oracle but minibatches, which draw
     /// the terms of each lane's gradient).
@@ -48,25 +95,30 @@ impl<T: Real> Stepper<'_, T> {
         !matches!(self.oracle, Oracle::Minibatch { .. })
     }
 
-    /// Whether step `st.t` of a chain, its objective evaluated as `e` with squared gradient norm
-    /// `gn2` (summed in order, as the scalar step does), takes only the common branches of
+    /// The lanes among `active` whose step, the objective evaluated as `e` with squared gradient
+    /// norms `gn2` (summed in order, as the scalar step does), takes only the common branches of
     /// [`Stepper::step`]: a finite evaluation in the domain, no rebase of the self-bounding rule,
-    /// no escape record, no certification check that could stop the chain, no stall start and
-    /// no ball kick. Conservative where cheap (a due certification check is never common).
-    pub fn common(&self, st: &ChainState, e: &Eval<T>, gn2: T) -> bool {
-        if !(e.in_domain && e.value.is_finite() && gn2.is_finite()) {
-            return false;
-        }
-        let t = st.t;
-        let (f, gnorm) = (e.value.f32(), gn2.sqrt().f32());
+    /// no escape record, no certification check that could stop the chain, no stall start, no
+    /// ball kick and no trace point (`trace`: every, chains). Conservative where cheap (a due
+    /// certification check is never common). Branch-free across lanes.
+    pub fn common(&self, active: [bool; LANES], s: &States, e: &[Eval<T>; LANES], gn2: &[T; LANES], chains: &[u32; LANES], trace: (u32, u32)) -> [bool; LANES] {
         let ball = self.perturbation == Perturbation::Ball;
-        let rebase = self.p.sb_rebase > 0 && t > 0 && t.is_multiple_of(self.p.sb_rebase);
-        let escape = st.stalled == 1 && f <= st.f_stall - st.f_thres;
-        let certify = st.certify > 0
-            && if ball { st.t_noise != NEVER && t - st.t_noise == st.certify } else { st.stalled == 1 && t - st.t_stall >= st.certify };
-        let kick_due = ball && (st.t_noise == NEVER || t - st.t_noise > st.t_thres);
-        let stall = gnorm <= st.g_thres && (st.stalled == 0 || kick_due);
-        !(rebase || escape || certify || stall)
+        let value: [T; LANES] = std::array::from_fn(|l| e[l].value);
+        let ok: [bool; LANES] = std::array::from_fn(|l| active[l] & e[l].in_domain);
+        let mut common = common_lanes(ball, &ok, &value, gn2, &s.w);
+        let t = &s.w[word!(t)];
+        // Rebases and trace points: integer divisions, only where they can happen (the chains of
+        // a pack are consecutive, the first lane's is the smallest).
+        let rebase = self.p.sb_rebase;
+        let (every, traced) = trace;
+        if rebase > 0 || chains[0] < traced {
+            for l in 0..LANES {
+                let rebase_due = rebase > 0 && t[l] > 0 && t[l].is_multiple_of(rebase);
+                let trace_due = chains[l] < traced && t[l].is_multiple_of(every);
+                common[l] &= !(rebase_due || trace_due);
+            }
+        }
+        common
     }
 
     /// One common step (see [`Stepper::common`]) of the lanes in `mask`, global chains `chains`:
@@ -83,39 +135,33 @@ impl<T: Real> Stepper<'_, T> {
         g: &[[T; LANES]],
         e: &[Eval<T>; LANES],
         gn2: &[T; LANES],
-        sts: &mut [ChainState; LANES],
+        s: &mut States,
         scratch: &mut PackScratch<T>,
     ) {
         let seed = self.p.seed();
         let d = x.len();
-        for l in (0..LANES).filter(|&l| mask[l]) {
-            let st = &mut sts[l];
-            st.f = e[l].value.f32();
-            st.gnorm = gn2[l].sqrt().f32();
-            if e[l].label != st.label {
-                st.label = e[l].label;
-                st.label_since = st.t;
-            }
-        }
+        let t = s.w[word!(t)];
+        let value: [T; LANES] = std::array::from_fn(|l| e[l].value);
+        let label: [u32; LANES] = std::array::from_fn(|l| e[l].label);
+        record_lanes(&mask, &value, &label, gn2, &mut s.w);
         let noise = matches!(self.oracle, Oracle::Noise { .. });
         let gaussian = self.perturbation == Perturbation::Gaussian;
         // The exact gradient is the direction as it is, unless noise is added to it.
         let v: &[[T; LANES]] = if noise || gaussian {
             scratch.v.copy_from_slice(g);
-            let draws = &mut scratch.draws;
+            let (draws, radius) = (&mut scratch.draws, s.f32s(word!(radius)));
             for l in (0..LANES).filter(|&l| mask[l]) {
-                let (chain, t) = (chains[l], sts[l].t);
                 if noise {
-                    rng::normals(seed, chain, t, Purpose::Noise, draws);
+                    rng::normals(seed, chains[l], t[l], Purpose::Noise, draws);
                     for (v, n) in scratch.v.iter_mut().zip(draws.iter()) {
                         v[l] = v[l] + T::of(self.p.sigma) * T::of(*n);
                     }
                 }
                 if gaussian {
-                    rng::normals(seed, chain, t, Purpose::Perturb, draws);
-                    let s = sts[l].radius / (d as f32).sqrt();
+                    rng::normals(seed, chains[l], t[l], Purpose::Perturb, draws);
+                    let sd = radius[l] / (d as f32).sqrt();
                     for (v, n) in scratch.v.iter_mut().zip(draws.iter()) {
-                        v[l] = v[l] + T::of(s) * T::of(*n);
+                        v[l] = v[l] + T::of(sd) * T::of(*n);
                     }
                 }
             }
@@ -123,29 +169,57 @@ impl<T: Real> Stepper<'_, T> {
         } else {
             g
         };
-        let vn2 = match self.transform {
-            Transform::Identity => [T::zero(); LANES],
-            _ => sum_sq_lanes(v),
+        let scale: [f32; LANES] = match self.transform {
+            Transform::Identity => [1.0; LANES],
+            tr => sum_sq_lanes(v).map(|n2| tr.scale(n2.sqrt().f32())),
         };
-        let pieces = (self.p.piece_t, self.p.piece_f);
-        let step: [T; LANES] = std::array::from_fn(|l| {
-            let scale = match self.transform {
-                Transform::Identity => 1.0,
-                t => t.scale(vn2[l].sqrt().f32()),
-            };
-            T::of(self.schedule.eta(sts[l].eta, sts[l].t, &pieces) * scale)
-        });
+        let eta = s.f32s(word!(eta));
+        let eta_t: [f32; LANES] = match self.schedule {
+            Schedule::Constant => eta,
+            ref schedule => {
+                let pieces = (self.p.piece_t, self.p.piece_f);
+                std::array::from_fn(|l| schedule.eta(eta[l], t[l], &pieces))
+            }
+        };
+        let step: [T; LANES] = std::array::from_fn(|l| T::of(eta_t[l] * scale[l]));
         let tiny = T::from(self.precision.min_normal()).unwrap_or_else(T::zero);
         let f16 = self.precision == crate::precision::Precision::F16;
-        let flags = update_lanes(x, v, &step, &mask, tiny, f16);
-        for l in (0..LANES).filter(|&l| mask[l]) {
-            let st = &mut sts[l];
-            let [moved, pushed, underflow] = flags[l];
-            if st.stalled == 1 && st.t_limited == NEVER && ((pushed && !moved) || underflow) {
-                st.t_limited = st.t;
-            }
-            st.t += 1;
-        }
+        update_lanes(x, v, &step, &mask, tiny, f16, &mut s.w);
+    }
+}
+
+/// The branch-free part of [`Stepper::common`] for lanes `ok` (active, in the domain).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
+fn common_lanes<T: Real>(ball: bool, ok: &[bool; LANES], value: &[T; LANES], gn2: &[T; LANES], w: &[[u32; LANES]; WORDS]) -> [bool; LANES] {
+    let (t, stalled, certify) = (&w[word!(t)], &w[word!(stalled)], &w[word!(certify)]);
+    let (t_noise, t_stall, t_thres) = (&w[word!(t_noise)], &w[word!(t_stall)], &w[word!(t_thres)]);
+    let (f_stall, f_thres, g_thres) = (&w[word!(f_stall)], &w[word!(f_thres)], &w[word!(g_thres)]);
+    let mut common = [false; LANES];
+    for l in 0..LANES {
+        let (f, gnorm) = (value[l].f32(), gn2[l].sqrt().f32());
+        let finite = value[l].is_finite() & gn2[l].is_finite();
+        let escape = (stalled[l] == 1) & (f <= f32::from_bits(f_stall[l]) - f32::from_bits(f_thres[l]));
+        let since_noise = t[l].wrapping_sub(t_noise[l]);
+        let due = if ball { (t_noise[l] != NEVER) & (since_noise == certify[l]) } else { (stalled[l] == 1) & (t[l].wrapping_sub(t_stall[l]) >= certify[l]) };
+        let kick_due = ball & ((t_noise[l] == NEVER) | (since_noise > t_thres[l]));
+        let stall = (gnorm <= f32::from_bits(g_thres[l])) & ((stalled[l] == 0) | kick_due);
+        common[l] = ok[l] & finite & !escape & !((certify[l] > 0) & due) & !stall;
+    }
+    common
+}
+
+/// The record of an evaluation (value, gradient norm, label) for the lanes in `mask`, as
+/// `Stepper::record` once it found the evaluation finite.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
+fn record_lanes<T: Real>(mask: &[bool; LANES], value: &[T; LANES], label: &[u32; LANES], gn2: &[T; LANES], w: &mut [[u32; LANES]; WORDS]) {
+    for l in 0..LANES {
+        let (old, t) = (w[word!(label)][l], w[word!(t)][l]);
+        let moved = mask[l] & (label[l] != old);
+        let (f, gnorm) = (w[word!(f)][l], w[word!(gnorm)][l]);
+        w[word!(f)][l] = if mask[l] { value[l].f32().to_bits() } else { f };
+        w[word!(gnorm)][l] = if mask[l] { gn2[l].sqrt().f32().to_bits() } else { gnorm };
+        w[word!(label)][l] = if moved { label[l] } else { old };
+        w[word!(label_since)][l] = if moved { t } else { w[word!(label_since)][l] };
     }
 }
 
@@ -161,10 +235,10 @@ pub fn sum_sq_lanes<T: Float>(v: &[[T; LANES]]) -> [T; LANES] {
     s
 }
 
-/// x <- round(x - step v) on the lanes in `mask` (round: to f16 when `f16`, else none), and per
-/// lane the precision sentinel's flags (moved, pushed, underflow), as the scalar update.
+/// x <- round(x - step v) on the lanes in `mask` (round: to f16 when `f16`, else none), then
+/// the precision sentinel and the step count in the records `w`, as the scalar update.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
-fn update_lanes<T: Real>(x: &mut [[T; LANES]], v: &[[T; LANES]], step: &[T; LANES], mask: &[bool; LANES], tiny: T, f16: bool) -> [[bool; 3]; LANES] {
+fn update_lanes<T: Real>(x: &mut [[T; LANES]], v: &[[T; LANES]], step: &[T; LANES], mask: &[bool; LANES], tiny: T, f16: bool, w: &mut [[u32; LANES]; WORDS]) {
     let (mut moved, mut pushed, mut underflow) = ([false; LANES], [false; LANES], [false; LANES]);
     for (xr, vr) in x.iter_mut().zip(v) {
         let mut next: [T; LANES] = std::array::from_fn(|l| xr[l] - step[l] * vr[l]);
@@ -174,9 +248,14 @@ fn update_lanes<T: Real>(x: &mut [[T; LANES]], v: &[[T; LANES]], step: &[T; LANE
         for l in 0..LANES {
             moved[l] |= next[l] != xr[l];
             pushed[l] |= vr[l] != T::zero();
-            underflow[l] |= xr[l] != T::zero() && next[l].abs() < tiny;
+            underflow[l] |= (xr[l] != T::zero()) & (next[l].abs() < tiny);
             xr[l] = if mask[l] { next[l] } else { xr[l] };
         }
     }
-    std::array::from_fn(|l| [moved[l], pushed[l], underflow[l]])
+    for l in 0..LANES {
+        let (t, limited) = (w[word!(t)][l], w[word!(t_limited)][l]);
+        let flag = mask[l] & (w[word!(stalled)][l] == 1) & (limited == NEVER) & ((pushed[l] & !moved[l]) | underflow[l]);
+        w[word!(t_limited)][l] = if flag { t } else { limited };
+        w[word!(t)][l] = t + u32::from(mask[l]);
+    }
 }
