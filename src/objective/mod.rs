@@ -146,8 +146,10 @@ pub trait Objective: Send + Sync + Debug {
     }
 }
 
-/// Points per pack of [`Objective::eval_lanes_f32`]: 8 f32 lanes fill a 256-bit vector.
-pub const LANES: usize = 8;
+/// Points per pack of [`Objective::eval_lanes_f32`] (and chains per pack of the CPU backend's
+/// lockstep step): 16 f32 lanes fill a 512-bit vector (AVX-512), two 256-bit ones (AVX2). Measured
+/// against 8 and 32 in BENCHMARKS.md (issue 11, the lockstep CPU step).
+pub const LANES: usize = 16;
 
 /// [`Objective::eval_lanes_f32`] one lane at a time (the default; the reference in tests).
 pub fn lane_by_lane<T: Float>(x: &[[T; LANES]], grad: &mut [[T; LANES]], eval: impl Fn(&[T], &mut [T]) -> Eval<T>) -> [Eval<T>; LANES] {

@@ -81,7 +81,7 @@ fn lockstep_is_the_scalar_path_bit_for_bit() {
 }
 
 /// The self-bounding rule (rebased every few steps), schedules and the smooth clip, with packs
-/// of full and short length (21 chains = 8 + 8 + 5).
+/// of full and short length (21 chains = 16 + 5).
 #[test]
 fn lockstep_keeps_rules_and_schedules() {
     let mut seen = Seen::default();
