@@ -5,6 +5,15 @@
 //! Like the GPU driver it steps a block of chains in slices of steps: between two slices it
 //! reports progress, answers a stop request and writes checkpoints holding the block in flight,
 //! so a long run loses at most one slice (about [`SLICE_TARGET`]) of work.
+//!
+//! Within a slice, rayon steps packs of [`LANES`] consecutive chains in lockstep: a pack's points
+//! stay lane-interleaved (structure of arrays) for the whole slice, every step evaluates all its
+//! lanes at once and steps the lanes whose step is common together, vectorised across chains
+//! (`kernel::lanes`, which says why and how that stays bit for bit the one-chain step); a lane
+//! whose step needs a rare branch (an escape record, a certification check, a stall start or a
+//! kick, a rebase, a trace point, a divergence) takes the scalar [`Stepper::step`] for that step.
+//! Minibatch oracles step chain by chain. The scalar path stays as the reference the tests
+//! (`tests.rs`) hold the lockstep path to.
 
 use super::pace::Pacer;
 use super::{Progress, RawRun, steps_taken};

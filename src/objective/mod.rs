@@ -128,8 +128,10 @@ pub trait Objective: Send + Sync + Debug {
         true
     }
     /// Whether [`Objective::eval_lanes_f32`] / [`Objective::eval_lanes_f64`] evaluate [`LANES`]
-    /// points faster than one at a time (objectives whose cost is data, such as finite sums: a
-    /// row of data read once serves every lane). The CPU backend then steps chains in packs.
+    /// points faster than one at a time: vectorised across lanes (the closed-form objectives), or
+    /// a row of data read once for every lane (finite sums). The CPU backend's lockstep step
+    /// evaluates packs through these entry points either way (the default goes lane by lane);
+    /// its scalar reference path uses them only where this is true.
     fn lanes(&self) -> bool {
         false
     }
@@ -161,7 +163,8 @@ pub fn lane_by_lane<T: Float>(x: &[[T; LANES]], grad: &mut [[T; LANES]], eval: i
     let (xl, gl) = if d <= STACK {
         (&mut xa[..d], &mut ga[..d])
     } else {
-        (xv.resize(d, T::zero()), gv.resize(d, T::zero()));
+        xv.resize(d, T::zero());
+        gv.resize(d, T::zero());
         (&mut xv[..], &mut gv[..])
     };
     std::array::from_fn(|l| {
