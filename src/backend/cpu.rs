@@ -165,10 +165,16 @@ fn rows<T: Real>(exp: &Experiment, live: &[Live<T>]) -> (Vec<ChainState>, Vec<f6
 /// evaluated per pack). Both give every chain the same bits: the scalar path is the reference the
 /// tests hold the lockstep path to.
 fn advance<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32, lockstep: bool) {
-    let obj = exp.objective.as_ref();
     if lockstep && pack[0].stepper.lockstep() {
-        return advance_lockstep(pack, exp, target);
+        advance_lockstep(pack, exp, target);
+    } else {
+        advance_scalar(pack, exp, target);
     }
+}
+
+/// The scalar path of [`advance`].
+fn advance_scalar<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32) {
+    let obj = exp.objective.as_ref();
     if !obj.lanes() {
         for l in pack {
             while l.stepping(target) {
@@ -195,7 +201,10 @@ fn advance<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32, lockste
     }
 }
 
-/// The lockstep path of [`advance`].
+/// The lockstep path of [`advance`]. A pack where more than one step in [`SCALAR_SHARE`] needs
+/// the scalar step (PGD on the octopus, whose t_thres = 1 kicks a stalled chain every other step)
+/// goes on chain by chain for the rest of the slice: there each lockstep step costs more than
+/// it saves (BENCHMARKS.md). Both paths give the same bits, so the switch changes no result.
 fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32) {
     let obj = exp.objective.as_ref();
     let d = obj.dim();
@@ -208,9 +217,11 @@ fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32
     let mut states = States::new(|l| lane(l).st);
     let chains: [u32; LANES] = std::array::from_fn(|l| lane(l).chain);
     let mut scratch = PackScratch::new(d);
+    // Lane-steps taken in this slice, and those of them that took the scalar step.
+    let (mut taken, mut scalar) = (0usize, 0usize);
     loop {
         let active = states.stepping(n, target);
-        if !active.contains(&true) {
+        if !active.contains(&true) || (taken >= 8 * LANES && scalar * SCALAR_SHARE > taken) {
             break;
         }
         let evals = T::eval_lanes(obj, &xs, &mut gs);
@@ -218,8 +229,10 @@ fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32
         let stepper = &pack[0].stepper;
         let common = stepper.common(active, &states, &evals, &gn2, &chains, trace);
         stepper.step_lanes(common, &chains, &mut xs, &gs, &evals, &gn2, &mut states, &mut scratch);
+        taken += active.iter().filter(|&&a| a).count();
         for l in (0..n).filter(|&l| active[l] && !common[l]) {
             // A rare branch: this lane's step is the scalar step.
+            scalar += 1;
             let live = &mut pack[l];
             live.st = states.get(l);
             live.x.iter_mut().zip(&xs).for_each(|(x, row)| *x = row[l]);
@@ -233,7 +246,12 @@ fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32
         live.st = states.get(l);
         live.x.iter_mut().zip(&xs).for_each(|(x, row)| *x = row[l]);
     }
+    advance_scalar(pack, exp, target);
 }
+
+/// See [`advance_lockstep`]: a pack goes on chain by chain once more than one in this many of
+/// its lane-steps took the scalar step.
+const SCALAR_SHARE: usize = 4;
 
 /// One chain in flight: its point, record and stepper, and what it produced since the last
 /// slice ended.
