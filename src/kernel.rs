@@ -9,6 +9,8 @@ use crate::layout::shared_struct;
 use crate::experiment::Experiment;
 use crate::method::StepRule;
 
+pub(crate) mod lanes;
+
 shared_struct! {
     /// Parameters of a dispatch, laid out as the kernel's uniform block (192 bytes).
     pub struct KernelParams {

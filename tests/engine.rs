@@ -226,7 +226,7 @@ fn octopus_pgd_escapes_saddles_in_order_and_gd_is_much_slower() {
     let _ = ObjectiveSpec::NAMES;
 }
 
-/// The CPU backend evaluates phase retrieval for packs of 8 chains at once: a chain's results do
+/// The CPU backend evaluates phase retrieval for packs of 16 chains at once: a chain's results do
 /// not depend on which pack it falls in (a full one, a short last one) or the ensemble's size.
 #[test]
 fn packed_cpu_evaluation_does_not_depend_on_the_ensemble() {

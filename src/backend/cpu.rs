@@ -5,12 +5,23 @@
 //! Like the GPU driver it steps a block of chains in slices of steps: between two slices it
 //! reports progress, answers a stop request and writes checkpoints holding the block in flight,
 //! so a long run loses at most one slice (about [`SLICE_TARGET`]) of work.
+//!
+//! Within a slice, rayon steps packs of [`LANES`] consecutive chains in lockstep: a pack's points
+//! stay lane-interleaved (structure of arrays) for the whole slice, every step evaluates all its
+//! lanes at once and steps the lanes whose step is common together, vectorised across chains
+//! (`kernel::lanes`, which says why and how that stays bit for bit the one-chain step); a lane
+//! whose step needs a rare branch (an escape record, a certification check, a stall start or a
+//! kick, a rebase, a trace point, a divergence) takes the scalar [`Stepper::step`] for that step.
+//! Minibatch oracles step chain by chain, and so does, for the rest of its slice, a pack whose
+//! lanes take the scalar step more than one step in four (kicks every other step). The scalar
+//! path stays as the reference the tests (`tests.rs`) hold the lockstep path to.
 
 use super::pace::Pacer;
 use super::{Progress, RawRun, steps_taken};
 use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
 use crate::escape::{ChainState, EscapeEvent, status};
 use crate::experiment::{Experiment, Precision};
+use crate::kernel::lanes::{PackScratch, Rows, States, sum_sq_lanes};
 use crate::kernel::{KernelParams, Real, Step, Stepper};
 use crate::objective::{Eval, LANES};
 use rayon::prelude::*;
@@ -35,8 +46,8 @@ pub fn run_resumable(
     resume: Option<Checkpoint>,
 ) -> Result<RawRun, crate::Error> {
     match exp.precision {
-        Precision::F64 => run_in::<f64>(exp, progress, ck, resume),
-        _ => run_in::<f32>(exp, progress, ck, resume),
+        Precision::F64 => run_in::<f64>(exp, progress, ck, resume, true),
+        _ => run_in::<f32>(exp, progress, ck, resume, true),
     }
 }
 
@@ -50,6 +61,7 @@ fn run_in<T: Real>(
     progress: &mut dyn FnMut(&Progress),
     mut ck: Option<&mut Checkpointer>,
     resume: Option<Checkpoint>,
+    lockstep: bool,
 ) -> Result<RawRun, crate::Error> {
     let d = exp.objective.dim();
     let p = KernelParams::new(exp, exp.chains, 0, exp.steps, u32::MAX);
@@ -95,7 +107,7 @@ fn run_in<T: Real>(
         loop {
             let target = exp.steps.min(t_end.saturating_add(pace.steps()));
             let began = Instant::now();
-            live.par_chunks_mut(LANES).for_each(|pack| advance(pack, exp, target));
+            live.par_chunks_mut(LANES).for_each(|pack| advance(pack, exp, target, lockstep));
             pace.observed(target - t_end, began.elapsed());
             t_end = target;
             for l in &mut live {
@@ -144,10 +156,25 @@ fn rows<T: Real>(exp: &Experiment, live: &[Live<T>]) -> (Vec<ChainState>, Vec<f6
     (states, x, x_tilde)
 }
 
-/// Steps a pack of up to [`LANES`] chains until step `target`, their ends, or divergence. An
-/// objective that evaluates lanes at once ([`crate::Objective::lanes`]) is evaluated for the
-/// whole pack per step; each lane's result is what it gives alone, so packing changes no result.
-fn advance<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32) {
+/// Steps a pack of up to [`LANES`] chains until step `target`, their ends, or divergence.
+///
+/// The lockstep path (`lockstep`, and a configuration that has one, see
+/// [`Stepper::lockstep`]) holds the pack's points lane-interleaved for the whole slice: each step
+/// evaluates every lane at once ([`crate::Objective::eval_lanes_f32`]), steps the lanes whose step
+/// is common together ([`Stepper::step_lanes`]) and the others one by one with the scalar step.
+/// The scalar path steps chain by chain (an objective with [`crate::Objective::lanes`] still
+/// evaluated per pack). Both give every chain the same bits: the scalar path is the reference the
+/// tests hold the lockstep path to.
+fn advance<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32, lockstep: bool) {
+    if lockstep && pack[0].stepper.lockstep() {
+        advance_lockstep(pack, exp, target);
+    } else {
+        advance_scalar(pack, exp, target);
+    }
+}
+
+/// The scalar path of [`advance`].
+fn advance_scalar<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32) {
     let obj = exp.objective.as_ref();
     if !obj.lanes() {
         for l in pack {
@@ -174,6 +201,58 @@ fn advance<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32) {
         }
     }
 }
+
+/// The lockstep path of [`advance`]. A pack where more than one step in [`SCALAR_SHARE`] needs
+/// the scalar step (PGD on the octopus, whose t_thres = 1 kicks a stalled chain every other step)
+/// goes on chain by chain for the rest of the slice: there each lockstep step costs more than
+/// it saves (BENCHMARKS.md). Both paths give the same bits, so the switch changes no result.
+fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32) {
+    let obj = exp.objective.as_ref();
+    let d = obj.dim();
+    let n = pack.len();
+    let trace = exp.trace.map_or((0, 0), |t| (t.every, t.chains));
+    // Lanes beyond a short pack repeat the first chain and never step.
+    let lane = |l: usize| pack.get(l).unwrap_or(&pack[0]);
+    let mut xs: Rows<T> = (0..d).map(|i| std::array::from_fn(|l| lane(l).x[i])).collect();
+    let mut gs: Rows<T> = vec![[T::zero(); LANES]; d];
+    let mut states = States::new(|l| lane(l).st);
+    let chains: [u32; LANES] = std::array::from_fn(|l| lane(l).chain);
+    let mut scratch = PackScratch::new(d);
+    // Lane-steps taken in this slice, and those of them that took the scalar step.
+    let (mut taken, mut scalar) = (0usize, 0usize);
+    loop {
+        let active = states.stepping(n, target);
+        if !active.contains(&true) || (taken >= 8 * LANES && scalar * SCALAR_SHARE > taken) {
+            break;
+        }
+        let evals = T::eval_lanes(obj, &xs, &mut gs);
+        let gn2 = sum_sq_lanes(&gs);
+        let stepper = &pack[0].stepper;
+        let common = stepper.common(active, &states, &evals, &gn2, &chains, trace);
+        stepper.step_lanes(common, &chains, &mut xs, &gs, &evals, &gn2, &mut states, &mut scratch);
+        taken += active.iter().filter(|&&a| a).count();
+        for l in (0..n).filter(|&l| active[l] && !common[l]) {
+            // A rare branch: this lane's step is the scalar step.
+            scalar += 1;
+            let live = &mut pack[l];
+            live.st = states.get(l);
+            live.x.iter_mut().zip(&xs).for_each(|(x, row)| *x = row[l]);
+            live.g.iter_mut().zip(&gs).for_each(|(g, row)| *g = row[l]);
+            live.step(exp, evals[l]);
+            xs.iter_mut().zip(&live.x).for_each(|(row, x)| row[l] = *x);
+            states.set(l, &live.st);
+        }
+    }
+    for (l, live) in pack.iter_mut().enumerate() {
+        live.st = states.get(l);
+        live.x.iter_mut().zip(&xs).for_each(|(x, row)| *x = row[l]);
+    }
+    advance_scalar(pack, exp, target);
+}
+
+/// See [`advance_lockstep`]: a pack goes on chain by chain once more than one in this many of
+/// its lane-steps took the scalar step.
+const SCALAR_SHARE: usize = 4;
 
 /// One chain in flight: its point, record and stepper, and what it produced since the last
 /// slice ended.
@@ -244,3 +323,6 @@ impl<'a, T: Real> Live<'a, T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! The degenerate quartic f(x, y) = 1/4 (x^2 - y^2)^2 (d = 2).
 
-use super::{Eval, Objective, float_twins, to_float};
+use super::{Eval, LANES, Objective, float_twins, lane_twins, to_float};
 use crate::method::PgdParams;
 use num_traits::Float;
 
@@ -12,11 +12,28 @@ pub struct DegenerateQuartic;
 impl DegenerateQuartic {
     /// Value and gradient, generic over the float type.
     pub fn eval<T: Float>(&self, x: &[T], g: &mut [T]) -> Eval<T> {
-        let s = x[0] * x[0] - x[1] * x[1];
-        g[0] = x[0] * s;
-        g[1] = -x[1] * s;
-        Eval { value: to_float::<T>(0.25) * s * s, label: 0, in_domain: true }
+        let value;
+        (value, g[0], g[1]) = at(x[0], x[1]);
+        Eval { value, label: 0, in_domain: true }
     }
+}
+
+/// Value and gradient at (a, b): the one formula of the scalar and the lane evaluation.
+#[inline(always)]
+fn at<T: Float>(a: T, b: T) -> (T, T, T) {
+    let s = a * a - b * b;
+    (to_float::<T>(0.25) * s * s, a * s, -b * s)
+}
+
+/// [`DegenerateQuartic::eval`] for [`LANES`] points side by side (vectorised across lanes).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
+fn eval_lanes<T: Float>(x: &[[T; LANES]], g: &mut [[T; LANES]]) -> [Eval<T>; LANES] {
+    let (mut value, mut g0, mut g1) = ([T::zero(); LANES], [T::zero(); LANES], [T::zero(); LANES]);
+    for l in 0..LANES {
+        (value[l], g0[l], g1[l]) = at(x[0][l], x[1][l]);
+    }
+    (g[0], g[1]) = (g0, g1);
+    std::array::from_fn(|l| Eval { value: value[l], label: 0, in_domain: true })
 }
 
 impl Objective for DegenerateQuartic {
@@ -27,6 +44,7 @@ impl Objective for DegenerateQuartic {
         2
     }
     float_twins!();
+    lane_twins!(|self, x, g| eval_lanes(x, g));
     fn wgsl(&self) -> String {
         include_str!("degenerate_quartic.wgsl").to_string()
     }

@@ -128,8 +128,10 @@ pub trait Objective: Send + Sync + Debug {
         true
     }
     /// Whether [`Objective::eval_lanes_f32`] / [`Objective::eval_lanes_f64`] evaluate [`LANES`]
-    /// points faster than one at a time (objectives whose cost is data, such as finite sums: a
-    /// row of data read once serves every lane). The CPU backend then steps chains in packs.
+    /// points faster than one at a time: vectorised across lanes (the closed-form objectives), or
+    /// a row of data read once for every lane (finite sums). The CPU backend's lockstep step
+    /// evaluates packs through these entry points either way (the default goes lane by lane);
+    /// its scalar reference path uses them only where this is true.
     fn lanes(&self) -> bool {
         false
     }
@@ -146,17 +148,29 @@ pub trait Objective: Send + Sync + Debug {
     }
 }
 
-/// Points per pack of [`Objective::eval_lanes_f32`]: 8 f32 lanes fill a 256-bit vector.
-pub const LANES: usize = 8;
+/// Points per pack of [`Objective::eval_lanes_f32`] (and chains per pack of the CPU backend's
+/// lockstep step): 16 f32 lanes fill a 512-bit vector (AVX-512), two 256-bit ones (AVX2). Measured
+/// against 8 and 32 in BENCHMARKS.md (issue 11, the lockstep CPU step).
+pub const LANES: usize = 16;
 
 /// [`Objective::eval_lanes_f32`] one lane at a time (the default; the reference in tests).
 pub fn lane_by_lane<T: Float>(x: &[[T; LANES]], grad: &mut [[T; LANES]], eval: impl Fn(&[T], &mut [T]) -> Eval<T>) -> [Eval<T>; LANES] {
     let d = x.len();
-    let (mut xl, mut gl) = (vec![T::zero(); d], vec![T::zero(); d]);
+    // Small points on the stack: the CPU backend calls this every step of a pack.
+    const STACK: usize = 32;
+    let (mut xa, mut ga) = ([T::zero(); STACK], [T::zero(); STACK]);
+    let (mut xv, mut gv) = (Vec::new(), Vec::new());
+    let (xl, gl) = if d <= STACK {
+        (&mut xa[..d], &mut ga[..d])
+    } else {
+        xv.resize(d, T::zero());
+        gv.resize(d, T::zero());
+        (&mut xv[..], &mut gv[..])
+    };
     std::array::from_fn(|l| {
         xl.iter_mut().zip(x).for_each(|(v, row)| *v = row[l]);
-        let e = eval(&xl, &mut gl);
-        grad.iter_mut().zip(&gl).for_each(|(row, v)| row[l] = *v);
+        let e = eval(xl, gl);
+        grad.iter_mut().zip(gl.iter()).for_each(|(row, v)| row[l] = *v);
         e
     })
 }
@@ -173,6 +187,23 @@ macro_rules! float_twins {
     };
 }
 pub(crate) use float_twins;
+
+/// Implements [`Objective::lanes`] and the two lane entry points from one generic lane
+/// evaluation, `|self, x, g| eval(x, g)` (each lane bit for bit the scalar evaluation).
+macro_rules! lane_twins {
+    (|$s:ident, $x:ident, $g:ident| $eval:expr) => {
+        fn lanes(&self) -> bool {
+            true
+        }
+        fn eval_lanes_f32(&$s, $x: &[[f32; LANES]], $g: &mut [[f32; LANES]]) -> [$crate::objective::Eval<f32>; LANES] {
+            $eval
+        }
+        fn eval_lanes_f64(&$s, $x: &[[f64; LANES]], $g: &mut [[f64; LANES]]) -> [$crate::objective::Eval<f64>; LANES] {
+            $eval
+        }
+    };
+}
+pub(crate) use lane_twins;
 
 /// Converts an f64 parameter to the working float type.
 pub(crate) fn to_float<T: Float>(v: f64) -> T {

@@ -77,7 +77,15 @@ impl PhaseRetrieval {
     /// [`PhaseRetrieval::eval`] for [`LANES`] points side by side (each row of A read once for all
     /// lanes, each lane bit for bit the scalar path: see `sums_lanes`).
     pub fn eval_lanes<T: Float>(&self, x: &[[T; LANES]], g: &mut [[T; LANES]]) -> [Eval<T>; LANES] {
-        let f = sums_lanes(&self.a, &self.y, x, g);
+        // The sums run on SUM_LANES lanes at a time: measured faster than all LANES at once
+        // (BENCHMARKS.md, the lockstep CPU step).
+        let mut f = [T::zero(); LANES];
+        let (mut xh, mut gh) = (vec![[T::zero(); SUM_LANES]; self.d], vec![[T::zero(); SUM_LANES]; self.d]);
+        for h in (0..LANES).step_by(SUM_LANES) {
+            xh.iter_mut().zip(x).for_each(|(part, row)| part.copy_from_slice(&row[h..h + SUM_LANES]));
+            f[h..h + SUM_LANES].copy_from_slice(&sums_lanes(&self.a, &self.y, &xh, &mut gh));
+            g.iter_mut().zip(&gh).for_each(|(row, part)| row[h..h + SUM_LANES].copy_from_slice(part));
+        }
         let inv_m = to_float::<T>(1.0 / self.m as f64);
         g.iter_mut().for_each(|row| row.iter_mut().for_each(|v| *v = *v * inv_m));
         let scale = to_float::<T>(0.25 / self.m as f64);
@@ -357,35 +365,38 @@ mod tests {
     }
 }
 
-/// The sums of [`PhaseRetrieval::eval`] for [`LANES`] points side by side: sum_k r_k^2 per lane
+/// Lanes of one call of `sums_lanes` (a divisor of [`LANES`]).
+const SUM_LANES: usize = 8;
+
+/// The sums of [`PhaseRetrieval::eval`] for [`SUM_LANES`] points side by side: sum_k r_k^2 per lane
 /// returned, sum_k r_k (a_k.x) a_k into `g` (unscaled), r_k = (a_k.x)^2 - y_k. Each row of A is
 /// read once for all lanes, and every lane does exactly the scalar path's operations in its order
 /// (the loops over lanes vectorise; results are bit for bit the scalar ones, tested). Built for
 /// the widest vector unit the CPU has, picked at run time: Rust never fuses a multiply and an add
 /// on its own, so every build gives the same bits.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
-fn sums_lanes<T: Float>(a: &[f64], y: &[f64], x: &[[T; LANES]], g: &mut [[T; LANES]]) -> [T; LANES] {
+fn sums_lanes<T: Float>(a: &[f64], y: &[f64], x: &[[T; SUM_LANES]], g: &mut [[T; SUM_LANES]]) -> [T; SUM_LANES] {
     let d = x.len();
-    g.iter_mut().for_each(|row| *row = [T::zero(); LANES]);
-    let mut f = [T::zero(); LANES];
+    g.iter_mut().for_each(|row| *row = [T::zero(); SUM_LANES]);
+    let mut f = [T::zero(); SUM_LANES];
     for (row, yk) in a.chunks_exact(d).zip(y) {
-        let mut ax = [T::zero(); LANES];
+        let mut ax = [T::zero(); SUM_LANES];
         for (a, xi) in row.iter().zip(x) {
             let a = to_float::<T>(*a);
-            for l in 0..LANES {
+            for l in 0..SUM_LANES {
                 ax[l] = ax[l] + a * xi[l];
             }
         }
         let yk = to_float::<T>(*yk);
-        let mut w = [T::zero(); LANES];
-        for l in 0..LANES {
+        let mut w = [T::zero(); SUM_LANES];
+        for l in 0..SUM_LANES {
             let r = ax[l] * ax[l] - yk;
             f[l] = f[l] + r * r;
             w[l] = r * ax[l];
         }
         for (a, gi) in row.iter().zip(g.iter_mut()) {
             let a = to_float::<T>(*a);
-            for l in 0..LANES {
+            for l in 0..SUM_LANES {
                 gi[l] = gi[l] + w[l] * a;
             }
         }

@@ -2,7 +2,7 @@
 //! has a strict saddle at 0; it is not globally smooth but self-bounding. Along a direction with
 //! l_i < 0 GD grows the component as (1 + eta |l_i|)^t near 0.
 
-use super::{Eval, Objective, float_twins, to_float, wgsl_real};
+use super::{Eval, LANES, Objective, float_twins, lane_twins, to_float, wgsl_real};
 use crate::Error;
 use crate::method::{PgdParams, Rho};
 use num_traits::Float;
@@ -38,20 +38,41 @@ impl Quartic {
 
     /// Value, label and gradient, generic over the float type.
     pub fn eval<T: Float>(&self, x: &[T], g: &mut [T]) -> Eval<T> {
-        let (half, quarter, three) = (to_float::<T>(0.5), to_float::<T>(0.25), to_float::<T>(3.0));
         let mut f = T::zero();
         let mut label = 0;
         for (i, (&xi, &li)) in x.iter().zip(&self.eig).enumerate() {
-            let l = to_float::<T>(li);
-            let x2 = xi * xi;
-            g[i] = l * xi + x2 * xi;
-            f = f + half * l * x2 + quarter * x2 * x2;
-            if li < 0.0 && three * x2 >= -l {
-                label = 1;
-            }
+            let (gi, f1, f2, out) = term(xi, li);
+            g[i] = gi;
+            f = f + f1 + f2;
+            label |= u32::from(out);
         }
         Eval { value: f, label, in_domain: true }
     }
+}
+
+/// Coordinate i's gradient, its two terms of f (added in turn) and whether it left its negative-curvature band: the
+/// one formula of the scalar and the lane evaluation.
+#[inline(always)]
+fn term<T: Float>(xi: T, li: f64) -> (T, T, T, bool) {
+    let (half, quarter, three) = (to_float::<T>(0.5), to_float::<T>(0.25), to_float::<T>(3.0));
+    let l = to_float::<T>(li);
+    let x2 = xi * xi;
+    (l * xi + x2 * xi, half * l * x2, quarter * x2 * x2, li < 0.0 && three * x2 >= -l)
+}
+
+/// [`Quartic::eval`] for [`LANES`] points side by side (vectorised across lanes).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
+fn eval_lanes<T: Float>(eig: &[f64], x: &[[T; LANES]], g: &mut [[T; LANES]]) -> [Eval<T>; LANES] {
+    let (mut f, mut label) = ([T::zero(); LANES], [0u32; LANES]);
+    for ((xr, gr), &li) in x.iter().zip(g.iter_mut()).zip(eig) {
+        for l in 0..LANES {
+            let (gi, f1, f2, out) = term(xr[l], li);
+            gr[l] = gi;
+            f[l] = f[l] + f1 + f2;
+            label[l] |= u32::from(out);
+        }
+    }
+    std::array::from_fn(|l| Eval { value: f[l], label: label[l], in_domain: true })
 }
 
 impl Objective for Quartic {
@@ -62,6 +83,7 @@ impl Objective for Quartic {
         self.eig.len()
     }
     float_twins!();
+    lane_twins!(|self, x, g| eval_lanes(&self.eig, x, g));
     fn wgsl(&self) -> String {
         let eig: Vec<String> = self.eig.iter().map(|&v| wgsl_real(v)).collect();
         format!(

@@ -1,6 +1,6 @@
 //! Rosenbrock's function in dimension d >= 2.
 
-use super::{Eval, Objective, float_twins, to_float};
+use super::{Eval, LANES, Objective, float_twins, lane_twins, to_float};
 use crate::Error;
 use crate::method::PgdParams;
 use num_traits::Float;
@@ -22,18 +22,43 @@ impl Rosenbrock {
 
     /// Value and gradient, generic over the float type.
     pub fn eval<T: Float>(&self, x: &[T], g: &mut [T]) -> Eval<T> {
-        let (hundred, two) = (to_float::<T>(100.0), to_float::<T>(2.0));
         g.iter_mut().for_each(|v| *v = T::zero());
         let mut f = T::zero();
         for i in 0..self.d - 1 {
-            let a = x[i + 1] - x[i] * x[i];
-            let b = T::one() - x[i];
-            f = f + hundred * a * a + b * b;
-            g[i] = g[i] - to_float::<T>(400.0) * a * x[i] - two * b;
-            g[i + 1] = g[i + 1] + to_float::<T>(200.0) * a;
+            let ([f1, f2], [g1, g2], gj) = term(x[i], x[i + 1]);
+            f = f + f1 + f2;
+            g[i] = g[i] - g1 - g2;
+            g[i + 1] = g[i + 1] + gj;
         }
         Eval { value: f, label: 0, in_domain: true }
     }
+}
+
+/// Term i's two parts (added to f in turn), the two parts subtracted from g_i in turn and the
+/// part added to g_{i+1}, at
+/// (x_i, x_{i+1}): the one formula of the scalar and the lane evaluation.
+#[inline(always)]
+fn term<T: Float>(xi: T, xj: T) -> ([T; 2], [T; 2], T) {
+    let (hundred, two) = (to_float::<T>(100.0), to_float::<T>(2.0));
+    let a = xj - xi * xi;
+    let b = T::one() - xi;
+    ([hundred * a * a, b * b], [to_float::<T>(400.0) * a * xi, two * b], to_float::<T>(200.0) * a)
+}
+
+/// [`Rosenbrock::eval`] for [`LANES`] points side by side (vectorised across lanes).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
+fn eval_lanes<T: Float>(x: &[[T; LANES]], g: &mut [[T; LANES]]) -> [Eval<T>; LANES] {
+    g.iter_mut().for_each(|r| *r = [T::zero(); LANES]);
+    let mut f = [T::zero(); LANES];
+    for i in 0..x.len() - 1 {
+        for l in 0..LANES {
+            let ([f1, f2], [g1, g2], gj) = term(x[i][l], x[i + 1][l]);
+            f[l] = f[l] + f1 + f2;
+            g[i][l] = g[i][l] - g1 - g2;
+            g[i + 1][l] = g[i + 1][l] + gj;
+        }
+    }
+    std::array::from_fn(|l| Eval { value: f[l], label: 0, in_domain: true })
 }
 
 impl Objective for Rosenbrock {
@@ -44,6 +69,7 @@ impl Objective for Rosenbrock {
         self.d
     }
     float_twins!();
+    lane_twins!(|self, x, g| eval_lanes(x, g));
     fn wgsl(&self) -> String {
         include_str!("rosenbrock.wgsl").to_string()
     }

@@ -1,7 +1,7 @@
 //! The toy saddle f(x, y) = x^2/2 + y^4/4 - y^2/2 (d = 2): a strict saddle at 0 with
 //! lambda_min = -1 and minima at (0, +-1) with f* = -1/4.
 
-use super::{Eval, Objective, float_twins};
+use super::{Eval, LANES, Objective, float_twins, lane_twins};
 use crate::method::{PgdParams, Rho};
 use num_traits::Float;
 
@@ -13,14 +13,8 @@ pub struct ToySaddle;
 impl ToySaddle {
     /// Value, label and gradient, generic over the float type.
     pub fn eval<T: Float>(&self, x: &[T], g: &mut [T]) -> Eval<T> {
-        let half = T::from(0.5).unwrap();
-        let quarter = T::from(0.25).unwrap();
-        let (a, b) = (x[0], x[1]);
-        let b2 = b * b;
-        g[0] = a;
-        g[1] = b2 * b - b;
-        let value = half * a * a + quarter * b2 * b2 - half * b2;
-        let label = if T::from(3.0).unwrap() * b2 < T::one() { 0 } else { 1 };
+        let (value, g0, g1, label) = at(x[0], x[1]);
+        (g[0], g[1]) = (g0, g1);
         Eval { value, label, in_domain: true }
     }
 
@@ -28,6 +22,28 @@ impl ToySaddle {
     pub fn hessian(&self, x: &[f64]) -> [[f64; 2]; 2] {
         [[1.0, 0.0], [0.0, 3.0 * x[1] * x[1] - 1.0]]
     }
+}
+
+/// Value, gradient and label at (a, b): the one formula of the scalar and the lane evaluation.
+#[inline(always)]
+fn at<T: Float>(a: T, b: T) -> (T, T, T, u32) {
+    let half = T::from(0.5).unwrap();
+    let quarter = T::from(0.25).unwrap();
+    let b2 = b * b;
+    let value = half * a * a + quarter * b2 * b2 - half * b2;
+    let label = if T::from(3.0).unwrap() * b2 < T::one() { 0 } else { 1 };
+    (value, a, b2 * b - b, label)
+}
+
+/// [`ToySaddle::eval`] for [`LANES`] points side by side (vectorised across lanes).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
+fn eval_lanes<T: Float>(x: &[[T; LANES]], g: &mut [[T; LANES]]) -> [Eval<T>; LANES] {
+    let (mut value, mut g0, mut g1, mut label) = ([T::zero(); LANES], [T::zero(); LANES], [T::zero(); LANES], [0u32; LANES]);
+    for l in 0..LANES {
+        (value[l], g0[l], g1[l], label[l]) = at(x[0][l], x[1][l]);
+    }
+    (g[0], g[1]) = (g0, g1);
+    std::array::from_fn(|l| Eval { value: value[l], label: label[l], in_domain: true })
 }
 
 impl Objective for ToySaddle {
@@ -38,6 +54,7 @@ impl Objective for ToySaddle {
         2
     }
     float_twins!();
+    lane_twins!(|self, x, g| eval_lanes(x, g));
     fn wgsl(&self) -> String {
         include_str!("toy_saddle.wgsl").to_string()
     }
