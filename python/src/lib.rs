@@ -91,7 +91,7 @@ fn parse(options: &Bound<'_, PyDict>, data: Option<&Bound<'_, PyAny>>, wgsl_sour
     }
     // Everything checked now, data included, before any run.
     let parsed = o.parsed(&o.table).map_err(to_py)?;
-    parsed.experiment().map_err(to_py)?;
+    escapade::options::check(&parsed.args).map_err(to_py)?;
     Ok(o)
 }
 

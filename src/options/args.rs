@@ -265,9 +265,13 @@ pub struct RunArgs {
     /// Self-bounding rule: margin added to f(x0).
     #[arg(long, help_heading = METHOD)]
     pub margin: Option<f64>,
+    // [,FMIN] is --help's notation for an optional part, not a link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// rho1 as A,B,P[,FMIN]: A + B max(F - FMIN, 0)^P (default: the objective's closed form).
     #[arg(long, allow_hyphen_values = true, help_heading = METHOD)]
     pub rho1: Option<String>,
+    // [,FMIN] is --help's notation for an optional part, not a link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// rho2 as A,B,P[,FMIN].
     #[arg(long, allow_hyphen_values = true, help_heading = METHOD)]
     pub rho2: Option<String>,

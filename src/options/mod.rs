@@ -18,7 +18,7 @@ mod table;
 
 pub use args::{BackendArg, CheckArgs, ObjectiveArgs, PerturbArg, PlotFormat, ProgressMode, RunArgs, StateArg, StepRuleArg, TheoryArgs};
 pub use build::{experiment, objective};
-pub use session::{Engines, Plan, device_indices, remove_run, save};
+pub use session::{Engines, Plan, check, device_indices, remove_run, save};
 pub use table::{file_to_flags, flag_names, matches_to_toml, read_table, table_to_flags};
 
 use crate::{Error, Experiment};

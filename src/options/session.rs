@@ -73,6 +73,53 @@ pub fn device_indices(devices: &str, backend: BackendChoice) -> Result<Vec<usize
     Devices::parse(devices)?.resolve()
 }
 
+/// What [`check`] found.
+struct Checked {
+    experiment: Experiment,
+    settings: GpuSettings,
+    /// --checkpoint-every in seconds (None: off).
+    every: Option<f64>,
+}
+
+/// Every check of `run`'s options that needs neither an engine nor the output directory: the
+/// experiment, --devices' syntax, the GPU knobs, --checkpoint-every, --resume-anyway.
+pub fn check(a: &RunArgs) -> Result<Experiment, Error> {
+    checked(a).map(|c| c.experiment)
+}
+
+fn checked(a: &RunArgs) -> Result<Checked, Error> {
+    let exp = super::experiment(a)?;
+    let backend = a.backend.choice();
+    if let Some(d) = &a.devices {
+        if backend == BackendChoice::Cpu {
+            // Refused before any adapter is looked at.
+            device_indices(d, backend)?;
+        }
+        Devices::parse(d)?;
+    }
+    // Known before any adapter is opened (the GPU engine says the same).
+    if (backend == BackendChoice::Gpu || a.devices.is_some()) && exp.objective.dim() > crate::backend_gpu_max_dim() {
+        let (d, max) = (exp.objective.dim(), crate::backend_gpu_max_dim());
+        return Err(Error::Unsupported(format!("d = {d} is beyond the GPU kernel's {max} (per-invocation arrays): use --backend cpu")));
+    }
+    // The GPU knobs are checked whatever the backend: a bad value is an error, never ignored.
+    let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, in_flight: a.dispatches_in_flight, ..GpuSettings::default() };
+    settings.validate()?;
+    let every = match a.checkpoint_every.as_str() {
+        "off" => None,
+        v => Some(
+            v.parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                .ok_or_else(|| Error::invalid("checkpoint-every", "seconds >= 0, or off", v))?,
+        ),
+    };
+    if a.resume_anyway && !a.resume {
+        return Err(Error::invalid("resume-anyway", "only with --resume", "no --resume"));
+    }
+    Ok(Checked { experiment: exp, settings, every })
+}
+
 /// A checked run, ready to go: the experiment, its engines and its checkpoints.
 pub struct Plan {
     /// The experiment.
@@ -93,29 +140,9 @@ impl Plan {
     /// checkpoint opportunity, which saves a checkpoint where there is an `out`; the run then
     /// ends with [`Error::Interrupted`].
     pub fn new(a: &RunArgs, out: Option<&Path>, engines: &mut Engines, stop: Option<Arc<AtomicBool>>) -> Result<Plan, Error> {
-        let exp = super::experiment(a)?;
+        let Checked { experiment: exp, settings, every } = checked(a)?;
         let backend = a.backend.choice();
         let devices = a.devices.as_deref().map(|d| device_indices(d, backend)).transpose()?;
-        // Known before any adapter is opened (the GPU engine says the same).
-        if (backend == BackendChoice::Gpu || devices.is_some()) && exp.objective.dim() > crate::backend_gpu_max_dim() {
-            let (d, max) = (exp.objective.dim(), crate::backend_gpu_max_dim());
-            return Err(Error::Unsupported(format!("d = {d} is beyond the GPU kernel's {max} (per-invocation arrays): use --backend cpu")));
-        }
-        // The GPU knobs are checked whatever the backend: a bad value is an error, never ignored.
-        let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, in_flight: a.dispatches_in_flight, ..GpuSettings::default() };
-        settings.validate()?;
-        let every = match a.checkpoint_every.as_str() {
-            "off" => None,
-            v => Some(
-                v.parse()
-                    .ok()
-                    .filter(|s: &f64| s.is_finite() && *s >= 0.0)
-                    .ok_or_else(|| Error::invalid("checkpoint-every", "seconds >= 0, or off", v))?,
-            ),
-        };
-        if a.resume_anyway && !a.resume {
-            return Err(Error::invalid("resume-anyway", "only with --resume", "no --resume"));
-        }
         let checkpoint = match out {
             Some(out) => {
                 let ck_dir = out.join("checkpoint");
@@ -130,18 +157,17 @@ impl Plan {
                     }
                     remove_run(out)?;
                 }
-                every.map(|secs| CheckpointSpec {
-                    resume_anyway: a.resume_anyway,
-                    stop: stop.clone(),
-                    ..CheckpointSpec::new(&ck_dir, std::time::Duration::from_secs_f64(secs))
-                })
+                match every {
+                    Some(secs) => Some(CheckpointSpec {
+                        resume_anyway: a.resume_anyway,
+                        stop: stop.clone(),
+                        ..CheckpointSpec::new(&ck_dir, std::time::Duration::from_secs_f64(secs))
+                    }),
+                    None => stop.map(scratch),
+                }
             }
             None if a.resume => return Err(Error::invalid("resume", "an output directory holding a checkpoint", "no output directory")),
-            // Only to answer `stop`: never due by time, and a stop saves nothing worth keeping.
-            None => stop.map(|stop| CheckpointSpec {
-                stop: Some(stop),
-                ..CheckpointSpec::new(std::env::temp_dir().join(format!("escapade-stop-{}", std::process::id())), std::time::Duration::MAX)
-            }),
+            None => stop.map(scratch),
         };
         let split: Vec<GpuEngine> = match &devices {
             Some(indices) => engines.devices(indices)?.iter().map(|e| e.tuned(settings)).collect::<Result<_, _>>()?,
@@ -193,6 +219,15 @@ impl Plan {
         let _ = std::fs::remove_dir_all(dir);
         let _ = std::fs::remove_dir_all(dir.with_extension("old"));
     }
+}
+
+/// A checkpoint only to answer `stop`: never due by time, in a scratch directory [`Plan::run`]
+/// removes (a stop saves nothing worth keeping there).
+fn scratch(stop: Arc<AtomicBool>) -> CheckpointSpec {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("escapade-stop-{}-{n}", std::process::id()));
+    CheckpointSpec { stop: Some(stop), ..CheckpointSpec::new(dir, std::time::Duration::MAX) }
 }
 
 /// Writes `report` into `dir` as `escapade run` does: summary.json, events.csv, chains.csv,
