@@ -23,6 +23,8 @@ pub struct NativeRun {
     options: Option<toml::Table>,
     /// experiment.toml of a loaded run.
     loaded_toml: Option<String>,
+    /// summary.json's text (read as written: every float exact).
+    summary: String,
 }
 
 impl NativeRun {
@@ -30,7 +32,8 @@ impl NativeRun {
     pub fn from_report(report: Report, options: toml::Table) -> Self {
         let saved = report.as_saved(Path::new(""));
         let records = report.chain_records().collect();
-        NativeRun { report: Some(report), saved, records, options: Some(options), loaded_toml: None }
+        let summary = serde_json::to_string(&report.summary_json()).unwrap_or_default();
+        NativeRun { report: Some(report), saved, records, options: Some(options), loaded_toml: None, summary }
     }
 
     /// A run read back from its output directory.
@@ -38,7 +41,9 @@ impl NativeRun {
         let saved = SavedRun::load(dir)?;
         let records = read_chains(&dir.join("chains.csv"))?;
         let loaded_toml = std::fs::read_to_string(dir.join("experiment.toml")).ok();
-        Ok(NativeRun { report: None, saved, records, options: None, loaded_toml })
+        let path = dir.join("summary.json");
+        let summary = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+        Ok(NativeRun { report: None, saved, records, options: None, loaded_toml, summary })
     }
 
     /// experiment.toml for a run saved to `dir`: the options as `escapade run --out DIR` records them.
@@ -127,7 +132,7 @@ fn name<T: serde::Serialize>(v: &T) -> String {
 impl NativeRun {
     /// summary.json's text.
     fn summary_json(&self) -> String {
-        serde_json::to_string(&self.saved.summary).unwrap_or_default()
+        self.summary.clone()
     }
 
     /// The report's lines for people (a loaded run: its survival in one line per label).
