@@ -426,7 +426,9 @@ def traces(
         steps = np.asarray(sel["step"], dtype=float)[ok]
         if len(steps):
             tmax = max(tmax, int(steps.max()))
-        ax.plot(steps + 1.0, y[ok], color=COLORS[k % len(COLORS)], linewidth=1, label=f"chain {c}")
+        # A chain traced once before it diverged is a point, not a line.
+        marker = "o" if len(steps) == 1 else None
+        ax.plot(steps + 1.0, y[ok], color=COLORS[k % len(COLORS)], linewidth=1, marker=marker, label=f"chain {c}")
     _log_x(ax)
     ax.set_xlim(1.0, tmax + 2.0)
     ylabel = "f(x)" if value == "f" else value
