@@ -154,7 +154,8 @@ class Experiment:
         """Runs the experiment (the GIL is released while it runs).
 
         Args:
-            out: also write the output directory as ``escapade run --out OUT`` does, with
+            out: (default: the ``out`` option, if given) also write the output directory as
+                ``escapade run --out OUT`` does, with
                 checkpoints every ``checkpoint_every`` seconds there (``resume=True`` continues
                 an interrupted run; ``force=True`` replaces a run already there).
             progress: a callable receiving a dict (``work_done``, ``work_total``, ``fraction``,
@@ -167,6 +168,8 @@ class Experiment:
             KeyboardInterrupt: Ctrl-C; the run stopped at its next dispatch, leaving a
                 checkpoint in OUT/checkpoint when ``out`` is given.
         """
+        if out is None:
+            out = self._options.get("out")
         callback, close = _progress_callback(progress)
         try:
             native, fallback = self._native.run(None if out is None else os.fspath(out), callback)
