@@ -246,12 +246,12 @@ def sweep(
             tag = " ".join(f"{k}={v}" for k, v in point.items())
             raise ValueError(f"{e} (grid point {tag})") from None
     runs = []
-    for point, e in zip(points, experiments):
+    for point, experiment in zip(points, experiments):
         where = None
         if out is not None:
             tag = "_".join(f"{k.replace('_', '-')}={v}" for k, v in point.items())
             where = os.path.join(os.fspath(out), tag)
-        runs.append(e.run(out=where, progress=progress))
+        runs.append(experiment.run(out=where, progress=progress))
     return runs
 
 
@@ -342,7 +342,10 @@ class Run:
     def save(self, dir: PathLike, plots: str = "svg", overwrite: bool = False) -> List[str]:
         """Writes the files ``escapade run --out DIR`` writes: summary.json, events.csv,
         chains.csv, trace.csv (when traced), experiment.toml and plots (``"svg"``, ``"png"`` or
-        ``"none"``). A run already in ``dir`` needs ``overwrite=True``. Returns the plots."""
+        ``"none"``). A run already in ``dir`` needs ``overwrite=True``. Returns the plots.
+
+        experiment.toml records the options; data given as arrays (``data={...}``) or WGSL given
+        as source are not in it (the command line reads data and WGSL from files)."""
         return [os.fspath(p) for p in self._native.save(os.fspath(dir), plots, overwrite)]
 
     def _frame_source(self, table: str) -> np.ndarray:
@@ -361,7 +364,7 @@ class Run:
         import pyarrow as pa
 
         a = self._frame_source(table)
-        return pa.table({name: a[name] for name in a.dtype.names})
+        return pa.table({name: a[name] for name in a.dtype.names or ()})
 
     def __repr__(self) -> str:
         return f"<escapade.Run {self._native.human_summary().splitlines()[0] if self._native.human_summary() else ''}>"

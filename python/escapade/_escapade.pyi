@@ -1,6 +1,7 @@
 """Type stubs of the native module escapade._escapade (the package escapade wraps it)."""
 
 from os import PathLike
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -31,7 +32,7 @@ class _Run:
     """A run's results."""
 
     @property
-    def source_dir(self) -> Optional[str]:
+    def source_dir(self) -> Optional[Path]:
         """The directory a loaded run came from (None for a run made in this process)."""
     def summary_json(self) -> str:
         """summary.json's text."""
@@ -47,7 +48,7 @@ class _Run:
         """The stall labels with saddle stalls."""
     def survival(self, label: Optional[int] = None) -> Dict[str, Dict[str, Any]]:
         """Kaplan-Meier and cumulative-incidence tables (all labels, or one)."""
-    def save(self, dir: Union[str, PathLike[str]], plots: str = "svg", overwrite: bool = False) -> List[str]:
+    def save(self, dir: Union[str, PathLike[str]], plots: str = "svg", overwrite: bool = False) -> List[Path]:
         """Writes the run's output files into `dir`; returns the plots written."""
 
 def parse(

@@ -158,3 +158,28 @@ def test_ctrl_c_leaves_a_checkpoint_in_out(tmp_path):
         escapade.run(**LONG, out=tmp_path)
     assert (tmp_path / "checkpoint").is_dir()
     assert not (tmp_path / "summary.json").exists()
+
+
+@pytest.mark.usefixtures("gpu")
+def test_ctrl_c_stops_a_gpu_run(tmp_path):
+    interrupt_after(1.5)
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt, match="checkpoint"):
+        escapade.run(**{**LONG, "backend": "gpu"}, out=tmp_path)
+    assert time.monotonic() - start < 60
+    assert (tmp_path / "checkpoint").is_dir()
+
+
+def test_progress_true_uses_tqdm_when_installed(capsys):
+    pytest.importorskip("tqdm")
+    escapade.run(**SMALL, progress=True)
+    assert "chain-step" in capsys.readouterr().err
+
+
+def test_arrow_tables():
+    pa = pytest.importorskip("pyarrow")
+    run = escapade.run(**SMALL)
+    t = run.to_arrow("chains")
+    assert isinstance(t, pa.Table) and t.column_names == list(run.chains.dtype.names)
+    with pytest.raises(ValueError, match="one of events, chains, trace"):
+        run.to_arrow("episodes")
