@@ -183,3 +183,20 @@ def test_arrow_tables():
     assert isinstance(t, pa.Table) and t.column_names == list(run.chains.dtype.names)
     with pytest.raises(ValueError, match="one of events, chains, trace"):
         run.to_arrow("episodes")
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_results(tmp_path):
+    options = dict(objective="octopus", dim=5, chains=4096, steps=3000, seed=5, backend="cpu", plots="none")
+
+    def stop_early(p):
+        if p["fraction"] < 0.9:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt, match="checkpoint"):
+        escapade.run(**options, out=tmp_path / "a", progress=stop_early)
+    assert (tmp_path / "a" / "checkpoint").is_dir()
+    resumed = escapade.run(**options, out=tmp_path / "a", resume=True)
+    assert not (tmp_path / "a" / "checkpoint").exists()
+    whole = escapade.run(**options)
+    assert resumed.events.tobytes() == whole.events.tobytes()
+    assert resumed.chains.tobytes() == whole.chains.tobytes()
