@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import pathlib
 import warnings
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
@@ -128,11 +129,12 @@ class Experiment:
         ``escapade run FILE`` checks it; ``overrides`` replace its values."""
         options = dict(_escapade.read_experiment(os.fspath(path)))
         options = {k.replace("-", "_"): v for k, v in options.items()}
-        data = overrides.pop("data", None)
-        wgsl = overrides.pop("wgsl", None)
+        # The file names data and WGSL files (paths, as the command line reads them).
+        data = options.pop("data", None)
+        wgsl = options.pop("wgsl", None)
+        data = overrides.pop("data", data)
+        wgsl = overrides.pop("wgsl", None if wgsl is None else pathlib.Path(wgsl))
         options.update(overrides)
-        if data is not None:
-            options.pop("data", None)
         return cls(data=data, wgsl=wgsl, **options)
 
     @property

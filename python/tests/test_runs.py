@@ -200,3 +200,19 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_results(tmp_path):
     whole = escapade.run(**options)
     assert resumed.events.tobytes() == whole.events.tobytes()
     assert resumed.chains.tobytes() == whole.chains.tobytes()
+
+
+def test_experiment_files_with_data_and_wgsl_paths(tmp_path):
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(30, 3))
+    np.save(tmp_path / "A.npy", a)
+    np.save(tmp_path / "y.npy", (a @ np.ones(3)) ** 2)
+    (tmp_path / "e.toml").write_text(
+        f'objective = "phase-retrieval"\ndata = ["{tmp_path / "A.npy"}", "{tmp_path / "y.npy"}"]\nchains = 32\nsteps = 100\nbackend = "cpu"\n')
+    from_file = escapade.Experiment.from_toml(tmp_path / "e.toml").run()
+    direct = escapade.run(objective="phase-retrieval", data=[tmp_path / "A.npy", tmp_path / "y.npy"], chains=32, steps=100, backend="cpu")
+    assert from_file.events.tobytes() == direct.events.tobytes()
+    (tmp_path / "f.wgsl").write_text("fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval {\n  return Eval(oops, 0u, 1u);\n}\n")
+    (tmp_path / "w.toml").write_text(f'wgsl = "{tmp_path / "f.wgsl"}"\ndim = 2\n')
+    with pytest.raises(ValueError, match=r"f\.wgsl:2:15: "):
+        escapade.Experiment.from_toml(tmp_path / "w.toml")
