@@ -44,6 +44,16 @@ PathLike = Union[str, "os.PathLike[str]"]
 Progress = Union[bool, Callable[[Dict[str, Any]], Any], None]
 
 
+def __getattr__(name: str) -> Any:
+    # ``escapade.plot`` without ``import escapade.plot``; matplotlib itself is imported only
+    # when a plot is drawn, so the package never needs it.
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module 'escapade' has no attribute {name!r}")
+
+
 def option_names() -> List[str]:
     """The option names :func:`run` and :class:`Experiment` accept (``escapade run``'s flags,
     in snake_case)."""
@@ -327,7 +337,9 @@ class Run:
 
     @property
     def labels(self) -> List[int]:
-        """The stall labels with saddle stalls (for :meth:`survival`)."""
+        """The labels at which some chain stalled (the keys :meth:`survival` takes); a label's
+        ``summary["survival"]["by_label"][str(label)]["saddle_stalls"]`` says how many of those
+        stalls were at saddles (0 at a minimum's label)."""
         return list(self._native.labels())
 
     def survival(self, label: Optional[int] = None) -> Dict[str, Any]:

@@ -416,7 +416,7 @@ def traces(
     """
     tr, rows = _trace_by_chain(run, chains, max_chains)
     if value not in (tr.dtype.names or ()):
-        coords = [n for n in tr.dtype.names if n.startswith("x")]
+        coords = [n for n in (tr.dtype.names or ()) if n.startswith("x")]
         raise ValueError(f"traces: value is f or a coordinate ({', '.join(coords)}), got {value!r}")
     ax = _axes(ax)
     tmax = 1
@@ -470,7 +470,7 @@ def trajectories(
         ValueError: no trace; a one-dimensional run; a coordinate out of range.
     """
     tr, rows = _trace_by_chain(run, chains, max_chains)
-    d = len([n for n in tr.dtype.names if n.startswith("x") and n[1:].isdigit()])
+    d = len([n for n in (tr.dtype.names or ()) if n.startswith("x") and n[1:].isdigit()])
     i, j = int(coords[0]), int(coords[1])
     if d < 2:
         raise ValueError("trajectories: need at least two coordinates (the run is one-dimensional)")
