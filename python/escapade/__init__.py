@@ -17,8 +17,8 @@ line's message; a failed run (no GPU adapter where one was required, a lost devi
 :class:`EscapadeError`; Ctrl-C stops a run cleanly and raises ``KeyboardInterrupt``.
 
 Tables: :attr:`Run.events`, :attr:`Run.chains` and :attr:`Run.trace` are numpy structured arrays
-whose fields are the CSV files' columns. ``run.to_pandas("events")`` and
-``run.to_arrow("chains")`` convert them when pandas or pyarrow is installed (neither is
+whose fields are the CSV files' columns (:class:`Table`, read-only). ``run.events.to_pandas()``
+and ``run.chains.to_arrow()`` convert them when pandas or pyarrow is installed (neither is
 required).
 """
 
@@ -38,7 +38,7 @@ from ._escapade import EscapadeError
 
 __version__: str = _escapade.__version__
 
-__all__ = ["EscapadeError", "Experiment", "Run", "load", "option_names", "run", "sweep", "__version__"]
+__all__ = ["EscapadeError", "Experiment", "Run", "Table", "load", "option_names", "run", "sweep", "__version__"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 Progress = Union[bool, Callable[[Dict[str, Any]], Any], None]
@@ -272,14 +272,35 @@ def load(dir: PathLike) -> "Run":
     return Run(_escapade.load(os.fspath(dir)), None)
 
 
-def _structured(columns: Mapping[str, Any]) -> np.ndarray:
-    """Columns (numpy arrays, or lists of strings) as one structured array."""
+class Table(np.ndarray):
+    """A numpy structured array whose fields are a CSV file's columns (:attr:`Run.events`,
+    :attr:`Run.chains`, :attr:`Run.trace`), read-only, with conversions for pandas and pyarrow
+    (optional: neither is needed to use the array)."""
+
+    def to_pandas(self) -> Any:
+        """The table as a pandas DataFrame, one column per field (needs pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame({name: np.asarray(self[name]) for name in self.dtype.names or ()})
+
+    def to_arrow(self) -> Any:
+        """The table as a pyarrow Table, one column per field (needs pyarrow)."""
+        import pyarrow as pa
+
+        return pa.table({name: np.asarray(self[name]) for name in self.dtype.names or ()})
+
+
+def _structured(columns: Mapping[str, Any]) -> Table:
+    """Columns (numpy arrays, or lists of strings) as one read-only structured array."""
     arrays = {k: (np.array(v, dtype=str) if isinstance(v, list) else np.asarray(v)) for k, v in columns.items()}
     n = len(next(iter(arrays.values()))) if arrays else 0
     out = np.empty(n, dtype=[(k, a.dtype) for k, a in arrays.items()])
     for k, a in arrays.items():
         out[k] = a
-    return out
+    # Cached by the Run and handed out as is: writing into it would change what every later
+    # read of the run sees, so it cannot be written (np.array(run.events) is a writable copy).
+    out.flags.writeable = False
+    return out.view(Table)
 
 
 class Run:
@@ -310,19 +331,19 @@ class Run:
             self._cache["summary"] = json.loads(self._native.summary_json())
         return self._cache["summary"]
 
-    def _table(self, name: str) -> np.ndarray:
+    def _table(self, name: str) -> Table:
         if name not in self._cache:
             self._cache[name] = _structured(getattr(self._native, name)())
         return self._cache[name]
 
     @property
-    def events(self) -> np.ndarray:
+    def events(self) -> Table:
         """events.csv as a structured array: chain, label, t_stall, escape_steps, f_stall,
         f_escape (one row per escape)."""
         return self._table("events")
 
     @property
-    def chains(self) -> np.ndarray:
+    def chains(self) -> Table:
         """chains.csv as a structured array, one row per chain, fields as the CSV's columns.
         Empty cells become -1 (``label``, ``t_limited``) or NaN (``lambda_min``,
         ``lambda_residual``); ``sosp`` is 1 (yes), 0 (no) or -1 (not examined); ``status`` and
@@ -330,7 +351,7 @@ class Run:
         return self._table("chains")
 
     @property
-    def trace(self) -> np.ndarray:
+    def trace(self) -> Table:
         """trace.csv as a structured array (chain, step, f, x0, x1, ...); empty unless the run
         traced chains (``trace_chains``)."""
         return self._table("trace")
@@ -361,24 +382,6 @@ class Run:
         experiment.toml records the options; data given as arrays (``data={...}``) or WGSL given
         as source are not in it (the command line reads data and WGSL from files)."""
         return [os.fspath(p) for p in self._native.save(os.fspath(dir), plots, overwrite)]
-
-    def _frame_source(self, table: str) -> np.ndarray:
-        if table not in ("events", "chains", "trace"):
-            raise ValueError(f"table: one of events, chains, trace, got {table!r}")
-        return self._table(table)
-
-    def to_pandas(self, table: str = "events"):
-        """``events``, ``chains`` or ``trace`` as a pandas DataFrame (needs pandas)."""
-        import pandas as pd
-
-        return pd.DataFrame(self._frame_source(table))
-
-    def to_arrow(self, table: str = "events"):
-        """``events``, ``chains`` or ``trace`` as a pyarrow Table (needs pyarrow)."""
-        import pyarrow as pa
-
-        a = self._frame_source(table)
-        return pa.table({name: a[name] for name in a.dtype.names or ()})
 
     def __repr__(self) -> str:
         return f"<escapade.Run {self._native.human_summary().splitlines()[0] if self._native.human_summary() else ''}>"

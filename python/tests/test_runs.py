@@ -75,9 +75,20 @@ def test_survival_tables():
 def test_pandas_frames():
     pd = pytest.importorskip("pandas")
     run = escapade.run(**SMALL)
-    df = run.to_pandas("chains")
+    df = run.chains.to_pandas()
     assert isinstance(df, pd.DataFrame) and list(df.columns) == list(run.chains.dtype.names)
-    assert len(run.to_pandas()) == len(run.events)
+    assert len(run.events.to_pandas()) == len(run.events)
+    assert (df["steps"].to_numpy() == run.chains["steps"]).all()
+
+
+def test_tables_are_read_only():
+    run = escapade.run(**SMALL)
+    assert isinstance(run.events, escapade.Table)
+    with pytest.raises(ValueError, match="read-only"):
+        run.chains["steps"][0] = 7
+    mine = np.array(run.chains)
+    mine["steps"][0] += 1
+    assert mine["steps"][0] == run.chains["steps"][0] + 1
 
 
 def test_experiment_from_toml_replace_and_to_toml(tmp_path):
@@ -179,10 +190,9 @@ def test_progress_true_uses_tqdm_when_installed(capsys):
 def test_arrow_tables():
     pa = pytest.importorskip("pyarrow")
     run = escapade.run(**SMALL)
-    t = run.to_arrow("chains")
+    t = run.chains.to_arrow()
     assert isinstance(t, pa.Table) and t.column_names == list(run.chains.dtype.names)
-    with pytest.raises(ValueError, match="one of events, chains, trace"):
-        run.to_arrow("episodes")
+    assert t.num_rows == len(run.chains)
 
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_results(tmp_path):
