@@ -39,6 +39,10 @@ pub enum Error {
     /// The ensemble does not fit the device's limits.
     #[error("does not fit the device: {0}")]
     TooLarge(String),
+    /// Options the parser refused (an unknown flag, a malformed number, a missing value), in the
+    /// parser's words: one line.
+    #[error("{0}")]
+    Usage(String),
     /// Reading or writing files.
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -63,6 +67,7 @@ impl Error {
     /// | variant | status | why |
     /// |---|---|---|
     /// | [`Error::InvalidInput`] | 2 | a parameter outside its range |
+    /// | [`Error::Usage`] | 2 | options the parser refused (an unknown flag, a malformed number) |
     /// | [`Error::Shader`] | 2 | the user's WGSL does not parse or validate |
     /// | [`Error::NoCpuTwin`] | 2 | a WGSL-only objective asked to run on the CPU backend |
     /// | [`Error::Unsupported`] | 2 | the request needs what this device or system lacks (e.g. `--state f64` without SHADER_F64, plots without a font): change the flags |
@@ -75,7 +80,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         use std::io::ErrorKind;
         match self {
-            Error::InvalidInput { .. } | Error::Shader(_) | Error::NoCpuTwin(_) | Error::Unsupported(_) | Error::TooLarge(_) => 2,
+            Error::InvalidInput { .. } | Error::Usage(_) | Error::Shader(_) | Error::NoCpuTwin(_) | Error::Unsupported(_) | Error::TooLarge(_) => 2,
             Error::Io { source, .. } => match source.kind() {
                 ErrorKind::NotFound
                 | ErrorKind::InvalidData

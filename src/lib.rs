@@ -23,6 +23,7 @@
 //!
 //! ```text
 //! run         Runner: experiment x engine x checkpointer x observer -> Report
+//! options     the command line's options (flags, experiment files, tables) -> Experiment, Plan
 //! report      typed results -> summary.json, CSV, Parquet, plots
 //! analysis    outcome (verdicts at resting points), check (Hessian spectra through a
 //!             Products trait, self-bounding checks), stats (survival, competing risks)
@@ -55,6 +56,7 @@ pub(crate) mod layout;
 pub mod linalg;
 pub mod method;
 pub mod objective;
+pub mod options;
 pub mod outcome;
 pub(crate) mod precision;
 pub mod report;

@@ -1,15 +1,14 @@
 //! What each subcommand does, on top of the library.
 
-use super::args::{CheckArgs, PlotFormat, RunArgs, experiment, objective};
 use super::progress::Reporter;
-use super::{Cli, SWITCHES, SweepArgs, toml_args};
+use super::{Cli, SweepArgs};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
-use escapade::CheckpointSpec;
+use escapade::options::{CheckArgs, Engines, Plan, PlotFormat, RunArgs, SWITCHES, device_indices, experiment, experiment_toml, objective};
 use escapade::report::files::SavedRun;
 use escapade::report::{plots, render_plots};
 use escapade::outcome::Final;
 use escapade::stats::SurvivalSummary;
-use escapade::{BackendChoice, Devices, Error, GpuEngine, GpuSettings, Objective, ObjectiveSpec, Report, Runner};
+use escapade::{Devices, Error, Objective, ObjectiveSpec, Report};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,158 +30,23 @@ fn stop_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     .clone()
 }
 
-/// Removes the files a run writes in `dir` (and nothing else there), for --force.
-fn remove_run(dir: &Path) -> Result<(), Error> {
-    for name in ["summary.json", "events.csv", "chains.csv", "trace.csv", "experiment.toml", "events.parquet", "chains.parquet"] {
-        match std::fs::remove_file(dir.join(name)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&dir.join(name))(e)),
-            _ => {}
-        }
-    }
-    for sub in ["plots", "checkpoint", "checkpoint.old", "checkpoint.tmp", ".writing"] {
-        let p = dir.join(sub);
-        if p.exists() {
-            std::fs::remove_dir_all(&p).map_err(Error::io(&p))?;
-        }
-    }
-    Ok(())
-}
-
-/// GPU engines opened once per command: a sweep reuses the engines and their compiled kernels.
-#[derive(Default)]
-pub struct Engines {
-    gpu: Option<GpuEngine>,
-    /// The engines of `--devices`, by adapter index.
-    devices: Option<(Vec<usize>, Vec<GpuEngine>)>,
-    /// Why `auto` fell back to the CPU (set once tried).
-    fallback: Option<Option<String>>,
-}
-
-impl Engines {
-    /// The engine for `choice`: None for the CPU, with the reason when `auto` fell back to it.
-    fn get(&mut self, choice: BackendChoice) -> Result<(Option<&GpuEngine>, Option<String>), Error> {
-        match choice {
-            BackendChoice::Cpu => return Ok((None, None)),
-            BackendChoice::Gpu if self.gpu.is_none() => self.gpu = Some(GpuEngine::new()?),
-            BackendChoice::Auto if self.fallback.is_none() => match GpuEngine::new() {
-                Ok(e) => (self.gpu, self.fallback) = (Some(e), Some(None)),
-                Err(Error::NoAdapter(why)) => self.fallback = Some(Some(format!("no GPU adapter ({why})"))),
-                Err(e) => return Err(e),
-            },
-            _ => {}
-        }
-        let why = if choice == BackendChoice::Auto { self.fallback.clone().flatten() } else { None };
-        Ok((if why.is_some() { None } else { self.gpu.as_ref() }, why))
-    }
-
-    /// One engine per device on the adapters `indices` (checked by [`device_indices`]).
-    fn devices(&mut self, indices: &[usize]) -> Result<&[GpuEngine], Error> {
-        if self.devices.as_ref().is_none_or(|(open, _)| open != indices) {
-            self.devices = Some((indices.to_vec(), Devices::Adapters(indices.to_vec()).open()?));
-        }
-        Ok(self.devices.as_ref().map_or(&[], |(_, engines)| engines.as_slice()))
-    }
-}
-
-/// The adapter indices of `--devices`, checked before any work: they must exist, and the backend
-/// must be a GPU one.
-fn device_indices(devices: &str, backend: BackendChoice) -> Result<Vec<usize>, Error> {
-    if backend == BackendChoice::Cpu {
-        return Err(Error::invalid("devices", "only with --backend gpu or auto (devices are GPUs)", "--backend cpu"));
-    }
-    Devices::parse(devices)?.resolve()
-}
-
 /// `escapade run`: returns the report.
 pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResult<Report> {
-    let exp = experiment(a)?;
-    let backend = a.backend.choice();
-    let devices = a.devices.as_deref().map(|d| device_indices(d, backend)).transpose()?;
-    // Known before any adapter is opened (the GPU engine says the same).
-    if (backend == BackendChoice::Gpu || devices.is_some()) && exp.objective.dim() > escapade::backend_gpu_max_dim() {
-        let (d, max) = (exp.objective.dim(), escapade::backend_gpu_max_dim());
-        return Err(Error::Unsupported(format!("d = {d} is beyond the GPU kernel's {max} (per-invocation arrays): use --backend cpu")));
-    }
-    // The GPU knobs are checked whatever the backend: a bad value is an error, never ignored.
-    let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, in_flight: a.dispatches_in_flight, ..GpuSettings::default() };
-    settings.validate()?;
-    let ext = a.plots.ext();
+    // SIGINT/SIGTERM: the next dispatch (GPU) or slice of steps (CPU) saves a checkpoint and the
+    // run stops with exit status 130.
+    let stop = (a.checkpoint_every != "off").then(stop_flag);
+    let plan = Plan::new(a, Some(&a.out), engines, stop)?;
     let mut reporter = Reporter::new(a.progress, a.quiet);
-    let ck_dir = a.out.join("checkpoint");
-    let checkpoint = match a.checkpoint_every.as_str() {
-        "off" => None,
-        v => {
-            let secs: f64 = v
-                .parse()
-                .ok()
-                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
-                .ok_or_else(|| Error::invalid("checkpoint-every", "seconds >= 0, or off", v))?;
-            // SIGINT/SIGTERM: the next dispatch (GPU) or slice of steps (CPU) saves a checkpoint
-            // and the run stops with exit status 130.
-            Some(CheckpointSpec { resume_anyway: a.resume_anyway, stop: Some(stop_flag()), ..CheckpointSpec::new(&ck_dir, std::time::Duration::from_secs_f64(secs)) })
-        }
-    };
-    if a.resume_anyway && !a.resume {
-        return Err(Error::invalid("resume-anyway", "only with --resume", "no --resume"));
-    }
-    let has_checkpoint = CheckpointSpec::saved_parts(&ck_dir).is_some();
-    if a.resume && !has_checkpoint {
-        return Err(Error::invalid("resume", "an output directory holding a checkpoint", ck_dir.display()));
-    }
-    // Never destroy a run: an existing one (results or a checkpoint) needs --force or --resume.
-    if !a.resume && (a.out.join("summary.json").exists() || has_checkpoint) {
-        if !a.force {
-            return Err(Error::invalid("out", "a directory without a run, --force to replace the run in it, or --resume to continue it", a.out.display()));
-        }
-        remove_run(&a.out)?;
-    }
-    let split: Vec<GpuEngine> = match &devices {
-        Some(indices) => engines.devices(indices)?.iter().map(|e| e.tuned(settings)).collect::<Result<_, _>>()?,
-        None => Vec::new(),
-    };
-    // `auto` runs what the GPU kernel cannot hold on the CPU, saying so.
-    let too_wide = backend == BackendChoice::Auto && exp.objective.dim() > escapade::backend_gpu_max_dim();
-    let (gpu, fallback) = if devices.is_some() {
-        (None, None)
-    } else if too_wide {
-        (None, Some(format!("d = {} is beyond the GPU kernel's {}", exp.objective.dim(), escapade::backend_gpu_max_dim())))
-    } else {
-        engines.get(backend)?
-    };
-    let tuned = gpu.map(|e| e.tuned(settings)).transpose()?;
-    let mut runner = match &tuned {
-        Some(engine) => Runner::gpu(engine),
-        None if devices.is_some() => Runner::gpus(&split),
-        None => Runner::cpu(),
-    };
-    if let Some(why) = fallback {
-        let note = format!("{why}; ran on the CPU backend");
-        if !a.quiet {
-            eprintln!("warning: {note}");
-        }
-        runner = runner.note(note);
-    }
-    if let Some(spec) = checkpoint {
-        runner = runner.checkpoint(spec, a.resume);
+    if let Some(note) = plan.fallback.as_ref().filter(|_| !a.quiet) {
+        eprintln!("warning: {note}");
     }
     let mut observe = |p: &escapade::advanced::Progress| reporter.update(p);
-    let report = runner.observe(&mut observe).run(&exp)?;
+    let report = plan.run(&mut observe)?;
     reporter.finish();
-    report.write(&a.out)?;
+    // experiment.toml: every option of this run as `run` parsed it.
+    let plotted = escapade::options::save(&report, Some(&experiment_toml(matches)), &a.out, a.plots)?;
     // The results are safe: the checkpoint is no longer needed.
-    let _ = std::fs::remove_dir_all(&ck_dir);
-    let _ = std::fs::remove_dir_all(ck_dir.with_extension("old"));
-    let cmd = Cli::command();
-    if let Some(run_cmd) = cmd.find_subcommand("run") {
-        let text = toml_args::matches_to_toml(run_cmd, matches, &["experiment", "resume"]);
-        let path = a.out.join("experiment.toml");
-        std::fs::write(&path, text).map_err(Error::io(&path))?;
-    }
-    let mut plotted = Vec::new();
-    if let Some(ext) = ext {
-        let saved = report.as_saved(&a.out);
-        plotted = render_plots(&saved, Some(report.experiment.objective.as_ref()), &a.out.join("plots"), ext)?;
-    }
+    plan.clear_checkpoint();
     if !a.quiet {
         println!("{}", report.human_summary());
         let d = a.out.display();
@@ -297,7 +161,7 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat) -> CmdResult {
 
 /// A `run` command line of the grid that the parser refused, as an error naming the flag.
 fn grid_error(e: clap::Error) -> Error {
-    super::invalid_value(&e).unwrap_or_else(|| {
+    escapade::options::invalid_value(&e).unwrap_or_else(|| {
         let first = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
         Error::invalid("grid", "values the run flags accept", first)
     })
@@ -330,8 +194,8 @@ fn grid_points(axes: &[String]) -> Result<Vec<Vec<(String, String)>>, Error> {
 /// `escapade sweep EXPERIMENT.toml --grid KEY=V1,V2 ...`.
 pub fn sweep(s: &SweepArgs) -> CmdResult {
     let cmd = Cli::command();
-    let known = cmd.find_subcommand("run").map(toml_args::flag_names).unwrap_or_default();
-    let base = toml_args::file_to_flags(&s.experiment, &known, &SWITCHES)?;
+    let known = cmd.find_subcommand("run").map(escapade::options::flag_names).unwrap_or_default();
+    let base = escapade::options::file_to_flags(&s.experiment, &known, &SWITCHES)?;
     let points = grid_points(&s.grid)?;
     for (key, _) in points.first().into_iter().flatten() {
         if !known.contains(key) || key == "out" {

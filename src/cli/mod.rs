@@ -1,15 +1,13 @@
 //! Subcommands: run, sweep, report, compare, check, list, info. Errors print one line and exit
 //! with [`Error::exit_code`]: 2 for bad input, 1 for runtime failures.
 
-mod args;
 mod commands;
 mod list;
 mod progress;
-mod toml_args;
 
-use args::{BackendArg, CheckArgs, PlotFormat, RunArgs};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use escapade::Error;
+use escapade::options::{BackendArg, CheckArgs, PlotFormat, RunArgs, SWITCHES, invalid_value, one_line, };
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -99,9 +97,6 @@ pub struct SweepArgs {
     quiet: bool,
 }
 
-/// Flags of `run` that are switches (present or absent) in experiment files.
-const SWITCHES: [&str; 4] = ["quiet", "resume", "resume-anyway", "force"];
-
 /// Replaces the experiment file of `run` in argv by the file's flags, put right after `run` so
 /// that typed flags override them. The file is `--config FILE` (or `--config=FILE`), or any
 /// argument ending in `.toml` (any case) that is not a flag's value; there is at most one.
@@ -132,66 +127,19 @@ fn expand_experiment_file(argv: &mut Vec<String>) -> Result<(), Error> {
         argv.remove(at - 1);
     }
     let cmd = Cli::command();
-    let run = cmd.find_subcommand("run").map(toml_args::flag_names).unwrap_or_default();
-    let flags = toml_args::file_to_flags(&path, &run, &SWITCHES)?;
+    let run = cmd.find_subcommand("run").map(escapade::options::flag_names).unwrap_or_default();
+    let flags = escapade::options::file_to_flags(&path, &run, &SWITCHES)?;
     argv.splice(2..2, flags);
     Ok(())
 }
 
-/// Joins a value that starts with `-` but is not a number clap recognizes (`--eta -inf`,
-/// `--shard -1/2`) to its flag (`--eta=-inf`), so that the flag's own check names it instead of
-/// clap reporting an unknown short flag. The subcommands have no short flags but `-h`, and
-/// negative numbers parse the same either way.
+/// [`escapade::options::join_dashed_values`] for the subcommand `argv` names.
 fn join_dashed_values(argv: &[String]) -> Vec<String> {
     let cmd = Cli::command();
-    let Some(sub) = argv.get(1).and_then(|name| cmd.find_subcommand(name)) else { return argv.to_vec() };
-    let takes_value = |flag: &str| {
-        flag.strip_prefix("--").is_some_and(|long| sub.get_arguments().any(|a| a.get_long() == Some(long) && a.get_action().takes_values()))
-    };
-    let mut out: Vec<String> = Vec::with_capacity(argv.len());
-    for a in argv.iter() {
-        let dashed = a.starts_with('-') && !a.starts_with("--") && a.len() > 1 && a != "-h";
-        match out.last_mut() {
-            Some(prev) if dashed && takes_value(prev) => *prev = format!("{prev}={a}"),
-            _ => out.push(a.clone()),
-        }
+    match argv.get(1).and_then(|name| cmd.find_subcommand(name)) {
+        Some(sub) => escapade::options::join_dashed_values(sub, argv),
+        None => argv.to_vec(),
     }
-    out
-}
-
-/// A parser error about a flag with a fixed set of values (`--backend tpu`), as the library
-/// words bad input: one line naming the flag and what it allows. `None` for other parser errors.
-pub(crate) fn invalid_value(e: &clap::Error) -> Option<Error> {
-    use clap::error::{ContextKind, ContextValue, ErrorKind};
-    if e.kind() != ErrorKind::InvalidValue {
-        return None;
-    }
-    let (Some(ContextValue::String(arg)), Some(ContextValue::String(got)), Some(ContextValue::Strings(valid))) =
-        (e.get(ContextKind::InvalidArg), e.get(ContextKind::InvalidValue), e.get(ContextKind::ValidValue))
-    else {
-        return None;
-    };
-    // A missing value (`--chains` last) has no list of values: clap's own line says so.
-    if valid.is_empty() {
-        return None;
-    }
-    // "--backend <BACKEND>" -> "backend"
-    let field = arg.trim_start_matches('-').split([' ', '=']).next().unwrap_or(arg);
-    let got = if got.is_empty() { "an empty value" } else { got.as_str() };
-    Some(Error::invalid(field, format!("one of {}", valid.join(", ")), got))
-}
-
-/// Any other parser error as one line, the contract for bad input: clap's first paragraph (what
-/// is wrong) with its tip, and where the allowed flags are listed; the usage block is left out.
-fn one_line(e: &clap::Error, sub: Option<&str>) -> String {
-    let text = e.render().to_string();
-    let mut paragraphs = text.split("\n\n").map(|p| p.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "));
-    let mut line = paragraphs.next().unwrap_or_default();
-    for p in paragraphs.filter(|p| p.starts_with("tip:")) {
-        line += &format!(" ({p})");
-    }
-    let help = sub.map_or("escapade --help".to_string(), |s| format!("escapade {s} --help"));
-    format!("{line}; {help} lists what is allowed")
 }
 
 fn fail(e: &Error) -> ExitCode {
@@ -232,7 +180,7 @@ pub fn main() -> ExitCode {
         }
         Command::Run { args, .. } => {
             let sub = matches.subcommand_matches("run").cloned().unwrap_or_default();
-            commands::run(args, &sub, &mut commands::Engines::default()).map(|_| ())
+            commands::run(args, &sub, &mut escapade::options::Engines::default()).map(|_| ())
         }
         Command::Sweep(s) => commands::sweep(s),
         Command::Report { dir, plots } => commands::report(dir, *plots),
@@ -264,10 +212,10 @@ mod tests {
     #[test]
     fn parser_errors_on_fixed_choices_name_the_flag() {
         let e = Cli::command().try_get_matches_from(["escapade", "run", "--step-rule", "adaptive"]).err().unwrap();
-        let e = super::invalid_value(&e).unwrap();
+        let e = escapade::options::invalid_value(&e).unwrap();
         assert_eq!(e.to_string(), "invalid step-rule: got adaptive, allowed: one of fixed, self-bounding");
         assert_eq!(e.exit_code(), 2);
         let e = Cli::command().try_get_matches_from(["escapade", "run", "--chains", "many"]).err().unwrap();
-        assert!(super::invalid_value(&e).is_none());
+        assert!(escapade::options::invalid_value(&e).is_none());
     }
 }

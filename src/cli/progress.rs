@@ -1,7 +1,7 @@
 //! Progress on long runs: an indicatif bar (chains finished, escapes so far, chain-steps per
 //! second, time left), machine-readable JSON lines for scripts, or nothing.
 
-use super::args::ProgressMode;
+use escapade::options::ProgressMode;
 use escapade::advanced::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::{Duration, Instant};

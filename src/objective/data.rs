@@ -5,7 +5,7 @@ use crate::Error;
 use std::path::{Path, PathBuf};
 
 /// A dense row-major matrix of f64.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Matrix {
     /// Rows.
     pub rows: usize,
@@ -19,6 +19,16 @@ impl Matrix {
     /// Entry (i, j).
     pub fn at(&self, i: usize, j: usize) -> f64 {
         self.data[i * self.cols + j]
+    }
+
+    /// Checks a matrix given in memory (an embedder's array) as [`load_matrix`] checks a file's:
+    /// `rows * cols` entries, not empty, every entry finite; `field` names it in errors.
+    pub fn checked(self, field: &str) -> Result<Matrix, Error> {
+        let shown = format!("a {} x {} array", self.rows, self.cols);
+        if self.rows.checked_mul(self.cols) != Some(self.data.len()) {
+            return Err(Error::invalid(field, format!("{} entries (rows x columns)", self.rows.saturating_mul(self.cols)), format!("{shown} of {} entries", self.data.len())));
+        }
+        nonempty_finite(self, &|why| Error::invalid(field, format!("finite numbers ({why})"), &shown))
     }
 
     /// Frobenius norm.
@@ -35,6 +45,8 @@ pub enum DataSource {
     Seed(u64),
     /// Loaded from files (which ones depends on the objective).
     Files(Vec<PathBuf>),
+    /// Given in memory (which ones depends on the objective, as for files), checked as files are.
+    Arrays(Vec<Matrix>),
 }
 
 /// Loads a matrix from `.npy` (2-D or 1-D, f32 or f64, C order) or `.csv` (one row per line,
@@ -104,6 +116,11 @@ pub fn load_matrix(path: &Path, field: &str) -> Result<Matrix, Error> {
         }
         _ => return Err(bad(format!("unknown extension {ext:?}; use .npy or .csv"))),
     };
+    nonempty_finite(m, &bad)
+}
+
+/// `m` if it has entries and all are finite, else `bad` with what is wrong.
+fn nonempty_finite(m: Matrix, bad: &dyn Fn(String) -> Error) -> Result<Matrix, Error> {
     if m.data.is_empty() {
         return Err(bad("it is empty".into()));
     }

@@ -319,6 +319,17 @@ impl ObjectiveSpec {
         }
     }
 
+    /// The names of the data an objective takes from files or arrays, in order (phase-retrieval:
+    /// A, y; matrix-factorization: M; linear-network: Y; others: none).
+    pub fn data_names(name: &str) -> &'static [&'static str] {
+        match name {
+            "phase-retrieval" => &["A", "y"],
+            "matrix-factorization" => &["M"],
+            "linear-network" => &["Y"],
+            _ => &[],
+        }
+    }
+
     /// Builds the objective, checking its parameters and loading its data.
     pub fn build(&self) -> Result<std::sync::Arc<dyn Objective>, crate::Error> {
         use std::sync::Arc;
@@ -328,6 +339,14 @@ impl ObjectiveSpec {
                 DataSource::Files(paths) if paths.len() == names.len() => {
                     paths.iter().zip(names).map(|(p, n)| data::load_matrix(p, n)).collect::<Result<Vec<_>, _>>().map(Some)
                 }
+                DataSource::Arrays(arrays) if arrays.len() == names.len() => {
+                    arrays.iter().zip(names).map(|(m, n)| m.clone().checked(n)).collect::<Result<Vec<_>, _>>().map(Some)
+                }
+                DataSource::Arrays(arrays) => Err(crate::Error::invalid(
+                    "data",
+                    format!("{} array(s): {}", names.len(), names.join(", ")),
+                    arrays.len(),
+                )),
                 DataSource::Files(paths) => Err(crate::Error::invalid(
                     "data files",
                     format!("{} file(s): {}", names.len(), names.join(", ")),
@@ -340,7 +359,7 @@ impl ObjectiveSpec {
             ObjectiveSpec::ToySaddle => Arc::new(ToySaddle),
             ObjectiveSpec::Quartic { eigenvalues } => Arc::new(Quartic::new(eigenvalues.clone())?),
             ObjectiveSpec::Octopus { dim, tau, gamma, l } => Arc::new(Octopus::new(*dim, *tau, *gamma, *l)?),
-            ObjectiveSpec::PhaseRetrieval { dim, m, data } => match files(data, &["A", "y"])? {
+            ObjectiveSpec::PhaseRetrieval { dim, m, data } => match files(data, Self::data_names("phase-retrieval"))? {
                 Some(mut f) => {
                     let y = f.pop().unwrap_or_else(|| unreachable!());
                     let a = f.pop().unwrap_or_else(|| unreachable!());
@@ -348,11 +367,11 @@ impl ObjectiveSpec {
                 }
                 None => Arc::new(PhaseRetrieval::generate(*dim, *m, seed(data))?),
             },
-            ObjectiveSpec::MatrixFactorization { n, rank, spectrum, data } => match files(data, &["M"])? {
+            ObjectiveSpec::MatrixFactorization { n, rank, spectrum, data } => match files(data, Self::data_names("matrix-factorization"))? {
                 Some(mut f) => Arc::new(MatrixFactorization::from_matrix(f.remove(0), *rank)?),
                 None => Arc::new(MatrixFactorization::generate(*n, *rank, spectrum.clone(), seed(data))?),
             },
-            ObjectiveSpec::LinearNetwork { n, rank, p, kappa, data } => match files(data, &["Y"])? {
+            ObjectiveSpec::LinearNetwork { n, rank, p, kappa, data } => match files(data, Self::data_names("linear-network"))? {
                 Some(mut f) => Arc::new(LinearNetwork::from_target(f.remove(0), *rank, *kappa)?),
                 None => Arc::new(LinearNetwork::generate(*n, *rank, *p, *kappa, seed(data))?),
             },

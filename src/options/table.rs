@@ -3,8 +3,8 @@
 //! typed flags override file values. Unknown keys are errors naming the key. The inverse, writing
 //! the options a run used as TOML, makes DIR/experiment.toml a complete record of the run.
 
+use crate::Error;
 use clap::{ArgMatches, Command};
-use escapade::Error;
 use std::path::Path;
 
 /// Long names of the flags `cmd` accepts.
@@ -25,34 +25,41 @@ fn scalar(key: &str, v: &toml::Value) -> Result<String, Error> {
 
 /// The flags a TOML experiment file stands for, checked against `run`'s flags (`known`).
 pub fn file_to_flags(path: &Path, known: &[String], switches: &[&str]) -> Result<Vec<String>, Error> {
+    table_to_flags(&read_table(path)?, &path.display().to_string(), known, switches)
+}
+
+/// A TOML experiment file's table; a syntax error names the file, line and column.
+pub fn read_table(path: &Path) -> Result<toml::Table, Error> {
     let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+    text.parse().map_err(|e: toml::de::Error| {
         // Where: line and column of the error's first byte.
         let place = e.span().map_or(String::new(), |s| {
             let before = text.get(..s.start).unwrap_or(&text);
             format!(" line {} column {}", before.matches('\n').count() + 1, before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1)
         });
         Error::invalid(format!("{}{place}", path.display()), "a TOML experiment file", e.message().trim().replace('\n', " "))
-    })?;
+    })
+}
+
+/// The flags a table of options stands for (an experiment file's, or an embedder's such as
+/// Python's keyword arguments), checked against `run`'s flags (`known`); `origin` names the
+/// table in errors. Keys are flag names, kebab-case or snake_case; `switches` take booleans.
+pub fn table_to_flags(table: &toml::Table, origin: &str, known: &[String], switches: &[&str]) -> Result<Vec<String>, Error> {
     let mut flags = Vec::new();
     let mut seen = std::collections::BTreeMap::new();
-    for (key, value) in &table {
+    for (key, value) in table {
         let flag = key.replace('_', "-");
         if let Some(other) = seen.insert(flag.clone(), key.clone()) {
-            return Err(Error::invalid(format!("{} key {key:?}", path.display()), format!("each option once (it is also given as {other:?})"), "a second spelling"));
+            return Err(Error::invalid(format!("{origin} key {key:?}"), format!("each option once (it is also given as {other:?})"), "a second spelling"));
         }
         if !known.contains(&flag) {
-            return Err(Error::invalid(
-                format!("{} key {key:?}", path.display()),
-                format!("one of: {}", known.join(", ")),
-                "an unknown key",
-            ));
+            return Err(Error::invalid(format!("{origin} key {key:?}"), format!("one of: {}", known.join(", ")), "an unknown key"));
         }
         if switches.contains(&flag.as_str()) {
             match value {
                 toml::Value::Boolean(true) => flags.push(format!("--{flag}")),
                 toml::Value::Boolean(false) => {}
-                other => return Err(Error::invalid(format!("{} key {key:?}", path.display()), "true or false", other)),
+                other => return Err(Error::invalid(format!("{origin} key {key:?}"), "true or false", other)),
             }
         } else {
             let v = scalar(key, value)?;

@@ -1,16 +1,14 @@
-//! `escapade run`'s flags and their translation into an [`Experiment`]. Every value is checked
-//! by the library, which names the field and its allowed range on bad input; flags with a fixed
-//! set of values are checked by clap first (see `cli::main`, which reports them the same way).
+//! `escapade run`'s flags (and `check`'s). Every value is checked by the library
+//! ([`super::build`]), which names the field and its allowed range on bad input; flags with a
+//! fixed set of values are checked by clap first ([`super::invalid_value`] words those errors
+//! the same way).
 
+use crate::experiment::defaults;
+use crate::objective::data::Matrix;
+use crate::{BackendChoice, MethodKind, ObjectiveSpec, Precision};
 use clap::builder::PossibleValuesParser;
 use clap::{Args, ValueEnum};
-use escapade::method::{Oracle, Perturbation, PrecondKernel, Rho, Schedule, SelfBounding, StepRule, Transform};
-use escapade::objective::{DataSource, WgslObjective};
-use escapade::experiment::CheckSpec;
-use escapade::experiment::defaults;
-use escapade::{BackendChoice, Error, Experiment, Init, MethodKind, Objective, ObjectiveSpec, Precision, TheoryParams};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 const OBJECTIVE: &str = "Objective";
 const METHOD: &str = "Method";
@@ -29,6 +27,8 @@ fn method_names() -> PossibleValuesParser {
 }
 
 /// `--backend`.
+// The variants' comments are plain ones: clap would print doc comments in --help.
+#[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackendArg {
     // A GPU adapter when one exists (lavapipe counts), else the CPU with a warning.
@@ -60,6 +60,8 @@ impl BackendArg {
 }
 
 /// `--state`.
+// The variants' comments are plain ones: clap would print doc comments in --help.
+#[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StateArg {
     // f16 storage (half the device memory; needs SHADER_F16 on the GPU path).
@@ -74,7 +76,8 @@ pub enum StateArg {
 }
 
 impl StateArg {
-    fn precision(self) -> Precision {
+    /// The library's precision.
+    pub fn precision(self) -> Precision {
         match self {
             StateArg::F16 => Precision::F16,
             StateArg::F32 => Precision::F32,
@@ -84,6 +87,8 @@ impl StateArg {
 }
 
 /// `--plots`.
+// The variants' comments are plain ones: clap would print doc comments in --help.
+#[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PlotFormat {
     // SVG files.
@@ -107,6 +112,8 @@ impl PlotFormat {
 }
 
 /// `--progress`.
+// The variants' comments are plain ones: clap would print doc comments in --help.
+#[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ProgressMode {
     // A progress bar on stderr (chains finished, escapes so far, chain-steps/s, time left).
@@ -119,6 +126,8 @@ pub enum ProgressMode {
 }
 
 /// `--step-rule`.
+// The variants' comments are plain ones: clap would print doc comments in --help.
+#[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StepRuleArg {
     // The method's parameters, the same for every chain.
@@ -128,6 +137,8 @@ pub enum StepRuleArg {
 }
 
 /// `--perturb`.
+// The variants' comments are plain ones: clap would print doc comments in --help.
+#[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PerturbArg {
     // No perturbation.
@@ -190,12 +201,22 @@ pub struct ObjectiveArgs {
     /// The custom objective's minimum value f*, if known (for the self-bounding rule's Df).
     #[arg(long)]
     pub f_min: Option<f64>,
+    /// Objective data given in memory (an embedder's arrays, e.g. Python's numpy arrays), in
+    /// the order of --data's files; not a flag. Checked as the files are.
+    #[arg(skip)]
+    pub arrays: Option<Vec<Matrix>>,
+    /// A custom objective's WGSL source given in memory (not a flag), with the name its errors
+    /// show in place of a file name.
+    #[arg(skip)]
+    pub wgsl_source: Option<(String, String)>,
 }
 
 /// Flags of `escapade run`.
 #[derive(Args)]
 #[command(allow_negative_numbers = true, args_override_self = true)]
 pub struct RunArgs {
+    // The objective's flags (documented on the struct; clap would read a doc comment here).
+    #[allow(missing_docs)]
     #[command(flatten)]
     pub obj: ObjectiveArgs,
     /// Method preset (`escapade list` describes them); its pieces can be changed by the flags below.
@@ -244,15 +265,21 @@ pub struct RunArgs {
     /// Self-bounding rule: margin added to f(x0).
     #[arg(long, help_heading = METHOD)]
     pub margin: Option<f64>,
+    // [,FMIN] is --help's notation for an optional part, not a link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// rho1 as A,B,P[,FMIN]: A + B max(F - FMIN, 0)^P (default: the objective's closed form).
     #[arg(long, allow_hyphen_values = true, help_heading = METHOD)]
     pub rho1: Option<String>,
+    // [,FMIN] is --help's notation for an optional part, not a link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// rho2 as A,B,P[,FMIN].
     #[arg(long, allow_hyphen_values = true, help_heading = METHOD)]
     pub rho2: Option<String>,
     /// Self-bounding rule: re-anchor at the current value every N steps (0: only at x0).
     #[arg(long, help_heading = METHOD)]
     pub rebase_every: Option<u32>,
+    // The theory's flags (documented on the struct).
+    #[allow(missing_docs)]
     #[command(flatten, next_help_heading = THEORY)]
     pub theory: TheoryArgs,
     /// Number of chains.
@@ -365,6 +392,8 @@ pub struct TheoryArgs {
 #[derive(Args)]
 #[command(allow_negative_numbers = true, args_override_self = true)]
 pub struct CheckArgs {
+    // The objective's flags (documented on the struct; clap would read a doc comment here).
+    #[allow(missing_docs)]
     #[command(flatten)]
     pub obj: ObjectiveArgs,
     /// Also use the visited points of this run directory (its trace.csv).
@@ -387,216 +416,9 @@ pub struct CheckArgs {
     pub plots: PlotFormat,
 }
 
-fn objective_spec(a: &ObjectiveArgs) -> Result<ObjectiveSpec, Error> {
-    let name = a.objective.as_str();
-    let two_d = matches!(name, "toy-saddle" | "degenerate-quartic");
-    let dim = a.dim.or(a.eigenvalues.as_ref().map(Vec::len)).unwrap_or(if two_d { 2 } else { 5 });
-    let mut spec = ObjectiveSpec::from_name(name, dim)?;
-    let source = |d: &mut DataSource| {
-        if let Some(files) = &a.data {
-            *d = DataSource::Files(files.clone());
-        } else if let Some(s) = a.data_seed {
-            *d = DataSource::Seed(s);
-        }
-    };
-    match &mut spec {
-        ObjectiveSpec::Quartic { eigenvalues } => {
-            if let Some(e) = &a.eigenvalues {
-                if e.len() != dim {
-                    return Err(Error::invalid("eigenvalues", format!("{dim} values (one per dimension)"), e.len()));
-                }
-                *eigenvalues = e.clone();
-            }
-        }
-        ObjectiveSpec::Octopus { tau, gamma, l, .. } => {
-            *tau = a.tau.unwrap_or(*tau);
-            *gamma = a.gamma.unwrap_or(*gamma);
-            *l = a.big_l.unwrap_or(*l);
-        }
-        ObjectiveSpec::PhaseRetrieval { m, data, .. } => {
-            *m = a.m.unwrap_or(*m);
-            source(data);
-        }
-        ObjectiveSpec::MatrixFactorization { rank, spectrum, data, .. } => {
-            *rank = a.rank.unwrap_or(*rank);
-            *spectrum = a.spectrum.clone();
-            source(data);
-        }
-        ObjectiveSpec::LinearNetwork { rank, p, kappa, data, .. } => {
-            *rank = a.rank.unwrap_or(*rank);
-            *p = a.p.unwrap_or(*p);
-            *kappa = a.kappa.unwrap_or(*kappa);
-            source(data);
-        }
-        _ => {}
+impl ObjectiveArgs {
+    /// Whether the objective's data is given (files or arrays) rather than generated.
+    pub fn has_data(&self) -> bool {
+        self.data.is_some() || self.arrays.is_some()
     }
-    let misplaced = [
-        ("eigenvalues", a.eigenvalues.is_some(), &["quartic"][..]),
-        ("tau", a.tau.is_some(), &["octopus"]),
-        ("gamma", a.gamma.is_some(), &["octopus"]),
-        ("L", a.big_l.is_some(), &["octopus"]),
-        ("m", a.m.is_some(), &["phase-retrieval"]),
-        ("rank", a.rank.is_some(), &["matrix-factorization", "linear-network"]),
-        ("p", a.p.is_some(), &["linear-network"]),
-        ("kappa", a.kappa.is_some(), &["linear-network"]),
-        ("spectrum", a.spectrum.is_some(), &["matrix-factorization"]),
-        ("data", a.data.is_some() || a.data_seed.is_some(), &["phase-retrieval", "matrix-factorization", "linear-network"]),
-    ];
-    if let Some((flag, _, only)) = misplaced.iter().find(|(_, set, only)| *set && !only.contains(&name)) {
-        return Err(Error::invalid(*flag, format!("only with --objective {}", only.join(" or ")), name));
-    }
-    Ok(spec)
-}
-
-/// The objective the flags describe.
-pub fn objective(a: &ObjectiveArgs) -> Result<Arc<dyn Objective>, Error> {
-    match (&a.wgsl, a.objective.as_str()) {
-        (Some(path), "custom" | "octopus") => {
-            let dim = a.dim.ok_or_else(|| Error::invalid("dim", "an integer >= 1 (a custom objective needs --dim)", "nothing"))?;
-            Ok(Arc::new(WgslObjective::from_file(path, dim, a.f_min)?))
-        }
-        (Some(_), other) => Err(Error::invalid("wgsl", "only with --objective custom", other)),
-        (None, "custom") => Err(Error::invalid("objective", "custom needs --wgsl FILE", "custom")),
-        (None, _) => {
-            let spec = objective_spec(a)?;
-            // Data files are the data: flags that would generate it are errors, not ignored.
-            if a.data.is_some() {
-                let generated = [("data-seed", a.data_seed.is_some()), ("p", a.p.is_some()), ("spectrum", a.spectrum.is_some())];
-                if let Some((flag, _)) = generated.iter().find(|(_, set)| *set) {
-                    return Err(Error::invalid(*flag, "no --data-seed, --p or --spectrum with --data (the files are the data)", format!("--{flag} and --data")));
-                }
-            }
-            let obj = spec.build()?;
-            // Data files fix the shape: flags that say otherwise are errors, not ignored.
-            if a.data.is_some() {
-                if let Some(d) = a.dim.filter(|&d| d != obj.dim()) {
-                    return Err(Error::invalid("dim", format!("{} (the dimension the --data files give), or no --dim", obj.dim()), d));
-                }
-                if let Some(m) = a.m {
-                    return Err(Error::invalid("m", "no --m with --data (the data files set the number of terms)", m));
-                }
-            }
-            Ok(obj)
-        }
-    }
-}
-
-fn parse_clip(spec: &str) -> Result<Transform, Error> {
-    let bad = || Error::invalid("clip", "none, hard:GAMMA or smooth:GAMMA with GAMMA > 0", format!("{spec:?}"));
-    if spec == "none" {
-        return Ok(Transform::Identity);
-    }
-    let (kind, gamma) = spec.split_once(':').ok_or_else(bad)?;
-    let gamma: f64 = gamma.parse().map_err(|_| bad())?;
-    match kind {
-        "hard" => Ok(Transform::ClipHard { gamma }),
-        "smooth" => Ok(Transform::ClipSmooth { gamma }),
-        _ => Err(bad()),
-    }
-}
-
-fn parse_precond(spec: &str) -> Result<Transform, Error> {
-    let bad = || Error::invalid("precond", "asinh, log1p, rational or clip, optionally :LAMBDA with LAMBDA > 0", format!("{spec:?}"));
-    let (kind, lambda) = spec.split_once(':').unwrap_or((spec, "1"));
-    let lambda: f64 = lambda.parse().map_err(|_| bad())?;
-    let kernel = match kind {
-        "asinh" => PrecondKernel::Asinh,
-        "log1p" => PrecondKernel::Log1p,
-        "rational" => PrecondKernel::Rational,
-        "clip" => PrecondKernel::Clip,
-        _ => return Err(bad()),
-    };
-    Ok(Transform::Precondition { kernel, lambda })
-}
-
-/// Builds the experiment the flags describe.
-pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
-    let objective = objective(&a.obj)?;
-    let mut params = objective.default_params();
-    let t = &a.theory;
-    let self_bounding = a.step_rule == StepRuleArg::SelfBounding;
-    if !self_bounding && (t.l.is_some() || t.rho.is_some() || t.eps.is_some()) {
-        let need = |field: &str, v: Option<f64>| v.ok_or_else(|| Error::invalid(field, "a number > 0 (--l, --rho and --eps go together)", "nothing"));
-        let df = match t.df {
-            Some(df) => df,
-            None => {
-                let mut g = vec![0.0; objective.dim()];
-                let f0 = objective.eval_f64(&vec![0.0; objective.dim()], &mut g).value;
-                f0 - objective.f_min().unwrap_or(f0 - 1.0)
-            }
-        };
-        params = TheoryParams { l: need("l", t.l)?, rho: need("rho", t.rho)?, eps: need("eps", t.eps)?, c: t.c, delta: t.delta, df }
-            .derive(objective.dim())?;
-    }
-    params.eta = a.eta.unwrap_or(params.eta);
-    params.radius = a.radius.unwrap_or(params.radius);
-    params.g_thres = a.g_thres.unwrap_or(params.g_thres);
-    params.f_thres = a.f_thres.unwrap_or(params.f_thres);
-    params.t_thres = a.t_thres.unwrap_or(params.t_thres);
-    params.certify = a.certify.unwrap_or(params.certify);
-    let kind = MethodKind::from_name(&a.method)?;
-    let mut method = escapade::experiment::preset_for(kind, params, objective.as_ref());
-    if let Some(sigma) = a.noise {
-        method.oracle = Oracle::Noise { sigma };
-    }
-    if let Some(batch) = a.batch {
-        if a.noise.is_some() {
-            return Err(Error::invalid("batch", "either --noise or --batch, not both", batch));
-        }
-        method.oracle = Oracle::Minibatch { batch };
-    }
-    if let Some(p) = a.perturb {
-        method.perturbation = match p {
-            PerturbArg::Off => Perturbation::None,
-            PerturbArg::Ball => Perturbation::Ball,
-            PerturbArg::Gaussian => Perturbation::Gaussian,
-        };
-    }
-    if let (Some(_), Some(_)) = (&a.clip, &a.precond) {
-        return Err(Error::invalid("precond", "either --clip or --precond, not both", "both"));
-    }
-    if let Some(c) = &a.clip {
-        method.transform = parse_clip(c)?;
-    }
-    if let Some(p) = &a.precond {
-        method.transform = parse_precond(p)?;
-    }
-    if let Some(s) = &a.schedule {
-        method.schedule = Schedule::parse(s)?;
-    }
-    if self_bounding {
-        method.step_rule = StepRule::SelfBounding(SelfBounding {
-            eps: t.eps.unwrap_or(1e-3),
-            c: t.c,
-            delta: t.delta,
-            df: t.df,
-            margin: a.margin,
-            rho1: a.rho1.as_deref().map(|s| Rho::parse("rho1", s)).transpose()?,
-            rho2: a.rho2.as_deref().map(|s| Rho::parse("rho2", s)).transpose()?,
-            rebase_every: a.rebase_every.unwrap_or(0),
-        });
-    } else if a.margin.is_some() || a.rho1.is_some() || a.rho2.is_some() || a.rebase_every.is_some() {
-        return Err(Error::invalid("step-rule", "self-bounding when --margin, --rho1, --rho2 or --rebase-every is given", "fixed"));
-    }
-    let mut b = Experiment::builder(objective)
-        .full_method(method)
-        .chains(a.chains)
-        .steps(a.steps)
-        .seed(a.seed)
-        .init(Init::parse(&a.init)?);
-    if a.trace_chains > 0 {
-        b = b.trace(a.trace_chains, a.trace_every);
-    }
-    let (certify, certify_eps) = match a.certify_eps.as_str() {
-        "off" => (false, None),
-        "auto" => (true, None),
-        v => (true, Some(v.parse::<f64>().map_err(|_| Error::invalid("certify-eps", "auto, off or a number > 0", v))?)),
-    };
-    b = b.checks(CheckSpec { certify, certify_eps, certify_rho: a.certify_rho, certify_max: a.certify_max, along_run: true });
-    b = b.state_precision(a.state.precision());
-    if let Some(s) = &a.shard {
-        let s = escapade::experiment::ShardSpec::parse(s)?;
-        b = b.shard(s.index, s.count);
-    }
-    b.build()
 }

@@ -1,0 +1,390 @@
+"""escapade: large ensembles of first-order optimizers escaping saddle points.
+
+The Python face of the escapade library (Rust; GPU compute shaders through wgpu, and a CPU twin).
+Every option is one of ``escapade run``'s flags, spelled in snake_case (``g_thres=1e-3`` is
+``--g-thres 1e-3``), checked by the library exactly as the command line checks it::
+
+    import escapade
+    run = escapade.run(objective="octopus", dim=5, method="pgd", chains=4096, steps=2000,
+                       seed=1, init="uniform:1", backend="auto", eta=0.05)
+    run.summary["counts"]          # summary.json as a dict
+    run.events["escape_steps"]     # events.csv as a numpy structured array
+    run.survival()["kaplan_meier"]["survival"]
+    run.save("out")                # exactly the files `escapade run --out out` writes
+
+Errors: bad input raises ``ValueError`` (an unknown option ``TypeError``) with the command
+line's message; a failed run (no GPU adapter where one was required, a lost device) raises
+:class:`EscapadeError`; Ctrl-C stops a run cleanly and raises ``KeyboardInterrupt``.
+
+Tables: :attr:`Run.events`, :attr:`Run.chains` and :attr:`Run.trace` are numpy structured arrays
+whose fields are the CSV files' columns (:class:`Table`, read-only). ``run.events.to_pandas()``
+and ``run.chains.to_arrow()`` convert them when pandas or pyarrow is installed (neither is
+required).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import pathlib
+import warnings
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _escapade
+from ._escapade import EscapadeError
+
+__version__: str = _escapade.__version__
+
+__all__ = ["EscapadeError", "Experiment", "Run", "Table", "load", "option_names", "run", "sweep", "__version__"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+Progress = Union[bool, Callable[[Dict[str, Any]], Any], None]
+
+
+def __getattr__(name: str) -> Any:
+    # ``escapade.plot`` without ``import escapade.plot``; matplotlib itself is imported only
+    # when a plot is drawn, so the package never needs it.
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module 'escapade' has no attribute {name!r}")
+
+
+def option_names() -> List[str]:
+    """The option names :func:`run` and :class:`Experiment` accept (``escapade run``'s flags,
+    in snake_case)."""
+    return [k.replace("-", "_") for k in _escapade.flag_names()]
+
+
+def _is_path(v: Any) -> bool:
+    return isinstance(v, (str, os.PathLike))
+
+
+def _parse(options: Dict[str, Any], data: Any, wgsl: Any) -> "_escapade._Options":
+    """Checks options as ``escapade run`` checks its flags (the library does the checking)."""
+    options = dict(options)
+    arrays = None
+    if data is not None:
+        if isinstance(data, (list, tuple)) and all(_is_path(d) for d in data):
+            options["data"] = [os.fspath(d) for d in data]
+        elif _is_path(data):
+            options["data"] = [os.fspath(data)]
+        else:
+            arrays = data
+    source = None
+    if wgsl is not None:
+        if isinstance(wgsl, str):
+            source = wgsl
+        elif isinstance(wgsl, os.PathLike):
+            options["wgsl"] = os.fspath(wgsl)
+        else:
+            raise TypeError(f"wgsl: expected WGSL source (str) or a file path (os.PathLike), got {type(wgsl).__name__}")
+    return _escapade.parse(options, arrays, source)
+
+
+def _progress_callback(progress: Progress):
+    """The callable for ``progress`` and a function closing what it opened."""
+    if progress is None or progress is False:
+        return None, lambda: None
+    if callable(progress):
+        return progress, lambda: None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        warnings.warn("progress=True shows a bar when tqdm is installed (pip install tqdm)", RuntimeWarning, stacklevel=4)
+        return None, lambda: None
+    bar = tqdm(total=None, unit="chain-step", unit_scale=True, dynamic_ncols=True)
+
+    def update(p: Dict[str, Any]) -> None:
+        if bar.total != p["work_total"]:
+            bar.total = p["work_total"]
+        bar.n = min(p["work_done"], p["work_total"])
+        bar.set_postfix(escapes=p["events"], diverged=p["diverged"], refresh=False)
+        bar.refresh()
+
+    return update, bar.close
+
+
+class Experiment:
+    """A checked experiment: ``escapade run``'s options as keyword arguments.
+
+    ``Experiment(objective="octopus", dim=5, chains=1024)`` checks every option at once (a bad
+    value raises ``ValueError`` with the command line's message, an unknown name ``TypeError``).
+    Options left out take the command line's defaults.
+
+    Args:
+        data: the objective's data: a dict of numpy arrays (phase-retrieval ``{"A": A, "y": y}``,
+            matrix-factorization ``{"M": M}``, linear-network ``{"Y": Y}``; float32 or float64,
+            C or Fortran order, 1-D arrays as columns), the arrays in that order, or file paths
+            (.npy or .csv) as ``--data`` takes them.
+        wgsl: a custom objective: WGSL source (a ``str``; errors name ``<wgsl>:line:column``) or
+            a file (an ``os.PathLike`` such as ``pathlib.Path``). Needs ``dim``.
+        **options: the flags of ``escapade run`` in snake_case, e.g. ``method="pgd"``,
+            ``eta=0.05``, ``state="f64"``, ``trace_chains=4``.
+    """
+
+    def __init__(self, *, data: Any = None, wgsl: Any = None, **options: Any) -> None:
+        self._data = data
+        self._wgsl = wgsl
+        self._options = {k: v for k, v in options.items() if v is not None}
+        self._native = _parse(self._options, data, wgsl)
+
+    @classmethod
+    def from_toml(cls, path: PathLike, **overrides: Any) -> "Experiment":
+        """The experiment of a TOML experiment file (keys: ``escapade run``'s flags), checked as
+        ``escapade run FILE`` checks it; ``overrides`` replace its values."""
+        options = dict(_escapade.read_experiment(os.fspath(path)))
+        options = {k.replace("-", "_"): v for k, v in options.items()}
+        # The file names data and WGSL files (paths, as the command line reads them).
+        data = options.pop("data", None)
+        wgsl = options.pop("wgsl", None)
+        data = overrides.pop("data", data)
+        wgsl = overrides.pop("wgsl", None if wgsl is None else pathlib.Path(wgsl))
+        options.update(overrides)
+        return cls(data=data, wgsl=wgsl, **options)
+
+    @property
+    def options(self) -> Dict[str, Any]:
+        """The options as given (without data arrays or WGSL source)."""
+        return dict(self._options)
+
+    def replace(self, **changes: Any) -> "Experiment":
+        """A copy with some options changed (checked again)."""
+        data = changes.pop("data", self._data)
+        wgsl = changes.pop("wgsl", self._wgsl)
+        return Experiment(data=data, wgsl=wgsl, **{**self._options, **changes})
+
+    def to_toml(self) -> str:
+        """Every option, defaults included, as experiment.toml records it."""
+        return self._native.to_toml()
+
+    def run(self, *, out: Optional[PathLike] = None, progress: Progress = None) -> "Run":
+        """Runs the experiment (the GIL is released while it runs).
+
+        Args:
+            out: (default: the ``out`` option, if given) also write the output directory as
+                ``escapade run --out OUT`` does, with
+                checkpoints every ``checkpoint_every`` seconds there (``resume=True`` continues
+                an interrupted run; ``force=True`` replaces a run already there).
+            progress: a callable receiving a dict (``work_done``, ``work_total``, ``fraction``,
+                ``events``, ``diverged``, ``chain_steps_per_second``, ...) about ten times a
+                second and at the end, or ``True`` for a tqdm bar when tqdm is installed.
+
+        Raises:
+            ValueError: input the command line refuses too (e.g. ``--backend gpu`` for d > 64).
+            EscapadeError: the run failed (no GPU adapter for ``backend="gpu"``, device lost).
+            KeyboardInterrupt: Ctrl-C; the run stopped at its next dispatch, leaving a
+                checkpoint in OUT/checkpoint when ``out`` is given.
+        """
+        if out is None:
+            out = self._options.get("out")
+        callback, close = _progress_callback(progress)
+        try:
+            native, fallback = self._native.run(None if out is None else os.fspath(out), callback)
+        finally:
+            close()
+        if fallback:
+            warnings.warn(fallback, RuntimeWarning, stacklevel=2)
+        return Run(native, self)
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{k}={v!r}" for k, v in self._options.items())
+        extra = (", data=...") if self._data is not None else ""
+        extra += ", wgsl=..." if self._wgsl is not None else ""
+        return f"Experiment({items}{extra})"
+
+
+def run(
+    objective: Optional[str] = None,
+    dim: Optional[int] = None,
+    method: Optional[str] = None,
+    chains: Optional[int] = None,
+    steps: Optional[int] = None,
+    seed: Optional[int] = None,
+    init: Optional[str] = None,
+    backend: Optional[str] = None,
+    *,
+    data: Any = None,
+    wgsl: Any = None,
+    out: Optional[PathLike] = None,
+    progress: Progress = None,
+    **options: Any,
+) -> "Run":
+    """Runs an ensemble: ``escapade run`` with keyword arguments; returns its :class:`Run`.
+
+    Every argument left at ``None`` takes the command line's default (objective octopus, d = 5 or
+    2, method pgd, 4096 chains, ...; ``escapade list`` shows them). ``options`` are the other
+    flags of ``escapade run`` in snake_case (``eta``, ``radius``, ``g_thres``, ``state``,
+    ``trace_chains``, ...). See :class:`Experiment` for ``data`` and ``wgsl``, and
+    :meth:`Experiment.run` for ``out``, ``progress`` and the exceptions.
+    """
+    named = dict(objective=objective, dim=dim, method=method, chains=chains, steps=steps, seed=seed, init=init, backend=backend)
+    exp = Experiment(data=data, wgsl=wgsl, **named, **options)
+    return exp.run(out=out, progress=progress)
+
+
+def sweep(
+    base: Union[Experiment, Mapping[str, Any], PathLike],
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    out: Optional[PathLike] = None,
+    progress: Progress = None,
+) -> List["Run"]:
+    """Runs every point of a grid (the cartesian product of ``grid``'s value lists) over
+    ``base`` (an :class:`Experiment`, a dict of options, or a TOML experiment file), like
+    ``escapade sweep``. Every point is checked before the first one runs. With ``out``, point
+    ``k1=v1, k2=v2`` is written to ``OUT/k1=v1_k2=v2`` (the command line's layout).
+
+    Returns:
+        The runs, in grid order; ``run.options`` holds each point's options.
+    """
+    if isinstance(base, Experiment):
+        exp = base
+    elif isinstance(base, Mapping):
+        exp = Experiment(**base)
+    else:
+        exp = Experiment.from_toml(base)
+    keys = list(grid)
+    points = [dict(zip(keys, values)) for values in itertools.product(*(list(grid[k]) for k in keys))]
+    experiments = []
+    for point in points:
+        try:
+            experiments.append(exp.replace(**point))
+        except ValueError as e:
+            tag = " ".join(f"{k}={v}" for k, v in point.items())
+            raise ValueError(f"{e} (grid point {tag})") from None
+    runs = []
+    for point, experiment in zip(points, experiments):
+        where = None
+        if out is not None:
+            tag = "_".join(f"{k.replace('_', '-')}={v}" for k, v in point.items())
+            where = os.path.join(os.fspath(out), tag)
+        runs.append(experiment.run(out=where, progress=progress))
+    return runs
+
+
+def load(dir: PathLike) -> "Run":
+    """Reads a run's output directory (``escapade run --out DIR`` or :meth:`Run.save`)."""
+    return Run(_escapade.load(os.fspath(dir)), None)
+
+
+class Table(np.ndarray):
+    """A numpy structured array whose fields are a CSV file's columns (:attr:`Run.events`,
+    :attr:`Run.chains`, :attr:`Run.trace`), read-only, with conversions for pandas and pyarrow
+    (optional: neither is needed to use the array)."""
+
+    def to_pandas(self) -> Any:
+        """The table as a pandas DataFrame, one column per field (needs pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame({name: np.asarray(self[name]) for name in self.dtype.names or ()})
+
+    def to_arrow(self) -> Any:
+        """The table as a pyarrow Table, one column per field (needs pyarrow)."""
+        import pyarrow as pa
+
+        return pa.table({name: np.asarray(self[name]) for name in self.dtype.names or ()})
+
+
+def _structured(columns: Mapping[str, Any]) -> Table:
+    """Columns (numpy arrays, or lists of strings) as one read-only structured array."""
+    arrays = {k: (np.array(v, dtype=str) if isinstance(v, list) else np.asarray(v)) for k, v in columns.items()}
+    n = len(next(iter(arrays.values()))) if arrays else 0
+    out = np.empty(n, dtype=[(k, a.dtype) for k, a in arrays.items()])
+    for k, a in arrays.items():
+        out[k] = a
+    # Cached by the Run and handed out as is: writing into it would change what every later
+    # read of the run sees, so it cannot be written (np.array(run.events) is a writable copy).
+    out.flags.writeable = False
+    return out.view(Table)
+
+
+class Run:
+    """A run's results: what ``escapade run`` writes to its output directory.
+
+    Made by :func:`run`, :meth:`Experiment.run`, :func:`sweep` or :func:`load`.
+    """
+
+    def __init__(self, native: "_escapade._Run", experiment: Optional[Experiment]) -> None:
+        self._native = native
+        self._experiment = experiment
+        self._cache: Dict[str, Any] = {}
+
+    @property
+    def experiment(self) -> Optional[Experiment]:
+        """The experiment run (None for a loaded run)."""
+        return self._experiment
+
+    @property
+    def options(self) -> Dict[str, Any]:
+        """The options the run was given (empty for a loaded run; see its experiment.toml)."""
+        return self._experiment.options if self._experiment is not None else {}
+
+    @property
+    def summary(self) -> Dict[str, Any]:
+        """summary.json as a dict (its documented schema)."""
+        if "summary" not in self._cache:
+            self._cache["summary"] = json.loads(self._native.summary_json())
+        return self._cache["summary"]
+
+    def _table(self, name: str) -> Table:
+        if name not in self._cache:
+            self._cache[name] = _structured(getattr(self._native, name)())
+        return self._cache[name]
+
+    @property
+    def events(self) -> Table:
+        """events.csv as a structured array: chain, label, t_stall, escape_steps, f_stall,
+        f_escape (one row per escape)."""
+        return self._table("events")
+
+    @property
+    def chains(self) -> Table:
+        """chains.csv as a structured array, one row per chain, fields as the CSV's columns.
+        Empty cells become -1 (``label``, ``t_limited``) or NaN (``lambda_min``,
+        ``lambda_residual``); ``sosp`` is 1 (yes), 0 (no) or -1 (not examined); ``status`` and
+        ``outcome`` are strings."""
+        return self._table("chains")
+
+    @property
+    def trace(self) -> Table:
+        """trace.csv as a structured array (chain, step, f, x0, x1, ...); empty unless the run
+        traced chains (``trace_chains``)."""
+        return self._table("trace")
+
+    @property
+    def labels(self) -> List[int]:
+        """The labels at which some chain stalled (the keys :meth:`survival` takes); a label's
+        ``summary["survival"]["by_label"][str(label)]["saddle_stalls"]`` says how many of those
+        stalls were at saddles (0 at a minimum's label)."""
+        return list(self._native.labels())
+
+    def survival(self, label: Optional[int] = None) -> Dict[str, Any]:
+        """Escape-time statistics over the saddle stalls (all labels, or one).
+
+        Returns:
+            ``{"kaplan_meier": {...}, "cumulative_incidence": {cause: {...}}}``: the Kaplan-Meier
+            curve as arrays ``t, at_risk, events, survival, se, lower, upper``, and for each
+            cause (``escaped``, ``diverged``, ``precision_limited``) the Aalen-Johansen
+            cumulative incidence as arrays ``t, at_risk, events, cif, se, lower, upper``.
+        """
+        return self._native.survival(label)
+
+    def save(self, dir: PathLike, plots: str = "svg", overwrite: bool = False) -> List[str]:
+        """Writes the files ``escapade run --out DIR`` writes: summary.json, events.csv,
+        chains.csv, trace.csv (when traced), experiment.toml and plots (``"svg"``, ``"png"`` or
+        ``"none"``). A run already in ``dir`` needs ``overwrite=True``. Returns the plots.
+
+        experiment.toml records the options; data given as arrays (``data={...}``) or WGSL given
+        as source are not in it (the command line reads data and WGSL from files)."""
+        return [os.fspath(p) for p in self._native.save(os.fspath(dir), plots, overwrite)]
+
+    def __repr__(self) -> str:
+        return f"<escapade.Run {self._native.human_summary().splitlines()[0] if self._native.human_summary() else ''}>"
+
+    def __str__(self) -> str:
+        return self._native.human_summary()

@@ -1,0 +1,235 @@
+//! A finished run (or one loaded from its output directory): its summary, tables, survival
+//! curves and output files, all from the library.
+
+use crate::convert::{Columns, to_py};
+use escapade::Error;
+use escapade::options::{PlotFormat, RunOptions, remove_run};
+use escapade::report::files::{ChainRecord, SavedRun, read_chains};
+use escapade::report::render_plots;
+use escapade::stats::{Outcome, TimeTable};
+use escapade::Report;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::path::{Path, PathBuf};
+
+/// A run's results: what `escapade run` writes to its output directory, in memory.
+#[pyclass(name = "_Run", module = "escapade._escapade", frozen)]
+pub struct NativeRun {
+    /// The report, for a run made in this process (None: loaded from a directory).
+    report: Option<Report>,
+    saved: SavedRun,
+    records: Vec<ChainRecord>,
+    /// The run's options (for experiment.toml).
+    options: Option<toml::Table>,
+    /// experiment.toml of a loaded run.
+    loaded_toml: Option<String>,
+    /// summary.json's text (read as written: every float exact).
+    summary: String,
+}
+
+impl NativeRun {
+    /// A run made in this process from `options`.
+    pub fn from_report(report: Report, options: toml::Table) -> Self {
+        let saved = report.as_saved(Path::new(""));
+        let records = report.chain_records().collect();
+        let summary = serde_json::to_string(&report.summary_json()).unwrap_or_default();
+        NativeRun { report: Some(report), saved, records, options: Some(options), loaded_toml: None, summary }
+    }
+
+    /// A run read back from its output directory.
+    pub fn load(dir: &Path) -> Result<Self, Error> {
+        let saved = SavedRun::load(dir)?;
+        let records = read_chains(&dir.join("chains.csv"))?;
+        let loaded_toml = std::fs::read_to_string(dir.join("experiment.toml")).ok();
+        let path = dir.join("summary.json");
+        let summary = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+        Ok(NativeRun { report: None, saved, records, options: None, loaded_toml, summary })
+    }
+
+    /// experiment.toml for a run saved to `dir`: the options as `escapade run --out DIR` records them.
+    fn experiment_toml(&self, dir: &Path) -> Result<Option<String>, Error> {
+        match &self.options {
+            Some(table) => {
+                let mut table = table.clone();
+                table.insert("out".into(), toml::Value::String(dir.display().to_string()));
+                Ok(Some(RunOptions::from_table(&table, "options")?.to_toml()))
+            }
+            None => Ok(self.loaded_toml.clone()),
+        }
+    }
+
+    fn write(&self, dir: &Path, plots: PlotFormat, overwrite: bool) -> Result<Vec<PathBuf>, Error> {
+        if dir.join("summary.json").exists() {
+            if !overwrite {
+                return Err(Error::invalid("dir", "a directory without a run, or overwrite=True to replace the run in it", dir.display()));
+            }
+            remove_run(dir)?;
+        }
+        let toml = self.experiment_toml(dir)?;
+        match &self.report {
+            Some(report) => escapade::options::save(report, toml.as_deref(), dir, plots),
+            None => {
+                // A loaded run: its files as they were read, then the plots.
+                std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+                for name in ["summary.json", "events.csv", "chains.csv", "trace.csv"] {
+                    let from = self.saved.dir.join(name);
+                    if from.exists() {
+                        std::fs::copy(&from, dir.join(name)).map_err(Error::io(&from))?;
+                    }
+                }
+                if let Some(text) = toml {
+                    let path = dir.join("experiment.toml");
+                    std::fs::write(&path, text).map_err(Error::io(&path))?;
+                }
+                match plots.ext() {
+                    Some(ext) => render_plots(&self.saved, None, &dir.join("plots"), ext),
+                    None => Ok(Vec::new()),
+                }
+            }
+        }
+    }
+}
+
+/// The curve's points as columns.
+fn km_columns<'py>(py: Python<'py>, table: &TimeTable) -> PyResult<Bound<'py, PyDict>> {
+    let km = table.kaplan_meier();
+    let p = &km.points;
+    Ok(Columns::new(py)
+        .num("t", p.iter().map(|x| x.t).collect())?
+        .num("at_risk", p.iter().map(|x| x.at_risk).collect())?
+        .num("events", p.iter().map(|x| x.events).collect())?
+        .num("survival", p.iter().map(|x| x.survival).collect())?
+        .num("se", p.iter().map(|x| x.se).collect())?
+        .num("lower", p.iter().map(|x| x.lower).collect())?
+        .num("upper", p.iter().map(|x| x.upper).collect())?
+        .done())
+}
+
+fn cif_columns<'py>(py: Python<'py>, table: &TimeTable) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    for cause in Outcome::ALL.into_iter().filter(|c| c.is_cause()) {
+        let inc = table.cumulative_incidence(cause);
+        let p = &inc.points;
+        let cols = Columns::new(py)
+            .num("t", p.iter().map(|x| x.t).collect())?
+            .num("at_risk", p.iter().map(|x| x.at_risk).collect())?
+            .num("events", p.iter().map(|x| x.events).collect())?
+            .num("cif", p.iter().map(|x| x.cif).collect())?
+            .num("se", p.iter().map(|x| x.se).collect())?
+            .num("lower", p.iter().map(|x| x.lower).collect())?
+            .num("upper", p.iter().map(|x| x.upper).collect())?
+            .done();
+        out.set_item(cause.name(), cols)?;
+    }
+    Ok(out)
+}
+
+fn name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+#[pymethods]
+impl NativeRun {
+    /// summary.json's text.
+    fn summary_json(&self) -> String {
+        self.summary.clone()
+    }
+
+    /// The report's lines for people (a loaded run: its survival in one line per label).
+    fn human_summary(&self) -> String {
+        match &self.report {
+            Some(r) => r.human_summary(),
+            None => format!("{}: {} chains, {} escape events", self.saved.name(), self.saved.chains.len(), self.saved.events.len()),
+        }
+    }
+
+    /// events.csv's columns.
+    fn events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let e = &self.saved.events;
+        Ok(Columns::new(py)
+            .num("chain", e.iter().map(|x| x.chain).collect())?
+            .num("label", e.iter().map(|x| x.label).collect())?
+            .num("t_stall", e.iter().map(|x| x.t_stall).collect())?
+            .num("escape_steps", e.iter().map(|x| x.escape_steps).collect())?
+            .num("f_stall", e.iter().map(|x| x.f_stall).collect())?
+            .num("f_escape", e.iter().map(|x| x.f_escape).collect())?
+            .done())
+    }
+
+    /// chains.csv's columns; empty cells are -1 (integers) or NaN (floats); sosp is 1, 0 or -1.
+    fn chains<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let r = &self.records;
+        let opt = |v: Option<u32>| v.map_or(-1, i64::from);
+        Ok(Columns::new(py)
+            .num("chain", r.iter().map(|x| x.chain).collect())?
+            .text("status", r.iter().map(|x| name(&x.status)).collect())?
+            .text("outcome", r.iter().map(|x| name(&x.outcome)).collect())?
+            .num("stalled", r.iter().map(|x| x.stalled).collect())?
+            .num("t_stall", r.iter().map(|x| x.t_stall).collect())?
+            .num("stall_label", r.iter().map(|x| x.stall_label).collect())?
+            .num("steps", r.iter().map(|x| x.steps).collect())?
+            .num("escapes", r.iter().map(|x| x.escapes).collect())?
+            .num("label", r.iter().map(|x| opt(x.label)).collect())?
+            .num("label_since", r.iter().map(|x| x.label_since).collect())?
+            .num("f", r.iter().map(|x| x.f).collect())?
+            .num("gnorm", r.iter().map(|x| x.gnorm).collect())?
+            .num("eta", r.iter().map(|x| x.eta).collect())?
+            .num("t_limited", r.iter().map(|x| opt(x.t_limited)).collect())?
+            .num("lambda_min", r.iter().map(|x| x.lambda_min.unwrap_or(f64::NAN)).collect())?
+            .num("lambda_residual", r.iter().map(|x| x.lambda_residual.unwrap_or(f64::NAN)).collect())?
+            .num("sosp", r.iter().map(|x| x.sosp.map_or(-1i8, i8::from)).collect())?
+            .done())
+    }
+
+    /// trace.csv's columns (chain, step, f, x0, x1, ...); empty when the run traced nothing.
+    fn trace<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let t = &self.saved.trace;
+        let d = t.first().map_or(0, |p| p.x.len());
+        let mut cols = Columns::new(py)
+            .num("chain", t.iter().map(|p| p.chain).collect())?
+            .num("step", t.iter().map(|p| p.step).collect())?
+            .num("f", t.iter().map(|p| p.f).collect())?;
+        for i in 0..d {
+            cols = cols.num(&format!("x{i}"), t.iter().map(|p| p.x.get(i).copied().unwrap_or(f64::NAN)).collect())?;
+        }
+        Ok(cols.done())
+    }
+
+    /// The stall labels with saddle stalls.
+    fn labels(&self) -> Vec<u32> {
+        self.saved.survival().by_label.into_keys().collect()
+    }
+
+    /// Kaplan-Meier and cumulative-incidence tables (all labels, or one).
+    #[pyo3(signature = (label=None))]
+    fn survival<'py>(&self, py: Python<'py>, label: Option<u32>) -> PyResult<Bound<'py, PyDict>> {
+        let tables = self.saved.survival();
+        let table = match label {
+            None => tables.overall(),
+            Some(l) => tables.by_label.get(&l).cloned().ok_or_else(|| {
+                let known: Vec<String> = tables.by_label.keys().map(u32::to_string).collect();
+                to_py(Error::invalid("label", format!("a stall label of this run: {}", known.join(", ")), l))
+            })?,
+        };
+        let out = PyDict::new(py);
+        out.set_item("kaplan_meier", km_columns(py, &table)?)?;
+        out.set_item("cumulative_incidence", cif_columns(py, &table)?)?;
+        Ok(out)
+    }
+
+    /// Writes the run's output files into `dir`; returns the plots written.
+    #[pyo3(signature = (dir, plots="svg", overwrite=false))]
+    fn save(&self, py: Python<'_>, dir: PathBuf, plots: &str, overwrite: bool) -> PyResult<Vec<PathBuf>> {
+        // The plot format checked as `run --plots` checks it.
+        let fmt = RunOptions::from_flags(&["--plots".into(), plots.into()]).map_err(to_py)?.args.plots;
+        py.detach(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.write(&dir, fmt, overwrite))))
+            .map_err(crate::convert::panic_to_py)?
+            .map_err(to_py)
+    }
+
+    /// The directory a loaded run came from (None for a run made in this process).
+    #[getter]
+    fn source_dir(&self) -> Option<PathBuf> {
+        self.report.is_none().then(|| self.saved.dir.clone())
+    }
+}

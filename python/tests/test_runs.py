@@ -1,0 +1,228 @@
+"""Run objects, save and load, experiments and sweeps, progress, the GIL, Ctrl-C."""
+
+import json
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import escapade
+
+SMALL = dict(objective="octopus", dim=4, chains=128, steps=400, seed=2, backend="cpu")
+
+
+def test_save_then_load_gives_the_same_run(tmp_path):
+    run = escapade.run(**SMALL, trace_chains=2)
+    plots = run.save(tmp_path / "r")
+    assert plots and all(os.path.exists(p) for p in plots)
+    back = escapade.load(tmp_path / "r")
+    assert back.summary == json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert back.summary["counts"] == run.summary["counts"]
+    for table in ["events", "chains", "trace"]:
+        a, b = getattr(run, table), getattr(back, table)
+        assert a.dtype.names == b.dtype.names
+        for name in a.dtype.names:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=f"{table}.{name}")
+    assert back.labels == run.labels
+    s1, s2 = run.survival(), back.survival()
+    for k, v in s1["kaplan_meier"].items():
+        np.testing.assert_array_equal(v, s2["kaplan_meier"][k])
+    # A loaded run saves the same files again.
+    back.save(tmp_path / "again", plots="none")
+    for name in ["summary.json", "events.csv", "chains.csv", "trace.csv", "experiment.toml"]:
+        assert (tmp_path / "again" / name).read_bytes() == (tmp_path / "r" / name).read_bytes(), name
+
+
+def test_save_refuses_to_replace_a_run_unless_asked(tmp_path):
+    run = escapade.run(**SMALL)
+    run.save(tmp_path, plots="none")
+    with pytest.raises(ValueError, match="overwrite=True"):
+        run.save(tmp_path, plots="none")
+    run.save(tmp_path, plots="none", overwrite=True)
+    with pytest.raises(ValueError, match=r"^invalid plots: got jpg, allowed: one of svg, png, none$"):
+        run.save(tmp_path / "x", plots="jpg")
+
+
+def test_tables_have_the_csv_columns(tmp_path):
+    run = escapade.run(**SMALL)
+    run.save(tmp_path, plots="none")
+    for table in ["events", "chains"]:
+        header = (tmp_path / f"{table}.csv").read_text().splitlines()[0].split(",")
+        assert list(getattr(run, table).dtype.names) == header
+    assert len(run.chains) == 128
+    assert set(run.chains["outcome"]) <= {"converged", "precision_limited", "censored", "diverged", "moving"}
+
+
+def test_survival_tables():
+    run = escapade.run(**SMALL)
+    s = run.survival()
+    km = s["kaplan_meier"]
+    assert set(km) == {"t", "at_risk", "events", "survival", "se", "lower", "upper"}
+    assert np.all(np.diff(km["survival"]) <= 0)
+    assert set(s["cumulative_incidence"]) == {"escaped", "diverged", "precision_limited"}
+    overall = run.summary["survival"]["overall"]
+    assert s["cumulative_incidence"]["escaped"]["cif"][-1] == pytest.approx(overall["escape_cif"])
+    assert km["at_risk"][0] == overall["saddle_stalls"]
+    label = run.labels[0]
+    assert run.survival(label)["kaplan_meier"]["t"].size > 0
+    with pytest.raises(ValueError, match="invalid label"):
+        run.survival(10_000)
+
+
+def test_pandas_frames():
+    pd = pytest.importorskip("pandas")
+    run = escapade.run(**SMALL)
+    df = run.chains.to_pandas()
+    assert isinstance(df, pd.DataFrame) and list(df.columns) == list(run.chains.dtype.names)
+    assert len(run.events.to_pandas()) == len(run.events)
+    assert (df["steps"].to_numpy() == run.chains["steps"]).all()
+
+
+def test_tables_are_read_only():
+    run = escapade.run(**SMALL)
+    assert isinstance(run.events, escapade.Table)
+    with pytest.raises(ValueError, match="read-only"):
+        run.chains["steps"][0] = 7
+    mine = np.array(run.chains)
+    mine["steps"][0] += 1
+    assert mine["steps"][0] == run.chains["steps"][0] + 1
+
+
+def test_experiment_from_toml_replace_and_to_toml(tmp_path):
+    (tmp_path / "e.toml").write_text('objective = "octopus"\ndim = 4\nchains = 128\nsteps = 400\nseed = 2\nbackend = "cpu"\n')
+    exp = escapade.Experiment.from_toml(tmp_path / "e.toml")
+    assert exp.options["chains"] == 128
+    a = exp.run()
+    b = escapade.run(**SMALL)
+    assert a.events.tobytes() == b.events.tobytes()
+    c = exp.replace(seed=3)
+    assert c.options["seed"] == 3 and exp.options["seed"] == 2
+    assert "seed = 3" in c.to_toml()
+    assert escapade.Experiment.from_toml(tmp_path / "e.toml", chains=64).options["chains"] == 64
+
+
+def test_sweep_runs_every_point_and_checks_them_first(tmp_path):
+    runs = escapade.sweep(escapade.Experiment(**SMALL), grid={"eta": [0.05, 0.1], "seed": [1, 2]}, out=tmp_path)
+    assert [(r.options["eta"], r.options["seed"]) for r in runs] == [(0.05, 1), (0.05, 2), (0.1, 1), (0.1, 2)]
+    assert (tmp_path / "eta=0.05_seed=1" / "events.csv").exists()
+    with pytest.raises(ValueError, match=r"invalid chains: got 0.*\(grid point chains=0\)"):
+        escapade.sweep(SMALL, grid={"chains": [4, 0]})
+    with pytest.raises(TypeError):
+        escapade.sweep(SMALL, grid={"chainz": [4]})
+
+
+def test_progress_callable_sees_the_run_to_its_end():
+    seen = []
+    escapade.run(**SMALL, progress=seen.append)
+    assert seen and seen[-1]["fraction"] == 1.0
+    assert seen[-1]["work_done"] == seen[-1]["work_total"]
+
+
+def test_progress_callback_errors_stop_the_run():
+    def boom(p):
+        raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        escapade.run(**{**SMALL, "chains": 4096, "steps": 200000}, progress=boom)
+
+
+LONG = dict(objective="octopus", dim=5, chains=8192, steps=1_000_000, seed=1, backend="cpu")
+
+
+def interrupt_after(seconds):
+    def fire():
+        time.sleep(seconds)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    t = threading.Thread(target=fire, daemon=True)
+    t.start()
+    return t
+
+
+def test_ctrl_c_stops_the_run_with_the_gil_released():
+    ticks = [0]
+    done = threading.Event()
+
+    def count():
+        while not done.is_set():
+            ticks[0] += 1
+            time.sleep(0.001)
+
+    counter = threading.Thread(target=count, daemon=True)
+    counter.start()
+    interrupt_after(1.0)
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        escapade.run(**LONG)
+    done.set()
+    assert time.monotonic() - start < 30
+    # Python ran alongside the ensemble: the GIL was released.
+    assert ticks[0] > 100
+
+
+def test_ctrl_c_leaves_a_checkpoint_in_out(tmp_path):
+    interrupt_after(1.0)
+    with pytest.raises(KeyboardInterrupt, match="checkpoint"):
+        escapade.run(**LONG, out=tmp_path)
+    assert (tmp_path / "checkpoint").is_dir()
+    assert not (tmp_path / "summary.json").exists()
+
+
+@pytest.mark.usefixtures("gpu")
+def test_ctrl_c_stops_a_gpu_run(tmp_path):
+    interrupt_after(1.5)
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt, match="checkpoint"):
+        escapade.run(**{**LONG, "backend": "gpu"}, out=tmp_path)
+    assert time.monotonic() - start < 60
+    assert (tmp_path / "checkpoint").is_dir()
+
+
+def test_progress_true_uses_tqdm_when_installed(capsys):
+    pytest.importorskip("tqdm")
+    escapade.run(**SMALL, progress=True)
+    assert "chain-step" in capsys.readouterr().err
+
+
+def test_arrow_tables():
+    pa = pytest.importorskip("pyarrow")
+    run = escapade.run(**SMALL)
+    t = run.chains.to_arrow()
+    assert isinstance(t, pa.Table) and t.column_names == list(run.chains.dtype.names)
+    assert t.num_rows == len(run.chains)
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_results(tmp_path):
+    options = dict(objective="octopus", dim=5, chains=4096, steps=3000, seed=5, backend="cpu", plots="none")
+
+    def stop_early(p):
+        if p["fraction"] < 0.9:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt, match="checkpoint"):
+        escapade.run(**options, out=tmp_path / "a", progress=stop_early)
+    assert (tmp_path / "a" / "checkpoint").is_dir()
+    resumed = escapade.run(**options, out=tmp_path / "a", resume=True)
+    assert not (tmp_path / "a" / "checkpoint").exists()
+    whole = escapade.run(**options)
+    assert resumed.events.tobytes() == whole.events.tobytes()
+    assert resumed.chains.tobytes() == whole.chains.tobytes()
+
+
+def test_experiment_files_with_data_and_wgsl_paths(tmp_path):
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(30, 3))
+    np.save(tmp_path / "A.npy", a)
+    np.save(tmp_path / "y.npy", (a @ np.ones(3)) ** 2)
+    (tmp_path / "e.toml").write_text(
+        f'objective = "phase-retrieval"\ndata = ["{tmp_path / "A.npy"}", "{tmp_path / "y.npy"}"]\nchains = 32\nsteps = 100\nbackend = "cpu"\n')
+    from_file = escapade.Experiment.from_toml(tmp_path / "e.toml").run()
+    direct = escapade.run(objective="phase-retrieval", data=[tmp_path / "A.npy", tmp_path / "y.npy"], chains=32, steps=100, backend="cpu")
+    assert from_file.events.tobytes() == direct.events.tobytes()
+    (tmp_path / "f.wgsl").write_text("fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval {\n  return Eval(oops, 0u, 1u);\n}\n")
+    (tmp_path / "w.toml").write_text(f'wgsl = "{tmp_path / "f.wgsl"}"\ndim = 2\n')
+    with pytest.raises(ValueError, match=r"f\.wgsl:2:15: "):
+        escapade.Experiment.from_toml(tmp_path / "w.toml")

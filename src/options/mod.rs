@@ -1,0 +1,147 @@
+//! The run options as the command line spells them: `escapade run`'s flags, an experiment file's
+//! keys, or an embedder's table of options (Python's keyword arguments) are one set of names,
+//! parsed by one parser and turned into a checked [`Experiment`] by one function, so that every
+//! front end accepts the same options and words bad input the same way.
+//!
+//! ```no_run
+//! use escapade::options::RunOptions;
+//! let table: toml::Table = "objective = \"octopus\"\ndim = 5\nchains = 64\nbackend = \"cpu\"".parse().unwrap();
+//! let opts = RunOptions::from_table(&table, "my table")?;
+//! let exp = opts.experiment()?;
+//! # Ok::<(), escapade::Error>(())
+//! ```
+
+mod args;
+mod build;
+mod session;
+mod table;
+
+pub use args::{BackendArg, CheckArgs, ObjectiveArgs, PerturbArg, PlotFormat, ProgressMode, RunArgs, StateArg, StepRuleArg, TheoryArgs};
+pub use build::{experiment, objective};
+pub use session::{Engines, Plan, check, device_indices, remove_run, save};
+pub use table::{file_to_flags, flag_names, matches_to_toml, read_table, table_to_flags};
+
+use crate::{Error, Experiment};
+use clap::{Args, Command, FromArgMatches};
+
+/// Flags of `run` that are switches (present or absent; booleans in experiment files).
+pub const SWITCHES: [&str; 4] = ["quiet", "resume", "resume-anyway", "force"];
+
+/// Options of `run` that DIR/experiment.toml leaves out (the experiment file itself, and
+/// --resume, which a rerun must not inherit).
+pub const NOT_RECORDED: [&str; 2] = ["experiment", "resume"];
+
+/// Joins a value that starts with `-` but is not a number clap recognizes (`--eta -inf`,
+/// `--shard -1/2`) to its flag (`--eta=-inf`), so that the flag's own check names it instead of
+/// clap reporting an unknown short flag. `sub` is the subcommand the flags belong to; they have
+/// no short flags but `-h`, and negative numbers parse the same either way.
+pub fn join_dashed_values(sub: &Command, argv: &[String]) -> Vec<String> {
+    let takes_value = |flag: &str| {
+        flag.strip_prefix("--").is_some_and(|long| sub.get_arguments().any(|a| a.get_long() == Some(long) && a.get_action().takes_values()))
+    };
+    let mut out: Vec<String> = Vec::with_capacity(argv.len());
+    for a in argv.iter() {
+        let dashed = a.starts_with('-') && !a.starts_with("--") && a.len() > 1 && a != "-h";
+        match out.last_mut() {
+            Some(prev) if dashed && takes_value(prev) => *prev = format!("{prev}={a}"),
+            _ => out.push(a.clone()),
+        }
+    }
+    out
+}
+
+/// A parser error about a flag with a fixed set of values (`--backend tpu`), as the library
+/// words bad input: one line naming the flag and what it allows. `None` for other parser errors.
+pub fn invalid_value(e: &clap::Error) -> Option<Error> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::InvalidValue {
+        return None;
+    }
+    let (Some(ContextValue::String(arg)), Some(ContextValue::String(got)), Some(ContextValue::Strings(valid))) =
+        (e.get(ContextKind::InvalidArg), e.get(ContextKind::InvalidValue), e.get(ContextKind::ValidValue))
+    else {
+        return None;
+    };
+    // A missing value (`--chains` last) has no list of values: clap's own line says so.
+    if valid.is_empty() {
+        return None;
+    }
+    // "--backend <BACKEND>" -> "backend"
+    let field = arg.trim_start_matches('-').split([' ', '=']).next().unwrap_or(arg);
+    let got = if got.is_empty() { "an empty value" } else { got.as_str() };
+    Some(Error::invalid(field, format!("one of {}", valid.join(", ")), got))
+}
+
+/// Any other parser error as one line, the contract for bad input: clap's first paragraph (what
+/// is wrong) with its tip, and where the allowed flags are listed (`escapade SUB --help`); the
+/// usage block is left out.
+pub fn one_line(e: &clap::Error, sub: Option<&str>) -> String {
+    let text = e.render().to_string();
+    let mut paragraphs = text.split("\n\n").map(|p| p.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "));
+    let mut line = paragraphs.next().unwrap_or_default();
+    for p in paragraphs.filter(|p| p.starts_with("tip:")) {
+        line += &format!(" ({p})");
+    }
+    let help = sub.map_or("escapade --help".to_string(), |s| format!("escapade {s} --help"));
+    format!("{line}; {help} lists what is allowed")
+}
+
+/// A parser error as the library's error: [`invalid_value`]'s line, else [`one_line`]'s
+/// ([`Error::Usage`]).
+pub fn parse_error(e: &clap::Error, sub: Option<&str>) -> Error {
+    invalid_value(e).unwrap_or_else(|| Error::Usage(one_line(e, sub).trim_start_matches("error: ").to_string()))
+}
+
+/// `escapade run`'s options, parsed and with what was given (for DIR/experiment.toml).
+pub struct RunOptions {
+    /// The options.
+    pub args: RunArgs,
+    /// What the parser saw, defaults included.
+    pub matches: clap::ArgMatches,
+}
+
+impl RunOptions {
+    /// The `run` subcommand's flags, as the command line defines them.
+    pub fn command() -> Command {
+        RunArgs::augment_args(Command::new("run"))
+    }
+
+    /// The long names of `run`'s flags: the keys an experiment file or table may use.
+    pub fn flag_names() -> Vec<String> {
+        flag_names(&Self::command())
+    }
+
+    /// Parses `run`'s flags (`["--chains", "64", ...]`) as the command line does, bad input worded
+    /// as it words it.
+    pub fn from_flags(flags: &[String]) -> Result<Self, Error> {
+        let cmd = Command::new("escapade").subcommand(Self::command());
+        let argv: Vec<String> = ["escapade".to_string(), "run".to_string()].into_iter().chain(flags.iter().cloned()).collect();
+        let argv = join_dashed_values(&Self::command(), &argv);
+        let m = cmd.try_get_matches_from(&argv).map_err(|e| parse_error(&e, Some("run")))?;
+        let matches = m.subcommand_matches("run").cloned().unwrap_or_default();
+        let args = RunArgs::from_arg_matches(&matches).map_err(|e| parse_error(&e, Some("run")))?;
+        Ok(RunOptions { args, matches })
+    }
+
+    /// Parses a table of options (keys: flag names, kebab-case or snake_case) as an experiment
+    /// file's; `origin` names the table in errors.
+    pub fn from_table(table: &toml::Table, origin: &str) -> Result<Self, Error> {
+        Self::from_flags(&table_to_flags(table, origin, &Self::flag_names(), &SWITCHES)?)
+    }
+
+    /// The checked experiment the options describe.
+    pub fn experiment(&self) -> Result<Experiment, Error> {
+        experiment(&self.args)
+    }
+
+    /// The options as DIR/experiment.toml records them (defaults included).
+    pub fn to_toml(&self) -> String {
+        experiment_toml(&self.matches)
+    }
+}
+
+/// DIR/experiment.toml: every option of a parsed `run` (`matches`), defaults included, but
+/// [`NOT_RECORDED`].
+pub fn experiment_toml(matches: &clap::ArgMatches) -> String {
+    matches_to_toml(&RunOptions::command(), matches, &NOT_RECORDED)
+}
