@@ -368,7 +368,10 @@ class Run:
 
         Returns:
             ``{"kaplan_meier": {...}, "cumulative_incidence": {cause: {...}}}``: the Kaplan-Meier
-            curve as arrays ``t, at_risk, events, survival, se, lower, upper``, and for each
+            curve as arrays ``t, at_risk, events, survival, se, lower, upper`` (over all labels
+            with the chain-clustered band, as summary.json and the CLI's plot give it: a chain
+            stalls at several saddles and its stalls are not independent; for one label,
+            Greenwood's), and for each
             cause (``escaped``, ``diverged``, ``precision_limited``) the Aalen-Johansen
             cumulative incidence as arrays ``t, at_risk, events, cif, se, lower, upper``.
         """

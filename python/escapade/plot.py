@@ -7,7 +7,7 @@ axes when ``ax`` is None) and returns the axes, as matplotlib's own helpers do::
     import escapade, escapade.plot
     run = escapade.run(objective="octopus", dim=5, method="pgd", chains=1024, steps=2000,
                        trace_chains=4)
-    ax = escapade.plot.survival(run)           # Kaplan-Meier per saddle, Greenwood bands
+    ax = escapade.plot.survival(run)           # Kaplan-Meier, all stalls and per saddle
     ax.figure.savefig("survival.png")
 
 The functions mirror the command line's plots (``src/report/plots.rs``): the same titles, axis
@@ -22,9 +22,8 @@ labels, log axes, colours in the same order, dashed 95% bands and legends.
 :func:`trajectories`           two coordinates of traced chains against each other
 =============================  ==========================================================
 
-One difference from the command line: the "all saddle stalls" curve's band here is
-Greenwood's (from :meth:`escapade.Run.survival`), where the command line draws the
-chain-clustered band (one chain's episodes are not independent); the curve itself is the same.
+The bands are :meth:`escapade.Run.survival`'s: chain-clustered for the "all saddle stalls" curve
+(one chain's stalls are not independent), Greenwood's for each label, as the command line's.
 """
 
 from __future__ import annotations
@@ -193,7 +192,8 @@ def survival(
     """Kaplan-Meier survival S(t) of the saddle stalls: the fraction not yet escaped t steps
     after the stall, as OUT/plots/survival draws it.
 
-    One step curve (width 2) per series with its 95% Greenwood band as two dashed lines of the
+    One step curve (width 2) per series with its 95% band (chain-clustered for all stalls,
+    Greenwood's per label) as two dashed lines of the
     same colour; log step axis from 1; y from 0 to 1.02; legend.
 
     Args:

@@ -6,7 +6,7 @@ use escapade::Error;
 use escapade::options::{PlotFormat, RunOptions, remove_run};
 use escapade::report::files::{ChainRecord, SavedRun, read_chains};
 use escapade::report::render_plots;
-use escapade::stats::{Outcome, TimeTable};
+use escapade::stats::{Curve, Outcome, TimeTable, clustered_kaplan_meier};
 use escapade::Report;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -91,8 +91,7 @@ impl NativeRun {
 }
 
 /// The curve's points as columns.
-fn km_columns<'py>(py: Python<'py>, table: &TimeTable) -> PyResult<Bound<'py, PyDict>> {
-    let km = table.kaplan_meier();
+fn km_columns<'py>(py: Python<'py>, km: &Curve) -> PyResult<Bound<'py, PyDict>> {
     let p = &km.points;
     Ok(Columns::new(py)
         .num("t", p.iter().map(|x| x.t).collect())?
@@ -211,8 +210,14 @@ impl NativeRun {
                 to_py(Error::invalid("label", format!("a stall label of this run: {}", known.join(", ")), l))
             })?,
         };
+        // The pooled curve's band is chain-clustered, as the CLI's summary and plot give it: one
+        // chain contributes several dependent stalls, and Greenwood's band would be too narrow.
+        let km = match label {
+            None => clustered_kaplan_meier(&self.saved.episodes()),
+            Some(_) => table.kaplan_meier(),
+        };
         let out = PyDict::new(py);
-        out.set_item("kaplan_meier", km_columns(py, &table)?)?;
+        out.set_item("kaplan_meier", km_columns(py, &km)?)?;
         out.set_item("cumulative_incidence", cif_columns(py, &table)?)?;
         Ok(out)
     }

@@ -66,6 +66,10 @@ def test_survival_tables():
     overall = run.summary["survival"]["overall"]
     assert s["cumulative_incidence"]["escaped"]["cif"][-1] == pytest.approx(overall["escape_cif"])
     assert km["at_risk"][0] == overall["saddle_stalls"]
+    # The pooled curve carries the chain-clustered band, as summary.json and the CLI's plot do
+    # (the octopus chains stall at several saddles each: Greenwood's band would differ).
+    median = np.argmax(km["survival"] <= 0.5)
+    assert km["se"][median] == pytest.approx(run.summary["survival"]["overall_median_se"], rel=1e-12)
     label = run.labels[0]
     assert run.survival(label)["kaplan_meier"]["t"].size > 0
     with pytest.raises(ValueError, match="invalid label"):
