@@ -12,7 +12,7 @@
 //! (`kernel::lanes`, which says why and how that stays bit for bit the one-chain step); a lane
 //! whose step needs a rare branch (an escape record, a certification check, a rebase, a trace
 //! point, a divergence) takes the scalar [`Stepper::step`] for that step; stall starts and ball
-//! kicks stay in lockstep (`Stepper::kick_lanes`).
+//! kicks stay in lockstep (`Stepper::kick_lanes`) in a step where several lanes need one.
 //! Minibatch oracles step chain by chain, and so does, for the rest of its slice, a pack whose
 //! lanes take the scalar step more than one step in four (kicks every other step). The scalar
 //! path stays as the reference the tests (`tests.rs`) hold the lockstep path to.

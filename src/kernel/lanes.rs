@@ -11,9 +11,10 @@
 //! from exactly the values the scalar step would branch on, whether the step takes only the common
 //! branches; only those lanes are stepped here, with the scalar step's operations in its order
 //! (each lane's arithmetic is its own; Rust never contracts a multiply and an add into an FMA,
-//! whatever vector unit the code is built for). A lane that needs a rare branch is stepped by
-//! [`Stepper::step`] itself for that step (the CPU backend gathers it, steps it, scatters it
-//! back). Minibatch oracles are not lockstep ([`Stepper::lockstep`] is false): those packs step
+//! whatever vector unit the code is built for). Lanes whose step is common but for a stall
+//! start or a ball kick can take [`Stepper::kick_lanes`] first (`kick`), then the common step.
+//! A lane that needs a rarer branch is stepped by [`Stepper::step`] itself for that step (the
+//! CPU backend gathers it, steps it, scatters it back). Minibatch oracles are not lockstep ([`Stepper::lockstep`] is false): those packs step
 //! chain by chain. Tested against the scalar path in `backend::cpu::tests`.
 
 use super::{Real, Stepper};
