@@ -7,6 +7,9 @@
 //! together ([`rng::ball_lanes`]: the Philox rounds across lanes, the transcendentals the very
 //! scalar calls of [`rng::ball`]), are re-evaluated, and then take the common tail of the step
 //! (direction, step size, update) with the other common lanes in [`Stepper::step_lanes`].
+//! Measured, that pays only where several lanes of a pack kick in the same step (PGD on the
+//! octopus, t_thres = 1): a lone kick costs the latency of its draw on either path, so the CPU
+//! backend sends steps with fewer kicks to the scalar step (BENCHMARKS.md, "Lockstep kicks").
 //!
 //! How it stays [`Stepper::step`] bit for bit: the same operations in the same order per lane:
 //! the record of the evaluation, the stall bookkeeping, x~ and f~, the kick x + k without the
