@@ -296,6 +296,11 @@ impl<'a, T: Real> Stepper<'a, T> {
         &self.tilde
     }
 
+    /// x~ to be written (a lockstep kick, `lanes::kick`).
+    pub fn tilde_mut(&mut self) -> &mut [T] {
+        &mut self.tilde
+    }
+
     /// Restores x~ of a chain resumed mid-run.
     pub fn set_tilde(&mut self, tilde: &[T]) {
         self.tilde.copy_from_slice(tilde);

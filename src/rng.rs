@@ -6,6 +6,8 @@
 //! across dispatches, or on sharding and resume. `shaders/rng.wgsl` is the WGSL twin; the integer
 //! streams of the two are bit-identical (tested), the float transforms agree to a few ulps.
 
+use crate::objective::LANES;
+
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;
 const W0: u32 = 0x9E37_79B9;
@@ -81,7 +83,8 @@ pub fn normals(seed: u64, chain: u32, step: u32, purpose: Purpose, out: &mut [f3
     for (block, slot) in out.chunks_mut(4).enumerate() {
         let w = draw(seed, chain, step, purpose, block as u32);
         let p = normal_pair(w[0], w[1]);
-        let q = normal_pair(w[2], w[3]);
+        // The second pair only where it is used (d = 1, 2 mod 4): the same numbers, less work.
+        let q = if slot.len() > 2 { normal_pair(w[2], w[3]) } else { [0.0; 2] };
         let four = [p[0], p[1], q[0], q[1]];
         slot.copy_from_slice(&four[..slot.len()]);
     }
@@ -115,6 +118,73 @@ pub fn sphere(seed: u64, chain: u32, step: u32, purpose: Purpose, radius: f32, o
     }
 }
 
+/// [`philox4x32_10`] for [`LANES`] counters at once under one key: word k of lane l's counter
+/// at `c[k][l]`, and so its output. Why: the CPU backend's lockstep kicks (`kernel::lanes`) draw
+/// a ball point for several chains of a pack at once; the rounds' 32x32->64 multiplies and xors
+/// vectorise across lanes, the same integers as one block at a time.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
+pub fn philox_lanes(counter: [[u32; LANES]; 4], key: [u32; 2]) -> [[u32; LANES]; 4] {
+    let mut c = counter;
+    let mut k = key;
+    for round in 0..10 {
+        if round > 0 {
+            k[0] = k[0].wrapping_add(W0);
+            k[1] = k[1].wrapping_add(W1);
+        }
+        let mut next = [[0u32; LANES]; 4];
+        for l in 0..LANES {
+            let p0 = u64::from(M0) * u64::from(c[0][l]);
+            let p1 = u64::from(M1) * u64::from(c[2][l]);
+            next[0][l] = (p1 >> 32) as u32 ^ c[1][l] ^ k[0];
+            next[1][l] = p1 as u32;
+            next[2][l] = (p0 >> 32) as u32 ^ c[3][l] ^ k[1];
+            next[3][l] = p0 as u32;
+        }
+        c = next;
+    }
+    c
+}
+
+/// [`ball`] for the lanes in `mask` of a pack at once: lane l's point (radius `radius[l]`,
+/// address `(chains[l], steps[l], purpose)`) into `out[i][l]`, i < d = `out.len()`, bit for bit
+/// what `ball` gives it. The Philox blocks run across lanes ([`philox_lanes`]); the
+/// transcendentals (ln, cos, sin, powf) stay the very scalar calls `ball` makes, per lane, so the
+/// draws cannot drift from the scalar path, the GPU twin's tests or earlier results. Lanes
+/// outside `mask` are left with unspecified values. Every lane's blocks are computed: worth it
+/// when most lanes draw (a vector block has the latency of several scalar ones).
+pub fn ball_lanes(seed: u64, chains: &[u32; LANES], steps: &[u32; LANES], purpose: Purpose, radius: &[f32; LANES], mask: &[bool; LANES], out: &mut [[f32; LANES]]) {
+    let d = out.len();
+    let key = seed_key(seed);
+    let words = |block: u32| philox_lanes([*chains, *steps, [purpose as u32; LANES], [block; LANES]], key);
+    let u = words(d.div_ceil(4) as u32)[0];
+    let mut r = [0.0f32; LANES];
+    for l in (0..LANES).filter(|&l| mask[l]) {
+        r[l] = radius[l] * uniform01_open(u[l]).powf(1.0 / d as f32);
+    }
+    for (block, rows) in out.chunks_mut(4).enumerate() {
+        let w = words(block as u32);
+        for l in (0..LANES).filter(|&l| mask[l]) {
+            let p = normal_pair(w[0][l], w[1][l]);
+            let q = if rows.len() > 2 { normal_pair(w[2][l], w[3][l]) } else { [0.0; 2] };
+            let four = [p[0], p[1], q[0], q[1]];
+            rows.iter_mut().zip(four).for_each(|(row, v)| row[l] = v);
+        }
+    }
+    // As `sphere`: the squared norm in coordinate order, then one scale per lane.
+    let mut n2 = [0.0f32; LANES];
+    for row in out.iter() {
+        for l in 0..LANES {
+            n2[l] += row[l] * row[l];
+        }
+    }
+    let scale: [f32; LANES] = std::array::from_fn(|l| r[l] / n2[l].sqrt().max(f32::MIN_POSITIVE));
+    for row in out.iter_mut() {
+        for l in 0..LANES {
+            row[l] *= scale[l];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +206,30 @@ mod tests {
             ),
             [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]
         );
+    }
+
+    #[test]
+    fn ball_lanes_is_ball_bit_for_bit() {
+        // Dimensions 1..=9 cover every remainder mod 4 and several blocks; radii of all sizes.
+        for d in 1..=9usize {
+            let chains: [u32; LANES] = std::array::from_fn(|l| 1000 * d as u32 + 37 * l as u32);
+            let steps: [u32; LANES] = std::array::from_fn(|l| (l as u32 * 7919) ^ 0x55);
+            let radius: [f32; LANES] = std::array::from_fn(|l| 1e-3 * 3.7f32.powi(l as i32));
+            let mask: [bool; LANES] = std::array::from_fn(|l| l % 5 != 3);
+            let mut out = vec![[0.0f32; LANES]; d];
+            ball_lanes(42, &chains, &steps, Purpose::Perturb, &radius, &mask, &mut out);
+            for l in (0..LANES).filter(|&l| mask[l]) {
+                let mut one = vec![0.0f32; d];
+                ball(42, chains[l], steps[l], Purpose::Perturb, radius[l], &mut one);
+                let lane: Vec<u32> = out.iter().map(|row| row[l].to_bits()).collect();
+                assert_eq!(lane, one.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "d {d} lane {l}");
+            }
+            let c: [[u32; LANES]; 4] = [chains, steps, [d as u32; LANES], radius.map(f32::to_bits)];
+            let w = philox_lanes(c, [7, 9]);
+            for l in 0..LANES {
+                assert_eq!(w.map(|k| k[l]), philox4x32_10(c.map(|k| k[l]), [7, 9]));
+            }
+        }
     }
 
     #[test]

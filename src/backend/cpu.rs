@@ -10,8 +10,9 @@
 //! stay lane-interleaved (structure of arrays) for the whole slice, every step evaluates all its
 //! lanes at once and steps the lanes whose step is common together, vectorised across chains
 //! (`kernel::lanes`, which says why and how that stays bit for bit the one-chain step); a lane
-//! whose step needs a rare branch (an escape record, a certification check, a stall start or a
-//! kick, a rebase, a trace point, a divergence) takes the scalar [`Stepper::step`] for that step.
+//! whose step needs a rare branch (an escape record, a certification check, a rebase, a trace
+//! point, a divergence) takes the scalar [`Stepper::step`] for that step; stall starts and ball
+//! kicks stay in lockstep (`Stepper::kick_lanes`) in a step where several lanes need one.
 //! Minibatch oracles step chain by chain, and so does, for the rest of its slice, a pack whose
 //! lanes take the scalar step more than one step in four (kicks every other step). The scalar
 //! path stays as the reference the tests (`tests.rs`) hold the lockstep path to.
@@ -46,8 +47,8 @@ pub fn run_resumable(
     resume: Option<Checkpoint>,
 ) -> Result<RawRun, crate::Error> {
     match exp.precision {
-        Precision::F64 => run_in::<f64>(exp, progress, ck, resume, true),
-        _ => run_in::<f32>(exp, progress, ck, resume, true),
+        Precision::F64 => run_in::<f64>(exp, progress, ck, resume, Some(KICK_LANES)),
+        _ => run_in::<f32>(exp, progress, ck, resume, Some(KICK_LANES)),
     }
 }
 
@@ -61,7 +62,7 @@ fn run_in<T: Real>(
     progress: &mut dyn FnMut(&Progress),
     mut ck: Option<&mut Checkpointer>,
     resume: Option<Checkpoint>,
-    lockstep: bool,
+    lockstep: Option<usize>,
 ) -> Result<RawRun, crate::Error> {
     let d = exp.objective.dim();
     let p = KernelParams::new(exp, exp.chains, 0, exp.steps, u32::MAX);
@@ -158,16 +159,17 @@ fn rows<T: Real>(exp: &Experiment, live: &[Live<T>]) -> (Vec<ChainState>, Vec<f6
 
 /// Steps a pack of up to [`LANES`] chains until step `target`, their ends, or divergence.
 ///
-/// The lockstep path (`lockstep`, and a configuration that has one, see
+/// The lockstep path (`lockstep` = Some(kick lanes, see [`advance_lockstep`]), and a
+/// configuration that has one, see
 /// [`Stepper::lockstep`]) holds the pack's points lane-interleaved for the whole slice: each step
 /// evaluates every lane at once ([`crate::Objective::eval_lanes_f32`]), steps the lanes whose step
 /// is common together ([`Stepper::step_lanes`]) and the others one by one with the scalar step.
 /// The scalar path steps chain by chain (an objective with [`crate::Objective::lanes`] still
 /// evaluated per pack). Both give every chain the same bits: the scalar path is the reference the
 /// tests hold the lockstep path to.
-fn advance<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32, lockstep: bool) {
-    if lockstep && pack[0].stepper.lockstep() {
-        advance_lockstep(pack, exp, target);
+fn advance<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32, lockstep: Option<usize>) {
+    if let Some(kick_lanes) = lockstep.filter(|_| pack[0].stepper.lockstep()) {
+        advance_lockstep(pack, exp, target, kick_lanes);
     } else {
         advance_scalar(pack, exp, target);
     }
@@ -206,7 +208,12 @@ fn advance_scalar<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32) 
 /// the scalar step (PGD on the octopus, whose t_thres = 1 kicks a stalled chain every other step)
 /// goes on chain by chain for the rest of the slice: there each lockstep step costs more than
 /// it saves (BENCHMARKS.md). Both paths give the same bits, so the switch changes no result.
-fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32) {
+///
+/// Stall starts and ball kicks take the lockstep [`Stepper::kick_lanes`] in a step where at least
+/// `kick_lanes` lanes of the pack need one, else the scalar step: a lone kick costs about the
+/// same either way (its ball draw dominates, the same scalar calls on both paths), while the
+/// lockstep kick adds pack-wide work (BENCHMARKS.md).
+fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32, kick_lanes: usize) {
     let obj = exp.objective.as_ref();
     let d = obj.dim();
     let n = pack.len();
@@ -225,13 +232,23 @@ fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32
         if !active.contains(&true) || (taken >= 8 * LANES && scalar * SCALAR_SHARE > taken) {
             break;
         }
-        let evals = T::eval_lanes(obj, &xs, &mut gs);
-        let gn2 = sum_sq_lanes(&gs);
+        let mut evals = T::eval_lanes(obj, &xs, &mut gs);
+        let mut gn2 = sum_sq_lanes(&gs);
         let stepper = &pack[0].stepper;
-        let common = stepper.common(active, &states, &evals, &gn2, &chains, trace);
-        stepper.step_lanes(common, &chains, &mut xs, &gs, &evals, &gn2, &mut states, &mut scratch);
+        let (common, kick) = stepper.common(active, &states, &evals, &gn2, &chains, trace);
+        let mut tail = common;
+        let lockstep_kicks = kick.iter().filter(|&&k| k).count() >= kick_lanes;
+        if lockstep_kicks {
+            // Stall starts and ball kicks in lockstep; then their lanes go on with the common ones.
+            let kicks = stepper.kick_lanes(kick, &chains, &mut xs, &mut gs, &mut evals, &mut gn2, &mut states, &mut scratch);
+            for l in (0..n).filter(|&l| kicks.kicked[l]) {
+                scratch.tilde_lane(l, pack[l].stepper.tilde_mut());
+            }
+            (0..LANES).for_each(|l| tail[l] |= kicks.tail[l]);
+        }
+        pack[0].stepper.step_lanes(tail, &chains, &mut xs, &gs, &evals, &gn2, &mut states, &mut scratch);
         taken += active.iter().filter(|&&a| a).count();
-        for l in (0..n).filter(|&l| active[l] && !common[l]) {
+        for l in (0..n).filter(|&l| active[l] && !common[l] && !(lockstep_kicks && kick[l])) {
             // A rare branch: this lane's step is the scalar step.
             scalar += 1;
             let live = &mut pack[l];
@@ -249,6 +266,10 @@ fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32
     }
     advance_scalar(pack, exp, target);
 }
+
+/// See [`advance_lockstep`]: the lanes of a pack that need a stall start or a kick in a step
+/// from which on they take the lockstep kick.
+const KICK_LANES: usize = 4;
 
 /// See [`advance_lockstep`]: a pack goes on chain by chain once more than one in this many of
 /// its lane-steps took the scalar step.

@@ -11,9 +11,10 @@
 //! from exactly the values the scalar step would branch on, whether the step takes only the common
 //! branches; only those lanes are stepped here, with the scalar step's operations in its order
 //! (each lane's arithmetic is its own; Rust never contracts a multiply and an add into an FMA,
-//! whatever vector unit the code is built for). A lane that needs a rare branch is stepped by
-//! [`Stepper::step`] itself for that step (the CPU backend gathers it, steps it, scatters it
-//! back). Minibatch oracles are not lockstep ([`Stepper::lockstep`] is false): those packs step
+//! whatever vector unit the code is built for). Lanes whose step is common but for a stall
+//! start or a ball kick can take [`Stepper::kick_lanes`] first (`kick`), then the common step.
+//! A lane that needs a rarer branch is stepped by [`Stepper::step`] itself for that step (the
+//! CPU backend gathers it, steps it, scatters it back). Minibatch oracles are not lockstep ([`Stepper::lockstep`] is false): those packs step
 //! chain by chain. Tested against the scalar path in `backend::cpu::tests`.
 
 use super::{Real, Stepper};
@@ -32,12 +33,23 @@ pub struct PackScratch<T> {
     v: Rows<T>,
     /// One lane's random draws.
     draws: Vec<f32>,
+    /// The ball points of a lockstep kick, lane-interleaved.
+    kick: Rows<f32>,
+    /// The points before a lockstep kick (x~), lane-interleaved.
+    tilde: Rows<T>,
+    /// The gradients of a lockstep re-evaluation, lane-interleaved.
+    gk: Rows<T>,
+    /// One lane's point and gradient (a re-evaluation lane by lane).
+    xl: Vec<T>,
+    gl: Vec<T>,
 }
 
 impl<T: Real> PackScratch<T> {
     /// Scratch for dimension `d`.
     pub fn new(d: usize) -> Self {
-        PackScratch { v: vec![[T::zero(); LANES]; d], draws: vec![0.0; d] }
+        let rows = || vec![[T::zero(); LANES]; d];
+        let (kick, xl, gl) = (vec![[0.0; LANES]; d], vec![T::zero(); d], vec![T::zero(); d]);
+        PackScratch { v: rows(), draws: vec![0.0; d], kick, tilde: rows(), gk: rows(), xl, gl }
     }
 }
 
@@ -47,9 +59,11 @@ const WORDS: usize = std::mem::size_of::<ChainState>() / 4;
 /// Word index of a [`ChainState`] field.
 macro_rules! word {
     ($field:ident) => {
-        std::mem::offset_of!(ChainState, $field) / 4
+        std::mem::offset_of!($crate::escape::ChainState, $field) / 4
     };
 }
+
+mod kick;
 
 /// The records of a pack's lanes field by field (structure of arrays): word k of lane l's
 /// [`ChainState`] at `w[k][l]`, so the common step reads and writes each field for every lane
@@ -101,11 +115,14 @@ impl<T: Real> Stepper<'_, T> {
     /// no escape record, no certification check that could stop the chain, no stall start, no
     /// ball kick and no trace point (`trace`: every, chains). Conservative where cheap (a due
     /// certification check is never common). Branch-free across lanes.
-    pub fn common(&self, active: [bool; LANES], s: &States, e: &[Eval<T>; LANES], gn2: &[T; LANES], chains: &[u32; LANES], trace: (u32, u32)) -> [bool; LANES] {
+    ///
+    /// Second, the lanes whose step is common but for a stall start and/or a ball kick: those
+    /// [`Stepper::kick_lanes`] steps in lockstep too.
+    pub fn common(&self, active: [bool; LANES], s: &States, e: &[Eval<T>; LANES], gn2: &[T; LANES], chains: &[u32; LANES], trace: (u32, u32)) -> ([bool; LANES], [bool; LANES]) {
         let ball = self.perturbation == Perturbation::Ball;
         let value: [T; LANES] = std::array::from_fn(|l| e[l].value);
         let ok: [bool; LANES] = std::array::from_fn(|l| active[l] & e[l].in_domain);
-        let mut common = common_lanes(ball, &ok, &value, gn2, &s.w);
+        let (mut common, mut kick) = common_lanes(ball, &ok, &value, gn2, &s.w);
         let t = &s.w[word!(t)];
         // Rebases and trace points: integer divisions, only where they can happen (the chains of
         // a pack are consecutive, the first lane's is the smallest).
@@ -116,9 +133,10 @@ impl<T: Real> Stepper<'_, T> {
                 let rebase_due = rebase > 0 && t[l] > 0 && t[l].is_multiple_of(rebase);
                 let trace_due = chains[l] < traced && t[l].is_multiple_of(every);
                 common[l] &= !(rebase_due || trace_due);
+                kick[l] &= !(rebase_due || trace_due);
             }
         }
-        common
+        (common, kick)
     }
 
     /// One common step (see [`Stepper::common`]) of the lanes in `mask`, global chains `chains`:
@@ -188,13 +206,14 @@ impl<T: Real> Stepper<'_, T> {
     }
 }
 
-/// The branch-free part of [`Stepper::common`] for lanes `ok` (active, in the domain).
+/// The branch-free part of [`Stepper::common`] for lanes `ok` (active, in the domain): the
+/// common lanes, and those common but for a stall start or a kick.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
-fn common_lanes<T: Real>(ball: bool, ok: &[bool; LANES], value: &[T; LANES], gn2: &[T; LANES], w: &[[u32; LANES]; WORDS]) -> [bool; LANES] {
+fn common_lanes<T: Real>(ball: bool, ok: &[bool; LANES], value: &[T; LANES], gn2: &[T; LANES], w: &[[u32; LANES]; WORDS]) -> ([bool; LANES], [bool; LANES]) {
     let (t, stalled, certify) = (&w[word!(t)], &w[word!(stalled)], &w[word!(certify)]);
     let (t_noise, t_stall, t_thres) = (&w[word!(t_noise)], &w[word!(t_stall)], &w[word!(t_thres)]);
     let (f_stall, f_thres, g_thres) = (&w[word!(f_stall)], &w[word!(f_thres)], &w[word!(g_thres)]);
-    let mut common = [false; LANES];
+    let (mut common, mut kick) = ([false; LANES], [false; LANES]);
     for l in 0..LANES {
         let (f, gnorm) = (value[l].f32(), gn2[l].sqrt().f32());
         let finite = value[l].is_finite() & gn2[l].is_finite();
@@ -203,9 +222,11 @@ fn common_lanes<T: Real>(ball: bool, ok: &[bool; LANES], value: &[T; LANES], gn2
         let due = if ball { (t_noise[l] != NEVER) & (since_noise == certify[l]) } else { (stalled[l] == 1) & (t[l].wrapping_sub(t_stall[l]) >= certify[l]) };
         let kick_due = ball & ((t_noise[l] == NEVER) | (since_noise > t_thres[l]));
         let stall = (gnorm <= f32::from_bits(g_thres[l])) & ((stalled[l] == 0) | kick_due);
-        common[l] = ok[l] & finite & !escape & !((certify[l] > 0) & due) & !stall;
+        let plain = ok[l] & finite & !escape & !((certify[l] > 0) & due);
+        common[l] = plain & !stall;
+        kick[l] = plain & stall;
     }
-    common
+    (common, kick)
 }
 
 /// The record of an evaluation (value, gradient norm, label) for the lanes in `mask`, as
