@@ -6,7 +6,6 @@
 //! across dispatches, or on sharding and resume. `shaders/rng.wgsl` is the WGSL twin; the integer
 //! streams of the two are bit-identical (tested), the float transforms agree to a few ulps.
 
-use crate::objective::LANES;
 
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;
@@ -118,12 +117,12 @@ pub fn sphere(seed: u64, chain: u32, step: u32, purpose: Purpose, radius: f32, o
     }
 }
 
-/// [`philox4x32_10`] for [`LANES`] counters at once under one key: word k of lane l's counter
+/// [`philox4x32_10`] for `N` counters at once (the CPU backend's pack width) under one key: word k of lane l's counter
 /// at `c[k][l]`, and so its output. Why: the CPU backend's lockstep kicks (`kernel::lanes`) draw
 /// a ball point for several chains of a pack at once; the rounds' 32x32->64 multiplies and xors
 /// vectorise across lanes, the same integers as one block at a time.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
-pub fn philox_lanes(counter: [[u32; LANES]; 4], key: [u32; 2]) -> [[u32; LANES]; 4] {
+pub fn philox_lanes<const N: usize>(counter: [[u32; N]; 4], key: [u32; 2]) -> [[u32; N]; 4] {
     let mut c = counter;
     let mut k = key;
     for round in 0..10 {
@@ -131,8 +130,8 @@ pub fn philox_lanes(counter: [[u32; LANES]; 4], key: [u32; 2]) -> [[u32; LANES];
             k[0] = k[0].wrapping_add(W0);
             k[1] = k[1].wrapping_add(W1);
         }
-        let mut next = [[0u32; LANES]; 4];
-        for l in 0..LANES {
+        let mut next = [[0u32; N]; 4];
+        for l in 0..N {
             let p0 = u64::from(M0) * u64::from(c[0][l]);
             let p1 = u64::from(M1) * u64::from(c[2][l]);
             next[0][l] = (p1 >> 32) as u32 ^ c[1][l] ^ k[0];
@@ -152,18 +151,18 @@ pub fn philox_lanes(counter: [[u32; LANES]; 4], key: [u32; 2]) -> [[u32; LANES];
 /// draws cannot drift from the scalar path, the GPU twin's tests or earlier results. Lanes
 /// outside `mask` are left with unspecified values. Every lane's blocks are computed: worth it
 /// when most lanes draw (a vector block has the latency of several scalar ones).
-pub fn ball_lanes(seed: u64, chains: &[u32; LANES], steps: &[u32; LANES], purpose: Purpose, radius: &[f32; LANES], mask: &[bool; LANES], out: &mut [[f32; LANES]]) {
+pub fn ball_lanes<const N: usize>(seed: u64, chains: &[u32; N], steps: &[u32; N], purpose: Purpose, radius: &[f32; N], mask: &[bool; N], out: &mut [[f32; N]]) {
     let d = out.len();
     let key = seed_key(seed);
-    let words = |block: u32| philox_lanes([*chains, *steps, [purpose as u32; LANES], [block; LANES]], key);
+    let words = |block: u32| philox_lanes([*chains, *steps, [purpose as u32; N], [block; N]], key);
     let u = words(d.div_ceil(4) as u32)[0];
-    let mut r = [0.0f32; LANES];
-    for l in (0..LANES).filter(|&l| mask[l]) {
+    let mut r = [0.0f32; N];
+    for l in (0..N).filter(|&l| mask[l]) {
         r[l] = radius[l] * uniform01_open(u[l]).powf(1.0 / d as f32);
     }
     for (block, rows) in out.chunks_mut(4).enumerate() {
         let w = words(block as u32);
-        for l in (0..LANES).filter(|&l| mask[l]) {
+        for l in (0..N).filter(|&l| mask[l]) {
             let p = normal_pair(w[0][l], w[1][l]);
             let q = if rows.len() > 2 { normal_pair(w[2][l], w[3][l]) } else { [0.0; 2] };
             let four = [p[0], p[1], q[0], q[1]];
@@ -171,15 +170,15 @@ pub fn ball_lanes(seed: u64, chains: &[u32; LANES], steps: &[u32; LANES], purpos
         }
     }
     // As `sphere`: the squared norm in coordinate order, then one scale per lane.
-    let mut n2 = [0.0f32; LANES];
+    let mut n2 = [0.0f32; N];
     for row in out.iter() {
-        for l in 0..LANES {
+        for l in 0..N {
             n2[l] += row[l] * row[l];
         }
     }
-    let scale: [f32; LANES] = std::array::from_fn(|l| r[l] / n2[l].sqrt().max(f32::MIN_POSITIVE));
+    let scale: [f32; N] = std::array::from_fn(|l| r[l] / n2[l].sqrt().max(f32::MIN_POSITIVE));
     for row in out.iter_mut() {
-        for l in 0..LANES {
+        for l in 0..N {
             row[l] *= scale[l];
         }
     }
@@ -188,6 +187,7 @@ pub fn ball_lanes(seed: u64, chains: &[u32; LANES], steps: &[u32; LANES], purpos
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::objective::LANES;
 
     #[test]
     fn philox_known_answers() {
