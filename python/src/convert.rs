@@ -63,7 +63,16 @@ pub fn toml_value(key: &str, v: &Bound<'_, PyAny>) -> PyResult<Option<toml::Valu
     if v.hasattr("__fspath__")? {
         return Ok(Some(toml::Value::String(v.call_method0("__fspath__")?.extract()?)));
     }
-    // numpy scalars and anything else with a float value.
+    // numpy scalars, 0-d and 1-d arrays (np.int64, np.uint64, np.bool_, np.arange(3)): their
+    // Python values, so that integers keep every bit (a seed through f64 would not) and booleans
+    // stay booleans.
+    if v.hasattr("dtype")? && v.hasattr("tolist")? {
+        let plain = v.call_method0("tolist")?;
+        if !plain.hasattr("dtype")? {
+            return toml_value(key, &plain);
+        }
+    }
+    // Anything else with a float value (Decimal, Fraction).
     if let Ok(f) = v.extract::<f64>() {
         return Ok(Some(toml::Value::Float(f)));
     }

@@ -113,3 +113,16 @@ def test_no_adapter_is_an_escapade_error(monkeypatch):
         pytest.skip(f"an adapter is still visible without Vulkan drivers: {out.stdout}")
     assert "EscapadeError no GPU adapter found" in out.stdout
     assert "auto cpu" in out.stdout and "ran on the CPU backend" in out.stdout
+
+
+def test_numpy_scalars_and_arrays_are_their_python_values():
+    """np.int64 / np.uint64 seeds keep every bit (not rounded through a float), np.bool_ is a
+    boolean for a switch, and a 1-D array is a list."""
+    import numpy as np
+
+    run = escapade.run(chains=2, steps=2, backend="cpu", seed=np.int64(2**53 + 1))
+    assert run.summary["seed"] == 2**53 + 1
+    assert "seed = 18446744073709551615" in escapade.Experiment(seed=np.uint64(2**64 - 1)).to_toml().replace('"', "")
+    assert "force = true" in escapade.Experiment(force=np.bool_(True)).to_toml()
+    exp = escapade.Experiment(objective="quartic", dim=3, eigenvalues=np.array([1.0, -1.0, 2.0]), chains=np.int32(2))
+    assert exp.to_toml() == escapade.Experiment(objective="quartic", dim=3, eigenvalues=[1.0, -1.0, 2.0], chains=2).to_toml()
