@@ -113,21 +113,39 @@ pub fn table_to_dict<'py>(py: Python<'py>, t: &toml::Table) -> PyResult<Bound<'p
     Ok(d)
 }
 
-/// A numpy array (float32 or float64, any memory order, 1-D as a column) as a matrix, in logical
-/// row-major order. Its entries are checked by the library (as a data file's are).
+/// A numpy array (float32 or float64, any memory or byte order, 1-D as a column) as a matrix,
+/// in logical row-major order. Its entries are checked by the library (as a data file's are).
 pub fn matrix(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Matrix> {
     let (shape, data): (Vec<usize>, Vec<f64>) = if let Ok(a) = v.extract::<PyReadonlyArrayDyn<'_, f64>>() {
         (a.as_array().shape().to_vec(), a.as_array().iter().copied().collect())
     } else if let Ok(a) = v.extract::<PyReadonlyArrayDyn<'_, f32>>() {
         (a.as_array().shape().to_vec(), a.as_array().iter().map(|&x| f64::from(x)).collect())
+    } else if let Some(a) = native(v)? {
+        (a.as_array().shape().to_vec(), a.as_array().iter().copied().collect())
     } else {
-        return Err(PyTypeError::new_err(format!("data[{name:?}]: expected a float32 or float64 numpy array, got {}", v.get_type().name()?)));
+        let got = match v.getattr("dtype") {
+            Ok(d) => format!("{} of dtype {}", v.get_type().name()?, d.str()?),
+            Err(_) => v.get_type().name()?.to_string(),
+        };
+        return Err(PyTypeError::new_err(format!("data[{name:?}]: expected a float32 or float64 numpy array, got {got}")));
     };
     match shape.as_slice() {
         [n] => Ok(Matrix { rows: *n, cols: 1, data }),
         [r, c] => Ok(Matrix { rows: *r, cols: *c, data }),
         other => Err(to_py(Error::invalid(name, "a 1- or 2-dimensional array", format!("a {}-dimensional array", other.len())))),
     }
+}
+
+/// A byte-swapped float32 or float64 array (dtype '>f8' on a little-endian machine; a .npy file
+/// of that dtype is read by the command line) as native float64; None for anything else.
+fn native<'py>(v: &Bound<'py, PyAny>) -> PyResult<Option<PyReadonlyArrayDyn<'py, f64>>> {
+    let Ok(dtype) = v.getattr("dtype") else { return Ok(None) };
+    let float = dtype.getattr("kind").and_then(|k| k.extract::<String>()).is_ok_and(|k| k == "f");
+    let size = dtype.getattr("itemsize").and_then(|s| s.extract::<usize>()).unwrap_or(0);
+    if !float || !matches!(size, 4 | 8) || !v.hasattr("astype")? {
+        return Ok(None);
+    }
+    Ok(v.call_method1("astype", ("=f8",))?.extract::<PyReadonlyArrayDyn<'py, f64>>().ok())
 }
 
 /// Columns as a dict of numpy arrays (and lists of strings), in order.

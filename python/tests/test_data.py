@@ -88,9 +88,21 @@ def test_wrong_keys_types_and_objectives():
     a, y = phase_retrieval_data()
     with pytest.raises(ValueError, match=r"^invalid data: got the keys A, allowed: a dict with the arrays A, y$"):
         escapade.run(objective="phase-retrieval", data={"A": a}, **RUN)
-    with pytest.raises(TypeError, match=r"float32 or float64 numpy array"):
+    with pytest.raises(TypeError, match=r'^data\["A"\]: expected a float32 or float64 numpy array, got ndarray of dtype int64$'):
         escapade.run(objective="phase-retrieval", data={"A": a.astype(np.int64), "y": y}, **RUN)
+    with pytest.raises(TypeError, match=r"got ndarray of dtype float16$"):
+        escapade.run(objective="phase-retrieval", data={"A": a.astype(np.float16), "y": y}, **RUN)
     with pytest.raises(ValueError, match=r"^invalid data: "):
         escapade.run(objective="octopus", data={"A": a}, **RUN)
     with pytest.raises(ValueError, match=r"^invalid dim: got 7, allowed: 4 \(the dimension the --data files give\)"):
         escapade.run(objective="phase-retrieval", dim=7, data={"A": a, "y": y}, **RUN)
+
+
+@pytest.mark.parametrize("dtype", [">f4", ">f8"])
+def test_byte_swapped_arrays_equal_native_ones(dtype):
+    """A big-endian float array (as the command line reads a '>f8' .npy file) is its values."""
+    a, y = phase_retrieval_data()
+    native = np.dtype(dtype).newbyteorder("=")
+    swapped = escapade.run(objective="phase-retrieval", data={"A": a.astype(dtype), "y": y.astype(dtype)}, **RUN)
+    plain = escapade.run(objective="phase-retrieval", data={"A": a.astype(native), "y": y.astype(native)}, **RUN)
+    assert events(swapped) == events(plain)
