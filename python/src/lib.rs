@@ -77,8 +77,11 @@ fn parse(options: &Bound<'_, PyDict>, data: Option<&Bound<'_, PyAny>>, wgsl_sour
     for key in options.keys() {
         let key: String = key.extract()?;
         if !known.contains(&key.replace('_', "-")) {
+            // The command line's tip for a misspelt flag (clap's: Jaro-Winkler above 0.7).
+            let close = known.iter().map(|k| (strsim::jaro_winkler(&key.replace('_', "-"), k), k)).filter(|(s, _)| *s > 0.7).max_by(|a, b| a.0.total_cmp(&b.0));
+            let tip = close.map_or(String::new(), |(_, k)| format!(" (tip: a similar option exists: {:?})", k.replace('-', "_")));
             return Err(PyTypeError::new_err(format!(
-                "unexpected keyword argument {key:?}; the options are `escapade run`'s flags: {}",
+                "unexpected keyword argument {key:?}{tip}; the options are `escapade run`'s flags: {}",
                 known.iter().map(|k| k.replace('-', "_")).collect::<Vec<_>>().join(", ")
             )));
         }

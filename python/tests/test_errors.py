@@ -39,8 +39,12 @@ def test_bad_values_raise_value_error_with_the_cli_message(cli, tmp_path, kwargs
 
 
 def test_unknown_option_is_a_type_error():
-    with pytest.raises(TypeError, match=r'unexpected keyword argument "etaa"; the options are .*\beta\b'):
+    with pytest.raises(TypeError, match=r'unexpected keyword argument "etaa" \(tip: a similar option exists: "eta"\); the options are .*\beta\b'):
         escapade.run(etaa=0.1)
+    with pytest.raises(TypeError, match=r'"g_thresh" \(tip: a similar option exists: "g_thres"\)'):
+        escapade.run(g_thresh=0.1)
+    with pytest.raises(TypeError, match=r'unexpected keyword argument "zzzz"; the options are'):
+        escapade.run(zzzz=1)
     with pytest.raises(TypeError, match="expected a number, string, boolean, path or list"):
         escapade.run(eta=object())
 
