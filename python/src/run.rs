@@ -59,6 +59,17 @@ impl NativeRun {
     }
 
     fn write(&self, dir: &Path, plots: PlotFormat, overwrite: bool) -> Result<Vec<PathBuf>, Error> {
+        // A loaded run's files, read before anything is removed: `dir` may be the directory it
+        // was loaded from.
+        let mut files = Vec::new();
+        if self.report.is_none() {
+            for name in ["summary.json", "events.csv", "chains.csv", "trace.csv"] {
+                let from = self.saved.dir.join(name);
+                if from.exists() {
+                    files.push((name, std::fs::read(&from).map_err(Error::io(&from))?));
+                }
+            }
+        }
         if dir.join("summary.json").exists() {
             if !overwrite {
                 return Err(Error::invalid("dir", "a directory without a run, or overwrite=True to replace the run in it", dir.display()));
@@ -71,11 +82,9 @@ impl NativeRun {
             None => {
                 // A loaded run: its files as they were read, then the plots.
                 std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-                for name in ["summary.json", "events.csv", "chains.csv", "trace.csv"] {
-                    let from = self.saved.dir.join(name);
-                    if from.exists() {
-                        std::fs::copy(&from, dir.join(name)).map_err(Error::io(&from))?;
-                    }
+                for (name, bytes) in files {
+                    let to = dir.join(name);
+                    std::fs::write(&to, bytes).map_err(Error::io(&to))?;
                 }
                 if let Some(text) = toml {
                     let path = dir.join("experiment.toml");

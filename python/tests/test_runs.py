@@ -230,3 +230,13 @@ def test_experiment_files_with_data_and_wgsl_paths(tmp_path):
     (tmp_path / "w.toml").write_text(f'wgsl = "{tmp_path / "f.wgsl"}"\ndim = 2\n')
     with pytest.raises(ValueError, match=r"f\.wgsl:2:15: "):
         escapade.Experiment.from_toml(tmp_path / "w.toml")
+
+
+def test_a_loaded_run_saved_over_its_own_directory_keeps_its_files(tmp_path):
+    escapade.run(**SMALL).save(tmp_path, plots="none")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix in (".csv", ".json")}
+    loaded = escapade.load(tmp_path)
+    loaded.save(tmp_path, plots="none", overwrite=True)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix in (".csv", ".json")} == before
+    assert escapade.load(tmp_path).events.tobytes() == loaded.events.tobytes()
+
