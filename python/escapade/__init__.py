@@ -29,7 +29,7 @@ import json
 import os
 import pathlib
 import warnings
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -237,7 +237,8 @@ def sweep(
     """Runs every point of a grid (the cartesian product of ``grid``'s value lists) over
     ``base`` (an :class:`Experiment`, a dict of options, or a TOML experiment file), like
     ``escapade sweep``. Every point is checked before the first one runs. With ``out``, point
-    ``k1=v1, k2=v2`` is written to ``OUT/k1=v1_k2=v2`` (the command line's layout).
+    ``k1=v1, k2=v2`` is written to ``OUT/k1=v1_k2=v2`` (the command line's layout); the base's own
+    ``out`` option is not used (as ``escapade sweep`` ignores an experiment file's).
 
     Returns:
         The runs, in grid order; ``run.options`` holds each point's options.
@@ -248,7 +249,14 @@ def sweep(
         exp = Experiment(**base)
     else:
         exp = Experiment.from_toml(base)
+    # Each point's output is OUT/k1=v1_k2=v2 or none: never the base's own ``out`` (which every
+    # point would write to; ``escapade sweep`` ignores an experiment file's ``out`` too).
+    if "out" in exp.options:
+        exp = exp.replace(out=None)
     keys = list(grid)
+    for k in keys:
+        if isinstance(grid[k], (str, bytes)) or not isinstance(grid[k], Iterable):
+            raise TypeError(f"grid[{k!r}]: expected a sequence of values (e.g. [{grid[k]!r}]), got {type(grid[k]).__name__}")
     points = [dict(zip(keys, values)) for values in itertools.product(*(list(grid[k]) for k in keys))]
     experiments = []
     for point in points:
