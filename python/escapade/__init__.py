@@ -88,10 +88,15 @@ def _parse(options: Dict[str, Any], data: Any, wgsl: Any) -> "_escapade._Options
 
 def _progress_callback(progress: Progress):
     """The callable for ``progress`` and a function closing what it opened."""
+    if isinstance(progress, np.bool_):
+        progress = bool(progress)
     if progress is None or progress is False:
         return None, lambda: None
     if callable(progress):
         return progress, lambda: None
+    if progress is not True:
+        # Not a truthy "yes" or 0 drawing a bar.
+        raise TypeError(f"progress: expected True, False, None or a callable, got {type(progress).__name__}")
     try:
         from tqdm.auto import tqdm
     except ImportError:

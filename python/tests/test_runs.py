@@ -252,3 +252,13 @@ def test_sweep_ignores_the_base_out_and_refuses_a_string_axis(tmp_path):
     assert sorted(p.name for p in (tmp_path / "sw").iterdir()) == ["seed=1", "seed=2"]
     with pytest.raises(TypeError, match=r"^grid\['method'\]: expected a sequence of values \(e.g. \['gd'\]\), got str$"):
         escapade.sweep(SMALL, {"method": "gd"})
+
+
+def test_progress_refuses_what_is_neither_a_flag_nor_a_callable(capsys):
+    for bad in ("yes", 0, 1):
+        with pytest.raises(TypeError, match=r"^progress: expected True, False, None or a callable, got (str|int)$"):
+            escapade.run(**SMALL, progress=bad)
+    import numpy as np
+
+    escapade.run(**SMALL, progress=np.bool_(False))
+    assert capsys.readouterr().err == ""
