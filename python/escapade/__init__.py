@@ -78,6 +78,9 @@ def _parse(options: Dict[str, Any], data: Any, wgsl: Any) -> "_escapade._Options
     source = None
     if wgsl is not None:
         if isinstance(wgsl, str):
+            if "\n" not in wgsl and wgsl.strip().endswith(".wgsl"):
+                # A file name given as a str would be parsed as source ("found `f`" at 1:1).
+                raise TypeError(f"wgsl: a str is WGSL source; for the file {wgsl!r} pass pathlib.Path({wgsl!r})")
             source = wgsl
         elif isinstance(wgsl, os.PathLike):
             options["wgsl"] = os.fspath(wgsl)

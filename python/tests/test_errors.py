@@ -60,6 +60,8 @@ def test_custom_wgsl_errors_name_line_and_column():
         escapade.run(wgsl=source, dim=2, backend="cpu")
     with pytest.raises(ValueError, match=r"^invalid dim: .*a custom objective needs --dim"):
         escapade.run(wgsl=source)
+    with pytest.raises(TypeError, match=r"^wgsl: a str is WGSL source; for the file 'f.wgsl' pass pathlib.Path\('f.wgsl'\)$"):
+        escapade.run(wgsl="f.wgsl", dim=2)
 
 
 def test_custom_wgsl_runs_on_the_gpu_from_a_string_or_a_file(gpu, tmp_path):
