@@ -262,3 +262,25 @@ def test_progress_refuses_what_is_neither_a_flag_nor_a_callable(capsys):
 
     escapade.run(**SMALL, progress=np.bool_(False))
     assert capsys.readouterr().err == ""
+
+
+def test_distinct_gpu_kernels_do_not_pile_up(gpu):
+    """Many runs of distinct kernels (custom WGSL here) in one session keep a bounded number of
+    compiled kernels: memory levels off instead of growing by each kernel (MBs on lavapipe)."""
+    source = ("fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval {{\n"
+              "    let a = (*x)[0]; let b = (*x)[1];\n    (*g)[0] = a; (*g)[1] = b * b * b - {c} * b;\n"
+              "    return Eval(0.5 * a * a + 0.25 * b * b * b * b - 0.5 * {c} * b * b, 0u, 1u);\n}}\n")
+
+    def rss_mb():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    if not os.path.exists("/proc/self/statm"):
+        pytest.skip("needs /proc")
+    runs = iter(range(1000))
+    for _ in range(20):
+        escapade.run(wgsl=source.format(c=1 + next(runs) / 1000), dim=2, chains=16, steps=5, backend="gpu")
+    before = rss_mb()
+    for _ in range(20):
+        escapade.run(wgsl=source.format(c=1 + next(runs) / 1000), dim=2, chains=16, steps=5, backend="gpu")
+    assert rss_mb() - before < 40, f"{rss_mb() - before:.0f} MB more after 20 more distinct kernels"

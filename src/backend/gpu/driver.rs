@@ -10,7 +10,6 @@ use crate::backend::{Progress, RawRun, steps_taken};
 use crate::escape::{ChainState, EscapeEvent};
 use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
 use crate::experiment::{Experiment, Precision};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use crate::backend::pace::{DISPATCH_TARGET, Pacer, SOFTWARE_DISPATCH_TARGET};
@@ -24,10 +23,18 @@ pub struct GpuEngine {
     ctx: GpuContext,
     max_groups_per_dim: u32,
     settings: GpuSettings,
-    /// Compiled kernels by source: sweeps, benchmarks and repeated runs compile once (shared by
-    /// the engines [`GpuEngine::tuned`] makes).
-    cache: Arc<Mutex<HashMap<String, Arc<Pipelines>>>>,
+    /// Compiled kernels by source, the most recently used last: sweeps, benchmarks and repeated
+    /// runs compile once (shared by the engines [`GpuEngine::tuned`] makes).
+    cache: Arc<Mutex<KernelCache>>,
 }
+
+/// Compiled kernels and their sources.
+type KernelCache = Vec<(String, Arc<Pipelines>)>;
+
+/// How many compiled kernels an engine keeps (the least recently used is dropped first): a long
+/// sweep or Python session of distinct kernels (custom WGSL, dimensions, methods) would otherwise
+/// hold every one (several MB each on lavapipe).
+const KERNEL_CACHE: usize = 16;
 
 /// The largest dimension the GPU kernel takes: one invocation holds its chain's x, g, v (and x~)
 /// in private memory, which spills to slow memory far below this on every device measured, and
@@ -205,12 +212,21 @@ impl GpuEngine {
             )));
         }
         let src = compose_checked(exp.objective.as_ref(), &exp.method, exp.precision, self.settings.pending(), exp.trace.is_some())?;
-        let cache = |c: &Mutex<HashMap<String, Arc<Pipelines>>>| c.lock().unwrap_or_else(|e| e.into_inner()).get(&src).cloned();
-        if let Some(p) = cache(&self.cache) {
-            return Ok(p);
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = cache.iter().position(|(s, _)| *s == src) {
+                let hit = cache.remove(i);
+                let pipes = hit.1.clone();
+                cache.push(hit);
+                return Ok(pipes);
+            }
         }
         let pipes = Arc::new(self.compile(&src)?);
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(src, pipes.clone());
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= KERNEL_CACHE {
+            cache.remove(0);
+        }
+        cache.push((src, pipes.clone()));
         Ok(pipes)
     }
 
