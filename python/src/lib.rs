@@ -162,7 +162,8 @@ impl Options {
                     if let Err(e) = py.check_signals() {
                         return raise(e);
                     }
-                    let Some(cb) = &progress else { return };
+                    // Not again once it raised (the run is stopping for that exception).
+                    let Some(cb) = progress.as_ref().filter(|_| raised.lock().is_ok_and(|r| r.is_none())) else { return };
                     let end = p.work_done() >= p.work_total();
                     if end || last.is_none_or(|l| l.elapsed() >= interval) {
                         last = Some(Instant::now());

@@ -284,3 +284,18 @@ def test_distinct_gpu_kernels_do_not_pile_up(gpu):
     for _ in range(20):
         escapade.run(wgsl=source.format(c=1 + next(runs) / 1000), dim=2, chains=16, steps=5, backend="gpu")
     assert rss_mb() - before < 40, f"{rss_mb() - before:.0f} MB more after 20 more distinct kernels"
+
+
+def test_a_progress_callback_that_raised_is_not_called_again(gpu):
+    """The run reports on until it stops (on the GPU a dispatch is in flight); the callback that
+    raised is not called with those reports (interval 0: at every report)."""
+    calls = []
+
+    def boom_once(p):
+        calls.append(p)
+        raise RuntimeError("stop at the first call")
+
+    exp = escapade.Experiment(**{**SMALL, "chains": 4096, "steps": 200000, "backend": "gpu"})
+    with pytest.raises(RuntimeError, match="stop at the first call"):
+        exp._native.run(None, boom_once, 0.0)
+    assert len(calls) == 1
