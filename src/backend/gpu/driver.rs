@@ -10,8 +10,9 @@ use crate::backend::{Progress, RawRun, steps_taken};
 use crate::escape::{ChainState, EscapeEvent};
 use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
 use crate::experiment::{Experiment, Precision};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use super::cache::KernelCache;
 use crate::backend::pace::{DISPATCH_TARGET, Pacer, SOFTWARE_DISPATCH_TARGET};
 use wgpu::util::DeviceExt;
 
@@ -23,17 +24,11 @@ pub struct GpuEngine {
     ctx: GpuContext,
     max_groups_per_dim: u32,
     settings: GpuSettings,
-    /// Compiled kernels by source, the most recently used last: sweeps, benchmarks and repeated
-    /// runs compile once (shared by the engines [`GpuEngine::tuned`] makes).
-    cache: Arc<Mutex<KernelCache>>,
+    /// Compiled kernels (shared by the engines [`GpuEngine::tuned`] makes).
+    cache: KernelCache<Pipelines>,
 }
 
-/// Compiled kernels and their sources.
-type KernelCache = Vec<(String, Arc<Pipelines>)>;
-
-/// How many compiled kernels an engine keeps (the least recently used is dropped first): a long
-/// sweep or Python session of distinct kernels (custom WGSL, dimensions, methods) would otherwise
-/// hold every one (several MB each on lavapipe).
+/// How many compiled kernels an engine keeps (the least recently used is dropped first).
 const KERNEL_CACHE: usize = 16;
 
 /// The largest dimension the GPU kernel takes: one invocation holds its chain's x, g, v (and x~)
@@ -155,7 +150,7 @@ impl GpuEngine {
     /// Runs on an existing context (e.g. an embedding program's device and queue).
     pub fn with_context(ctx: GpuContext) -> Self {
         let max_groups_per_dim = ctx.device.limits().max_compute_workgroups_per_dimension.min(MAX_GROUPS_PER_DIM);
-        GpuEngine { ctx, max_groups_per_dim, settings: GpuSettings::default(), cache: Arc::default() }
+        GpuEngine { ctx, max_groups_per_dim, settings: GpuSettings::default(), cache: KernelCache::new(KERNEL_CACHE) }
     }
 
     /// Caps workgroups per dispatch dimension below the device's limit, so tests can exercise the
@@ -212,21 +207,11 @@ impl GpuEngine {
             )));
         }
         let src = compose_checked(exp.objective.as_ref(), &exp.method, exp.precision, self.settings.pending(), exp.trace.is_some())?;
-        {
-            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(i) = cache.iter().position(|(s, _)| *s == src) {
-                let hit = cache.remove(i);
-                let pipes = hit.1.clone();
-                cache.push(hit);
-                return Ok(pipes);
-            }
+        if let Some(p) = self.cache.get(&src) {
+            return Ok(p);
         }
         let pipes = Arc::new(self.compile(&src)?);
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= KERNEL_CACHE {
-            cache.remove(0);
-        }
-        cache.push((src, pipes.clone()));
+        self.cache.insert(src, pipes.clone());
         Ok(pipes)
     }
 

@@ -1,6 +1,7 @@
 //! The GPU backend: device context, adapters and devices, WGSL composition and the dispatch
 //! driver.
 
+mod cache;
 mod context;
 mod devices;
 mod dispatch;
