@@ -4,12 +4,14 @@
 
 use std::sync::{Arc, Mutex};
 
+/// Kernels by source, the most recently used last.
+type Entries<T> = Vec<(String, Arc<T>)>;
+
 /// Up to `capacity` values by source, the least recently used dropped first; shared by clones.
 #[derive(Debug)]
 pub struct KernelCache<T> {
     capacity: usize,
-    /// Most recently used last.
-    entries: Arc<Mutex<Vec<(String, Arc<T>)>>>,
+    entries: Arc<Mutex<Entries<T>>>,
 }
 
 impl<T> Clone for KernelCache<T> {
