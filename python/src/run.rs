@@ -6,7 +6,7 @@ use escapade::Error;
 use escapade::options::{PlotFormat, RunOptions, remove_run};
 use escapade::report::files::{ChainRecord, SavedRun, read_chains};
 use escapade::report::render_plots;
-use escapade::stats::{Curve, Outcome, TimeTable, clustered_kaplan_meier};
+use escapade::stats::{Curve, Outcome, SurvivalTables, TimeTable, clustered_kaplan_meier};
 use escapade::Report;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -211,19 +211,21 @@ impl NativeRun {
     /// Kaplan-Meier and cumulative-incidence tables (all labels, or one).
     #[pyo3(signature = (label=None))]
     fn survival<'py>(&self, py: Python<'py>, label: Option<u32>) -> PyResult<Bound<'py, PyDict>> {
-        let tables = self.saved.survival();
-        let table = match label {
-            None => tables.overall(),
-            Some(l) => tables.by_label.get(&l).cloned().ok_or_else(|| {
-                let known: Vec<String> = tables.by_label.keys().map(u32::to_string).collect();
-                to_py(Error::invalid("label", format!("a stall label of this run: {}", known.join(", ")), l))
-            })?,
-        };
-        // The pooled curve's band is chain-clustered, as the CLI's summary and plot give it: one
-        // chain contributes several dependent stalls, and Greenwood's band would be too narrow.
-        let km = match label {
-            None => clustered_kaplan_meier(&self.saved.episodes()),
-            Some(_) => table.kaplan_meier(),
+        // The stall episodes once, for the tables and the pooled curve. The pooled curve's band
+        // is chain-clustered, as the CLI's summary and plot give it: one chain contributes several
+        // dependent stalls, and Greenwood's band would be too narrow.
+        let episodes = self.saved.episodes();
+        let tables = SurvivalTables::from_episodes(&episodes);
+        let (table, km) = match label {
+            None => (tables.overall(), clustered_kaplan_meier(&episodes)),
+            Some(l) => {
+                let table = tables.by_label.get(&l).cloned().ok_or_else(|| {
+                    let known: Vec<String> = tables.by_label.keys().map(u32::to_string).collect();
+                    to_py(Error::invalid("label", format!("a stall label of this run: {}", known.join(", ")), l))
+                })?;
+                let km = table.kaplan_meier();
+                (table, km)
+            }
         };
         let out = PyDict::new(py);
         out.set_item("kaplan_meier", km_columns(py, &km)?)?;

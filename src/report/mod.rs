@@ -399,8 +399,10 @@ impl Report {
 pub fn render_plots(run: &SavedRun, objective: Option<&dyn crate::Objective>, dir: &Path, ext: &str) -> Result<Vec<PathBuf>, Error> {
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let name = run.name();
-    let tables = run.survival();
-    let mut curves = vec![("all saddle stalls".to_string(), clustered_kaplan_meier(&run.episodes()))];
+    // The stall episodes once, for the per-label tables and the pooled (chain-clustered) curve.
+    let episodes = run.episodes();
+    let tables = SurvivalTables::from_episodes(&episodes);
+    let mut curves = vec![("all saddle stalls".to_string(), clustered_kaplan_meier(&episodes))];
     if tables.by_label.len() > 1 {
         curves.extend(tables.by_label.iter().map(|(l, t)| (format!("label {l}"), t.kaplan_meier())));
     }
