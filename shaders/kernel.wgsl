@@ -1,6 +1,6 @@
 // The ensemble kernel; twin of src/kernel.rs (step) and src/init.rs (init_point).
 // Generated in front of this file: D (dimension), WG (workgroup size), StateT (stored type),
-// MIN_NORMAL (its smallest normal), real (the arithmetic of positions: f32, or f64), the method's
+// real (the arithmetic of positions: f32, or f64), the method's
 // piece selectors (ORACLE, PERTURB, TRANSFORM, PRECOND_KERNEL, SCHEDULE, STEP_RULE), the prelude
 // (rng.wgsl, struct Eval, the data binding), the objective and chain_rho1/chain_rho2, and TRACED
 // (whether the experiment records positions; false folds the trace check away). Random
@@ -256,7 +256,7 @@ fn step(chain: u32) -> u32 {
             return STEP_KICK;
         }
     }
-    return step_tail(chain, t);
+    return step_tail(chain, t, false);
 }
 
 // The rare parts of step t, taken out of the common step (see step_chains): an escape recorded
@@ -293,11 +293,12 @@ fn step_rare(chain: u32, what: u32) -> u32 {
     if (!ok) {
         return STEP_DONE;
     }
-    return step_tail(chain, t);
+    return step_tail(chain, t, true);
 }
 
-// The step from x with its gradient in g: direction, size, update, precision sentinel.
-fn step_tail(chain: u32, t: u32) -> u32 {
+// The step from x with its gradient in g: direction, size, update, hold. `kicked`: this step
+// kicked x, so the stored state it started from is xtil.
+fn step_tail(chain: u32, t: u32, kicked: bool) -> u32 {
     // The step's direction: oracle, then the Gaussian perturbation, then the transform.
     switch ORACLE {
         case ORACLE_NOISE: {
@@ -340,20 +341,18 @@ fn step_tail(chain: u32, t: u32) -> u32 {
         scale = transform_scale(f32(sqrt(sum_sq(&v))));
     }
     let stepsize = real(schedule_eta(st.eta, t) * scale);
+    // Whether the stored state changed in this step (from x~ when it kicked), bit for bit.
     var moved = false;
-    var pushed = false;
-    var underflow = false;
     for (var i = 0u; i < D; i++) {
         // Rounded to the storage type every step, so f16 results do not depend on dispatch size.
         let next = real(StateT(x[i] - stepsize * v[i]));
-        moved = moved || next != x[i];
-        pushed = pushed || v[i] != 0.0;
-        underflow = underflow || (x[i] != 0.0 && abs(next) < MIN_NORMAL);
+        moved = moved || next != select(x[i], xtil[i], kicked);
         x[i] = next;
     }
-    // The precision sentinel (twin of Stepper::step): while stalled, an update that no longer moves
-    // the stored state, or a coordinate falling into the subnormals or to zero.
-    if (st.stalled == 1u && st.t_limited == NEVER && ((pushed && !moved) || underflow)) {
+    // The hold (twin of kernel::hold): the step from which the stored state has not changed.
+    if (moved) {
+        st.t_limited = NEVER;
+    } else if (st.t_limited == NEVER) {
         st.t_limited = t;
     }
     st.t = t + 1u;

@@ -198,8 +198,9 @@ impl Checkpointer {
 }
 
 /// Layout of the checkpoint files; 3 = f64 points, x~ points, ChainState with f_tilde and
-/// t_limited, a CRC-32 and length per part, the engine that wrote it.
-const FORMAT: u32 = 3;
+/// t_limited, a CRC-32 and length per part, the engine that wrote it; 4 = t_limited is the
+/// start of the chain's hold (before: a sticky precision flag, which a resume cannot convert).
+const FORMAT: u32 = 4;
 
 /// Writes `bytes` to `path` and syncs the file to disk.
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {

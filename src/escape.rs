@@ -11,12 +11,13 @@
 //!   point before the kick. Without that perturbation the window counts from the stall.
 //! - A chain whose value or gradient becomes non-finite, or that leaves the objective's domain,
 //!   is *diverged* and stops; it is counted, never averaged.
-//! - A stalled chain whose update stops changing its stored state (while the direction is not
-//!   zero), or one of whose non-zero coordinates becomes subnormal or zero, is flagged
-//!   *precision-limited* (`t_limited`): the float format, not the dynamics, may hold it.
+//! - Every step records whether it changed the chain's stored state bit for bit: `t_limited` is
+//!   the step from which the state has been *held* (unchanged), [`NEVER`] while it moves. A
+//!   stall whose chain is held over its hold window at a non-stationary point is
+//!   *precision-limited*: the float format holds it, and more budget cannot end the stall.
 //! - What a stall that did not escape means (converged at a minimum, precision-limited, or
 //!   censored by the budget) is decided after the run at the point where the chain rests
-//!   (`crate::outcome`).
+//!   (`crate::outcome`): x~ when the chain was kicked in its current stall, else x.
 
 use crate::layout::shared_struct;
 
@@ -76,9 +77,9 @@ shared_struct! {
         pub certify: u32,
         /// f(x~): the value just before the last perturbation (Jin's stopping rule compares with it).
         pub f_tilde: f32,
-        /// Step at which the chain was first flagged precision-limited while stalled, or [`NEVER`].
-        /// Sticky: a coordinate lost to underflow stays lost after the chain escapes (on the octopus
-        /// the coordinate that underflows at saddle i is the one that must grow at saddle i + 1).
+        /// The step from which the stored state has not changed (x_{s+1} == x_s bit for bit at
+        /// every step s since, kicks included), or [`NEVER`] when the last step changed it. Not
+        /// sticky: a chain that moves again is no longer held.
         pub t_limited: u32,
     }
 }
@@ -166,17 +167,23 @@ impl ChainState {
         self.status == status::RUNNING
     }
 
-    /// Whether the chain was flagged precision-limited.
+    /// Whether the chain's stored state was held (unchanged) by its last step.
     pub fn limited(&self) -> bool {
         self.t_limited != NEVER
     }
 
-    /// Whether the chain was kicked in its current stall episode and within its last window
-    /// (`certify`, else `t_thres`): its current point is a perturbed one, and the point it rests
-    /// at is x~ (Jin et al. return x~, not x_t). A chain that escaped since is not resting.
-    pub fn kicked_recently(&self) -> bool {
-        let window = if self.certify > 0 { self.certify } else { self.t_thres };
-        self.stalled == 1 && self.t_noise != NEVER && self.t_noise >= self.t_stall && self.t.saturating_sub(self.t_noise) <= window
+    /// Steps over which the chain's stored state has been held, up to its last step (0 when it
+    /// is moving).
+    pub fn held_for(&self) -> u32 {
+        if self.limited() { self.t.saturating_sub(self.t_limited) } else { 0 }
+    }
+
+    /// Whether the chain was kicked in its current stall episode: its stall is unresolved (no
+    /// escape since the kick that answered it), its current point is a perturbed one, and the
+    /// point it rests at is x~, where it stalled (Jin et al. return x~, not x_t), however long
+    /// ago the kick was. A chain that escaped since is not resting.
+    pub fn kicked_in_stall(&self) -> bool {
+        self.stalled == 1 && self.t_noise != NEVER && self.t_noise >= self.t_stall
     }
 
     /// Whether the chain diverged (non-finite or out of domain).

@@ -372,7 +372,7 @@ impl<'a, T: Real> Stepper<'a, T> {
     /// Step `st.t` of global chain `chain`, the objective already evaluated at x (value `e`,
     /// gradient in `g`; the CPU backend evaluates packs of chains at once, see
     /// [`Objective::lanes`]): detector, stopping rule, perturbation, oracle, transform, update
-    /// and the precision sentinel. `emit` stores an event and returns false when there is no
+    /// and the hold ([`hold`]). `emit` stores an event and returns false when there is no
     /// room for it.
     pub fn step(
         &mut self,
@@ -386,6 +386,8 @@ impl<'a, T: Real> Stepper<'a, T> {
         let t = st.t;
         let seed = self.p.seed();
         let ball = self.perturbation == Perturbation::Ball;
+        // Whether this step kicked x: the stored state it started from is then x~.
+        let mut kicked = false;
         if !Self::record(e, g, st, t) {
             return Step::Done;
         }
@@ -434,6 +436,7 @@ impl<'a, T: Real> Stepper<'a, T> {
                 st.stall_label = st.label;
             }
             if ball && (st.t_noise == NEVER || t - st.t_noise > st.t_thres) {
+                kicked = true;
                 st.t_noise = t;
                 st.f_tilde = st.f;
                 self.tilde.copy_from_slice(x);
@@ -482,23 +485,33 @@ impl<'a, T: Real> Stepper<'a, T> {
         let pieces = (self.p.piece_t, self.p.piece_f);
         let eta_t = self.schedule.eta(st.eta, t, &pieces);
         let step = T::of(eta_t * scale);
-        let tiny = T::from(self.precision.min_normal()).unwrap_or_else(T::zero);
-        let (mut moved, mut pushed, mut underflow) = (false, false, false);
-        for (xi, vi) in x.iter_mut().zip(&self.v) {
+        // Whether the stored state changed in this step (from x~ when it kicked), bit for bit.
+        let mut moved = false;
+        for (i, (xi, vi)) in x.iter_mut().zip(&self.v).enumerate() {
             let next = self.round(*xi - step * *vi);
-            moved |= next != *xi;
-            pushed |= *vi != T::zero();
-            underflow |= *xi != T::zero() && next.abs() < tiny;
+            let before = if kicked { self.tilde[i] } else { *xi };
+            moved |= next != before;
             *xi = next;
         }
-        // The precision sentinel: while stalled, an update that no longer moves the stored state,
-        // or a coordinate that falls into the subnormals or to zero, means the float format may
-        // be what holds the chain (docs/theory.md, "Precision").
-        if st.stalled == 1 && st.t_limited == NEVER && ((pushed && !moved) || underflow) {
-            st.t_limited = t;
-        }
+        // The hold: the step from which the stored state has not changed (docs/theory.md,
+        // "Precision"); a chain held over its hold window at a non-stationary stall is
+        // precision-limited (`crate::outcome`).
+        st.t_limited = hold(moved, st.t_limited, t);
         st.t = t + 1;
         Step::Continue
+    }
+}
+
+/// The hold after a step at `t` (twin of the update in kernel.wgsl): [`NEVER`] when the step
+/// moved the stored state, else the step from which it has been held (`held`, or `t` when the
+/// hold starts now).
+pub fn hold(moved: bool, held: u32, t: u32) -> u32 {
+    if moved {
+        NEVER
+    } else if held == NEVER {
+        t
+    } else {
+        held
     }
 }
 

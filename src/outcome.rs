@@ -1,10 +1,12 @@
 //! What each chain's last stall means, decided after the run at the point where the chain rests
-//! (x~ for a chain kicked within its last window, else its final x; see docs/theory.md):
+//! (x~, where it stalled, for a chain kicked in its current stall episode however long ago, else
+//! its final x; see docs/theory.md, "Outcomes"):
 //!
 //! - *converged*: the point is second-order stationary by the run's [`SospRule`] — a stall at a
 //!   minimum, not a saddle stall, so it never enters the escape-time risk set;
-//! - *precision-limited*: not second-order stationary, and the kernel's precision sentinel fired
-//!   while the chain was stalled (the float format, not the dynamics, may hold it);
+//! - *precision-limited*: not second-order stationary, and the chain's stored state has been
+//!   held bit for bit over its [`hold_window`] up to the end: the float format holds it, and more
+//!   budget would not end the stall;
 //! - *censored*: neither — still stalled at a saddle when the budget ended (or stopped there);
 //! - *diverged*: the chain left the domain or became non-finite (while stalled: a competing
 //!   outcome of that stall).
@@ -18,7 +20,7 @@ use crate::check::hessian::Products;
 use crate::check::run_checks::{Certification, certify};
 use crate::escape::{ChainState, EscapeEvent, status};
 use crate::experiment::Experiment;
-use crate::method::{Rho, StepRule};
+use crate::method::{Perturbation, Rho, StepRule};
 use crate::stats::{Episode, Outcome};
 
 /// How a chain ended.
@@ -29,7 +31,7 @@ pub enum Final {
     Moving,
     /// Resting at a second-order stationary point.
     Converged,
-    /// Stalled at a non-stationary point with the precision sentinel raised.
+    /// Stalled at a non-stationary point, held there by the float format.
     PrecisionLimited,
     /// Stalled at a non-stationary point (escape time right-censored).
     Censored,
@@ -123,6 +125,17 @@ impl SospRule {
         }
     }
 
+    /// Whether the gradient test passes for chain `st` with ||grad f|| = `gn` (recomputed in f64)
+    /// at its resting point: gn <= eps; or, when eps is the chain's own g_thres, the run's stall
+    /// detector found ||grad f|| <= g_thres there in the run's float format (`detected`: at x~
+    /// the kick was that finding; at x, the last recorded norm). The detector's test in the run's
+    /// format is the run's definition of a stall, and rounding may put the f64 norm a few parts
+    /// in a million above g_thres where the format's put it below.
+    pub fn gradient_ok(&self, st: &ChainState, gn: f64, at_tilde: bool) -> bool {
+        let detected = matches!(self.eps, Eps::GThres) && (at_tilde || st.gnorm <= st.g_thres);
+        gn <= self.eps(st) || detected
+    }
+
     /// The tolerance on -lambda_min for chain `st` resting at value f.
     pub fn tolerance(&self, st: &ChainState, f: f64) -> f64 {
         let eps = self.eps(st);
@@ -147,6 +160,36 @@ impl SospRule {
         };
         format!("||grad f|| <= eps, {eps}; {curv}")
     }
+}
+
+/// The shortest hold (steps over which a chain's stored state did not change) that makes a stall
+/// precision-limited, whatever the method: a deterministic update that leaves the state unchanged
+/// once leaves it unchanged for good, and a stochastic one (noise, a Gaussian perturbation, a
+/// minibatch) has then failed to move it with this many independent draws.
+pub const HOLD_STEPS: u32 = 64;
+
+/// The hold window of chain `st` under `exp`: [`HOLD_STEPS`], and long enough to contain every
+/// step of the update that is not the same at each step: a ball kick (due every t_thres + 1
+/// steps while stalled) and a rebase of the self-bounding rule (every `rebase_every` steps).
+/// None for a chain whose step-size schedule still rises later: it is never held for good.
+pub fn hold_window(exp: &Experiment, st: &ChainState) -> Option<u32> {
+    if exp.method.schedule.rises_after(st.t) {
+        return None;
+    }
+    let mut w = HOLD_STEPS;
+    if exp.method.perturbation == Perturbation::Ball {
+        w = w.max(st.t_thres.saturating_add(1));
+    }
+    if let StepRule::SelfBounding(sb) = &exp.method.step_rule {
+        w = w.max(sb.rebase_every.saturating_add(1));
+    }
+    Some(w)
+}
+
+/// Whether chain `st`'s stored state is held by the float format for good: unchanged over its
+/// [`hold_window`] up to its last step.
+pub fn held(exp: &Experiment, st: &ChainState) -> bool {
+    hold_window(exp, st).is_some_and(|w| st.limited() && st.held_for() >= w)
 }
 
 /// The run's verdict on every chain.
@@ -178,9 +221,14 @@ pub(crate) fn judge(exp: &Experiment, raw: &RawRun, products: &dyn Products) -> 
         })
         .collect();
     let points: Vec<f64> = which.iter().flat_map(|&c| raw.resting_point(c, d).iter().copied()).collect();
-    let device = |c: usize| (f64::from(states[c].f), f64::from(states[c].gnorm));
+    // Where the device's last values are not at the resting point (x~): f(x~), and the bound
+    // ||grad f(x~)|| <= g_thres that made the chain kick there.
+    let device = |c: usize| {
+        let st = &states[c];
+        if raw.rests_at_tilde(c) { (f64::from(st.f_tilde), f64::from(st.g_thres)) } else { (f64::from(st.f), f64::from(st.gnorm)) }
+    };
     let mut certification =
-        certify(products, obj, &points, &which, first, states.len(), &|c| rule.eps(&states[c]), &|c, f| rule.tolerance(&states[c], f), &device, exp.seed)?;
+        certify(products, obj, &points, &which, first, states.len(), &|c, gn| rule.gradient_ok(&states[c], gn, raw.rests_at_tilde(c)), &|c, f| rule.tolerance(&states[c], f), &device, exp.seed)?;
     certification.rule = rule.describe();
     let finals = states
         .iter()
@@ -191,7 +239,7 @@ pub(crate) fn judge(exp: &Experiment, raw: &RawRun, products: &dyn Products) -> 
                 Final::Diverged
             } else if sosp {
                 Final::Converged
-            } else if st.stalled == 1 && st.limited() {
+            } else if st.stalled == 1 && held(exp, st) {
                 Final::PrecisionLimited
             } else if st.stalled == 1 {
                 Final::Censored
@@ -213,8 +261,8 @@ pub(crate) fn episodes(events: &[EscapeEvent], states: &[ChainState], finals: &[
     let escaped = events.iter().map(|e| Episode { chain: e.chain, label: e.label, time: e.escape_steps, outcome: Outcome::Escaped });
     let open = states.iter().zip(finals).enumerate().filter(|(_, (st, _))| st.stalled == 1).map(|(c, (st, f))| {
         let outcome = f.episode();
-        // A precision-limited stall ends when the sentinel fired (or at the stall, when it fired
-        // in an earlier episode); the others at the chain's last step.
+        // A precision-limited stall ends when the hold began (or at the stall, when the chain
+        // was held before it); the others at the chain's last step.
         let end = if outcome == Outcome::PrecisionLimited { st.t_limited.max(st.t_stall) } else { st.t };
         Episode { chain: first_chain + c as u32, label: st.stall_label, time: end - st.t_stall, outcome }
     });

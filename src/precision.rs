@@ -6,9 +6,10 @@ use crate::Error;
 ///
 /// Know the format's limits: a coordinate that has to grow back from a tiny value (e.g. the
 /// direction ahead of GD on Du et al.'s octopus, halved every step) is lost once it falls below
-/// the smallest subnormal (f32: 2^-149 after about 150 halvings; f64: 2^-1074). The kernel flags
-/// such chains as precision-limited (docs/theory.md). Starting points are drawn in f32 on every
-/// precision; chain bookkeeping (values, thresholds, step sizes) is f32 everywhere.
+/// the smallest subnormal (f32: 2^-149 after about 150 halvings; f64: 2^-1074). A stall whose
+/// stored state then stops changing is reported as precision-limited (docs/theory.md, §6).
+/// Starting points are drawn in f32 on every precision; chain bookkeeping (values, thresholds,
+/// step sizes) is f32 everywhere.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Precision {
@@ -61,7 +62,7 @@ impl Precision {
     }
 
     /// The smallest positive normal number of the storage format: below it a coordinate is
-    /// subnormal and loses relative precision, the precision sentinel's threshold.
+    /// subnormal and loses relative precision.
     pub fn min_normal(self) -> f64 {
         match self {
             Precision::F16 => 6.103515625e-5,

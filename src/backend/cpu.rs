@@ -237,6 +237,7 @@ fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32
         let stepper = &pack[0].stepper;
         let (common, kick) = stepper.common(active, &states, &evals, &gn2, &chains, trace);
         let mut tail = common;
+        let mut kicked = [false; LANES];
         let lockstep_kicks = kick.iter().filter(|&&k| k).count() >= kick_lanes;
         if lockstep_kicks {
             // Stall starts and ball kicks in lockstep; then their lanes go on with the common ones.
@@ -245,8 +246,9 @@ fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32
                 scratch.tilde_lane(l, pack[l].stepper.tilde_mut());
             }
             (0..LANES).for_each(|l| tail[l] |= kicks.tail[l]);
+            kicked = kicks.kicked;
         }
-        pack[0].stepper.step_lanes(tail, &chains, &mut xs, &gs, &evals, &gn2, &mut states, &mut scratch);
+        pack[0].stepper.step_lanes(tail, &kicked, &chains, &mut xs, &gs, &evals, &gn2, &mut states, &mut scratch);
         taken += active.iter().filter(|&&a| a).count();
         for l in (0..n).filter(|&l| active[l] && !common[l] && !(lockstep_kicks && kick[l])) {
             // A rare branch: this lane's step is the scalar step.

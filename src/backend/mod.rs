@@ -92,7 +92,7 @@ pub struct RawRun {
     /// every storage precision exactly).
     pub x: Vec<f64>,
     /// With the ball perturbation: each chain's x~, the point before its last kick (row-major as
-    /// `x`); empty otherwise. A chain kicked within its last window rests at x~, not at x.
+    /// `x`); empty otherwise. A chain kicked in its current stall rests at x~, not at x.
     pub x_tilde: Vec<f64>,
     /// Escape events sorted by (chain, t_stall).
     pub events: Vec<EscapeEvent>,
@@ -152,12 +152,17 @@ impl RawRun {
         }
     }
 
-    /// The point where chain `c` rests: x~ when it was kicked within its last window (Jin et al.
-    /// return x~; x is a perturbed point), else its final x.
+    /// The point where chain `c` rests: x~ when it was kicked in its current stall episode (Jin
+    /// et al. return x~; x is a perturbed point, however long ago the kick was), else its final x.
     pub fn resting_point(&self, c: usize, d: usize) -> &[f64] {
-        let st = &self.states[c];
-        let src = if !self.x_tilde.is_empty() && st.running() && st.kicked_recently() { &self.x_tilde } else { &self.x };
+        let src = if self.rests_at_tilde(c) { &self.x_tilde } else { &self.x };
         &src[c * d..(c + 1) * d]
+    }
+
+    /// Whether chain `c` rests at x~ (see [`RawRun::resting_point`]).
+    pub fn rests_at_tilde(&self, c: usize) -> bool {
+        let st = &self.states[c];
+        !self.x_tilde.is_empty() && st.running() && st.kicked_in_stall()
     }
 
     /// A checkpoint of this run so far: chains before `done` finished, `current` in flight.

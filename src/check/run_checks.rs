@@ -37,7 +37,7 @@ pub struct Certification {
 }
 
 /// Tests the chains in `which` (of `n_all`) at their resting points `points` (one row of d per
-/// entry of `which`, f64): ||grad f|| <= eps(c) and lambda_min >= -tolerance(c, f). Value and
+/// entry of `which`, f64): `gradient(c, ||grad f||)` and lambda_min >= -tolerance(c, f). Value and
 /// gradient norm are recomputed in f64 when the objective has a Rust twin, else taken from
 /// `device(c)` (the device's last (f, ||grad f||)).
 #[allow(clippy::too_many_arguments)]
@@ -48,7 +48,7 @@ pub(crate) fn certify(
     which: &[usize],
     first_chain: u32,
     n_all: usize,
-    eps: &dyn Fn(usize) -> f64,
+    gradient: &dyn Fn(usize, f64) -> bool,
     tolerance: &dyn Fn(usize, f64) -> f64,
     device: &dyn Fn(usize) -> (f64, f64),
     seed: u64,
@@ -72,7 +72,7 @@ pub(crate) fn certify(
         lam[c] = spectra[k].lambda_min;
         res[c] = spectra[k].lambda_min_residual;
         // A lambda_min Lanczos did not converge on is not evidence of a minimum.
-        sosp[c] = spectra[k].converged && gn <= eps(c) && spectra[k].lambda_min >= -tolerance(c, f);
+        sosp[c] = spectra[k].converged && gradient(c, gn) && spectra[k].lambda_min >= -tolerance(c, f);
     }
     let checked: Vec<f64> = which.iter().map(|&c| lam[c]).collect();
     Ok(Certification {

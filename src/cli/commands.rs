@@ -145,8 +145,13 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat) -> CmdResult {
     row("expected running time", &|i| summaries[i].expected_running_time.map_or("-".into(), |v| format!("{v:.1}")));
     let labels: std::collections::BTreeSet<u32> = runs.iter().flat_map(|r| r.survival().by_label.into_keys()).collect();
     for l in labels {
-        row(&format!("median at label {l}"), &|i| {
-            runs[i].survival().by_label.get(&l).map_or("-".into(), |t| t.summary().median.to_string())
+        // The cause-specific median with the share of stalls that escape at all (precision or
+        // divergence may end most of them first).
+        row(&format!("label {l}: median (inc.)"), &|i| {
+            runs[i].survival().by_label.get(&l).map_or("-".into(), |t| {
+                let k = t.summary();
+                format!("{} ({:.3})", k.median, k.escape_cif)
+            })
         });
     }
     if let Some(ext) = ext {
@@ -251,6 +256,7 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
             km.expected_running_time.map_or(String::new(), |v| format!("{v:.2}")),
             format!("{:.4e}", r.chain_steps_per_second()),
             r.survival.by_label.iter().map(|(l, t)| format!("{l}:{}", t.summary().median)).collect::<Vec<_>>().join(" "),
+            r.survival.by_label.iter().map(|(l, t)| format!("{l}:{:.3}", t.summary().escape_cif)).collect::<Vec<_>>().join(" "),
         ]);
         if !s.quiet {
             eprintln!("done {}", tag.join(" "));
@@ -259,7 +265,7 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
     }
     let mut header = keys.clone();
     header.extend(
-        ["chains", "escape_events", "chains_escaped", "converged", "precision_limited", "censored", "diverged", "median", "p90", "success_rate", "expected_running_time", "chain_steps_per_second", "label_medians"]
+        ["chains", "escape_events", "chains_escaped", "converged", "precision_limited", "censored", "diverged", "median", "p90", "success_rate", "expected_running_time", "chain_steps_per_second", "label_medians", "label_escape_incidence"]
             .map(String::from),
     );
     let widths: Vec<usize> = (0..header.len()).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();

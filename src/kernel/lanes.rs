@@ -142,12 +142,14 @@ impl<T: Real> Stepper<'_, T> {
     /// One common step (see [`Stepper::common`]) of the lanes in `mask`, global chains `chains`:
     /// the record of the evaluation (`e`, `gn2`), the direction (oracle, Gaussian perturbation,
     /// transform), the scheduled step size, the update with the storage rounding and the
-    /// precision sentinel, operation for operation as [`Stepper::step`]. Other lanes are left
-    /// as they are.
+    /// hold, operation for operation as [`Stepper::step`]. Lanes in `kicked` were kicked by
+    /// [`Stepper::kick_lanes`] in this step (their x~ in the scratch). Other lanes are left as
+    /// they are.
     #[allow(clippy::too_many_arguments)]
     pub fn step_lanes(
         &self,
         mask: [bool; LANES],
+        kicked: &[bool; LANES],
         chains: &[u32; LANES],
         x: &mut [[T; LANES]],
         g: &[[T; LANES]],
@@ -200,9 +202,8 @@ impl<T: Real> Stepper<'_, T> {
             }
         };
         let step: [T; LANES] = std::array::from_fn(|l| T::of(eta_t[l] * scale[l]));
-        let tiny = T::from(self.precision.min_normal()).unwrap_or_else(T::zero);
         let f16 = self.precision == crate::precision::Precision::F16;
-        update_lanes(x, v, &step, &mask, tiny, f16, &mut s.w);
+        update_lanes(x, v, &step, &mask, (kicked, &scratch.tilde), f16, &mut s.w);
     }
 }
 
@@ -257,26 +258,25 @@ pub fn sum_sq_lanes<T: Float>(v: &[[T; LANES]]) -> [T; LANES] {
 }
 
 /// x <- round(x - step v) on the lanes in `mask` (round: to f16 when `f16`, else none), then
-/// the precision sentinel and the step count in the records `w`, as the scalar update.
+/// the hold and the step count in the records `w`, as the scalar update. The lanes of
+/// `kicked.0` started this step from x~ (`kicked.1`), the point before their kick.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
-fn update_lanes<T: Real>(x: &mut [[T; LANES]], v: &[[T; LANES]], step: &[T; LANES], mask: &[bool; LANES], tiny: T, f16: bool, w: &mut [[u32; LANES]; WORDS]) {
-    let (mut moved, mut pushed, mut underflow) = ([false; LANES], [false; LANES], [false; LANES]);
-    for (xr, vr) in x.iter_mut().zip(v) {
+fn update_lanes<T: Real>(x: &mut [[T; LANES]], v: &[[T; LANES]], step: &[T; LANES], mask: &[bool; LANES], kicked: (&[bool; LANES], &[[T; LANES]]), f16: bool, w: &mut [[u32; LANES]; WORDS]) {
+    let mut moved = [false; LANES];
+    for ((xr, vr), tr) in x.iter_mut().zip(v).zip(kicked.1) {
         let mut next: [T; LANES] = std::array::from_fn(|l| xr[l] - step[l] * vr[l]);
         if f16 {
             next = next.map(|a| T::of(crate::precision::Precision::F16.round(a.f32())));
         }
         for l in 0..LANES {
-            moved[l] |= next[l] != xr[l];
-            pushed[l] |= vr[l] != T::zero();
-            underflow[l] |= (xr[l] != T::zero()) & (next[l].abs() < tiny);
+            let before = if kicked.0[l] { tr[l] } else { xr[l] };
+            moved[l] |= next[l] != before;
             xr[l] = if mask[l] { next[l] } else { xr[l] };
         }
     }
     for l in 0..LANES {
-        let (t, limited) = (w[word!(t)][l], w[word!(t_limited)][l]);
-        let flag = mask[l] & (w[word!(stalled)][l] == 1) & (limited == NEVER) & ((pushed[l] & !moved[l]) | underflow[l]);
-        w[word!(t_limited)][l] = if flag { t } else { limited };
+        let (t, held) = (w[word!(t)][l], w[word!(t_limited)][l]);
+        w[word!(t_limited)][l] = if mask[l] { super::hold(moved[l], held, t) } else { held };
         w[word!(t)][l] = t + u32::from(mask[l]);
     }
 }

@@ -195,6 +195,18 @@ impl Schedule {
         }
     }
 
+    /// Whether the step size rises at some step from `t` on (a later piece with a larger factor
+    /// than the one in force at `t`): a state held by the format at `t` might then move again.
+    pub fn rises_after(&self, t: u32) -> bool {
+        match self {
+            Schedule::Constant | Schedule::InvSqrt => false,
+            Schedule::Piecewise { pieces } => {
+                let now = pieces.iter().filter(|(tk, _)| *tk <= t).map(|p| p.1).next_back().unwrap_or(1.0);
+                pieces.iter().any(|&(tk, f)| tk > t && f > now)
+            }
+        }
+    }
+
     /// The kernel's selector for this schedule (see `crate::abi::codes`).
     pub(crate) fn code(&self) -> u32 {
         match self {
@@ -309,6 +321,16 @@ impl Selectors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_schedule_rises_after_t_only_where_a_later_piece_raises_the_step() {
+        let pw = Schedule::parse("piecewise:100:0.5,200:2,300:0.1").unwrap();
+        assert!(pw.rises_after(0) && pw.rises_after(150) && pw.rises_after(199));
+        assert!(!pw.rises_after(200) && !pw.rises_after(250) && !pw.rises_after(1000));
+        let down = Schedule::parse("piecewise:10:0.5,20:0.25").unwrap();
+        assert!(!down.rises_after(0) && !down.rises_after(15));
+        assert!(!Schedule::Constant.rises_after(0) && !Schedule::InvSqrt.rises_after(0));
+    }
 
     #[test]
     fn clipping_bounds_the_step() {

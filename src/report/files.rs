@@ -36,7 +36,7 @@ pub(crate) fn event_row(e: &EscapeEvent) -> String {
 /// `outcome` is how the chain ended; f, gnorm and label are at the point where the chain stopped
 /// (x~ for a chain certified by Jin's rule); lambda_min (with its Lanczos residual) and sosp are
 /// at its resting point, empty where it was not examined; t_limited is the step at which the
-/// precision sentinel fired, empty if it never did.
+/// chain's hold began (its stored state unchanged since), empty when its last step moved it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChainRecord {
     /// Global chain index.
@@ -65,7 +65,7 @@ pub struct ChainRecord {
     pub gnorm: f32,
     /// The chain's step size.
     pub eta: f32,
-    /// Step at which the precision sentinel fired.
+    /// Step from which the chain's stored state has not changed (None: its last step moved it).
     pub t_limited: Option<u32>,
     /// lambda_min of the Hessian at the resting point.
     pub lambda_min: Option<f64>,

@@ -33,14 +33,15 @@ pub struct Counts {
     pub chains_escaped: u32,
     /// Chains resting at a second-order stationary point (a minimum, not a saddle).
     pub converged: u32,
-    /// Chains stalled at a non-stationary point with the precision sentinel raised: the float
-    /// format, not the dynamics, may hold them (try `--state f64`).
+    /// Chains stalled at a non-stationary point whose stored state the float format holds for
+    /// good (unchanged over the hold window up to the end; try `--state f64`).
     pub precision_limited: u32,
     /// Chains stalled at a non-stationary point when the budget ended (escape time censored).
     pub censored: u32,
     /// Chains stopped by the certification rule (whatever the Hessian then says).
     pub certified: u32,
-    /// Chains whose precision sentinel fired at some point (a superset of precision_limited).
+    /// Chains whose stored state was held (unchanged) by their last step, stalled or not (a
+    /// superset of precision_limited).
     pub precision_flagged: u32,
     /// Chains whose value or gradient became non-finite or that left the domain.
     pub diverged: u32,
@@ -206,8 +207,9 @@ impl Report {
         (n > 0).then(|| {
             let hint = if self.experiment.precision == crate::Precision::F64 { "" } else { "; rerun with --state f64 to see whether they escape" };
             format!(
-                "{n} chain(s) stalled at non-stationary points with the precision sentinel raised: their state stopped changing or a coordinate fell into the {} subnormals or to zero, so the float format, not the dynamics, may hold them{hint}",
-                self.experiment.precision.name()
+                "{n} chain(s) stalled at non-stationary points are held by the {} format: their stored state has not changed over their hold window (at least {} steps) up to the end, so no budget ends these stalls in this format{hint}",
+                self.experiment.precision.name(),
+                crate::outcome::HOLD_STEPS
             )
         })
     }
@@ -347,9 +349,12 @@ impl Report {
                 let k = t.summary();
                 s += &format!("  label {label}: ");
                 if k.saddle_stalls > 0 {
+                    // The median alone reads as "the median stall escapes by then"; where
+                    // precision or divergence ends stalls first, it is the cause-specific one,
+                    // so the share that escapes at all stands next to it.
                     s += &format!(
-                        "{} saddle stalls, {} escaped, median {} p90 {} | ",
-                        k.saddle_stalls, k.escapes, k.median, k.p90
+                        "{} saddle stalls, {} escaped, median {} p90 {} (cause-specific Kaplan-Meier), escape incidence {:.3} | ",
+                        k.saddle_stalls, k.escapes, k.median, k.p90, k.escape_cif
                     );
                 }
                 s += &format!("converged {}, precision-limited {}, censored {}\n", k.converged, k.precision_limited, k.censored);

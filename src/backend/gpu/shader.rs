@@ -27,9 +27,9 @@ pub const WORKGROUP_SIZE: u32 = 64;
 pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool) -> String {
     let src = objective.wgsl();
     let state = match precision {
-        Precision::F16 => "enable f16;\nalias StateT = f16;\nconst MIN_NORMAL: f32 = 6.103515625e-5;\n",
-        Precision::F32 => "alias StateT = f32;\nconst MIN_NORMAL: f32 = 1.17549435e-38;\n",
-        Precision::F64 => "alias StateT = f64;\nconst MIN_NORMAL: f64 = 2.2250738585072014e-308;\n",
+        Precision::F16 => "enable f16;\nalias StateT = f16;\n",
+        Precision::F32 => "alias StateT = f32;\n",
+        Precision::F64 => "alias StateT = f64;\n",
     };
     let mut out = format!(
         "{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {WORKGROUP_SIZE}u;\nconst PEND: u32 = {pending}u;\nconst TRACED: bool = {traced};\n{}{}{}\n{src}\n",
