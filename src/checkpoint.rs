@@ -102,14 +102,18 @@ pub struct Checkpointer {
 }
 
 
-/// What identifies an experiment's results: everything that changes a chain's trajectory.
+/// What identifies an experiment's results: everything that changes a chain's trajectory or its
+/// verdict, as a JSON object whose keys [`differences`] can name. The objective's kernel source
+/// (a custom WGSL file edited between an interrupt and `--resume` changes it) and its data enter
+/// as SHA-256 digests.
 pub fn fingerprint(exp: &Experiment) -> String {
     serde_json::json!({
         "version": crate::rng::STREAM_VERSION,
         "objective": exp.objective.name(),
         "dim": exp.objective.dim(),
         "params": exp.objective.params(),
-        "data": exp.objective.data().iter().fold(0u64, |h, v| h.rotate_left(5) ^ u64::from(v.to_bits())),
+        "objective_source": sha256(exp.objective.wgsl().as_bytes()),
+        "data": sha256(bytemuck::cast_slice(&exp.objective.data())),
         "method": exp.method,
         "chains": exp.chains,
         "seed": exp.seed,
@@ -117,9 +121,27 @@ pub fn fingerprint(exp: &Experiment) -> String {
         "steps": exp.steps,
         "precision": exp.precision,
         "trace": exp.trace,
+        "checks": exp.checks,
         "shard": exp.shard,
     })
     .to_string()
+}
+
+/// The SHA-256 digest of `bytes`, in hex.
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The keys in which two fingerprints ([`fingerprint`]) differ, comma separated ("the whole
+/// fingerprint" when either is not one).
+pub fn differences(a: &str, b: &str) -> String {
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) = (serde_json::from_str(a), serde_json::from_str::<serde_json::Value>(b)) else {
+        return "the whole fingerprint".into();
+    };
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let differ: Vec<&str> = keys.into_iter().filter(|k| a.get(*k) != b.get(*k)).map(|k| k.as_str()).collect();
+    differ.join(", ")
 }
 
 impl Checkpointer {
@@ -269,11 +291,12 @@ pub fn load(spec: &CheckpointSpec, exp: &Experiment, engine: &str) -> Result<Opt
     if meta["format"].as_u64() != Some(u64::from(FORMAT)) {
         return Err(damaged(&meta_path, format!("format {} (this escapade writes {FORMAT})", meta["format"])));
     }
-    if meta["fingerprint"].as_str() != Some(fingerprint(exp).as_str()) {
+    let (saved, ours) = (meta["fingerprint"].as_str().unwrap_or(""), fingerprint(exp));
+    if saved != ours {
         return Err(Error::invalid(
             "resume",
-            "a checkpoint of the same experiment (objective, method, chains, seed, init, steps, precision)",
-            dir.display(),
+            "a checkpoint of the same experiment (objective and its source and data, method, chains, seed, init, steps, precision, checks)",
+            format!("{}, whose {} differ", dir.display(), differences(saved, &ours)),
         ));
     }
     let written_by = meta["engine"].as_str().unwrap_or("");

@@ -28,8 +28,20 @@ fn default_sigpipe() {
     }
 }
 
+/// A file-size limit (`ulimit -f`) ends a process that writes past it with SIGXFSZ, silently and
+/// with half its results written. Ignored, the write fails with EFBIG instead, and the run ends
+/// as for a full disk: one line naming the file, exit 1, the previous checkpoint intact.
+fn ignore_sigxfsz() {
+    #[cfg(unix)]
+    // SAFETY: first thing in main, before any other thread exists; SIG_IGN is a valid action.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
 fn main() -> std::process::ExitCode {
     default_sigpipe();
+    ignore_sigxfsz();
     quiet_headless_vulkan();
     cli::main()
 }

@@ -96,7 +96,7 @@ impl<'e, 'p> Runner<'e, 'p> {
     pub fn run(&mut self, exp: &Experiment) -> Result<Report, Error> {
         let engine_id = match self.engine {
             Engine::Cpu => "cpu".to_string(),
-            Engine::Gpu(e) => format!("gpu {}", e.context().name()),
+            Engine::Gpu(e) => e.context().engine_id(),
             // Each device runs its part with a checkpoint of its own.
             Engine::Gpus(engines) => return self.run_split(exp, engines),
         };
@@ -166,7 +166,7 @@ impl<'e, 'p> Runner<'e, 'p> {
 /// records, final points (and x~), the trace, and the certification's working set (about eight
 /// vectors per certified chain: resting points, product batches, the first Lanczos vectors),
 /// against the memory the system reports available. Saturating: sizes beyond u64 are refused.
-fn fits_in_memory(exp: &Experiment) -> Result<(), Error> {
+pub(crate) fn fits_in_memory(exp: &Experiment) -> Result<(), Error> {
     let d = exp.objective.dim() as u64;
     let chains = exp.chain_range().len() as u64;
     let points = if exp.keeps_tilde() { 2 } else { 1 };

@@ -71,7 +71,7 @@ fn flags() {
         run("custom without wgsl", 2, &["custom needs --wgsl"], "--objective custom"),
         // Known before any adapter is opened: the same answer with or without a GPU.
         run("dimension beyond the GPU kernel", 2, &["d = 512", "256", "--backend cpu"], "--objective quartic --dim 512 --backend gpu"),
-        run("out is a file", 2, &["Not a directory"], "--out {d}/file").with("file", "not a directory"),
+        run("out is a file", 2, &["this is a file"], "--out {d}/file").with("file", "not a directory"),
     ];
     check(&tmp("hostile-flags"), &[], cases);
 }

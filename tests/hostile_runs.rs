@@ -123,7 +123,7 @@ fn shards_that_do_not_make_one_ensemble_are_not_merged() {
         m("a shard with its index edited", &["shard 1 of 3"], "{p0} {d}/pd {p2}"),
         m("a shard without events.csv", &["{d}/pd/events.csv", "No such file"], "{p0} {d}/pd {p2}"),
         case("merge into a run", 2, &["invalid out", "without a run"], "merge {p0} {p1} {p2} --out {whole}"),
-        case("merge into a file", 2, &["File exists"], "merge {p0} {p1} {p2} --out {whole}/chains.csv"),
+        case("merge into a file", 2, &["this is a file"], "merge {p0} {p1} {p2} --out {whole}/chains.csv"),
         case("merge nothing", 2, &["required arguments", "<DIRS>"], "merge --out {d}/m"),
     ];
     // Rows that merge a damaged copy of shard 1 get it as {d}/pd.
@@ -160,7 +160,7 @@ fn shards_that_do_not_make_one_ensemble_are_not_merged() {
 #[test]
 fn a_run_never_overwrites_another() {
     let d = tmp("hostile-out");
-    ok(run(&d, &[]));
+    ok(run(&d, &["--trace-chains", "2", "--trace-every", "10"]));
     let before = std::fs::read(d.join("chains.csv")).unwrap();
     let cases = vec![
         case("out over a run", 2, &["invalid out", "--force", "--resume"], "run --objective toy-saddle --chains 16 --steps 300 --seed 5 --backend cpu --quiet --out {run}"),
@@ -169,9 +169,11 @@ fn a_run_never_overwrites_another() {
     check(&tmp("hostile-out-cases"), &[("run", &d)], cases);
     assert_eq!(std::fs::read(d.join("chains.csv")).unwrap(), before, "a refused run touched the old one");
     std::fs::create_dir_all(d.join("plots")).unwrap();
-    std::fs::write(d.join("trace.csv"), "stale").unwrap();
+    std::fs::write(d.join("plots").join("mine.txt"), "a user's").unwrap();
+    assert!(d.join("trace.csv").exists());
     ok(run(&d, &["--seed", "5", "--force"]));
     assert_ne!(std::fs::read(d.join("chains.csv")).unwrap(), before);
     assert!(!d.join("trace.csv").exists() && !d.join(".writing").exists(), "--force left the old run's files");
+    assert!(d.join("plots").join("mine.txt").exists(), "--force removed a user's file");
     std::fs::remove_dir_all(&d).ok();
 }

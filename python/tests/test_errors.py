@@ -129,6 +129,6 @@ def test_numpy_scalars_and_arrays_are_their_python_values():
     run = escapade.run(chains=2, steps=2, backend="cpu", seed=np.int64(2**53 + 1))
     assert run.summary["seed"] == 2**53 + 1
     assert "seed = 18446744073709551615" in escapade.Experiment(seed=np.uint64(2**64 - 1)).to_toml().replace('"', "")
-    assert "force = true" in escapade.Experiment(force=np.bool_(True)).to_toml()
+    assert "quiet = true" in escapade.Experiment(quiet=np.bool_(True)).to_toml()
     exp = escapade.Experiment(objective="quartic", dim=3, eigenvalues=np.array([1.0, -1.0, 2.0]), chains=np.int32(2))
     assert exp.to_toml() == escapade.Experiment(objective="quartic", dim=3, eigenvalues=[1.0, -1.0, 2.0], chains=2).to_toml()

@@ -27,9 +27,10 @@ use clap::{Args, Command, FromArgMatches};
 /// Flags of `run` that are switches (present or absent; booleans in experiment files).
 pub const SWITCHES: [&str; 4] = ["quiet", "resume", "resume-anyway", "force"];
 
-/// Options of `run` that DIR/experiment.toml leaves out (the experiment file itself, and
-/// --resume, which a rerun must not inherit).
-pub const NOT_RECORDED: [&str; 2] = ["experiment", "resume"];
+/// Options of `run` that DIR/experiment.toml leaves out: the experiment file itself, and where
+/// and how to write (--out, --force, --resume, --resume-anyway), which a rerun must not inherit:
+/// `escapade run DIR/experiment.toml` replaced the very run it came from.
+pub const NOT_RECORDED: [&str; 5] = ["experiment", "resume", "resume-anyway", "force", "out"];
 
 /// Joins a value that starts with `-` but is not a number clap recognizes (`--eta -inf`,
 /// `--shard -1/2`) to its flag (`--eta=-inf`), so that the flag's own check names it instead of

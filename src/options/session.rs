@@ -4,28 +4,14 @@
 
 use super::{PlotFormat, RunArgs};
 use crate::advanced::Progress;
+use crate::report::output::{self, OutputLock};
 use crate::report::render_plots;
 use crate::{BackendChoice, CheckpointSpec, Devices, Error, Experiment, GpuEngine, GpuSettings, Report, Runner};
 use std::path::{Path, PathBuf};
+
+pub use crate::report::output::remove_run;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-
-/// Removes the files a run writes in `dir` (and nothing else there), for --force.
-pub fn remove_run(dir: &Path) -> Result<(), Error> {
-    for name in ["summary.json", "events.csv", "chains.csv", "trace.csv", "experiment.toml", "events.parquet", "chains.parquet"] {
-        match std::fs::remove_file(dir.join(name)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&dir.join(name))(e)),
-            _ => {}
-        }
-    }
-    for sub in ["plots", "checkpoint", "checkpoint.old", "checkpoint.tmp", ".writing"] {
-        let p = dir.join(sub);
-        if p.exists() {
-            std::fs::remove_dir_all(&p).map_err(Error::io(&p))?;
-        }
-    }
-    Ok(())
-}
 
 /// GPU engines opened once: a sweep (or a Python session) reuses the engines and their compiled
 /// kernels.
@@ -130,6 +116,8 @@ pub struct Plan {
     split: Vec<GpuEngine>,
     checkpoint: Option<CheckpointSpec>,
     resume: bool,
+    /// The output directory, held for the plan's life.
+    _lock: Option<OutputLock>,
 }
 
 impl Plan {
@@ -143,32 +131,9 @@ impl Plan {
         let Checked { experiment: exp, settings, every } = checked(a)?;
         let backend = a.backend.choice();
         let devices = a.devices.as_deref().map(|d| device_indices(d, backend)).transpose()?;
-        let checkpoint = match out {
-            Some(out) => {
-                let ck_dir = out.join("checkpoint");
-                let has_checkpoint = CheckpointSpec::saved_parts(&ck_dir).is_some();
-                if a.resume && !has_checkpoint {
-                    return Err(Error::invalid("resume", "an output directory holding a checkpoint", ck_dir.display()));
-                }
-                // Never destroy a run: an existing one (results or a checkpoint) needs --force or --resume.
-                if !a.resume && (out.join("summary.json").exists() || has_checkpoint) {
-                    if !a.force {
-                        return Err(Error::invalid("out", "a directory without a run, --force to replace the run in it, or --resume to continue it", out.display()));
-                    }
-                    remove_run(out)?;
-                }
-                match every {
-                    Some(secs) => Some(CheckpointSpec {
-                        resume_anyway: a.resume_anyway,
-                        stop: stop.clone(),
-                        ..CheckpointSpec::new(&ck_dir, std::time::Duration::from_secs_f64(secs))
-                    }),
-                    None => stop.map(scratch),
-                }
-            }
-            None if a.resume => return Err(Error::invalid("resume", "an output directory holding a checkpoint", "no output directory")),
-            None => stop.map(scratch),
-        };
+        if a.resume && out.is_none() {
+            return Err(Error::invalid("resume", "an output directory holding a checkpoint", "no output directory"));
+        }
         let split: Vec<GpuEngine> = match &devices {
             Some(indices) => engines.devices(indices)?.iter().map(|e| e.tuned(settings)).collect::<Result<_, _>>()?,
             None => Vec::new(),
@@ -184,7 +149,43 @@ impl Plan {
         };
         let tuned = gpu.map(|e| e.tuned(settings)).transpose()?;
         let fallback = fallback.map(|why| format!("{why}; ran on the CPU backend"));
-        Ok(Plan { experiment: exp, fallback, tuned, split, checkpoint, resume: a.resume && out.is_some() })
+        // The kernel is compiled (and kept in the engine's cache) before the output directory is
+        // touched: a kernel the device refuses leaves a run there as it was.
+        for engine in tuned.iter().chain(&split) {
+            engine.prepare(&exp)?;
+        }
+        if tuned.is_none() && split.is_empty() && !exp.objective.cpu_twin() {
+            return Err(Error::NoCpuTwin(exp.objective.name().into()));
+        }
+        crate::run::fits_in_memory(&exp)?;
+        let lock = out.map(OutputLock::claim).transpose()?;
+        let checkpoint = match out {
+            Some(out) => {
+                let ck_dir = out.join("checkpoint");
+                let has_checkpoint = CheckpointSpec::saved_parts(&ck_dir).is_some();
+                if a.resume && !has_checkpoint {
+                    return Err(Error::invalid("resume", "an output directory holding a checkpoint", ck_dir.display()));
+                }
+                // Never destroy a run: an existing one (results or a checkpoint) needs --force or
+                // --resume; --force removes it only now, everything checked and the directory held.
+                if !a.resume && (output::holds_run(out) || has_checkpoint) {
+                    if !a.force {
+                        return Err(Error::invalid("out", "a directory without a run, --force to replace the run in it, or --resume to continue it", out.display()));
+                    }
+                    remove_run(out)?;
+                }
+                match every {
+                    Some(secs) => Some(CheckpointSpec {
+                        resume_anyway: a.resume_anyway,
+                        stop: stop.clone(),
+                        ..CheckpointSpec::new(&ck_dir, std::time::Duration::from_secs_f64(secs))
+                    }),
+                    None => stop.map(scratch),
+                }
+            }
+            None => stop.map(scratch),
+        };
+        Ok(Plan { experiment: exp, fallback, tuned, split, checkpoint, resume: a.resume && out.is_some(), _lock: lock })
     }
 
     /// Runs the experiment, calling `observe` with the progress after every dispatch (GPU) or
@@ -232,15 +233,26 @@ fn scratch(stop: Arc<AtomicBool>) -> CheckpointSpec {
 
 /// Writes `report` into `dir` as `escapade run` does: summary.json, events.csv, chains.csv,
 /// (when traced) trace.csv, experiment.toml (`experiment_toml`, when known: see
-/// [`super::experiment_toml`]) and the plots in `plots`' format; returns the plots written.
+/// [`super::experiment_toml`]) and the plots in `plots`' format, all staged first and moved in
+/// whole ([`output::commit`]); returns the plots written.
 pub fn save(report: &Report, experiment_toml: Option<&str>, dir: &Path, plots: PlotFormat) -> Result<Vec<PathBuf>, Error> {
-    report.write(dir)?;
-    if let Some(text) = experiment_toml {
-        let path = dir.join("experiment.toml");
-        std::fs::write(&path, text).map_err(Error::io(&path))?;
-    }
-    match plots.ext() {
-        Some(ext) => render_plots(&report.as_saved(dir), Some(report.experiment.objective.as_ref()), &dir.join("plots"), ext),
-        None => Ok(Vec::new()),
-    }
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    let stage = output::stage(dir)?;
+    let staged = (|| {
+        report.stage(&stage)?;
+        if let Some(text) = experiment_toml {
+            let path = stage.join("experiment.toml");
+            std::fs::write(&path, text).map_err(Error::io(&path))?;
+        }
+        match plots.ext() {
+            Some(ext) => render_plots(&report.as_saved(dir), Some(report.experiment.objective.as_ref()), &stage.join("plots"), ext),
+            None => Ok(Vec::new()),
+        }
+    })()
+    // Half-written results never stay behind (a full disk, a file-size limit).
+    .inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&stage);
+    })?;
+    output::commit(dir)?;
+    Ok(staged.iter().filter_map(|p| p.strip_prefix(&stage).ok()).map(|r| dir.join(r)).collect())
 }

@@ -23,9 +23,19 @@ fn scalar(key: &str, v: &toml::Value) -> Result<String, Error> {
     }
 }
 
+/// Keys an experiment file may not hold: what to do with a run already in the output directory
+/// is the command line's call each time (a file with `force = true` replaced runs silently,
+/// and rerunning a recorded one replaced its own).
+const COMMAND_LINE_ONLY: [&str; 3] = ["force", "resume", "resume-anyway"];
+
 /// The flags a TOML experiment file stands for, checked against `run`'s flags (`known`).
 pub fn file_to_flags(path: &Path, known: &[String], switches: &[&str]) -> Result<Vec<String>, Error> {
-    table_to_flags(&read_table(path)?, &path.display().to_string(), known, switches)
+    let table = read_table(path)?;
+    if let Some(key) = table.keys().find(|k| COMMAND_LINE_ONLY.contains(&k.replace('_', "-").as_str())) {
+        let flag = key.replace('_', "-");
+        return Err(Error::invalid(format!("{} key {key}", path.display()), format!("no {flag} in a file: pass --{flag} on the command line"), "a file key"));
+    }
+    table_to_flags(&table, &path.display().to_string(), known, switches)
 }
 
 /// A TOML experiment file's table; a syntax error names the file, line and column.

@@ -43,7 +43,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
     for (i, r) in runs.iter().enumerate() {
         let here = r.dir.display().to_string();
         if r.summary["experiment"] != first.summary["experiment"] || shard(r, "count") != Some(count) {
-            return Err(Error::invalid(here, format!("a shard of the same experiment as {}", first.dir.display()), "another experiment's"));
+            let fp = |r: &SavedRun| r.summary["experiment"].as_str().unwrap_or("").to_string();
+            let what = if shard(r, "count") != Some(count) { "shard count".to_string() } else { crate::checkpoint::differences(&fp(first), &fp(r)) };
+            return Err(Error::invalid(here, format!("a shard of the same experiment as {}", first.dir.display()), format!("another experiment's (its {what} differ)")));
         }
         if shard(r, "index") != Some(i as u64) {
             return Err(Error::invalid(here, format!("shard {i} of {count} (each shard once)"), format!("shard {}", r.summary["shard"]["index"])));
@@ -110,11 +112,32 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
             notes.push(note);
         }
     }
+    // Shards of one experiment may run on different engines (a CPU node, GPUs of another model):
+    // their integer results agree, their floats to the last bits; the merged run says so.
+    let engine = |r: &SavedRun| match r.summary["adapter"]["name"].as_str() {
+        Some(name) => format!("{} {name} ({})", r.summary["backend"].as_str().unwrap_or("?"), r.summary["adapter"]["backend"].as_str().unwrap_or("?")),
+        None => r.summary["backend"].as_str().unwrap_or("?").to_string(),
+    };
+    let mut engines: Vec<String> = runs.iter().map(engine).collect();
+    engines.sort();
+    engines.dedup();
+    if engines.len() > 1 {
+        notes.push(format!("the shards ran on different engines ({}): floats may differ in their last bits from a run on one", engines.join("; ")).into());
+    }
     summary["check_notes"] = Value::Array(notes);
-    std::fs::create_dir_all(out).map_err(Error::io(out))?;
-    write_chains(&out.join("chains.csv"), records.into_iter())?;
-    write_csv(&out.join("events.csv"), EVENTS_HEADER, events.iter().map(event_row))?;
-    let path = out.join("summary.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n").map_err(Error::io(&path))?;
+    summary["merged_engines"] = json(&engines);
+    let _lock = super::output::OutputLock::claim(out)?;
+    let stage = super::output::stage(out)?;
+    let written = (|| {
+        write_chains(&stage.join("chains.csv"), records.into_iter())?;
+        write_csv(&stage.join("events.csv"), EVENTS_HEADER, events.iter().map(event_row))?;
+        let path = stage.join("summary.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n").map_err(Error::io(&path))
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&stage);
+        return Err(e);
+    }
+    super::output::commit(out)?;
     Ok(Merged { chains: chains as u32, shards: count as u32, events: events.len() })
 }

@@ -6,6 +6,7 @@ pub mod files;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod merge;
+pub mod output;
 pub mod plots;
 pub mod summary;
 
@@ -227,22 +228,21 @@ impl Report {
 
     /// Writes DIR/summary.json, events.csv, chains.csv, (when traced) trace.csv and, with the
     /// `parquet` feature, events.parquet and chains.parquet, creating DIR. Everything is written
-    /// to DIR/.writing first and moved in once complete: a failed write (a full disk) leaves no
-    /// half results next to whole ones.
+    /// to DIR/.writing first and moved in whole once complete ([`output::commit`]): a failed
+    /// write (a full disk) leaves no half results next to whole ones, and a directory where a
+    /// result goes is refused before anything moves.
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
-        let tmp = dir.join(".writing");
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(Error::io(&tmp))?;
-        if let Err(e) = self.write_files(&tmp) {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-        for entry in std::fs::read_dir(&tmp).map_err(Error::io(&tmp))? {
-            let from = entry.map_err(Error::io(&tmp))?.path();
-            let to = dir.join(from.file_name().unwrap_or_default());
-            std::fs::rename(&from, &to).map_err(Error::io(&to))?;
-        }
-        std::fs::remove_dir(&tmp).map_err(Error::io(&tmp))
+        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        let stage = output::stage(dir)?;
+        self.stage(&stage)?;
+        output::commit(dir).map(|_| ())
+    }
+
+    /// Writes the files of [`Report::write`] into `stage` (removed again when a write fails).
+    pub fn stage(&self, stage: &Path) -> Result<(), Error> {
+        self.write_files(stage).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(stage);
+        })
     }
 
     fn write_files(&self, dir: &Path) -> Result<(), Error> {

@@ -45,7 +45,7 @@ impl Runner<'_, '_> {
             if exp.chain_range().is_empty() {
                 continue;
             }
-            let engine_id = format!("gpu {}", engine.context().name());
+            let engine_id = engine.context().engine_id();
             let (state, ck) = match &self.checkpoint {
                 Some((spec, resume)) => {
                     let spec = spec.part(k, devices);

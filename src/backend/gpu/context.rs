@@ -89,6 +89,15 @@ impl GpuContext {
         GpuContext { device, queue, adapter: Some(AdapterSummary::from_info(&adapter.get_info())), uncaptured: Arc::default() }
     }
 
+    /// What checkpoints record as the engine that wrote them: the adapter and its graphics API
+    /// (a Vulkan checkpoint is not the GL backend's on the same adapter).
+    pub fn engine_id(&self) -> String {
+        match &self.adapter {
+            Some(a) => format!("gpu {} ({})", a.name, a.backend),
+            None => format!("gpu {}", self.name()),
+        }
+    }
+
     /// The adapter's name, or "(embedded device)" for a device injected without one.
     pub fn name(&self) -> &str {
         self.adapter.as_ref().map_or("(embedded device)", |a| a.name.as_str())

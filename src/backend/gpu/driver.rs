@@ -193,6 +193,12 @@ impl GpuEngine {
         (bytes / per_chain).min(by_groups).min(u64::from(u32::MAX)) as u32
     }
 
+    /// Composes and compiles `exp`'s kernel (kept in the engine's cache for the run): the device's
+    /// verdict on it, before anything else is done.
+    pub fn prepare(&self, exp: &Experiment) -> Result<(), Error> {
+        self.pipelines(exp).map(|_| ())
+    }
+
     fn pipelines(&self, exp: &Experiment) -> Result<Arc<Pipelines>, Error> {
         let needs = match exp.precision {
             Precision::F16 => Some((wgpu::Features::SHADER_F16, "SHADER_F16")),
