@@ -247,7 +247,7 @@ fn damaged(path: &Path, what: impl std::fmt::Display) -> Error {
 /// Reads part `name` of the checkpoint in `dir`, checking its length and CRC-32 against `meta`.
 fn read<T: bytemuck::Pod>(dir: &Path, meta: &serde_json::Value, name: &str) -> Result<Vec<T>, Error> {
     let p = dir.join(name);
-    let bytes = std::fs::read(&p).map_err(|e| damaged(&p, e))?;
+    let bytes = crate::error::read_regular(&p).map_err(|e| damaged(&p, e))?;
     let part = &meta["parts"][name];
     if part["bytes"].as_u64() != Some(bytes.len() as u64) {
         return Err(damaged(&p, format!("{} bytes where meta.json says {}", bytes.len(), part["bytes"])));
@@ -286,7 +286,7 @@ pub fn load(spec: &CheckpointSpec, exp: &Experiment, engine: &str) -> Result<Opt
             _ => Ok(None),
         };
     }
-    let text = std::fs::read_to_string(&meta_path).map_err(|e| damaged(&meta_path, e))?;
+    let text = crate::error::read_regular_text(&meta_path).map_err(|e| damaged(&meta_path, e))?;
     let meta: serde_json::Value = serde_json::from_str(&text).map_err(|e| damaged(&meta_path, e))?;
     if meta["format"].as_u64() != Some(u64::from(FORMAT)) {
         return Err(damaged(&meta_path, format!("format {} (this escapade writes {FORMAT})", meta["format"])));

@@ -54,6 +54,41 @@ pub enum Error {
     },
 }
 
+/// Reads `path` whole, refusing anything but a regular file before opening it: opening a FIFO
+/// blocks until a writer comes (no signal ended that but SIGKILL), and a device such as
+/// /dev/zero reads without end.
+pub fn read_regular(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    let meta = std::fs::metadata(path).map_err(Error::io(path))?;
+    if !meta.is_file() {
+        return Err(Error::invalid(path.display().to_string(), "a regular file", kind_of(&meta)));
+    }
+    std::fs::read(path).map_err(Error::io(path))
+}
+
+/// What a file that is not a regular one is, in words.
+pub fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO (it would block until a writer comes)";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device (it would be read without end)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if meta.is_dir() { "a directory" } else { "not a regular file" }
+}
+
+/// [`read_regular`] as UTF-8 text.
+pub fn read_regular_text(path: &std::path::Path) -> Result<String, Error> {
+    String::from_utf8(read_regular(path)?).map_err(|e| Error::Io { path: path.display().to_string(), source: std::io::Error::new(std::io::ErrorKind::InvalidData, e) })
+}
+
 impl Error {
     /// Maps an I/O error on `path` to [`Error::Io`] naming the path (for `map_err`).
     pub fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {

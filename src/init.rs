@@ -26,7 +26,7 @@ impl Init {
     /// Parses `zero`, `normal:SIGMA`, `uniform:HALFWIDTH`, `ball:RADIUS` (scale finite, >= 0) or
     /// `point:X1,X2,...`.
     pub fn parse(spec: &str) -> Result<Self, Error> {
-        const ALLOWED: &str = "zero, normal:SIGMA, uniform:HALFWIDTH, ball:RADIUS or sphere:RADIUS with a finite scale >= 0, or point:X1,X2,...";
+        const ALLOWED: &str = "zero, normal:SIGMA, uniform:HALFWIDTH, ball:RADIUS or sphere:RADIUS with a scale from 0 to 5e37 (starting points are drawn in f32, normal tails included), or point:X1,X2,... (each below 3.4e38)";
         let bad = || Error::invalid("init", ALLOWED, format!("{spec:?}"));
         if spec == "zero" {
             return Ok(Init::Zero);
@@ -34,10 +34,11 @@ impl Init {
         let (kind, scale) = spec.split_once(':').ok_or_else(bad)?;
         if kind == "point" {
             let v: Vec<f64> = scale.split(',').map(|s| s.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
-            return if v.iter().all(|x| x.is_finite()) { Ok(Init::Point(v)) } else { Err(bad()) };
+            return if v.iter().all(|x| (*x as f32).is_finite()) { Ok(Init::Point(v)) } else { Err(bad()) };
         }
         let scale: f64 = scale.trim().parse().map_err(|_| bad())?;
-        if !(scale.is_finite() && scale >= 0.0) {
+        // A normal draw's tail reaches ~5.4 sigma: the scale leaves room for it in f32.
+        if !(scale >= 0.0 && ((scale * 6.0) as f32).is_finite()) {
             return Err(bad());
         }
         match kind {

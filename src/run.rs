@@ -17,13 +17,14 @@
 
 use crate::backend::gpu::GpuEngine;
 use crate::backend::gpu::hvp::GpuHvp;
-use crate::backend::{EngineInfo, Progress, RawRun, cpu};
+use crate::backend::{EngineInfo, MemoryPlace, Progress, RawRun, cpu, host_memory_estimate};
 use crate::check::hessian::{LANCZOS_TOL_F32, Products};
 use crate::check::run_checks::{Visited, check_visited};
 use crate::checkpoint::{CheckpointSpec, Checkpointer};
 use crate::experiment::Experiment;
 use crate::report::Report;
 use crate::Error;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 mod split;
@@ -38,6 +39,21 @@ pub enum Engine<'e> {
     /// Several GPU engines, one per device: the chains split into contiguous parts, one per
     /// engine, run concurrently and joined into the results one engine gives (see `split`).
     Gpus(&'e [GpuEngine]),
+}
+
+impl Engine<'_> {
+    /// Where this engine's memory lives ([`host_memory_estimate`]).
+    fn memory_place(&self) -> MemoryPlace {
+        let engine = match self {
+            Engine::Cpu => return MemoryPlace::Cpu,
+            Engine::Gpu(e) => Some(*e),
+            Engine::Gpus(es) => es.first(),
+        };
+        match engine.and_then(|e| e.context().adapter.as_ref()) {
+            Some(a) if a.is_software() => MemoryPlace::SoftwareGpu,
+            _ => MemoryPlace::Gpu,
+        }
+    }
 }
 
 /// Runs experiments on one engine.
@@ -111,7 +127,7 @@ impl<'e, 'p> Runner<'e, 'p> {
             Some(o) => o,
             None => &mut ignore,
         };
-        fits_in_memory(exp)?;
+        fits_in_memory(exp, self.engine.memory_place())?;
         let start = Instant::now();
         let (raw, info) = match self.engine {
             Engine::Cpu => {
@@ -123,7 +139,8 @@ impl<'e, 'p> Runner<'e, 'p> {
             Engine::Gpu(engine) => (engine.run_resumable(exp, progress, ck.as_mut(), state)?, engine.info()),
             Engine::Gpus(_) => unreachable!("several devices run in run_split"),
         };
-        let mut report = self.report(exp, raw, info, start.elapsed().as_secs_f64())?;
+        let stop = self.checkpoint.as_ref().and_then(|(spec, _)| spec.stop.clone());
+        let mut report = self.report(exp, raw, info, start.elapsed().as_secs_f64(), stop.as_deref(), ck.as_mut())?;
         report.check_notes.extend(notes);
         Ok(report)
     }
@@ -131,17 +148,34 @@ impl<'e, 'p> Runner<'e, 'p> {
     /// Judges every chain at its resting point, builds the report and runs the self-bounding
     /// checks along the run. Hessian products come from the CPU twin in f64, or from the device
     /// for WGSL-only objectives.
-    fn report(&self, exp: &Experiment, raw: RawRun, info: EngineInfo, wall_seconds: f64) -> Result<Report, Error> {
+    ///
+    /// `stop` (raised by SIGINT) is honoured here too, between Lanczos steps: the stepping's
+    /// results are then saved as a finished checkpoint in `ck` (a resume only judges) and the run
+    /// ends with [`Error::Interrupted`].
+    fn report(&self, exp: &Experiment, raw: RawRun, info: EngineInfo, wall_seconds: f64, stop: Option<&AtomicBool>, ck: Option<&mut Checkpointer>) -> Result<Report, Error> {
         let obj = exp.objective.as_ref();
         let gpu_hvp = match (obj.cpu_twin(), self.engine) {
             (false, Engine::Gpu(e) | Engine::Gpus([e, ..])) => Some(GpuHvp::new(e.context(), obj)?),
             _ => None,
         };
-        let products: &dyn Products = match &gpu_hvp {
+        let inner: &dyn Products = match &gpu_hvp {
             Some(g) => g,
             None => &crate::check::hessian::CpuProducts(obj),
         };
-        let judgement = crate::outcome::judge(exp, &raw, products)?;
+        let interruptible = Interruptible { inner, stop };
+        let products: &dyn Products = &interruptible;
+        let judgement = match crate::outcome::judge(exp, &raw, products) {
+            Err(Error::Interrupted(_)) => {
+                let why = Error::Interrupted("no checkpoint: the run had no output directory".into());
+                return Err(match (ck, &self.checkpoint) {
+                    (Some(ck), _) => ck.save(&raw.checkpoint(exp.chain_range().end, None)).err().unwrap_or(why),
+                    // Several devices: each part's last checkpoint is still in place.
+                    (None, Some((spec, _))) => Error::Interrupted(spec.dir.display().to_string()),
+                    (None, None) => why,
+                });
+            }
+            other => other?,
+        };
         let mut report = Report::new(exp, raw, judgement, info, wall_seconds);
         if exp.checks.along_run && exp.trace.is_some() {
             match exp.declared_rho() {
@@ -166,23 +200,37 @@ impl<'e, 'p> Runner<'e, 'p> {
 /// records, final points (and x~), the trace, and the certification's working set (about eight
 /// vectors per certified chain: resting points, product batches, the first Lanczos vectors),
 /// against the memory the system reports available. Saturating: sizes beyond u64 are refused.
-pub(crate) fn fits_in_memory(exp: &Experiment) -> Result<(), Error> {
-    let d = exp.objective.dim() as u64;
-    let chains = exp.chain_range().len() as u64;
-    let points = if exp.keeps_tilde() { 2 } else { 1 };
-    let certified = if exp.checks.certify { chains.min(u64::from(exp.checks.certify_max)) } else { 0 };
-    let per_chain = (std::mem::size_of::<crate::escape::ChainState>() as u64).saturating_add((points * 8u64).saturating_mul(d));
-    let need = chains
-        .saturating_mul(per_chain)
-        .saturating_add(certified.saturating_mul(64u64.saturating_mul(d)))
-        .saturating_add((exp.trace.map_or(0, |t| t.len(exp.steps, exp.objective.dim())) as u64).saturating_mul(4));
+pub(crate) fn fits_in_memory(exp: &Experiment, place: MemoryPlace) -> Result<(), Error> {
+    let need = host_memory_estimate(exp, place);
     match crate::objective::data::available_memory() {
         Some(have) if need > have => Err(Error::TooLarge(format!(
-            "the run's results need about {:.1} GB of host memory and {:.1} GB are available: run fewer chains (or --shard I/N), trace fewer",
+            "the run needs about {:.1} GB of host memory (its results, and the judging of every chain's resting point) and {:.1} GB are available: run fewer chains (or --shard I/N), trace fewer",
             need as f64 / 1e9,
             have as f64 / 1e9
         ))),
         _ => Ok(()),
+    }
+}
+
+/// Hessian products that end with [`Error::Interrupted`] once `stop` is raised: certification
+/// and the checks along the run honour SIGINT within one batch of products.
+struct Interruptible<'a> {
+    inner: &'a dyn Products,
+    stop: Option<&'a AtomicBool>,
+}
+
+impl Products for Interruptible<'_> {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn products(&self, points: &[f64], vectors: &[f64]) -> Result<Vec<f64>, Error> {
+        if self.stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+            return Err(Error::Interrupted(String::new()));
+        }
+        self.inner.products(points, vectors)
+    }
+    fn tolerance(&self) -> f64 {
+        self.inner.tolerance()
     }
 }
 

@@ -5,6 +5,7 @@ use crate::convert::{Columns, to_py};
 use escapade::Error;
 use escapade::options::{PlotFormat, RunOptions, remove_run};
 use escapade::report::files::{ChainRecord, SavedRun, read_chains};
+use escapade::report::output::{self, OutputLock};
 use escapade::report::render_plots;
 use escapade::stats::{Curve, Outcome, SurvivalTables, TimeTable, clustered_kaplan_meier};
 use escapade::Report;
@@ -70,6 +71,8 @@ impl NativeRun {
                 }
             }
         }
+        // The directory is this save's alone while it writes (as a run's --out).
+        let _lock = OutputLock::claim(dir)?;
         if dir.join("summary.json").exists() {
             if !overwrite {
                 return Err(Error::invalid("dir", "a directory without a run, or overwrite=True to replace the run in it", dir.display()));
@@ -80,20 +83,22 @@ impl NativeRun {
         match &self.report {
             Some(report) => escapade::options::save(report, toml.as_deref(), dir, plots),
             None => {
-                // A loaded run: its files as they were read, then the plots.
-                std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-                for (name, bytes) in files {
-                    let to = dir.join(name);
-                    std::fs::write(&to, bytes).map_err(Error::io(&to))?;
-                }
-                if let Some(text) = toml {
-                    let path = dir.join("experiment.toml");
-                    std::fs::write(&path, text).map_err(Error::io(&path))?;
-                }
-                match plots.ext() {
-                    Some(ext) => render_plots(&self.saved, None, &dir.join("plots"), ext),
-                    None => Ok(Vec::new()),
-                }
+                // A loaded run: its files as they were read, then the plots, staged and moved in
+                // whole as a run's results are.
+                output::write_whole(dir, |stage| {
+                    for (name, bytes) in files {
+                        let to = stage.join(name);
+                        std::fs::write(&to, bytes).map_err(Error::io(&to))?;
+                    }
+                    if let Some(text) = toml {
+                        let path = stage.join("experiment.toml");
+                        std::fs::write(&path, text).map_err(Error::io(&path))?;
+                    }
+                    match plots.ext() {
+                        Some(ext) => render_plots(&self.saved, None, &stage.join("plots"), ext),
+                        None => Ok(Vec::new()),
+                    }
+                })
             }
         }
     }

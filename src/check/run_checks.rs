@@ -36,6 +36,21 @@ pub struct Certification {
     pub per_chain_sosp: Vec<bool>,
 }
 
+/// The most memory the Lanczos working sets of one batch of judged chains may take.
+pub const JUDGE_BYTES: u64 = 256 << 20;
+
+/// The working set of judging one chain at dimension `d`, in bytes: its Lanczos basis (up to d
+/// vectors of d f64), the batched product vectors, the tridiagonal matrix.
+pub fn judge_bytes(d: usize) -> u64 {
+    let d = d as u64;
+    8 * d * d + 4 * 8 * d + 16 * d + 200
+}
+
+/// Chains judged at once at dimension `d` (see [`JUDGE_BYTES`]).
+pub fn judge_batch(d: usize) -> usize {
+    (JUDGE_BYTES / judge_bytes(d)).max(1) as usize
+}
+
 /// Tests the chains in `which` (of `n_all`) at their resting points `points` (one row of d per
 /// entry of `which`, f64): `gradient(c, ||grad f||)` and lambda_min >= -tolerance(c, f). Value and
 /// gradient norm are recomputed in f64 when the objective has a Rust twin, else taken from
@@ -56,7 +71,15 @@ pub(crate) fn certify(
     let d = obj.dim();
     // Each chain's Lanczos start comes from its global index: a shard's verdicts are the whole run's.
     let streams: Vec<u32> = which.iter().map(|&c| first_chain + c as u32).collect();
-    let spectra = if which.is_empty() { Vec::new() } else { products.spectra_at(points, &streams, seed)? };
+    // In batches of chains, so that the Lanczos bases (up to d vectors of d numbers a chain)
+    // stay within JUDGE_BYTES whatever the ensemble; each chain's start comes from its stream,
+    // so the batches change no result.
+    let batch = judge_batch(d);
+    let mut spectra = Vec::with_capacity(which.len());
+    for (k, block) in streams.chunks(batch).enumerate() {
+        let first = k * batch * d;
+        spectra.extend(products.spectra_at(&points[first..first + block.len() * d], block, seed)?);
+    }
     let mut lam = vec![f64::NAN; n_all];
     let mut res = vec![f64::NAN; n_all];
     let mut sosp = vec![false; n_all];

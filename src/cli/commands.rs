@@ -311,8 +311,12 @@ pub fn check(a: &CheckArgs) -> CmdResult {
     if !obj.cpu_twin() {
         return Err(Error::NoCpuTwin(obj.name().into()));
     }
-    if starts == 0 || steps == 0 {
-        return Err(Error::invalid("starts / descent-steps", "integers >= 1", 0));
+    // Bounded: 4294967295 descents ran without end.
+    if !(1..=10_000).contains(&starts) {
+        return Err(Error::invalid("starts", "an integer from 1 to 10000", starts));
+    }
+    if !(1..=1_000_000).contains(&steps) {
+        return Err(Error::invalid("descent-steps", "an integer from 1 to 1000000", steps));
     }
     let mut points = descent_points(obj.as_ref(), starts, steps, a.seed);
     if let Some(dir) = from_run {

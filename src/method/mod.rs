@@ -145,6 +145,16 @@ impl Method {
         if let StepRule::SelfBounding(sb) = &self.step_rule {
             sb.validate()?;
         }
+        // A perturbation of radius 0, or kicks with no wait between them, would silently make
+        // the method another one (PGD into GD).
+        if matches!(self.step_rule, StepRule::Fixed) && self.perturbation != Perturbation::None {
+            if self.params.radius == 0.0 {
+                return Err(Error::invalid("radius", format!("> 0 with the {} perturbation (use --method gd, or --perturb none, for none)", self.perturbation.name()), 0));
+            }
+            if self.perturbation == Perturbation::Ball && self.params.t_thres == 0 {
+                return Err(Error::invalid("t-thres", "an integer >= 1 with the ball kick (steps between kicks)", 0));
+            }
+        }
         Ok(())
     }
 

@@ -5,8 +5,15 @@ use crate::Error;
 
 /// Checks that `v` is finite and > 0, naming `field` otherwise.
 /// v > 0 and finite in f32 (the kernels hold parameters in f32).
+/// Whether `v` is a normal f32 (the kernels hold these parameters in f32: a value finite in f64
+/// but not in f32, or one that f32 rounds into its subnormals or to 0, is refused).
+fn normal_f32(v: f64) -> bool {
+    let f = v as f32;
+    f.is_finite() && f.abs() >= f32::MIN_POSITIVE
+}
+
 fn positive(field: &'static str, v: f64) -> Result<(), Error> {
-    if (v as f32).is_finite() && v > 0.0 { Ok(()) } else { Err(Error::invalid(field, "a number > 0 and below 3.4e38 (f32)", v)) }
+    if v > 0.0 && normal_f32(v) { Ok(()) } else { Err(Error::invalid(field, "a number from 1.2e-38 to 3.4e38 (a normal f32)", v)) }
 }
 
 /// Checks the accuracy parameters Jin et al.'s formulas share: eps > 0, c in (0, 1],
@@ -46,7 +53,7 @@ impl PgdParams {
     pub fn validate(&self) -> Result<(), Error> {
         // The kernels hold these in f32: a value finite in f64 but not in f32 is refused too.
         let nonneg = |field: &'static str, v: f64| {
-            if (v as f32).is_finite() && v >= 0.0 { Ok(()) } else { Err(Error::invalid(field, "a number >= 0 and below 3.4e38 (f32)", v)) }
+            if v == 0.0 || (v > 0.0 && normal_f32(v)) { Ok(()) } else { Err(Error::invalid(field, "0, or a number from 1.2e-38 to 3.4e38 (a normal f32)", v)) }
         };
         positive("eta", self.eta)?;
         nonneg("radius", self.radius)?;

@@ -229,6 +229,15 @@ impl Oracle {
 }
 
 impl Perturbation {
+    /// The name `--perturb` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Perturbation::None => "none",
+            Perturbation::Ball => "ball",
+            Perturbation::Gaussian => "gaussian",
+        }
+    }
+
     /// The kernel's selector for this perturbation (see `crate::abi::codes`).
     pub(crate) fn code(self) -> u32 {
         self as u32

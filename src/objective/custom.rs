@@ -24,7 +24,7 @@ pub const CONTRACT: &str = "fn objective(x: ptr<private, array<f32, D>>, g: ptr<
 impl WgslObjective {
     /// Reads and validates `path` for dimension `dim`; `f_min` is the known minimum, if any.
     pub fn from_file(path: &Path, dim: usize, f_min: Option<f64>) -> Result<Self, Error> {
-        let source = std::fs::read_to_string(path).map_err(Error::io(path))?;
+        let source = crate::error::read_regular_text(path)?;
         Self::from_source(path, source, dim, f_min)
     }
 
@@ -32,6 +32,9 @@ impl WgslObjective {
     pub fn from_source(path: &Path, source: String, dim: usize, f_min: Option<f64>) -> Result<Self, Error> {
         if dim == 0 {
             return Err(Error::invalid("dim", "an integer >= 1", dim));
+        }
+        if let Some(f) = f_min.filter(|f| !(*f as f32).is_finite()) {
+            return Err(Error::invalid("f-min", "a finite number f32 holds (|f| below 3.4e38)", f));
         }
         let shown = path.display().to_string();
         let header = objective_header(dim);

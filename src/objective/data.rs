@@ -57,6 +57,11 @@ pub fn load_matrix(path: &Path, field: &str) -> Result<Matrix, Error> {
     let io = |e: std::io::Error| Error::Io { path: shown.clone(), source: e };
     // One line, also where a parser's message spans several (npyz's header errors do).
     let bad = |why: String| Error::invalid(field, format!("a numeric .npy or .csv matrix ({})", why.split_whitespace().collect::<Vec<_>>().join(" ")), &shown);
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        // Opening a FIFO blocks until a writer comes; a device reads without end.
+        return Err(Error::invalid(field, "a regular .npy or .csv file", format!("{shown}, {}", crate::error::kind_of(&meta))));
+    }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let m = match ext.as_str() {
         "npy" => {

@@ -59,6 +59,10 @@ pub fn device_indices(devices: &str, backend: BackendChoice) -> Result<Vec<usize
     Devices::parse(devices)?.resolve()
 }
 
+/// The longest --checkpoint-every, in seconds (about 31 years): beyond it "off" says the same,
+/// and 1e20 s overflowed the time arithmetic (a panic).
+const MAX_CHECKPOINT_EVERY: f64 = 1e9;
+
 /// What [`check`] found.
 struct Checked {
     experiment: Experiment,
@@ -96,8 +100,8 @@ fn checked(a: &RunArgs) -> Result<Checked, Error> {
         v => Some(
             v.parse()
                 .ok()
-                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
-                .ok_or_else(|| Error::invalid("checkpoint-every", "seconds >= 0, or off", v))?,
+                .filter(|s: &f64| (0.0..=MAX_CHECKPOINT_EVERY).contains(s))
+                .ok_or_else(|| Error::invalid("checkpoint-every", "seconds from 0 to 1e9, or off", v))?,
         ),
     };
     if a.resume_anyway && !a.resume {
@@ -157,7 +161,12 @@ impl Plan {
         if tuned.is_none() && split.is_empty() && !exp.objective.cpu_twin() {
             return Err(Error::NoCpuTwin(exp.objective.name().into()));
         }
-        crate::run::fits_in_memory(&exp)?;
+        let place = match tuned.as_ref().or(split.first()) {
+            None => crate::backend::MemoryPlace::Cpu,
+            Some(e) if e.context().adapter.as_ref().is_some_and(|a| a.is_software()) => crate::backend::MemoryPlace::SoftwareGpu,
+            Some(_) => crate::backend::MemoryPlace::Gpu,
+        };
+        crate::run::fits_in_memory(&exp, place)?;
         let lock = out.map(OutputLock::claim).transpose()?;
         let checkpoint = match out {
             Some(out) => {
@@ -236,10 +245,8 @@ fn scratch(stop: Arc<AtomicBool>) -> CheckpointSpec {
 /// [`super::experiment_toml`]) and the plots in `plots`' format, all staged first and moved in
 /// whole ([`output::commit`]); returns the plots written.
 pub fn save(report: &Report, experiment_toml: Option<&str>, dir: &Path, plots: PlotFormat) -> Result<Vec<PathBuf>, Error> {
-    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-    let stage = output::stage(dir)?;
-    let staged = (|| {
-        report.stage(&stage)?;
+    output::write_whole(dir, |stage| {
+        report.stage(stage)?;
         if let Some(text) = experiment_toml {
             let path = stage.join("experiment.toml");
             std::fs::write(&path, text).map_err(Error::io(&path))?;
@@ -248,11 +255,5 @@ pub fn save(report: &Report, experiment_toml: Option<&str>, dir: &Path, plots: P
             Some(ext) => render_plots(&report.as_saved(dir), Some(report.experiment.objective.as_ref()), &stage.join("plots"), ext),
             None => Ok(Vec::new()),
         }
-    })()
-    // Half-written results never stay behind (a full disk, a file-size limit).
-    .inspect_err(|_| {
-        let _ = std::fs::remove_dir_all(&stage);
-    })?;
-    output::commit(dir)?;
-    Ok(staged.iter().filter_map(|p| p.strip_prefix(&stage).ok()).map(|r| dir.join(r)).collect())
+    })
 }

@@ -40,7 +40,7 @@ pub fn file_to_flags(path: &Path, known: &[String], switches: &[&str]) -> Result
 
 /// A TOML experiment file's table; a syntax error names the file, line and column.
 pub fn read_table(path: &Path) -> Result<toml::Table, Error> {
-    let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
+    let text = crate::error::read_regular_text(path)?;
     text.parse().map_err(|e: toml::de::Error| {
         // Where: line and column of the error's first byte.
         let place = e.span().map_or(String::new(), |s| {

@@ -132,7 +132,7 @@ pub(crate) fn write_chains(path: &Path, records: impl Iterator<Item = ChainRecor
 
 /// Reads a CSV with the expected header into rows of fields.
 fn read_csv(path: &Path, header: &str) -> Result<Vec<Vec<String>>, Error> {
-    let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
+    let text = crate::error::read_regular_text(path)?;
     let mut lines = text.lines();
     if lines.next() != Some(header) {
         return Err(Error::invalid(path.display().to_string(), format!("a CSV file starting with the header {header}"), "another header"));
@@ -193,7 +193,7 @@ pub struct TracePoint {
 
 /// Reads trace.csv (`chain,step,f,x0,...`).
 pub fn read_trace(path: &Path) -> Result<Vec<TracePoint>, Error> {
-    let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
+    let text = crate::error::read_regular_text(path)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1).filter(|(_, l)| !l.is_empty()) {
         let r: Vec<&str> = line.split(',').collect();
@@ -236,7 +236,7 @@ impl SavedRun {
     /// Reads DIR/summary.json, events.csv, chains.csv and (if present) trace.csv.
     pub fn load(dir: &Path) -> Result<Self, Error> {
         let sp = dir.join("summary.json");
-        let text = std::fs::read_to_string(&sp).map_err(Error::io(&sp))?;
+        let text = crate::error::read_regular_text(&sp)?;
         let summary: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Error::invalid(sp.display().to_string(), "escapade's summary.json", e))?;
         if summary["schema_version"].as_u64() != Some(u64::from(super::SCHEMA_VERSION)) {

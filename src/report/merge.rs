@@ -127,17 +127,12 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
     summary["check_notes"] = Value::Array(notes);
     summary["merged_engines"] = json(&engines);
     let _lock = super::output::OutputLock::claim(out)?;
-    let stage = super::output::stage(out)?;
-    let written = (|| {
+    super::output::write_whole(out, |stage| {
         write_chains(&stage.join("chains.csv"), records.into_iter())?;
         write_csv(&stage.join("events.csv"), EVENTS_HEADER, events.iter().map(event_row))?;
         let path = stage.join("summary.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n").map_err(Error::io(&path))
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&stage);
-        return Err(e);
-    }
-    super::output::commit(out)?;
+        std::fs::write(&path, serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n").map_err(Error::io(&path))?;
+        Ok(Vec::new())
+    })?;
     Ok(Merged { chains: chains as u32, shards: count as u32, events: events.len() })
 }

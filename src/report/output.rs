@@ -164,6 +164,19 @@ pub fn stage(dir: &Path) -> Result<PathBuf, Error> {
     Ok(stage)
 }
 
+/// Writes results into `dir` in whole: `write` writes them into the fresh stage it is given and
+/// returns the paths it wrote there; a failed write removes the stage (no half results stay
+/// behind), a whole one is moved in ([`commit`]). Returns `write`'s paths as they are in `dir`.
+pub fn write_whole(dir: &Path, write: impl FnOnce(&Path) -> Result<Vec<PathBuf>, Error>) -> Result<Vec<PathBuf>, Error> {
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    let stage = stage(dir)?;
+    let written = write(&stage).inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&stage);
+    })?;
+    commit(dir)?;
+    Ok(written.iter().filter_map(|p| p.strip_prefix(&stage).ok()).map(|r| dir.join(r)).collect())
+}
+
 /// Moves everything staged in `dir`'s stage into `dir`, in whole or not at all: every
 /// destination is checked first (an existing directory or other non-file where a result goes is
 /// refused, nothing moved, the results left in the stage and named in the message); then the

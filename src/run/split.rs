@@ -56,10 +56,11 @@ impl Runner<'_, '_> {
             };
             parts.push(Part { engine, exp, ck, state });
         }
-        fits_in_memory(exp)?;
+        fits_in_memory(exp, self.engine.memory_place())?;
         let start = Instant::now();
         let raw = self.run_parts(exp, parts)?;
-        let mut report = self.report(exp, raw, EngineInfo::gpus(engines), start.elapsed().as_secs_f64())?;
+        let stop = self.checkpoint.as_ref().and_then(|(spec, _)| spec.stop.clone());
+        let mut report = self.report(exp, raw, EngineInfo::gpus(engines), start.elapsed().as_secs_f64(), stop.as_deref(), None)?;
         report.check_notes.extend(notes);
         Ok(report)
     }
