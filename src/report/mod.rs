@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 
 /// Version of summary.json's layout; bumped when a field changes meaning or moves.
 /// 3: outcomes (converged, precision-limited) and statistics over saddle stalls.
-pub const SCHEMA_VERSION: u32 = 3;
+/// 4: precision-limited means held by the format for good, `t_limited` the start of the hold
+/// and `counts.precision_flagged` the chains held at their last step; `host_memory_estimate`.
+pub const SCHEMA_VERSION: u32 = 4;
 
 
 /// Chain counts of a run.
