@@ -230,13 +230,14 @@ for f in chains.csv events.csv; do
     cmp "$whole/$f" "$merged/$f" || fail "the merged $f differs from the unsharded run's ($whole/$f, $merged/$f)"
 done
 # summary.json: every field but the timings (wall_seconds, chain_steps_per_second,
-# stepping_seconds, host_seconds, host_fraction) and the list
-# of merged directories (merged_from, only in the merge; `shard` is null in both). merge.rs
+# stepping_seconds, host_seconds, host_fraction), the memory estimate (per process: a merge
+# keeps its largest shard's) and the merge's own lists (merged_from, merged_engines; `shard`
+# is null in both). merge.rs
 # recomputes the statistics (counts, survival, escape times, labels, step sizes, certification),
 # sums the totals and copies the rest (experiment, label_cross_check, ...) from shard 0, so all of
 # it must equal the unsharded run's. (label_cross_check is copied, not recounted: it matches here
 # because its counts are 0 in this ensemble.)
-strip='del(.wall_seconds, .chain_steps_per_second, .stepping_seconds, .host_seconds, .host_fraction, .merged_from)'
+strip='del(.wall_seconds, .chain_steps_per_second, .stepping_seconds, .host_seconds, .host_fraction, .host_memory_estimate, .merged_from, .merged_engines)'
 if ! diff <(jq -S "$strip" "$whole/summary.json") <(jq -S "$strip" "$merged/summary.json") >"$RUN/summary.diff"; then
     cat "$RUN/summary.diff" >&2
     fail "the merged summary.json differs from the unsharded run's (diff above: < unsharded, > merged)"

@@ -126,6 +126,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
     }
     summary["check_notes"] = Value::Array(notes);
     summary["merged_engines"] = json(&engines);
+    // Each shard ran in its own process: the largest estimate is what one of them needed.
+    summary["host_memory_estimate"] = runs.iter().filter_map(|r| r.summary["host_memory_estimate"].as_u64()).max().unwrap_or(0).into();
     let _lock = super::output::OutputLock::claim(out)?;
     super::output::write_whole(out, |stage| {
         write_chains(&stage.join("chains.csv"), records.into_iter())?;
