@@ -5,7 +5,7 @@
 //! several devices keeps one checkpoint per part, in DIR/part-K-of-D.
 
 use crate::Error;
-use crate::escape::{ChainState, EscapeEvent};
+use crate::escape::{ChainState, EscapeEvent, NEVER};
 use crate::experiment::Experiment;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -391,6 +391,44 @@ fn consistent(ck: &Checkpoint, exp: &Experiment, d: usize) -> Result<(), String>
     }
     if ck.states.iter().chain(ck.current.iter().flat_map(|c| &c.states)).any(|s| s.t > exp.steps) {
         return Err("a chain beyond the step budget".into());
+    }
+    semantic(ck, exp)
+}
+
+/// The records mean something (a CRC guards against damage, not against an edit that fixed
+/// it): known status codes, steps and escape times within the budget, no NEVER where a value
+/// must be, and each chain's escape count equal to its events.
+fn semantic(ck: &Checkpoint, exp: &Experiment) -> Result<(), String> {
+    let first = exp.chain_range().start;
+    let states: Vec<&ChainState> = ck.states.iter().chain(ck.current.iter().flat_map(|c| &c.states)).collect();
+    for (i, s) in states.iter().enumerate() {
+        let chain = first as usize + i;
+        let bad = if s.status > crate::escape::status::DIVERGED_DOMAIN {
+            Some(format!("status code {}", s.status))
+        } else if s.stalled > 1 || (s.stalled == 1 && (s.t_stall > s.t || s.stall_label == NEVER)) {
+            Some(format!("a stall record (stalled {}, t_stall {}, label {})", s.stalled, s.t_stall, s.stall_label))
+        } else if s.t_limited != NEVER && s.t_limited > s.t {
+            Some(format!("a hold from step {} after its step {}", s.t_limited, s.t))
+        } else if s.label == NEVER && s.t > 0 {
+            Some("no label after a step".to_string())
+        } else {
+            None
+        };
+        if let Some(what) = bad {
+            return Err(format!("chain {chain}: {what}"));
+        }
+    }
+    let mut counts = vec![0u32; states.len()];
+    for e in &ck.events {
+        if u64::from(e.t_stall) + u64::from(e.escape_steps) > u64::from(exp.steps) || e.label == NEVER {
+            return Err(format!("an escape event of chain {} beyond the budget or without a label", e.chain));
+        }
+        if let Some(c) = counts.get_mut((e.chain - first) as usize) {
+            *c += 1;
+        }
+    }
+    if let Some(i) = (0..states.len()).find(|&i| counts[i] != states[i].escapes) {
+        return Err(format!("chain {}: {} escapes counted, {} escape events", first as usize + i, states[i].escapes, counts[i]));
     }
     Ok(())
 }

@@ -90,6 +90,11 @@ fn damages() -> Vec<(&'static str, &'static str, Damage)> {
         ("records cut to fewer chains", "chain records", Box::new(|d| rewrite(d, "states.bin", |b| b.truncate(b.len() / 2 / STATE * STATE)))),
         ("an event of a chain not saved", "escape event of chain 70001", Box::new(|d| rewrite_events(d, |e| e[0].chain = 70_001))),
         ("a chain beyond the step budget", "beyond the step budget", Box::new(|d| rewrite_states(d, |s| s[3].t = 61))),
+        // Edits that keep every length right: the records must mean something too.
+        ("an unknown status code", "status code 9", Box::new(|d| rewrite_states(d, |s| s[3].status = 9))),
+        ("an escape time beyond the budget", "beyond the budget or without a label", Box::new(|d| rewrite_events(d, |e| e[0].escape_steps = 1000))),
+        ("escape counts that disagree with the events", "escapes counted", Box::new(|d| rewrite_states(d, |s| s[0].escapes += 1))),
+        ("a NEVER label after a step", "no label after a step", Box::new(|d| rewrite_states(d, |s| s[2].label = u32::MAX))),
         ("a trace the experiment has none of", "a trace of 1 values", Box::new(|d| rewrite(d, "trace.bin", |b| b.extend(1f32.to_le_bytes())))),
         ("a shard in flight without its files", "current_states.bin", Box::new(|d| std::fs::remove_file(d.join("current_states.bin")).unwrap())),
         ("a shard in flight beyond the budget", "beyond the budget", Box::new(|d| edit_meta(d, |m| m["current"] = in_flight(m, 61)))),
