@@ -17,7 +17,8 @@
 
 use crate::backend::gpu::GpuEngine;
 use crate::backend::gpu::hvp::GpuHvp;
-use crate::backend::{EngineInfo, MemoryPlace, Progress, RawRun, cpu, host_memory_estimate};
+use crate::backend::{EngineInfo, MemoryPlace, Progress, RawRun, cpu};
+use crate::report::memory::host_memory_estimate;
 use crate::check::hessian::{LANCZOS_TOL_F32, Products};
 use crate::check::run_checks::{Visited, check_visited};
 use crate::checkpoint::{CheckpointSpec, Checkpointer};
@@ -44,14 +45,10 @@ pub enum Engine<'e> {
 impl Engine<'_> {
     /// Where this engine's memory lives ([`host_memory_estimate`]).
     fn memory_place(&self) -> MemoryPlace {
-        let engine = match self {
-            Engine::Cpu => return MemoryPlace::Cpu,
-            Engine::Gpu(e) => Some(*e),
-            Engine::Gpus(es) => es.first(),
-        };
-        match engine.and_then(|e| e.context().adapter.as_ref()) {
-            Some(a) if a.is_software() => MemoryPlace::SoftwareGpu,
-            _ => MemoryPlace::Gpu,
+        match self {
+            Engine::Cpu => MemoryPlace::Cpu,
+            Engine::Gpu(e) => MemoryPlace::gpu(e.context().adapter.as_ref()),
+            Engine::Gpus(es) => MemoryPlace::gpu(es.first().and_then(|e| e.context().adapter.as_ref())),
         }
     }
 }

@@ -45,11 +45,7 @@ pub struct EngineInfo {
 impl EngineInfo {
     /// Where the run's memory lived (for `host_memory_estimate`).
     pub fn memory_place(&self) -> MemoryPlace {
-        match &self.adapter {
-            _ if self.backend == "cpu" => MemoryPlace::Cpu,
-            Some(a) if a.is_software() => MemoryPlace::SoftwareGpu,
-            _ => MemoryPlace::Gpu,
-        }
+        if self.backend == "cpu" { MemoryPlace::Cpu } else { MemoryPlace::gpu(self.adapter.as_ref()) }
     }
 
     /// The CPU backend.
@@ -241,7 +237,7 @@ impl RawRun {
     }
 }
 
-/// Where a run's memory lives, for [`host_memory_estimate`].
+/// Where a run's memory lives, for `report::memory::host_memory_estimate`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemoryPlace {
     /// The CPU backend.
@@ -252,42 +248,9 @@ pub enum MemoryPlace {
     SoftwareGpu,
 }
 
-/// An estimate of the peak host memory (resident set) of running `exp`, in bytes, before anything
-/// is allocated; the run is refused when it exceeds the memory available. It assumes the worst
-/// case for the judging of final points, every chain stalled at its end (each one then gets
-/// Lanczos on its resting point, in batches whose bases of up to d vectors of d numbers take at
-/// most 256 MiB), and counts the trace. Stepping and judging come one after the other: the peak
-/// is the larger of the two on top of what the whole run keeps. Each term is a measured cost per chain (BENCHMARKS.md, "Host memory known before it is
-/// spent"; `scripts/memory-check.sh` prints the estimate against the measured peak RSS).
-pub fn host_memory_estimate(exp: &crate::experiment::Experiment, place: MemoryPlace) -> u64 {
-    // In f64: sizes beyond u64 saturate (the cast) instead of wrapping into a small number.
-    let d = exp.objective.dim() as f64;
-    let chains = exp.chain_range().len() as f64;
-    let f = (exp.precision.bytes() as f64).max(4.0);
-    let points = if exp.keeps_tilde() { 2.0 } else { 1.0 };
-    // The process with its libraries; a software adapter's driver keeps ~130 MB besides.
-    let base = match place {
-        MemoryPlace::SoftwareGpu => 170e6,
-        _ => 40e6,
-    };
-    // Per chain through the whole run: its record (and the report's copy), final point and x~ in
-    // f64, the engine's working copy in the state's format, the report's small records.
-    let state = std::mem::size_of::<crate::escape::ChainState>() as f64;
-    let common = state * 2.0 + points * 8.0 * d + 2.0 * f * d + 20.0;
-    // While stepping, on a GPU: the read-back copies (states, x, x~), and on a software adapter
-    // the device buffers and their staging copies as well.
-    let stepping = match place {
-        MemoryPlace::Cpu => 0.0,
-        MemoryPlace::Gpu => state + points * f * d,
-        MemoryPlace::SoftwareGpu => 3.0 * (state + points * f * d),
-    };
-    // While judging (after stepping): per chain its resting point in f64, its spectrum and
-    // verdict, its open episode; and, for one batch of chains at a time, the Lanczos working set
-    // (`check::run_checks::judge_bytes`, which this layer cannot name: the same formula), as if
-    // Lanczos ran all d steps.
-    let judge_bytes = 8.0 * d * d + 4.0 * 8.0 * d + 16.0 * d + 200.0;
-    let batch = (256.0 * 1048576.0 / judge_bytes).floor().max(1.0);
-    let judging = chains * (8.0 * d + 90.0) + chains.min(batch) * judge_bytes;
-    let trace = exp.trace.map_or(0, |t| t.len(exp.steps, exp.objective.dim())) as f64 * 12.0;
-    (base + chains * common + (chains * stepping).max(judging) + trace) as u64
+impl MemoryPlace {
+    /// A GPU run on `adapter`: a software adapter's buffers are host memory.
+    pub fn gpu(adapter: Option<&gpu::AdapterSummary>) -> Self {
+        if adapter.is_some_and(|a| a.is_software()) { MemoryPlace::SoftwareGpu } else { MemoryPlace::Gpu }
+    }
 }

@@ -42,8 +42,9 @@ pub const JUDGE_BYTES: u64 = 256 << 20;
 /// The working set of judging one chain at dimension `d`, in bytes: its Lanczos basis (up to d
 /// vectors of d f64), the batched product vectors, the tridiagonal matrix.
 pub fn judge_bytes(d: usize) -> u64 {
+    // Saturating: the memory estimate asks for any d, up to sizes beyond u64.
     let d = d as u64;
-    8 * d * d + 4 * 8 * d + 16 * d + 200
+    8u64.saturating_mul(d).saturating_mul(d).saturating_add(48u64.saturating_mul(d)).saturating_add(200)
 }
 
 /// Chains judged at once at dimension `d` (see [`JUDGE_BYTES`]).

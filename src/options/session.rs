@@ -163,8 +163,7 @@ impl Plan {
         }
         let place = match tuned.as_ref().or(split.first()) {
             None => crate::backend::MemoryPlace::Cpu,
-            Some(e) if e.context().adapter.as_ref().is_some_and(|a| a.is_software()) => crate::backend::MemoryPlace::SoftwareGpu,
-            Some(_) => crate::backend::MemoryPlace::Gpu,
+            Some(e) => crate::backend::MemoryPlace::gpu(e.context().adapter.as_ref()),
         };
         crate::run::fits_in_memory(&exp, place)?;
         let lock = out.map(OutputLock::claim).transpose()?;

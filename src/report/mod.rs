@@ -5,6 +5,7 @@
 pub mod files;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+pub mod memory;
 pub mod merge;
 pub mod output;
 pub mod plots;

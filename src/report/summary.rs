@@ -96,7 +96,7 @@ pub struct Summary<'a> {
     /// and host work; with dispatches in flight it bounds the device's idle time from above.
     pub host_fraction: Option<f64>,
     /// The host memory the run was estimated to need before it started, in bytes
-    /// (`backend::host_memory_estimate`: every chain judged, the worst case).
+    /// (`report::memory::host_memory_estimate`: every chain judged, the worst case).
     pub host_memory_estimate: u64,
 }
 
@@ -252,7 +252,7 @@ impl Report {
             stepping_seconds: self.raw.host_fraction().map(|_| self.raw.stepping_seconds),
             host_seconds: self.raw.host_fraction().map(|_| self.raw.host_seconds),
             host_fraction: self.raw.host_fraction(),
-            host_memory_estimate: crate::backend::host_memory_estimate(e, self.engine.memory_place()),
+            host_memory_estimate: super::memory::host_memory_estimate(e, self.engine.memory_place()),
         }
     }
 }
