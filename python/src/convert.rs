@@ -4,6 +4,7 @@
 
 use escapade::Error;
 use escapade::objective::data::Matrix;
+use escapade::report::columns::{Table, Values};
 use numpy::{PyArray1, PyReadonlyArrayDyn};
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -176,4 +177,22 @@ impl<'py> Columns<'py> {
     pub fn done(self) -> Bound<'py, PyDict> {
         self.dict
     }
+}
+
+/// A table's columns (events.csv, chains.csv) as numpy arrays, in the CSV's order, from the one
+/// declaration all writers use: integers as uint32, empty integer cells as -1 (int64), floats as
+/// the CSV holds them, empty float cells as NaN, flags as int8 1/0 with -1 for empty, names as str.
+pub fn table_columns<'py, T: Table>(py: Python<'py>, rows: &[T]) -> PyResult<Bound<'py, PyDict>> {
+    let mut cols = Columns::new(py);
+    for (name, values) in T::columns(rows) {
+        cols = match values {
+            Values::Int(v) => cols.num(name, v)?,
+            Values::OptInt(v) => cols.num(name, v.into_iter().map(|x| x.map_or(-1, i64::from)).collect())?,
+            Values::Float(v) => cols.num(name, v)?,
+            Values::OptDouble(v) => cols.num(name, v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())?,
+            Values::OptBool(v) => cols.num(name, v.into_iter().map(|x| x.map_or(-1i8, i8::from)).collect())?,
+            Values::Text(v) => cols.text(name, v.into_iter().map(str::to_string).collect())?,
+        };
+    }
+    Ok(cols.done())
 }

@@ -137,10 +137,6 @@ fn cif_columns<'py>(py: Python<'py>, table: &TimeTable) -> PyResult<Bound<'py, P
     Ok(out)
 }
 
-fn name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
 #[pymethods]
 impl NativeRun {
     /// summary.json's text.
@@ -158,40 +154,12 @@ impl NativeRun {
 
     /// events.csv's columns.
     fn events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let e = &self.saved.events;
-        Ok(Columns::new(py)
-            .num("chain", e.iter().map(|x| x.chain).collect())?
-            .num("label", e.iter().map(|x| x.label).collect())?
-            .num("t_stall", e.iter().map(|x| x.t_stall).collect())?
-            .num("escape_steps", e.iter().map(|x| x.escape_steps).collect())?
-            .num("f_stall", e.iter().map(|x| x.f_stall).collect())?
-            .num("f_escape", e.iter().map(|x| x.f_escape).collect())?
-            .done())
+        crate::convert::table_columns(py, &self.saved.events)
     }
 
     /// chains.csv's columns; empty cells are -1 (integers) or NaN (floats); sosp is 1, 0 or -1.
     fn chains<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let r = &self.records;
-        let opt = |v: Option<u32>| v.map_or(-1, i64::from);
-        Ok(Columns::new(py)
-            .num("chain", r.iter().map(|x| x.chain).collect())?
-            .text("status", r.iter().map(|x| name(&x.status)).collect())?
-            .text("outcome", r.iter().map(|x| name(&x.outcome)).collect())?
-            .num("stalled", r.iter().map(|x| x.stalled).collect())?
-            .num("t_stall", r.iter().map(|x| x.t_stall).collect())?
-            .num("stall_label", r.iter().map(|x| x.stall_label).collect())?
-            .num("steps", r.iter().map(|x| x.steps).collect())?
-            .num("escapes", r.iter().map(|x| x.escapes).collect())?
-            .num("label", r.iter().map(|x| opt(x.label)).collect())?
-            .num("label_since", r.iter().map(|x| x.label_since).collect())?
-            .num("f", r.iter().map(|x| x.f).collect())?
-            .num("gnorm", r.iter().map(|x| x.gnorm).collect())?
-            .num("eta", r.iter().map(|x| x.eta).collect())?
-            .num("t_limited", r.iter().map(|x| opt(x.t_limited)).collect())?
-            .num("lambda_min", r.iter().map(|x| x.lambda_min.unwrap_or(f64::NAN)).collect())?
-            .num("lambda_residual", r.iter().map(|x| x.lambda_residual.unwrap_or(f64::NAN)).collect())?
-            .num("sosp", r.iter().map(|x| x.sosp.map_or(-1i8, i8::from)).collect())?
-            .done())
+        crate::convert::table_columns(py, &self.records)
     }
 
     /// trace.csv's columns (chain, step, f, x0, x1, ...); empty when the run traced nothing.

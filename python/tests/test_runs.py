@@ -46,12 +46,36 @@ def test_save_refuses_to_replace_a_run_unless_asked(tmp_path):
         run.save(tmp_path / "x", plots="jpg")
 
 
-def test_tables_have_the_csv_columns(tmp_path):
+def _csv_cell(value):
+    """A table cell as the CSV files write it (-1 and NaN are the arrays' empty cells)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, np.floating):
+        return "" if np.isnan(value) else repr(float(value)) if value.dtype == np.float64 else str(value)
+    if value == -1:
+        return ""
+    return str(int(value))
+
+
+def test_tables_have_the_csv_columns_and_values(tmp_path):
     run = escapade.run(**SMALL)
     run.save(tmp_path, plots="none")
     for table in ["events", "chains"]:
-        header = (tmp_path / f"{table}.csv").read_text().splitlines()[0].split(",")
-        assert list(getattr(run, table).dtype.names) == header
+        lines = (tmp_path / f"{table}.csv").read_text().splitlines()
+        header = lines[0].split(",")
+        array = getattr(run, table)
+        assert list(array.dtype.names) == header
+        assert len(array) == len(lines) - 1 > 0
+        for row, line in zip(array, lines[1:]):
+            cells = line.split(",")
+            for name, cell in zip(header, cells):
+                value = row[name]
+                if name == "sosp":
+                    assert cell == {1: "true", 0: "false", -1: ""}[int(value)], (table, name, line)
+                elif isinstance(value, np.floating) and cell not in ("", "NaN"):
+                    assert value == value.dtype.type(cell), (table, name, line)
+                else:
+                    assert _csv_cell(value) == cell or (cell == "NaN" and np.isnan(value)), (table, name, line)
     assert len(run.chains) == 128
     assert set(run.chains["outcome"]) <= {"converged", "precision_limited", "censored", "diverged", "moving"}
 

@@ -6,15 +6,17 @@ use crate::Error;
 use crate::escape::{ChainState, EscapeEvent, NEVER, Status};
 use crate::outcome::{Final, episodes};
 use crate::stats::{Episode, SurvivalTables};
+use super::columns::{Table, columns};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Header of events.csv.
-pub const EVENTS_HEADER: &str = "chain,label,t_stall,escape_steps,f_stall,f_escape";
+/// Header of events.csv: the fields of [`EscapeEvent`].
+pub const EVENTS_HEADER: &str = <EscapeEvent as Table>::HEADER;
 /// Header of chains.csv: the fields of [`ChainRecord`].
-pub const CHAINS_HEADER: &str =
-    "chain,status,outcome,stalled,t_stall,stall_label,steps,escapes,label,label_since,f,gnorm,eta,t_limited,lambda_min,lambda_residual,sosp";
+pub const CHAINS_HEADER: &str = <ChainRecord as Table>::HEADER;
 
+// events.csv's columns: every field of the record the kernels write.
+columns!(impl EscapeEvent { chain, label, t_stall, escape_steps, f_stall, f_escape });
 
 /// Writes `rows` under `header` to `path`.
 pub(crate) fn write_csv(path: &Path, header: &str, rows: impl Iterator<Item = String>) -> Result<(), Error> {
@@ -26,18 +28,14 @@ pub(crate) fn write_csv(path: &Path, header: &str, rows: impl Iterator<Item = St
     w.flush().map_err(Error::io(path))
 }
 
-/// One row of events.csv.
-pub(crate) fn event_row(e: &EscapeEvent) -> String {
-    format!("{},{},{},{},{},{}", e.chain, e.label, e.t_stall, e.escape_steps, e.f_stall, e.f_escape)
-}
-
+columns! {
 /// One chain of a run, as chains.csv holds it.
 ///
 /// `outcome` is how the chain ended; f, gnorm and label are at the point where the chain stopped
 /// (x~ for a chain certified by Jin's rule); lambda_min (with its Lanczos residual) and sosp are
 /// at its resting point, empty where it was not examined; t_limited is the step at which the
 /// chain's hold began (its stored state unchanged since), empty when its last step moved it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
 pub struct ChainRecord {
     /// Global chain index.
     pub chain: u32,
@@ -73,6 +71,7 @@ pub struct ChainRecord {
     pub lambda_residual: Option<f64>,
     /// Whether the resting point is second-order stationary.
     pub sosp: Option<bool>,
+}
 }
 
 impl ChainRecord {
@@ -118,16 +117,6 @@ impl ChainRecord {
         s.t_limited = self.t_limited.unwrap_or(NEVER);
         s
     }
-}
-
-/// Writes chains.csv.
-pub(crate) fn write_chains(path: &Path, records: impl Iterator<Item = ChainRecord>) -> Result<(), Error> {
-    let bad = |e: csv::Error| Error::Io { path: path.display().to_string(), source: std::io::Error::other(e) };
-    let mut w = csv::Writer::from_path(path).map_err(bad)?;
-    for r in records {
-        w.serialize(r).map_err(bad)?;
-    }
-    w.flush().map_err(Error::io(path))
 }
 
 /// Reads a CSV with the expected header into rows of fields.
@@ -326,7 +315,7 @@ mod tests {
         let mut st = ChainState::fresh();
         (st.t, st.stalled, st.t_stall, st.stall_label, st.label, st.f, st.t_limited) = (700, 1, 650, 5, 5, -3.5, 660);
         let records = vec![ChainRecord::new(0, &st, Final::PrecisionLimited, (-2.0, 1e-12, false)), ChainRecord::new(1, &ChainState::fresh(), Final::Moving, (f64::NAN, f64::NAN, false))];
-        write_chains(&path, records.clone().into_iter()).unwrap();
+        crate::report::columns::write_table(&path, records.clone().into_iter()).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().next(), Some(CHAINS_HEADER));
         assert!(text.contains("precision_limited") && text.contains(",660,"), "{text}");

@@ -3,7 +3,8 @@
 //! chain and every verdict depends on the chain alone, so the merged chains.csv and events.csv
 //! are byte for byte the whole run's, and the statistics recomputed from them are its statistics.
 
-use super::files::{ChainRecord, EVENTS_HEADER, SavedRun, event_row, read_chains, write_chains, write_csv};
+use super::columns::write_table;
+use super::files::{ChainRecord, SavedRun, read_chains};
 use super::summary::SurvivalBlock;
 use super::{Counts, escape_times, final_labels, step_sizes};
 use crate::Error;
@@ -130,8 +131,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
     summary["host_memory_estimate"] = runs.iter().filter_map(|r| r.summary["host_memory_estimate"].as_u64()).max().unwrap_or(0).into();
     let _lock = super::output::OutputLock::claim(out)?;
     super::output::write_whole(out, |stage| {
-        write_chains(&stage.join("chains.csv"), records.into_iter())?;
-        write_csv(&stage.join("events.csv"), EVENTS_HEADER, events.iter().map(event_row))?;
+        write_table(&stage.join("chains.csv"), records.iter().copied())?;
+        write_table(&stage.join("events.csv"), events.iter().copied())?;
+        #[cfg(feature = "parquet")]
+        super::parquet::write_tables(stage, &events, &records)?;
         let path = stage.join("summary.json");
         std::fs::write(&path, serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n").map_err(Error::io(&path))?;
         Ok(Vec::new())

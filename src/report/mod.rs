@@ -2,6 +2,7 @@
 //! outcomes, censoring) and metadata, written as summary.json, events.csv, chains.csv and
 //! trace.csv, plus plots and a short human summary.
 
+pub mod columns;
 pub mod files;
 #[cfg(feature = "parquet")]
 pub mod parquet;
@@ -17,7 +18,8 @@ use crate::experiment::Experiment;
 use crate::outcome::{Final, Judgement, episodes};
 use crate::stats::{Episode, Outcome, Summary, SurvivalTables, clustered_kaplan_meier};
 use crate::Error;
-use files::{ChainRecord, EVENTS_HEADER, SavedRun, TracePoint, event_row, write_chains, write_csv};
+use columns::write_table;
+use files::{ChainRecord, SavedRun, TracePoint, write_csv};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -252,10 +254,10 @@ impl Report {
         let summary = dir.join("summary.json");
         let text = serde_json::to_string_pretty(&self.summary()).unwrap_or_default();
         std::fs::write(&summary, text + "\n").map_err(Error::io(&summary))?;
-        write_csv(&dir.join("events.csv"), EVENTS_HEADER, self.raw.events.iter().map(event_row))?;
-        write_chains(&dir.join("chains.csv"), self.chain_records())?;
+        write_table(&dir.join("events.csv"), self.raw.events.iter().copied())?;
+        write_table(&dir.join("chains.csv"), self.chain_records())?;
         #[cfg(feature = "parquet")]
-        parquet::write_tables(dir, &self.raw.events, &self.raw.states)?;
+        parquet::write_tables(dir, &self.raw.events, &self.chain_records().collect::<Vec<_>>())?;
         let trace = &self.trace;
         if !trace.is_empty() {
             let d = self.experiment.objective.dim();
