@@ -128,9 +128,14 @@ pub fn fingerprint(exp: &Experiment) -> String {
 }
 
 /// The SHA-256 digest of `bytes`, in hex.
-fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+/// Lower-case hex of a digest.
+pub(crate) fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The keys in which two fingerprints ([`fingerprint`]) differ, comma separated ("the whole

@@ -33,6 +33,10 @@ pub enum Error {
     /// The run stopped after writing a checkpoint (resume it to continue).
     #[error("interrupted; the checkpoint is in {0}: run the same command with --resume to continue")]
     Interrupted(String),
+    /// Work with nothing to resume (`escapade check`'s descents and spectra) stopped by
+    /// SIGINT/SIGTERM before it wrote anything.
+    #[error("interrupted: {0}")]
+    Stopped(String),
     /// The device lacks a feature the experiment needs.
     #[error("unsupported: {0}")]
     Unsupported(String),
@@ -112,6 +116,7 @@ impl Error {
     /// | [`Error::NoAdapter`] | 1 | no GPU although one was required (`--backend gpu`, `escapade info`) |
     /// | [`Error::Gpu`] | 1 | the device failed (validation, out of memory, device lost) |
     /// | [`Error::Interrupted`] | 130 | the run was stopped (SIGINT/SIGTERM) after writing a checkpoint; resume it |
+    /// | [`Error::Stopped`] | 130 | work with nothing to resume was stopped (SIGINT/SIGTERM) before writing anything |
     pub fn exit_code(&self) -> i32 {
         use std::io::ErrorKind;
         match self {
@@ -125,7 +130,7 @@ impl Error {
                 | ErrorKind::AlreadyExists => 2,
                 _ => 1,
             },
-            Error::Interrupted(_) => 130,
+            Error::Interrupted(_) | Error::Stopped(_) => 130,
             Error::NoAdapter(_) | Error::Gpu(_) => 1,
         }
     }

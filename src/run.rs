@@ -19,7 +19,7 @@ use crate::backend::gpu::GpuEngine;
 use crate::backend::gpu::hvp::GpuHvp;
 use crate::backend::{EngineInfo, MemoryPlace, Progress, RawRun, cpu};
 use crate::report::memory::host_memory_estimate;
-use crate::check::hessian::{LANCZOS_TOL_F32, Products};
+use crate::check::hessian::{Interruptible, LANCZOS_TOL_F32, Products};
 use crate::check::run_checks::{Visited, check_visited};
 use crate::checkpoint::{CheckpointSpec, Checkpointer};
 use crate::experiment::Experiment;
@@ -151,6 +151,7 @@ impl<'e, 'p> Runner<'e, 'p> {
     /// ends with [`Error::Interrupted`].
     fn report(&self, exp: &Experiment, raw: RawRun, info: EngineInfo, wall_seconds: f64, stop: Option<&AtomicBool>, ck: Option<&mut Checkpointer>) -> Result<Report, Error> {
         let obj = exp.objective.as_ref();
+        crate::backend::check_labels(&|| obj.wgsl_origin(), &raw.states, &raw.events)?;
         let gpu_hvp = match (obj.cpu_twin(), self.engine) {
             (false, Engine::Gpu(e) | Engine::Gpus([e, ..])) => Some(GpuHvp::new(e.context(), obj)?),
             _ => None,
@@ -206,28 +207,6 @@ pub(crate) fn fits_in_memory(exp: &Experiment, place: MemoryPlace) -> Result<(),
             have as f64 / 1e9
         ))),
         _ => Ok(()),
-    }
-}
-
-/// Hessian products that end with [`Error::Interrupted`] once `stop` is raised: certification
-/// and the checks along the run honour SIGINT within one batch of products.
-struct Interruptible<'a> {
-    inner: &'a dyn Products,
-    stop: Option<&'a AtomicBool>,
-}
-
-impl Products for Interruptible<'_> {
-    fn dim(&self) -> usize {
-        self.inner.dim()
-    }
-    fn products(&self, points: &[f64], vectors: &[f64]) -> Result<Vec<f64>, Error> {
-        if self.stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
-            return Err(Error::Interrupted(String::new()));
-        }
-        self.inner.products(points, vectors)
-    }
-    fn tolerance(&self) -> f64 {
-        self.inner.tolerance()
     }
 }
 

@@ -15,8 +15,8 @@ fn obj(s: ObjectiveSpec) -> Arc<dyn Objective> {
 }
 
 fn check(o: &dyn Objective) -> escapade::check::envelope::Verdict {
-    let pts = descent_points(o, 6, 200, 1);
-    let s = samples(o, &pts, 2).unwrap();
+    let pts = descent_points(o, 6, 200, 1, None).unwrap();
+    let s = samples(o, &pts, 2, None).unwrap();
     verdict(&s, o.f_min(), o.rho().as_ref().map(|r| &r.0))
 }
 
@@ -45,6 +45,13 @@ fn checker_verdicts_match_the_theory() {
             }
         } else {
             assert!(!v.evidence.is_empty());
+            // Each piece of evidence is another point.
+            for (i, a) in v.evidence.iter().enumerate() {
+                for b in &v.evidence[..i] {
+                    let dist: f64 = a.x.iter().zip(&b.x).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt();
+                    assert!(dist > 1e-6 * a.norm.max(b.norm).max(1.0), "{name}: the same evidence point twice: {:?}", a.x);
+                }
+            }
         }
     }
 }

@@ -132,9 +132,10 @@ fn data_files_drive_phase_retrieval() {
     let a = [[1.0, 0.5], [-0.3, 1.2], [0.8, -0.9], [0.1, 0.4], [-1.1, -0.2], [0.6, 0.7]];
     let a_csv: String = a.iter().map(|r| format!("{},{}\n", r[0], r[1])).collect();
     let y_csv: String = a.iter().map(|r| format!("{}\n", r[0] * r[0])).collect();
-    std::fs::write(dir.join("A.csv"), a_csv).unwrap();
+    // A comma in a file's name keeps the name whole.
+    std::fs::write(dir.join("my,A.csv"), a_csv).unwrap();
     std::fs::write(dir.join("y.csv"), y_csv).unwrap();
-    let files = format!("{},{}", dir.join("A.csv").display(), dir.join("y.csv").display());
+    let files = format!("{},{}", dir.join("my,A.csv").display(), dir.join("y.csv").display());
     let out_dir = dir.join("out");
     let out = escapade(&[
         "run", "--objective", "phase-retrieval", "--data", &files, "--method", "pgd", "--chains", "64", "--steps", "3000",
@@ -250,5 +251,60 @@ fn a_gpu_run_without_xdg_runtime_dir_prints_nothing_on_stderr() {
     }
     assert!(out.status.success(), "{err}");
     assert!(err.is_empty(), "stderr of a quiet GPU run: {err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn sweep_points_are_one_directory_each_and_force_and_resume_work_per_point() {
+    let dir = std::env::temp_dir().join(format!("escapade-cli-sweep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let exp = dir.join("exp.toml");
+    std::fs::write(&exp, "objective = \"quartic\"\nchains = 16\nsteps = 40\nbackend = \"cpu\"\nplots = \"none\"\n").unwrap();
+    let out = dir.join("grid");
+    let sweep = |extra: &[&str]| {
+        let mut args = vec!["sweep", exp.to_str().unwrap(), "--grid", "eigenvalues=[-1,2],'-2,1'", "--grid", "shard=0/2,1/2", "--out", out.to_str().unwrap()];
+        args.extend(extra);
+        escapade(&args)
+    };
+    // The table without its speed column (measured anew by each run).
+    let table = || -> Vec<Vec<String>> {
+        let mut r = csv::Reader::from_path(out.join("sweep.csv")).unwrap();
+        let speed = r.headers().unwrap().iter().position(|h| h == "chain_steps_per_second").unwrap();
+        r.records().map(|row| row.unwrap().iter().enumerate().filter(|(i, _)| *i != speed).map(|(_, c)| c.to_string()).collect()).collect()
+    };
+    let first = sweep(&[]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let names: std::collections::BTreeSet<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.contains("eigenvalues=-1,2_shard=0%2F2") && names.contains("eigenvalues=-2,1_shard=1%2F2"), "{names:?}");
+    assert_eq!(names.len(), 5, "four points and sweep.csv: {names:?}");
+    let whole = table();
+    assert_eq!(whole[0][..3], ["-1,2", "0/2", "16"], "{:?}", whole[0]);
+    // Again without a flag: refused, naming both ways on.
+    let again = sweep(&[]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{err}");
+    assert!(err.contains("--force") && err.contains("--resume"), "{err}");
+    // --resume: finished points are read back, a missing one runs; the table is the same.
+    std::fs::remove_dir_all(out.join("eigenvalues=-2,1_shard=0%2F2")).unwrap();
+    let resumed = sweep(&["--resume"]);
+    let err = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{err}");
+    assert_eq!(err.matches("read back").count(), 3, "{err}");
+    assert_eq!(err.matches("done").count(), 1, "{err}");
+    assert_eq!(table(), whole);
+    // --force replaces each point's run and nothing else in its directory.
+    let note = out.join("eigenvalues=-1,2_shard=1%2F2").join("notes.txt");
+    std::fs::write(&note, "mine").unwrap();
+    let forced = sweep(&["--force", "--quiet"]);
+    assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
+    assert_eq!(std::fs::read_to_string(&note).unwrap(), "mine");
+    assert_eq!(table(), whole);
+    // A finished point of another experiment is refused before anything runs.
+    std::fs::write(&exp, "objective = \"quartic\"\nchains = 16\nsteps = 50\nbackend = \"cpu\"\nplots = \"none\"\n").unwrap();
+    let other = sweep(&["--resume"]);
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert_eq!(other.status.code(), Some(2), "{err}");
+    assert!(err.contains("steps differ") && err.trim().lines().count() == 1, "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -101,6 +101,7 @@ fn experiment_files() {
         t("toml string for a count", 2, &["--chains", "'many'"], "exp.toml", "chains = \"many\"\n"),
         t("toml float for a count", 2, &["--chains", "'4.5'"], "exp.toml", "chains = 4.5\n"),
         t("toml table value", 2, &["invalid objective: got a table"], "exp.toml", "[objective]\nname = \"quartic\"\n"),
+        t("toml date-time value", 2, &["invalid seed", "a date-time 1979-05-27", "quote it"], "exp.toml", "seed = 1979-05-27\n"),
         t("toml duplicate key", 2, &["line 2 column 1", "duplicate key"], "exp.toml", "chains = 4\nchains = 5\n"),
         t("toml both spellings", 2, &["g_thres", "once"], "exp.toml", "g-thres = 0.1\ng_thres = 0.2\n"),
         t("toml switch not a boolean", 2, &["key \"quiet\"", "true or false"], "exp.toml", "quiet = \"yes\"\n"),
@@ -134,7 +135,7 @@ fn data_files() {
         pr("data file missing", &["nope.csv", "No such file"], "{d}/nope.csv,{d}/y.csv", ""),
         pr("one data file of two", &["invalid data files: got 1", "A, y"], "{d}/A.csv", ""),
         pr("three data files of two", &["invalid data files: got 3"], "{d}/A.csv,{d}/y.csv,{d}/y.csv", ""),
-        run("empty data value", 2, &["a value is required for '--data"], "--objective phase-retrieval").arg("--data").arg(""),
+        run("empty data value", 2, &["--data", "an empty file name"], "--objective phase-retrieval").arg("--data").arg(""),
         pr("empty data file", &["invalid A", "it is empty"], "{d}/e.csv,{d}/y.csv", "").with("e.csv", ""),
         pr("non-numeric entry", &["invalid A", "line 2: not a number"], "{d}/n.csv,{d}/y.csv", "").with("n.csv", "1,2\nx,4\n"),
         pr("NaN entry", &["invalid y", "(1, 0)", "NaN"], "{d}/A.csv,{d}/ny.csv", "").with("ny.csv", "1\nnan\n1\n"),
@@ -183,6 +184,22 @@ fn custom_objectives() {
         run("wgsl not UTF-8", 2, &["o.wgsl", "UTF-8"], "--objective custom --dim 2 --wgsl {d}/o.wgsl").with("o.wgsl", vec![0xff, 0xfe]),
         run("wgsl missing", 2, &["nope.wgsl", "No such file"], "--objective custom --dim 2 --wgsl {d}/nope.wgsl"),
         run("wgsl without dim", 2, &["invalid dim", "a custom objective needs --dim"], "--objective custom --wgsl {d}/nope.wgsl"),
+        w("wgsl private array of 200 MB", &["o.wgsl", "200000000 bytes per invocation", "524288", "--data"], format!("var<private> big: array<f32, 50000000>;\n{HEAD}  big[0] = 1.0;\n  return Eval(big[0], 0u, 1u);\n}}\n")),
+        w("wgsl function array of 4 MB", &["o.wgsl", "bytes per invocation", "524288"], format!("{HEAD}  var a: array<f32, 1000000>;\n  a[1] = (*x)[0];\n  return Eval(a[1], 0u, 1u);\n}}\n")),
+        w("wgsl rho1 of another type", &["o.wgsl:5:1", "fn rho1 has another signature", "fn rho1(F: f32) -> f32"], format!("{HEAD}  return Eval(0.0, 0u, 1u);\n}}\n\nfn rho1(F: u32) -> f32 {{ return 1.0; }}\n")),
+        w("wgsl objective_load of another type", &["o.wgsl:4:1", "fn objective_load(lid: u32)"], format!("{HEAD}  return Eval(0.0, 0u, 1u);\n}}\nfn objective_load(lid: f32) {{}}\n")),
+        w("wgsl constant index out of bounds", &["o.wgsl:3:", "index 5"], format!("{HEAD}  (*g)[0] = (*x)[0];\n  (*g)[1] = (*x)[5];\n  return Eval(0.0, 0u, 1u);\n}}\n")),
+        w("wgsl barrier where chains diverge", &["o.wgsl:2:", "fn helper synchronizes", "objective_load"], format!("fn helper(a: f32) -> f32 {{\n  if (a > 0.0) {{ workgroupBarrier(); }}\n  return a;\n}}\n{HEAD}  return Eval(helper((*x)[0]), 0u, 1u);\n}}\n")),
+        w("wgsl directive after a declaration", &["o.wgsl:2:1", "directive"], format!("const K: f32 = 1.0;\nenable f16;\n{HEAD}  return Eval(K, 0u, 1u);\n}}\n")),
+        run("wgsl loops past the driver's limit", 2, &["o.wgsl", "65535 loop iterations", "loop fewer times"], "--objective custom --dim 2 --wgsl {d}/o.wgsl --backend gpu")
+            .with("o.wgsl", format!("{HEAD}  var s = 0.0;\n  for (var i = 0u; i < 100000u; i++) {{ s = s + 1e-9; }}\n  return Eval(s, 0u, 1u);\n}}\n"))
+            .absent("{d}/out/summary.json"),
+        run("wgsl beyond the kernel's dimension", 2, &["o.wgsl", "d = 300", "no CPU twin", "--dim 256 or less"], "--objective custom --dim 300 --wgsl {d}/o.wgsl --backend auto")
+            .with("o.wgsl", format!("{HEAD}  return Eval(0.0, 0u, 1u);\n}}\n")),
+        // Reserved for "no label": refused when it comes back, and nothing that looks like a run.
+        run("wgsl label NEVER", 2, &["o.wgsl", "label 4294967295", "reserves"], "--objective custom --dim 2 --wgsl {d}/o.wgsl --backend gpu")
+            .with("o.wgsl", format!("{HEAD}  (*g)[0] = (*x)[0];\n  (*g)[1] = (*x)[1];\n  return Eval(0.5 * (*x)[0] * (*x)[0], 4294967295u, 1u);\n}}\n"))
+            .absent("{d}/out/summary.json"),
         run("wgsl on the CPU backend", 2, &["no CPU twin", "--backend gpu"], "--objective custom --dim 3 --wgsl examples/custom_objective/objective.wgsl"),
     ];
     check(&tmp("hostile-wgsl"), &[], cases);
@@ -205,6 +222,9 @@ fn sweeps_check_every_point_before_running_any() {
         s("grid out key", &["invalid grid: got out", "other than out"], "--grid out=a,b"),
         s("grid switch key", &["invalid grid", "--quiet"], "--grid quiet=true"),
         s("grid missing", &["--grid"], ""),
+        s("grid list value not bracketed", &["invalid grid", "eigenvalues takes a comma list", "eigenvalues=[-1,2]"], "--grid eigenvalues=-1,2"),
+        s("grid bracket unbalanced", &["invalid grid", "balanced"], "--grid seed=[1,2"),
+        s("grid empty bracket", &["invalid grid", "without empty values"], "--grid seed=1,[]"),
         case("sweep experiment missing", 2, &["nope.toml", "No such file"], "sweep {d}/nope.toml --grid seed=1 --out {d}/grid"),
     ];
     check(&tmp("hostile-sweep"), &[], cases);

@@ -61,8 +61,8 @@ fn damaged_runs_are_refused_by_name() {
         case("report a file", 2, &["Not a directory"], "report {whole}/chains.csv --plots none"),
         damaged(case("summary.json missing", 2, &["summary.json", "No such file"], "report {d}/run --plots none"), &whole, "run", "summary.json", &|_| None),
         report("summary.json not JSON", &["summary.json", "escapade's summary.json"], "summary.json", &|s| s[..s.len() / 2].to_string()),
-        report("schema_version 99", &["summary.json", "schema_version 4"], "summary.json", &|s| s.replace("\"schema_version\": 4", "\"schema_version\": 99")),
-        report("schema_version a string", &["schema_version"], "summary.json", &|s| s.replace("\"schema_version\": 4", "\"schema_version\": \"4\"")),
+        report("schema_version 99", &["summary.json", "schema_version 5"], "summary.json", &|s| s.replace("\"schema_version\": 5", "\"schema_version\": 99")),
+        report("schema_version a string", &["schema_version"], "summary.json", &|s| s.replace("\"schema_version\": 5", "\"schema_version\": \"5\"")),
         report("summary counts other chains", &["chains.csv", "17 rows"], "summary.json", &|s| s.replacen("\"chains\": 16", "\"chains\": 17", 1)),
         report("events.csv duplicated row", &["events.csv line 18", "one event per stall"], "events.csv", &|s| lines(s, |l| l.push(l[1].clone()))),
         report("event of a chain beyond the run", &["events.csv line 2", "chains 0..16"], "events.csv", &|s| set(s, 1, 0, "99")),
@@ -84,6 +84,29 @@ fn damaged_runs_are_refused_by_name() {
         report("trace.csv of another dimension", &["trace.csv", "2 coordinates per point"], "chains.csv", &|s| s.to_string())
             .with("run/trace.csv", "chain,step,f,x0,x1,x2\n0,0,0.5,1,2,3\n"),
         report("trace.csv non-numeric", &["trace.csv line 3", "a number"], "chains.csv", &|s| s.to_string()).with("run/trace.csv", "chain,step,f,x0,x1\n0,0,0.5,1,2\n0,1,x,1,2\n"),
+        // Checked as strictly as a checkpoint: values, counts against events, digests.
+        report("chains.csv NaN f", &["chains.csv line 2", "finite f and gnorm", "f NaN"], "chains.csv", &|s| set(s, 1, 10, "NaN")),
+        report("chains.csv with no rows", &["chains.csv", "at least one chain row"], "chains.csv", &|s| lines(s, |l| l.truncate(1))),
+        report("chains.csv escapes edited", &["chains.csv line 2", "escapes equal to the chain's events in events.csv (1)", "got 5"], "chains.csv", &|s| set(s, 1, 7, "5")),
+        report("chains.csv diverged status, converged outcome", &["chains.csv line 2", "outcome diverged exactly when"], "chains.csv", &|s| set(s, 1, 1, "diverged-domain")),
+        report("chains.csv eta zero", &["chains.csv line 2", "eta finite and > 0"], "chains.csv", &|s| set(s, 1, 12, "0")),
+        report("chains.csv f edited to another finite value", &["chains.csv", "edited or replaced since"], "chains.csv", &|s| set(s, 1, 10, "-0.125")),
+        report("events.csv an event removed", &["chains.csv line 2", "escapes equal to the chain's events in events.csv (0)"], "events.csv", &|s| lines(s, |l| {
+            l.remove(1);
+        })),
+        report("events.csv escape raising f", &["events.csv line 2", "f_escape <= f_stall"], "events.csv", &|s| set(s, 1, 5, "1e30")),
+        // Chain 0 escapes after 27 steps; here it stopped after 26.
+        report("events.csv escape after its chain's last step", &["events.csv line 2", "its chain's steps"], "chains.csv", &|s| set(&set(&set(s, 1, 4, "10"), 1, 9, "10"), 1, 6, "26")),
+        report("summary counts other events", &["summary.json", "counts.escape_events equal to the rows of events.csv (16)", "got 15"], "summary.json", &|s| {
+            s.replacen("\"escape_events\": 16", "\"escape_events\": 15", 1)
+        }),
+        report("summary without digests", &["summary.json", "digests of its table files"], "summary.json", &|s| s.replacen("\"digests\"", "\"digest\"", 1)),
+        report("trace.csv of a chain beyond the ensemble", &["trace.csv line 2", "chains 0..16", "chain 99"], "chains.csv", &|s| s.to_string())
+            .with("run/trace.csv", "chain,step,f,x0,x1\n99,0,0.5,1,2\n"),
+        report("trace.csv beyond the budget", &["trace.csv line 3", "the budget 300", "step 301"], "chains.csv", &|s| s.to_string())
+            .with("run/trace.csv", "chain,step,f,x0,x1\n0,0,0.5,1,2\n0,301,0.5,1,2\n"),
+        report("trace.csv the run did not write", &["trace.csv", "a file the run did not write"], "chains.csv", &|s| s.to_string())
+            .with("run/trace.csv", "chain,step,f,x0,x1\n0,0,0.5,1,2\n"),
         damaged(case("compare with a damaged run", 2, &["events.csv line 2"], "compare {whole} {d}/run --plots none --out {d}/cmp"), &whole, "run", "events.csv", &|s| {
             Some(set(s, 1, 0, "99"))
         }),
@@ -122,6 +145,7 @@ fn shards_that_do_not_make_one_ensemble_are_not_merged() {
         m("a shard with its first chain edited", &["{d}/pd/chains.csv line 2", "chain 6"], "{p0} {d}/pd {p2}"),
         m("a shard with its index edited", &["shard 1 of 3"], "{p0} {d}/pd {p2}"),
         m("a shard without events.csv", &["{d}/pd/events.csv", "No such file"], "{p0} {d}/pd {p2}"),
+        m("a shard's rows renumbered", &["{d}/pd/chains.csv", "edited or replaced since"], "{p0} {d}/pd {p2}"),
         case("merge into a run", 2, &["invalid out", "without a run"], "merge {p0} {p1} {p2} --out {whole}"),
         case("merge into a file", 2, &["this is a file"], "merge {p0} {p1} {p2} --out {whole}/chains.csv"),
         case("merge nothing", 2, &["required arguments", "<DIRS>"], "merge --out {d}/m"),
@@ -137,6 +161,13 @@ fn shards_that_do_not_make_one_ensemble_are_not_merged() {
                 "a shard with its first chain edited" => Some(("summary.json", |s| Some(s.replace("\"first_chain\": 5", "\"first_chain\": 6")))),
                 "a shard with its index edited" => Some(("summary.json", |s| Some(s.replace("\"index\": 1", "\"index\": 7")))),
                 "a shard without events.csv" => Some(("events.csv", |_| None)),
+                // Two chains' rows exchanged, each renumbered as the other: every count still agrees.
+                "a shard's rows renumbered" => Some(("chains.csv", |s| {
+                    Some(lines(s, |l| {
+                        let (a, b) = (l[1].split_once(',').unwrap(), l[2].split_once(',').unwrap());
+                        (l[1], l[2]) = (format!("{},{}", a.0, b.1), format!("{},{}", b.0, a.1));
+                    }))
+                })),
                 _ => None,
             };
             match damage {
@@ -154,6 +185,34 @@ fn shards_that_do_not_make_one_ensemble_are_not_merged() {
     for f in ["chains.csv", "events.csv"] {
         assert_eq!(std::fs::read(whole.join(f)).unwrap(), std::fs::read(merged.join(f)).unwrap(), "{f}");
     }
+    std::fs::remove_dir_all(&base).ok();
+}
+
+/// `check --from-run` reads the run as `report` does, and only a traced run of the objective
+/// being checked, in its dimension (a run of another dimension dropped every point, yet said
+/// it used them).
+#[test]
+fn check_from_run_takes_only_a_matching_traced_run() {
+    let base = tmp("hostile-from-run");
+    let (traced, plain) = (base.join("traced"), base.join("plain"));
+    ok(run(&traced, &["--trace-chains", "2", "--trace-every", "10"]));
+    ok(run(&plain, &[]));
+    let chk = "check --starts 2 --descent-steps 50 --plots none --out {d}/c";
+    let cases = vec![
+        case("from a run of another dimension", 2, &["invalid from-run", "a run of octopus with d = 3", "a run of toy-saddle with d = 2"], &format!("{chk} --objective octopus --dim 3 --from-run {{traced}}")),
+        case("from a run of another objective", 2, &["invalid from-run", "a run of octopus with d = 2"], &format!("{chk} --objective octopus --dim 2 --from-run {{traced}}")),
+        case("from a run without a trace", 2, &["invalid from-run", "--trace-chains"], &format!("{chk} --objective toy-saddle --from-run {{plain}}")),
+        case("from a damaged run", 2, &["{d}/bad/trace.csv", "edited or replaced since"], &format!("{chk} --objective toy-saddle --from-run {{d}}/bad"))
+            .with("bad/summary.json", std::fs::read(traced.join("summary.json")).unwrap())
+            .with("bad/chains.csv", std::fs::read(traced.join("chains.csv")).unwrap())
+            .with("bad/events.csv", std::fs::read(traced.join("events.csv")).unwrap())
+            .with("bad/trace.csv", String::from_utf8(std::fs::read(traced.join("trace.csv")).unwrap()).unwrap().replacen(",0,", ",10,", 1)),
+    ];
+    check(&base.join("cases"), &[("traced", &traced), ("plain", &plain)], cases);
+    let out = base.join("c").display().to_string();
+    let good = escapade(&["check", "--starts", "2", "--descent-steps", "50", "--plots", "none", "--out", &out, "--objective", "toy-saddle", "--from-run", traced.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&good.stdout);
+    assert!(good.status.success() && text.contains("and the run's visited points") && text.contains("verdict:"), "{text}");
     std::fs::remove_dir_all(&base).ok();
 }
 

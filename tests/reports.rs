@@ -178,7 +178,7 @@ fn example_experiment_files_run() {
         let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
         assert_eq!(summary["objective"]["name"], label);
         assert_eq!(summary["chains"], 64);
-        assert_eq!(summary["schema_version"], 4);
+        assert_eq!(summary["schema_version"], 5);
         assert!(out.join("plots/survival.svg").exists());
     }
     std::fs::remove_dir_all(&dir).ok();

@@ -22,18 +22,25 @@ fn certifying(out: &std::path::Path) -> Command {
     c
 }
 
-#[test]
-fn sigint_during_certification_saves_the_stepped_run_and_exits_130() {
-    let (out, whole) = (tmp("certify"), tmp("certify-whole"));
-    let child = certifying(&out).stderr(Stdio::piped()).spawn().unwrap();
-    // Stepping 20 steps takes well under a second; certification several.
-    std::thread::sleep(Duration::from_millis(1500));
+/// Starts `cmd`, sends SIGINT after `ms` milliseconds and checks that it ends with status 130
+/// within 3 s; its stderr.
+fn interrupted(cmd: &mut Command, ms: u64) -> String {
+    let child = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(ms));
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
     let sent = Instant::now();
     let result = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&result.stderr);
+    let err = String::from_utf8_lossy(&result.stderr).into_owned();
     assert_eq!(result.status.code(), Some(130), "{err}");
     assert!(sent.elapsed() < Duration::from_secs(3), "the interrupt took {:?}", sent.elapsed());
+    err
+}
+
+#[test]
+fn sigint_during_certification_saves_the_stepped_run_and_exits_130() {
+    let (out, whole) = (tmp("certify"), tmp("certify-whole"));
+    // Stepping 20 steps takes well under a second; certification several.
+    let err = interrupted(certifying(&out).stderr(Stdio::piped()), 1500);
     assert!(err.contains("--resume") && !out.join("summary.json").exists(), "{err}");
     let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint/meta.json")).unwrap()).unwrap();
     assert_eq!(meta["done"], 16384, "the stepped chains were not saved: {meta}");
@@ -85,4 +92,15 @@ fn inputs_that_are_not_regular_files_are_refused_before_opening() {
         assert!(err.contains(says) && err.trim().lines().count() == 1, "{args:?}: {err}");
     }
     std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn sigint_during_check_descents_exits_130_and_writes_nothing() {
+    let out = tmp("check");
+    // 9 scales x 400 starts of up to 100000 Armijo steps at d = 64: minutes without the interrupt.
+    let mut check = Command::new(env!("CARGO_BIN_EXE_escapade"));
+    check.args(["check", "--objective", "quartic", "--dim", "64", "--starts", "400", "--descent-steps", "100000", "--plots", "none"]);
+    let err = interrupted(check.args(["--out", out.to_str().unwrap()]).stderr(Stdio::piped()).stdout(Stdio::piped()), 1000);
+    assert!(err.contains("interrupted") && err.trim().lines().count() == 1 && !out.join("check.json").exists(), "{err}");
+    std::fs::remove_dir_all(&out).ok();
 }

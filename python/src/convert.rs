@@ -17,7 +17,7 @@ pyo3::create_exception!(_escapade, EscapadeError, PyException, "A run failed alt
 /// an EscapadeError. The message is the command line's.
 pub fn to_py(e: Error) -> PyErr {
     match e {
-        Error::Interrupted(_) => PyKeyboardInterrupt::new_err(e.to_string()),
+        Error::Interrupted(_) | Error::Stopped(_) => PyKeyboardInterrupt::new_err(e.to_string()),
         e if e.exit_code() == 2 => PyValueError::new_err(e.to_string()),
         e => EscapadeError::new_err(e.to_string()),
     }

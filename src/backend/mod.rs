@@ -131,6 +131,21 @@ pub struct RawRun {
     pub host_seconds: f64,
 }
 
+/// Refuses labels escapade reserves: [`NEVER`](crate::escape::NEVER) marks "no label yet" in a
+/// chain's record, so an objective that returns it (a custom WGSL one can) would read back as an
+/// unlabelled chain, and its saved run or checkpoint as a damaged one.
+pub(crate) fn check_labels<'a>(origin: &dyn Fn() -> String, states: impl IntoIterator<Item = &'a ChainState>, events: &[EscapeEvent]) -> Result<(), crate::Error> {
+    use crate::escape::NEVER;
+    let reserved = states.into_iter().any(|s| s.t > 0 && s.label == NEVER || s.stalled == 1 && s.stall_label == NEVER);
+    if reserved || events.iter().any(|e| e.label == NEVER) {
+        return Err(crate::Error::Shader(format!(
+            "{}: fn objective returned label {NEVER}, which escapade reserves for \"no label\": return labels below {NEVER}",
+            origin()
+        )));
+    }
+    Ok(())
+}
+
 /// Chain-steps the chains of `states` have taken.
 pub(crate) fn steps_taken(states: &[ChainState]) -> u64 {
     states.iter().map(|s| u64::from(s.t)).sum()
@@ -253,4 +268,16 @@ impl MemoryPlace {
     pub fn gpu(adapter: Option<&gpu::AdapterSummary>) -> Self {
         if adapter.is_some_and(|a| a.is_software()) { MemoryPlace::SoftwareGpu } else { MemoryPlace::Gpu }
     }
+}
+
+/// Why the GPU kernel cannot run `obj` (its dimension is beyond the kernel's per-invocation
+/// arrays), with the way out: the CPU backend, or for a WGSL-only objective, which has no CPU
+/// twin, a smaller dimension.
+pub(crate) fn beyond_gpu(obj: &dyn crate::objective::Objective) -> crate::Error {
+    let (d, max) = (obj.dim(), gpu::MAX_GPU_DIM);
+    crate::Error::Unsupported(if obj.cpu_twin() {
+        format!("d = {d} is beyond the GPU kernel's {max} (per-invocation arrays): use --backend cpu")
+    } else {
+        format!("{}: d = {d} is beyond the GPU kernel's {max} (per-invocation arrays), and a WGSL-only objective has no CPU twin to run it: use --dim {max} or less", obj.wgsl_origin())
+    })
 }

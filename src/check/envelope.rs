@@ -8,10 +8,11 @@
 //! descents start farther out. Where it does (degenerate valleys, rescaling symmetries), the
 //! Hessian grows while f stays bounded: not self-bounding, and the points are the evidence.
 
-use super::hessian::spectra_cpu;
+use super::hessian::{CpuProducts, Interruptible, Products};
 use crate::method::Rho;
 use crate::objective::Objective;
 use crate::{Error, rng};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A sampled point.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -32,8 +33,9 @@ pub struct Sample {
 pub const SCALES: [f64; 9] = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0];
 
 /// Points along Armijo-backtracking descents from `starts` random directions at each scale
-/// (recorded at steps 0, 1, 2, 4, 8, ... and at the end of `steps`).
-pub fn descent_points(obj: &dyn Objective, starts: u32, steps: u32, seed: u64) -> Vec<(f64, Vec<f64>)> {
+/// (recorded at steps 0, 1, 2, 4, 8, ... and at the end of `steps`). Raising `stop` (SIGINT)
+/// ends it with [`Error::Stopped`] within one descent step.
+pub fn descent_points(obj: &dyn Objective, starts: u32, steps: u32, seed: u64, stop: Option<&AtomicBool>) -> Result<Vec<(f64, Vec<f64>)>, Error> {
     let d = obj.dim();
     let mut out = Vec::new();
     let mut g = vec![0.0; d];
@@ -46,6 +48,9 @@ pub fn descent_points(obj: &dyn Objective, starts: u32, steps: u32, seed: u64) -
             let mut e = obj.eval_f64(&x, &mut g);
             let mut eta = 1.0;
             for t in 0..=steps {
+                if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                    return Err(stopped());
+                }
                 if !e.in_domain || !e.value.is_finite() {
                     break;
                 }
@@ -77,13 +82,19 @@ pub fn descent_points(obj: &dyn Objective, starts: u32, steps: u32, seed: u64) -
             }
         }
     }
-    out
+    Ok(out)
 }
 
-/// Evaluates f and ||Hess f|| at the points (CPU, f64).
-pub fn samples(obj: &dyn Objective, points: &[(f64, Vec<f64>)], seed: u64) -> Result<Vec<Sample>, Error> {
+fn stopped() -> Error {
+    Error::Stopped("the self-bounding check stopped before its verdict; nothing was written".into())
+}
+
+/// Evaluates f and ||Hess f|| at the points (CPU, f64). Raising `stop` (SIGINT) ends it with
+/// [`Error::Stopped`] within one batch of Hessian products.
+pub fn samples(obj: &dyn Objective, points: &[(f64, Vec<f64>)], seed: u64, stop: Option<&AtomicBool>) -> Result<Vec<Sample>, Error> {
     let flat: Vec<f64> = points.iter().flat_map(|(_, x)| x.iter().copied()).collect();
-    let spectra = spectra_cpu(obj, &flat, seed)?;
+    let products = Interruptible { inner: &CpuProducts(obj), stop };
+    let spectra = products.spectra(&flat, seed).map_err(|e| if matches!(e, Error::Interrupted(_)) { stopped() } else { e })?;
     let mut g = vec![0.0; obj.dim()];
     Ok(points
         .iter()
@@ -152,6 +163,12 @@ pub struct Verdict {
     pub samples: usize,
 }
 
+/// Whether two samples are one point (to a millionth of its norm).
+fn same_point(a: &Sample, b: &Sample) -> bool {
+    let dist = a.x.iter().zip(&b.x).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt();
+    dist <= 1e-6 * a.norm.max(b.norm).max(1.0)
+}
+
 /// Decides from the samples: on the sublevel set {f <= level}, where level is the lowest value
 /// that descents from every start scale reached (so every scale has points there), take the
 /// largest Hessian seen from descents of each scale. Not self-bounding when it grows more than
@@ -178,9 +195,19 @@ pub fn verdict(samples: &[Sample], fmin: Option<f64>, declared: Option<&Rho>) ->
     let self_bounding = !(first > 0.0 && far > 10.0 * first);
     let env = envelope(samples);
     let fmin = fmin.unwrap_or_else(|| fs.first().copied().unwrap_or(0.0));
-    let mut evidence: Vec<Sample> = low.iter().map(|s| (*s).clone()).collect();
-    evidence.sort_by(|a, b| b.hess.total_cmp(&a.hess));
-    evidence.truncate(if self_bounding { 0 } else { 5 });
+    // Distinct points only: descents from several starts, or the recorded steps of one that
+    // stopped moving, reach the same point, and it is one piece of evidence however often seen.
+    let mut strongest: Vec<&Sample> = low.clone();
+    strongest.sort_by(|a, b| b.hess.total_cmp(&a.hess));
+    let mut evidence: Vec<Sample> = Vec::new();
+    for s in strongest.into_iter().filter(|_| !self_bounding) {
+        if evidence.len() == 5 {
+            break;
+        }
+        if !evidence.iter().any(|e| same_point(e, s)) {
+            evidence.push(s.clone());
+        }
+    }
     Verdict {
         self_bounding,
         level,

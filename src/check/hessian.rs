@@ -385,6 +385,30 @@ pub fn spectra_cpu(obj: &dyn Objective, points: &[f64], seed: u64) -> Result<Vec
     CpuProducts(obj).spectra(points, seed)
 }
 
+/// Hessian products that end with [`Error::Interrupted`] once `stop` is raised: certification
+/// and the checks along the run honour SIGINT within one batch of products.
+pub(crate) struct Interruptible<'a> {
+    /// The products.
+    pub inner: &'a dyn Products,
+    /// The stop flag, if any.
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+}
+
+impl Products for Interruptible<'_> {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn products(&self, points: &[f64], vectors: &[f64]) -> Result<Vec<f64>, Error> {
+        if self.stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+            return Err(Error::Interrupted(String::new()));
+        }
+        self.inner.products(points, vectors)
+    }
+    fn tolerance(&self) -> f64 {
+        self.inner.tolerance()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -172,36 +172,33 @@ fn grid_error(e: clap::Error) -> Error {
     })
 }
 
-/// The grid's points: every combination of the axes' values, as (key, value) lists.
-fn grid_points(axes: &[String]) -> Result<Vec<Vec<(String, String)>>, Error> {
-    let mut points = vec![Vec::new()];
-    let mut seen = std::collections::BTreeSet::new();
-    for axis in axes {
-        let (key, values) = axis.split_once('=').ok_or_else(|| Error::invalid("grid", "KEY=V1,V2,...", axis))?;
-        if !seen.insert(key.replace('_', "-")) {
-            return Err(Error::invalid("grid", "each key once", key));
-        }
-        let values: Vec<&str> = values.split(',').filter(|v| !v.is_empty()).collect();
-        if key.is_empty() || values.is_empty() {
-            return Err(Error::invalid("grid", "KEY=V1,V2,... with at least one value", axis));
-        }
-        if let Some((_, v)) = values.iter().enumerate().find(|(i, v)| values[..*i].contains(v)) {
-            return Err(Error::invalid("grid", format!("distinct values of {key} (each point runs once)"), v));
-        }
-        points = points
-            .into_iter()
-            .flat_map(|p| values.iter().map(move |v| [p.clone(), vec![(key.replace('_', "-"), v.to_string())]].concat()))
-            .collect();
-    }
-    Ok(points)
+/// A sweep table's row: the point's values, then its run's counts and escape-time statistics.
+fn sweep_row(point: &[(String, String)], run: &SavedRun) -> Vec<String> {
+    let (s, c) = (&run.summary, &run.summary["counts"]);
+    let survival = run.survival();
+    let km = survival.overall().summary();
+    let mut row: Vec<String> = point.iter().map(|(_, v)| v.clone()).collect();
+    row.push(s["chains"].to_string());
+    row.extend(["escape_events", "chains_escaped", "converged", "precision_limited", "censored", "diverged"].map(|k| c[k].to_string()));
+    row.extend([
+        km.median.to_string(),
+        km.p90.to_string(),
+        format!("{:.4}", km.success_rate),
+        km.expected_running_time.map_or(String::new(), |v| format!("{v:.2}")),
+        format!("{:.4e}", s["chain_steps_per_second"].as_f64().unwrap_or(f64::NAN)),
+        survival.by_label.iter().map(|(l, t)| format!("{l}:{}", t.summary().median)).collect::<Vec<_>>().join(" "),
+        survival.by_label.iter().map(|(l, t)| format!("{l}:{:.3}", t.summary().escape_cif)).collect::<Vec<_>>().join(" "),
+    ]);
+    row
 }
 
 /// `escapade sweep EXPERIMENT.toml --grid KEY=V1,V2 ...`.
 pub fn sweep(s: &SweepArgs) -> CmdResult {
     let cmd = Cli::command();
-    let known = cmd.find_subcommand("run").map(escapade::options::flag_names).unwrap_or_default();
+    let run_cmd = cmd.find_subcommand("run").cloned().unwrap_or_default();
+    let known = escapade::options::flag_names(&run_cmd);
     let base = escapade::options::file_to_flags(&s.experiment, &known, &SWITCHES)?;
-    let points = grid_points(&s.grid)?;
+    let points = super::grid::points(&s.grid, &run_cmd)?;
     for (key, _) in points.first().into_iter().flatten() {
         if !known.contains(key) || key == "out" {
             return Err(Error::invalid("grid", format!("a run flag name other than out, one of: {}", known.join(", ")), key));
@@ -213,7 +210,7 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
     let mut runs = Vec::new();
     for point in &points {
         let tag: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let dir = s.out.join(tag.join("_"));
+        let dir = s.out.join(super::grid::dir_name(point));
         let mut argv: Vec<String> = vec!["escapade".into(), "run".into()];
         argv.extend(base.iter().cloned());
         for (k, v) in point {
@@ -221,6 +218,13 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
             argv.push(format!("--{k}={v}"));
         }
         argv.extend(["--out".into(), dir.display().to_string(), "--quiet".into()]);
+        // --resume per point: a finished point is read back, an interrupted one resumed.
+        let finished = s.resume && dir.join("summary.json").symlink_metadata().is_ok();
+        if s.force {
+            argv.push("--force".into());
+        } else if s.resume && !finished && dir.join("checkpoint").symlink_metadata().is_ok() {
+            argv.push("--resume".into());
+        }
         if let Some(b) = s.backend {
             argv.extend(["--backend".into(), b.name().into()]);
         }
@@ -231,37 +235,30 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
         let sub = matches.subcommand_matches("run").cloned().unwrap_or_default();
         let args = RunArgs::from_arg_matches(&sub).map_err(grid_error)?;
         let accepted = |e| Error::invalid("grid", format!("values every run accepts ({})", tag.join(" ")), e);
-        experiment(&args).map_err(accepted)?;
+        let exp = experiment(&args).map_err(accepted)?;
         args.devices.as_deref().map(|d| device_indices(d, args.backend.choice())).transpose().map_err(accepted)?;
-        runs.push((point, args, sub));
+        // A finished point is this point's run, or the sweep stops before running any.
+        let saved = if finished {
+            let saved = SavedRun::load(&dir)?;
+            saved.check_is(&exp)?;
+            Some(saved)
+        } else {
+            None
+        };
+        runs.push((point, args, sub, saved));
     }
     let mut rows = Vec::new();
     let mut engines = Engines::default();
-    for (point, args, sub) in runs {
+    for (point, args, sub, saved) in runs {
         let tag: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let r = run(&args, &sub, &mut engines)?;
-        let km = r.survival.overall().summary();
-        let mut row: Vec<String> = point.iter().map(|(_, v)| v.clone()).collect();
-        row.extend([
-            r.experiment.chains.to_string(),
-            r.counts.escape_events.to_string(),
-            r.counts.chains_escaped.to_string(),
-            r.counts.converged.to_string(),
-            r.counts.precision_limited.to_string(),
-            r.counts.censored.to_string(),
-            r.counts.diverged.to_string(),
-            km.median.to_string(),
-            km.p90.to_string(),
-            format!("{:.4}", km.success_rate),
-            km.expected_running_time.map_or(String::new(), |v| format!("{v:.2}")),
-            format!("{:.4e}", r.chain_steps_per_second()),
-            r.survival.by_label.iter().map(|(l, t)| format!("{l}:{}", t.summary().median)).collect::<Vec<_>>().join(" "),
-            r.survival.by_label.iter().map(|(l, t)| format!("{l}:{:.3}", t.summary().escape_cif)).collect::<Vec<_>>().join(" "),
-        ]);
+        let (run, how) = match saved {
+            Some(saved) => (saved, "read back"),
+            None => (run(&args, &sub, &mut engines)?.as_saved(&args.out), "done"),
+        };
+        rows.push(sweep_row(point, &run));
         if !s.quiet {
-            eprintln!("done {}", tag.join(" "));
+            eprintln!("{how} {}", tag.join(" "));
         }
-        rows.push(row);
     }
     let mut header = keys.clone();
     header.extend(
@@ -275,7 +272,12 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
         println!("{}", line(r));
     }
     let csv = s.out.join("sweep.csv");
-    let text: String = std::iter::once(header.join(",")).chain(rows.iter().map(|r| r.join(","))).map(|l| l + "\n").collect();
+    // Quoted where a value holds a comma (a list value such as eigenvalues=[-1,2]).
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in std::iter::once(&header).chain(&rows) {
+        w.write_record(r).map_err(|e| Error::invalid("sweep.csv", "a table", e))?;
+    }
+    let text = w.into_inner().map_err(|e| Error::invalid("sweep.csv", "a table", e))?;
     std::fs::create_dir_all(&s.out).and_then(|_| std::fs::write(&csv, text)).map_err(Error::io(&csv))?;
     println!("wrote {}", csv.display());
     Ok(())
@@ -302,6 +304,21 @@ pub fn info() -> CmdResult {
     Ok(())
 }
 
+/// The points a saved run visited (its trace), for `check --from-run`: the run is read as strictly
+/// as `report` reads it, and must be of the objective being checked, in its dimension, and traced.
+fn visited_points(dir: &std::path::Path, obj: &dyn escapade::objective::Objective) -> Result<Vec<(f64, Vec<f64>)>, Error> {
+    let run = escapade::report::files::SavedRun::load(dir)?;
+    let o = &run.summary["objective"];
+    let (name, dim) = (o["name"].as_str().unwrap_or("?"), o["dim"].as_u64().unwrap_or(0));
+    if name != obj.name() || dim != obj.dim() as u64 {
+        return Err(Error::invalid("from-run", format!("a run of {} with d = {} (the objective checked)", obj.name(), obj.dim()), format!("{}: a run of {name} with d = {dim}", dir.display())));
+    }
+    if run.trace.is_empty() {
+        return Err(Error::invalid("from-run", "a run that traced chains (run it with --trace-chains N)", format!("{}: no trace.csv", dir.display())));
+    }
+    Ok(run.trace.into_iter().map(|t| (0.0, t.x)).collect())
+}
+
 /// `escapade check`: the self-bounding verdict for an objective.
 pub fn check(a: &CheckArgs) -> CmdResult {
     use escapade::check::envelope::{descent_points, samples, verdict};
@@ -318,12 +335,14 @@ pub fn check(a: &CheckArgs) -> CmdResult {
     if !(1..=1_000_000).contains(&steps) {
         return Err(Error::invalid("descent-steps", "an integer from 1 to 1000000", steps));
     }
-    let mut points = descent_points(obj.as_ref(), starts, steps, a.seed);
+    // SIGINT/SIGTERM: the descents and the spectra stop within a step or a batch of products,
+    // exit status 130, nothing written.
+    let stop = stop_flag();
+    let mut points = descent_points(obj.as_ref(), starts, steps, a.seed, Some(&stop))?;
     if let Some(dir) = from_run {
-        let trace = escapade::report::files::read_trace(&dir.join("trace.csv"))?;
-        points.extend(trace.into_iter().filter(|t| t.x.len() == obj.dim()).map(|t| (0.0, t.x)));
+        points.extend(visited_points(dir, obj.as_ref())?);
     }
-    let s = samples(obj.as_ref(), &points, a.seed)?;
+    let s = samples(obj.as_ref(), &points, a.seed, Some(&stop))?;
     let declared = obj.rho();
     let v = verdict(&s, obj.f_min(), declared.as_ref().map(|r| &r.0));
     println!("{} (d = {}): {} points from descents at scales 0.1 .. 1000{}", obj.name(), obj.dim(), v.samples, if from_run.is_some() { " and the run's visited points" } else { "" });

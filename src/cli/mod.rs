@@ -2,6 +2,7 @@
 //! with [`Error::exit_code`]: 2 for bad input, 1 for runtime failures.
 
 mod commands;
+mod grid;
 mod list;
 mod progress;
 
@@ -95,6 +96,13 @@ pub struct SweepArgs {
     /// Print only the table.
     #[arg(long)]
     quiet: bool,
+    /// Replace the run in each point's directory (only the files escapade wrote there).
+    #[arg(long, conflicts_with = "resume")]
+    force: bool,
+    /// Continue each point: an interrupted one from its checkpoint, a finished one read back
+    /// (after checking it is this point's experiment), the rest run afresh.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// Replaces the experiment file of `run` in argv by the file's flags, put right after `run` so

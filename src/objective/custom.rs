@@ -4,7 +4,7 @@
 
 use super::{Eval, Objective};
 use crate::Error;
-use super::wgsl::{defines, objective_header, resolve_real};
+use super::wgsl::{defines, objective_header, resolve_real, split_directives};
 use crate::method::PgdParams;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,14 @@ pub struct WgslObjective {
     source: String,
     dim: usize,
     f_min: Option<f64>,
+    private_bytes: u64,
 }
+
+/// The private memory a GPU gives one invocation at most (NVIDIA's local-memory limit per
+/// thread; other drivers spill to scratch memory of the same order). A custom objective whose
+/// arrays need more is refused before anything is compiled: lavapipe would compile and run it
+/// with gigabytes of stack per thread.
+pub const PRIVATE_LIMIT: u64 = 512 * 1024;
 
 /// The contract a custom objective's file must meet, for error messages.
 pub const CONTRACT: &str = "fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval \
@@ -37,9 +44,13 @@ impl WgslObjective {
             return Err(Error::invalid("f-min", "a finite number f32 holds (|f| below 3.4e38)", f));
         }
         let shown = path.display().to_string();
-        let header = objective_header(dim);
-        let header_lines = header.lines().count() as u32;
-        let full = resolve_real(format!("{header}{source}"), crate::Precision::F32);
+        // The file's directives (`enable f16;`) come first, as in the kernel; then the header,
+        // resolved apart from the file (no identifier spans its last newline), so that the user's
+        // declarations start at byte `head.len()`, on line `header_lines + 1`.
+        let (directives, body) = split_directives(&source);
+        let head = directives + &resolve_real(objective_header(dim), crate::Precision::F32);
+        let header_lines = head.lines().count() as u32;
+        let full = format!("{head}{}", resolve_real(body, crate::Precision::F32));
         let at = |loc: Option<naga::SourceLocation>, msg: String| {
             let place = match loc {
                 Some(l) if l.line_number > header_lines => format!("{shown}:{}:{}", l.line_number - header_lines, l.line_position),
@@ -50,7 +61,7 @@ impl WgslObjective {
         let module = naga::front::wgsl::parse_str(&full).map_err(|e| at(e.location(&full), e.message().to_string()))?;
         naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
             .validate(&module)
-            .map_err(|e| at(e.location(&full), chain(e.as_inner())))?;
+            .map_err(|e| at(innermost(&e, &full), chain(e.as_inner())))?;
         if !defines(&source, "objective") {
             return Err(Error::Shader(format!("{shown}: no objective function; expected {CONTRACT}")));
         }
@@ -65,9 +76,77 @@ impl WgslObjective {
         }
         // Names the kernel uses are checked when it is composed (`compose_checked` in
         // backend::gpu::shader), which names this file too.
-        let obj = WgslObjective { path: path.to_path_buf(), source, dim, f_min };
-        Ok(obj)
+        // The other functions the kernel calls, by the signatures it calls them with.
+        let scalar = |ty: naga::Handle<naga::Type>, s: naga::Scalar| module.types[ty].inner == naga::TypeInner::Scalar(s);
+        for (name, arg, result, expected) in HOOKS {
+            let Some((h, f)) = module.functions.iter().find(|(_, f)| f.name.as_deref() == Some(name)) else { continue };
+            let result_ok = match (result, &f.result) {
+                (None, None) => true,
+                (Some(s), Some(r)) => scalar(r.ty, s),
+                _ => false,
+            };
+            if f.arguments.len() != 1 || !scalar(f.arguments[0].ty, arg) || !result_ok {
+                return Err(at(module.functions.get_span(h).location(&full).into(), format!("fn {name} has another signature; expected {expected}")));
+            }
+        }
+        // The kernel calls the objective in non-uniform control flow (chains stop at different
+        // steps), where a barrier is undefined behaviour; objective_load runs where all do.
+        let users = |span: naga::Span| span.to_range().is_some_and(|r| r.start >= head.len());
+        let own = module.functions.iter().filter(|(h, f)| users(module.functions.get_span(*h)) && f.name.as_deref() != Some("objective_load"));
+        if let Some((f, span)) = own.filter_map(|(_, f)| barrier(&f.body).map(|s| (f, s))).next() {
+            return Err(at(
+                span.is_defined().then(|| span.location(&full)),
+                format!("fn {} synchronizes the workgroup (a barrier or workgroupUniformLoad), but the kernel calls the objective where its invocations diverge: only fn objective_load may", f.name.as_deref().unwrap_or("?")),
+            ));
+        }
+        let private_bytes = private_bytes(&module, head.len());
+        if private_bytes > PRIVATE_LIMIT {
+            return Err(Error::TooLarge(format!(
+                "{shown}: its private variables (var<private> and function variables) take {} bytes per invocation, and a GPU gives an invocation at most {PRIVATE_LIMIT}: read large arrays from --data (a storage buffer)",
+                private_bytes
+            )));
+        }
+        Ok(WgslObjective { path: path.to_path_buf(), source, dim, f_min, private_bytes })
     }
+}
+
+/// The private memory one invocation of the user's code holds, at most: its `var<private>`
+/// globals and every function's variables (as if all were live at once), in bytes. Declarations
+/// before byte `from` (the header's) are not the user's.
+fn private_bytes(module: &naga::Module, from: usize) -> u64 {
+    let ctx = module.to_ctx();
+    let size = |ty: naga::Handle<naga::Type>| module.types[ty].inner.try_size(ctx).map_or(u64::MAX, u64::from);
+    let users = |span: naga::Span| span.to_range().is_some_and(|r| r.start >= from);
+    let globals = module.global_variables.iter().filter(|(h, v)| v.space == naga::AddressSpace::Private && users(module.global_variables.get_span(*h))).map(|(_, v)| size(v.ty));
+    let locals = module.functions.iter().filter(|(h, _)| users(module.functions.get_span(*h))).flat_map(|(_, f)| f.local_variables.iter().map(|(_, v)| size(v.ty)));
+    globals.chain(locals).fold(0, u64::saturating_add)
+}
+
+/// The optional functions the kernel calls, as (name, argument, result, signature): the
+/// self-bounding rule's rho1/rho2 of the value, and the workgroup's data loader.
+const HOOKS: [(&str, naga::Scalar, Option<naga::Scalar>, &str); 3] = [
+    ("rho1", naga::Scalar::F32, Some(naga::Scalar::F32), "fn rho1(F: f32) -> f32"),
+    ("rho2", naga::Scalar::F32, Some(naga::Scalar::F32), "fn rho2(F: f32) -> f32"),
+    ("objective_load", naga::Scalar::U32, None, "fn objective_load(lid: u32)"),
+];
+
+/// Where `block` first synchronizes the workgroup, if it does.
+fn barrier(block: &naga::Block) -> Option<naga::Span> {
+    use naga::Statement as S;
+    block.span_iter().find_map(|(s, span)| match s {
+        S::ControlBarrier(_) | S::MemoryBarrier(_) | S::WorkGroupUniformLoad { .. } => Some(*span),
+        S::Block(b) => barrier(b),
+        S::If { accept, reject, .. } => barrier(accept).or_else(|| barrier(reject)),
+        S::Switch { cases, .. } => cases.iter().find_map(|c| barrier(&c.body)),
+        S::Loop { body, continuing, .. } => barrier(body).or_else(|| barrier(continuing)),
+        _ => None,
+    })
+}
+
+/// The most specific place a validation error names: naga lists the function first (its first
+/// line), then the expression inside it; the shortest span is the expression.
+fn innermost<E>(e: &naga::WithSpan<E>, full: &str) -> Option<naga::SourceLocation> {
+    e.spans().map(|(s, _)| *s).filter(|s| s.is_defined()).min_by_key(|s| s.to_range().map_or(usize::MAX, |r| r.len())).map(|s| s.location(full))
 }
 
 /// An error with its sources, joined by ": " (naga nests the useful part).
@@ -109,6 +188,9 @@ impl Objective for WgslObjective {
     fn wgsl_origin(&self) -> String {
         self.path.display().to_string()
     }
+    fn private_bytes(&self) -> u64 {
+        self.private_bytes
+    }
     fn cpu_twin(&self) -> bool {
         false
     }
@@ -141,6 +223,23 @@ mod tests {
         let wrong_type = ok.replace("(*g)[0] = (*x)[0];", "(*g)[0] = 1u;");
         let e = WgslObjective::from_source(Path::new("q.wgsl"), wrong_type, 1, None).unwrap_err().to_string();
         assert!(e.contains("q.wgsl:2:"), "{e}");
+        // Private arrays are counted (a 64 KiB one is allowed) and refused beyond the limit.
+        let table = format!("var<private> t: array<f32, 16384>;\n{ok}");
+        let obj = WgslObjective::from_source(Path::new("q.wgsl"), table, 1, None).unwrap();
+        assert!((65536..PRIVATE_LIMIT).contains(&obj.private_bytes()), "{}", obj.private_bytes());
+        let locals = ok.replace("(*g)[0] = (*x)[0];", "var a: array<vec4<f32>, 40000>;\n    (*g)[0] = (*x)[0];");
+        let e = WgslObjective::from_source(Path::new("q.wgsl"), locals, 1, None).unwrap_err().to_string();
+        assert!(e.contains("q.wgsl") && e.contains("640000 bytes"), "{e}");
+        // A leading directive is the file's first line and the kernel's: both validate, and lines
+        // after it keep their numbers.
+        let f16 = format!("enable f16;\n{ok}");
+        let obj = WgslObjective::from_source(Path::new("q.wgsl"), f16.clone(), 1, None).unwrap();
+        for p in [crate::Precision::F16, crate::Precision::F32] {
+            crate::backend::gpu::shader::compose_checked(&obj, &method, p, 4, false).unwrap();
+        }
+        crate::backend::gpu::shader::validate(&crate::backend::gpu::shader::hvp_source(&obj)).unwrap();
+        let e = WgslObjective::from_source(Path::new("q.wgsl"), f16.replace("(*g)[0] = (*x)[0];", "(*g)[0] = 1u;"), 1, None).unwrap_err().to_string();
+        assert!(e.contains("q.wgsl:3:"), "{e}");
         let missing = "fn helper() -> f32 { return 1.0; }\n";
         let e = WgslObjective::from_source(Path::new("q.wgsl"), missing.into(), 1, None).unwrap_err().to_string();
         assert!(e.contains("no objective function"), "{e}");

@@ -118,6 +118,12 @@ pub trait Objective: Send + Sync + Debug {
     fn hvp_f64(&self, _x: &[f64], _v: &[f64], _out: &mut [f64]) -> bool {
         false
     }
+    /// Bytes of private memory one GPU invocation of the objective's own WGSL holds beyond the
+    /// kernel's (a custom objective's `var<private>` globals and function variables); the memory
+    /// estimate counts them per running invocation.
+    fn private_bytes(&self) -> u64 {
+        0
+    }
     /// Where the WGSL comes from, for error messages (a custom objective's file).
     fn wgsl_origin(&self) -> String {
         format!("objective {}", self.name())

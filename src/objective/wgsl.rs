@@ -77,3 +77,31 @@ pub fn defines(src: &str, name: &str) -> bool {
     src.split("fn ").skip(1).any(|rest| rest.trim_start().strip_prefix(name).is_some_and(|r| r.trim_start().starts_with('(')))
 }
 
+
+/// Splits a source's leading directives (`enable`, `requires`, `diagnostic`), which WGSL allows
+/// only before every declaration, from the rest: composed modules put them first, ahead of
+/// escapade's declarations. The rest keeps an empty line where each directive was, so that
+/// lines in error messages stay the user's.
+pub fn split_directives(src: &str) -> (String, String) {
+    let (mut directives, mut rest, mut leading) = (String::new(), String::with_capacity(src.len()), true);
+    for line in src.split_inclusive('\n') {
+        let t = line.trim();
+        let keyword = ["enable", "requires", "diagnostic"].iter().any(|k| t.strip_prefix(k).is_some_and(|r| r.starts_with([' ', '\t', '('])));
+        let directive = keyword && t.ends_with(';');
+        leading &= directive || t.is_empty() || t.starts_with("//");
+        if leading && directive {
+            directives += t;
+            directives += "\n";
+            rest += &line[line.trim_end_matches(['\n', '\r']).len()..];
+        } else {
+            rest += line;
+        }
+    }
+    (directives, rest)
+}
+
+/// `directives` without those `first` already holds (a module may enable f16 once for its state
+/// and once for the user's objective).
+pub fn new_directives(directives: &str, first: &str) -> String {
+    directives.lines().filter(|d| !first.lines().any(|f| f.trim() == d.trim())).map(|d| format!("{d}\n")).collect()
+}

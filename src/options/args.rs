@@ -8,7 +8,7 @@ use crate::objective::data::Matrix;
 use crate::{BackendChoice, MethodKind, ObjectiveSpec, Precision};
 use clap::builder::PossibleValuesParser;
 use clap::{Args, ValueEnum};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const OBJECTIVE: &str = "Objective";
 const METHOD: &str = "Method";
@@ -192,9 +192,9 @@ pub struct ObjectiveArgs {
     #[arg(long)]
     pub data_seed: Option<u64>,
     /// Objective data files (.npy or .csv), comma separated: phase-retrieval A,y;
-    /// matrix-factorization M; linear-network Y.
-    #[arg(long, value_delimiter = ',')]
-    pub data: Option<Vec<PathBuf>>,
+    /// matrix-factorization M; linear-network Y. A file whose name holds a comma is kept whole.
+    #[arg(long, value_parser = data_paths, value_name = "FILE1,FILE2,...")]
+    pub data: Option<DataPaths>,
     /// A custom objective in WGSL (implies --objective custom; needs --dim).
     #[arg(long)]
     pub wgsl: Option<PathBuf>,
@@ -268,12 +268,12 @@ pub struct RunArgs {
     // [,FMIN] is --help's notation for an optional part, not a link.
     #[allow(rustdoc::broken_intra_doc_links)]
     /// rho1 as A,B,P[,FMIN]: A + B max(F - FMIN, 0)^P (default: the objective's closed form).
-    #[arg(long, allow_hyphen_values = true, help_heading = METHOD)]
+    #[arg(long, allow_hyphen_values = true, value_name = "A,B,P[,FMIN]", help_heading = METHOD)]
     pub rho1: Option<String>,
     // [,FMIN] is --help's notation for an optional part, not a link.
     #[allow(rustdoc::broken_intra_doc_links)]
     /// rho2 as A,B,P[,FMIN].
-    #[arg(long, allow_hyphen_values = true, help_heading = METHOD)]
+    #[arg(long, allow_hyphen_values = true, value_name = "A,B,P[,FMIN]", help_heading = METHOD)]
     pub rho2: Option<String>,
     /// Self-bounding rule: re-anchor at the current value every N steps (0: only at x0).
     #[arg(long, help_heading = METHOD)]
@@ -421,4 +421,26 @@ impl ObjectiveArgs {
     pub fn has_data(&self) -> bool {
         self.data.is_some() || self.arrays.is_some()
     }
+}
+
+/// `--data`'s files in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataPaths(pub Vec<PathBuf>);
+
+/// Splits `--data` at its commas, keeping together pieces that name an existing file: of the
+/// pieces from each one on, the longest run that joins (with its commas) into a file is one
+/// path (`my,A.csv,y.csv` with a file `my,A.csv`); a piece that starts no file stays alone.
+pub fn data_paths(s: &str) -> Result<DataPaths, String> {
+    let pieces: Vec<&str> = s.split(',').collect();
+    let mut paths = Vec::new();
+    let mut i = 0;
+    while i < pieces.len() {
+        let end = (i + 1..=pieces.len()).rev().find(|&j| Path::new(&pieces[i..j].join(",")).is_file()).unwrap_or(i + 1);
+        paths.push(PathBuf::from(pieces[i..end].join(",")));
+        i = end;
+    }
+    if paths.iter().any(|p| p.as_os_str().is_empty()) {
+        return Err("an empty file name (two commas in a row, or one at an end)".into());
+    }
+    Ok(DataPaths(paths))
 }

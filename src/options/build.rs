@@ -17,7 +17,7 @@ fn objective_spec(a: &ObjectiveArgs) -> Result<ObjectiveSpec, Error> {
         if let Some(arrays) = &a.arrays {
             *d = DataSource::Arrays(arrays.clone());
         } else if let Some(files) = &a.data {
-            *d = DataSource::Files(files.clone());
+            *d = DataSource::Files(files.0.clone());
         } else if let Some(s) = a.data_seed {
             *d = DataSource::Seed(s);
         }

@@ -88,9 +88,9 @@ fn checked(a: &RunArgs) -> Result<Checked, Error> {
         Devices::parse(d)?;
     }
     // Known before any adapter is opened (the GPU engine says the same).
-    if (backend == BackendChoice::Gpu || a.devices.is_some()) && exp.objective.dim() > crate::backend_gpu_max_dim() {
-        let (d, max) = (exp.objective.dim(), crate::backend_gpu_max_dim());
-        return Err(Error::Unsupported(format!("d = {d} is beyond the GPU kernel's {max} (per-invocation arrays): use --backend cpu")));
+    let wide = exp.objective.dim() > crate::backend_gpu_max_dim();
+    if wide && (backend == BackendChoice::Gpu || a.devices.is_some() || !exp.objective.cpu_twin()) {
+        return Err(crate::backend::beyond_gpu(exp.objective.as_ref()));
     }
     // The GPU knobs are checked whatever the backend: a bad value is an error, never ignored.
     let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, in_flight: a.dispatches_in_flight, ..GpuSettings::default() };

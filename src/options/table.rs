@@ -19,7 +19,8 @@ fn scalar(key: &str, v: &toml::Value) -> Result<String, Error> {
         toml::Value::Float(f) => Ok(f.to_string()),
         toml::Value::Boolean(b) => Ok(b.to_string()),
         toml::Value::Array(items) => Ok(items.iter().map(|i| scalar(key, i)).collect::<Result<Vec<_>, _>>()?.join(",")),
-        _ => Err(Error::invalid(key, "a string, number, boolean or array", "a table")),
+        toml::Value::Datetime(d) => Err(Error::invalid(key, "a string, number, boolean or array", format!("a date-time {d} (quote it to pass it as text)"))),
+        toml::Value::Table(_) => Err(Error::invalid(key, "a string, number, boolean or array", "a table")),
     }
 }
 

@@ -1,5 +1,5 @@
 //! One schema for every table escapade writes: a record type's fields, declared once with
-//! [`columns!`], are the columns of its CSV file, its Parquet file and the Python package's
+//! `columns!`, are the columns of its CSV file, its Parquet file and the Python package's
 //! structured arrays, in the same order and with the same values. The three writers read them
 //! from the [`Table`] impl the macro generates, so they cannot drift apart.
 
@@ -71,22 +71,23 @@ impl Cell for Option<u32> {
 }
 
 impl Cell for f32 {
-    // Display prints the shortest text that reads back to the same f32.
+    // Debug prints the shortest text that reads back to the same float, with an exponent for
+    // very large and very small values (Display would print 1e-30 with thirty zeros).
     fn csv(self, out: &mut String) {
-        let _ = write!(out, "{self}");
+        let _ = write!(out, "{self:?}");
     }
     fn gather(cells: Vec<Self>) -> Values {
         Values::Float(cells)
     }
 }
 
-/// Optional f64 and flags: the value's Display text, nothing when empty.
+/// Optional f64 and flags: the value's text (floats as f32's), nothing when empty.
 macro_rules! optional_cell {
     ($($ty:ty => $variant:ident),+) => {$(
         impl Cell for Option<$ty> {
             fn csv(self, out: &mut String) {
                 if let Some(v) = self {
-                    let _ = write!(out, "{v}");
+                    let _ = write!(out, "{v:?}");
                 }
             }
             fn gather(cells: Vec<Self>) -> Values {
@@ -115,7 +116,7 @@ impl Cell for crate::outcome::Final {
     }
 }
 
-/// A record type whose fields are a table's columns ([`columns!`] implements it).
+/// A record type whose fields are a table's columns (`columns!` implements it).
 pub trait Table: Sized {
     /// The column names, in order.
     const COLUMNS: &'static [&'static str];
@@ -174,17 +175,15 @@ macro_rules! columns {
 }
 pub(crate) use columns;
 
-/// Writes `rows` as CSV under their header to `path`.
-pub(crate) fn write_table<T: Table>(path: &std::path::Path, rows: impl Iterator<Item = T>) -> Result<(), crate::Error> {
-    use std::io::Write;
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(crate::Error::io(path))?);
-    let mut line = String::with_capacity(256);
-    writeln!(w, "{}", T::HEADER).map_err(crate::Error::io(path))?;
-    for row in rows {
-        line.clear();
-        row.csv_row(&mut line);
-        line.push('\n');
-        w.write_all(line.as_bytes()).map_err(crate::Error::io(path))?;
-    }
-    w.flush().map_err(crate::Error::io(path))
+/// Writes `rows` as CSV under their header to `path`; returns the file's SHA-256.
+pub(crate) fn write_table<T: Table>(path: &std::path::Path, rows: impl Iterator<Item = T>) -> Result<String, crate::Error> {
+    super::files::write_csv(
+        path,
+        T::HEADER,
+        rows.map(|r| {
+            let mut line = String::with_capacity(128);
+            r.csv_row(&mut line);
+            line
+        }),
+    )
 }

@@ -18,14 +18,19 @@ pub const CHAINS_HEADER: &str = <ChainRecord as Table>::HEADER;
 // events.csv's columns: every field of the record the kernels write.
 columns!(impl EscapeEvent { chain, label, t_stall, escape_steps, f_stall, f_escape });
 
-/// Writes `rows` under `header` to `path`.
-pub(crate) fn write_csv(path: &Path, header: &str, rows: impl Iterator<Item = String>) -> Result<(), Error> {
+/// Writes `rows` under `header` to `path`; returns the SHA-256 of the bytes written (summary.json
+/// records it, and [`SavedRun::load`] refuses a file that no longer matches).
+pub(crate) fn write_csv(path: &Path, header: &str, rows: impl Iterator<Item = String>) -> Result<String, Error> {
+    use sha2::Digest;
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(Error::io(path))?);
-    writeln!(w, "{header}").map_err(Error::io(path))?;
-    for row in rows {
-        writeln!(w, "{row}").map_err(Error::io(path))?;
+    let mut hash = sha2::Sha256::new();
+    for line in std::iter::once(header.to_string()).chain(rows) {
+        hash.update(line.as_bytes());
+        hash.update(b"\n");
+        w.write_all(line.as_bytes()).and_then(|_| w.write_all(b"\n")).map_err(Error::io(path))?;
     }
-    w.flush().map_err(Error::io(path))
+    w.flush().map_err(Error::io(path))?;
+    Ok(crate::checkpoint::hex(&hash.finalize()))
 }
 
 columns! {
@@ -119,9 +124,13 @@ impl ChainRecord {
     }
 }
 
-/// Reads a CSV with the expected header into rows of fields.
-fn read_csv(path: &Path, header: &str) -> Result<Vec<Vec<String>>, Error> {
-    let text = crate::error::read_regular_text(path)?;
+/// The text of a file read as bytes (a bad encoding names the file).
+fn text<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, Error> {
+    std::str::from_utf8(bytes).map_err(|e| Error::Io { path: path.display().to_string(), source: std::io::Error::new(std::io::ErrorKind::InvalidData, e) })
+}
+
+/// A CSV text with the expected header as rows of fields.
+fn csv_rows(path: &Path, text: &str, header: &str) -> Result<Vec<Vec<String>>, Error> {
     let mut lines = text.lines();
     if lines.next() != Some(header) {
         return Err(Error::invalid(path.display().to_string(), format!("a CSV file starting with the header {header}"), "another header"));
@@ -135,7 +144,11 @@ fn field<T: std::str::FromStr>(path: &Path, row: usize, v: &str) -> Result<T, Er
 
 /// Reads events.csv.
 pub fn read_events(path: &Path) -> Result<Vec<EscapeEvent>, Error> {
-    read_csv(path, EVENTS_HEADER)?
+    parse_events(path, &crate::error::read_regular(path)?)
+}
+
+fn parse_events(path: &Path, bytes: &[u8]) -> Result<Vec<EscapeEvent>, Error> {
+    csv_rows(path, text(path, bytes)?, EVENTS_HEADER)?
         .iter()
         .enumerate()
         .map(|(i, r)| {
@@ -156,7 +169,11 @@ pub fn read_events(path: &Path) -> Result<Vec<EscapeEvent>, Error> {
 
 /// Reads chains.csv back into its records; a wrong header or a bad field names the file and line.
 pub fn read_chains(path: &Path) -> Result<Vec<ChainRecord>, Error> {
-    let mut r = csv::Reader::from_path(path).map_err(|e| Error::invalid(path.display().to_string(), "a readable chains.csv", e))?;
+    parse_chains(path, &crate::error::read_regular(path)?)
+}
+
+fn parse_chains(path: &Path, bytes: &[u8]) -> Result<Vec<ChainRecord>, Error> {
+    let mut r = csv::Reader::from_reader(bytes);
     let header = r.headers().map(|h| h.iter().collect::<Vec<_>>().join(",")).unwrap_or_default();
     if header != CHAINS_HEADER {
         return Err(Error::invalid(path.display().to_string(), format!("a CSV file starting with the header {CHAINS_HEADER}"), "another header"));
@@ -182,9 +199,12 @@ pub struct TracePoint {
 
 /// Reads trace.csv (`chain,step,f,x0,...`).
 pub fn read_trace(path: &Path) -> Result<Vec<TracePoint>, Error> {
-    let text = crate::error::read_regular_text(path)?;
+    parse_trace(path, &crate::error::read_regular(path)?)
+}
+
+fn parse_trace(path: &Path, bytes: &[u8]) -> Result<Vec<TracePoint>, Error> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1).filter(|(_, l)| !l.is_empty()) {
+    for (i, line) in text(path, bytes)?.lines().enumerate().skip(1).filter(|(_, l)| !l.is_empty()) {
         let r: Vec<&str> = line.split(',').collect();
         if r.len() < 4 {
             return Err(Error::invalid(format!("{} line {}", path.display(), i + 1), "chain,step,f,x0,...", line));
@@ -235,51 +255,36 @@ impl SavedRun {
                 &summary["schema_version"],
             ));
         }
-        let tp = dir.join("trace.csv");
-        let cp = dir.join("chains.csv");
-        let records = read_chains(&cp)?;
-        // Rows are consecutive chains in order, once each (a whole run's from 0, a shard's from its
-        // first chain); events name those chains, once per stall.
-        let first_chain = summary["shard"]["first_chain"].as_u64().unwrap_or(0) as u32;
-        if let Some((i, r)) = records.iter().enumerate().find(|(i, r)| r.chain as usize != first_chain as usize + i) {
-            return Err(Error::invalid(format!("{} line {}", cp.display(), i + 2), format!("chain {} (rows in chain order, once each)", first_chain as usize + i), r.chain));
-        }
-        // As many rows as the summary counts chains, each within the step budget (the statistics
-        // subtract these steps from each other).
-        if let Some(n) = summary["shard"]["chains"].as_u64().or(summary["chains"].as_u64()).filter(|&n| n != records.len() as u64) {
-            return Err(Error::invalid(cp.display().to_string(), format!("{n} rows, one per chain (as summary.json counts them)"), records.len()));
-        }
-        let budget = summary["steps"].as_u64().unwrap_or(u64::from(u32::MAX));
-        let beyond = |r: &ChainRecord| u64::from(r.steps) > budget || r.t_stall > r.steps || r.label_since > r.steps || r.t_limited.is_some_and(|t| t > r.steps);
-        if let Some((i, r)) = records.iter().enumerate().find(|(_, r)| beyond(r)) {
-            return Err(Error::invalid(
-                format!("{} line {}", cp.display(), i + 2),
-                format!("steps <= the budget {budget}, and t_stall, label_since, t_limited <= steps"),
-                format!("steps {}, t_stall {}, label_since {}, t_limited {:?}", r.steps, r.t_stall, r.label_since, r.t_limited),
-            ));
-        }
-        let chain_ids = first_chain as usize..first_chain as usize + records.len();
-        let ep = dir.join("events.csv");
-        let events = read_events(&ep)?;
-        let mut seen = std::collections::BTreeSet::new();
-        for (i, e) in events.iter().enumerate() {
-            let late = u64::from(e.t_stall) + u64::from(e.escape_steps) > budget;
-            if late || !chain_ids.contains(&(e.chain as usize)) || !seen.insert((e.chain, e.t_stall)) {
-                return Err(Error::invalid(
-                    format!("{} line {}", ep.display(), i + 2),
-                    format!("one event per stall of chains {}..{}, escaped within the budget of {budget} steps", chain_ids.start, chain_ids.end),
-                    format!("chain {} stalled at {} escaping after {}", e.chain, e.t_stall, e.escape_steps),
-                ));
+        let mut files = Vec::new();
+        for name in ["chains.csv", "events.csv", "trace.csv"] {
+            let path = dir.join(name);
+            // trace.csv only when the run traced chains.
+            if name != "trace.csv" || path.symlink_metadata().is_ok() {
+                files.push((name, crate::error::read_regular(&path)?));
             }
         }
+        let records = parse_chains(&dir.join("chains.csv"), &files[0].1)?;
+        let events = parse_events(&dir.join("events.csv"), &files[1].1)?;
+        let trace = match files.get(2) {
+            Some((_, bytes)) => parse_trace(&dir.join("trace.csv"), bytes)?,
+            None => Vec::new(),
+        };
+        let tables = super::validate::Tables { dir, summary: &summary, records: &records, events: &events, trace: &trace, files: &files };
+        let first_chain = tables.check()?;
         let (chains, finals) = records.into_iter().map(|r| (r.state(), r.outcome)).unzip();
-        let trace = if tp.exists() { read_trace(&tp)? } else { Vec::new() };
-        if let (Some(t), Some(d)) = (trace.first(), summary["objective"]["dim"].as_u64()) {
-            if t.x.len() as u64 != d {
-                return Err(Error::invalid(tp.display().to_string(), format!("{d} coordinates per point (the objective's dimension)"), t.x.len()));
-            }
-        }
         Ok(SavedRun { dir: dir.to_path_buf(), summary, events, chains, finals, first_chain, trace })
+    }
+
+    /// Refuses a saved run that is not `exp`'s results: its summary's fingerprint (every option
+    /// that changes a trajectory or a verdict, the objective's source and data) differs, named.
+    pub fn check_is(&self, exp: &crate::Experiment) -> Result<(), Error> {
+        let ours = crate::checkpoint::fingerprint(&crate::Experiment { shard: None, ..exp.clone() });
+        let theirs = self.summary["experiment"].as_str().unwrap_or_default();
+        if theirs != ours {
+            let differ = crate::checkpoint::differences(theirs, &ours);
+            return Err(Error::invalid(self.dir.display().to_string(), "a run of this experiment", format!("a run whose {differ} differ")));
+        }
+        Ok(())
     }
 
     /// A short name for legends: "objective method" from the summary, else the directory name.

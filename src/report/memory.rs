@@ -4,7 +4,13 @@
 
 use crate::backend::MemoryPlace;
 use crate::check::run_checks::{judge_batch, judge_bytes};
+use crate::backend::gpu::shader::WORKGROUP_SIZE;
 use crate::experiment::Experiment;
+
+/// The host's threads, each running one workgroup of a software adapter at a time.
+fn threads() -> f64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) as f64
+}
 
 /// An estimate of the peak host memory (resident set) of running `exp`, in bytes, before anything
 /// is allocated; the run is refused when it exceeds the memory available. It assumes the worst
@@ -21,8 +27,10 @@ pub fn host_memory_estimate(exp: &Experiment, place: MemoryPlace) -> u64 {
     let f = (exp.precision.bytes() as f64).max(4.0);
     let points = if exp.keeps_tilde() { 2.0 } else { 1.0 };
     // The process with its libraries; a software adapter's driver keeps ~130 MB besides.
+    // A software adapter runs a workgroup per thread, each invocation's private variables on its
+    // stack: a custom objective's arrays count once per invocation that runs at once.
     let base = match place {
-        MemoryPlace::SoftwareGpu => 170e6,
+        MemoryPlace::SoftwareGpu => 170e6 + exp.objective.private_bytes() as f64 * f64::from(WORKGROUP_SIZE) * threads(),
         _ => 40e6,
     };
     // Per chain through the whole run: its record (and the report's copy), final point and x~ in

@@ -131,8 +131,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
     summary["host_memory_estimate"] = runs.iter().filter_map(|r| r.summary["host_memory_estimate"].as_u64()).max().unwrap_or(0).into();
     let _lock = super::output::OutputLock::claim(out)?;
     super::output::write_whole(out, |stage| {
-        write_table(&stage.join("chains.csv"), records.iter().copied())?;
-        write_table(&stage.join("events.csv"), events.iter().copied())?;
+        let chains = write_table(&stage.join("chains.csv"), records.iter().copied())?;
+        let events_digest = write_table(&stage.join("events.csv"), events.iter().copied())?;
+        summary["digests"] = serde_json::json!({ "chains.csv": chains, "events.csv": events_digest });
         #[cfg(feature = "parquet")]
         super::parquet::write_tables(stage, &events, &records)?;
         let path = stage.join("summary.json");

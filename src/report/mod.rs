@@ -11,6 +11,7 @@ pub mod merge;
 pub mod output;
 pub mod plots;
 pub mod summary;
+mod validate;
 
 use crate::backend::{EngineInfo, RawRun};
 use crate::escape::{ChainState, EscapeEvent, status};
@@ -27,7 +28,8 @@ use std::path::{Path, PathBuf};
 /// 3: outcomes (converged, precision-limited) and statistics over saddle stalls.
 /// 4: precision-limited means held by the format for good, `t_limited` the start of the hold
 /// and `counts.precision_flagged` the chains held at their last step; `host_memory_estimate`.
-pub const SCHEMA_VERSION: u32 = 4;
+/// 5: `digests`, the SHA-256 of each table file, checked when the run is read back.
+pub const SCHEMA_VERSION: u32 = 5;
 
 
 /// Chain counts of a run.
@@ -251,11 +253,10 @@ impl Report {
     }
 
     fn write_files(&self, dir: &Path) -> Result<(), Error> {
-        let summary = dir.join("summary.json");
-        let text = serde_json::to_string_pretty(&self.summary()).unwrap_or_default();
-        std::fs::write(&summary, text + "\n").map_err(Error::io(&summary))?;
-        write_table(&dir.join("events.csv"), self.raw.events.iter().copied())?;
-        write_table(&dir.join("chains.csv"), self.chain_records())?;
+        // The tables first: summary.json records their digests.
+        let mut digests = BTreeMap::new();
+        digests.insert("events.csv", write_table(&dir.join("events.csv"), self.raw.events.iter().copied())?);
+        digests.insert("chains.csv", write_table(&dir.join("chains.csv"), self.chain_records())?);
         #[cfg(feature = "parquet")]
         parquet::write_tables(dir, &self.raw.events, &self.chain_records().collect::<Vec<_>>())?;
         let trace = &self.trace;
@@ -266,9 +267,11 @@ impl Report {
                 let xs: Vec<String> = p.x.iter().map(|v| v.to_string()).collect();
                 format!("{},{},{},{}", p.chain, p.step, p.f, xs.join(","))
             });
-            write_csv(&dir.join("trace.csv"), &header, rows)?;
+            digests.insert("trace.csv", write_csv(&dir.join("trace.csv"), &header, rows)?);
         }
-        Ok(())
+        let summary = dir.join("summary.json");
+        let text = serde_json::to_string_pretty(&summary::Summary { digests, ..self.summary() }).unwrap_or_default();
+        std::fs::write(&summary, text + "\n").map_err(Error::io(&summary))
     }
 
     /// The traced points with their values (evaluated on the host; NaN without a Rust twin).

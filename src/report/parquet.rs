@@ -87,8 +87,8 @@ mod tests {
         match f {
             Field::Null => String::new(),
             Field::Long(v) => v.to_string(),
-            Field::Float(v) => v.to_string(),
-            Field::Double(v) => v.to_string(),
+            Field::Float(v) => format!("{v:?}"),
+            Field::Double(v) => format!("{v:?}"),
             Field::Bool(v) => v.to_string(),
             Field::Str(v) => v.clone(),
             other => panic!("unexpected cell {other:?}"),

@@ -98,6 +98,10 @@ pub struct Summary<'a> {
     /// The host memory the run was estimated to need before it started, in bytes
     /// (`report::memory::host_memory_estimate`: every chain judged, the worst case).
     pub host_memory_estimate: u64,
+    /// SHA-256 of each table file as written (chains.csv, events.csv, trace.csv): reading the
+    /// run back refuses files edited or swapped since. Empty for a run not yet saved.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub digests: BTreeMap<&'static str, String>,
 }
 
 /// A shard: part `index` of `count`, chains `first_chain .. first_chain + chains`.
@@ -253,6 +257,7 @@ impl Report {
             host_seconds: self.raw.host_fraction().map(|_| self.raw.host_seconds),
             host_fraction: self.raw.host_fraction(),
             host_memory_estimate: super::memory::host_memory_estimate(e, self.engine.memory_place()),
+            digests: BTreeMap::new(),
         }
     }
 }

@@ -295,7 +295,7 @@ impl GpuEngine {
     ) -> Result<RawRun, Error> {
         let d = exp.objective.dim();
         if d > MAX_GPU_DIM {
-            return Err(Error::Unsupported(format!("d = {d} is beyond the GPU kernel's {MAX_GPU_DIM} (per-invocation arrays): use --backend cpu")));
+            return Err(crate::backend::beyond_gpu(exp.objective.as_ref()));
         }
         let pipes = self.pipelines(exp)?;
         // Stepping time starts here (kernel compilation, cached across runs, is left out).
@@ -364,9 +364,13 @@ impl GpuEngine {
                         out.loop_limit_retries += 1;
                     }
                     None => {
-                        return Err(Error::Gpu(
-                            "the driver ends the kernel's loops early even at one step per dispatch".into(),
-                        ));
+                        // One evaluation alone runs past the driver's limit: the objective must change.
+                        let obj = exp.objective.as_ref();
+                        let way = if obj.cpu_twin() { "run it with --backend cpu" } else { "make one evaluation loop fewer times" };
+                        return Err(Error::Unsupported(format!(
+                            "{}: the driver ends the kernel's loops early even at one step per dispatch (it allows an invocation about 65535 loop iterations, and one evaluation takes more): {way}",
+                            obj.wgsl_origin()
+                        )));
                     }
                 }
             };
@@ -477,6 +481,8 @@ impl GpuEngine {
             if c[C_EVENTS] > shard.params_record.event_capacity {
                 return Err(Error::Gpu(format!("{} events for an event buffer of {}", c[C_EVENTS], shard.params_record.event_capacity)));
             }
+            // Caught at the dispatch that returned it, before a checkpoint could keep it.
+            crate::backend::check_labels(&|| exp.objective.wgsl_origin(), [], &f.events)?;
             out.events.extend(f.events);
             let t_end = f.target;
             // Chains with more escapes than this dispatch could hold stopped before the step that
@@ -514,6 +520,7 @@ impl GpuEngine {
     /// The shard's chain records, points and (ball perturbation) x~ points, as rows per chain.
     fn download_state(&self, exp: &Experiment, shard: &ShardBuffers) -> Result<ShardDownload, Error> {
         let states = self.ctx.read_back::<ChainState>(&shard.states, shard.chains as usize)?;
+        crate::backend::check_labels(&|| exp.objective.wgsl_origin(), &states, &[])?;
         let x = self.read_points(exp, &shard.xs, shard.chains)?;
         let x_tilde = if exp.keeps_tilde() { self.read_points(exp, &shard.xt, shard.chains)? } else { Vec::new() };
         Ok((states, x, x_tilde))

@@ -10,6 +10,7 @@
 use crate::abi;
 use crate::layout::{self, Access, Binding};
 pub use crate::objective::wgsl::{defines, objective_header_for, resolve_real, validate};
+use crate::objective::wgsl::{new_directives, split_directives};
 use crate::escape::{ChainState, EscapeEvent};
 use crate::precision::Precision;
 use crate::Error;
@@ -25,14 +26,16 @@ pub const WORKGROUP_SIZE: u32 = 64;
 /// positions (without, the kernel is composed without the trace check: lavapipe runs a branch
 /// every step even when no invocation takes it, and that one cost the toy saddle's step 1.5x).
 pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool) -> String {
-    let src = objective.wgsl();
+    // The objective's directives (`enable f16;`) go first, where WGSL wants them.
+    let (directives, src) = split_directives(&objective.wgsl());
     let state = match precision {
         Precision::F16 => "enable f16;\nalias StateT = f16;\n",
         Precision::F32 => "alias StateT = f32;\n",
         Precision::F64 => "alias StateT = f64;\n",
     };
     let mut out = format!(
-        "{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {WORKGROUP_SIZE}u;\nconst PEND: u32 = {pending}u;\nconst TRACED: bool = {traced};\n{}{}{}\n{src}\n",
+        "{}{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {WORKGROUP_SIZE}u;\nconst PEND: u32 = {pending}u;\nconst TRACED: bool = {traced};\n{}{}{}\n{src}\n",
+        new_directives(&directives, state),
         objective.name(),
         objective.dim(),
         method.kind.name(),
@@ -111,9 +114,9 @@ pub fn bare_source(objective: &dyn Objective, eta: f32, steps: u32) -> String {
 /// bindings, `consts`, the objective (with its data loader) and `logic`.
 fn point_source(objective: &dyn Objective, consts: &str, logic: &str) -> String {
     let contract = layout::declaration::<abi::HvpParams>() + &abi::HVP_BINDINGS.iter().map(Binding::declaration).collect::<String>();
-    let own = objective.wgsl();
+    let (directives, own) = split_directives(&objective.wgsl());
     let header = objective_header_for(objective, Precision::F32);
-    resolve_real(format!("{header}const WG: u32 = {WORKGROUP_SIZE}u;\n{consts}{contract}{own}\n{}{logic}", load_stub(&own)), Precision::F32)
+    resolve_real(format!("{directives}{header}const WG: u32 = {WORKGROUP_SIZE}u;\n{consts}{contract}{own}\n{}{logic}", load_stub(&own)), Precision::F32)
 }
 
 /// Bind-group layout entries for `bindings` plus the objective's data binding (compute stage).
