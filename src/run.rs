@@ -200,7 +200,15 @@ impl<'e, 'p> Runner<'e, 'p> {
 /// against the memory the system reports available. Saturating: sizes beyond u64 are refused.
 pub(crate) fn fits_in_memory(exp: &Experiment, place: MemoryPlace) -> Result<(), Error> {
     let need = host_memory_estimate(exp, place);
+    let one = crate::check::run_checks::judge_bytes(exp.objective.dim());
     match crate::objective::data::available_memory() {
+        // Fewer chains would not help: one resting point's Lanczos alone is beyond the host.
+        Some(have) if one > have => Err(Error::TooLarge(format!(
+            "judging one chain's resting point at d = {} (Lanczos, up to d vectors of d numbers) may need {:.1} GB of host memory and {:.1} GB are available: use a smaller dimension",
+            exp.objective.dim(),
+            one as f64 / 1e9,
+            have as f64 / 1e9
+        ))),
         Some(have) if need > have => Err(Error::TooLarge(format!(
             "the run needs about {:.1} GB of host memory (its results, and the judging of every chain's resting point) and {:.1} GB are available: run fewer chains (or --shard I/N), trace fewer",
             need as f64 / 1e9,

@@ -87,3 +87,21 @@ fn cpu_shards_merge_into_the_whole_run() {
 fn gpu_shards_merge_into_the_whole_run() {
     shards_merge_into_the_whole_run("gpu");
 }
+
+#[test]
+fn shards_of_the_cpu_and_the_gpu_merge_saying_so() {
+    if !common_gpu() {
+        return;
+    }
+    let base = std::env::temp_dir().join(format!("escapade-shards-mixed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (cpu, gpu, merged) = (base.join("cpu"), base.join("gpu"), base.join("merged"));
+    run(&cpu, "cpu", Some("0/2"));
+    run(&gpu, "gpu", Some("1/2"));
+    ok(&["merge", cpu.to_str().unwrap(), gpu.to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+    let m = summary(&merged);
+    assert_eq!(m["merged_engines"].as_array().map(Vec::len), Some(2), "{}", m["merged_engines"]);
+    let notes = m["check_notes"].to_string();
+    assert!(notes.contains("different engines") && notes.contains("cpu"), "{notes}");
+    std::fs::remove_dir_all(&base).ok();
+}

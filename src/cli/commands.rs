@@ -3,7 +3,7 @@
 use super::progress::Reporter;
 use super::{Cli, SweepArgs};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
-use escapade::options::{CheckArgs, Engines, Plan, PlotFormat, RunArgs, SWITCHES, device_indices, experiment, experiment_toml, objective};
+use escapade::options::{CheckArgs, Engines, Plan, PlotFormat, RunArgs, SWITCHES, device_indices, experiment_toml, objective};
 use escapade::report::files::SavedRun;
 use escapade::report::{plots, render_plots};
 use escapade::outcome::Final;
@@ -235,7 +235,8 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
         let sub = matches.subcommand_matches("run").cloned().unwrap_or_default();
         let args = RunArgs::from_arg_matches(&sub).map_err(grid_error)?;
         let accepted = |e| Error::invalid("grid", format!("values every run accepts ({})", tag.join(" ")), e);
-        let exp = experiment(&args).map_err(accepted)?;
+        // Every check `run` makes before it needs an engine or the directory.
+        let exp = escapade::options::check(&args).map_err(accepted)?;
         args.devices.as_deref().map(|d| device_indices(d, args.backend.choice())).transpose().map_err(accepted)?;
         // A finished point is this point's run, or the sweep stops before running any.
         let saved = if finished {
