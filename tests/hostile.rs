@@ -204,6 +204,15 @@ fn custom_objectives() {
             .absent("{d}/out/summary.json"),
         run("wgsl on the CPU backend", 2, &["no CPU twin", "--backend gpu"], "--objective custom --dim 3 --wgsl examples/custom_objective/objective.wgsl"),
     ];
+    let mut cases = cases;
+    // On a software adapter (lavapipe, as in CI) 16 KiB would compile for about 17 s.
+    if String::from_utf8_lossy(&common::table::escapade(&["info"]).stdout).contains("device type: Cpu") {
+        cases.push(
+            run("wgsl private array beyond a software adapter", 2, &["o.wgsl", "16384 bytes per invocation", "software adapter", "--data"], "--objective custom --dim 2 --wgsl {d}/o.wgsl --backend gpu")
+                .with("o.wgsl", format!("var<private> t: array<f32, 4096>;\n{HEAD}  t[1] = (*x)[0];\n  return Eval(t[1], 0u, 1u);\n}}\n"))
+                .absent("{d}/out/summary.json"),
+        );
+    }
     check(&tmp("hostile-wgsl"), &[], cases);
 }
 

@@ -36,6 +36,10 @@ const KERNEL_CACHE: usize = 16;
 /// on lavapipe a step then takes seconds. Larger problems run on the CPU backend.
 pub const MAX_GPU_DIM: usize = 256;
 
+/// The private memory per invocation of an objective's own WGSL that a software adapter is asked
+/// to compile (see `GpuEngine::pipelines`); GPUs take up to `objective::custom::PRIVATE_LIMIT`.
+pub const SOFTWARE_PRIVATE_LIMIT: u64 = 8 * 1024;
+
 /// How the GPU engine splits the work: tuning knobs, not part of the experiment (results are the
 /// same whatever they are; tested).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -210,6 +214,17 @@ impl GpuEngine {
             return Err(Error::Unsupported(format!(
                 "state {} needs {what}, which {name} lacks: use --state f32 (or --backend cpu)",
                 exp.precision.name()
+            )));
+        }
+        // A software adapter compiles private arrays in time that grows with their square
+        // (measured on lavapipe, 64 chains, one step: 8 KiB 3.9 s, 16 KiB 17 s, 32 KiB 100 s; 256
+        // KiB did not finish in 10 minutes): beyond 8 KiB the run would seem to hang.
+        let private = exp.objective.private_bytes();
+        if private > SOFTWARE_PRIVATE_LIMIT && self.ctx.adapter.as_ref().is_some_and(|a| a.is_software()) {
+            return Err(Error::TooLarge(format!(
+                "{}: its private variables take {private} bytes per invocation, and a software adapter ({}) compiles more than {SOFTWARE_PRIVATE_LIMIT} for minutes to hours: read large arrays from --data (a storage buffer), or run on a GPU",
+                exp.objective.wgsl_origin(),
+                self.ctx.name()
             )));
         }
         let src = compose_checked(exp.objective.as_ref(), &exp.method, exp.precision, self.settings.pending(), exp.trace.is_some())?;
