@@ -112,6 +112,8 @@ pub struct RawRun {
     pub loop_limit_retries: u32,
     /// Shards the ensemble was split into (GPU).
     pub shards: u32,
+    /// The GPU kernel family that ran the chains (`per-invocation`); empty on the CPU.
+    pub kernel_family: String,
     /// Steps fused per dispatch, the most any dispatch took (GPU; adapted to the measured
     /// dispatch time unless set); 0 on the CPU.
     pub steps_per_dispatch: u32,
@@ -229,6 +231,7 @@ impl RawRun {
             out.overflow_recoveries += part.overflow_recoveries;
             out.loop_limit_retries += part.loop_limit_retries;
             out.shards += part.shards;
+            out.kernel_family = part.kernel_family;
             out.resumed_chain_steps += part.resumed_chain_steps;
             out.stepping_seconds += part.stepping_seconds;
             out.host_seconds += part.host_seconds;

@@ -48,6 +48,9 @@ pub struct Summary<'a> {
     pub dispatches: u32,
     /// Shards (GPU).
     pub shards: u32,
+    /// The GPU kernel family (`per-invocation`); absent on the CPU.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub kernel_family: &'a str,
     /// Dispatches run again for chains with more escapes than one dispatch holds.
     pub event_overflow_recoveries: u32,
     /// Shards rerun with fewer steps per dispatch (software adapters' loop limit).
@@ -232,6 +235,7 @@ impl Report {
             shards: self.raw.shards,
             event_overflow_recoveries: self.raw.overflow_recoveries,
             loop_limit_retries: self.raw.loop_limit_retries,
+            kernel_family: &self.raw.kernel_family,
             rng: RngInfo { generator: "philox4x32-10", stream_version: crate::rng::STREAM_VERSION },
             counts: self.counts,
             precision: self.precision_note(),

@@ -9,9 +9,8 @@
 //! from where the one before it left every chain, which wgpu orders on the one queue.
 
 use super::context::GpuContext;
-use super::shader::WORKGROUP_SIZE;
+use super::shader::{WORKGROUP_SIZE, bind_entries};
 use crate::abi::counter::{EVENTS as C_EVENTS, LEN as COUNTERS};
-use crate::abi::{DATA, KERNEL_BINDINGS};
 use crate::escape::EscapeEvent;
 use crate::kernel::KernelParams;
 use crate::Error;
@@ -31,6 +30,8 @@ const COUNTER_BYTES: u64 = (COUNTERS * 4) as u64;
 
 /// The buffers shared by every dispatch of a shard, in binding order except the per-slot ones.
 pub struct Shared<'a> {
+    /// The kernel family's bindings, which the buffers are bound to by name.
+    pub bindings: &'static [crate::layout::Binding],
     pub xs: &'a wgpu::Buffer,
     pub states: &'a wgpu::Buffer,
     pub trace: &'a wgpu::Buffer,
@@ -125,16 +126,20 @@ impl<'a> Stream<'a> {
                     let params_buf = buffer("escapade params", std::mem::size_of::<KernelParams>() as u64, wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST);
                     let counters = buffer("escapade counters", COUNTER_BYTES, storage);
                     let events = buffer("escapade events", u64::from(capacity) * EVENT_BYTES, storage);
-                    // The buffers in KERNEL_BINDINGS' order, then the objective's data.
-                    let order = [&params_buf, shared.xs, shared.states, &events, &counters, shared.trace, shared.init_points, shared.xt];
-                    let entries: Vec<_> = KERNEL_BINDINGS
-                        .iter()
-                        .zip(order)
-                        .map(|(b, buf)| wgpu::BindGroupEntry { binding: b.number, resource: buf.as_entire_binding() })
-                        .chain([wgpu::BindGroupEntry { binding: DATA.number, resource: shared.data.as_entire_binding() }])
-                        .collect();
+                    let named = [
+                        ("params", &params_buf),
+                        ("xs", shared.xs),
+                        ("states", shared.states),
+                        ("events", &events),
+                        ("counters", &counters),
+                        ("trace", shared.trace),
+                        ("init_points", shared.init_points),
+                        ("xt", shared.xt),
+                        ("data", shared.data),
+                    ];
+                    let entries = bind_entries(shared.bindings, &named)?;
                     let bind = dev.create_bind_group(&wgpu::BindGroupDescriptor { label: Some("escapade bind group"), layout, entries: &entries });
-                    Slot {
+                    Ok(Slot {
                         params: params_buf,
                         counters,
                         events,
@@ -142,10 +147,10 @@ impl<'a> Stream<'a> {
                         counters_out: buffer("escapade counters out", COUNTER_BYTES, mappable),
                         events_out: buffer("escapade events out", u64::from(head_room) * EVENT_BYTES, mappable),
                         head_room,
-                    }
+                    })
                 })
-                .collect()
-        })?;
+                .collect::<Result<Vec<Slot>, Error>>()
+        })??;
         let stream = Stream { ctx, step, groups, params, slots, flights: VecDeque::new(), submitted: 0, last_target: from, recent_events: head_room / 2, last_done: Instant::now(), waited: Duration::ZERO };
         Ok(stream)
     }

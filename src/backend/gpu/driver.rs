@@ -2,8 +2,8 @@
 
 use super::context::GpuContext;
 use super::dispatch::{DEFAULT_IN_FLIGHT, Shared, Stream, workgroups};
-use super::shader::{WORKGROUP_SIZE, compose_checked, layout_entries};
-use crate::abi::KERNEL_BINDINGS;
+use super::family::{Family, choose};
+use super::shader::{WORKGROUP_SIZE, layout_entries};
 use crate::kernel::KernelParams;
 use crate::Error;
 use crate::backend::{Progress, RawRun, steps_taken};
@@ -34,7 +34,7 @@ const KERNEL_CACHE: usize = 16;
 /// The largest dimension the GPU kernel takes: one invocation holds its chain's x, g, v (and x~)
 /// in private memory, which spills to slow memory far below this on every device measured, and
 /// on lavapipe a step then takes seconds. Larger problems run on the CPU backend.
-pub const MAX_GPU_DIM: usize = 256;
+pub const MAX_GPU_DIM: usize = super::family::MAX_PER_INVOCATION_DIM;
 
 /// The private memory per invocation of an objective's own WGSL that a software adapter is asked
 /// to compile (see `GpuEngine::pipelines`); GPUs take up to `objective::custom::PRIVATE_LIMIT`.
@@ -104,6 +104,7 @@ impl std::fmt::Debug for GpuEngine {
 }
 
 struct Pipelines {
+    family: &'static dyn Family,
     layout: wgpu::BindGroupLayout,
     init: wgpu::ComputePipeline,
     step: wgpu::ComputePipeline,
@@ -137,6 +138,8 @@ type ShardDownload = (Vec<ChainState>, Vec<f64>, Vec<f64>);
 /// The device buffers of one shard's chains (each dispatch in flight has its own parameters,
 /// counters and events: `dispatch::Stream`).
 struct ShardBuffers {
+    /// The family whose layout the buffers hold.
+    family: &'static dyn Family,
     chains: u32,
     /// The parameter record every dispatch of this shard uploads (with its own t_end).
     params_record: KernelParams,
@@ -227,16 +230,17 @@ impl GpuEngine {
                 self.ctx.name()
             )));
         }
-        let src = compose_checked(exp.objective.as_ref(), &exp.method, exp.precision, self.settings.pending(), exp.trace.is_some())?;
+        let family = choose(exp)?;
+        let src = family.source(exp, self.settings.pending())?;
         if let Some(p) = self.cache.get(&src) {
             return Ok(p);
         }
-        let pipes = Arc::new(self.compile(&src)?);
+        let pipes = Arc::new(self.compile(&src, family)?);
         self.cache.insert(src, pipes.clone());
         Ok(pipes)
     }
 
-    fn compile(&self, src: &str) -> Result<Pipelines, Error> {
+    fn compile(&self, src: &str, family: &'static dyn Family) -> Result<Pipelines, Error> {
         let dev = &self.ctx.device;
         let src = src.to_string();
         self.ctx.scoped("compiling the kernel", || {
@@ -246,7 +250,7 @@ impl GpuEngine {
             });
             let layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("escapade bindings"),
-                entries: &layout_entries(&KERNEL_BINDINGS),
+                entries: &layout_entries(family.bindings()),
             });
             let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some("escapade layout"),
@@ -263,7 +267,8 @@ impl GpuEngine {
                     cache: None,
                 })
             };
-            Pipelines { init: pipeline("init_chains"), step: pipeline("step_chains"), layout }
+            let [init, step] = family.entry_points();
+            Pipelines { family, init: pipeline(init), step: pipeline(step), layout }
         })
     }
 
@@ -284,12 +289,12 @@ impl GpuEngine {
 
     /// Steps per dispatch: the user's fixed choice, or paced by measured dispatch time from a
     /// first guess, capped on software adapters (llvmpipe/lavapipe limit an invocation to 65535
-    /// loop iterations; a step of dimension d takes roughly 10 d + 20 of them).
-    fn pacer(&self, exp: &Experiment) -> Pacer {
+    /// loop iterations; the family says how many a step takes).
+    fn pacer(&self, exp: &Experiment, family: &dyn Family) -> Pacer {
         let k = self.settings.steps_per_dispatch(exp);
         let fixed = self.settings.steps_per_dispatch.is_some();
         let software = self.ctx.adapter.as_ref().is_some_and(|a| a.is_software());
-        let max = if software && !fixed { (16_384 / (10 * exp.objective.dim() as u32 + 20)).max(1) } else { u32::MAX };
+        let max = if software && !fixed { (16_384 / family.loop_cost(exp.objective.dim())).max(1) } else { u32::MAX };
         let target = if software { SOFTWARE_DISPATCH_TARGET } else { DISPATCH_TARGET };
         Pacer::new(k, max, (!fixed).then_some(target))
     }
@@ -309,15 +314,13 @@ impl GpuEngine {
         resume: Option<Checkpoint>,
     ) -> Result<RawRun, Error> {
         let d = exp.objective.dim();
-        if d > MAX_GPU_DIM {
-            return Err(crate::backend::beyond_gpu(exp.objective.as_ref()));
-        }
+        // The family refuses what it cannot hold before anything is compiled.
         let pipes = self.pipelines(exp)?;
         // Stepping time starts here (kernel compilation, cached across runs, is left out).
         let began = Instant::now();
         let mut waited = Duration::ZERO;
         let shard_cap = self.settings.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(d, exp.precision, self.settings.pending())).max(1);
-        let mut pace = self.pacer(exp);
+        let mut pace = self.pacer(exp, pipes.family);
         let trace_len = exp.trace.map_or(0, |t| t.len(exp.steps, d));
         let trace_bytes = trace_len as u64 * 4;
         let lim = self.ctx.device.limits();
@@ -339,6 +342,7 @@ impl GpuEngine {
             init_points: read_only("escapade init point", exp.init.point_f32()),
         })?;
         let mut out = RawRun::new(exp, 0);
+        out.kernel_family = pipes.family.name().to_string();
         let mut totals = [0u32; COUNTERS];
         // The chains of this run by global index (a shard's, or all); draws are addressed by them.
         let range = exp.chain_range();
@@ -419,9 +423,9 @@ impl GpuEngine {
         waited: &mut Duration,
     ) -> Result<Option<Vec<u32>>, Error> {
         let ShardJob { exp, pipes, shared, n, offset, .. } = *run;
-        let shard = self.shard(exp, n, offset)?;
+        let shard = self.shard(exp, pipes.family, n, offset)?;
         let from = start.map_or(0, |s| s.t_end);
-        let buffers = Shared { xs: &shard.xs, states: &shard.states, trace: &shared.trace, init_points: &shared.init_points, xt: &shard.xt, data: &shared.data };
+        let buffers = Shared { bindings: pipes.family.bindings(), xs: &shard.xs, states: &shard.states, trace: &shared.trace, init_points: &shared.init_points, xt: &shard.xt, data: &shared.data };
         let groups = workgroups(n, self.max_groups_per_dim);
         let mut stream = Stream::new(&self.ctx, &pipes.layout, &pipes.step, &buffers, shard.params_record, groups, self.settings.in_flight(), from)?;
         stream.submit_init(&pipes.init)?;
@@ -536,16 +540,15 @@ impl GpuEngine {
     fn download_state(&self, exp: &Experiment, shard: &ShardBuffers) -> Result<ShardDownload, Error> {
         let states = self.ctx.read_back::<ChainState>(&shard.states, shard.chains as usize)?;
         crate::backend::check_labels(&|| exp.objective.wgsl_origin(), &states, &[])?;
-        let x = self.read_points(exp, &shard.xs, shard.chains)?;
-        let x_tilde = if exp.keeps_tilde() { self.read_points(exp, &shard.xt, shard.chains)? } else { Vec::new() };
+        let x = self.read_points(exp, shard, &shard.xs)?;
+        let x_tilde = if exp.keeps_tilde() { self.read_points(exp, shard, &shard.xt)? } else { Vec::new() };
         Ok((states, x, x_tilde))
     }
 
-    /// Reads n points stored at the experiment's precision. The device keeps them chain-major
-    /// interleaved, x[i * n + c], for coalesced access; the host gets rows per chain in f64
-    /// (exact for every storage type).
-    fn read_points(&self, exp: &Experiment, buf: &wgpu::Buffer, n: u32) -> Result<Vec<f64>, Error> {
-        let (n, d) = (n as usize, exp.objective.dim());
+    /// Reads the shard's points from `buf`, stored at the experiment's precision in the family's
+    /// layout; the host gets rows per chain in f64 (exact for every storage type).
+    fn read_points(&self, exp: &Experiment, shard: &ShardBuffers, buf: &wgpu::Buffer) -> Result<Vec<f64>, Error> {
+        let (n, d) = (shard.chains as usize, exp.objective.dim());
         let xs: Vec<f64> = match exp.precision {
             Precision::F64 => self.ctx.read_back(buf, n * d)?,
             Precision::F32 => self.ctx.read_back::<f32>(buf, n * d)?.into_iter().map(f64::from).collect(),
@@ -557,19 +560,19 @@ impl GpuEngine {
         let mut x = vec![0.0; n * d];
         for c in 0..n {
             for i in 0..d {
-                x[c * d + i] = xs[i * n + c];
+                x[c * d + i] = xs[shard.family.point_index(c, i, n)];
             }
         }
         Ok(x)
     }
 
     /// Writes rows of points (the inverse of read_points).
-    fn write_points(&self, exp: &Experiment, buf: &wgpu::Buffer, rows: &[f64], n: u32) {
-        let (n, d) = (n as usize, exp.objective.dim());
+    fn write_points(&self, exp: &Experiment, shard: &ShardBuffers, buf: &wgpu::Buffer, rows: &[f64]) {
+        let (n, d) = (shard.chains as usize, exp.objective.dim());
         let mut xs = vec![0.0f64; n * d];
         for c in 0..n {
             for i in 0..d {
-                xs[i * n + c] = rows[c * d + i];
+                xs[shard.family.point_index(c, i, n)] = rows[c * d + i];
             }
         }
         let q = &self.ctx.queue;
@@ -588,14 +591,14 @@ impl GpuEngine {
     fn upload_state(&self, exp: &Experiment, shard: &ShardBuffers, s: &InFlightShard) -> Result<(), Error> {
         self.ctx.scoped("restoring a checkpoint", || {
             self.ctx.queue.write_buffer(&shard.states, 0, bytemuck::cast_slice(&s.states));
-            self.write_points(exp, &shard.xs, &s.x, shard.chains);
+            self.write_points(exp, shard, &shard.xs, &s.x);
             if exp.keeps_tilde() && s.x_tilde.len() == s.x.len() {
-                self.write_points(exp, &shard.xt, &s.x_tilde, shard.chains);
+                self.write_points(exp, shard, &shard.xt, &s.x_tilde);
             }
         })
     }
 
-    fn shard(&self, exp: &Experiment, n: u32, offset: u32) -> Result<ShardBuffers, Error> {
+    fn shard(&self, exp: &Experiment, family: &'static dyn Family, n: u32, offset: u32) -> Result<ShardBuffers, Error> {
         let d = exp.objective.dim() as u64;
         // PEND events per chain per dispatch always fit: no event is ever dropped.
         let capacity = n.saturating_mul(self.settings.pending());
@@ -604,6 +607,7 @@ impl GpuEngine {
         }
         let params_record = KernelParams::new(exp, n, offset, 0, capacity);
         self.ctx.scoped("allocating chain buffers", || ShardBuffers {
+            family,
             chains: n,
             params_record,
             xs: self.storage("escapade x", u64::from(n) * d * exp.precision.bytes()),

@@ -4,8 +4,8 @@
 //! loop the benchmarks measure the full step against.
 
 use super::context::GpuContext;
-use super::shader::{WORKGROUP_SIZE, bare_source, hvp_source, layout_entries};
-use crate::abi::{DATA, HVP_BINDINGS, HvpParams};
+use super::shader::{WORKGROUP_SIZE, bare_source, bind_entries, hvp_source, layout_entries};
+use crate::abi::{HVP_BINDINGS, HvpParams};
 use crate::Error;
 use crate::objective::Objective;
 use wgpu::util::DeviceExt;
@@ -79,14 +79,8 @@ impl<'a> PointKernel<'a> {
                 usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
                 mapped_at_creation: false,
             });
-            // The buffers in HVP_BINDINGS' order, then the objective's data.
-            let buffers = [&params, &p, &v, &out];
-            let entries: Vec<_> = HVP_BINDINGS
-                .iter()
-                .zip(buffers)
-                .map(|(b, buf)| wgpu::BindGroupEntry { binding: b.number, resource: buf.as_entire_binding() })
-                .chain([wgpu::BindGroupEntry { binding: DATA.number, resource: self.data.as_entire_binding() }])
-                .collect();
+            let named = [("hvp_params", &params), ("hvp_points", &p), ("hvp_vectors", &v), ("hvp_out", &out), ("data", &self.data)];
+            let entries = bind_entries(&HVP_BINDINGS, &named)?;
             let bind = dev.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &self.layout, entries: &entries });
             let groups = (n as u32).div_ceil(WORKGROUP_SIZE);
             let gx = groups.min(dev.limits().max_compute_workgroups_per_dimension);
@@ -100,8 +94,8 @@ impl<'a> PointKernel<'a> {
                 }
                 self.ctx.queue.submit([enc.finish()]);
             }
-            out
-        })?;
+            Ok(out)
+        })??;
         self.ctx.read_back(&out, points.len())
     }
 }
@@ -174,5 +168,31 @@ mod tests {
         }
         assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-5), "{got:?} vs {want:?}");
         assert!(got != start, "the loop did not move");
+    }
+
+    /// Buffers are bound by name: every binding gets the buffer named for it, whatever order
+    /// they are listed in; a missing or unknown name is an error, not a swap.
+    #[test]
+    fn buffers_are_bound_by_name() {
+        let Ok(ctx) = super::GpuContext::new() else {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but no GPU adapter");
+            return;
+        };
+        let buf = |label| ctx.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size: 16, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false });
+        let (a, b, c, d, e) = (buf("a"), buf("b"), buf("c"), buf("d"), buf("e"));
+        let bindings = &super::HVP_BINDINGS;
+        let named = [("data", &e), ("hvp_out", &d), ("hvp_params", &a), ("hvp_vectors", &c), ("hvp_points", &b)];
+        let entries = super::bind_entries(bindings, &named).unwrap();
+        let number = |name: &str| bindings.iter().chain([&crate::abi::DATA]).find(|x| x.name == name).unwrap().number;
+        for (name, want) in [("hvp_params", &a), ("hvp_points", &b), ("hvp_vectors", &c), ("hvp_out", &d), ("data", &e)] {
+            let entry = entries.iter().find(|en| en.binding == number(name)).unwrap();
+            let wgpu::BindingResource::Buffer(got) = &entry.resource else { panic!("{name}: not a buffer") };
+            assert!(got.buffer == want, "{name} got another buffer");
+        }
+        let e1 = super::bind_entries(bindings, &named[1..]).unwrap_err().to_string();
+        assert!(e1.contains("no buffer") && e1.contains("data"), "{e1}");
+        let extra = [named.as_slice(), &[("bogus", &a)]].concat();
+        let e2 = super::bind_entries(bindings, &extra).unwrap_err().to_string();
+        assert!(e2.contains("bogus"), "{e2}");
     }
 }

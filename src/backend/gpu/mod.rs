@@ -6,6 +6,7 @@ mod context;
 mod devices;
 mod dispatch;
 mod driver;
+mod family;
 pub mod hvp;
 pub mod probe;
 pub mod shader;

@@ -119,6 +119,22 @@ fn point_source(objective: &dyn Objective, consts: &str, logic: &str) -> String 
     resolve_real(format!("{directives}{header}const WG: u32 = {WORKGROUP_SIZE}u;\n{consts}{contract}{own}\n{}{logic}", load_stub(&own)), Precision::F32)
 }
 
+/// Bind-group entries for `bindings` plus the objective's data binding, each binding given the
+/// buffer of its name in `buffers`: a binding without a buffer, or a buffer no binding names, is
+/// refused here, so reordering a bindings table can never swap two buffers silently.
+pub fn bind_entries<'a>(bindings: &[Binding], buffers: &[(&str, &'a wgpu::Buffer)]) -> Result<Vec<wgpu::BindGroupEntry<'a>>, Error> {
+    let all: Vec<&Binding> = bindings.iter().chain([&abi::DATA]).collect();
+    if let Some((name, _)) = buffers.iter().find(|(name, _)| !all.iter().any(|b| b.name == *name)) {
+        return Err(Error::Gpu(format!("a buffer for {name}, which the kernel does not bind")));
+    }
+    all.iter()
+        .map(|b| match buffers.iter().find(|(name, _)| *name == b.name) {
+            Some((_, buf)) => Ok(wgpu::BindGroupEntry { binding: b.number, resource: buf.as_entire_binding() }),
+            None => Err(Error::Gpu(format!("no buffer for the kernel's binding {}", b.name))),
+        })
+        .collect()
+}
+
 /// Bind-group layout entries for `bindings` plus the objective's data binding (compute stage).
 pub fn layout_entries(bindings: &[Binding]) -> Vec<wgpu::BindGroupLayoutEntry> {
     bindings
