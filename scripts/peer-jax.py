@@ -83,28 +83,24 @@ import time
 # name -> objective, dimension, measurements m (phase retrieval), chains, extra escapade flags,
 # default step budgets (S1, S2) chosen so that the longer run of the slowest engine takes
 # seconds, not minutes, on a 2-core machine.
+def workload(title, objective, dim, m, chains, init, steps):
+    """One workload: escapade's flags follow from the objective, dimension and m."""
+    flags = ["--objective", objective]
+    if objective != "toy-saddle":
+        flags += ["--dim", str(dim)]
+    if m is not None:
+        flags += ["--m", str(m)]
+    return dict(title=title, objective=objective, dim=dim, m=m, chains=chains, flags=flags, init=init, steps=steps)
+
+
 WORKLOADS = {
-    "toy": dict(
-        title="toy saddle d=2",
-        objective="toy-saddle", dim=2, m=None, chains=65536,
-        flags=["--objective", "toy-saddle"],
-        init="uniform:1",
-        steps=(1000, 4000),
-    ),
-    "quartic": dict(
-        title="quartic d=16",
-        objective="quartic", dim=16, m=None, chains=16384,
-        flags=["--objective", "quartic", "--dim", "16"],
-        init="uniform:1",
-        steps=(1000, 4000),
-    ),
-    "phase": dict(
-        title="phase retrieval d=32 m=128",
-        objective="phase-retrieval", dim=32, m=128, chains=4096,
-        flags=["--objective", "phase-retrieval", "--dim", "32", "--m", "128"],
-        init="uniform:0.1",
-        steps=(100, 400),
-    ),
+    "toy": workload("toy saddle d=2", "toy-saddle", 2, None, 65536, "uniform:1", (1000, 4000)),
+    "quartic": workload("quartic d=16", "quartic", 16, None, 16384, "uniform:1", (1000, 4000)),
+    "phase": workload("phase retrieval d=32 m=128", "phase-retrieval", 32, 128, 4096, "uniform:0.1", (100, 400)),
+    # The any-dimension issue's larger workloads (CPU backend only: the GPU path's kernel holds
+    # d <= 256 per invocation).
+    "phase256": workload("phase retrieval d=256 m=2048", "phase-retrieval", 256, 2048, 1024, "uniform:0.1", (10, 40)),
+    "quartic1024": workload("quartic d=1024", "quartic", 1024, None, 4096, "uniform:1", (100, 400)),
 }
 
 # escapade's per-objective PGD defaults (Objective::default_params in src/objective/*.rs), used

@@ -15,6 +15,8 @@ pub struct PhaseRetrieval {
     d: usize,
     m: usize,
     a: Vec<f64>,
+    /// A rounded to f32 once, for the f32 lanes (the scalar path rounds each use the same way).
+    a32: Vec<f32>,
     y: Vec<f64>,
     x_star: Option<Vec<f64>>,
 }
@@ -34,7 +36,7 @@ impl PhaseRetrieval {
         let norm = x_star.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-300);
         x_star.iter_mut().for_each(|v| *v /= norm);
         let y = (0..m).map(|i| (0..d).map(|j| a[i * d + j] * x_star[j]).sum::<f64>().powi(2)).collect();
-        Ok(PhaseRetrieval { d, m, a, y, x_star: Some(x_star) })
+        Ok(PhaseRetrieval { d, m, a32: a.iter().map(|&v| v as f32).collect(), a, y, x_star: Some(x_star) })
     }
 
     /// From a measurement matrix A (m x d) and measurements y (m values).
@@ -43,7 +45,7 @@ impl PhaseRetrieval {
         if let Some(bad) = y.data.iter().find(|v| **v < 0.0) {
             return Err(Error::invalid("y", "squared magnitudes >= 0", bad));
         }
-        Ok(PhaseRetrieval { d: a.cols, m: a.rows, a: a.data, y: y.data, x_star: None })
+        Ok(PhaseRetrieval { d: a.cols, m: a.rows, a32: a.data.iter().map(|&v| v as f32).collect(), a: a.data, y: y.data, x_star: None })
     }
 
     /// The planted solution, when generated.
@@ -76,14 +78,20 @@ impl PhaseRetrieval {
 
     /// [`PhaseRetrieval::eval`] for [`LANES`] points side by side (each row of A read once for all
     /// lanes, each lane bit for bit the scalar path: see `sums_lanes`).
-    pub fn eval_lanes<T: Float>(&self, x: &[[T; LANES]], g: &mut [[T; LANES]]) -> [Eval<T>; LANES] {
-        // The sums run on SUM_LANES lanes at a time: measured faster than all LANES at once
-        // (BENCHMARKS.md, the lockstep CPU step).
+    pub fn eval_lanes<T: Float + 'static>(&self, x: &[[T; LANES]], g: &mut [[T; LANES]]) -> [Eval<T>; LANES] {
+        // A in T, rounded once (the same bits as rounding each use).
+        let (a32, a64): (&dyn std::any::Any, &dyn std::any::Any) = (&self.a32, &self.a);
+        let a: std::borrow::Cow<[T]> = match a32.downcast_ref::<Vec<T>>().or_else(|| a64.downcast_ref::<Vec<T>>()) {
+            Some(v) => std::borrow::Cow::Borrowed(v),
+            None => self.a.iter().map(|&v| to_float::<T>(v)).collect(),
+        };
+        // The sums run on SUM_LANES lanes at a time (all of them since the sums take four rows
+        // of A at once: BENCHMARKS.md, "Phase retrieval's sums, four rows at a time").
         let mut f = [T::zero(); LANES];
         let (mut xh, mut gh) = (vec![[T::zero(); SUM_LANES]; self.d], vec![[T::zero(); SUM_LANES]; self.d]);
         for h in (0..LANES).step_by(SUM_LANES) {
             xh.iter_mut().zip(x).for_each(|(part, row)| part.copy_from_slice(&row[h..h + SUM_LANES]));
-            f[h..h + SUM_LANES].copy_from_slice(&sums_lanes(&self.a, &self.y, &xh, &mut gh));
+            f[h..h + SUM_LANES].copy_from_slice(&sums_lanes(&a, &self.y, &xh, &mut gh));
             g.iter_mut().zip(&gh).for_each(|(row, part)| row[h..h + SUM_LANES].copy_from_slice(part));
         }
         let inv_m = to_float::<T>(1.0 / self.m as f64);
@@ -196,6 +204,23 @@ impl Objective for PhaseRetrieval {
     fn eval_lanes_f32(&self, x: &[[f32; LANES]], g: &mut [[f32; LANES]]) -> [Eval<f32>; LANES] {
         self.eval_lanes(x, g)
     }
+    /// H v = (1/m) sum_k (3 (a_k.x)^2 - y_k) (a_k.v) a_k: one pass over A, exact (the judging of
+    /// resting points otherwise takes two gradients per product by central differences).
+    fn hvp_f64(&self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        out.iter_mut().for_each(|o| *o = 0.0);
+        for (row, yk) in self.a.chunks_exact(self.d).zip(&self.y) {
+            let (mut ax, mut av) = (0.0, 0.0);
+            for ((a, xi), vi) in row.iter().zip(x).zip(v) {
+                ax += a * xi;
+                av += a * vi;
+            }
+            let w = (3.0 * ax * ax - yk) * av;
+            out.iter_mut().zip(row).for_each(|(o, a)| *o += w * a);
+        }
+        let inv_m = 1.0 / self.m as f64;
+        out.iter_mut().for_each(|o| *o *= inv_m);
+        true
+    }
     fn eval_lanes_f64(&self, x: &[[f64; LANES]], g: &mut [[f64; LANES]]) -> [Eval<f64>; LANES] {
         self.eval_lanes(x, g)
     }
@@ -272,7 +297,40 @@ mod tests {
     /// Packs of lanes give each lane's scalar result bit for bit, in f32 and f64.
     #[test]
     fn lanes_are_the_scalar_path_bit_for_bit() {
-        let pr = PhaseRetrieval::generate(7, 40, 3).unwrap();
+        // m = 42: blocks of four rows and two rows left over.
+        for m in [40, 42] {
+            lanes_match_the_scalar_path(m);
+        }
+    }
+
+    /// The exact Hessian-vector product against central differences of the f64 gradient, at
+    /// random points and directions of two problem sizes.
+    #[test]
+    fn hessian_vector_products_match_finite_differences() {
+        for (d, m, seed) in [(3, 20, 1), (9, 45, 4)] {
+            let pr = PhaseRetrieval::generate(d, m, seed).unwrap();
+            for k in 0..4u32 {
+                let x = crate::rng::data_normals(seed + 10, k, d);
+                let v = crate::rng::data_normals(seed + 20, k, d);
+                let mut exact = vec![0.0; d];
+                assert!(pr.hvp_f64(&x, &v, &mut exact));
+                let h = 1e-5;
+                let (mut gp, mut gm) = (vec![0.0; d], vec![0.0; d]);
+                let xp: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a + h * b).collect();
+                let xm: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a - h * b).collect();
+                pr.eval_f64(&xp, &mut gp);
+                pr.eval_f64(&xm, &mut gm);
+                let scale = exact.iter().map(|e| e.abs()).fold(1.0, f64::max);
+                for i in 0..d {
+                    let fd = (gp[i] - gm[i]) / (2.0 * h);
+                    assert!((fd - exact[i]).abs() <= 1e-6 * scale, "d {d} point {k} coordinate {i}: {fd} vs {}", exact[i]);
+                }
+            }
+        }
+    }
+
+    fn lanes_match_the_scalar_path(m: usize) {
+        let pr = PhaseRetrieval::generate(7, m, 3).unwrap();
         let point = |l: usize, i: usize| ((l * 7 + i) as f64 * 0.37).sin();
         let x64: Vec<[f64; LANES]> = (0..7).map(|i| std::array::from_fn(|l| point(l, i))).collect();
         let x32: Vec<[f32; LANES]> = x64.iter().map(|r| r.map(|v| v as f32)).collect();
@@ -366,7 +424,7 @@ mod tests {
 }
 
 /// Lanes of one call of `sums_lanes` (a divisor of [`LANES`]).
-const SUM_LANES: usize = 8;
+const SUM_LANES: usize = 16;
 
 /// The sums of [`PhaseRetrieval::eval`] for [`SUM_LANES`] points side by side: sum_k r_k^2 per lane
 /// returned, sum_k r_k (a_k.x) a_k into `g` (unscaled), r_k = (a_k.x)^2 - y_k. Each row of A is
@@ -375,14 +433,49 @@ const SUM_LANES: usize = 8;
 /// the widest vector unit the CPU has, picked at run time: Rust never fuses a multiply and an add
 /// on its own, so every build gives the same bits.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
-fn sums_lanes<T: Float>(a: &[f64], y: &[f64], x: &[[T; SUM_LANES]], g: &mut [[T; SUM_LANES]]) -> [T; SUM_LANES] {
+fn sums_lanes<T: Float>(a: &[T], y: &[f64], x: &[[T; SUM_LANES]], g: &mut [[T; SUM_LANES]]) -> [T; SUM_LANES] {
     let d = x.len();
     g.iter_mut().for_each(|row| *row = [T::zero(); SUM_LANES]);
     let mut f = [T::zero(); SUM_LANES];
-    for (row, yk) in a.chunks_exact(d).zip(y) {
+    // ROWS rows of A at a time: x and g are loaded (and g stored) once per ROWS rows instead of
+    // once per row, and ROWS independent sums hide the adds' latency. Each lane's sums still run
+    // over i (A x) and over k (the gradient) in the scalar path's order, so the bits are the same.
+    const ROWS: usize = 4;
+    let whole = y.len() / ROWS * ROWS;
+    for (block, yb) in a[..whole * d].chunks_exact(ROWS * d).zip(y.chunks_exact(ROWS)) {
+        let rows: [&[T]; ROWS] = std::array::from_fn(|j| &block[j * d..(j + 1) * d]);
+        let mut ax = [[T::zero(); SUM_LANES]; ROWS];
+        for (i, xi) in x.iter().enumerate() {
+            for (axj, row) in ax.iter_mut().zip(&rows) {
+                let a = row[i];
+                for l in 0..SUM_LANES {
+                    axj[l] = axj[l] + a * xi[l];
+                }
+            }
+        }
+        let mut w = [[T::zero(); SUM_LANES]; ROWS];
+        for ((wj, axj), yk) in w.iter_mut().zip(&ax).zip(yb) {
+            let yk = to_float::<T>(*yk);
+            for l in 0..SUM_LANES {
+                let r = axj[l] * axj[l] - yk;
+                f[l] = f[l] + r * r;
+                wj[l] = r * axj[l];
+            }
+        }
+        for (i, gi) in g.iter_mut().enumerate() {
+            for (wj, row) in w.iter().zip(&rows) {
+                let a = row[i];
+                for l in 0..SUM_LANES {
+                    gi[l] = gi[l] + wj[l] * a;
+                }
+            }
+        }
+    }
+    // The rows left over, one at a time.
+    for (row, yk) in a[whole * d..].chunks_exact(d).zip(&y[whole..]) {
         let mut ax = [T::zero(); SUM_LANES];
         for (a, xi) in row.iter().zip(x) {
-            let a = to_float::<T>(*a);
+            let a = *a;
             for l in 0..SUM_LANES {
                 ax[l] = ax[l] + a * xi[l];
             }
@@ -395,7 +488,7 @@ fn sums_lanes<T: Float>(a: &[f64], y: &[f64], x: &[[T; SUM_LANES]], g: &mut [[T;
             w[l] = r * ax[l];
         }
         for (a, gi) in row.iter().zip(g.iter_mut()) {
-            let a = to_float::<T>(*a);
+            let a = *a;
             for l in 0..SUM_LANES {
                 gi[l] = gi[l] + w[l] * a;
             }
