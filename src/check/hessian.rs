@@ -27,7 +27,7 @@
 //! it equals |beta_m s_m| up to rounding; for noisy ones (f32 central differences) it also
 //! contains the product error, so it stays honest where the recurrence's estimate is not.
 
-use crate::objective::Objective;
+use crate::objective::{LANES, Objective};
 use crate::{Error, linalg, rng};
 use rayon::prelude::*;
 
@@ -365,11 +365,36 @@ impl Products for CpuProducts<'_> {
         }
         let d = obj.dim();
         let mut out = vec![0.0; vectors.len()];
-        out.par_chunks_mut(d).enumerate().for_each(|(i, o)| {
-            let vi = &vectors[i * d..(i + 1) * d];
+        if d == 0 {
+            return Ok(out);
+        }
+        // Packs of LANES points, multiplied together where the objective can (each lane is the
+        // scalar product bit for bit, so a point's product does not depend on its pack).
+        out.par_chunks_mut(d * LANES).enumerate().for_each(|(p, o)| {
+            let first = p * LANES;
+            let n = o.len() / d;
+            fn row(buf: &[f64], at: usize, d: usize) -> &[f64] {
+                &buf[at * d..(at + 1) * d]
+            }
             // Points that have stopped get zero rows; their product is zero, skip computing it.
-            if vi.iter().any(|&a| a != 0.0) {
-                hvp_f64(obj, &points[i * d..(i + 1) * d], vi, o);
+            let moving: Vec<bool> = (0..n).map(|k| row(vectors, first + k, d).iter().any(|&a| a != 0.0)).collect();
+            if !moving.contains(&true) {
+                return;
+            }
+            if n == LANES && obj.lanes() {
+                let lanes = |buf: &[f64]| -> Vec<[f64; LANES]> { (0..d).map(|i| std::array::from_fn(|l| buf[(first + l) * d + i])).collect() };
+                let mut prod = vec![[0.0; LANES]; d];
+                if obj.hvp_lanes_f64(&lanes(points), &lanes(vectors), &mut prod) {
+                    for (k, ok) in o.chunks_mut(d).enumerate() {
+                        if moving[k] {
+                            ok.iter_mut().zip(&prod).for_each(|(a, r)| *a = r[k]);
+                        }
+                    }
+                    return;
+                }
+            }
+            for (k, ok) in o.chunks_mut(d).enumerate().filter(|(k, _)| moving[*k]) {
+                hvp_f64(obj, row(points, first + k, d), row(vectors, first + k, d), ok);
             }
         });
         Ok(out)

@@ -118,6 +118,12 @@ pub trait Objective: Send + Sync + Debug {
     fn hvp_f64(&self, _x: &[f64], _v: &[f64], _out: &mut [f64]) -> bool {
         false
     }
+    /// [`Objective::hvp_f64`] for [`LANES`] points side by side (lane-interleaved as in
+    /// [`Objective::eval_lanes_f64`]), each lane bit for bit the scalar product; false where the
+    /// objective has no such batch (callers then take the points one at a time).
+    fn hvp_lanes_f64(&self, _x: &[[f64; LANES]], _v: &[[f64; LANES]], _out: &mut [[f64; LANES]]) -> bool {
+        false
+    }
     /// Bytes of private memory one GPU invocation of the objective's own WGSL holds beyond the
     /// kernel's (a custom objective's `var<private>` globals and function variables); the memory
     /// estimate counts them per running invocation.

@@ -221,6 +221,12 @@ impl Objective for PhaseRetrieval {
         out.iter_mut().for_each(|o| *o *= inv_m);
         true
     }
+    fn hvp_lanes_f64(&self, x: &[[f64; LANES]], v: &[[f64; LANES]], out: &mut [[f64; LANES]]) -> bool {
+        hvp_lanes(&self.a, &self.y, x, v, out);
+        let inv_m = 1.0 / self.m as f64;
+        out.iter_mut().for_each(|row| row.iter_mut().for_each(|o| *o *= inv_m));
+        true
+    }
     fn eval_lanes_f64(&self, x: &[[f64; LANES]], g: &mut [[f64; LANES]]) -> [Eval<f64>; LANES] {
         self.eval_lanes(x, g)
     }
@@ -329,6 +335,24 @@ mod tests {
         }
     }
 
+    /// The batch of products is the scalar product lane by lane, bit for bit.
+    #[test]
+    fn hessian_vector_products_in_lanes_are_the_scalar_ones() {
+        let (d, m) = (6, 33);
+        let pr = PhaseRetrieval::generate(d, m, 5).unwrap();
+        let x: Vec<[f64; LANES]> = (0..d).map(|i| std::array::from_fn(|l| ((l * 5 + i) as f64 * 0.71).sin())).collect();
+        let v: Vec<[f64; LANES]> = (0..d).map(|i| std::array::from_fn(|l| ((l * 3 + 2 * i) as f64 * 0.43).cos())).collect();
+        let mut out = vec![[0.0; LANES]; d];
+        assert!(pr.hvp_lanes_f64(&x, &v, &mut out));
+        for l in 0..LANES {
+            let (xl, vl): (Vec<f64>, Vec<f64>) = (x.iter().map(|r| r[l]).collect(), v.iter().map(|r| r[l]).collect());
+            let mut want = vec![0.0; d];
+            pr.hvp_f64(&xl, &vl, &mut want);
+            let got: Vec<f64> = out.iter().map(|r| r[l]).collect();
+            assert_eq!(got.iter().map(|g| g.to_bits()).collect::<Vec<_>>(), want.iter().map(|g| g.to_bits()).collect::<Vec<_>>(), "lane {l}");
+        }
+    }
+
     fn lanes_match_the_scalar_path(m: usize) {
         let pr = PhaseRetrieval::generate(7, m, 3).unwrap();
         let point = |l: usize, i: usize| ((l * 7 + i) as f64 * 0.37).sin();
@@ -420,6 +444,32 @@ mod tests {
             Matrix { rows: 3, cols: 1, data: vec![1.0; 3] },
         );
         assert!(bad.unwrap_err().to_string().contains("y"));
+    }
+}
+
+/// The unscaled sums of [`Objective::hvp_f64`] for [`LANES`] points and directions side by side:
+/// each row of A read once for all lanes, every lane the scalar product's operations in its order.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
+fn hvp_lanes(a: &[f64], y: &[f64], x: &[[f64; LANES]], v: &[[f64; LANES]], out: &mut [[f64; LANES]]) {
+    let d = x.len();
+    out.iter_mut().for_each(|row| *row = [0.0; LANES]);
+    for (row, yk) in a.chunks_exact(d).zip(y) {
+        let (mut ax, mut av) = ([0.0f64; LANES], [0.0f64; LANES]);
+        for ((a, xi), vi) in row.iter().zip(x).zip(v) {
+            for l in 0..LANES {
+                ax[l] += a * xi[l];
+                av[l] += a * vi[l];
+            }
+        }
+        let mut w = [0.0f64; LANES];
+        for l in 0..LANES {
+            w[l] = (3.0 * ax[l] * ax[l] - yk) * av[l];
+        }
+        for (a, o) in row.iter().zip(out.iter_mut()) {
+            for l in 0..LANES {
+                o[l] += w[l] * a;
+            }
+        }
     }
 }
 
