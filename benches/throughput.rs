@@ -12,6 +12,10 @@
 //!
 //! Run: `cargo bench --bench throughput` (ESCAPADE_BENCH_STEPS=S2 overrides 400; S1 = S2 / 4;
 //! ESCAPADE_BENCH_CHAINS=N runs every workload with N chains, e.g. 1048576 on a real GPU).
+//! ESCAPADE_BENCH_LARGE=1 adds the any-dimension workloads (phase retrieval d = 256, m = 2048,
+//! 1024 chains; quartic d = 1024, 4096 chains; matrix factorization n = 512, r = 4, 256 chains),
+//! where the GPU path runs its cooperative kernel family (d > 256) and has no bare loop (that
+//! loop holds a chain per invocation).
 
 use criterion::{Criterion, Throughput};
 use escapade::advanced::{BareLoop, run_cpu_engine};
@@ -31,18 +35,25 @@ struct Workload {
     flops: fn(usize) -> f64,
 }
 
-fn workloads(chains: Option<u32>) -> Vec<Workload> {
+fn workloads(chains: Option<u32>, large: bool) -> Vec<Workload> {
     let spec = |name, d| ObjectiveSpec::from_name(name, d).unwrap();
-    let mut phase = spec("phase-retrieval", 32);
-    if let ObjectiveSpec::PhaseRetrieval { m, .. } = &mut phase {
-        *m = 128;
-    }
-    vec![
+    let phase = |dim, m| ObjectiveSpec::PhaseRetrieval { dim, m, data: escapade::objective::DataSource::Seed(0) };
+    let mut out = vec![
         Workload { name: "toy saddle d=2", objective: spec("toy-saddle", 2), chains: chains.unwrap_or(65_536), init: Init::Normal(1.0), eta: None, flops: |_| 12.0 },
         Workload { name: "quartic d=16", objective: spec("quartic", 16), chains: chains.unwrap_or(16_384), init: Init::Normal(0.01), eta: None, flops: |d| 8.0 * d as f64 },
         // 2 m d for A x, 2 m d for A^T w, 5 m for the residuals and f, d to scale.
-        Workload { name: "phase retrieval d=32 m=128", objective: phase, chains: chains.unwrap_or(4_096), init: Init::Normal(0.1), eta: Some(0.02), flops: |d| 4.0 * 128.0 * d as f64 + 5.0 * 128.0 + d as f64 },
-    ]
+        Workload { name: "phase retrieval d=32 m=128", objective: phase(32, 128), chains: chains.unwrap_or(4_096), init: Init::Normal(0.1), eta: Some(0.02), flops: |d| 4.0 * 128.0 * d as f64 + 5.0 * 128.0 + d as f64 },
+    ];
+    if large {
+        let mf = ObjectiveSpec::MatrixFactorization { n: 512, rank: 4, spectrum: None, data: escapade::objective::DataSource::Seed(0) };
+        out.extend([
+            Workload { name: "phase retrieval d=256 m=2048", objective: phase(256, 2048), chains: chains.unwrap_or(1_024), init: Init::Normal(0.1), eta: Some(0.02), flops: |d| 4.0 * 2048.0 * d as f64 + 5.0 * 2048.0 + d as f64 },
+            Workload { name: "quartic d=1024", objective: spec("quartic", 1024), chains: chains.unwrap_or(4_096), init: Init::Normal(0.01), eta: None, flops: |d| 8.0 * d as f64 },
+            // Per (i, j): 2 r for <U_i, U_j>, 3 for the residual and f, 3 r for 2 e U_j; n = d / 4.
+            Workload { name: "matrix factorization n=512 r=4", objective: mf, chains: chains.unwrap_or(256), init: Init::Normal(0.1), eta: None, flops: |d| ((d / 4) * (d / 4)) as f64 * (5.0 * 4.0 + 3.0) },
+        ]);
+    }
+    out
 }
 
 fn experiment(w: &Workload, steps: u32) -> Experiment {
@@ -137,7 +148,8 @@ fn main() {
     let peak = cpu_peak();
     println!("CPU peak (this machine, {} threads): {peak:.1} GFLOP/s", rayon::current_num_threads());
     println!("{:<28} {:>6} {:>12} {:>12} {:>8} {:>10}", "workload", "path", "full step", "bare loop", "ratio", "GFLOP/s");
-    for w in workloads(chains) {
+    let large = std::env::var("ESCAPADE_BENCH_LARGE").is_ok_and(|v| v == "1");
+    for w in workloads(chains, large) {
         let exp = experiment(&w, s2);
         let obj = exp.objective.clone();
         let d = obj.dim();
@@ -153,7 +165,11 @@ fn main() {
         let cpu_full = marginal(w.chains, s1, s2, &mut |s| { run_cpu_engine(&experiment(&w, s), &mut |_| {}, None, None).unwrap(); });
         let cpu_bare_rate = marginal(w.chains, s1, s2, &mut |s| { std::hint::black_box(cpu_bare(obj.as_ref(), &starts, eta, s)); });
         row("cpu", cpu_full, cpu_bare_rate);
-        if let Some(engine) = &gpu {
+        if let Some(engine) = gpu.as_ref().filter(|_| d > 256) {
+            let gpu_full = marginal(w.chains, s1, s2, &mut |s| { engine.run(&experiment(&w, s), &mut |_| {}).unwrap(); });
+            let gflops = gpu_full * (w.flops)(d) / 1e9;
+            println!("{:<28} {:>6} {gpu_full:>12.3e} {:>12} {:>8} {gflops:>10.2}  (cooperative kernel)", w.name, "gpu", "-", "-");
+        } else if let Some(engine) = &gpu {
             let gpu_full = marginal(w.chains, s1, s2, &mut |s| { engine.run(&experiment(&w, s), &mut |_| {}).unwrap(); });
             // Dispatches of `per` steps (software adapters cut long loops); s1 and s2 rounded to
             // whole dispatches, the rate from the steps actually taken.

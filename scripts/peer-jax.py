@@ -83,24 +83,28 @@ import time
 # name -> objective, dimension, measurements m (phase retrieval), chains, extra escapade flags,
 # default step budgets (S1, S2) chosen so that the longer run of the slowest engine takes
 # seconds, not minutes, on a 2-core machine.
-def workload(title, objective, dim, m, chains, init, steps):
-    """One workload: escapade's flags follow from the objective, dimension and m."""
+def workload(title, objective, dim, m, chains, init, steps, rank=None):
+    """One workload: escapade's flags follow from the objective, dimension, m and (matrix
+    factorization, whose --dim is n and whose dimension is n * rank) the rank."""
     flags = ["--objective", objective]
-    if objective != "toy-saddle":
+    if rank is not None:
+        flags += ["--dim", str(dim // rank), "--rank", str(rank)]
+    elif objective != "toy-saddle":
         flags += ["--dim", str(dim)]
     if m is not None:
         flags += ["--m", str(m)]
-    return dict(title=title, objective=objective, dim=dim, m=m, chains=chains, flags=flags, init=init, steps=steps)
+    return dict(title=title, objective=objective, dim=dim, m=m, rank=rank, chains=chains, flags=flags, init=init, steps=steps)
 
 
 WORKLOADS = {
     "toy": workload("toy saddle d=2", "toy-saddle", 2, None, 65536, "uniform:1", (1000, 4000)),
     "quartic": workload("quartic d=16", "quartic", 16, None, 16384, "uniform:1", (1000, 4000)),
     "phase": workload("phase retrieval d=32 m=128", "phase-retrieval", 32, 128, 4096, "uniform:0.1", (100, 400)),
-    # The any-dimension issue's larger workloads (CPU backend only: the GPU path's kernel holds
-    # d <= 256 per invocation).
+    # The any-dimension issue's larger workloads (beyond d = 256 the GPU path runs its
+    # cooperative kernel family).
     "phase256": workload("phase retrieval d=256 m=2048", "phase-retrieval", 256, 2048, 1024, "uniform:0.1", (10, 40)),
     "quartic1024": workload("quartic d=1024", "quartic", 1024, None, 4096, "uniform:1", (100, 400)),
+    "mf512": workload("matrix factorization n=512 r=4", "matrix-factorization", 2048, None, 256, "uniform:0.1", (4, 12), rank=4),
 }
 
 # escapade's per-objective PGD defaults (Objective::default_params in src/objective/*.rs), used
@@ -110,6 +114,8 @@ DEFAULT_PARAMS = {
     # quartic: eta = 0.1 / max |l_i|, and the default spectrum (-1, 1, ..., 1) has max |l_i| = 1.
     "quartic": dict(eta=0.1, radius=0.01, g_thres=1e-3, f_thres=1e-3, t_thres=20),
     "phase-retrieval": dict(eta=0.1, radius=0.01, g_thres=1e-3, f_thres=1e-4, t_thres=20),
+    # eta = 0.05 / max |lambda(M)|, and the default spectrum has max 1.
+    "matrix-factorization": dict(eta=0.05, radius=0.01, g_thres=1e-3, f_thres=1e-4, t_thres=20),
 }
 
 # Flags that make an escapade run time the stepping and little else: no progress output, no
@@ -260,6 +266,24 @@ def jax_objective(wl, data_seed):
             dot = jnp.dot(x, xs)
             n2 = jnp.dot(x, x)
             return ((dot * dot >= 0.81 * n2) & (n2 > 0)).astype(jnp.int32)
+
+    elif wl["objective"] == "matrix-factorization":
+        # f(U) = 1/2 ||U U^T - M||_F^2, U n x r (x = vec(U), row-major), M = Q diag(1 (r times),
+        # 0, ...) Q^T with Q orthogonal from NumPy (escapade draws its own: same shapes and
+        # spectrum, different numbers). Label 0 (no regions), as escapade's.
+        r = wl["rank"]
+        n = d // r
+        rng = np.random.default_rng(data_seed)
+        q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+        mm = jnp.asarray((q[:, :r] @ q[:, :r].T), dtype=jnp.float32)
+
+        def f(x):
+            u = x.reshape(n, r)
+            e = u @ u.T - mm
+            return 0.5 * jnp.sum(e * e)
+
+        def label(x):
+            return jnp.int32(0)
 
     else:
         raise ValueError(wl["objective"])

@@ -237,7 +237,7 @@ done
 # sums the totals and copies the rest (experiment, label_cross_check, ...) from shard 0, so all of
 # it must equal the unsharded run's. (label_cross_check is copied, not recounted: it matches here
 # because its counts are 0 in this ensemble.)
-strip='del(.wall_seconds, .chain_steps_per_second, .stepping_seconds, .host_seconds, .host_fraction, .host_memory_estimate, .merged_from, .merged_engines)'
+strip='del(.wall_seconds, .chain_steps_per_second, .stepping_seconds, .host_seconds, .host_fraction, .host_memory_estimate, .device_memory_estimate, .merged_from, .merged_engines)'
 if ! diff <(jq -S "$strip" "$whole/summary.json") <(jq -S "$strip" "$merged/summary.json") >"$RUN/summary.diff"; then
     cat "$RUN/summary.diff" >&2
     fail "the merged summary.json differs from the unsharded run's (diff above: < unsharded, > merged)"

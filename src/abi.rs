@@ -103,6 +103,21 @@ pub const KERNEL_BINDINGS: [Binding; 8] = [
     Binding { number: 8, name: "xt", access: Access::ReadWrite, ty: "array<StateT>" },
 ];
 
+/// The cooperative family's chain vectors: x, g, v and x~ of each chain in turn, each DP reals
+/// (the dimension rounded up to 4), chain-major (`shaders/cooperative.wgsl`).
+pub const WORK: Binding = Binding { number: 9, name: "work", access: Access::ReadWrite, ty: "array<real>" };
+
+/// The cooperative family's bindings: [`KERNEL_BINDINGS`] and [`WORK`].
+pub const COOPERATIVE_BINDINGS: [Binding; 9] = {
+    let mut out = [WORK; 9];
+    let mut i = 0;
+    while i < KERNEL_BINDINGS.len() {
+        out[i] = KERNEL_BINDINGS[i];
+        i += 1;
+    }
+    out
+};
+
 /// The Hessian-vector product kernel's bindings besides [`DATA`]: points and vectors n x D
 /// row-major, products out.
 pub const HVP_BINDINGS: [Binding; 4] = [

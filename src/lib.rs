@@ -66,7 +66,7 @@ pub mod stats;
 
 pub use backend::BackendChoice;
 pub use checkpoint::CheckpointSpec;
-pub use backend::gpu::{Devices, GpuContext, GpuEngine, GpuSettings};
+pub use backend::gpu::{Devices, GpuContext, GpuEngine, GpuSettings, KernelFamily};
 pub use error::{Error, Result};
 pub use experiment::{Experiment, Precision};
 pub use init::Init;
@@ -74,11 +74,6 @@ pub use method::{Method, MethodKind, PgdParams, TheoryParams};
 pub use objective::{Objective, ObjectiveSpec};
 pub use report::Report;
 pub use run::{Engine, Runner};
-
-/// The largest dimension the GPU path takes (larger problems run on the CPU backend).
-pub fn backend_gpu_max_dim() -> usize {
-    backend::gpu::MAX_GPU_DIM
-}
 
 /// For embedders and tests, beyond running experiments: the engines' raw results and progress,
 /// the CPU engine itself, the device's Hessian-vector products, the device check of the random

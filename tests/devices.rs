@@ -55,7 +55,7 @@ fn exp(chains: u32, trace: Option<(u32, u32)>, shard: Option<(u32, u32)>) -> Exp
 /// summary.json without what depends on how the work was split (devices, dispatches, time).
 fn statistics(r: &Report) -> serde_json::Value {
     let mut s = r.summary_json();
-    for key in ["devices", "dispatches", "shards", "steps_per_dispatch", "event_overflow_recoveries", "loop_limit_retries", "wall_seconds", "chain_steps_per_second", "resumed_chain_steps", "stepping_seconds", "host_seconds", "host_fraction"] {
+    for key in ["devices", "dispatches", "shards", "steps_per_dispatch", "event_overflow_recoveries", "loop_limit_retries", "wall_seconds", "chain_steps_per_second", "resumed_chain_steps", "stepping_seconds", "host_seconds", "host_fraction", "device_memory_estimate"] {
         s.as_object_mut().unwrap().remove(key);
     }
     s

@@ -68,7 +68,7 @@ fn pipelined_dispatches_give_the_results_of_one_at_a_time() {
         .build()
         .unwrap();
     let run = |in_flight, k| {
-        let settings = GpuSettings { steps_per_dispatch: Some(k), pending_events: Some(1), max_chains_per_shard: Some(1200), in_flight: Some(in_flight) };
+        let settings = GpuSettings { steps_per_dispatch: Some(k), pending_events: Some(1), max_chains_per_shard: Some(1200), in_flight: Some(in_flight), family: None };
         Runner::gpu(&engine.tuned(settings).unwrap()).run(&exp).unwrap()
     };
     let serial = run(1, 300);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{gpu, objective};
+use common::{first_escape_times, gpu, objective};
 use escapade::advanced::philox_blocks;
 use escapade::stats::ks_two_sample;
 use escapade::rng;
@@ -64,11 +64,6 @@ fn gd_on_the_quartic_follows_the_cpu_trajectory_for_100_steps() {
     let start = c.raw.trace_point(&exp, 0, 0).unwrap()[0].abs();
     let end = c.raw.trace_point(&exp, 0, 100).unwrap()[0].abs();
     assert!(end > start, "x_1 did not grow: {start} -> {end}");
-}
-
-fn first_escape_times(r: &escapade::Report) -> Vec<f64> {
-    let mut seen = std::collections::HashSet::new();
-    r.raw.events.iter().filter(|e| seen.insert(e.chain)).map(|e| f64::from(e.escape_steps)).collect()
 }
 
 #[test]

@@ -114,6 +114,9 @@ pub struct RawRun {
     pub shards: u32,
     /// The GPU kernel family that ran the chains (`per-invocation`); empty on the CPU.
     pub kernel_family: String,
+    /// Bytes allocated on the device (`gpu::memory::estimate`; the largest of a split run's
+    /// devices); 0 on the CPU.
+    pub device_memory_estimate: u64,
     /// Steps fused per dispatch, the most any dispatch took (GPU; adapted to the measured
     /// dispatch time unless set); 0 on the CPU.
     pub steps_per_dispatch: u32,
@@ -232,6 +235,7 @@ impl RawRun {
             out.loop_limit_retries += part.loop_limit_retries;
             out.shards += part.shards;
             out.kernel_family = part.kernel_family;
+            out.device_memory_estimate = out.device_memory_estimate.max(part.device_memory_estimate);
             out.resumed_chain_steps += part.resumed_chain_steps;
             out.stepping_seconds += part.stepping_seconds;
             out.host_seconds += part.host_seconds;
@@ -273,14 +277,20 @@ impl MemoryPlace {
     }
 }
 
-/// Why the GPU kernel cannot run `obj` (its dimension is beyond the kernel's per-invocation
-/// arrays), with the way out: the CPU backend, or for a WGSL-only objective, which has no CPU
-/// twin, a smaller dimension.
+/// Why no GPU kernel family runs `obj` at its dimension: one invocation holds d <= 256, and
+/// beyond that the objective has no cooperative form; with the way out: the CPU backend, or for
+/// a WGSL-only objective, which has no CPU twin, a smaller dimension or a cooperative form.
 pub(crate) fn beyond_gpu(obj: &dyn crate::objective::Objective) -> crate::Error {
-    let (d, max) = (obj.dim(), gpu::MAX_GPU_DIM);
+    let (d, max) = (obj.dim(), gpu::family::MAX_PER_INVOCATION_DIM);
+    let why = format!("{} at d = {d} on the GPU: one invocation per chain holds d <= {max}, and it has no cooperative form (fn objective_lanes) for larger d", obj.wgsl_origin());
     crate::Error::Unsupported(if obj.cpu_twin() {
-        format!("d = {d} is beyond the GPU kernel's {max} (per-invocation arrays): use --backend cpu")
+        format!("{why}: use --backend cpu")
     } else {
-        format!("{}: d = {d} is beyond the GPU kernel's {max} (per-invocation arrays), and a WGSL-only objective has no CPU twin to run it: use --dim {max} or less", obj.wgsl_origin())
+        format!("{why}, and a WGSL-only objective has no CPU twin to run it: use --dim {max} or less")
     })
+}
+
+/// Why the GPU engine would refuse `exp` whatever the device (no kernel family runs it), or None.
+pub(crate) fn gpu_refusal(exp: &crate::experiment::Experiment) -> Option<crate::Error> {
+    gpu::family::choose(exp, None).err()
 }

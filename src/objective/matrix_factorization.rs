@@ -121,6 +121,9 @@ impl Objective for MatrixFactorization {
             include_str!("matrix_factorization.wgsl")
         )
     }
+    fn wgsl_lanes(&self) -> Option<String> {
+        Some(format!("const MF_N: u32 = {}u;\nconst MF_R: u32 = {}u;\n{}", self.n, self.r, include_str!("matrix_factorization.coop.wgsl")))
+    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "n": self.n, "rank": self.r, "eigenvalues": self.eigenvalues })
     }

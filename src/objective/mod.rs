@@ -77,6 +77,17 @@ pub trait Objective: Send + Sync + Debug {
     fn eval_f32(&self, x: &[f32], grad: &mut [f32]) -> Eval<f32>;
     /// WGSL source of the objective (see the trait docs for the contract).
     fn wgsl(&self) -> String;
+    /// The objective's cooperative form, for the GPU kernel family that steps one chain with a
+    /// workgroup (any dimension; `shaders/cooperative.wgsl`), or None when it has none. It defines
+    /// `fn objective_lanes() -> Eval`: this lane's share of the value (the kernel sums the lanes'),
+    /// the gradient at its coordinates `lo..hi` through `g_set(i, value)`, and a label (the kernel
+    /// takes the largest of the lanes'); it reads any coordinate of x with `x_at(i)` and may call
+    /// `lanes_sum(a: real) -> real` (every lane alike) and `workgroupBarrier()` in uniform control
+    /// flow. A finite sum also defines `fn objective_term_lanes(k: u32)`, adding term k's gradient
+    /// at the lane's coordinates with `v_add(i, value)`. Same header, data and `real` as [`Objective::wgsl`].
+    fn wgsl_lanes(&self) -> Option<String> {
+        None
+    }
     /// The objective's parameters, for reports.
     fn params(&self) -> serde_json::Value;
     /// Practical method parameters for this objective (step size, thresholds).
@@ -92,6 +103,11 @@ pub trait Objective: Send + Sync + Debug {
     /// Shared read-only data for the WGSL twin (bound as `data`).
     fn data(&self) -> Vec<f32> {
         Vec::new()
+    }
+    /// The data the cooperative form ([`Objective::wgsl_lanes`]) reads as `data`: [`Objective::data`]
+    /// unless the form wants parameters there that the one-invocation form holds as constants.
+    fn data_lanes(&self) -> Vec<f32> {
+        self.data()
     }
     /// Whether the WGSL twin reads `data` as `array<vec4<f32>>` (four values per load) rather
     /// than `array<f32>`; [`Objective::data`] must then hold a multiple of 4 values. Worth it for

@@ -124,6 +124,20 @@ impl PhaseRetrieval {
         (row, row * self.m)
     }
 
+    /// The constants both WGSL forms read: m, the layout of `data`, 1/m, 1/(4m), whether x* is known.
+    fn wgsl_constants(&self) -> String {
+        let (row, y) = self.layout();
+        format!(
+            "const PR_M: u32 = {}u;\nconst PR_ROW: u32 = {row}u;\nconst PR_Y: u32 = {y}u;\nconst PR_XSTAR: u32 = {}u;\n\
+             const PR_INV_M: real = {};\nconst PR_INV_4M: real = {};\nconst PR_HAS_XSTAR: bool = {};\n",
+            self.m,
+            y + self.m.next_multiple_of(4),
+            wgsl_real(1.0 / self.m as f64),
+            wgsl_real(0.25 / self.m as f64),
+            self.x_star.is_some(),
+        )
+    }
+
     /// The WGSL `objective`, unrolled over the d coordinates: x and the gradient's partial sums
     /// live in named registers and each row of A arrives in d/4 vec4 loads. On lavapipe a private
     /// array indexed by a loop counter is a per-lane gather or scatter, and a storage load costs
@@ -231,18 +245,10 @@ impl Objective for PhaseRetrieval {
         self.eval_lanes(x, g)
     }
     fn wgsl(&self) -> String {
-        let (row, y) = self.layout();
-        format!(
-            "const PR_M: u32 = {}u;\nconst PR_ROW: u32 = {row}u;\nconst PR_Y: u32 = {y}u;\nconst PR_XSTAR: u32 = {}u;\n\
-             const PR_INV_M: real = {};\nconst PR_INV_4M: real = {};\nconst PR_HAS_XSTAR: bool = {};\n{}{}",
-            self.m,
-            y + self.m.next_multiple_of(4),
-            wgsl_real(1.0 / self.m as f64),
-            wgsl_real(0.25 / self.m as f64),
-            self.x_star.is_some(),
-            include_str!("phase_retrieval.wgsl"),
-            self.wgsl_objective(),
-        )
+        self.wgsl_constants() + include_str!("phase_retrieval.wgsl") + &self.wgsl_objective()
+    }
+    fn wgsl_lanes(&self) -> Option<String> {
+        Some(self.wgsl_constants() + include_str!("phase_retrieval.coop.wgsl"))
     }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "dim": self.d, "m": self.m, "planted": self.x_star.is_some() })

@@ -92,6 +92,16 @@ impl Objective for Quartic {
             include_str!("quartic.wgsl")
         )
     }
+    /// The l_i come from `data` (at large d a D-long constant array would be held per
+    /// invocation, what the cooperative family avoids).
+    fn wgsl_lanes(&self) -> Option<String> {
+        Some(include_str!("quartic.coop.wgsl").to_string())
+    }
+    /// Each l_i as two f32 (its rounding and the rest), so that f64 kernels read it exactly (to
+    /// 48 bits) and f32 kernels as the nearest f32, as the twins' `to_float` does.
+    fn data_lanes(&self) -> Vec<f32> {
+        self.eig.iter().flat_map(|&l| [l as f32, (l - f64::from(l as f32)) as f32]).collect()
+    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "eigenvalues": self.eig })
     }

@@ -73,6 +73,9 @@ impl Objective for Rosenbrock {
     fn wgsl(&self) -> String {
         include_str!("rosenbrock.wgsl").to_string()
     }
+    fn wgsl_lanes(&self) -> Option<String> {
+        Some(include_str!("rosenbrock.coop.wgsl").to_string())
+    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "dim": self.d })
     }

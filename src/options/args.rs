@@ -111,6 +111,34 @@ impl PlotFormat {
     }
 }
 
+/// `--kernel-family`.
+// The variants' comments are plain ones: clap would print doc comments in --help.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FamilyArg {
+    // Chosen from the dimension and the device.
+    Auto,
+    // One invocation per chain, private arrays (d <= 256).
+    PerInvocation,
+    // A workgroup per chain (any d).
+    Cooperative,
+    // One invocation per chain, vectors in storage (any d).
+    Streamed,
+}
+
+impl FamilyArg {
+    /// The family forced, or None for auto.
+    pub fn forced(self) -> Option<crate::KernelFamily> {
+        use crate::KernelFamily as K;
+        match self {
+            FamilyArg::Auto => None,
+            FamilyArg::PerInvocation => Some(K::PerInvocation),
+            FamilyArg::Cooperative => Some(K::Cooperative),
+            FamilyArg::Streamed => Some(K::Streamed),
+        }
+    }
+}
+
 /// `--progress`.
 // The variants' comments are plain ones: clap would print doc comments in --help.
 #[allow(missing_docs)]
@@ -314,6 +342,11 @@ pub struct RunArgs {
     /// dispatch back before submitting the next). Results do not depend on it.
     #[arg(long, value_name = "N", help_heading = ENSEMBLE)]
     pub dispatches_in_flight: Option<u32>,
+    /// The GPU kernel family (default auto: one invocation per chain up to d = 256; beyond, a
+    /// workgroup per chain, or on a software adapter one invocation per chain over storage).
+    /// Families sum in different orders: floats differ in their last bits, laws do not.
+    #[arg(long, value_enum, default_value = "auto", help_heading = ENSEMBLE)]
+    pub kernel_family: FamilyArg,
     /// Run part I of N of the ensemble (chains I*n/N .. (I+1)*n/N, each as in the whole run);
     /// `escapade merge` combines the parts.
     #[arg(long, value_name = "I/N", help_heading = ENSEMBLE)]

@@ -88,12 +88,11 @@ fn checked(a: &RunArgs) -> Result<Checked, Error> {
         Devices::parse(d)?;
     }
     // Known before any adapter is opened (the GPU engine says the same).
-    let wide = exp.objective.dim() > crate::backend_gpu_max_dim();
-    if wide && (backend == BackendChoice::Gpu || a.devices.is_some() || !exp.objective.cpu_twin()) {
-        return Err(crate::backend::beyond_gpu(exp.objective.as_ref()));
+    if let Some(refusal) = crate::backend::gpu_refusal(&exp).filter(|_| backend == BackendChoice::Gpu || a.devices.is_some() || !exp.objective.cpu_twin()) {
+        return Err(refusal);
     }
     // The GPU knobs are checked whatever the backend: a bad value is an error, never ignored.
-    let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, in_flight: a.dispatches_in_flight, ..GpuSettings::default() };
+    let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, in_flight: a.dispatches_in_flight, family: a.kernel_family.forced(), ..GpuSettings::default() };
     settings.validate()?;
     let every = match a.checkpoint_every.as_str() {
         "off" => None,
@@ -143,11 +142,11 @@ impl Plan {
             None => Vec::new(),
         };
         // `auto` runs what the GPU kernel cannot hold on the CPU, saying so.
-        let too_wide = backend == BackendChoice::Auto && exp.objective.dim() > crate::backend_gpu_max_dim();
+        let refused = crate::backend::gpu_refusal(&exp).filter(|_| backend == BackendChoice::Auto);
         let (gpu, fallback) = if devices.is_some() {
             (None, None)
-        } else if too_wide {
-            (None, Some(format!("d = {} is beyond the GPU kernel's {}", exp.objective.dim(), crate::backend_gpu_max_dim())))
+        } else if let Some(why) = refused {
+            (None, Some(why.to_string()))
         } else {
             engines.get(backend)?
         };

@@ -129,6 +129,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
     summary["merged_engines"] = json(&engines);
     // Each shard ran in its own process: the largest estimate is what one of them needed.
     summary["host_memory_estimate"] = runs.iter().filter_map(|r| r.summary["host_memory_estimate"].as_u64()).max().unwrap_or(0).into();
+    if let Some(device) = runs.iter().filter_map(|r| r.summary["device_memory_estimate"].as_u64()).max() {
+        summary["device_memory_estimate"] = device.into();
+    }
     let _lock = super::output::OutputLock::claim(out)?;
     super::output::write_whole(out, |stage| {
         let chains = write_table(&stage.join("chains.csv"), records.iter().copied())?;

@@ -51,6 +51,10 @@ pub struct Summary<'a> {
     /// The GPU kernel family (`per-invocation`); absent on the CPU.
     #[serde(skip_serializing_if = "str::is_empty")]
     pub kernel_family: &'a str,
+    /// Bytes the run allocated on the device, known before allocation (`gpu::memory`); absent on
+    /// the CPU.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub device_memory_estimate: u64,
     /// Dispatches run again for chains with more escapes than one dispatch holds.
     pub event_overflow_recoveries: u32,
     /// Shards rerun with fewer steps per dispatch (software adapters' loop limit).
@@ -236,6 +240,7 @@ impl Report {
             event_overflow_recoveries: self.raw.overflow_recoveries,
             loop_limit_retries: self.raw.loop_limit_retries,
             kernel_family: &self.raw.kernel_family,
+            device_memory_estimate: self.raw.device_memory_estimate,
             rng: RngInfo { generator: "philox4x32-10", stream_version: crate::rng::STREAM_VERSION },
             counts: self.counts,
             precision: self.precision_note(),
@@ -264,4 +269,9 @@ impl Report {
             digests: BTreeMap::new(),
         }
     }
+}
+
+/// For `skip_serializing_if`: a count that does not apply (0).
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }

@@ -49,6 +49,12 @@ pub fn assert_close_states(g: &escapade::Report, c: &escapade::Report, tol: f64)
     }
 }
 
+/// Each chain's first escape time, in the order of the events.
+pub fn first_escape_times(r: &escapade::Report) -> Vec<f64> {
+    let mut seen = std::collections::HashSet::new();
+    r.raw.events.iter().filter(|e| seen.insert(e.chain)).map(|e| f64::from(e.escape_steps)).collect()
+}
+
 /// A .npy file with header `descr`, `shape` and `fortran` order holding `payload`.
 pub fn npy(descr: &str, shape: &str, fortran: bool, payload: &[u8]) -> Vec<u8> {
     let order = if fortran { "True" } else { "False" };

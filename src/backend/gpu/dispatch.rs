@@ -9,7 +9,7 @@
 //! from where the one before it left every chain, which wgpu orders on the one queue.
 
 use super::context::GpuContext;
-use super::shader::{WORKGROUP_SIZE, bind_entries};
+use super::shader::bind_entries;
 use crate::abi::counter::{EVENTS as C_EVENTS, LEN as COUNTERS};
 use crate::escape::EscapeEvent;
 use crate::kernel::KernelParams;
@@ -38,6 +38,8 @@ pub struct Shared<'a> {
     pub init_points: &'a wgpu::Buffer,
     pub xt: &'a wgpu::Buffer,
     pub data: &'a wgpu::Buffer,
+    /// The family's own per-chain buffer, bound when the family binds `work`.
+    pub work: &'a wgpu::Buffer,
 }
 
 /// One dispatch's own buffers, reused by every `depth`-th dispatch (never while in flight).
@@ -126,7 +128,8 @@ impl<'a> Stream<'a> {
                     let params_buf = buffer("escapade params", std::mem::size_of::<KernelParams>() as u64, wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST);
                     let counters = buffer("escapade counters", COUNTER_BYTES, storage);
                     let events = buffer("escapade events", u64::from(capacity) * EVENT_BYTES, storage);
-                    let named = [
+                    let work = shared.bindings.iter().any(|b| b.name == "work").then_some(("work", shared.work));
+                    let named: Vec<(&str, &wgpu::Buffer)> = [
                         ("params", &params_buf),
                         ("xs", shared.xs),
                         ("states", shared.states),
@@ -136,7 +139,10 @@ impl<'a> Stream<'a> {
                         ("init_points", shared.init_points),
                         ("xt", shared.xt),
                         ("data", shared.data),
-                    ];
+                    ]
+                    .into_iter()
+                    .chain(work)
+                    .collect();
                     let entries = bind_entries(shared.bindings, &named)?;
                     let bind = dev.create_bind_group(&wgpu::BindGroupDescriptor { label: Some("escapade bind group"), layout, entries: &entries });
                     Ok(Slot {
@@ -285,9 +291,8 @@ impl<'a> Stream<'a> {
     }
 }
 
-/// Workgroups for `chains` chains: 1-D up to `max_x` workgroups, spilling into y beyond.
-pub fn workgroups(chains: u32, max_x: u32) -> (u32, u32) {
-    let groups = chains.div_ceil(WORKGROUP_SIZE);
+/// `groups` workgroups as a grid: 1-D up to `max_x`, spilling into y beyond.
+pub fn workgroups(groups: u32, max_x: u32) -> (u32, u32) {
     let gx = groups.min(max_x).max(1);
     (gx, groups.div_ceil(gx))
 }

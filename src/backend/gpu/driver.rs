@@ -2,8 +2,9 @@
 
 use super::context::GpuContext;
 use super::dispatch::{DEFAULT_IN_FLIGHT, Shared, Stream, workgroups};
-use super::family::{Family, choose};
-use super::shader::{WORKGROUP_SIZE, layout_entries};
+use super::family::{Family, KernelFamily, choose};
+use super::memory::DeviceMemory;
+use super::shader::layout_entries;
 use crate::kernel::KernelParams;
 use crate::Error;
 use crate::backend::{Progress, RawRun, steps_taken};
@@ -31,11 +32,6 @@ pub struct GpuEngine {
 /// How many compiled kernels an engine keeps (the least recently used is dropped first).
 const KERNEL_CACHE: usize = 16;
 
-/// The largest dimension the GPU kernel takes: one invocation holds its chain's x, g, v (and x~)
-/// in private memory, which spills to slow memory far below this on every device measured, and
-/// on lavapipe a step then takes seconds. Larger problems run on the CPU backend.
-pub const MAX_GPU_DIM: usize = super::family::MAX_PER_INVOCATION_DIM;
-
 /// The private memory per invocation of an objective's own WGSL that a software adapter is asked
 /// to compile (see `GpuEngine::pipelines`); GPUs take up to `objective::custom::PRIVATE_LIMIT`.
 pub const SOFTWARE_PRIVATE_LIMIT: u64 = 8 * 1024;
@@ -55,6 +51,10 @@ pub struct GpuSettings {
     /// Step dispatches submitted ahead of the host's read-back (None: 2, double-buffered; 1: the
     /// host reads each dispatch's counters before submitting the next).
     pub in_flight: Option<u32>,
+    /// The kernel family (None: chosen from the experiment, the per-invocation kernel up to d =
+    /// 256, the cooperative one beyond). For tests: the families sum in different orders, so a
+    /// forced family changes floats in their last bits, not the laws.
+    pub family: Option<KernelFamily>,
 }
 
 impl GpuSettings {
@@ -146,6 +146,8 @@ struct ShardBuffers {
     xs: wgpu::Buffer,
     xt: wgpu::Buffer,
     states: wgpu::Buffer,
+    /// The family's own per-chain buffer (one element when it has none).
+    work: wgpu::Buffer,
 }
 
 impl GpuEngine {
@@ -191,19 +193,30 @@ impl GpuEngine {
 
     /// Largest number of chains one shard may hold: every per-chain buffer must fit one storage
     /// binding and one buffer on this device.
-    pub fn max_chains_per_shard(&self, dim: usize, precision: Precision, pending: u32) -> u32 {
+    fn max_chains_per_shard(&self, exp: &Experiment, family: &dyn Family, pending: u32) -> u32 {
+        let (dim, precision) = (exp.objective.dim(), exp.precision);
         let lim = self.ctx.device.limits();
         let bytes = lim.max_storage_buffer_binding_size.min(lim.max_buffer_size);
         let events = u64::from(pending) * std::mem::size_of::<EscapeEvent>() as u64;
-        let per_chain = (dim as u64 * precision.bytes()).max(std::mem::size_of::<ChainState>() as u64).max(events);
-        let by_groups = u64::from(MAX_GROUPS_PER_DIM) * u64::from(MAX_GROUPS_PER_DIM) * u64::from(WORKGROUP_SIZE);
+        let per_chain = (dim as u64 * precision.bytes()).max(std::mem::size_of::<ChainState>() as u64).max(events).max(family.work_bytes(dim, precision));
+        let by_groups = u64::from(MAX_GROUPS_PER_DIM) * u64::from(MAX_GROUPS_PER_DIM) * u64::from(family.chains_per_workgroup());
         (bytes / per_chain).min(by_groups).min(u64::from(u32::MAX)) as u32
     }
 
     /// Composes and compiles `exp`'s kernel (kept in the engine's cache for the run): the device's
     /// verdict on it, before anything else is done.
     pub fn prepare(&self, exp: &Experiment) -> Result<(), Error> {
-        self.pipelines(exp).map(|_| ())
+        let pipes = self.pipelines(exp)?;
+        self.device_memory(exp, pipes.family, pipes.family.data(exp).len()).map(|_| ())
+    }
+
+    /// The device memory `exp` takes with `family` and the objective's data of `data_len` f32,
+    /// refused with the numbers when a buffer is beyond what the device binds.
+    fn device_memory(&self, exp: &Experiment, family: &dyn Family, data_len: usize) -> Result<DeviceMemory, Error> {
+        let lim = self.ctx.device.limits();
+        let binding = lim.max_storage_buffer_binding_size.min(lim.max_buffer_size);
+        let cap = self.settings.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(exp, family, self.settings.pending())).max(1);
+        super::memory::estimate(exp, family, &self.settings, binding, cap, data_len, self.ctx.name())
     }
 
     fn pipelines(&self, exp: &Experiment) -> Result<Arc<Pipelines>, Error> {
@@ -230,7 +243,7 @@ impl GpuEngine {
                 self.ctx.name()
             )));
         }
-        let family = choose(exp)?;
+        let family = choose(exp, self.settings.family)?;
         let src = family.source(exp, self.settings.pending())?;
         if let Some(p) = self.cache.get(&src) {
             return Ok(p);
@@ -319,14 +332,13 @@ impl GpuEngine {
         // Stepping time starts here (kernel compilation, cached across runs, is left out).
         let began = Instant::now();
         let mut waited = Duration::ZERO;
-        let shard_cap = self.settings.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(d, exp.precision, self.settings.pending())).max(1);
+        let shard_cap = self.settings.max_chains_per_shard.unwrap_or(u32::MAX).min(self.max_chains_per_shard(exp, pipes.family, self.settings.pending())).max(1);
         let mut pace = self.pacer(exp, pipes.family);
         let trace_len = exp.trace.map_or(0, |t| t.len(exp.steps, d));
         let trace_bytes = trace_len as u64 * 4;
-        let lim = self.ctx.device.limits();
-        if trace_bytes > lim.max_storage_buffer_binding_size.min(lim.max_buffer_size) {
-            return Err(Error::TooLarge(format!("the trace needs {trace_bytes} bytes; record fewer chains or steps")));
-        }
+        let data = pipes.family.data(exp);
+        // Known before anything is allocated; a buffer beyond one binding is refused here.
+        let memory = self.device_memory(exp, pipes.family, data.len())?;
         let read_only = |label, v: Vec<f32>| {
             // Bindings may not be empty: a lone zero stands in for "no data".
             let v = if v.is_empty() { vec![0.0f32] } else { v };
@@ -338,11 +350,12 @@ impl GpuEngine {
         };
         let shared = self.ctx.scoped("uploading shared data", || RunBuffers {
             trace: self.storage("escapade trace", trace_bytes),
-            data: read_only("escapade objective data", exp.objective.data()),
+            data: read_only("escapade objective data", data),
             init_points: read_only("escapade init point", exp.init.point_f32()),
         })?;
         let mut out = RawRun::new(exp, 0);
         out.kernel_family = pipes.family.name().to_string();
+        out.device_memory_estimate = memory.total();
         let mut totals = [0u32; COUNTERS];
         // The chains of this run by global index (a shard's, or all); draws are addressed by them.
         let range = exp.chain_range();
@@ -425,8 +438,8 @@ impl GpuEngine {
         let ShardJob { exp, pipes, shared, n, offset, .. } = *run;
         let shard = self.shard(exp, pipes.family, n, offset)?;
         let from = start.map_or(0, |s| s.t_end);
-        let buffers = Shared { bindings: pipes.family.bindings(), xs: &shard.xs, states: &shard.states, trace: &shared.trace, init_points: &shared.init_points, xt: &shard.xt, data: &shared.data };
-        let groups = workgroups(n, self.max_groups_per_dim);
+        let buffers = Shared { bindings: pipes.family.bindings(), xs: &shard.xs, states: &shard.states, trace: &shared.trace, init_points: &shared.init_points, xt: &shard.xt, data: &shared.data, work: &shard.work };
+        let groups = workgroups(n.div_ceil(pipes.family.chains_per_workgroup()), self.max_groups_per_dim);
         let mut stream = Stream::new(&self.ctx, &pipes.layout, &pipes.step, &buffers, shard.params_record, groups, self.settings.in_flight(), from)?;
         stream.submit_init(&pipes.init)?;
         if let Some(s) = start {
@@ -560,7 +573,7 @@ impl GpuEngine {
         let mut x = vec![0.0; n * d];
         for c in 0..n {
             for i in 0..d {
-                x[c * d + i] = xs[shard.family.point_index(c, i, n)];
+                x[c * d + i] = xs[shard.family.point_index(c, i, n, d)];
             }
         }
         Ok(x)
@@ -572,7 +585,7 @@ impl GpuEngine {
         let mut xs = vec![0.0f64; n * d];
         for c in 0..n {
             for i in 0..d {
-                xs[shard.family.point_index(c, i, n)] = rows[c * d + i];
+                xs[shard.family.point_index(c, i, n, d)] = rows[c * d + i];
             }
         }
         let q = &self.ctx.queue;
@@ -614,6 +627,7 @@ impl GpuEngine {
             // Never read when there is no ball perturbation: one element stands in.
             xt: self.storage("escapade x~", if exp.keeps_tilde() { u64::from(n) * d * exp.precision.bytes() } else { 8 }),
             states: self.storage("escapade states", u64::from(n) * std::mem::size_of::<ChainState>() as u64),
+            work: self.storage("escapade work", (u64::from(n) * family.work_bytes(d as usize, exp.precision)).max(8)),
         })
     }
 

@@ -6,11 +6,13 @@ mod context;
 mod devices;
 mod dispatch;
 mod driver;
-mod family;
+pub mod memory;
+pub(crate) mod family;
 pub mod hvp;
 pub mod probe;
 pub mod shader;
 
 pub use context::{AdapterSummary, GpuContext};
 pub use devices::Devices;
-pub use driver::{GpuEngine, GpuSettings, MAX_GPU_DIM};
+pub use driver::{GpuEngine, GpuSettings};
+pub use family::KernelFamily;

@@ -21,33 +21,71 @@ use crate::objective::Objective;
 /// Invocations per workgroup.
 pub const WORKGROUP_SIZE: u32 = 64;
 
-/// The full WGSL source of the ensemble kernel for positions stored at `precision`; `pending`
-/// is how many escape events a chain holds per dispatch; `traced`: whether the experiment records
-/// positions (without, the kernel is composed without the trace check: lavapipe runs a branch
-/// every step even when no invocation takes it, and that one cost the toy saddle's step 1.5x).
+/// The full WGSL source of the per-invocation ensemble kernel for positions stored at
+/// `precision`; `pending` is how many escape events a chain holds per dispatch; `traced`: whether
+/// the experiment records positions (without, the kernel is composed without the trace check:
+/// lavapipe runs a branch every step even when no invocation takes it, and that one cost the toy
+/// saddle's step 1.5x).
 pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool) -> String {
+    let mut own = objective.wgsl();
+    if objective.terms().is_none() {
+        // Never called: minibatch oracles are refused for objectives without terms.
+        own += "\nfn objective_term_grad(x: ptr<private, array<real, D>>, i: u32, acc: ptr<private, array<real, D>>) {}\n";
+    }
+    let family = Composition { workgroup: WORKGROUP_SIZE, consts: String::new(), bindings: &abi::KERNEL_BINDINGS, module: include_str!("../../../shaders/kernel.wgsl") };
+    compose_family(objective, &own, method, precision, pending, traced, &family)
+}
+
+/// The ensemble kernel over chains in storage (`shaders/cooperative.wgsl`): `lanes` invocations per
+/// chain (a workgroup; 1: one invocation per chain, [`WORKGROUP_SIZE`] chains per workgroup),
+/// over the objective's cooperative form ([`Objective::wgsl_lanes`], which the caller checked).
+pub fn compose_cooperative(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool, lanes: u32) -> String {
+    let d = objective.dim() as u32;
+    let mut own = objective.wgsl_lanes().unwrap_or_default();
+    if !defines(&own, "objective_term_lanes") {
+        // Never called: minibatch oracles are refused for objectives without terms.
+        own += "\nfn objective_term_lanes(k: u32) {}\n";
+    }
+    let per_lane = d.div_ceil(4 * lanes) * 4;
+    let consts = format!("const LANES: u32 = {lanes}u;\nconst RED: u32 = {}u;\nconst CH: u32 = {per_lane}u;\nconst DP: u32 = {}u;\n", lanes.div_ceil(4), d.next_multiple_of(4));
+    let workgroup = if lanes == 1 { WORKGROUP_SIZE } else { lanes };
+    let family = Composition { workgroup, consts, bindings: &abi::COOPERATIVE_BINDINGS, module: include_str!("../../../shaders/cooperative.wgsl") };
+    compose_family(objective, &own, method, precision, pending, traced, &family)
+}
+
+/// What a kernel family puts into its module: its workgroup size, constants, bindings and its
+/// own WGSL (the coordinate work of [`FAMILY_API`] and the entry points).
+struct Composition {
+    workgroup: u32,
+    consts: String,
+    bindings: &'static [Binding],
+    module: &'static str,
+}
+
+/// The declarations generated from the Rust contract, the method's selectors, the objective's
+/// header and its WGSL `own`, the rho functions, then [`STEP_MODULES`] and the family's module.
+#[allow(clippy::too_many_arguments)]
+fn compose_family(objective: &dyn Objective, own: &str, method: &Method, precision: Precision, pending: u32, traced: bool, family: &Composition) -> String {
     // The objective's directives (`enable f16;`) go first, where WGSL wants them.
-    let (directives, src) = split_directives(&objective.wgsl());
+    let (directives, src) = split_directives(own);
     let state = match precision {
         Precision::F16 => "enable f16;\nalias StateT = f16;\n",
         Precision::F32 => "alias StateT = f32;\n",
         Precision::F64 => "alias StateT = f64;\n",
     };
     let mut out = format!(
-        "{}{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {WORKGROUP_SIZE}u;\nconst PEND: u32 = {pending}u;\nconst TRACED: bool = {traced};\n{}{}{}\n{src}\n",
+        "{}{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {}u;\nconst PEND: u32 = {pending}u;\nconst TRACED: bool = {traced};\n{}{}{}{}\n{src}\n",
         new_directives(&directives, state),
         objective.name(),
         objective.dim(),
         method.kind.name(),
-        kernel_contract(),
+        family.workgroup,
+        family.consts,
+        kernel_contract(family.bindings),
         method.selectors().wgsl(),
         objective_header_for(objective, precision),
     );
     out += load_stub(&src);
-    if objective.terms().is_none() {
-        // Never called: minibatch oracles are refused for objectives without terms.
-        out += "fn objective_term_grad(x: ptr<private, array<real, D>>, i: u32, acc: ptr<private, array<real, D>>) {}\n";
-    }
     // rho1/rho2 for the self-bounding rule: the objective's own WGSL functions when it defines
     // them and the rule has no explicit forms, else the a + b max(F - fmin, 0)^p forms.
     let explicit = matches!(&method.step_rule, StepRule::SelfBounding(sb) if sb.rho1.is_some());
@@ -56,17 +94,55 @@ pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision,
         let body = if own { format!("{which}(big_f)") } else { format!("rho_form(params.{which}, big_f)") };
         out += &format!("fn chain_{which}(big_f: f32) -> f32 {{ return {body}; }}\n");
     }
-    resolve_real(out + include_str!("../../../shaders/kernel.wgsl"), precision)
+    resolve_real(out + &STEP_MODULES.iter().map(|m| m.source).collect::<String>() + family.module, precision)
 }
+
+/// A WGSL module of the ensemble kernel and the functions it defines for the modules after it.
+pub struct Module {
+    /// Its file under shaders/.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub file: &'static str,
+    /// Its text.
+    pub source: &'static str,
+    /// The functions other modules call (checked by a test).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub exports: &'static [&'static str],
+}
+
+/// The modules every kernel family composes after the objective, in order: the method's scalar
+/// pieces, then the chain's logic (the stall detector, kicks, escapes, the hold, the fused loop).
+/// The family's own module follows and provides [`FAMILY_API`].
+pub const STEP_MODULES: [Module; 2] = [
+    Module { file: "pieces.wgsl", source: include_str!("../../../shaders/pieces.wgsl"), exports: &["key", "chain_params", "transform_scale", "schedule_eta"] },
+    Module {
+        file: "detector.wgsl",
+        source: include_str!("../../../shaders/detector.wgsl"),
+        exports: &["evaluate", "step", "step_rare", "step_tail", "init_state", "fused", "after_steps", "count_status"],
+    },
+];
+
+/// What a kernel family's module provides to [`STEP_MODULES`]: the work on coordinates.
+#[cfg_attr(not(test), allow(dead_code))]
+pub const FAMILY_API: [&str; 8] = ["eval_point", "direction", "norm_v", "update", "restore_tilde", "kick", "trace_x", "init_point"];
 
 /// [`compose`], validated with naga. A module that does not validate is the objective's fault
 /// when the objective is WGSL-only: its names clash with the kernel's, or (with f64 state) it
 /// is written in f32; both come back as errors naming the cause, never as a device error.
 pub fn compose_checked(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool) -> Result<String, Error> {
-    let src = compose(objective, method, precision, pending, traced);
+    checked(objective, precision, |p| compose(objective, method, p, pending, traced))
+}
+
+/// [`compose_cooperative`], validated as [`compose_checked`] validates.
+pub fn compose_cooperative_checked(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool, lanes: u32) -> Result<String, Error> {
+    checked(objective, precision, |p| compose_cooperative(objective, method, p, pending, traced, lanes))
+}
+
+/// The module `compose` makes at `precision`, validated, or what is wrong with it.
+fn checked(objective: &dyn Objective, precision: Precision, compose: impl Fn(Precision) -> String) -> Result<String, Error> {
+    let src = compose(precision);
     let Err(why) = validate(&src) else { return Ok(src) };
     // Only f64 state can fail where f32 passes: then the objective is written in f32.
-    let f32_ok = precision == Precision::F64 && validate(&compose(objective, method, Precision::F32, pending, traced)).is_ok();
+    let f32_ok = precision == Precision::F64 && validate(&compose(Precision::F32)).is_ok();
     Err(match (objective.cpu_twin(), f32_ok) {
         (false, true) => Error::invalid(
             "state",
@@ -90,12 +166,12 @@ fn load_stub(src: &str) -> &'static str {
 
 /// The ensemble kernel's half of the contract, generated from `crate::abi`: codes, records,
 /// bindings and the fresh chain state.
-fn kernel_contract() -> String {
+fn kernel_contract(bindings: &[Binding]) -> String {
     let mut out = abi::constants();
     out += &layout::declaration::<KernelParams>();
     out += &layout::declaration::<ChainState>();
     out += &layout::declaration::<EscapeEvent>();
-    out += &abi::KERNEL_BINDINGS.iter().map(Binding::declaration).collect::<String>();
+    out += &bindings.iter().map(Binding::declaration).collect::<String>();
     out + &layout::constant_fn("fresh_state", &ChainState::fresh())
 }
 
@@ -163,14 +239,12 @@ mod tests {
     use crate::method::{MethodKind, SelfBounding};
     use crate::objective::ObjectiveSpec;
 
-    /// Every objective's composed module parses and validates with naga, for every preset.
-    #[test]
-    fn composed_modules_validate() {
-        let cases = [("toy-saddle", 2), ("quartic", 1), ("quartic", 16), ("octopus", 5), ("octopus", 1), ("phase-retrieval", 4),
-            ("phase-retrieval", 5), ("phase-retrieval", 32), ("matrix-factorization", 3), ("linear-network", 3), ("degenerate-quartic", 2), ("rosenbrock", 3)];
-        for (name, d) in cases {
-            let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
-            for kind in MethodKind::ALL {
+    /// Every preset for `obj`, with the self-bounding rule on PGD and a minibatch oracle on SGD
+    /// where the objective is a finite sum.
+    fn every_method(obj: &dyn Objective) -> Vec<Method> {
+        MethodKind::ALL
+            .into_iter()
+            .map(|kind| {
                 let mut method = Method::preset(kind, obj.default_params());
                 if kind == MethodKind::Pgd {
                     method.step_rule = StepRule::SelfBounding(SelfBounding::default());
@@ -178,12 +252,57 @@ mod tests {
                 if kind == MethodKind::Sgd && obj.terms().is_some() {
                     method.oracle = crate::method::Oracle::Minibatch { batch: 4 };
                 }
+                method
+            })
+            .collect()
+    }
+
+    /// Every objective's composed module parses and validates with naga, for every preset.
+    #[test]
+    fn composed_modules_validate() {
+        let cases = [("toy-saddle", 2), ("quartic", 1), ("quartic", 16), ("octopus", 5), ("octopus", 1), ("phase-retrieval", 4),
+            ("phase-retrieval", 5), ("phase-retrieval", 32), ("matrix-factorization", 3), ("linear-network", 3), ("degenerate-quartic", 2), ("rosenbrock", 3)];
+        for (name, d) in cases {
+            let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
+            for method in every_method(obj.as_ref()) {
                 for precision in [Precision::F16, Precision::F32, Precision::F64] {
                     for traced in [false, true] {
                         let src = compose(obj.as_ref(), &method, precision, 4, traced);
                         validate(&src).unwrap_or_else(|e| panic!("{name} d={d} {precision:?}: {e}"));
                     }
                 }
+            }
+        }
+    }
+
+    /// The cooperative family's module validates for every objective with a cooperative form,
+    /// every method and precision, at dimensions that do and do not fill the lanes.
+    #[test]
+    fn cooperative_modules_validate() {
+        for (name, d) in [("quartic", 3), ("quartic", 257), ("rosenbrock", 1030), ("phase-retrieval", 5), ("phase-retrieval", 300), ("matrix-factorization", 3), ("matrix-factorization", 130)] {
+            let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
+            assert!(obj.wgsl_lanes().is_some(), "{name}");
+            for method in every_method(obj.as_ref()) {
+                for (precision, lanes) in [Precision::F16, Precision::F32, Precision::F64].into_iter().flat_map(|p| [(p, 1), (p, super::super::family::Cooperative::lanes(d))]) {
+                    let src = compose_cooperative(obj.as_ref(), &method, precision, 4, true, lanes);
+                    validate(&src).unwrap_or_else(|e| panic!("{name} d={d} {precision:?} {lanes} lanes: {e}"));
+                }
+            }
+        }
+    }
+
+    /// Each module defines what it declares it exports, and each family's module the functions
+    /// the shared modules call.
+    #[test]
+    fn modules_define_what_they_export() {
+        for m in STEP_MODULES {
+            for f in m.exports {
+                assert!(defines(m.source, f), "{} does not define {f}", m.file);
+            }
+        }
+        for (file, family) in [("kernel.wgsl", include_str!("../../../shaders/kernel.wgsl")), ("cooperative.wgsl", include_str!("../../../shaders/cooperative.wgsl"))] {
+            for f in FAMILY_API {
+                assert!(defines(family, f), "{file} does not define {f}");
             }
         }
     }
