@@ -34,21 +34,13 @@ const V_IS_G: bool = ORACLE != ORACLE_NOISE && ORACLE != ORACLE_MINIBATCH && PER
 const VD: u32 = select(VV, VG, V_IS_G);
 
 // Sums across lanes: each lane's part at [lane / 4][lane % 4], read back four at a time (a pass
-// over RED = LANES / 4 vectors instead of LANES scalars). Two slots, taken in turn: a lane that
-// writes a slot again has passed the barrier of the sum in between, which no lane passes before
-// it has read this slot, so one barrier per sum is enough (a barrier costs a software adapter a
-// switch between every group of invocations).
-var<workgroup> red_r: array<vec4<real>, 2 * RED>;
-var<workgroup> red_g: array<vec4<real>, 2 * RED>;
-var<workgroup> red_l: array<vec4<u32>, 2 * RED>;
-var<workgroup> red_o: array<vec4<u32>, 2 * RED>;
-var<private> red_turn: u32;
-
-// The slot of the next sum: its first vector.
-fn red_slot() -> u32 {
-    red_turn = 1u - red_turn;
-    return red_turn * RED;
-}
+// over RED = LANES / 4 vectors instead of LANES scalars), then a barrier before the next sum may
+// write. (Two slots taken in turn would save that barrier: measured on lavapipe, no faster, and
+// twice the workgroup memory.)
+var<workgroup> red_r: array<vec4<real>, RED>;
+var<workgroup> red_g: array<vec4<real>, RED>;
+var<workgroup> red_l: array<vec4<u32>, RED>;
+var<workgroup> red_o: array<vec4<u32>, RED>;
 
 fn at(k: u32, i: u32) -> real {
     return work[wb + (k * DP + i) * ws];
@@ -93,13 +85,13 @@ fn lanes_sum(a: real) -> real {
     if (LANES == 1u) {
         return a;
     }
-    let b = red_slot();
-    red_r[b + lane / 4u][lane % 4u] = a;
+    red_r[lane / 4u][lane % 4u] = a;
     workgroupBarrier();
     var s = vec4<real>();
     for (var k = 0u; k < RED; k++) {
-        s = s + red_r[b + k];
+        s = s + red_r[k];
     }
+    workgroupBarrier();
     return (s.x + s.y) + (s.z + s.w);
 }
 
@@ -114,13 +106,13 @@ fn lanes_any(b: bool) -> bool {
     if (LANES == 1u) {
         return b;
     }
-    let s = red_slot();
-    red_l[s + lane / 4u][lane % 4u] = select(0u, 1u, b);
+    red_l[lane / 4u][lane % 4u] = select(0u, 1u, b);
     workgroupBarrier();
     var any = vec4<u32>();
     for (var k = 0u; k < RED; k++) {
-        any = any | red_l[s + k];
+        any = any | red_l[k];
     }
+    workgroupBarrier();
     return (any.x | any.y | any.z | any.w) != 0u;
 }
 
@@ -215,8 +207,7 @@ fn eval_point() -> Measured {
     if (LANES == 1u) {
         return Measured(e.f, gn2, e.label, e.ok);
     }
-    let b = red_slot();
-    let q = b + lane / 4u;
+    let q = lane / 4u;
     let r = lane % 4u;
     red_r[q][r] = e.f;
     red_g[q][r] = gn2;
@@ -228,11 +219,12 @@ fn eval_point() -> Measured {
     var label = vec4<u32>(0u);
     var ok = vec4<u32>(1u);
     for (var k = 0u; k < RED; k++) {
-        f = f + red_r[b + k];
-        g2 = g2 + red_g[b + k];
-        label = max(label, red_l[b + k]);
-        ok = min(ok, red_o[b + k]);
+        f = f + red_r[k];
+        g2 = g2 + red_g[k];
+        label = max(label, red_l[k]);
+        ok = min(ok, red_o[k]);
     }
+    workgroupBarrier();
     return Measured((f.x + f.y) + (f.z + f.w), (g2.x + g2.y) + (g2.z + g2.w), max(max(label.x, label.y), max(label.z, label.w)), min(min(ok.x, ok.y), min(ok.z, ok.w)));
 }
 

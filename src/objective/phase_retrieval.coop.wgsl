@@ -1,11 +1,17 @@
 // Phase retrieval's cooperative form (shaders/cooperative.wgsl); the PR_* constants as for
 // phase_retrieval.wgsl. The rows of A go in passes of PR_PASS: the lanes share a pass's rows,
-// each forming a_k.x over all coordinates (in order, as the scalar twin) and the row's weight
-// w_k = ((a_k.x)^2 - y_k)(a_k.x) in workgroup memory; then each lane adds sum_k w_k a_k at its
-// own coordinates, four at a time, rows in order. Each row of A is read twice per evaluation by
-// the workgroup, not once per coordinate.
+// each forming a_k.x over all coordinates (in order, as the scalar twin; x in chunks of PR_XC
+// vec4s copied to workgroup memory, where every lane reads the same address at once, instead of
+// each lane gathering x from storage) and the row's weight w_k = ((a_k.x)^2 - y_k)(a_k.x) in
+// workgroup memory; then each lane adds sum_k w_k a_k at its own coordinates, four at a time,
+// rows in order. Each row of A is read twice per evaluation by the workgroup, not once per
+// coordinate.
 const PR_PASS: u32 = 256u;
+const PR_XC: u32 = 128u;
+// Rows of a pass per lane.
+const PR_RPL: u32 = (PR_PASS + LANES - 1u) / LANES;
 var<workgroup> pr_w: array<real, PR_PASS>;
+var<workgroup> pr_x: array<vec4<real>, PR_XC>;
 
 // The value at float offset j of `data`.
 fn pr_at(j: u32) -> real {
@@ -66,11 +72,39 @@ fn objective_lanes() -> Eval {
     }
     for (var r0 = 0u; r0 < PR_M; r0 += PR_PASS) {
         let n = min(PR_PASS, PR_M - r0);
-        for (var r = lane; r < n; r += WG) {
-            let ax = pr_dot(r0 + r);
-            let res = ax * ax - pr_at(PR_Y + r0 + r);
-            f = f + res * res;
-            pr_w[r] = res * ax;
+        var ax: array<real, PR_RPL>;
+        for (var c0 = 0u; c0 < PR_ROW / 4u; c0 += PR_XC) {
+            let nc = min(PR_XC, PR_ROW / 4u - c0);
+            for (var j = lane; j < nc; j += WG) {
+                let i = 4u * (c0 + j);
+                pr_x[j] = vec4<real>(x_at(i), x_at(i + 1u), x_at(i + 2u), x_at(i + 3u));
+            }
+            workgroupBarrier();
+            for (var k = 0u; k < PR_RPL; k++) {
+                let r = lane + k * WG;
+                if (r < n) {
+                    let b = (r0 + r) * (PR_ROW / 4u) + c0;
+                    var s = ax[k];
+                    for (var j = 0u; j < nc; j++) {
+                        let q = vec4<real>(data[b + j]);
+                        let xv = pr_x[j];
+                        s = s + q.x * xv.x;
+                        s = s + q.y * xv.y;
+                        s = s + q.z * xv.z;
+                        s = s + q.w * xv.w;
+                    }
+                    ax[k] = s;
+                }
+            }
+            workgroupBarrier();
+        }
+        for (var k = 0u; k < PR_RPL; k++) {
+            let r = lane + k * WG;
+            if (r < n) {
+                let res = ax[k] * ax[k] - pr_at(PR_Y + r0 + r);
+                f = f + res * res;
+                pr_w[r] = res * ax[k];
+            }
         }
         workgroupBarrier();
         // lo is a multiple of 4 and rows start on a vec4: the lane's coordinates in vec4s.
