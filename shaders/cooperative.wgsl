@@ -101,6 +101,21 @@ fn lanes_sum_f32(a: f32) -> f32 {
     return f32(lanes_sum(real(a)));
 }
 
+// The smallest of every lane's `u`, the same in every lane.
+fn lanes_min(u: u32) -> u32 {
+    if (LANES == 1u) {
+        return u;
+    }
+    red_l[lane / 4u][lane % 4u] = u;
+    workgroupBarrier();
+    var m = vec4<u32>(0xffffffffu);
+    for (var k = 0u; k < RED; k++) {
+        m = min(m, red_l[k]);
+    }
+    workgroupBarrier();
+    return min(min(m.x, m.y), min(m.z, m.w));
+}
+
 // Whether any lane's `b` holds.
 fn lanes_any(b: bool) -> bool {
     if (LANES == 1u) {

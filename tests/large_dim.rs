@@ -156,9 +156,9 @@ fn a_forced_cooperative_family_at_small_d_agrees_with_the_per_invocation_kernel(
 #[test]
 fn objectives_without_a_cooperative_form_are_refused_beyond_256_naming_the_way_out() {
     let Some(engine) = gpu() else { return };
-    let exp = Experiment::builder(common::objective("octopus", 300)).chains(4).steps(2).build().unwrap();
+    let exp = Experiment::builder(common::objective("linear-network", 100)).chains(4).steps(2).build().unwrap();
     let e = Runner::gpu(&engine).run(&exp).unwrap_err().to_string();
-    assert!(e.contains("d = 300") && e.contains("objective_lanes") && e.contains("--backend cpu"), "{e}");
+    assert!(e.contains("d = 400") && e.contains("objective_lanes") && e.contains("--backend cpu"), "{e}");
 }
 
 #[test]
@@ -216,4 +216,20 @@ fn the_streamed_family_follows_the_cpu_twin_and_the_dispatch_split() {
     let (stat, p) = ks_two_sample(&a, &b);
     println!("streamed PGD d=300: {} vs {} first escapes, KS D = {stat:.4}, p = {p:.3}", a.len(), b.len());
     assert!(a.len() > 550 && p > 0.01, "{} / {} escapes, p = {p}", a.len(), b.len());
+}
+
+#[test]
+fn the_octopus_at_d_300_escapes_its_saddles_as_on_the_cpu() {
+    let Some(engine) = gpu() else { return };
+    let exp = Experiment::builder(common::objective("octopus", 300)).method(MethodKind::Pgd).chains(512).steps(150).seed(11).init(Init::Uniform(1.0)).build().unwrap();
+    let g = Runner::gpu(&engine).run(&exp).unwrap();
+    let c = Runner::cpu().run(&exp).unwrap();
+    assert_eq!(g.raw.kernel_family, "cooperative");
+    let times = |r: &escapade::Report| r.raw.events.iter().map(|e| f64::from(e.escape_steps)).collect::<Vec<f64>>();
+    let (a, b) = (times(&g), times(&c));
+    let (stat, p) = ks_two_sample(&a, &b);
+    let labels = |r: &escapade::Report| r.raw.states.iter().map(|s| s.label).max().unwrap();
+    println!("octopus d=300: {} vs {} escapes, KS D = {stat:.4}, p = {p:.3}, deepest label {} vs {}", a.len(), b.len(), labels(&g), labels(&c));
+    assert!(a.len() > 1000 && p > 0.01, "{} / {} escapes, p = {p}", a.len(), b.len());
+    assert_eq!(labels(&g), labels(&c));
 }

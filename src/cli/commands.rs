@@ -301,7 +301,14 @@ pub fn info() -> CmdResult {
     println!("max buffer size: {} MiB", l.max_buffer_size >> 20);
     println!("max workgroups per dimension: {}", l.max_compute_workgroups_per_dimension);
     println!("max invocations per workgroup: {}", l.max_compute_invocations_per_workgroup);
+    println!("max workgroup storage: {} KiB", l.max_compute_workgroup_storage_size >> 10);
     println!("shader-f16: {}", ctx.device.features().contains(wgpu::Features::SHADER_F16));
+    println!("shader-f64: {}", ctx.device.features().contains(wgpu::Features::SHADER_F64));
+    println!("kernel families: per-invocation (d <= 256), cooperative (d > 256: a workgroup per chain), streamed (--kernel-family streamed)");
+    let (record, event) = (std::mem::size_of::<escapade::advanced::ChainState>(), std::mem::size_of::<escapade::advanced::EscapeEvent>());
+    println!(
+        "device memory per chain (f32 state, x and x~): per-invocation 8 d + {record} bytes, cooperative and streamed 24 d + {record} (x, g, v, x~ in storage), plus {event} per pending event per dispatch in flight; a run's total is summary.json's device_memory_estimate"
+    );
     Ok(())
 }
 

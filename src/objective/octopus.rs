@@ -139,6 +139,10 @@ impl Objective for Octopus {
             include_str!("octopus.wgsl")
         )
     }
+    /// `objective_lanes` after the per-invocation source, whose oct_g1 and oct_g2 it calls.
+    fn wgsl_lanes(&self) -> Option<String> {
+        Some(self.wgsl() + include_str!("octopus.coop.wgsl"))
+    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "dim": self.d, "tau": self.tau, "gamma": self.gamma, "L": self.l, "nu": self.nu() })
     }

@@ -228,8 +228,8 @@ mod tests {
         let e = choose(&exp("quartic", MAX_PER_INVOCATION_DIM + 1), Some(KernelFamily::PerInvocation)).err().unwrap().to_string();
         assert!(e.contains("d = 257") && e.contains("--backend cpu"), "{e}");
         // Without a cooperative form, a large d is refused with the reason.
-        let e = choose(&exp("octopus", 300), None).err().unwrap().to_string();
-        assert!(e.contains("d = 300") && e.contains("objective_lanes") && e.contains("--backend cpu"), "{e}");
+        let e = choose(&exp("linear-network", 100), None).err().unwrap().to_string();
+        assert!(e.contains("d = 400") && e.contains("objective_lanes") && e.contains("--backend cpu"), "{e}");
         // Every point of every chain has its own place, in both layouts.
         let (n, d) = (5, 3);
         for f in [&PerInvocation as &dyn Family, &Cooperative] {
