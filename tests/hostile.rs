@@ -85,7 +85,7 @@ fn flags() {
         run("wgsl with a built-in objective", 2, &["invalid wgsl", "custom"], "--objective quartic --wgsl {d}/x.wgsl"),
         run("custom without wgsl", 2, &["custom needs --wgsl"], "--objective custom"),
         // Known before any adapter is opened: the same answer with or without a GPU.
-        run("dimension beyond the GPU kernel", 2, &["d = 512", "256", "objective_lanes", "--backend cpu"], "--objective linear-network --dim 128 --backend gpu"),
+        run("dimension beyond the per-invocation kernel", 2, &["d = 512", "256", "--backend cpu"], "--objective quartic --dim 512 --backend gpu --kernel-family per-invocation"),
         run("out is a file", 2, &["this is a file"], "--out {d}/file").with("file", "not a directory"),
     ];
     check(&tmp("hostile-flags"), &[], cases);
@@ -260,13 +260,13 @@ fn experiment_files_are_read_wherever_they_are() {
     std::fs::remove_dir_all(&d).ok();
 }
 
-/// Not bad input: what no GPU kernel family runs (an objective without a cooperative form beyond
-/// d = 256), `auto` runs on the CPU, saying so.
+/// Not bad input: what the GPU kernel family cannot hold (here the per-invocation one, forced,
+/// beyond d = 256), `auto` runs on the CPU, saying so.
 #[test]
 fn auto_runs_beyond_the_gpu_kernel_on_the_cpu() {
     let d = tmp("hostile-wide");
-    let o = common::table::escapade(&["run", "--objective", "linear-network", "--dim", "100", "--steps", "2", "--chains", "2", "--plots", "none", "--out", d.to_str().unwrap()]);
+    let o = common::table::escapade(&["run", "--objective", "quartic", "--dim", "300", "--kernel-family", "per-invocation", "--steps", "2", "--chains", "2", "--plots", "none", "--out", d.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success() && err.contains("ran on the CPU backend") && err.contains("objective_lanes"), "{err}");
+    assert!(o.status.success() && err.contains("ran on the CPU backend") && err.contains("d = 300"), "{err}");
     std::fs::remove_dir_all(&d).ok();
 }

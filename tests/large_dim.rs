@@ -154,11 +154,28 @@ fn a_forced_cooperative_family_at_small_d_agrees_with_the_per_invocation_kernel(
 }
 
 #[test]
-fn objectives_without_a_cooperative_form_are_refused_beyond_256_naming_the_way_out() {
+fn the_per_invocation_family_forced_beyond_256_is_refused_naming_the_way_out() {
     let Some(engine) = gpu() else { return };
-    let exp = Experiment::builder(common::objective("linear-network", 100)).chains(4).steps(2).build().unwrap();
-    let e = Runner::gpu(&engine).run(&exp).unwrap_err().to_string();
-    assert!(e.contains("d = 400") && e.contains("objective_lanes") && e.contains("--backend cpu"), "{e}");
+    let exp = Experiment::builder(common::objective("quartic", 300)).chains(4).steps(2).build().unwrap();
+    let forced = engine.tuned(GpuSettings { family: Some(KernelFamily::PerInvocation), ..Default::default() }).unwrap();
+    let e = Runner::gpu(&forced).run(&exp).unwrap_err().to_string();
+    assert!(e.contains("d = 300") && e.contains("256") && e.contains("--backend cpu"), "{e}");
+}
+
+#[test]
+fn the_linear_network_at_large_d_follows_the_cpu_twin() {
+    let Some(engine) = gpu() else { return };
+    // n = 100, r = 2, p = 100: d = 400; kappa 0.1 (the regularizer's sums go through the lanes).
+    let obj = common::objective("linear-network", 100);
+    let d = obj.dim();
+    let exp = Experiment::builder(obj.clone()).method(MethodKind::Gd).params(escapade::PgdParams { eta: 0.01, ..obj.default_params() }).chains(8).steps(30).seed(2).init(Init::Uniform(0.5)).build().unwrap();
+    let g = Runner::gpu(&engine).run(&exp).unwrap();
+    let c = Runner::cpu().run(&exp).unwrap();
+    assert_eq!(g.raw.kernel_family, "cooperative");
+    let worst = (0..8).map(|k| rel(&g.raw.x[k * d..(k + 1) * d], &c.raw.x[k * d..(k + 1) * d])).fold(0.0, f64::max);
+    println!("linear network d={d}: worst relative distance {worst:e}");
+    assert!(worst <= 1e-4, "{worst}");
+    assert_close_states(&g, &c, 1e-3);
 }
 
 #[test]

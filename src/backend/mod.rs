@@ -290,7 +290,8 @@ pub(crate) fn beyond_gpu(obj: &dyn crate::objective::Objective) -> crate::Error 
     })
 }
 
-/// Why the GPU engine would refuse `exp` whatever the device (no kernel family runs it), or None.
-pub(crate) fn gpu_refusal(exp: &crate::experiment::Experiment) -> Option<crate::Error> {
-    gpu::family::choose(exp, None).err()
+/// Why the GPU engine would refuse `exp` whatever the device (no kernel family runs it, or not
+/// the `forced` one), or None.
+pub(crate) fn gpu_refusal(exp: &crate::experiment::Experiment, forced: Option<gpu::KernelFamily>) -> Option<crate::Error> {
+    gpu::family::choose(exp, forced).err()
 }

@@ -92,6 +92,13 @@ impl LinearNetwork {
     }
 }
 
+impl LinearNetwork {
+    /// The constants both WGSL forms read: n, r, p and kappa.
+    fn wgsl_constants(&self) -> String {
+        format!("const LN_N: u32 = {}u;\nconst LN_R: u32 = {}u;\nconst LN_P: u32 = {}u;\nconst LN_KAPPA: real = {};\n", self.n, self.r, self.p, wgsl_real(self.kappa))
+    }
+}
+
 impl Objective for LinearNetwork {
     fn name(&self) -> &'static str {
         "linear-network"
@@ -101,14 +108,10 @@ impl Objective for LinearNetwork {
     }
     float_twins!();
     fn wgsl(&self) -> String {
-        format!(
-            "const LN_N: u32 = {}u;\nconst LN_R: u32 = {}u;\nconst LN_P: u32 = {}u;\nconst LN_KAPPA: real = {};\n{}",
-            self.n,
-            self.r,
-            self.p,
-            wgsl_real(self.kappa),
-            include_str!("linear_network.wgsl")
-        )
+        self.wgsl_constants() + include_str!("linear_network.wgsl")
+    }
+    fn wgsl_lanes(&self) -> Option<String> {
+        Some(self.wgsl_constants() + include_str!("linear_network.coop.wgsl"))
     }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "n": self.n, "rank": self.r, "p": self.p, "kappa": self.kappa })

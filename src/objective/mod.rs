@@ -3,7 +3,7 @@
 //! impl) and `foo.wgsl` (the WGSL twin, pulled in with `include_str!`). How to add one:
 //! `docs/adding-an-objective.md`.
 
-mod custom;
+pub(crate) mod custom;
 pub mod data;
 pub(crate) mod wgsl;
 mod degenerate_quartic;

@@ -88,11 +88,12 @@ fn checked(a: &RunArgs) -> Result<Checked, Error> {
         Devices::parse(d)?;
     }
     // Known before any adapter is opened (the GPU engine says the same).
-    if let Some(refusal) = crate::backend::gpu_refusal(&exp).filter(|_| backend == BackendChoice::Gpu || a.devices.is_some() || !exp.objective.cpu_twin()) {
+    let forced = a.kernel_family.forced();
+    if let Some(refusal) = crate::backend::gpu_refusal(&exp, forced).filter(|_| backend == BackendChoice::Gpu || a.devices.is_some() || !exp.objective.cpu_twin()) {
         return Err(refusal);
     }
     // The GPU knobs are checked whatever the backend: a bad value is an error, never ignored.
-    let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, in_flight: a.dispatches_in_flight, family: a.kernel_family.forced(), ..GpuSettings::default() };
+    let settings = GpuSettings { steps_per_dispatch: a.steps_per_dispatch, in_flight: a.dispatches_in_flight, family: forced, ..GpuSettings::default() };
     settings.validate()?;
     let every = match a.checkpoint_every.as_str() {
         "off" => None,
@@ -142,7 +143,7 @@ impl Plan {
             None => Vec::new(),
         };
         // `auto` runs what the GPU kernel cannot hold on the CPU, saying so.
-        let refused = crate::backend::gpu_refusal(&exp).filter(|_| backend == BackendChoice::Auto);
+        let refused = crate::backend::gpu_refusal(&exp, settings.family).filter(|_| backend == BackendChoice::Auto);
         let (gpu, fallback) = if devices.is_some() {
             (None, None)
         } else if let Some(why) = refused {

@@ -227,9 +227,11 @@ mod tests {
         assert_eq!(choose(&exp("quartic", 3), Some(KernelFamily::Cooperative)).unwrap().name(), "cooperative");
         let e = choose(&exp("quartic", MAX_PER_INVOCATION_DIM + 1), Some(KernelFamily::PerInvocation)).err().unwrap().to_string();
         assert!(e.contains("d = 257") && e.contains("--backend cpu"), "{e}");
-        // Without a cooperative form, a large d is refused with the reason.
-        let e = choose(&exp("linear-network", 100), None).err().unwrap().to_string();
-        assert!(e.contains("d = 400") && e.contains("objective_lanes") && e.contains("--backend cpu"), "{e}");
+        // Without a cooperative form (a custom WGSL file's), a large d is refused with the reason.
+        let src = "fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval {\n    return Eval(0.0, 0u, 1u);\n}\n";
+        let custom = crate::objective::custom::WgslObjective::from_source(std::path::Path::new("q.wgsl"), src.into(), 300, None).unwrap();
+        let e = choose(&Experiment::builder(std::sync::Arc::new(custom)).chains(4).steps(2).build().unwrap(), None).err().unwrap().to_string();
+        assert!(e.contains("q.wgsl at d = 300") && e.contains("objective_lanes") && e.contains("no CPU twin"), "{e}");
         // Every point of every chain has its own place, in both layouts.
         let (n, d) = (5, 3);
         for f in [&PerInvocation as &dyn Family, &Cooperative] {

@@ -279,7 +279,7 @@ mod tests {
     /// every method and precision, at dimensions that do and do not fill the lanes.
     #[test]
     fn cooperative_modules_validate() {
-        for (name, d) in [("quartic", 3), ("quartic", 257), ("rosenbrock", 1030), ("phase-retrieval", 5), ("phase-retrieval", 300), ("matrix-factorization", 3), ("matrix-factorization", 130), ("octopus", 3), ("octopus", 300)] {
+        for (name, d) in [("quartic", 3), ("quartic", 257), ("rosenbrock", 1030), ("phase-retrieval", 5), ("phase-retrieval", 300), ("matrix-factorization", 3), ("matrix-factorization", 130), ("octopus", 3), ("octopus", 300), ("linear-network", 3), ("linear-network", 100)] {
             let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
             assert!(obj.wgsl_lanes().is_some(), "{name}");
             for method in every_method(obj.as_ref()) {
