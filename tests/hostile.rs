@@ -188,6 +188,8 @@ fn custom_objectives() {
         run("wgsl without dim", 2, &["invalid dim", "a custom objective needs --dim"], "--objective custom --wgsl {d}/nope.wgsl"),
         w("wgsl private array of 200 MB", &["o.wgsl", "200000000 bytes per invocation", "524288", "--data"], format!("var<private> big: array<f32, 50000000>;\n{HEAD}  big[0] = 1.0;\n  return Eval(big[0], 0u, 1u);\n}}\n")),
         w("wgsl function array of 4 MB", &["o.wgsl", "bytes per invocation", "524288"], format!("{HEAD}  var a: array<f32, 1000000>;\n  a[1] = (*x)[0];\n  return Eval(a[1], 0u, 1u);\n}}\n")),
+        w("wgsl objective_lanes with an argument", &["o.wgsl:5:1", "fn objective_lanes has another signature", "fn objective_lanes() -> Eval"], format!("{HEAD}  return Eval(0.0, 0u, 1u);\n}}\n\nfn objective_lanes(i: u32) -> Eval {{ return Eval(x_at(i), 0u, 1u); }}\n")),
+        w("wgsl objective_lanes with a barrier", &["o.wgsl", "fn objective_lanes synchronizes the workgroup"], format!("{HEAD}  return Eval(0.0, 0u, 1u);\n}}\n\nfn objective_lanes() -> Eval {{\n  workgroupBarrier();\n  return Eval(lanes_sum(x_at(lo)), 0u, 1u);\n}}\n")),
         w("wgsl rho1 of another type", &["o.wgsl:5:1", "fn rho1 has another signature", "fn rho1(F: f32) -> f32"], format!("{HEAD}  return Eval(0.0, 0u, 1u);\n}}\n\nfn rho1(F: u32) -> f32 {{ return 1.0; }}\n")),
         w("wgsl objective_load of another type", &["o.wgsl:4:1", "fn objective_load(lid: u32)"], format!("{HEAD}  return Eval(0.0, 0u, 1u);\n}}\nfn objective_load(lid: f32) {{}}\n")),
         w("wgsl constant index out of bounds", &["o.wgsl:3:", "index 5"], format!("{HEAD}  (*g)[0] = (*x)[0];\n  (*g)[1] = (*x)[5];\n  return Eval(0.0, 0u, 1u);\n}}\n")),

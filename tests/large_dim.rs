@@ -250,3 +250,39 @@ fn the_octopus_at_d_300_escapes_its_saddles_as_on_the_cpu() {
     assert!(a.len() > 1000 && p > 0.01, "{} / {} escapes, p = {p}", a.len(), b.len());
     assert_eq!(labels(&g), labels(&c));
 }
+
+#[test]
+fn a_custom_file_with_a_cooperative_form_runs_beyond_256_as_the_built_in_quartic() {
+    let Some(_engine) = gpu() else { return };
+    let dir = std::env::temp_dir().join(format!("escapade-custom-lanes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The default quartic (l = -1, 1, ..., 1) in both forms; the gradient as the built-in's.
+    let file = dir.join("q.wgsl");
+    std::fs::write(
+        &file,
+        "fn objective(x: ptr<private, array<real, D>>, g: ptr<private, array<real, D>>) -> Eval {\n\
+         \x20   var f: real = 0.0;\n    for (var i = 0u; i < D; i++) {\n        let xi = (*x)[i];\n        let l = select(1.0, -1.0, i == 0u);\n\
+         \x20       (*g)[i] = l * xi + xi * xi * xi;\n        f = f + 0.5 * l * xi * xi + 0.25 * xi * xi * xi * xi;\n    }\n    return Eval(f, 0u, 1u);\n}\n\
+         fn objective_lanes() -> Eval {\n    var f: real = 0.0;\n    for (var i = lo; i < hi; i++) {\n        let xi = x_at(i);\n        let l = select(1.0, -1.0, i == 0u);\n\
+         \x20       g_set(i, l * xi + xi * xi * xi);\n        f = f + 0.5 * l * xi * xi + 0.25 * xi * xi * xi * xi;\n    }\n    return Eval(f, 0u, 1u);\n}\n",
+    )
+    .unwrap();
+    let run = |what: &[&str], out: &str| {
+        let out = dir.join(out);
+        let mut a = vec!["run", "--dim", "300", "--method", "gd", "--chains", "64", "--steps", "50", "--init", "uniform:0.5", "--eta", "0.05", "--certify-eps", "off", "--plots", "none", "--quiet", "--out", out.to_str().unwrap()];
+        a.extend_from_slice(what);
+        let o = common::table::escapade(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(out.join("chains.csv")).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        let f: Vec<f64> = text.lines().skip(1).map(|l| l.split(',').nth(10).unwrap().parse().unwrap()).collect();
+        (f, summary["kernel_family"].as_str().unwrap_or("").to_string())
+    };
+    let (custom, family) = run(&["--objective", "custom", "--wgsl", file.to_str().unwrap(), "--backend", "gpu"], "custom");
+    let (builtin, _) = run(&["--objective", "quartic", "--backend", "cpu"], "builtin");
+    assert_eq!(family, "cooperative");
+    let worst = custom.iter().zip(&builtin).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0, f64::max);
+    println!("custom cooperative quartic d=300 against the built-in on the CPU: worst value difference {worst:e}");
+    assert!(custom.len() == 64 && worst <= 1e-5, "{worst}");
+    std::fs::remove_dir_all(&dir).ok();
+}

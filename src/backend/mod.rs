@@ -286,7 +286,7 @@ pub(crate) fn beyond_gpu(obj: &dyn crate::objective::Objective) -> crate::Error 
     crate::Error::Unsupported(if obj.cpu_twin() {
         format!("{why}: use --backend cpu")
     } else {
-        format!("{why}, and a WGSL-only objective has no CPU twin to run it: use --dim {max} or less")
+        format!("{why}, and a WGSL-only objective has no CPU twin to run it: use --dim {max} or less, or add fn objective_lanes (docs/adding-an-objective.md)")
     })
 }
 

@@ -4,7 +4,7 @@
 
 use super::{Eval, Objective};
 use crate::Error;
-use super::wgsl::{defines, objective_header, resolve_real, split_directives};
+use super::wgsl::{LANES_STANDINS, defines, objective_header, resolve_real, split_directives};
 use crate::method::PgdParams;
 use std::path::{Path, PathBuf};
 
@@ -48,7 +48,10 @@ impl WgslObjective {
         // resolved apart from the file (no identifier spans its last newline), so that the user's
         // declarations start at byte `head.len()`, on line `header_lines + 1`.
         let (directives, body) = split_directives(&source);
-        let head = directives + &resolve_real(objective_header(dim), crate::Precision::F32);
+        // A file with a cooperative form is checked against the functions the cooperative
+        // kernel gives it (declared here as stand-ins).
+        let lanes = if defines(&source, "objective_lanes") { LANES_STANDINS } else { "" };
+        let head = directives + &resolve_real(objective_header(dim) + lanes, crate::Precision::F32);
         let header_lines = head.lines().count() as u32;
         let full = format!("{head}{}", resolve_real(body, crate::Precision::F32));
         let at = |loc: Option<naga::SourceLocation>, msg: String| {
@@ -72,6 +75,12 @@ impl WgslObjective {
             let eval = f.result.as_ref().is_some_and(|r| module.types[r.ty].name.as_deref() == Some("Eval"));
             if f.arguments.len() != 2 || !f.arguments.iter().all(pointer) || !eval {
                 return Err(at(module.functions.get_span(h).location(&full).into(), format!("fn objective has another signature; expected {CONTRACT}")));
+            }
+        }
+        if let Some((h, f)) = module.functions.iter().find(|(_, f)| f.name.as_deref() == Some("objective_lanes")) {
+            let eval = f.result.as_ref().is_some_and(|r| module.types[r.ty].name.as_deref() == Some("Eval"));
+            if !f.arguments.is_empty() || !eval {
+                return Err(at(module.functions.get_span(h).location(&full).into(), "fn objective_lanes has another signature; expected fn objective_lanes() -> Eval".into()));
             }
         }
         // Names the kernel uses are checked when it is composed (`compose_checked` in
@@ -175,6 +184,10 @@ impl Objective for WgslObjective {
     }
     fn wgsl(&self) -> String {
         self.source.clone()
+    }
+    /// The file itself when it defines `objective_lanes` (besides `objective`).
+    fn wgsl_lanes(&self) -> Option<String> {
+        defines(&self.source, "objective_lanes").then(|| self.source.clone())
     }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "file": self.path.display().to_string(), "dim": self.dim })

@@ -72,6 +72,19 @@ pub fn validate(src: &str) -> Result<(), String> {
         .map_err(|e| super::custom_error_chain(e.as_inner()))
 }
 
+/// What the cooperative kernel (`shaders/cooperative.wgsl`) gives an `objective_lanes`, as
+/// stand-ins with the same signatures: a custom file that defines one is validated against these
+/// (docs/adding-an-objective.md, "The cooperative form"), and the modules that hold the file but
+/// never call its `objective_lanes` (the per-invocation kernel, the point kernels) declare them.
+pub const LANES_STANDINS: &str = "const LANES: u32 = 1u;\nvar<private> lane: u32;\nvar<private> lo: u32;\nvar<private> hi: u32;\n\
+fn x_at(i: u32) -> real { return real(i); }\nfn g_at(i: u32) -> real { return real(i); }\nfn g_set(i: u32, value: real) {}\n\
+fn g_add(i: u32, value: real) {}\nfn v_add(i: u32, value: real) {}\nfn lanes_sum(a: real) -> real { return a; }\nfn lanes_min(u: u32) -> u32 { return u; }\n";
+
+/// `LANES_STANDINS` when `src` defines `objective_lanes` for a module that does not call it.
+pub fn lanes_standins_for(src: &str) -> &'static str {
+    if defines(src, "objective_lanes") { LANES_STANDINS } else { "" }
+}
+
 /// Whether WGSL source `src` defines a function named `name`.
 pub fn defines(src: &str, name: &str) -> bool {
     src.split("fn ").skip(1).any(|rest| rest.trim_start().strip_prefix(name).is_some_and(|r| r.trim_start().starts_with('(')))

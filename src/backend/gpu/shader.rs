@@ -10,7 +10,7 @@
 use crate::abi;
 use crate::layout::{self, Access, Binding};
 pub use crate::objective::wgsl::{defines, objective_header_for, resolve_real, validate};
-use crate::objective::wgsl::{new_directives, split_directives};
+use crate::objective::wgsl::{lanes_standins_for, new_directives, split_directives};
 use crate::escape::{ChainState, EscapeEvent};
 use crate::precision::Precision;
 use crate::Error;
@@ -28,6 +28,8 @@ pub const WORKGROUP_SIZE: u32 = 64;
 /// saddle's step 1.5x).
 pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool) -> String {
     let mut own = objective.wgsl();
+    // A custom file's cooperative form, never called here, against stand-ins.
+    own += lanes_standins_for(&own);
     if objective.terms().is_none() {
         // Never called: minibatch oracles are refused for objectives without terms.
         own += "\nfn objective_term_grad(x: ptr<private, array<real, D>>, i: u32, acc: ptr<private, array<real, D>>) {}\n";
@@ -192,7 +194,7 @@ fn point_source(objective: &dyn Objective, consts: &str, logic: &str) -> String 
     let contract = layout::declaration::<abi::HvpParams>() + &abi::HVP_BINDINGS.iter().map(Binding::declaration).collect::<String>();
     let (directives, own) = split_directives(&objective.wgsl());
     let header = objective_header_for(objective, Precision::F32);
-    resolve_real(format!("{directives}{header}const WG: u32 = {WORKGROUP_SIZE}u;\n{consts}{contract}{own}\n{}{logic}", load_stub(&own)), Precision::F32)
+    resolve_real(format!("{directives}{header}const WG: u32 = {WORKGROUP_SIZE}u;\n{consts}{contract}{}{own}\n{}{logic}", lanes_standins_for(&own), load_stub(&own)), Precision::F32)
 }
 
 /// Bind-group entries for `bindings` plus the objective's data binding, each binding given the
