@@ -11,7 +11,7 @@ rm -rf .devbin && mkdir -p .devbin/tests .devbin/gl
 cargo build --release --bins --tests --benches
 cp target/release/escapade .devbin/
 # Test and bench executables: the newest of each name.
-for t in gpu_matches_cpu engine catalogue checks resume throughput; do
+for t in gpu_matches_cpu engine catalogue checks resume large_dim throughput; do
     f=$(ls -t target/release/deps/${t}-* 2>/dev/null | grep -v '\.d$' | head -1)
     [ -n "$f" ] && cp "$f" ".devbin/tests/$t"
 done
