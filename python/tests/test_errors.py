@@ -95,8 +95,11 @@ def test_existing_output_needs_force(tmp_path):
 
 
 def test_gpu_only_input_is_a_value_error():
-    with pytest.raises(ValueError, match=r"beyond the GPU kernel"):
-        escapade.run(objective="quartic", dim=100000, chains=1, steps=1, backend="gpu")
+    # A WGSL-only objective without a cooperative form (fn objective_lanes) beyond d = 256: no
+    # GPU kernel family runs it, and there is no CPU twin.
+    source = "fn objective(x: ptr<private, array<f32, D>>, g: ptr<private, array<f32, D>>) -> Eval {\n    return Eval(0.0, 0u, 1u);\n}\n"
+    with pytest.raises(ValueError, match=r"d = 300 on the GPU.*objective_lanes"):
+        escapade.run(wgsl=source, dim=300, chains=1, steps=1, backend="gpu")
 
 
 def test_no_adapter_is_an_escapade_error(monkeypatch):

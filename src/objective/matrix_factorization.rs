@@ -2,7 +2,7 @@
 //! row-major). Saddles at U spanning non-top eigenvectors of M; minima span the top r.
 
 use super::data::Matrix;
-use super::{Eval, Objective, float_twins, to_float};
+use super::{Eval, Objective, to_float};
 use crate::method::{PgdParams, Rho};
 use crate::{Error, linalg, rng};
 use num_traits::Float;
@@ -13,6 +13,8 @@ pub struct MatrixFactorization {
     n: usize,
     r: usize,
     m: Vec<f64>,
+    /// M rounded to f32 once, for the f32 twin's matrix products.
+    m32: Vec<f32>,
     eigenvalues: Vec<f64>,
     eigenvectors: Vec<f64>,
 }
@@ -50,7 +52,7 @@ impl MatrixFactorization {
             return Err(Error::invalid("M", "a symmetric matrix", format!("asymmetry {asym:e}")));
         }
         let (eigenvalues, eigenvectors) = linalg::sym_eigen(&m.data, n);
-        Ok(MatrixFactorization { n, r, m: m.data, eigenvalues, eigenvectors })
+        Ok(MatrixFactorization { n, r, m32: m.data.iter().map(|&v| v as f32).collect(), m: m.data, eigenvalues, eigenvectors })
     }
 
     fn check_dims(n: usize, r: usize) -> Result<(), Error> {
@@ -105,6 +107,72 @@ impl MatrixFactorization {
     }
 }
 
+/// From this n on the twins evaluate with two matrix products (`eval_products`); below it the
+/// loop of [`MatrixFactorization::eval`], the WGSL twins' order, is as fast.
+pub const PRODUCTS_FROM_N: usize = 48;
+
+/// A float type with a matrix product (matrixmultiply's sgemm and dgemm) and a scratch matrix
+/// per thread.
+trait Products: Float + 'static {
+    /// C (m x n) = alpha A (m x k) B (k x n), each given by its pointer and row and column strides.
+    ///
+    /// # Safety
+    /// The pointers and strides address valid matrices of those shapes, C not overlapping A or B.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn product(m: usize, k: usize, n: usize, alpha: Self, a: (*const Self, isize, isize), b: (*const Self, isize, isize), c: (*mut Self, isize, isize));
+    /// Runs `f` on this thread's scratch of `len` values (reused: an n x n matrix per evaluation
+    /// would otherwise be allocated and faulted in at every step).
+    fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
+}
+
+thread_local! {
+    static SCRATCH_F32: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SCRATCH_F64: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+macro_rules! products {
+    ($t:ty, $gemm:path, $scratch:ident) => {
+        impl Products for $t {
+            unsafe fn product(m: usize, k: usize, n: usize, alpha: Self, a: (*const Self, isize, isize), b: (*const Self, isize, isize), c: (*mut Self, isize, isize)) {
+                // SAFETY: the caller's contract; beta = 0, so C is only written.
+                unsafe { $gemm(m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, 0.0, c.0, c.1, c.2) }
+            }
+            fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+                $scratch.with(|s| {
+                    let mut s = s.borrow_mut();
+                    s.resize(len, 0.0);
+                    f(&mut s[..len])
+                })
+            }
+        }
+    };
+}
+products!(f32, matrixmultiply::sgemm, SCRATCH_F32);
+products!(f64, matrixmultiply::dgemm, SCRATCH_F64);
+
+impl MatrixFactorization {
+    /// Value and gradient as two matrix products: E = U U^T - M, f = 1/2 ||E||^2, g = 2 E U. The
+    /// sums run in the products' order, not the loop's: floats agree with [`MatrixFactorization::eval`]
+    /// to rounding (tested), not bit for bit.
+    fn eval_products<T: Products>(&self, x: &[T], g: &mut [T], m: &[T]) -> Eval<T> {
+        let (n, r) = (self.n, self.r);
+        T::with_scratch(n * n, |e| {
+            let (ni, ri) = (n as isize, r as isize);
+            // SAFETY: x is n x r row-major (strides r, 1) and its transpose r x n (1, r); e is
+            // n x n (n, 1) and g n x r (r, 1), each its own allocation.
+            unsafe { T::product(n, r, n, T::one(), (x.as_ptr(), ri, 1), (x.as_ptr(), 1, ri), (e.as_mut_ptr(), ni, 1)) };
+            let mut f = T::zero();
+            for (ev, &mv) in e.iter_mut().zip(m) {
+                *ev = *ev - mv;
+                f = f + *ev * *ev;
+            }
+            // SAFETY: as above.
+            unsafe { T::product(n, n, r, to_float::<T>(2.0), (e.as_ptr(), ni, 1), (x.as_ptr(), ri, 1), (g.as_mut_ptr(), ri, 1)) };
+            Eval { value: to_float::<T>(0.5) * f, label: 0, in_domain: true }
+        })
+    }
+}
+
 impl Objective for MatrixFactorization {
     fn name(&self) -> &'static str {
         "matrix-factorization"
@@ -112,7 +180,12 @@ impl Objective for MatrixFactorization {
     fn dim(&self) -> usize {
         self.n * self.r
     }
-    float_twins!();
+    fn eval_f64(&self, x: &[f64], grad: &mut [f64]) -> Eval<f64> {
+        if self.n >= PRODUCTS_FROM_N { self.eval_products(x, grad, &self.m) } else { self.eval(x, grad) }
+    }
+    fn eval_f32(&self, x: &[f32], grad: &mut [f32]) -> Eval<f32> {
+        if self.n >= PRODUCTS_FROM_N { self.eval_products(x, grad, &self.m32) } else { self.eval(x, grad) }
+    }
     fn wgsl(&self) -> String {
         format!(
             "const MF_N: u32 = {}u;\nconst MF_R: u32 = {}u;\n{}",
@@ -155,6 +228,25 @@ impl Objective for MatrixFactorization {
 mod tests {
     use super::*;
     use crate::objective::testing::*;
+
+    /// The matrix products give the loop's value and gradient to rounding, in f64 and f32, and
+    /// the gradient against central differences.
+    #[test]
+    fn products_agree_with_the_loop() {
+        let mf = MatrixFactorization::generate(PRODUCTS_FROM_N + 5, 3, None, 7).unwrap();
+        let d = mf.dim();
+        let x: Vec<f64> = (0..d).map(|i| (i as f64 * 0.61).sin() * 0.7).collect();
+        check_gradient(&mf, &x, 1e-5);
+        let (mut g1, mut g2) = (vec![0.0; d], vec![0.0; d]);
+        let (a, b) = (mf.eval(&x, &mut g1), mf.eval_f64(&x, &mut g2));
+        assert!((a.value - b.value).abs() <= 1e-12 * a.value.abs(), "{} {}", a.value, b.value);
+        assert!(g1.iter().zip(&g2).all(|(u, v)| (u - v).abs() <= 1e-12 * (1.0 + u.abs())));
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let (mut h1, mut h2) = (vec![0.0f32; d], vec![0.0f32; d]);
+        let (a, b) = (mf.eval(&x32, &mut h1), mf.eval_f32(&x32, &mut h2));
+        assert!((a.value - b.value).abs() <= 1e-4 * a.value.abs(), "{} {}", a.value, b.value);
+        assert!(h1.iter().zip(&h2).all(|(u, v)| (u - v).abs() <= 1e-4 * (1.0 + u.abs())));
+    }
 
     #[test]
     fn gradient_minimum_and_subspace() {
