@@ -213,9 +213,14 @@ fn the_streamed_family_follows_the_cpu_twin_and_the_dispatch_split() {
     let Some(engine) = gpu() else { return };
     let streamed = |s: GpuSettings| engine.tuned(GpuSettings { family: Some(KernelFamily::Streamed), ..s }).unwrap();
     // GD on phase retrieval (its one-lane path) and Rosenbrock: final points against the twin.
-    for obj in [build(ObjectiveSpec::PhaseRetrieval { dim: 300, m: 40, data: DataSource::Seed(2) }), build(ObjectiveSpec::Rosenbrock { dim: 333 })] {
+    let mf = ObjectiveSpec::MatrixFactorization { n: 100, rank: 3, spectrum: None, data: DataSource::Seed(4) };
+    for obj in [build(ObjectiveSpec::PhaseRetrieval { dim: 300, m: 40, data: DataSource::Seed(2) }), build(ObjectiveSpec::Rosenbrock { dim: 333 }), build(mf)] {
         let d = obj.dim();
-        let eta = if obj.name() == "rosenbrock" { 1e-4 } else { 0.01 };
+        let eta = match obj.name() {
+            "rosenbrock" => 1e-4,
+            "matrix-factorization" => 0.02,
+            _ => 0.01,
+        };
         let exp = Experiment::builder(obj.clone()).method(MethodKind::Gd).params(escapade::PgdParams { eta, ..obj.default_params() }).chains(70).steps(20).seed(3).init(Init::Uniform(0.3)).build().unwrap();
         let g = Runner::gpu(&streamed(GpuSettings::default())).run(&exp).unwrap();
         let c = Runner::cpu().run(&exp).unwrap();
