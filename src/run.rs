@@ -108,7 +108,7 @@ impl<'e, 'p> Runner<'e, 'p> {
     /// [`Checkpointer::clear`] or a new run replaces it.
     pub fn run(&mut self, exp: &Experiment) -> Result<Report, Error> {
         let engine_id = match self.engine {
-            Engine::Cpu => "cpu".to_string(),
+            Engine::Cpu => crate::backend::cpu::engine_id(),
             Engine::Gpu(e) => e.context().engine_id(),
             // Each device runs its part with a checkpoint of its own.
             Engine::Gpus(engines) => return self.run_split(exp, engines),

@@ -37,16 +37,23 @@ fn close_results(g: &Report, c: &Report, tol: f64) {
 
 /// Away from the saddle, so that the device's fused multiply-adds are not amplified by negative
 /// curvature (near it, trajectories part at 1e-4 within 150 steps, on the loop path as well).
+/// From d = 16 the CPU twin sums as matrix products (docs/theory.md, section 6): its order then
+/// differs from the kernel's as well, and the tolerance is the products' 1e-4, not 1e-5.
 #[test]
 fn phase_retrieval_on_the_gpu_follows_the_cpu_twin() {
     let Some(engine) = gpu() else { return };
-    for (dim, m, precision) in [(5, 50, Precision::F32), (32, 128, Precision::F32), (6, 60, Precision::F64)] {
+    for (dim, m, precision) in [(5, 50, Precision::F32), (32, 128, Precision::F32), (6, 60, Precision::F64), (20, 90, Precision::F64)] {
         let obj = phase_retrieval(dim, m);
         let exp = Experiment::builder(obj.clone()).method(MethodKind::Pgd).params(params(obj.as_ref())).chains(512).steps(150).seed(41)
             .init(Init::Normal(0.1)).state_precision(precision).build().unwrap();
         let (g, c) = (Runner::gpu(&engine).run(&exp).unwrap(), Runner::cpu().run(&exp).unwrap());
         println!("d = {dim}, m = {m}, {precision:?}: {} escape events", c.raw.events.len());
-        close_results(&g, &c, 1e-5);
+        let tol = match (precision, dim >= escapade::objective::PHASE_RETRIEVAL_PRODUCTS_FROM_D) {
+            (Precision::F64, _) => 1e-5,
+            (_, false) => 1e-5,
+            (_, true) => 1e-4,
+        };
+        close_results(&g, &c, tol);
     }
 }
 

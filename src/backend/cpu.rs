@@ -38,6 +38,38 @@ const FIRST_SLICE: u32 = 16;
 /// prompt checkpoint on Ctrl-C, long enough that the pause between slices is negligible.
 pub const SLICE_TARGET: Duration = Duration::from_millis(200);
 
+/// The engine id of the CPU backend in checkpoints: "cpu" and the vector unit the data
+/// objectives' matrix products use (their bits depend on it: docs/theory.md, section 6), so a
+/// checkpoint resumed on another kind of CPU is refused without --resume-anyway, and noted with it.
+pub fn engine_id() -> String {
+    format!("cpu ({})", vector_unit())
+}
+
+/// The widest vector unit matrixmultiply's kernels pick on this CPU.
+fn vector_unit() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return "x86_64 avx512f";
+        }
+        if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
+            return "x86_64 avx2+fma";
+        }
+        if std::arch::is_x86_feature_detected!("avx") {
+            return "x86_64 avx";
+        }
+        "x86_64 sse2"
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        "aarch64 neon"
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        std::env::consts::ARCH
+    }
+}
+
 /// Runs an experiment on the CPU, continuing from `resume` when given and writing checkpoints
 /// through `ck` between slices of steps.
 pub fn run_resumable(

@@ -2,6 +2,7 @@
 //! row-major). Saddles at U spanning non-top eigenvectors of M; minima span the top r.
 
 use super::data::Matrix;
+use super::products::Products;
 use super::{Eval, Objective, to_float};
 use crate::method::{PgdParams, Rho};
 use crate::{Error, linalg, rng};
@@ -111,44 +112,6 @@ impl MatrixFactorization {
 /// loop of [`MatrixFactorization::eval`], the WGSL twins' order, is as fast.
 pub const PRODUCTS_FROM_N: usize = 48;
 
-/// A float type with a matrix product (matrixmultiply's sgemm and dgemm) and a scratch matrix
-/// per thread.
-trait Products: Float + 'static {
-    /// C (m x n) = alpha A (m x k) B (k x n), each given by its pointer and row and column strides.
-    ///
-    /// # Safety
-    /// The pointers and strides address valid matrices of those shapes, C not overlapping A or B.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn product(m: usize, k: usize, n: usize, alpha: Self, a: (*const Self, isize, isize), b: (*const Self, isize, isize), c: (*mut Self, isize, isize));
-    /// Runs `f` on this thread's scratch of `len` values (reused: an n x n matrix per evaluation
-    /// would otherwise be allocated and faulted in at every step).
-    fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
-}
-
-thread_local! {
-    static SCRATCH_F32: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-    static SCRATCH_F64: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-macro_rules! products {
-    ($t:ty, $gemm:path, $scratch:ident) => {
-        impl Products for $t {
-            unsafe fn product(m: usize, k: usize, n: usize, alpha: Self, a: (*const Self, isize, isize), b: (*const Self, isize, isize), c: (*mut Self, isize, isize)) {
-                // SAFETY: the caller's contract; beta = 0, so C is only written.
-                unsafe { $gemm(m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, 0.0, c.0, c.1, c.2) }
-            }
-            fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
-                $scratch.with(|s| {
-                    let mut s = s.borrow_mut();
-                    s.resize(len, 0.0);
-                    f(&mut s[..len])
-                })
-            }
-        }
-    };
-}
-products!(f32, matrixmultiply::sgemm, SCRATCH_F32);
-products!(f64, matrixmultiply::dgemm, SCRATCH_F64);
 
 impl MatrixFactorization {
     /// Value and gradient as two matrix products: E = U U^T - M, f = 1/2 ||E||^2, g = 2 E U. The

@@ -11,6 +11,7 @@ mod linear_network;
 mod matrix_factorization;
 mod octopus;
 mod phase_retrieval;
+mod products;
 mod quartic;
 mod rosenbrock;
 mod toy_saddle;
@@ -22,7 +23,7 @@ pub use degenerate_quartic::DegenerateQuartic;
 pub use linear_network::LinearNetwork;
 pub use matrix_factorization::MatrixFactorization;
 pub use octopus::Octopus;
-pub use phase_retrieval::PhaseRetrieval;
+pub use phase_retrieval::{PRODUCTS_FROM_D as PHASE_RETRIEVAL_PRODUCTS_FROM_D, PhaseRetrieval};
 pub use quartic::Quartic;
 pub use rosenbrock::Rosenbrock;
 pub use toy_saddle::ToySaddle;
@@ -73,7 +74,8 @@ pub trait Objective: Send + Sync + Debug {
     fn dim(&self) -> usize;
     /// Value, label and gradient (written to `grad`) in f64: the reference for tests and checks.
     fn eval_f64(&self, x: &[f64], grad: &mut [f64]) -> Eval<f64>;
-    /// The same in f32, operation for operation as the WGSL twin: the CPU backend's arithmetic.
+    /// The same in f32: the CPU backend's arithmetic (operation for operation the WGSL twin, or its
+    /// matrix products where a data objective has them: docs/theory.md, section 6).
     fn eval_f32(&self, x: &[f32], grad: &mut [f32]) -> Eval<f32>;
     /// WGSL source of the objective (see the trait docs for the contract).
     fn wgsl(&self) -> String;

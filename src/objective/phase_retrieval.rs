@@ -3,7 +3,8 @@
 //! is shared read-only by all chains on the device.
 
 use super::data::{Matrix, expect_shape};
-use super::{Eval, LANES, Objective, float_twins, to_float, wgsl_real};
+use super::products::Products;
+use super::{Eval, LANES, Objective, to_float, wgsl_real};
 use crate::method::{PgdParams, Rho};
 use crate::{Error, rng};
 use num_traits::Float;
@@ -79,12 +80,7 @@ impl PhaseRetrieval {
     /// [`PhaseRetrieval::eval`] for [`LANES`] points side by side (each row of A read once for all
     /// lanes, each lane bit for bit the scalar path: see `sums_lanes`).
     pub fn eval_lanes<T: Float + 'static>(&self, x: &[[T; LANES]], g: &mut [[T; LANES]]) -> [Eval<T>; LANES] {
-        // A in T, rounded once (the same bits as rounding each use).
-        let (a32, a64): (&dyn std::any::Any, &dyn std::any::Any) = (&self.a32, &self.a);
-        let a: std::borrow::Cow<[T]> = match a32.downcast_ref::<Vec<T>>().or_else(|| a64.downcast_ref::<Vec<T>>()) {
-            Some(v) => std::borrow::Cow::Borrowed(v),
-            None => self.a.iter().map(|&v| to_float::<T>(v)).collect(),
-        };
+        let a = self.a_in::<T>();
         // The sums run on SUM_LANES lanes at a time (all of them since the sums take four rows
         // of A at once: BENCHMARKS.md, "Phase retrieval's sums, four rows at a time").
         let mut f = [T::zero(); LANES];
@@ -100,6 +96,66 @@ impl PhaseRetrieval {
         std::array::from_fn(|l| Eval { value: f[l] * scale, label: self.label(x.iter().map(|row| row[l])), in_domain: true })
     }
 
+    /// [`PhaseRetrieval::eval`] as two matrix products, for the `n` points in the columns of `x`
+    /// (d x n, row-major; `g` likewise): Z = A X, W = (Z o Z - y) o Z, G = A^T W / m. The sums
+    /// over i and over k run in the products' order (blocked, with FMA where the CPU has it), so
+    /// they agree with the loop to rounding (tested), not bit for bit; a column gets the same bits
+    /// whatever n and its place (the products' property), so one point alone and a pack agree.
+    fn eval_products<T: Products>(&self, x: &[T], g: &mut [T], n: usize) -> Vec<T> {
+        let (d, m) = (self.d, self.m);
+        let a = self.a_in::<T>();
+        let mut f = vec![T::zero(); n];
+        T::with_scratch(m * n, |z| {
+            let (di, ni) = (d as isize, n as isize);
+            // SAFETY: A is m x d row-major (strides d, 1) and A^T d x m (1, d); x, z and g are
+            // d x n, m x n and d x n row-major (n, 1), each its own allocation.
+            unsafe { T::product(m, d, n, T::one(), (a.as_ptr(), di, 1), (x.as_ptr(), ni, 1), (z.as_mut_ptr(), ni, 1)) };
+            for (row, yk) in z.chunks_exact_mut(n).zip(&self.y) {
+                let yk = to_float::<T>(*yk);
+                for (zl, fl) in row.iter_mut().zip(f.iter_mut()) {
+                    let r = *zl * *zl - yk;
+                    *fl = *fl + r * r;
+                    *zl = r * *zl;
+                }
+            }
+            // SAFETY: as above.
+            unsafe { T::product(d, m, n, T::one(), (a.as_ptr(), 1, di), (z.as_ptr(), ni, 1), (g.as_mut_ptr(), ni, 1)) };
+        });
+        // Scaled here, not by the product's alpha: sgemm applies an alpha other than 1 in
+        // different ways for full and partial tiles, which would make a lane's bits depend on n.
+        let inv_m = to_float::<T>(1.0 / m as f64);
+        g.iter_mut().for_each(|v| *v = *v * inv_m);
+        let scale = to_float::<T>(0.25 / m as f64);
+        f.iter_mut().for_each(|v| *v = *v * scale);
+        f
+    }
+
+    /// Lanes through [`PhaseRetrieval::eval_products`].
+    fn eval_lanes_products<T: Products>(&self, x: &[[T; LANES]], g: &mut [[T; LANES]]) -> [Eval<T>; LANES] {
+        let f = self.eval_products(x.as_flattened(), g.as_flattened_mut(), LANES);
+        std::array::from_fn(|l| Eval { value: f[l], label: self.label(x.iter().map(|row| row[l])), in_domain: true })
+    }
+
+    /// One point through [`PhaseRetrieval::eval_products`].
+    fn eval_one_product<T: Products>(&self, x: &[T], g: &mut [T]) -> Eval<T> {
+        let f = self.eval_products(x, g, 1);
+        Eval { value: f[0], label: self.label(x.iter().copied()), in_domain: true }
+    }
+
+    /// Whether the twins evaluate as matrix products: from d = [`PRODUCTS_FROM_D`] on.
+    fn products(&self) -> bool {
+        self.d >= PRODUCTS_FROM_D
+    }
+
+    /// A in T: rounded to f32 once for f32 (the same bits as rounding each use).
+    fn a_in<T: Float + 'static>(&self) -> std::borrow::Cow<'_, [T]> {
+        let (a32, a64): (&dyn std::any::Any, &dyn std::any::Any) = (&self.a32, &self.a);
+        match a32.downcast_ref::<Vec<T>>().or_else(|| a64.downcast_ref::<Vec<T>>()) {
+            Some(v) => std::borrow::Cow::Borrowed(v),
+            None => self.a.iter().map(|&v| to_float::<T>(v)).collect(),
+        }
+    }
+
     /// 1 within 25 degrees of +-x* (|cos| >= 0.9), else 0 (always 0 without x*).
     fn label<T: Float>(&self, x: impl Iterator<Item = T> + Clone) -> u32 {
         let Some(xs) = &self.x_star else { return 0 };
@@ -111,6 +167,11 @@ impl PhaseRetrieval {
         u32::from(dot * dot >= to_float::<T>(0.81) * n2 && n2 > T::zero())
     }
 }
+
+/// From this d on the CPU twins evaluate as matrix products ([`PhaseRetrieval::eval_products`]);
+/// below it a pack's loop over rows (`sums_lanes`) is faster (16 lanes, one thread: d = 8, m = 80
+/// products 0.83x the loop; d = 16, m = 64 1.6x; d = 32, m = 128 1.9x; d = 256, m = 2048 1.9x).
+pub const PRODUCTS_FROM_D: usize = 16;
 
 /// Workgroup memory the WGSL copies the first rows of A into (WebGPU's guaranteed minimum).
 const PR_WORKGROUP_BYTES: usize = 16_384;
@@ -211,12 +272,17 @@ impl Objective for PhaseRetrieval {
     fn dim(&self) -> usize {
         self.d
     }
-    float_twins!();
+    fn eval_f64(&self, x: &[f64], g: &mut [f64]) -> Eval<f64> {
+        if self.products() { self.eval_one_product(x, g) } else { self.eval(x, g) }
+    }
+    fn eval_f32(&self, x: &[f32], g: &mut [f32]) -> Eval<f32> {
+        if self.products() { self.eval_one_product(x, g) } else { self.eval(x, g) }
+    }
     fn lanes(&self) -> bool {
         true
     }
     fn eval_lanes_f32(&self, x: &[[f32; LANES]], g: &mut [[f32; LANES]]) -> [Eval<f32>; LANES] {
-        self.eval_lanes(x, g)
+        if self.products() { self.eval_lanes_products(x, g) } else { self.eval_lanes(x, g) }
     }
     /// H v = (1/m) sum_k (3 (a_k.x)^2 - y_k) (a_k.v) a_k: one pass over A, exact (the judging of
     /// resting points otherwise takes two gradients per product by central differences).
@@ -242,7 +308,7 @@ impl Objective for PhaseRetrieval {
         true
     }
     fn eval_lanes_f64(&self, x: &[[f64; LANES]], g: &mut [[f64; LANES]]) -> [Eval<f64>; LANES] {
-        self.eval_lanes(x, g)
+        if self.products() { self.eval_lanes_products(x, g) } else { self.eval_lanes(x, g) }
     }
     fn wgsl(&self) -> String {
         self.wgsl_constants() + include_str!("phase_retrieval.wgsl") + &self.wgsl_objective()
@@ -302,156 +368,7 @@ impl Objective for PhaseRetrieval {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::objective::testing::*;
-
-    /// Packs of lanes give each lane's scalar result bit for bit, in f32 and f64.
-    #[test]
-    fn lanes_are_the_scalar_path_bit_for_bit() {
-        // m = 42: blocks of four rows and two rows left over.
-        for m in [40, 42] {
-            lanes_match_the_scalar_path(m);
-        }
-    }
-
-    /// The exact Hessian-vector product against central differences of the f64 gradient, at
-    /// random points and directions of two problem sizes.
-    #[test]
-    fn hessian_vector_products_match_finite_differences() {
-        for (d, m, seed) in [(3, 20, 1), (9, 45, 4)] {
-            let pr = PhaseRetrieval::generate(d, m, seed).unwrap();
-            for k in 0..4u32 {
-                let x = crate::rng::data_normals(seed + 10, k, d);
-                let v = crate::rng::data_normals(seed + 20, k, d);
-                let mut exact = vec![0.0; d];
-                assert!(pr.hvp_f64(&x, &v, &mut exact));
-                let h = 1e-5;
-                let (mut gp, mut gm) = (vec![0.0; d], vec![0.0; d]);
-                let xp: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a + h * b).collect();
-                let xm: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a - h * b).collect();
-                pr.eval_f64(&xp, &mut gp);
-                pr.eval_f64(&xm, &mut gm);
-                let scale = exact.iter().map(|e| e.abs()).fold(1.0, f64::max);
-                for i in 0..d {
-                    let fd = (gp[i] - gm[i]) / (2.0 * h);
-                    assert!((fd - exact[i]).abs() <= 1e-6 * scale, "d {d} point {k} coordinate {i}: {fd} vs {}", exact[i]);
-                }
-            }
-        }
-    }
-
-    /// The batch of products is the scalar product lane by lane, bit for bit.
-    #[test]
-    fn hessian_vector_products_in_lanes_are_the_scalar_ones() {
-        let (d, m) = (6, 33);
-        let pr = PhaseRetrieval::generate(d, m, 5).unwrap();
-        let x: Vec<[f64; LANES]> = (0..d).map(|i| std::array::from_fn(|l| ((l * 5 + i) as f64 * 0.71).sin())).collect();
-        let v: Vec<[f64; LANES]> = (0..d).map(|i| std::array::from_fn(|l| ((l * 3 + 2 * i) as f64 * 0.43).cos())).collect();
-        let mut out = vec![[0.0; LANES]; d];
-        assert!(pr.hvp_lanes_f64(&x, &v, &mut out));
-        for l in 0..LANES {
-            let (xl, vl): (Vec<f64>, Vec<f64>) = (x.iter().map(|r| r[l]).collect(), v.iter().map(|r| r[l]).collect());
-            let mut want = vec![0.0; d];
-            pr.hvp_f64(&xl, &vl, &mut want);
-            let got: Vec<f64> = out.iter().map(|r| r[l]).collect();
-            assert_eq!(got.iter().map(|g| g.to_bits()).collect::<Vec<_>>(), want.iter().map(|g| g.to_bits()).collect::<Vec<_>>(), "lane {l}");
-        }
-    }
-
-    fn lanes_match_the_scalar_path(m: usize) {
-        let pr = PhaseRetrieval::generate(7, m, 3).unwrap();
-        let point = |l: usize, i: usize| ((l * 7 + i) as f64 * 0.37).sin();
-        let x64: Vec<[f64; LANES]> = (0..7).map(|i| std::array::from_fn(|l| point(l, i))).collect();
-        let x32: Vec<[f32; LANES]> = x64.iter().map(|r| r.map(|v| v as f32)).collect();
-        let (mut g64, mut r64) = (vec![[0.0; LANES]; 7], vec![[0.0; LANES]; 7]);
-        let (mut g32, mut r32) = (vec![[0.0f32; LANES]; 7], vec![[0.0f32; LANES]; 7]);
-        assert_eq!(pr.eval_lanes_f64(&x64, &mut g64), crate::objective::lane_by_lane(&x64, &mut r64, |x, g| pr.eval_f64(x, g)));
-        assert_eq!(pr.eval_lanes_f32(&x32, &mut g32), crate::objective::lane_by_lane(&x32, &mut r32, |x, g| pr.eval_f32(x, g)));
-        let bits = |v: &[[f32; LANES]]| v.iter().flatten().map(|a| a.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&g32), bits(&r32));
-        assert!(g64 == r64);
-    }
-
-    /// data() puts A's padded rows, y and x* where the WGSL's PR_ROW, PR_Y and PR_XSTAR say,
-    /// with d and m not multiples of 4.
-    #[test]
-    fn data_layout_is_what_the_wgsl_reads() {
-        let (d, m) = (5, 50);
-        let pr = PhaseRetrieval::generate(d, m, 2).unwrap();
-        let (data, src) = (pr.data(), pr.wgsl());
-        let konst = |name: &str| -> usize {
-            let line = src.lines().find(|l| l.starts_with(&format!("const {name}: u32 = "))).unwrap();
-            line.rsplit(' ').next().unwrap().trim_end_matches("u;").parse().unwrap()
-        };
-        let (row, y, xs) = (konst("PR_ROW"), konst("PR_Y"), konst("PR_XSTAR"));
-        assert_eq!((row % 4, y % 4, xs % 4, data.len() % 4), (0, 0, 0, 0));
-        for k in 0..m {
-            for i in 0..row {
-                assert_eq!(data[k * row + i], if i < d { pr.a[k * d + i] as f32 } else { 0.0 });
-            }
-            assert_eq!(data[y + k], pr.y[k] as f32);
-        }
-        for (i, v) in pr.x_star().unwrap().iter().enumerate() {
-            assert_eq!(data[xs + i], *v as f32);
-        }
-    }
-
-    #[test]
-    fn gradient_minimum_and_terms() {
-        let pr = PhaseRetrieval::generate(4, 30, 7).unwrap();
-        for x in [[0.3, -0.2, 0.5, 0.1], [1.0, 2.0, -1.0, 0.5]] {
-            check_gradient(&pr, &x, 1e-5);
-            check_f32_twin(&pr, &x);
-        }
-        let xs = pr.x_star().unwrap().to_vec();
-        let mut g = [0.0; 4];
-        let e = pr.eval(&xs, &mut g);
-        assert!(e.value.abs() < 1e-20 && e.label == 1);
-        assert!(g.iter().all(|v| v.abs() < 1e-12));
-        // The mean of the term gradients is the gradient.
-        let x = [0.3f32, -0.2, 0.5, 0.1];
-        let mut acc = [0.0f32; 4];
-        for k in 0..30 {
-            pr.term_grad_f32(&x, k, &mut acc);
-        }
-        let mut g32 = [0.0f32; 4];
-        pr.eval(&x, &mut g32);
-        for i in 0..4 {
-            assert!((acc[i] / 30.0 - g32[i]).abs() < 1e-5);
-        }
-    }
-
-    #[test]
-    fn rho1_bounds_the_hessian() {
-        // Hess = (1/m) sum (3 (a.x)^2 - y) a a^T; its norm must stay below rho1(f(x)).
-        let pr = PhaseRetrieval::generate(3, 20, 1).unwrap();
-        let (r1, _) = pr.rho().unwrap();
-        for s in [0.0, 0.5, 2.0, 10.0] {
-            let x = [s, -0.5 * s, 0.3];
-            let mut g = [0.0; 3];
-            let f = pr.eval(&x, &mut g).value;
-            let mut h = vec![0.0; 9];
-            for k in 0..20 {
-                let a = &pr.a[k * 3..k * 3 + 3];
-                let ax: f64 = (0..3).map(|i| a[i] * x[i]).sum();
-                for i in 0..3 {
-                    for j in 0..3 {
-                        h[i * 3 + j] += (3.0 * ax * ax - pr.y[k]) * a[i] * a[j] / 20.0;
-                    }
-                }
-            }
-            let (vals, _) = crate::linalg::sym_eigen(&h, 3);
-            let norm = vals[0].abs().max(vals[2].abs());
-            assert!(norm <= r1.eval(f), "||H|| {norm} > rho1 {}", r1.eval(f));
-        }
-        let bad = PhaseRetrieval::from_data(
-            Matrix { rows: 2, cols: 2, data: vec![1.0; 4] },
-            Matrix { rows: 3, cols: 1, data: vec![1.0; 3] },
-        );
-        assert!(bad.unwrap_err().to_string().contains("y"));
-    }
-}
+mod tests;
 
 /// The unscaled sums of [`Objective::hvp_f64`] for [`LANES`] points and directions side by side:
 /// each row of A read once for all lanes, every lane the scalar product's operations in its order.
