@@ -90,11 +90,11 @@ fn cpu_bare(obj: &dyn Objective, starts: &[f32], eta: f32, steps: u32) -> Vec<f3
     let mut x = starts.to_vec();
     x.par_chunks_mut(d * LANES).for_each(|pack| {
         let n = pack.len() / d;
-        if obj.lanes() && n == LANES {
+        if let Some(lanes) = obj.lanes().filter(|_| n == LANES) {
             let (mut xs, mut gs) = (vec![[0.0f32; LANES]; d], vec![[0.0f32; LANES]; d]);
             (0..d).for_each(|i| xs[i] = std::array::from_fn(|l| pack[l * d + i]));
             for _ in 0..steps {
-                obj.eval_lanes_f32(&xs, &mut gs);
+                lanes.eval_lanes_f32(&xs, &mut gs);
                 xs.iter_mut().zip(&gs).for_each(|(xr, gr)| (0..LANES).for_each(|l| xr[l] -= eta * gr[l]));
             }
             (0..d).for_each(|i| (0..LANES).for_each(|l| pack[l * d + i] = xs[i][l]));

@@ -283,7 +283,7 @@ impl ExperimentBuilder {
             }
         }
         if let StepRule::SelfBounding(sb) = &e.method.step_rule {
-            let wgsl = obj.wgsl();
+            let wgsl = obj.device().wgsl();
             let own = |f| crate::objective::wgsl::defines(&wgsl, f);
             if sb.rho1.is_none() && obj.rho().is_none() && !(own("rho1") && own("rho2")) {
                 return Err(Error::invalid(

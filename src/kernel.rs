@@ -221,10 +221,12 @@ impl Real for f32 {
         obj.eval_f32(x, g)
     }
     fn term_grad(obj: &dyn Objective, x: &[f32], i: u32, acc: &mut [f32]) {
-        obj.term_grad_f32(x, i, acc);
+        if let Some(sum) = obj.finite_sum() {
+            sum.term_grad_f32(x, i, acc);
+        }
     }
     fn eval_lanes(obj: &dyn Objective, x: &[[f32; LANES]], g: &mut [[f32; LANES]]) -> [Eval<f32>; LANES] {
-        obj.eval_lanes_f32(x, g)
+        obj.eval_pack_f32(x, g)
     }
 }
 
@@ -239,10 +241,12 @@ impl Real for f64 {
         obj.eval_f64(x, g)
     }
     fn term_grad(obj: &dyn Objective, x: &[f64], i: u32, acc: &mut [f64]) {
-        obj.term_grad_f64(x, i, acc);
+        if let Some(sum) = obj.finite_sum() {
+            sum.term_grad_f64(x, i, acc);
+        }
     }
     fn eval_lanes(obj: &dyn Objective, x: &[[f64; LANES]], g: &mut [[f64; LANES]]) -> [Eval<f64>; LANES] {
-        obj.eval_lanes_f64(x, g)
+        obj.eval_pack_f64(x, g)
     }
 }
 

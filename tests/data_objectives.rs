@@ -142,10 +142,6 @@ impl escapade::Objective for LoopPath {
     fn eval_f32(&self, x: &[f32], g: &mut [f32]) -> escapade::objective::Eval<f32> {
         self.0.eval_f32(x, g)
     }
-    fn wgsl(&self) -> String {
-        let constants: String = self.0.wgsl().lines().filter(|l| l.starts_with("const PR_")).map(|l| format!("{l}\n")).collect();
-        constants + LOOP_WGSL
-    }
     fn params(&self) -> serde_json::Value {
         self.0.params()
     }
@@ -155,8 +151,18 @@ impl escapade::Objective for LoopPath {
     fn f_min(&self) -> Option<f64> {
         self.0.f_min()
     }
+    fn device(&self) -> &dyn escapade::objective::DeviceForm {
+        self
+    }
+}
+
+impl escapade::objective::DeviceForm for LoopPath {
+    fn wgsl(&self) -> String {
+        let constants: String = self.0.device().wgsl().lines().filter(|l| l.starts_with("const PR_")).map(|l| format!("{l}\n")).collect();
+        constants + LOOP_WGSL
+    }
     fn data(&self) -> Vec<f32> {
-        self.0.data()
+        self.0.device().data()
     }
 }
 

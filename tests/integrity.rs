@@ -150,6 +150,8 @@ fn the_command_line_refuses_damaged_checkpoints() {
     };
     let cases = vec![
         resume("resume another engine's checkpoint", &["invalid resume", "(gpu elsewhere), or --resume-anyway"], Box::new(|d| edit_meta(d, |m| m["engine"] = "gpu elsewhere".into()))),
+        // The matrix products' bits depend on the CPU's vector unit (docs/theory.md, section 6).
+        resume("resume a CPU checkpoint of another vector unit", &["invalid resume", "(cpu (riscv64 v)), or --resume-anyway"], Box::new(|d| edit_meta(d, |m| m["engine"] = "cpu (riscv64 v)".into()))),
         resume("resume with meta.json not JSON", &["checkpoint/meta.json"], Box::new(|d| std::fs::write(d.join("meta.json"), "{").unwrap())),
         resume("resume with current_x.bin truncated", &["checkpoint/current_x.bin", "bytes where meta.json says"], Box::new(|d| truncate(&d.join("current_x.bin")))),
         resume("resume with done edited", &["run/checkpoint", "after 4096 finished chains"], Box::new(|d| edit_meta(d, |m| m["done"] = 4096.into()))),
@@ -180,7 +182,7 @@ fn a_cpu_checkpoint_is_not_resumed_on_the_gpu_unasked() {
     let pristine = base.join("run/checkpoint");
     checkpoint_with(&cli_exp(), Engine::Cpu, &pristine, false);
     let flags = "run --objective octopus --dim 5 --chains 9000 --steps 100 --seed 3 --backend gpu --quiet --plots none --out {d}/run --resume";
-    let c = with_checkpoint(common::table::case("resume across backends", 2, &["invalid resume", "(cpu), or --resume-anyway"], flags), &pristine, &base.join("gpu"), Box::new(|_| {}));
+    let c = with_checkpoint(common::table::case("resume across backends", 2, &["invalid resume", "checkpoint (cpu (", "), or --resume-anyway"], flags), &pristine, &base.join("gpu"), Box::new(|_| {}));
     common::table::check(&base.join("cases"), &[], vec![c]);
     std::fs::remove_dir_all(&base).ok();
 }

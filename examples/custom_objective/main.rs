@@ -57,9 +57,6 @@ impl Objective for CoupledWells {
     fn eval_f32(&self, x: &[f32], g: &mut [f32]) -> Eval<f32> {
         self.eval32(x, g)
     }
-    fn wgsl(&self) -> String {
-        SOURCE.to_string()
-    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "dim": self.dim, "K": K })
     }
@@ -68,6 +65,15 @@ impl Objective for CoupledWells {
     }
     fn f_min(&self) -> Option<f64> {
         Some(0.0)
+    }
+    fn device(&self) -> &dyn escapade::objective::DeviceForm {
+        self
+    }
+}
+
+impl escapade::objective::DeviceForm for CoupledWells {
+    fn wgsl(&self) -> String {
+        SOURCE.to_string()
     }
 }
 

@@ -210,7 +210,7 @@ fn advance<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32, lockste
 /// The scalar path of [`advance`].
 fn advance_scalar<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32) {
     let obj = exp.objective.as_ref();
-    if !obj.lanes() {
+    if obj.lanes().is_none() {
         for l in pack {
             while l.stepping(target) {
                 let e = T::eval(obj, &l.x, &mut l.g);

@@ -80,7 +80,8 @@ impl Spectrum {
 /// Hessian-vector product in f64 at `x` along `v`: the objective's exact product when it has
 /// one, else a central difference of gradients with step h = 1e-5 (1 + ||x||) / ||v||.
 pub fn hvp_f64(obj: &dyn Objective, x: &[f64], v: &[f64], out: &mut [f64]) {
-    if obj.hvp_f64(x, v, out) {
+    if let Some(c) = obj.curvature() {
+        c.hvp_f64(x, v, out);
         return;
     }
     let d = x.len();
@@ -381,10 +382,10 @@ impl Products for CpuProducts<'_> {
             if !moving.contains(&true) {
                 return;
             }
-            if n == LANES && obj.lanes() {
+            if n == LANES && obj.lanes().is_some() {
                 let lanes = |buf: &[f64]| -> Vec<[f64; LANES]> { (0..d).map(|i| std::array::from_fn(|l| buf[(first + l) * d + i])).collect() };
                 let mut prod = vec![[0.0; LANES]; d];
-                if obj.hvp_lanes_f64(&lanes(points), &lanes(vectors), &mut prod) {
+                if obj.curvature().is_some_and(|c| c.hvp_lanes_f64(&lanes(points), &lanes(vectors), &mut prod)) {
                     for (k, ok) in o.chunks_mut(d).enumerate() {
                         if moving[k] {
                             ok.iter_mut().zip(&prod).for_each(|(a, r)| *a = r[k]);

@@ -2,7 +2,7 @@
 //! user's file:line:column), run on the GPU path. They have no CPU twin unless the user also
 //! implements [`super::Objective`] in Rust.
 
-use super::{Eval, Objective};
+use super::{DeviceForm, Eval, Objective, capabilities};
 use crate::Error;
 use super::wgsl::{LANES_STANDINS, defines, objective_header, resolve_real, split_directives};
 use crate::method::PgdParams;
@@ -182,13 +182,6 @@ impl Objective for WgslObjective {
     fn eval_f32(&self, _x: &[f32], _grad: &mut [f32]) -> Eval<f32> {
         Eval::outside()
     }
-    fn wgsl(&self) -> String {
-        self.source.clone()
-    }
-    /// The file itself when it defines `objective_lanes` (besides `objective`).
-    fn wgsl_lanes(&self) -> Option<String> {
-        defines(&self.source, "objective_lanes").then(|| self.source.clone())
-    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "file": self.path.display().to_string(), "dim": self.dim })
     }
@@ -198,14 +191,25 @@ impl Objective for WgslObjective {
     fn f_min(&self) -> Option<f64> {
         self.f_min
     }
-    fn wgsl_origin(&self) -> String {
-        self.path.display().to_string()
+    fn cpu_twin(&self) -> bool {
+        false
+    }
+    capabilities!(device);
+}
+
+impl DeviceForm for WgslObjective {
+    fn wgsl(&self) -> String {
+        self.source.clone()
+    }
+    /// The file itself when it defines `objective_lanes` (besides `objective`).
+    fn wgsl_lanes(&self) -> Option<String> {
+        defines(&self.source, "objective_lanes").then(|| self.source.clone())
+    }
+    fn origin(&self) -> Option<String> {
+        Some(self.path.display().to_string())
     }
     fn private_bytes(&self) -> u64 {
         self.private_bytes
-    }
-    fn cpu_twin(&self) -> bool {
-        false
     }
 }
 

@@ -1,6 +1,6 @@
 //! The degenerate quartic f(x, y) = 1/4 (x^2 - y^2)^2 (d = 2).
 
-use super::{Eval, LANES, Objective, float_twins, lane_twins, to_float};
+use super::{DeviceForm, Eval, LANES, Lanes, Objective, capabilities, float_twins, lane_twins, to_float};
 use crate::method::PgdParams;
 use num_traits::Float;
 
@@ -44,10 +44,6 @@ impl Objective for DegenerateQuartic {
         2
     }
     float_twins!();
-    lane_twins!(|self, x, g| eval_lanes(x, g));
-    fn wgsl(&self) -> String {
-        include_str!("degenerate_quartic.wgsl").to_string()
-    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({})
     }
@@ -57,6 +53,17 @@ impl Objective for DegenerateQuartic {
     fn f_min(&self) -> Option<f64> {
         Some(0.0)
     }
+    capabilities!(device, lanes);
+}
+
+impl DeviceForm for DegenerateQuartic {
+    fn wgsl(&self) -> String {
+        include_str!("degenerate_quartic.wgsl").to_string()
+    }
+}
+
+impl Lanes for DegenerateQuartic {
+    lane_twins!(|self, x, g| eval_lanes(x, g));
 }
 
 #[cfg(test)]

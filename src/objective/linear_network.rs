@@ -3,9 +3,9 @@
 //! x = [vec(W); vec(H)] row-major. Saddle at W = H = 0. With kappa = 0 it is NOT self-bounding:
 //! (W D, D^-1 H) keeps f while the Hessian grows.
 
+use super::{DeviceForm, Eval, Objective, capabilities, to_float, wgsl_real};
 use super::data::Matrix;
 use super::products::Products;
-use super::{Eval, Objective, to_float, wgsl_real};
 use crate::method::PgdParams;
 use crate::{Error, linalg, rng};
 use num_traits::Float;
@@ -156,12 +156,6 @@ impl Objective for LinearNetwork {
     fn eval_f32(&self, x: &[f32], g: &mut [f32]) -> Eval<f32> {
         if self.products() { self.eval_products(x, g, &self.y32) } else { self.eval(x, g) }
     }
-    fn wgsl(&self) -> String {
-        self.wgsl_constants() + include_str!("linear_network.wgsl")
-    }
-    fn wgsl_lanes(&self) -> Option<String> {
-        Some(self.wgsl_constants() + include_str!("linear_network.coop.wgsl"))
-    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "n": self.n, "rank": self.r, "p": self.p, "kappa": self.kappa })
     }
@@ -173,6 +167,16 @@ impl Objective for LinearNetwork {
     /// (Eckart-Young). Unknown for kappa > 0.
     fn f_min(&self) -> Option<f64> {
         (self.kappa == 0.0).then(|| 0.5 * self.singular_values.iter().skip(self.r).map(|s| s * s).sum::<f64>())
+    }
+    capabilities!(device);
+}
+
+impl DeviceForm for LinearNetwork {
+    fn wgsl(&self) -> String {
+        self.wgsl_constants() + include_str!("linear_network.wgsl")
+    }
+    fn wgsl_lanes(&self) -> Option<String> {
+        Some(self.wgsl_constants() + include_str!("linear_network.coop.wgsl"))
     }
     fn data(&self) -> Vec<f32> {
         self.y.iter().map(|&v| v as f32).collect()

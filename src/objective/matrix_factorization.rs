@@ -1,9 +1,9 @@
 //! Symmetric matrix factorization f(U) = 1/2 ||U U^T - M||_F^2, U in R^{n x r} (x = vec(U),
 //! row-major). Saddles at U spanning non-top eigenvectors of M; minima span the top r.
 
+use super::{DeviceForm, Eval, Objective, capabilities, to_float};
 use super::data::Matrix;
 use super::products::Products;
-use super::{Eval, Objective, to_float};
 use crate::method::{PgdParams, Rho};
 use crate::{Error, linalg, rng};
 use num_traits::Float;
@@ -149,17 +149,6 @@ impl Objective for MatrixFactorization {
     fn eval_f32(&self, x: &[f32], grad: &mut [f32]) -> Eval<f32> {
         if self.n >= PRODUCTS_FROM_N { self.eval_products(x, grad, &self.m32) } else { self.eval(x, grad) }
     }
-    fn wgsl(&self) -> String {
-        format!(
-            "const MF_N: u32 = {}u;\nconst MF_R: u32 = {}u;\n{}",
-            self.n,
-            self.r,
-            include_str!("matrix_factorization.wgsl")
-        )
-    }
-    fn wgsl_lanes(&self) -> Option<String> {
-        Some(format!("const MF_N: u32 = {}u;\nconst MF_R: u32 = {}u;\n{}", self.n, self.r, include_str!("matrix_factorization.coop.wgsl")))
-    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "n": self.n, "rank": self.r, "eigenvalues": self.eigenvalues })
     }
@@ -173,9 +162,6 @@ impl Objective for MatrixFactorization {
         let top: f64 = self.eigenvalues.iter().take(self.r).filter(|v| **v > 0.0).map(|v| v * v).sum();
         Some(0.5 * (all - top))
     }
-    fn data(&self) -> Vec<f32> {
-        self.m.iter().map(|&v| v as f32).collect()
-    }
     /// With G(F) = sqrt(2F) + ||M||_F bounding ||U||_op^2: rho1 = 8 G, rho2 = 12 sqrt(G) <=
     /// 12 (sqrt(||M||_F) + 2^(1/4) F^(1/4)) (Jin et al. 2017's constants on {||U||^2 < G}).
     fn rho(&self) -> Option<(Rho, Rho)> {
@@ -184,6 +170,24 @@ impl Objective for MatrixFactorization {
             Rho { a: 8.0 * mf, b: 8.0 * 2f64.sqrt(), p: 0.5, fmin: 0.0 },
             Rho { a: 12.0 * mf.sqrt(), b: 12.0 * 2f64.powf(0.25), p: 0.25, fmin: 0.0 },
         ))
+    }
+    capabilities!(device);
+}
+
+impl DeviceForm for MatrixFactorization {
+    fn wgsl(&self) -> String {
+        format!(
+            "const MF_N: u32 = {}u;\nconst MF_R: u32 = {}u;\n{}",
+            self.n,
+            self.r,
+            include_str!("matrix_factorization.wgsl")
+        )
+    }
+    fn wgsl_lanes(&self) -> Option<String> {
+        Some(format!("const MF_N: u32 = {}u;\nconst MF_R: u32 = {}u;\n{}", self.n, self.r, include_str!("matrix_factorization.coop.wgsl")))
+    }
+    fn data(&self) -> Vec<f32> {
+        self.m.iter().map(|&v| v as f32).collect()
     }
 }
 

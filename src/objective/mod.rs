@@ -51,22 +51,14 @@ impl<T: Float> Eval<T> {
     }
 }
 
-/// An objective with a Rust twin (f32 and f64) and a WGSL twin.
+/// An objective: its value and gradient in Rust (f32 and f64), what it says about itself, and
+/// accessors for what it can do besides (argmin's way: a capability is a trait of its own).
 ///
-/// The WGSL source returned by [`Objective::wgsl`] must define
-/// `fn objective(x: ptr<private, array<real, D>>, g: ptr<private, array<real, D>>) -> Eval`
-/// (x and g are the kernel's per-invocation registers, passed without copies)
-/// where `Eval` is `struct Eval { f: real, label: u32, ok: u32 }` (declared by the prelude), `D`
-/// is the dimension constant the kernel declares and `real` is the arithmetic of positions
-/// (`f32`, or `f64` with `--state f64`; a source written with `f32` works in f32 only). It may
-/// declare its own constants (typed `real`), read the shared `data: array<f32>` binding
-/// ([`Objective::data`]; widen with `real(data[i])`; `array<vec4<f32>>` when
-/// [`Objective::data_vec4`] says so), and define
-/// `fn objective_term_grad(x, i: u32, acc)` (adds the i-th term's gradient to `acc`; finite sums),
-/// `fn rho1(F: f32) -> f32` / `fn rho2(F: f32) -> f32`, and `fn objective_load(lid: u32)`: a
-/// cooperative copy of data into the objective's own `var<workgroup>` array (at most 16 KiB),
-/// called by every invocation at the top of each kernel entry point and followed by a barrier,
-/// so it must not return early (docs/adding-an-objective.md).
+/// - [`DeviceForm`]: its WGSL forms and data, for the GPU path (every objective has one);
+/// - [`FiniteSum`]: f = (1/m) sum_i f_i, for minibatch oracles;
+/// - [`Curvature`]: exact Hessian-vector products, for judging resting points and `check`;
+/// - [`Lanes`]: [`LANES`] points at once, faster than one at a time, for the CPU backend;
+/// - [`Objective::rho`]: the self-bounding forms (rho1, rho2), when known in closed form.
 pub trait Objective: Send + Sync + Debug {
     /// Short name as used on the command line (e.g. `octopus`).
     fn name(&self) -> &'static str;
@@ -77,19 +69,6 @@ pub trait Objective: Send + Sync + Debug {
     /// The same in f32: the CPU backend's arithmetic (operation for operation the WGSL twin, or its
     /// matrix products where a data objective has them: docs/theory.md, section 6).
     fn eval_f32(&self, x: &[f32], grad: &mut [f32]) -> Eval<f32>;
-    /// WGSL source of the objective (see the trait docs for the contract).
-    fn wgsl(&self) -> String;
-    /// The objective's cooperative form, for the GPU kernel family that steps one chain with a
-    /// workgroup (any dimension; `shaders/cooperative.wgsl`), or None when it has none. It defines
-    /// `fn objective_lanes() -> Eval`: this lane's share of the value (the kernel sums the lanes'),
-    /// the gradient at its coordinates `lo..hi` through `g_set(i, value)`, and a label (the kernel
-    /// takes the largest of the lanes'); it reads any coordinate of x with `x_at(i)` and may call
-    /// `lanes_sum(a: real) -> real` (every lane alike) and `workgroupBarrier()` in uniform control
-    /// flow. A finite sum also defines `fn objective_term_lanes(k: u32)`, adding term k's gradient
-    /// at the lane's coordinates with `v_add(i, value)`. Same header, data and `real` as [`Objective::wgsl`].
-    fn wgsl_lanes(&self) -> Option<String> {
-        None
-    }
     /// The objective's parameters, for reports.
     fn params(&self) -> serde_json::Value;
     /// Practical method parameters for this objective (step size, thresholds).
@@ -102,44 +81,108 @@ pub trait Objective: Send + Sync + Debug {
     fn minimum_labels(&self) -> Vec<u32> {
         Vec::new()
     }
-    /// Shared read-only data for the WGSL twin (bound as `data`).
-    fn data(&self) -> Vec<f32> {
-        Vec::new()
-    }
-    /// The data the cooperative form ([`Objective::wgsl_lanes`]) reads as `data`: [`Objective::data`]
-    /// unless the form wants parameters there that the one-invocation form holds as constants.
-    fn data_lanes(&self) -> Vec<f32> {
-        self.data()
-    }
-    /// Whether the WGSL twin reads `data` as `array<vec4<f32>>` (four values per load) rather
-    /// than `array<f32>`; [`Objective::data`] must then hold a multiple of 4 values. Worth it for
-    /// objectives whose cost is reading data (finite sums over the rows of a matrix: pad the rows
-    /// to multiples of 4): on lavapipe each load costs several times the arithmetic it feeds.
-    fn data_vec4(&self) -> bool {
-        false
-    }
-    /// For a finite sum f = (1/m) sum_i f_i: m. Enables minibatch oracles.
-    fn terms(&self) -> Option<u32> {
-        None
-    }
-    /// Adds grad f_i(x) to `acc` in f32, as `objective_term_grad` in the WGSL twin.
-    fn term_grad_f32(&self, _x: &[f32], _i: u32, _acc: &mut [f32]) {}
-    /// The same in f64 (minibatch oracles with `--state f64`).
-    fn term_grad_f64(&self, _x: &[f64], _i: u32, _acc: &mut [f64]) {}
     /// Closed-form (rho1, rho2) with ||Hess f(x)|| <= rho1(f(x)) and a local Hessian-Lipschitz
     /// bound rho2(f(x)), when known.
     fn rho(&self) -> Option<(Rho, Rho)> {
         None
     }
-    /// Exact Hessian-vector product H(x) v into `out`, when the objective has one (returns false
-    /// otherwise, and callers fall back to central differences of gradients).
-    fn hvp_f64(&self, _x: &[f64], _v: &[f64], _out: &mut [f64]) -> bool {
-        false
+    /// Whether the Rust evaluation is real (false for WGSL-only custom objectives, which run on
+    /// the GPU path only).
+    fn cpu_twin(&self) -> bool {
+        true
     }
-    /// [`Objective::hvp_f64`] for [`LANES`] points side by side (lane-interleaved as in
-    /// [`Objective::eval_lanes_f64`]), each lane bit for bit the scalar product; false where the
-    /// objective has no such batch (callers then take the points one at a time).
-    fn hvp_lanes_f64(&self, _x: &[[f64; LANES]], _v: &[[f64; LANES]], _out: &mut [[f64; LANES]]) -> bool {
+    /// The objective on the GPU.
+    fn device(&self) -> &dyn DeviceForm;
+    /// The objective as a finite sum, when it is one.
+    fn finite_sum(&self) -> Option<&dyn FiniteSum> {
+        None
+    }
+    /// Exact Hessian-vector products, when the objective has them (callers otherwise take
+    /// central differences of gradients).
+    fn curvature(&self) -> Option<&dyn Curvature> {
+        None
+    }
+    /// Packs of [`LANES`] points evaluated faster than one at a time: vectorised across lanes
+    /// (the closed-form objectives), or a row of data read once for every lane (finite sums).
+    /// Without it the CPU backend evaluates a pack lane by lane ([`lane_by_lane`]).
+    fn lanes(&self) -> Option<&dyn Lanes> {
+        None
+    }
+}
+
+impl dyn Objective + '_ {
+    /// Where the WGSL comes from, for error messages: the objective's name, or a custom
+    /// objective's file ([`DeviceForm::origin`]).
+    pub fn wgsl_origin(&self) -> String {
+        self.device().origin().unwrap_or_else(|| format!("objective {}", self.name()))
+    }
+
+    /// m of a finite sum, when the objective is one.
+    pub fn terms(&self) -> Option<u32> {
+        self.finite_sum().map(|s| s.terms())
+    }
+
+    /// A pack's values and gradients in f32: through [`Lanes`] or lane by lane.
+    pub fn eval_pack_f32(&self, x: &[[f32; LANES]], grad: &mut [[f32; LANES]]) -> [Eval<f32>; LANES] {
+        match self.lanes() {
+            Some(l) => l.eval_lanes_f32(x, grad),
+            None => lane_by_lane(x, grad, |x, g| self.eval_f32(x, g)),
+        }
+    }
+
+    /// The same in f64.
+    pub fn eval_pack_f64(&self, x: &[[f64; LANES]], grad: &mut [[f64; LANES]]) -> [Eval<f64>; LANES] {
+        match self.lanes() {
+            Some(l) => l.eval_lanes_f64(x, grad),
+            None => lane_by_lane(x, grad, |x, g| self.eval_f64(x, g)),
+        }
+    }
+}
+
+/// The objective on the GPU: its WGSL forms and the data they read.
+///
+/// The WGSL source returned by [`DeviceForm::wgsl`] must define
+/// `fn objective(x: ptr<private, array<real, D>>, g: ptr<private, array<real, D>>) -> Eval`
+/// (x and g are the kernel's per-invocation registers, passed without copies)
+/// where `Eval` is `struct Eval { f: real, label: u32, ok: u32 }` (declared by the prelude), `D`
+/// is the dimension constant the kernel declares and `real` is the arithmetic of positions
+/// (`f32`, or `f64` with `--state f64`; a source written with `f32` works in f32 only). It may
+/// declare its own constants (typed `real`), read the shared `data: array<f32>` binding
+/// ([`DeviceForm::data`]; widen with `real(data[i])`; `array<vec4<f32>>` when
+/// [`DeviceForm::data_vec4`] says so), and define
+/// `fn objective_term_grad(x, i: u32, acc)` (adds the i-th term's gradient to `acc`; finite sums),
+/// `fn rho1(F: f32) -> f32` / `fn rho2(F: f32) -> f32`, and `fn objective_load(lid: u32)`: a
+/// cooperative copy of data into the objective's own `var<workgroup>` array (at most 16 KiB),
+/// called by every invocation at the top of each kernel entry point and followed by a barrier,
+/// so it must not return early (docs/adding-an-objective.md).
+pub trait DeviceForm {
+    /// WGSL source of the objective (see the trait docs for the contract).
+    fn wgsl(&self) -> String;
+    /// The objective's cooperative form, for the GPU kernel family that steps one chain with a
+    /// workgroup (any dimension; `shaders/cooperative.wgsl`), or None when it has none. It defines
+    /// `fn objective_lanes() -> Eval`: this lane's share of the value (the kernel sums the lanes'),
+    /// the gradient at its coordinates `lo..hi` through `g_set(i, value)`, and a label (the kernel
+    /// takes the largest of the lanes'); it reads any coordinate of x with `x_at(i)` and may call
+    /// `lanes_sum(a: real) -> real` (every lane alike) and `workgroupBarrier()` in uniform control
+    /// flow. A finite sum also defines `fn objective_term_lanes(k: u32)`, adding term k's gradient
+    /// at the lane's coordinates with `v_add(i, value)`. Same header, data and `real` as [`DeviceForm::wgsl`].
+    fn wgsl_lanes(&self) -> Option<String> {
+        None
+    }
+    /// Shared read-only data for the WGSL twin (bound as `data`).
+    fn data(&self) -> Vec<f32> {
+        Vec::new()
+    }
+    /// The data the cooperative form ([`DeviceForm::wgsl_lanes`]) reads as `data`: [`DeviceForm::data`]
+    /// unless the form wants parameters there that the one-invocation form holds as constants.
+    fn data_lanes(&self) -> Vec<f32> {
+        self.data()
+    }
+    /// Whether the WGSL twin reads `data` as `array<vec4<f32>>` (four values per load) rather
+    /// than `array<f32>`; [`DeviceForm::data`] must then hold a multiple of 4 values. Worth it for
+    /// objectives whose cost is reading data (finite sums over the rows of a matrix: pad the rows
+    /// to multiples of 4): on lavapipe each load costs several times the arithmetic it feeds.
+    fn data_vec4(&self) -> bool {
         false
     }
     /// Bytes of private memory one GPU invocation of the objective's own WGSL holds beyond the
@@ -148,42 +191,53 @@ pub trait Objective: Send + Sync + Debug {
     fn private_bytes(&self) -> u64 {
         0
     }
-    /// Where the WGSL comes from, for error messages (a custom objective's file).
-    fn wgsl_origin(&self) -> String {
-        format!("objective {}", self.name())
-    }
-    /// Whether the Rust evaluation is real (false for WGSL-only custom objectives, which run on
-    /// the GPU path only).
-    fn cpu_twin(&self) -> bool {
-        true
-    }
-    /// Whether [`Objective::eval_lanes_f32`] / [`Objective::eval_lanes_f64`] evaluate [`LANES`]
-    /// points faster than one at a time: vectorised across lanes (the closed-form objectives), or
-    /// a row of data read once for every lane (finite sums). The CPU backend's lockstep step
-    /// evaluates packs through these entry points either way (the default goes lane by lane);
-    /// its scalar reference path uses them only where this is true.
-    fn lanes(&self) -> bool {
-        false
-    }
-    /// Evaluates [`LANES`] points at once, lane-interleaved: `x[i][l]` is coordinate i of point
-    /// l (d rows), gradients likewise into `grad`. Each lane's result must be bit for bit what
-    /// [`Objective::eval_f32`] gives for that point (the same operations in the same order, with
-    /// lanes side by side), so results never depend on how chains are packed.
-    fn eval_lanes_f32(&self, x: &[[f32; LANES]], grad: &mut [[f32; LANES]]) -> [Eval<f32>; LANES] {
-        lane_by_lane(x, grad, |x, g| self.eval_f32(x, g))
-    }
-    /// The same in f64.
-    fn eval_lanes_f64(&self, x: &[[f64; LANES]], grad: &mut [[f64; LANES]]) -> [Eval<f64>; LANES] {
-        lane_by_lane(x, grad, |x, g| self.eval_f64(x, g))
+    /// Where the WGSL comes from when it is not the objective's own (a custom objective's file),
+    /// for error messages.
+    fn origin(&self) -> Option<String> {
+        None
     }
 }
 
-/// Points per pack of [`Objective::eval_lanes_f32`] (and chains per pack of the CPU backend's
+/// A finite sum f = (1/m) sum_i f_i: what minibatch oracles sample.
+pub trait FiniteSum {
+    /// m.
+    fn terms(&self) -> u32;
+    /// Adds grad f_i(x) to `acc` in f32, as `objective_term_grad` in the WGSL twin.
+    fn term_grad_f32(&self, x: &[f32], i: u32, acc: &mut [f32]);
+    /// The same in f64 (minibatch oracles with `--state f64`).
+    fn term_grad_f64(&self, x: &[f64], i: u32, acc: &mut [f64]);
+}
+
+/// Exact Hessian-vector products.
+pub trait Curvature {
+    /// H(x) v into `out`, in f64.
+    fn hvp_f64(&self, x: &[f64], v: &[f64], out: &mut [f64]);
+    /// [`Curvature::hvp_f64`] for [`LANES`] points side by side (lane-interleaved as in
+    /// [`Lanes::eval_lanes_f64`]), each lane bit for bit the scalar product; false where the
+    /// objective has no such batch (callers then take the points one at a time).
+    fn hvp_lanes_f64(&self, _x: &[[f64; LANES]], _v: &[[f64; LANES]], _out: &mut [[f64; LANES]]) -> bool {
+        false
+    }
+}
+
+/// [`LANES`] points at once, lane-interleaved: `x[i][l]` is coordinate i of point l (d rows),
+/// gradients likewise into `grad`. Each lane's result must be bit for bit what
+/// [`Objective::eval_f32`] (or `eval_f64`) gives for that point (the same operations in the same
+/// order, with lanes side by side, or products whose columns do not depend on each other), so
+/// results never depend on how chains are packed.
+pub trait Lanes {
+    /// The pack in f32.
+    fn eval_lanes_f32(&self, x: &[[f32; LANES]], grad: &mut [[f32; LANES]]) -> [Eval<f32>; LANES];
+    /// The pack in f64.
+    fn eval_lanes_f64(&self, x: &[[f64; LANES]], grad: &mut [[f64; LANES]]) -> [Eval<f64>; LANES];
+}
+
+/// Points per pack of [`Lanes::eval_lanes_f32`] (and chains per pack of the CPU backend's
 /// lockstep step): 16 f32 lanes fill a 512-bit vector (AVX-512), two 256-bit ones (AVX2). Measured
 /// against 8 and 32 in BENCHMARKS.md (issue 11, the lockstep CPU step).
 pub const LANES: usize = 16;
 
-/// [`Objective::eval_lanes_f32`] one lane at a time (the default; the reference in tests).
+/// A pack evaluated one lane at a time (objectives without [`Lanes`]; the reference in tests).
 pub fn lane_by_lane<T: Float>(x: &[[T; LANES]], grad: &mut [[T; LANES]], eval: impl Fn(&[T], &mut [T]) -> Eval<T>) -> [Eval<T>; LANES] {
     let d = x.len();
     // Small points on the stack: the CPU backend calls this every step of a pack.
@@ -218,13 +272,37 @@ macro_rules! float_twins {
 }
 pub(crate) use float_twins;
 
-/// Implements [`Objective::lanes`] and the two lane entry points from one generic lane
-/// evaluation, `|self, x, g| eval(x, g)` (each lane bit for bit the scalar evaluation).
+/// Implements the accessors of the capabilities an objective has, each returning itself:
+/// `capabilities!(device, finite_sum, curvature, lanes)` (any of them; `device` is required).
+macro_rules! capabilities {
+    ($($cap:ident),*) => { $( $crate::objective::capabilities!(@one $cap); )* };
+    (@one device) => {
+        fn device(&self) -> &dyn $crate::objective::DeviceForm {
+            self
+        }
+    };
+    (@one finite_sum) => {
+        fn finite_sum(&self) -> Option<&dyn $crate::objective::FiniteSum> {
+            Some(self)
+        }
+    };
+    (@one curvature) => {
+        fn curvature(&self) -> Option<&dyn $crate::objective::Curvature> {
+            Some(self)
+        }
+    };
+    (@one lanes) => {
+        fn lanes(&self) -> Option<&dyn $crate::objective::Lanes> {
+            Some(self)
+        }
+    };
+}
+pub(crate) use capabilities;
+
+/// Implements [`Lanes`]' two entry points from one generic lane evaluation,
+/// `|self, x, g| eval(x, g)` (each lane bit for bit the scalar evaluation).
 macro_rules! lane_twins {
     (|$s:ident, $x:ident, $g:ident| $eval:expr) => {
-        fn lanes(&self) -> bool {
-            true
-        }
         fn eval_lanes_f32(&$s, $x: &[[f32; LANES]], $g: &mut [[f32; LANES]]) -> [$crate::objective::Eval<f32>; LANES] {
             $eval
         }

@@ -11,7 +11,7 @@
 //! with S = sum_{j<i} L (|x_j| - 4tau)^2. The construction defines f only inside the "tube"
 //! |x_j| <= tau for all j > i; outside it the chain is reported out of domain, never given a value.
 
-use super::{Eval, Objective, float_twins, to_float, wgsl_real};
+use super::{DeviceForm, Eval, Objective, capabilities, float_twins, to_float, wgsl_real};
 use crate::Error;
 use crate::method::PgdParams;
 use num_traits::Float;
@@ -124,25 +124,6 @@ impl Objective for Octopus {
         self.d
     }
     float_twins!();
-    fn wgsl(&self) -> String {
-        let (t, gm, l) = (self.tau, self.gamma, self.l);
-        format!(
-            "const OCT_TAU: real = {};\nconst OCT_GAMMA: real = {};\nconst OCT_L: real = {};\n\
-             const OCT_K3: real = {};\nconst OCT_K4: real = {};\nconst OCT_LG: real = {};\nconst OCT_NU: real = {};\n{}",
-            wgsl_real(t),
-            wgsl_real(gm),
-            wgsl_real(l),
-            wgsl_real(-14.0 * l + 10.0 * gm),
-            wgsl_real(5.0 * l - 3.0 * gm),
-            wgsl_real(l + gm),
-            wgsl_real(self.nu()),
-            include_str!("octopus.wgsl")
-        )
-    }
-    /// `objective_lanes` after the per-invocation source, whose oct_g1 and oct_g2 it calls.
-    fn wgsl_lanes(&self) -> Option<String> {
-        Some(self.wgsl() + include_str!("octopus.coop.wgsl"))
-    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "dim": self.d, "tau": self.tau, "gamma": self.gamma, "L": self.l, "nu": self.nu() })
     }
@@ -164,6 +145,29 @@ impl Objective for Octopus {
     }
     fn f_min(&self) -> Option<f64> {
         Some(-(self.d as f64) * self.nu())
+    }
+    capabilities!(device);
+}
+
+impl DeviceForm for Octopus {
+    fn wgsl(&self) -> String {
+        let (t, gm, l) = (self.tau, self.gamma, self.l);
+        format!(
+            "const OCT_TAU: real = {};\nconst OCT_GAMMA: real = {};\nconst OCT_L: real = {};\n\
+             const OCT_K3: real = {};\nconst OCT_K4: real = {};\nconst OCT_LG: real = {};\nconst OCT_NU: real = {};\n{}",
+            wgsl_real(t),
+            wgsl_real(gm),
+            wgsl_real(l),
+            wgsl_real(-14.0 * l + 10.0 * gm),
+            wgsl_real(5.0 * l - 3.0 * gm),
+            wgsl_real(l + gm),
+            wgsl_real(self.nu()),
+            include_str!("octopus.wgsl")
+        )
+    }
+    /// `objective_lanes` after the per-invocation source, whose oct_g1 and oct_g2 it calls.
+    fn wgsl_lanes(&self) -> Option<String> {
+        Some(self.wgsl() + include_str!("octopus.coop.wgsl"))
     }
 }
 

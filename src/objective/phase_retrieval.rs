@@ -2,9 +2,9 @@
 //! at 0, global minima +-x*. A finite sum (minibatch oracles sample its m terms). The data (A, y)
 //! is shared read-only by all chains on the device.
 
+use super::{Curvature, DeviceForm, Eval, FiniteSum, LANES, Lanes, Objective, capabilities, to_float, wgsl_real};
 use super::data::{Matrix, expect_shape};
 use super::products::Products;
-use super::{Eval, LANES, Objective, to_float, wgsl_real};
 use crate::method::{PgdParams, Rho};
 use crate::{Error, rng};
 use num_traits::Float;
@@ -278,44 +278,6 @@ impl Objective for PhaseRetrieval {
     fn eval_f32(&self, x: &[f32], g: &mut [f32]) -> Eval<f32> {
         if self.products() { self.eval_one_product(x, g) } else { self.eval(x, g) }
     }
-    fn lanes(&self) -> bool {
-        true
-    }
-    fn eval_lanes_f32(&self, x: &[[f32; LANES]], g: &mut [[f32; LANES]]) -> [Eval<f32>; LANES] {
-        if self.products() { self.eval_lanes_products(x, g) } else { self.eval_lanes(x, g) }
-    }
-    /// H v = (1/m) sum_k (3 (a_k.x)^2 - y_k) (a_k.v) a_k: one pass over A, exact (the judging of
-    /// resting points otherwise takes two gradients per product by central differences).
-    fn hvp_f64(&self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
-        out.iter_mut().for_each(|o| *o = 0.0);
-        for (row, yk) in self.a.chunks_exact(self.d).zip(&self.y) {
-            let (mut ax, mut av) = (0.0, 0.0);
-            for ((a, xi), vi) in row.iter().zip(x).zip(v) {
-                ax += a * xi;
-                av += a * vi;
-            }
-            let w = (3.0 * ax * ax - yk) * av;
-            out.iter_mut().zip(row).for_each(|(o, a)| *o += w * a);
-        }
-        let inv_m = 1.0 / self.m as f64;
-        out.iter_mut().for_each(|o| *o *= inv_m);
-        true
-    }
-    fn hvp_lanes_f64(&self, x: &[[f64; LANES]], v: &[[f64; LANES]], out: &mut [[f64; LANES]]) -> bool {
-        hvp_lanes(&self.a, &self.y, x, v, out);
-        let inv_m = 1.0 / self.m as f64;
-        out.iter_mut().for_each(|row| row.iter_mut().for_each(|o| *o *= inv_m));
-        true
-    }
-    fn eval_lanes_f64(&self, x: &[[f64; LANES]], g: &mut [[f64; LANES]]) -> [Eval<f64>; LANES] {
-        if self.products() { self.eval_lanes_products(x, g) } else { self.eval_lanes(x, g) }
-    }
-    fn wgsl(&self) -> String {
-        self.wgsl_constants() + include_str!("phase_retrieval.wgsl") + &self.wgsl_objective()
-    }
-    fn wgsl_lanes(&self) -> Option<String> {
-        Some(self.wgsl_constants() + include_str!("phase_retrieval.coop.wgsl"))
-    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "dim": self.d, "m": self.m, "planted": self.x_star.is_some() })
     }
@@ -328,28 +290,6 @@ impl Objective for PhaseRetrieval {
     }
     fn f_min(&self) -> Option<f64> {
         self.x_star.as_ref().map(|_| 0.0)
-    }
-    fn data(&self) -> Vec<f32> {
-        // The layout phase_retrieval.wgsl reads (see PhaseRetrieval::layout).
-        let (row, y) = self.layout();
-        let mut v: Vec<f32> = self.a.chunks_exact(self.d).flat_map(|r| r.iter().map(|&x| x as f32).chain(std::iter::repeat_n(0.0, row - self.d))).collect();
-        v.extend(self.y.iter().map(|&x| x as f32));
-        v.resize(y + self.m.next_multiple_of(4), 0.0);
-        v.extend(self.x_star.iter().flatten().map(|&x| x as f32));
-        v.resize(v.len().next_multiple_of(4), 0.0);
-        v
-    }
-    fn data_vec4(&self) -> bool {
-        true
-    }
-    fn terms(&self) -> Option<u32> {
-        Some(self.m as u32)
-    }
-    fn term_grad_f32(&self, x: &[f32], k: u32, acc: &mut [f32]) {
-        self.term_grad(x, k, acc);
-    }
-    fn term_grad_f64(&self, x: &[f64], k: u32, acc: &mut [f64]) {
-        self.term_grad(x, k, acc);
     }
     /// rho1(F) = (1/m) sum ||a_i||^2 (4 y_i + 6 sqrt(m F)), from (a_i.x)^2 <= y_i + 2 sqrt(m f);
     /// rho2(F) = (6/m) sum ||a_i||^3 (sqrt(y_i) + sqrt(2) (m F)^(1/4)) bounds the third derivative
@@ -364,6 +304,75 @@ impl Objective for PhaseRetrieval {
         let a2 = 6.0 / m * n3.iter().zip(&self.y).map(|(n, y)| n * y.sqrt()).sum::<f64>();
         let b2 = 6.0 * 2f64.sqrt() * m.powf(0.25) / m * n3.iter().sum::<f64>();
         Some((Rho { a: a1, b: b1, p: 0.5, fmin: 0.0 }, Rho { a: a2, b: b2, p: 0.25, fmin: 0.0 }))
+    }
+    capabilities!(device, finite_sum, curvature, lanes);
+}
+
+impl DeviceForm for PhaseRetrieval {
+    fn wgsl(&self) -> String {
+        self.wgsl_constants() + include_str!("phase_retrieval.wgsl") + &self.wgsl_objective()
+    }
+    fn wgsl_lanes(&self) -> Option<String> {
+        Some(self.wgsl_constants() + include_str!("phase_retrieval.coop.wgsl"))
+    }
+    fn data(&self) -> Vec<f32> {
+        // The layout phase_retrieval.wgsl reads (see PhaseRetrieval::layout).
+        let (row, y) = self.layout();
+        let mut v: Vec<f32> = self.a.chunks_exact(self.d).flat_map(|r| r.iter().map(|&x| x as f32).chain(std::iter::repeat_n(0.0, row - self.d))).collect();
+        v.extend(self.y.iter().map(|&x| x as f32));
+        v.resize(y + self.m.next_multiple_of(4), 0.0);
+        v.extend(self.x_star.iter().flatten().map(|&x| x as f32));
+        v.resize(v.len().next_multiple_of(4), 0.0);
+        v
+    }
+    fn data_vec4(&self) -> bool {
+        true
+    }
+}
+
+impl FiniteSum for PhaseRetrieval {
+    fn terms(&self) -> u32 {
+        self.m as u32
+    }
+    fn term_grad_f32(&self, x: &[f32], k: u32, acc: &mut [f32]) {
+        self.term_grad(x, k, acc);
+    }
+    fn term_grad_f64(&self, x: &[f64], k: u32, acc: &mut [f64]) {
+        self.term_grad(x, k, acc);
+    }
+}
+
+impl Curvature for PhaseRetrieval {
+    /// H v = (1/m) sum_k (3 (a_k.x)^2 - y_k) (a_k.v) a_k: one pass over A, exact (the judging of
+    /// resting points otherwise takes two gradients per product by central differences).
+    fn hvp_f64(&self, x: &[f64], v: &[f64], out: &mut [f64]) {
+        out.iter_mut().for_each(|o| *o = 0.0);
+        for (row, yk) in self.a.chunks_exact(self.d).zip(&self.y) {
+            let (mut ax, mut av) = (0.0, 0.0);
+            for ((a, xi), vi) in row.iter().zip(x).zip(v) {
+                ax += a * xi;
+                av += a * vi;
+            }
+            let w = (3.0 * ax * ax - yk) * av;
+            out.iter_mut().zip(row).for_each(|(o, a)| *o += w * a);
+        }
+        let inv_m = 1.0 / self.m as f64;
+        out.iter_mut().for_each(|o| *o *= inv_m);
+    }
+    fn hvp_lanes_f64(&self, x: &[[f64; LANES]], v: &[[f64; LANES]], out: &mut [[f64; LANES]]) -> bool {
+        hvp_lanes(&self.a, &self.y, x, v, out);
+        let inv_m = 1.0 / self.m as f64;
+        out.iter_mut().for_each(|row| row.iter_mut().for_each(|o| *o *= inv_m));
+        true
+    }
+}
+
+impl Lanes for PhaseRetrieval {
+    fn eval_lanes_f32(&self, x: &[[f32; LANES]], g: &mut [[f32; LANES]]) -> [Eval<f32>; LANES] {
+        if self.products() { self.eval_lanes_products(x, g) } else { self.eval_lanes(x, g) }
+    }
+    fn eval_lanes_f64(&self, x: &[[f64; LANES]], g: &mut [[f64; LANES]]) -> [Eval<f64>; LANES] {
+        if self.products() { self.eval_lanes_products(x, g) } else { self.eval_lanes(x, g) }
     }
 }
 

@@ -2,7 +2,7 @@
 //! has a strict saddle at 0; it is not globally smooth but self-bounding. Along a direction with
 //! l_i < 0 GD grows the component as (1 + eta |l_i|)^t near 0.
 
-use super::{Eval, LANES, Objective, float_twins, lane_twins, to_float, wgsl_real};
+use super::{Curvature, DeviceForm, Eval, LANES, Lanes, Objective, capabilities, float_twins, lane_twins, to_float, wgsl_real};
 use crate::Error;
 use crate::method::{PgdParams, Rho};
 use num_traits::Float;
@@ -83,38 +83,12 @@ impl Objective for Quartic {
         self.eig.len()
     }
     float_twins!();
-    lane_twins!(|self, x, g| eval_lanes(&self.eig, x, g));
-    fn wgsl(&self) -> String {
-        let eig: Vec<String> = self.eig.iter().map(|&v| wgsl_real(v)).collect();
-        format!(
-            "var<private> QUARTIC_EIG: array<real, D> = array<real, D>({});\n{}",
-            eig.join(", "),
-            include_str!("quartic.wgsl")
-        )
-    }
-    /// The l_i come from `data` (at large d a D-long constant array would be held per
-    /// invocation, what the cooperative family avoids).
-    fn wgsl_lanes(&self) -> Option<String> {
-        Some(include_str!("quartic.coop.wgsl").to_string())
-    }
-    /// Each l_i as two f32 (its rounding and the rest), so that f64 kernels read it exactly (to
-    /// 48 bits) and f32 kernels as the nearest f32, as the twins' `to_float` does.
-    fn data_lanes(&self) -> Vec<f32> {
-        self.eig.iter().flat_map(|&l| [l as f32, (l - f64::from(l as f32)) as f32]).collect()
-    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "eigenvalues": self.eig })
     }
     fn default_params(&self) -> PgdParams {
         let lmax = self.eig.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-6);
         PgdParams { eta: 0.1 / lmax, radius: 0.01, g_thres: 1e-3, f_thres: 1e-3, t_thres: 20, certify: 0 }
-    }
-    /// H = diag(l_i + 3 x_i^2).
-    fn hvp_f64(&self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
-        for i in 0..x.len() {
-            out[i] = (self.eig[i] + 3.0 * x[i] * x[i]) * v[i];
-        }
-        true
     }
     fn minimum_labels(&self) -> Vec<u32> {
         vec![1]
@@ -135,6 +109,41 @@ impl Objective for Quartic {
             Rho { a: 6.0 * lneg.sqrt(), b: 6.0 * 2f64.sqrt(), p: 0.25, fmin },
         ))
     }
+    capabilities!(device, curvature, lanes);
+}
+
+impl DeviceForm for Quartic {
+    fn wgsl(&self) -> String {
+        let eig: Vec<String> = self.eig.iter().map(|&v| wgsl_real(v)).collect();
+        format!(
+            "var<private> QUARTIC_EIG: array<real, D> = array<real, D>({});\n{}",
+            eig.join(", "),
+            include_str!("quartic.wgsl")
+        )
+    }
+    /// The l_i come from `data` (at large d a D-long constant array would be held per
+    /// invocation, what the cooperative family avoids).
+    fn wgsl_lanes(&self) -> Option<String> {
+        Some(include_str!("quartic.coop.wgsl").to_string())
+    }
+    /// Each l_i as two f32 (its rounding and the rest), so that f64 kernels read it exactly (to
+    /// 48 bits) and f32 kernels as the nearest f32, as the twins' `to_float` does.
+    fn data_lanes(&self) -> Vec<f32> {
+        self.eig.iter().flat_map(|&l| [l as f32, (l - f64::from(l as f32)) as f32]).collect()
+    }
+}
+
+impl Curvature for Quartic {
+    /// H = diag(l_i + 3 x_i^2).
+    fn hvp_f64(&self, x: &[f64], v: &[f64], out: &mut [f64]) {
+        for i in 0..x.len() {
+            out[i] = (self.eig[i] + 3.0 * x[i] * x[i]) * v[i];
+        }
+    }
+}
+
+impl Lanes for Quartic {
+    lane_twins!(|self, x, g| eval_lanes(&self.eig, x, g));
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Rosenbrock's function in dimension d >= 2.
 
-use super::{Eval, LANES, Objective, float_twins, lane_twins, to_float};
+use super::{DeviceForm, Eval, LANES, Lanes, Objective, capabilities, float_twins, lane_twins, to_float};
 use crate::Error;
 use crate::method::PgdParams;
 use num_traits::Float;
@@ -69,13 +69,6 @@ impl Objective for Rosenbrock {
         self.d
     }
     float_twins!();
-    lane_twins!(|self, x, g| eval_lanes(x, g));
-    fn wgsl(&self) -> String {
-        include_str!("rosenbrock.wgsl").to_string()
-    }
-    fn wgsl_lanes(&self) -> Option<String> {
-        Some(include_str!("rosenbrock.coop.wgsl").to_string())
-    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({ "dim": self.d })
     }
@@ -85,6 +78,20 @@ impl Objective for Rosenbrock {
     fn f_min(&self) -> Option<f64> {
         Some(0.0)
     }
+    capabilities!(device, lanes);
+}
+
+impl DeviceForm for Rosenbrock {
+    fn wgsl(&self) -> String {
+        include_str!("rosenbrock.wgsl").to_string()
+    }
+    fn wgsl_lanes(&self) -> Option<String> {
+        Some(include_str!("rosenbrock.coop.wgsl").to_string())
+    }
+}
+
+impl Lanes for Rosenbrock {
+    lane_twins!(|self, x, g| eval_lanes(x, g));
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The toy saddle f(x, y) = x^2/2 + y^4/4 - y^2/2 (d = 2): a strict saddle at 0 with
 //! lambda_min = -1 and minima at (0, +-1) with f* = -1/4.
 
-use super::{Eval, LANES, Objective, float_twins, lane_twins};
+use super::{Curvature, DeviceForm, Eval, LANES, Lanes, Objective, capabilities, float_twins, lane_twins};
 use crate::method::{PgdParams, Rho};
 use num_traits::Float;
 
@@ -54,10 +54,6 @@ impl Objective for ToySaddle {
         2
     }
     float_twins!();
-    lane_twins!(|self, x, g| eval_lanes(x, g));
-    fn wgsl(&self) -> String {
-        include_str!("toy_saddle.wgsl").to_string()
-    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({})
     }
@@ -70,17 +66,30 @@ impl Objective for ToySaddle {
     fn f_min(&self) -> Option<f64> {
         Some(-0.25)
     }
-    /// H = diag(1, 3y^2 - 1).
-    fn hvp_f64(&self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
-        out[0] = v[0];
-        out[1] = (3.0 * x[1] * x[1] - 1.0) * v[1];
-        true
-    }
     /// y^2 <= 1 + 2 sqrt(F + 1/4), so ||Hess|| = max(1, |3y^2 - 1|) <= 2 + 6 sqrt(F + 1/4) and
     /// ||D3 f|| = 6|y| <= 6 + 6 sqrt(2) (F + 1/4)^(1/4) (derived).
     fn rho(&self) -> Option<(Rho, Rho)> {
         Some((Rho { a: 2.0, b: 6.0, p: 0.5, fmin: -0.25 }, Rho { a: 6.0, b: 6.0 * 2f64.sqrt(), p: 0.25, fmin: -0.25 }))
     }
+    capabilities!(device, curvature, lanes);
+}
+
+impl DeviceForm for ToySaddle {
+    fn wgsl(&self) -> String {
+        include_str!("toy_saddle.wgsl").to_string()
+    }
+}
+
+impl Curvature for ToySaddle {
+    /// H = diag(1, 3y^2 - 1).
+    fn hvp_f64(&self, x: &[f64], v: &[f64], out: &mut [f64]) {
+        out[0] = v[0];
+        out[1] = (3.0 * x[1] * x[1] - 1.0) * v[1];
+    }
+}
+
+impl Lanes for ToySaddle {
+    lane_twins!(|self, x, g| eval_lanes(x, g));
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub fn objective_header(dim: usize) -> String {
 /// The header `objective` is compiled after, for positions of `precision` (f16 storage computes
 /// in f32), with `data` declared as the objective reads it ([`Objective::data_vec4`]).
 pub fn objective_header_for(objective: &dyn Objective, precision: Precision) -> String {
-    header(objective.dim(), precision, objective.data_vec4())
+    header(objective.dim(), precision, objective.device().data_vec4())
 }
 
 fn header(dim: usize, precision: Precision, vec4: bool) -> String {

@@ -30,7 +30,7 @@ pub fn host_memory_estimate(exp: &Experiment, place: MemoryPlace) -> u64 {
     // A software adapter runs a workgroup per thread, each invocation's private variables on its
     // stack: a custom objective's arrays count once per invocation that runs at once.
     let base = match place {
-        MemoryPlace::SoftwareGpu => 170e6 + exp.objective.private_bytes() as f64 * f64::from(WORKGROUP_SIZE) * threads(),
+        MemoryPlace::SoftwareGpu => 170e6 + exp.objective.device().private_bytes() as f64 * f64::from(WORKGROUP_SIZE) * threads(),
         _ => 40e6,
     };
     // Per chain through the whole run: its record (and the report's copy), final point and x~ in

@@ -235,7 +235,7 @@ impl GpuEngine {
         // A software adapter compiles private arrays in time that grows with their square
         // (measured on lavapipe, 64 chains, one step: 8 KiB 3.9 s, 16 KiB 17 s, 32 KiB 100 s; 256
         // KiB did not finish in 10 minutes): beyond 8 KiB the run would seem to hang.
-        let private = exp.objective.private_bytes();
+        let private = exp.objective.device().private_bytes();
         if private > SOFTWARE_PRIVATE_LIMIT && self.ctx.adapter.as_ref().is_some_and(|a| a.is_software()) {
             return Err(Error::TooLarge(format!(
                 "{}: its private variables take {private} bytes per invocation, and a software adapter ({}) compiles more than {SOFTWARE_PRIVATE_LIMIT} for minutes to hours: read large arrays from --data (a storage buffer), or run on a GPU",

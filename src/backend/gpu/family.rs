@@ -45,7 +45,7 @@ pub(crate) trait Family: Sync {
     fn bindings(&self) -> &'static [Binding];
     /// The objective's data as this family's module reads it.
     fn data(&self, exp: &Experiment) -> Vec<f32> {
-        exp.objective.data()
+        exp.objective.device().data()
     }
     /// Chains one workgroup steps.
     fn chains_per_workgroup(&self) -> u32;
@@ -122,7 +122,7 @@ impl Family for Streamed {
         &COOPERATIVE_BINDINGS
     }
     fn data(&self, exp: &Experiment) -> Vec<f32> {
-        exp.objective.data_lanes()
+        exp.objective.device().data_lanes()
     }
     fn chains_per_workgroup(&self) -> u32 {
         WORKGROUP_SIZE
@@ -152,7 +152,7 @@ impl Family for Cooperative {
     }
     fn supports(&self, exp: &Experiment) -> Result<(), Error> {
         let obj = exp.objective.as_ref();
-        let Some(src) = obj.wgsl_lanes() else {
+        let Some(src) = obj.device().wgsl_lanes() else {
             return Err(crate::backend::beyond_gpu(obj));
         };
         if matches!(exp.method.oracle, Oracle::Minibatch { .. }) && !defines(&src, "objective_term_lanes") {
@@ -172,7 +172,7 @@ impl Family for Cooperative {
         &COOPERATIVE_BINDINGS
     }
     fn data(&self, exp: &Experiment) -> Vec<f32> {
-        exp.objective.data_lanes()
+        exp.objective.device().data_lanes()
     }
     fn chains_per_workgroup(&self) -> u32 {
         1

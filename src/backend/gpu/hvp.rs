@@ -44,7 +44,7 @@ impl<'a> PointKernel<'a> {
                 compilation_options: Default::default(),
                 cache: None,
             });
-            let mut bytes = objective.data();
+            let mut bytes = objective.device().data();
             if bytes.is_empty() {
                 bytes.push(0.0);
             }

@@ -27,7 +27,7 @@ pub const WORKGROUP_SIZE: u32 = 64;
 /// lavapipe runs a branch every step even when no invocation takes it, and that one cost the toy
 /// saddle's step 1.5x).
 pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool) -> String {
-    let mut own = objective.wgsl();
+    let mut own = objective.device().wgsl();
     // A custom file's cooperative form, never called here, against stand-ins.
     own += lanes_standins_for(&own);
     if objective.terms().is_none() {
@@ -43,7 +43,7 @@ pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision,
 /// over the objective's cooperative form ([`Objective::wgsl_lanes`], which the caller checked).
 pub fn compose_cooperative(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool, lanes: u32) -> String {
     let d = objective.dim() as u32;
-    let mut own = objective.wgsl_lanes().unwrap_or_default();
+    let mut own = objective.device().wgsl_lanes().unwrap_or_default();
     if !defines(&own, "objective_term_lanes") {
         // Never called: minibatch oracles are refused for objectives without terms.
         own += "\nfn objective_term_lanes(k: u32) {}\n";
@@ -192,7 +192,7 @@ pub fn bare_source(objective: &dyn Objective, eta: f32, steps: u32) -> String {
 /// bindings, `consts`, the objective (with its data loader) and `logic`.
 fn point_source(objective: &dyn Objective, consts: &str, logic: &str) -> String {
     let contract = layout::declaration::<abi::HvpParams>() + &abi::HVP_BINDINGS.iter().map(Binding::declaration).collect::<String>();
-    let (directives, own) = split_directives(&objective.wgsl());
+    let (directives, own) = split_directives(&objective.device().wgsl());
     let header = objective_header_for(objective, Precision::F32);
     resolve_real(format!("{directives}{header}const WG: u32 = {WORKGROUP_SIZE}u;\n{consts}{contract}{}{own}\n{}{logic}", lanes_standins_for(&own), load_stub(&own)), Precision::F32)
 }
@@ -283,7 +283,7 @@ mod tests {
     fn cooperative_modules_validate() {
         for (name, d) in [("quartic", 3), ("quartic", 257), ("rosenbrock", 1030), ("phase-retrieval", 5), ("phase-retrieval", 300), ("matrix-factorization", 3), ("matrix-factorization", 130), ("octopus", 3), ("octopus", 300), ("linear-network", 3), ("linear-network", 100)] {
             let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
-            assert!(obj.wgsl_lanes().is_some(), "{name}");
+            assert!(obj.device().wgsl_lanes().is_some(), "{name}");
             for method in every_method(obj.as_ref()) {
                 for (precision, lanes) in [Precision::F16, Precision::F32, Precision::F64].into_iter().flat_map(|p| [(p, 1), (p, super::super::family::Cooperative::lanes(d))]) {
                     let src = compose_cooperative(obj.as_ref(), &method, precision, 4, true, lanes);

@@ -141,7 +141,7 @@ impl<T: Real> Stepper<'_, T> {
     /// at once for a lane objective with at least [`PACK_REEVAL`] kicked lanes, else lane by lane.
     fn reevaluate(&self, kicked: &[bool; LANES], count: usize, x: &[[T; LANES]], g: &mut [[T; LANES]], e: &mut [Eval<T>; LANES], scratch: &mut PackScratch<T>) {
         let lanes = (0..LANES).filter(|&l| kicked[l]);
-        if self.obj.lanes() && count >= PACK_REEVAL {
+        if self.obj.lanes().is_some() && count >= PACK_REEVAL {
             let ek = T::eval_lanes(self.obj, x, &mut scratch.gk);
             for l in lanes {
                 e[l] = ek[l];

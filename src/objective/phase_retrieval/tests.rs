@@ -53,7 +53,7 @@ fn hessian_vector_products_match_finite_differences() {
             let x = crate::rng::data_normals(seed + 10, k, d);
             let v = crate::rng::data_normals(seed + 20, k, d);
             let mut exact = vec![0.0; d];
-            assert!(pr.hvp_f64(&x, &v, &mut exact));
+            pr.hvp_f64(&x, &v, &mut exact);
             let h = 1e-5;
             let (mut gp, mut gm) = (vec![0.0; d], vec![0.0; d]);
             let xp: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a + h * b).collect();
