@@ -1,4 +1,5 @@
-//! `escapade list`: the objectives and methods with their parameters, defaults and ranges.
+//! `escapade list`: the objectives, the shipped data sets and the methods with their parameters,
+//! defaults and ranges.
 
 /// (name, description, parameters with defaults and ranges)
 const OBJECTIVES: &[(&str, &str, &str)] = &[
@@ -49,6 +50,10 @@ pub fn text() -> String {
     for (name, what, params) in OBJECTIVES {
         s += &format!("  {name:<22} {what}\n  {:<22}   {params}\n", "");
     }
+    s += "\nDATA SETS (shipped in data/; sources and licences in data/NOTICE)\n";
+    for d in escapade::objective::dataset::SHIPPED {
+        s += &format!("  {:<22} {} x {} features, {} classes; {}, {}\n", d.name, d.rows, d.features, d.classes, d.source, d.licence);
+    }
     s += "\nMETHODS (--method; pieces can be changed on any preset)\n";
     for (name, what) in METHODS {
         s += &format!("  {name:<22} {what}\n");
@@ -70,6 +75,9 @@ mod tests {
         }
         for m in escapade::MethodKind::ALL {
             assert!(t.contains(m.name()), "{}", m.name());
+        }
+        for d in escapade::objective::dataset::SHIPPED {
+            assert!(t.contains(&format!("{:<22} {} x {} features, {} classes", d.name, d.rows, d.features, d.classes)), "{}", d.name);
         }
     }
 }

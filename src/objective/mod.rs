@@ -5,6 +5,7 @@
 
 pub(crate) mod custom;
 pub mod data;
+pub mod dataset;
 pub(crate) mod wgsl;
 mod degenerate_quartic;
 mod linear_network;
