@@ -277,7 +277,7 @@ impl ExperimentBuilder {
         let obj = &e.objective;
         if let Oracle::Minibatch { batch } = e.method.oracle {
             match obj.terms() {
-                None => return Err(Error::invalid("batch", "only with a finite-sum objective (phase-retrieval)", obj.name())),
+                None => return Err(Error::invalid("batch", "only with a finite-sum objective (phase-retrieval, mlp)", obj.name())),
                 Some(m) if batch > m => return Err(Error::invalid("batch", format!("at most the objective's m = {m} terms"), batch)),
                 _ => {}
             }

@@ -10,6 +10,7 @@ pub(crate) mod wgsl;
 mod degenerate_quartic;
 mod linear_network;
 mod matrix_factorization;
+mod mlp;
 mod octopus;
 mod phase_retrieval;
 mod products;
@@ -23,6 +24,7 @@ pub use data::DataSource;
 pub use degenerate_quartic::DegenerateQuartic;
 pub use linear_network::LinearNetwork;
 pub use matrix_factorization::MatrixFactorization;
+pub use mlp::{Activation, Loss, Mlp};
 pub use octopus::Octopus;
 pub use phase_retrieval::{PRODUCTS_FROM_D as PHASE_RETRIEVAL_PRODUCTS_FROM_D, PhaseRetrieval};
 pub use quartic::Quartic;
@@ -382,6 +384,29 @@ pub enum ObjectiveSpec {
         /// Seed, or one file: Y.
         data: DataSource,
     },
+    /// A smooth multilayer perceptron on a classification data set (d from the layer sizes).
+    Mlp {
+        /// The shipped data set (`wine`, `digits`) when `data` names no files or arrays.
+        dataset: String,
+        /// Layer sizes, inputs first and classes last (empty: inputs, 8, classes).
+        layers: Vec<usize>,
+        /// Hidden activation.
+        activation: Activation,
+        /// Loss.
+        loss: Loss,
+        /// L2 weight decay wd/2 sum ||W_l||^2 (>= 0).
+        weight_decay: f64,
+        /// The self-bounding regulariser kappa/4 sum ||W_l||^4 (>= 0).
+        kappa: f64,
+        /// Fraction of the rows held out (0: none).
+        holdout: f64,
+        /// Standardise the features by the training rows.
+        standardise: bool,
+        /// Seed of the holdout split.
+        split_seed: u64,
+        /// The shipped set (a seed, ignored), or files or arrays [X, y].
+        data: DataSource,
+    },
     /// 1/4 (x^2 - y^2)^2 (d = 2).
     DegenerateQuartic,
     /// Rosenbrock (d >= 2).
@@ -393,13 +418,14 @@ pub enum ObjectiveSpec {
 
 impl ObjectiveSpec {
     /// Names accepted by [`ObjectiveSpec::from_name`].
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 9] = [
         "toy-saddle",
         "quartic",
         "octopus",
         "phase-retrieval",
         "matrix-factorization",
         "linear-network",
+        "mlp",
         "degenerate-quartic",
         "rosenbrock",
     ];
@@ -424,6 +450,19 @@ impl ObjectiveSpec {
             "matrix-factorization" => Ok(ObjectiveSpec::MatrixFactorization { n: dim, rank: dim.min(2), spectrum: None, data: seed }),
             "linear-network" => Ok(ObjectiveSpec::LinearNetwork { n: dim, rank: dim.min(2), p: dim, kappa: 0.1, data: seed }),
             "rosenbrock" => Ok(ObjectiveSpec::Rosenbrock { dim }),
+            // The network's d follows from its layers; `dim` is not used.
+            "mlp" => Ok(ObjectiveSpec::Mlp {
+                dataset: "wine".into(),
+                layers: Vec::new(),
+                activation: Activation::Tanh,
+                loss: Loss::CrossEntropy,
+                weight_decay: 0.0,
+                kappa: 0.0,
+                holdout: 0.0,
+                standardise: true,
+                split_seed: 0,
+                data: seed,
+            }),
             other => Err(crate::Error::invalid("objective", format!("one of {}", Self::NAMES.join(", ")), other)),
         }
     }
@@ -435,6 +474,7 @@ impl ObjectiveSpec {
             "phase-retrieval" => &["A", "y"],
             "matrix-factorization" => &["M"],
             "linear-network" => &["Y"],
+            "mlp" => &["X", "y"],
             _ => &[],
         }
     }
@@ -484,6 +524,23 @@ impl ObjectiveSpec {
                 Some(mut f) => Arc::new(LinearNetwork::from_target(f.remove(0), *rank, *kappa)?),
                 None => Arc::new(LinearNetwork::generate(*n, *rank, *p, *kappa, seed(data))?),
             },
+            ObjectiveSpec::Mlp { dataset, layers, activation, loss, weight_decay, kappa, holdout, standardise, split_seed, data } => {
+                let set = match files(data, Self::data_names("mlp"))? {
+                    Some(mut f) => {
+                        let y = f.pop().unwrap_or_else(|| unreachable!());
+                        let x = f.pop().unwrap_or_else(|| unreachable!());
+                        let name = match data {
+                            DataSource::Files(p) => p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(","),
+                            _ => "arrays".into(),
+                        };
+                        dataset::Dataset::from_arrays(&name, x, y)?
+                    }
+                    None => dataset::Dataset::shipped(dataset)?,
+                };
+                let split = set.split(&dataset::SplitSpec { holdout: *holdout, seed: *split_seed, standardise: *standardise })?;
+                let sizes = if layers.is_empty() { vec![split.train.x.cols, 8, split.train.classes as usize] } else { layers.clone() };
+                Arc::new(Mlp::new(sizes, *activation, *loss, *weight_decay, *kappa, split.train)?)
+            }
             ObjectiveSpec::DegenerateQuartic => Arc::new(DegenerateQuartic),
             ObjectiveSpec::Rosenbrock { dim } => Arc::new(Rosenbrock::new(*dim)?),
         })

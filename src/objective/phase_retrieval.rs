@@ -168,7 +168,7 @@ impl PhaseRetrieval {
     }
 }
 
-/// From this d on the CPU twins evaluate as matrix products ([`PhaseRetrieval::eval_products`]);
+/// From this d on the CPU twins evaluate as matrix products (`PhaseRetrieval::eval_products`);
 /// below it a pack's loop over rows (`sums_lanes`) is faster (16 lanes, one thread: d = 8, m = 80
 /// products 0.83x the loop; d = 16, m = 64 1.6x; d = 32, m = 128 1.9x; d = 256, m = 2048 1.9x).
 pub const PRODUCTS_FROM_D: usize = 16;

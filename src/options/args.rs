@@ -210,17 +210,40 @@ pub struct ObjectiveArgs {
     /// Linear network: columns p of Y (default n).
     #[arg(long)]
     pub p: Option<usize>,
-    /// Linear network: kappa (default 0.1; 0 is the non-self-bounding case).
+    /// Linear network / network: kappa of kappa/4 sum ||W||^4 (linear network default 0.1, 0 its
+    /// non-self-bounding case; network default 0).
     #[arg(long)]
     pub kappa: Option<f64>,
+    /// Network: a shipped data set, wine or digits (default wine; `escapade list` shows them).
+    #[arg(long, value_parser = ["wine", "digits"])]
+    pub dataset: Option<String>,
+    /// Network: layer sizes, inputs first and classes last (default: inputs,8,classes).
+    #[arg(long, value_delimiter = ',', value_name = "N0,N1,...")]
+    pub layers: Option<Vec<usize>>,
+    /// Network: hidden activation (default tanh; all smooth, as the Hessian checks need).
+    #[arg(long, value_parser = ["tanh", "softplus", "gelu"])]
+    pub activation: Option<String>,
+    /// Network: loss (default cross-entropy).
+    #[arg(long, value_parser = ["cross-entropy", "squared"])]
+    pub loss: Option<String>,
+    /// Network: L2 weight decay wd (default 0).
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Network: fraction of the rows held out, chosen from --data-seed (default 0).
+    #[arg(long, value_name = "FRACTION")]
+    pub holdout: Option<f64>,
+    /// Network: features as given, not standardised by the training rows.
+    #[arg(long)]
+    pub raw_features: bool,
     /// Matrix factorization: eigenvalues of the generated M, comma separated (n values).
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_name = "S1,S2,...")]
     pub spectrum: Option<Vec<f64>>,
-    /// Seed of generated objective data (default 0).
+    /// Seed of generated objective data, or of a network's holdout split (default 0).
     #[arg(long)]
     pub data_seed: Option<u64>,
     /// Objective data files (.npy or .csv), comma separated: phase-retrieval A,y;
-    /// matrix-factorization M; linear-network Y. A file whose name holds a comma is kept whole.
+    /// matrix-factorization M; linear-network Y; mlp X,y (integer labels). A file whose name holds
+    /// a comma is kept whole.
     #[arg(long, value_parser = data_paths, value_name = "FILE1,FILE2,...")]
     pub data: Option<DataPaths>,
     /// A custom objective in WGSL (implies --objective custom; needs --dim).

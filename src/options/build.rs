@@ -4,7 +4,7 @@
 use super::args::{ObjectiveArgs, PerturbArg, RunArgs, StepRuleArg};
 use crate::experiment::CheckSpec;
 use crate::method::{Oracle, Perturbation, PrecondKernel, Rho, Schedule, SelfBounding, StepRule, Transform};
-use crate::objective::{DataSource, WgslObjective};
+use crate::objective::{Activation, DataSource, Loss, WgslObjective};
 use crate::{Error, Experiment, Init, MethodKind, Objective, ObjectiveSpec, TheoryParams};
 use std::sync::Arc;
 
@@ -51,6 +51,36 @@ fn objective_spec(a: &ObjectiveArgs) -> Result<ObjectiveSpec, Error> {
             *kappa = a.kappa.unwrap_or(*kappa);
             source(data);
         }
+        ObjectiveSpec::Mlp { dataset, layers, activation, loss, weight_decay, kappa, holdout, standardise, split_seed, data } => {
+            if let Some(d) = &a.dataset {
+                dataset.clone_from(d);
+            }
+            if let Some(l) = &a.layers {
+                layers.clone_from(l);
+            }
+            *activation = match a.activation.as_deref() {
+                Some("softplus") => Activation::Softplus,
+                Some("gelu") => Activation::Gelu,
+                _ => Activation::Tanh,
+            };
+            *loss = if a.loss.as_deref() == Some("squared") { Loss::Squared } else { Loss::CrossEntropy };
+            *weight_decay = a.weight_decay.unwrap_or(*weight_decay);
+            *kappa = a.kappa.unwrap_or(*kappa);
+            *holdout = a.holdout.unwrap_or(*holdout);
+            *standardise = !a.raw_features;
+            *split_seed = a.data_seed.unwrap_or(*split_seed);
+            if let Some(arrays) = &a.arrays {
+                *data = DataSource::Arrays(arrays.clone());
+            } else if let Some(files) = &a.data {
+                *data = DataSource::Files(files.0.clone());
+            }
+            if let Some(d) = a.dim {
+                return Err(Error::invalid("dim", "no --dim with --objective mlp (--layers sets the dimension)", d));
+            }
+            if a.has_data() && a.dataset.is_some() {
+                return Err(Error::invalid("dataset", "either --dataset or --data X,y", "both"));
+            }
+        }
         _ => {}
     }
     let misplaced = [
@@ -61,9 +91,16 @@ fn objective_spec(a: &ObjectiveArgs) -> Result<ObjectiveSpec, Error> {
         ("m", a.m.is_some(), &["phase-retrieval"]),
         ("rank", a.rank.is_some(), &["matrix-factorization", "linear-network"]),
         ("p", a.p.is_some(), &["linear-network"]),
-        ("kappa", a.kappa.is_some(), &["linear-network"]),
+        ("kappa", a.kappa.is_some(), &["linear-network", "mlp"]),
+        ("dataset", a.dataset.is_some(), &["mlp"]),
+        ("layers", a.layers.is_some(), &["mlp"]),
+        ("activation", a.activation.is_some(), &["mlp"]),
+        ("loss", a.loss.is_some(), &["mlp"]),
+        ("weight-decay", a.weight_decay.is_some(), &["mlp"]),
+        ("holdout", a.holdout.is_some(), &["mlp"]),
+        ("raw-features", a.raw_features, &["mlp"]),
         ("spectrum", a.spectrum.is_some(), &["matrix-factorization"]),
-        ("data", a.has_data() || a.data_seed.is_some(), &["phase-retrieval", "matrix-factorization", "linear-network"]),
+        ("data", a.has_data() || a.data_seed.is_some(), &["phase-retrieval", "matrix-factorization", "linear-network", "mlp"]),
     ];
     if let Some((flag, _, only)) = misplaced.iter().find(|(_, set, only)| *set && !only.contains(&name)) {
         return Err(Error::invalid(*flag, format!("only with --objective {}", only.join(" or ")), name));
@@ -88,7 +125,7 @@ pub fn objective(a: &ObjectiveArgs) -> Result<Arc<dyn Objective>, Error> {
         (false, _) => {
             let spec = objective_spec(a)?;
             // Data files are the data: flags that would generate it are errors, not ignored.
-            if a.has_data() {
+            if a.has_data() && a.objective != "mlp" {
                 let generated = [("data-seed", a.data_seed.is_some()), ("p", a.p.is_some()), ("spectrum", a.spectrum.is_some())];
                 if let Some((flag, _)) = generated.iter().find(|(_, set)| *set) {
                     return Err(Error::invalid(*flag, "no --data-seed, --p or --spectrum with --data (the files are the data)", format!("--{flag} and --data")));

@@ -25,7 +25,7 @@ use crate::{Error, Experiment};
 use clap::{Args, Command, FromArgMatches};
 
 /// Flags of `run` that are switches (present or absent; booleans in experiment files).
-pub const SWITCHES: [&str; 4] = ["quiet", "resume", "resume-anyway", "force"];
+pub const SWITCHES: [&str; 5] = ["quiet", "resume", "resume-anyway", "force", "raw-features"];
 
 /// Options of `run` that DIR/experiment.toml leaves out: the experiment file itself, and where
 /// and how to write (--out, --force, --resume, --resume-anyway), which a rerun must not inherit:

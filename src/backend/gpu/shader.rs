@@ -263,7 +263,7 @@ mod tests {
     #[test]
     fn composed_modules_validate() {
         let cases = [("toy-saddle", 2), ("quartic", 1), ("quartic", 16), ("octopus", 5), ("octopus", 1), ("phase-retrieval", 4),
-            ("phase-retrieval", 5), ("phase-retrieval", 32), ("matrix-factorization", 3), ("linear-network", 3), ("degenerate-quartic", 2), ("rosenbrock", 3)];
+            ("phase-retrieval", 5), ("phase-retrieval", 32), ("matrix-factorization", 3), ("linear-network", 3), ("mlp", 1), ("degenerate-quartic", 2), ("rosenbrock", 3)];
         for (name, d) in cases {
             let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
             for method in every_method(obj.as_ref()) {

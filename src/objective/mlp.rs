@@ -1,0 +1,345 @@
+//! A smooth multilayer perceptron on a classification data set:
+//! f(x) = (1/N) sum_r loss(z_L(X_r), y_r) + wd/2 sum_l ||W_l||_F^2 + kappa/4 sum_l ||W_l||_F^4,
+//! z_l = W_l a_{l-1} + b_l, a_l = sigma(z_l) for hidden layers, a_0 = X_r, with a C-infinity
+//! activation (tanh, softplus or GELU's tanh form) so that the Hessian checks apply. x holds
+//! [W_1, b_1, W_2, b_2, ...], each W_l (s_l x s_{l-1}) row-major. A finite sum over the rows
+//! (minibatch oracles sample rows). The origin is a saddle (every hidden unit dead, all logits
+//! equal); the label is the number of classes the network predicts for at least one training row
+//! (docs/theory.md, "Network objectives": the staircase small initialisations climb).
+
+use super::dataset::Dataset;
+use super::{DeviceForm, Eval, FiniteSum, Objective, capabilities, float_twins, to_float, wgsl_real};
+use crate::Error;
+use crate::method::PgdParams;
+use num_traits::Float;
+use std::fmt::Write as _;
+
+/// The hidden layers' activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Activation {
+    /// tanh (the default).
+    Tanh,
+    /// softplus ln(1 + e^z).
+    Softplus,
+    /// GELU in its tanh form, z/2 (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3))).
+    Gelu,
+}
+
+/// The loss of a row's output z_L against its class y.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// Softmax cross-entropy, logsumexp(z) - z_y (the default).
+    CrossEntropy,
+    /// 1/2 ||z - e_y||^2.
+    Squared,
+}
+
+/// At most this many classes: the label is a bit set of the classes predicted.
+pub const MAX_CLASSES: u32 = 32;
+
+/// Pre-activations beyond +-this are clamped before tanh, in both twins (tanh is 1 to f64's
+/// precision there; some tanh implementations overflow through exp far beyond).
+const TANH_CLAMP: f64 = 20.0;
+
+/// The network and its training rows.
+#[derive(Clone, Debug)]
+pub struct Mlp {
+    sizes: Vec<usize>,
+    activation: Activation,
+    loss: Loss,
+    weight_decay: f64,
+    kappa: f64,
+    train: Dataset,
+    dataset: String,
+}
+
+impl Mlp {
+    /// A network of layer sizes `sizes` (inputs first, classes last) on the training rows
+    /// `train`; `weight_decay` and `kappa` >= 0.
+    pub fn new(sizes: Vec<usize>, activation: Activation, loss: Loss, weight_decay: f64, kappa: f64, train: Dataset) -> Result<Self, Error> {
+        let shown = sizes.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+        if sizes.len() < 2 || sizes.contains(&0) {
+            return Err(Error::invalid("layers", "at least two sizes >= 1, inputs first and classes last (e.g. 13,16,3)", shown));
+        }
+        if sizes[0] != train.x.cols {
+            return Err(Error::invalid("layers", format!("a first size equal to the data's {} features", train.x.cols), shown));
+        }
+        if sizes[sizes.len() - 1] != train.classes as usize {
+            return Err(Error::invalid("layers", format!("a last size equal to the data's {} classes", train.classes), shown));
+        }
+        if train.classes > MAX_CLASSES {
+            return Err(Error::invalid("labels", format!("at most {MAX_CLASSES} classes"), train.classes));
+        }
+        for (name, v) in [("weight-decay", weight_decay), ("kappa", kappa)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::invalid(name, "a finite number >= 0", v));
+            }
+        }
+        let dataset = train.name.clone();
+        Ok(Mlp { sizes, activation, loss, weight_decay, kappa, train, dataset })
+    }
+
+    /// Layers (weight matrices).
+    fn layers(&self) -> usize {
+        self.sizes.len() - 1
+    }
+
+    /// Offset of W_l in x (l from 1); b_l follows W_l.
+    fn offset(&self, l: usize) -> usize {
+        (1..l).map(|k| self.sizes[k] * (self.sizes[k - 1] + 1)).sum()
+    }
+
+    /// The activation and its derivative at z.
+    fn sigma<T: Float>(&self, z: T) -> (T, T) {
+        let one = T::one();
+        match self.activation {
+            Activation::Tanh => {
+                let c = to_float::<T>(TANH_CLAMP);
+                let t = z.max(-c).min(c).tanh();
+                (t, one - t * t)
+            }
+            Activation::Softplus => {
+                let e = (-z.abs()).exp();
+                (z.max(T::zero()) + (one + e).ln(), one / (one + (-z).exp()))
+            }
+            Activation::Gelu => {
+                let (c, k) = (to_float::<T>((2.0 / std::f64::consts::PI).sqrt()), to_float::<T>(0.044715));
+                let half = to_float::<T>(0.5);
+                let u = c * (z + k * z * z * z);
+                let c2 = to_float::<T>(TANH_CLAMP);
+                let t = u.max(-c2).min(c2).tanh();
+                (half * z * (one + t), half * (one + t) + half * z * (one - t * t) * c * (one + to_float::<T>(3.0) * k * z * z))
+            }
+        }
+    }
+
+    /// Row r's loss, its gradient added (times `scale`) to `g`, and its predicted class.
+    fn row<T: Float>(&self, x: &[T], r: usize, scale: T, g: &mut [T]) -> (T, usize) {
+        let lcount = self.layers();
+        let s = &self.sizes;
+        // a[l] and sigma'(z_l) for l = 0..=L (a[0] the row's features, a[L] the logits z_L).
+        let mut a: Vec<Vec<T>> = Vec::with_capacity(lcount + 1);
+        let mut ds: Vec<Vec<T>> = Vec::with_capacity(lcount + 1);
+        let feats = &self.train.x.data[r * s[0]..(r + 1) * s[0]];
+        a.push(feats.iter().map(|&v| to_float::<T>(v)).collect());
+        ds.push(Vec::new());
+        for l in 1..=lcount {
+            let (w, b) = (self.offset(l), self.offset(l) + s[l] * s[l - 1]);
+            let (mut out, mut der) = (vec![T::zero(); s[l]], vec![T::one(); s[l]]);
+            for i in 0..s[l] {
+                let mut z = x[b + i];
+                for j in 0..s[l - 1] {
+                    z = z + x[w + i * s[l - 1] + j] * a[l - 1][j];
+                }
+                if l < lcount {
+                    (out[i], der[i]) = self.sigma(z);
+                } else {
+                    out[i] = z;
+                }
+            }
+            a.push(out);
+            ds.push(der);
+        }
+        let z = &a[lcount];
+        let y = self.train.labels[r] as usize;
+        let mut predicted = 0;
+        for k in 1..z.len() {
+            if z[k] > z[predicted] {
+                predicted = k;
+            }
+        }
+        let mut delta = vec![T::zero(); z.len()];
+        let loss = match self.loss {
+            Loss::CrossEntropy => {
+                let m = z[predicted];
+                let mut sum = T::zero();
+                for k in 0..z.len() {
+                    delta[k] = (z[k] - m).exp();
+                    sum = sum + delta[k];
+                }
+                for d in delta.iter_mut() {
+                    *d = *d / sum;
+                }
+                delta[y] = delta[y] - T::one();
+                m + sum.ln() - z[y]
+            }
+            Loss::Squared => {
+                let mut loss = T::zero();
+                for k in 0..z.len() {
+                    delta[k] = z[k] - if k == y { T::one() } else { T::zero() };
+                    loss = loss + delta[k] * delta[k];
+                }
+                to_float::<T>(0.5) * loss
+            }
+        };
+        for l in (1..=lcount).rev() {
+            let (w, b) = (self.offset(l), self.offset(l) + s[l] * s[l - 1]);
+            let mut back = vec![T::zero(); s[l - 1]];
+            for i in 0..s[l] {
+                let di = delta[i] * scale;
+                g[b + i] = g[b + i] + di;
+                for j in 0..s[l - 1] {
+                    g[w + i * s[l - 1] + j] = g[w + i * s[l - 1] + j] + di * a[l - 1][j];
+                    back[j] = back[j] + x[w + i * s[l - 1] + j] * delta[i];
+                }
+            }
+            if l > 1 {
+                delta = back.iter().zip(&ds[l - 1]).map(|(&v, &d)| v * d).collect();
+            }
+        }
+        (loss, predicted)
+    }
+
+    /// The regulariser's value, its gradient added to `g`.
+    fn regularise<T: Float>(&self, x: &[T], g: &mut [T]) -> T {
+        let (wd, kappa) = (to_float::<T>(self.weight_decay), to_float::<T>(self.kappa));
+        let mut f = T::zero();
+        for l in 1..=self.layers() {
+            let w = self.offset(l);
+            let n = self.sizes[l] * self.sizes[l - 1];
+            let mut n2 = T::zero();
+            for v in &x[w..w + n] {
+                n2 = n2 + *v * *v;
+            }
+            let c = wd + kappa * n2;
+            for i in w..w + n {
+                g[i] = g[i] + c * x[i];
+            }
+            f = f + to_float::<T>(0.5) * wd * n2 + to_float::<T>(0.25) * kappa * n2 * n2;
+        }
+        f
+    }
+
+    /// Value, label (classes predicted on some training row) and gradient.
+    pub fn eval<T: Float>(&self, x: &[T], g: &mut [T]) -> Eval<T> {
+        g.iter_mut().for_each(|v| *v = T::zero());
+        let inv_n = to_float::<T>(1.0 / self.train.x.rows as f64);
+        let (mut f, mut seen) = (T::zero(), 0u32);
+        for r in 0..self.train.x.rows {
+            let (loss, k) = self.row(x, r, inv_n, g);
+            f = f + loss;
+            seen |= 1 << k;
+        }
+        let value = f * inv_n + self.regularise(x, g);
+        Eval { value, label: seen.count_ones(), in_domain: true }
+    }
+
+    /// Training rows.
+    pub fn rows(&self) -> usize {
+        self.train.x.rows
+    }
+
+    /// The WGSL constants and the unrolled layers (sizes and offsets are constants per layer).
+    fn wgsl_source(&self) -> String {
+        let s = &self.sizes;
+        let lcount = self.layers();
+        let mut src = format!(
+            "const MLP_ROWS: u32 = {}u;\nconst MLP_IN: u32 = {}u;\nconst MLP_CLASSES: u32 = {}u;\nconst MLP_LABELS: u32 = {}u;\n\
+             const MLP_INV_N: real = {};\nconst MLP_WD: real = {};\nconst MLP_KAPPA: real = {};\nconst MLP_TANH_CLAMP: real = {};\n\
+             const MLP_ACTIVATION: u32 = {}u;\nconst MLP_CROSS_ENTROPY: bool = {};\nconst MLP_WIDTH: u32 = {}u;\n",
+            self.rows(),
+            s[0],
+            s[lcount],
+            self.rows() * s[0],
+            wgsl_real(1.0 / self.rows() as f64),
+            wgsl_real(self.weight_decay),
+            wgsl_real(self.kappa),
+            wgsl_real(TANH_CLAMP),
+            self.activation as u32,
+            self.loss == Loss::CrossEntropy,
+            s.iter().max().copied().unwrap_or(1),
+        );
+        src += include_str!("mlp.wgsl");
+        // The row function: forward through each layer into a[l], backward from the loss.
+        src += "fn mlp_row(x: ptr<private, array<real, D>>, r: u32, scale: real, g: ptr<private, array<real, D>>) -> MlpRow {\n";
+        for (l, size) in s.iter().enumerate() {
+            let _ = writeln!(src, "    var a{l}: array<real, {size}>;");
+            if l > 0 && l < lcount {
+                let _ = writeln!(src, "    var d{l}: array<real, {size}>;");
+            }
+        }
+        let _ = writeln!(src, "    for (var j = 0u; j < MLP_IN; j++) {{ a0[j] = real(data[r * MLP_IN + j]); }}");
+        for l in 1..=lcount {
+            let (w, b, n_in) = (self.offset(l), self.offset(l) + s[l] * s[l - 1], s[l - 1]);
+            let _ = writeln!(src, "    for (var i = 0u; i < {}u; i++) {{\n        var z = (*x)[{b}u + i];\n        for (var j = 0u; j < {n_in}u; j++) {{ z = z + (*x)[{w}u + i * {n_in}u + j] * a{}[j]; }}", s[l], l - 1);
+            if l < lcount {
+                let _ = writeln!(src, "        let sd = mlp_sigma(z);\n        a{l}[i] = sd.x;\n        d{l}[i] = sd.y;\n    }}");
+            } else {
+                let _ = writeln!(src, "        a{l}[i] = z;\n    }}");
+            }
+        }
+        let _ = writeln!(src, "    var delta: array<real, MLP_WIDTH>;\n    for (var k = 0u; k < MLP_CLASSES; k++) {{ delta[k] = a{lcount}[k]; }}");
+        let _ = writeln!(src, "    let y = u32(data[MLP_LABELS + r]);\n    let lp = mlp_loss(&delta, y);");
+        for l in (1..=lcount).rev() {
+            let (w, b, n_in) = (self.offset(l), self.offset(l) + s[l] * s[l - 1], s[l - 1]);
+            let _ = writeln!(src, "    var back{l}: array<real, MLP_WIDTH>;\n    for (var i = 0u; i < {}u; i++) {{\n        let di = delta[i] * scale;\n        (*g)[{b}u + i] = (*g)[{b}u + i] + di;", s[l]);
+            let _ = writeln!(src, "        for (var j = 0u; j < {n_in}u; j++) {{\n            (*g)[{w}u + i * {n_in}u + j] = (*g)[{w}u + i * {n_in}u + j] + di * a{}[j];\n            back{l}[j] = back{l}[j] + (*x)[{w}u + i * {n_in}u + j] * delta[i];\n        }}\n    }}", l - 1);
+            if l > 1 {
+                let _ = writeln!(src, "    for (var j = 0u; j < {n_in}u; j++) {{ delta[j] = back{l}[j] * d{}[j]; }}", l - 1);
+            }
+        }
+        src += "    return lp;\n}\n\n";
+        // The regulariser, layer by layer.
+        src += "fn mlp_regularise(x: ptr<private, array<real, D>>, g: ptr<private, array<real, D>>) -> real {\n    var f: real = 0.0;\n";
+        for l in 1..=lcount {
+            let (w, n) = (self.offset(l), s[l] * s[l - 1]);
+            let _ = writeln!(src, "    {{\n        var n2: real = 0.0;\n        for (var i = {w}u; i < {}u; i++) {{ n2 = n2 + (*x)[i] * (*x)[i]; }}\n        let c = MLP_WD + MLP_KAPPA * n2;\n        for (var i = {w}u; i < {}u; i++) {{ (*g)[i] = (*g)[i] + c * (*x)[i]; }}\n        f = f + 0.5 * MLP_WD * n2 + 0.25 * MLP_KAPPA * n2 * n2;\n    }}", w + n, w + n);
+        }
+        src += "    return f;\n}\n";
+        src
+    }
+}
+
+impl Objective for Mlp {
+    fn name(&self) -> &'static str {
+        "mlp"
+    }
+    fn dim(&self) -> usize {
+        self.offset(self.sizes.len())
+    }
+    float_twins!();
+    fn params(&self) -> serde_json::Value {
+        serde_json::json!({
+            "dataset": self.dataset, "layers": self.sizes, "activation": self.activation, "loss": self.loss,
+            "weight_decay": self.weight_decay, "kappa": self.kappa, "rows": self.rows(),
+        })
+    }
+    fn default_params(&self) -> PgdParams {
+        PgdParams { eta: 0.1, radius: 0.01, g_thres: 1e-3, f_thres: 1e-3, t_thres: 20, certify: 0 }
+    }
+    /// Unknown: the loss is >= 0, its minimum over the weights is not known in closed form.
+    fn f_min(&self) -> Option<f64> {
+        None
+    }
+    capabilities!(device, finite_sum);
+}
+
+impl DeviceForm for Mlp {
+    fn wgsl(&self) -> String {
+        self.wgsl_source()
+    }
+    /// The training rows' features, then their labels, as f32.
+    fn data(&self) -> Vec<f32> {
+        self.train.x.data.iter().map(|&v| v as f32).chain(self.train.labels.iter().map(|&l| l as f32)).collect()
+    }
+}
+
+impl FiniteSum for Mlp {
+    fn terms(&self) -> u32 {
+        self.rows() as u32
+    }
+    /// Row k's loss gradient plus the regulariser's (so that the terms average to f).
+    fn term_grad_f32(&self, x: &[f32], k: u32, acc: &mut [f32]) {
+        self.row(x, k as usize, 1.0, acc);
+        self.regularise(x, acc);
+    }
+    fn term_grad_f64(&self, x: &[f64], k: u32, acc: &mut [f64]) {
+        self.row(x, k as usize, 1.0, acc);
+        self.regularise(x, acc);
+    }
+}
+
+#[cfg(test)]
+mod tests;

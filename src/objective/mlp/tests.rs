@@ -1,0 +1,100 @@
+//! The network against finite differences, its f32 twin, its terms and its bad inputs.
+
+use super::*;
+use crate::objective::testing::*;
+
+/// Wine's training rows after a 20% holdout, standardised.
+fn wine() -> Dataset {
+    let spec = crate::objective::dataset::SplitSpec { holdout: 0.2, seed: 3, standardise: true };
+    Dataset::shipped("wine").unwrap().split(&spec).unwrap().train
+}
+
+/// Rows `0..n` of Digits, standardised (fewer rows keep the finite differences quick).
+fn digits(n: usize) -> Dataset {
+    let d = Dataset::shipped("digits").unwrap();
+    let spec = crate::objective::dataset::SplitSpec { holdout: 0.0, seed: 0, standardise: true };
+    let s = d.split(&spec).unwrap().train;
+    Dataset { x: crate::objective::data::Matrix { rows: n, cols: 64, data: s.x.data[..n * 64].to_vec() }, labels: s.labels[..n].to_vec(), ..s }
+}
+
+fn point(d: usize, scale: f64, seed: u64) -> Vec<f64> {
+    crate::rng::data_normals(seed, 0, d).iter().map(|v| v * scale).collect()
+}
+
+/// The analytic gradient against central differences in f64, and the f32 twin, for every
+/// activation and loss, with and without the regularisers, on Wine (two and three layers) and
+/// on 40 rows of Digits.
+#[test]
+fn gradient_matches_finite_differences() {
+    for act in [Activation::Tanh, Activation::Softplus, Activation::Gelu] {
+        for (loss, wd, kappa) in [(Loss::CrossEntropy, 0.0, 0.0), (Loss::Squared, 1e-2, 0.1)] {
+            let mlp = Mlp::new(vec![13, 5, 3], act, loss, wd, kappa, wine()).unwrap();
+            assert_eq!(mlp.dim(), 13 * 5 + 5 + 5 * 3 + 3);
+            let x = point(mlp.dim(), 0.3, 1);
+            check_gradient(&mlp, &x, 1e-6);
+            check_f32_twin(&mlp, &x);
+        }
+    }
+    let deep = Mlp::new(vec![13, 4, 4, 3], Activation::Tanh, Loss::CrossEntropy, 1e-3, 0.0, wine()).unwrap();
+    check_gradient(&deep, &point(deep.dim(), 0.5, 2), 1e-6);
+    let d = Mlp::new(vec![64, 6, 10], Activation::Gelu, Loss::CrossEntropy, 0.0, 0.0, digits(40)).unwrap();
+    check_gradient(&d, &point(d.dim(), 0.2, 3), 1e-6);
+}
+
+/// The terms are the rows: their gradients (each with the regulariser) average to the full one.
+#[test]
+fn terms_average_to_the_gradient() {
+    let mlp = Mlp::new(vec![13, 6, 3], Activation::Softplus, Loss::CrossEntropy, 1e-2, 0.05, wine()).unwrap();
+    let x = point(mlp.dim(), 0.4, 5);
+    let mut g = vec![0.0; mlp.dim()];
+    mlp.eval_f64(&x, &mut g);
+    let mut sum = vec![0.0; mlp.dim()];
+    for k in 0..mlp.terms() {
+        mlp.term_grad_f64(&x, k, &mut sum);
+    }
+    for (a, b) in sum.iter().zip(&g) {
+        assert!((a / f64::from(mlp.terms()) - b).abs() < 1e-12 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+}
+
+/// At the origin every logit is equal: every row predicts class 0 (label 1), the loss is ln 3,
+/// and the output biases' gradient is the classes' shares minus a third. Trained a little by GD,
+/// the network predicts every class (label 3) and its value fell.
+#[test]
+fn the_origin_is_the_one_class_plateau_and_training_leaves_it() {
+    let data = wine();
+    let shares: Vec<f64> = (0..3).map(|c| data.labels.iter().filter(|&&l| l == c).count() as f64 / data.labels.len() as f64).collect();
+    let mlp = Mlp::new(vec![13, 8, 3], Activation::Tanh, Loss::CrossEntropy, 0.0, 0.0, data).unwrap();
+    let d = mlp.dim();
+    let mut g = vec![0.0; d];
+    let e = mlp.eval_f64(&vec![0.0; d], &mut g);
+    assert_eq!(e.label, 1);
+    assert!((e.value - 3f64.ln()).abs() < 1e-12);
+    for c in 0..3 {
+        assert!((g[d - 3 + c] - (1.0 / 3.0 - shares[c])).abs() < 1e-12, "bias {c}");
+    }
+    let mut x = point(d, 0.1, 9);
+    let f0 = mlp.eval_f64(&x, &mut g).value;
+    for _ in 0..300 {
+        mlp.eval_f64(&x, &mut g);
+        x.iter_mut().zip(&g).for_each(|(a, b)| *a -= 0.5 * b);
+    }
+    let e = mlp.eval_f64(&x, &mut g);
+    assert!(e.value < 0.5 * f0 && e.label == 3, "value {} from {f0}, label {}", e.value, e.label);
+}
+
+/// Layer sizes and regularisers that disagree with the data or the ranges are refused by name.
+#[test]
+fn bad_layers_are_refused() {
+    let cases: Vec<(Vec<usize>, f64, &[&str])> = vec![
+        (vec![12, 5, 3], 0.0, &["layers", "13 features"]),
+        (vec![13, 5, 4], 0.0, &["layers", "3 classes"]),
+        (vec![13], 0.0, &["layers", "at least two sizes"]),
+        (vec![13, 0, 3], 0.0, &["layers", "at least two sizes >= 1"]),
+        (vec![13, 5, 3], -1.0, &["weight-decay", ">= 0"]),
+    ];
+    for (sizes, wd, says) in cases {
+        let e = Mlp::new(sizes, Activation::Tanh, Loss::CrossEntropy, wd, 0.0, wine()).unwrap_err().to_string();
+        assert!(says.iter().all(|s| e.contains(s)), "{e} lacks {says:?}");
+    }
+}
