@@ -8,7 +8,8 @@
 //! (docs/theory.md, "Network objectives": the staircase small initialisations climb).
 
 use super::dataset::Dataset;
-use super::{DeviceForm, Eval, FiniteSum, Objective, capabilities, float_twins, to_float, wgsl_real};
+use super::products::Products;
+use super::{DeviceForm, Eval, FiniteSum, Objective, capabilities, to_float, wgsl_real};
 use crate::Error;
 use crate::method::PgdParams;
 use num_traits::Float;
@@ -52,6 +53,8 @@ pub struct Mlp {
     weight_decay: f64,
     kappa: f64,
     train: Dataset,
+    /// The training features rounded to f32 once, for the f32 twin's products.
+    features32: Vec<f32>,
     dataset: String,
 }
 
@@ -78,7 +81,8 @@ impl Mlp {
             }
         }
         let dataset = train.name.clone();
-        Ok(Mlp { sizes, activation, loss, weight_decay, kappa, train, dataset })
+        let features32 = train.x.data.iter().map(|&v| v as f32).collect();
+        Ok(Mlp { sizes, activation, loss, weight_decay, kappa, train, features32, dataset })
     }
 
     /// Layers (weight matrices).
@@ -142,15 +146,35 @@ impl Mlp {
             a.push(out);
             ds.push(der);
         }
-        let z = &a[lcount];
-        let y = self.train.labels[r] as usize;
+        let mut delta = vec![T::zero(); s[lcount]];
+        let (loss, predicted) = self.loss_row(&a[lcount], self.train.labels[r] as usize, &mut delta);
+        for l in (1..=lcount).rev() {
+            let (w, b) = (self.offset(l), self.offset(l) + s[l] * s[l - 1]);
+            let mut back = vec![T::zero(); s[l - 1]];
+            for i in 0..s[l] {
+                let di = delta[i] * scale;
+                g[b + i] = g[b + i] + di;
+                for j in 0..s[l - 1] {
+                    g[w + i * s[l - 1] + j] = g[w + i * s[l - 1] + j] + di * a[l - 1][j];
+                    back[j] = back[j] + x[w + i * s[l - 1] + j] * delta[i];
+                }
+            }
+            if l > 1 {
+                delta = back.iter().zip(&ds[l - 1]).map(|(&v, &d)| v * d).collect();
+            }
+        }
+        (loss, predicted)
+    }
+
+    /// A row's loss at logits `z` against class `y`, dloss/dz into `delta`, and the predicted
+    /// class (the first largest logit).
+    fn loss_row<T: Float>(&self, z: &[T], y: usize, delta: &mut [T]) -> (T, usize) {
         let mut predicted = 0;
         for k in 1..z.len() {
             if z[k] > z[predicted] {
                 predicted = k;
             }
         }
-        let mut delta = vec![T::zero(); z.len()];
         let loss = match self.loss {
             Loss::CrossEntropy => {
                 let m = z[predicted];
@@ -174,21 +198,6 @@ impl Mlp {
                 to_float::<T>(0.5) * loss
             }
         };
-        for l in (1..=lcount).rev() {
-            let (w, b) = (self.offset(l), self.offset(l) + s[l] * s[l - 1]);
-            let mut back = vec![T::zero(); s[l - 1]];
-            for i in 0..s[l] {
-                let di = delta[i] * scale;
-                g[b + i] = g[b + i] + di;
-                for j in 0..s[l - 1] {
-                    g[w + i * s[l - 1] + j] = g[w + i * s[l - 1] + j] + di * a[l - 1][j];
-                    back[j] = back[j] + x[w + i * s[l - 1] + j] * delta[i];
-                }
-            }
-            if l > 1 {
-                delta = back.iter().zip(&ds[l - 1]).map(|(&v, &d)| v * d).collect();
-            }
-        }
         (loss, predicted)
     }
 
@@ -221,6 +230,66 @@ impl Mlp {
             let (loss, k) = self.row(x, r, inv_n, g);
             f = f + loss;
             seen |= 1 << k;
+        }
+        let value = f * inv_n + self.regularise(x, g);
+        Eval { value, label: seen.count_ones(), in_domain: true }
+    }
+
+    /// [`Mlp::eval`] over all rows at once as matrix products (the CPU twins' path): per layer
+    /// Z_l = A_{l-1} W_l^T + b_l, and backwards g_W_l = Delta_l^T A_{l-1} / N and Delta_{l-1} =
+    /// (Delta_l W_l) o sigma'(Z_{l-1}). Sums run in the products' order: floats agree with the
+    /// row loop (the WGSL twin's order) to rounding (tested), not bit for bit.
+    fn eval_products<T: Products>(&self, x: &[T], g: &mut [T], features: &[T]) -> Eval<T> {
+        let (n, s, lcount) = (self.rows(), &self.sizes, self.layers());
+        let inv_n = to_float::<T>(1.0 / n as f64);
+        // a[l]: N x s_l activations (a[0] the features, a[L] the logits); ds[l]: sigma'(z_l).
+        let mut a: Vec<Vec<T>> = Vec::with_capacity(lcount + 1);
+        let mut ds: Vec<Vec<T>> = vec![Vec::new()];
+        a.push(features.to_vec());
+        for l in 1..=lcount {
+            let (w, b, (si, so)) = (self.offset(l), self.offset(l) + s[l] * s[l - 1], (s[l - 1], s[l]));
+            let mut z = vec![T::zero(); n * so];
+            // SAFETY: a[l-1] is N x si (strides si, 1); W_l^T is si x so (1, si) inside x; z is
+            // N x so (so, 1), its own allocation.
+            unsafe { T::product(n, si, so, T::one(), (a[l - 1].as_ptr(), si as isize, 1), (x[w..].as_ptr(), 1, si as isize), (z.as_mut_ptr(), so as isize, 1)) };
+            let mut der = Vec::new();
+            for row in z.chunks_exact_mut(so) {
+                row.iter_mut().zip(&x[b..b + so]).for_each(|(v, &bias)| *v = *v + bias);
+            }
+            if l < lcount {
+                der = vec![T::zero(); n * so];
+                for (v, d) in z.iter_mut().zip(der.iter_mut()) {
+                    (*v, *d) = self.sigma(*v);
+                }
+            }
+            a.push(z);
+            ds.push(der);
+        }
+        let c = s[lcount];
+        let (mut f, mut seen) = (T::zero(), 0u32);
+        let mut delta = vec![T::zero(); n * c];
+        for (r, (z, d)) in a[lcount].chunks_exact(c).zip(delta.chunks_exact_mut(c)).enumerate() {
+            let (loss, k) = self.loss_row(z, self.train.labels[r] as usize, d);
+            f = f + loss;
+            seen |= 1 << k;
+        }
+        delta.iter_mut().for_each(|v| *v = *v * inv_n);
+        for l in (1..=lcount).rev() {
+            let (w, (si, so)) = (self.offset(l), (s[l - 1], s[l]));
+            let (gw, rest) = g[w..].split_at_mut(so * si);
+            // SAFETY: Delta^T is so x N (1, so); a[l-1] N x si (si, 1); g_W so x si (si, 1), in g
+            // apart from delta and a.
+            unsafe { T::product(so, n, si, T::one(), (delta.as_ptr(), 1, so as isize), (a[l - 1].as_ptr(), si as isize, 1), (gw.as_mut_ptr(), si as isize, 1)) };
+            for (k, gb) in rest[..so].iter_mut().enumerate() {
+                *gb = delta.iter().skip(k).step_by(so).fold(T::zero(), |acc, &v| acc + v);
+            }
+            if l > 1 {
+                let mut back = vec![T::zero(); n * si];
+                // SAFETY: Delta is N x so (so, 1); W_l so x si (si, 1) inside x; back N x si.
+                unsafe { T::product(n, so, si, T::one(), (delta.as_ptr(), so as isize, 1), (x[w..].as_ptr(), si as isize, 1), (back.as_mut_ptr(), si as isize, 1)) };
+                back.iter_mut().zip(&ds[l - 1]).for_each(|(v, &d)| *v = *v * d);
+                delta = back;
+            }
         }
         let value = f * inv_n + self.regularise(x, g);
         Eval { value, label: seen.count_ones(), in_domain: true }
@@ -299,7 +368,12 @@ impl Objective for Mlp {
     fn dim(&self) -> usize {
         self.offset(self.sizes.len())
     }
-    float_twins!();
+    fn eval_f64(&self, x: &[f64], g: &mut [f64]) -> Eval<f64> {
+        self.eval_products(x, g, &self.train.x.data)
+    }
+    fn eval_f32(&self, x: &[f32], g: &mut [f32]) -> Eval<f32> {
+        self.eval_products(x, g, &self.features32)
+    }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({
             "dataset": self.dataset, "layers": self.sizes, "activation": self.activation, "loss": self.loss,
