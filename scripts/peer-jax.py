@@ -86,17 +86,20 @@ import time
 # they rest by S2: escapade judges the chains stalled at the end (Lanczos, once per run), and
 # that cost cancels from the marginal rate only when both runs judge alike (phase retrieval at
 # d = 32 rests within about 300 steps: at 100, 400 the judging counted against escapade's rate).
-def workload(title, objective, dim, m, chains, init, steps, rank=None):
+def workload(title, objective, dim, m, chains, init, steps, rank=None, layers=None):
     """One workload: escapade's flags follow from the objective, dimension, m and (matrix
     factorization, whose --dim is n and whose dimension is n * rank) the rank."""
     flags = ["--objective", objective]
-    if rank is not None:
+    if objective == "mlp":
+        # The network's dimension follows from its layers (13-16-3 on Wine: d = 275).
+        flags += ["--layers", ",".join(str(v) for v in layers)]
+    elif rank is not None:
         flags += ["--dim", str(dim // rank), "--rank", str(rank)]
     elif objective != "toy-saddle":
         flags += ["--dim", str(dim)]
     if m is not None:
         flags += ["--m", str(m)]
-    return dict(title=title, objective=objective, dim=dim, m=m, rank=rank, chains=chains, flags=flags, init=init, steps=steps)
+    return dict(title=title, objective=objective, dim=dim, m=m, rank=rank, layers=layers, chains=chains, flags=flags, init=init, steps=steps)
 
 
 WORKLOADS = {
@@ -107,6 +110,11 @@ WORKLOADS = {
     # cooperative kernel family).
     "phase256": workload("phase retrieval d=256 m=2048", "phase-retrieval", 256, 2048, 1024, "uniform:0.1", (10, 40)),
     "quartic1024": workload("quartic d=1024", "quartic", 1024, None, 4096, "uniform:1", (100, 400)),
+    # The network issue's first workload: a tanh MLP 13-16-3 on UCI Wine (data/wine.csv), full
+    # batch, softmax cross-entropy, features standardised over all rows (escapade's default with
+    # no --holdout). d = 275: beyond the GPU's per-invocation kernel, which is all the network
+    # has so far, so run it with --engines jax,cpu.
+    "wine": workload("MLP 13-16-3 on Wine", "mlp", 275, None, 4096, "normal:0.1", (20, 80), layers=(13, 16, 3)),
     "mf512": workload("matrix factorization n=512 r=4", "matrix-factorization", 2048, None, 256, "uniform:0.1", (4, 12), rank=4),
 }
 
@@ -119,6 +127,7 @@ DEFAULT_PARAMS = {
     "phase-retrieval": dict(eta=0.1, radius=0.01, g_thres=1e-3, f_thres=1e-4, t_thres=20),
     # eta = 0.05 / max |lambda(M)|, and the default spectrum has max 1.
     "matrix-factorization": dict(eta=0.05, radius=0.01, g_thres=1e-3, f_thres=1e-4, t_thres=20),
+    "mlp": dict(eta=0.1, radius=0.01, g_thres=1e-3, f_thres=1e-3, t_thres=20),
 }
 
 # Flags that make an escapade run time the stepping and little else: no progress output, no
@@ -219,7 +228,9 @@ def measure_escapade(binary, wl, backend, budgets, repeats, seed, env, workdir):
 def jax_objective(wl, data_seed):
     """f(x) and label(x) for one chain, as jnp functions of a (d,) f32 vector (the same formulas
     as src/objective/{toy_saddle,quartic,phase_retrieval}.rs)."""
+    import jax
     import jax.numpy as jnp
+    import jax.scipy.special  # noqa: F401 (logsumexp, for the network)
     import numpy as np
 
     d = wl["dim"]
@@ -287,6 +298,43 @@ def jax_objective(wl, data_seed):
 
         def label(x):
             return jnp.int32(0)
+
+    elif wl["objective"] == "mlp":
+        # escapade's src/objective/mlp.rs: x = [W1, b1, W2, b2, ...], W_l (s_l x s_{l-1}) row-major;
+        # tanh hidden layers (argument clamped at +-20), softmax cross-entropy averaged over the
+        # rows; label = number of classes predicted for some row. The same data: data/wine.csv,
+        # standardised by its rows (population deviation).
+        import os
+        here = os.path.dirname(os.path.abspath(__file__))
+        raw = np.loadtxt(os.path.join(here, "..", "data", "wine.csv"), delimiter=",", skiprows=1)
+        feats, ys = raw[:, :-1], raw[:, -1].astype(np.int32)
+        sd = feats.std(axis=0)
+        feats = (feats - feats.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+        xdata = jnp.asarray(feats, dtype=jnp.float32)
+        onehot = jnp.asarray(np.eye(ys.max() + 1)[ys], dtype=jnp.float32)
+        sizes = wl["layers"]
+        shapes, off = [], 0
+        for l in range(1, len(sizes)):
+            shapes.append((off, sizes[l], sizes[l - 1]))
+            off += sizes[l] * (sizes[l - 1] + 1)
+
+        def logits(x):
+            a = xdata
+            for k, (o, so, si) in enumerate(shapes):
+                w = x[o:o + so * si].reshape(so, si)
+                b = x[o + so * si:o + so * si + so]
+                z = a @ w.T + b
+                a = jnp.tanh(jnp.clip(z, -20.0, 20.0)) if k + 1 < len(shapes) else z
+            return a
+
+        def f(x):
+            z = logits(x)
+            lse = jax.scipy.special.logsumexp(z, axis=1)
+            return jnp.mean(lse - jnp.sum(z * onehot, axis=1))
+
+        def label(x):
+            pred = jnp.argmax(logits(x), axis=1)
+            return jnp.sum(jnp.any(pred[:, None] == jnp.arange(onehot.shape[1])[None, :], axis=0)).astype(jnp.int32)
 
     else:
         raise ValueError(wl["objective"])
