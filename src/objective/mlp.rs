@@ -55,7 +55,6 @@ pub struct Mlp {
     train: Dataset,
     /// The training features rounded to f32 once, for the f32 twin's products.
     features32: Vec<f32>,
-    dataset: String,
 }
 
 impl Mlp {
@@ -80,9 +79,8 @@ impl Mlp {
                 return Err(Error::invalid(name, "a finite number >= 0", v));
             }
         }
-        let dataset = train.name.clone();
         let features32 = train.x.data.iter().map(|&v| v as f32).collect();
-        Ok(Mlp { sizes, activation, loss, weight_decay, kappa, train, features32, dataset })
+        Ok(Mlp { sizes, activation, loss, weight_decay, kappa, train, features32 })
     }
 
     /// Layers (weight matrices).
@@ -242,16 +240,17 @@ impl Mlp {
     fn eval_products<T: Products>(&self, x: &[T], g: &mut [T], features: &[T]) -> Eval<T> {
         let (n, s, lcount) = (self.rows(), &self.sizes, self.layers());
         let inv_n = to_float::<T>(1.0 / n as f64);
-        // a[l]: N x s_l activations (a[0] the features, a[L] the logits); ds[l]: sigma'(z_l).
-        let mut a: Vec<Vec<T>> = Vec::with_capacity(lcount + 1);
+        // a[l]: N x s_l activations (a[L] the logits; a[0] stays empty: layer 1 reads the
+        // features in place, `input(l)`); ds[l]: sigma'(z_l).
+        let mut a: Vec<Vec<T>> = vec![Vec::new()];
         let mut ds: Vec<Vec<T>> = vec![Vec::new()];
-        a.push(features.to_vec());
+        let input = |a: &[Vec<T>], l: usize| -> *const T { if l == 1 { features.as_ptr() } else { a[l - 1].as_ptr() } };
         for l in 1..=lcount {
             let (w, b, (si, so)) = (self.offset(l), self.offset(l) + s[l] * s[l - 1], (s[l - 1], s[l]));
             let mut z = vec![T::zero(); n * so];
-            // SAFETY: a[l-1] is N x si (strides si, 1); W_l^T is si x so (1, si) inside x; z is
+            // SAFETY: the layer's input (the features or a[l-1]) is N x si (strides si, 1); W_l^T is si x so (1, si) inside x; z is
             // N x so (so, 1), its own allocation.
-            unsafe { T::product(n, si, so, T::one(), (a[l - 1].as_ptr(), si as isize, 1), (x[w..].as_ptr(), 1, si as isize), (z.as_mut_ptr(), so as isize, 1)) };
+            unsafe { T::product(n, si, so, T::one(), (input(&a, l), si as isize, 1), (x[w..].as_ptr(), 1, si as isize), (z.as_mut_ptr(), so as isize, 1)) };
             let mut der = Vec::new();
             for row in z.chunks_exact_mut(so) {
                 row.iter_mut().zip(&x[b..b + so]).for_each(|(v, &bias)| *v = *v + bias);
@@ -277,9 +276,9 @@ impl Mlp {
         for l in (1..=lcount).rev() {
             let (w, (si, so)) = (self.offset(l), (s[l - 1], s[l]));
             let (gw, rest) = g[w..].split_at_mut(so * si);
-            // SAFETY: Delta^T is so x N (1, so); a[l-1] N x si (si, 1); g_W so x si (si, 1), in g
+            // SAFETY: Delta^T is so x N (1, so); the layer's input N x si (si, 1); g_W so x si (si, 1), in g
             // apart from delta and a.
-            unsafe { T::product(so, n, si, T::one(), (delta.as_ptr(), 1, so as isize), (a[l - 1].as_ptr(), si as isize, 1), (gw.as_mut_ptr(), si as isize, 1)) };
+            unsafe { T::product(so, n, si, T::one(), (delta.as_ptr(), 1, so as isize), (input(&a, l), si as isize, 1), (gw.as_mut_ptr(), si as isize, 1)) };
             for (k, gb) in rest[..so].iter_mut().enumerate() {
                 *gb = delta.iter().skip(k).step_by(so).fold(T::zero(), |acc, &v| acc + v);
             }
@@ -376,7 +375,7 @@ impl Objective for Mlp {
     }
     fn params(&self) -> serde_json::Value {
         serde_json::json!({
-            "dataset": self.dataset, "layers": self.sizes, "activation": self.activation, "loss": self.loss,
+            "dataset": self.train.name, "layers": self.sizes, "activation": self.activation, "loss": self.loss,
             "weight_decay": self.weight_decay, "kappa": self.kappa, "rows": self.rows(),
         })
     }
