@@ -29,7 +29,7 @@ fn every_new_objective_and_method_matches_the_cpu_twin() {
     let objectives = [
         spec(ObjectiveSpec::PhaseRetrieval { dim: 5, m: 40, data: DataSource::Seed(1) }),
         spec(ObjectiveSpec::MatrixFactorization { n: 4, rank: 2, spectrum: None, data: DataSource::Seed(2) }),
-        spec(ObjectiveSpec::LinearNetwork { n: 3, rank: 2, p: 3, kappa: 0.1, data: DataSource::Seed(3) }),
+        spec(ObjectiveSpec::LinearNetwork { n: 3, rank: 2, p: 3, kappa: 0.1, depth: 2, data: DataSource::Seed(3) }),
         spec(ObjectiveSpec::DegenerateQuartic),
         spec(ObjectiveSpec::Rosenbrock { dim: 4 }),
     ];

@@ -27,8 +27,8 @@ fn checker_verdicts_match_the_theory() {
         ("quartic", obj(ObjectiveSpec::Quartic { eigenvalues: vec![-1.0, 1.0, 2.0] }), true),
         ("toy saddle", obj(ObjectiveSpec::ToySaddle), true),
         ("degenerate quartic", obj(ObjectiveSpec::DegenerateQuartic), false),
-        ("linear network kappa = 0", obj(ObjectiveSpec::LinearNetwork { n: 2, rank: 1, p: 2, kappa: 0.0, data: DataSource::Seed(1) }), false),
-        ("linear network kappa = 0.5", obj(ObjectiveSpec::LinearNetwork { n: 3, rank: 2, p: 3, kappa: 0.5, data: DataSource::Seed(1) }), true),
+        ("linear network kappa = 0", obj(ObjectiveSpec::LinearNetwork { n: 2, rank: 1, p: 2, kappa: 0.0, depth: 2, data: DataSource::Seed(1) }), false),
+        ("linear network kappa = 0.5", obj(ObjectiveSpec::LinearNetwork { n: 3, rank: 2, p: 3, kappa: 0.5, depth: 2, data: DataSource::Seed(1) }), true),
         ("matrix factorization", obj(ObjectiveSpec::MatrixFactorization { n: 3, rank: 1, spectrum: None, data: DataSource::Seed(2) }), true),
     ];
     for (name, o, expected) in cases {

@@ -328,6 +328,16 @@ pub(crate) fn wgsl_real(v: f64) -> String {
     if v.is_finite() { format!("{v:?}") } else { "0.0".into() }
 }
 
+/// The linear network's default depth, for serde.
+fn two() -> usize {
+    2
+}
+
+/// Whether a depth is the default (not written), for serde.
+fn is_two(depth: &usize) -> bool {
+    *depth == 2
+}
+
 /// The objectives the command line knows, as data.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "name", rename_all = "kebab-case")]
@@ -371,16 +381,20 @@ pub enum ObjectiveSpec {
         /// Seed, or one file: M.
         data: DataSource,
     },
-    /// Two-layer linear network 1/2 ||W H - Y||^2 + kappa/4 (||W||^4 + ||H||^4).
+    /// Linear network 1/2 ||A_1 ... A_L - Y||^2 + kappa/4 sum ||A_l||^4 (depth 2: W H).
     LinearNetwork {
         /// Rows of Y.
         n: usize,
-        /// Inner width r.
+        /// Inner width r (every hidden width).
         rank: usize,
         /// Columns of Y.
         p: usize,
         /// Regularization kappa (0: not self-bounding).
         kappa: f64,
+        /// Weight matrices L >= 2 (absent in files from before depths: 2, and not written when 2,
+        /// so that those files and fingerprints stay as they were).
+        #[serde(default = "two", skip_serializing_if = "is_two")]
+        depth: usize,
         /// Seed, or one file: Y.
         data: DataSource,
     },
@@ -448,7 +462,7 @@ impl ObjectiveSpec {
             "octopus" => Ok(ObjectiveSpec::Octopus { dim, tau: std::f64::consts::E, gamma: 1.0, l: 1.0 }),
             "phase-retrieval" => Ok(ObjectiveSpec::PhaseRetrieval { dim, m: 10 * dim, data: seed }),
             "matrix-factorization" => Ok(ObjectiveSpec::MatrixFactorization { n: dim, rank: dim.min(2), spectrum: None, data: seed }),
-            "linear-network" => Ok(ObjectiveSpec::LinearNetwork { n: dim, rank: dim.min(2), p: dim, kappa: 0.1, data: seed }),
+            "linear-network" => Ok(ObjectiveSpec::LinearNetwork { n: dim, rank: dim.min(2), p: dim, kappa: 0.1, depth: 2, data: seed }),
             "rosenbrock" => Ok(ObjectiveSpec::Rosenbrock { dim }),
             // The network's d follows from its layers; `dim` is not used.
             "mlp" => Ok(ObjectiveSpec::Mlp {
@@ -520,10 +534,13 @@ impl ObjectiveSpec {
                 Some(mut f) => Arc::new(MatrixFactorization::from_matrix(f.remove(0), *rank)?),
                 None => Arc::new(MatrixFactorization::generate(*n, *rank, spectrum.clone(), seed(data))?),
             },
-            ObjectiveSpec::LinearNetwork { n, rank, p, kappa, data } => match files(data, Self::data_names("linear-network"))? {
-                Some(mut f) => Arc::new(LinearNetwork::from_target(f.remove(0), *rank, *kappa)?),
-                None => Arc::new(LinearNetwork::generate(*n, *rank, *p, *kappa, seed(data))?),
-            },
+            ObjectiveSpec::LinearNetwork { n, rank, p, kappa, depth, data } => Arc::new(
+                match files(data, Self::data_names("linear-network"))? {
+                    Some(mut f) => LinearNetwork::from_target(f.remove(0), *rank, *kappa)?,
+                    None => LinearNetwork::generate(*n, *rank, *p, *kappa, seed(data))?,
+                }
+                .with_depth(*depth)?,
+            ),
             ObjectiveSpec::Mlp { dataset, layers, activation, loss, weight_decay, kappa, holdout, standardise, split_seed, data } => {
                 let set = match files(data, Self::data_names("mlp"))? {
                     Some(mut f) => {

@@ -210,6 +210,10 @@ pub struct ObjectiveArgs {
     /// Linear network: columns p of Y (default n).
     #[arg(long)]
     pub p: Option<usize>,
+    /// Linear network: weight matrices L >= 2, hidden widths all --rank (default 2: W H; from 3
+    /// the origin is a saddle with no negative curvature).
+    #[arg(long)]
+    pub depth: Option<usize>,
     /// Linear network / network: kappa of kappa/4 sum ||W||^4 (linear network default 0.1, 0 its
     /// non-self-bounding case; network default 0).
     #[arg(long)]

@@ -45,8 +45,9 @@ fn objective_spec(a: &ObjectiveArgs) -> Result<ObjectiveSpec, Error> {
             *spectrum = a.spectrum.clone();
             source(data);
         }
-        ObjectiveSpec::LinearNetwork { rank, p, kappa, data, .. } => {
+        ObjectiveSpec::LinearNetwork { rank, p, kappa, depth, data, .. } => {
             *rank = a.rank.unwrap_or(*rank);
+            *depth = a.depth.unwrap_or(*depth);
             *p = a.p.unwrap_or(*p);
             *kappa = a.kappa.unwrap_or(*kappa);
             source(data);
@@ -91,6 +92,7 @@ fn objective_spec(a: &ObjectiveArgs) -> Result<ObjectiveSpec, Error> {
         ("m", a.m.is_some(), &["phase-retrieval"]),
         ("rank", a.rank.is_some(), &["matrix-factorization", "linear-network"]),
         ("p", a.p.is_some(), &["linear-network"]),
+        ("depth", a.depth.is_some(), &["linear-network"]),
         ("kappa", a.kappa.is_some(), &["linear-network", "mlp"]),
         ("dataset", a.dataset.is_some(), &["mlp"]),
         ("layers", a.layers.is_some(), &["mlp"]),

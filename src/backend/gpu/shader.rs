@@ -259,13 +259,19 @@ mod tests {
             .collect()
     }
 
+    /// The linear network with n = p, `rank` and `depth` (d = 2 n r + (depth - 2) r^2).
+    fn deep_linear_network(n: usize, rank: usize, depth: usize) -> std::sync::Arc<dyn crate::Objective> {
+        ObjectiveSpec::LinearNetwork { n, rank, p: n, kappa: 0.1, depth, data: crate::objective::DataSource::Seed(1) }.build().unwrap()
+    }
+
     /// Every objective's composed module parses and validates with naga, for every preset.
     #[test]
     fn composed_modules_validate() {
         let cases = [("toy-saddle", 2), ("quartic", 1), ("quartic", 16), ("octopus", 5), ("octopus", 1), ("phase-retrieval", 4),
             ("phase-retrieval", 5), ("phase-retrieval", 32), ("matrix-factorization", 3), ("linear-network", 3), ("mlp", 1), ("degenerate-quartic", 2), ("rosenbrock", 3)];
-        for (name, d) in cases {
-            let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
+        let built = cases.iter().map(|&(name, d)| (name, d, ObjectiveSpec::from_name(name, d).unwrap().build().unwrap()));
+        let deep = deep_linear_network(3, 3, 3);
+        for (name, d, obj) in built.chain([("linear-network depth 3", deep.dim(), deep.clone())]) {
             for method in every_method(obj.as_ref()) {
                 for precision in [Precision::F16, Precision::F32, Precision::F64] {
                     for traced in [false, true] {
@@ -281,8 +287,10 @@ mod tests {
     /// every method and precision, at dimensions that do and do not fill the lanes.
     #[test]
     fn cooperative_modules_validate() {
-        for (name, d) in [("quartic", 3), ("quartic", 257), ("rosenbrock", 1030), ("phase-retrieval", 5), ("phase-retrieval", 300), ("matrix-factorization", 3), ("matrix-factorization", 130), ("octopus", 3), ("octopus", 300), ("linear-network", 3), ("linear-network", 100)] {
-            let obj = ObjectiveSpec::from_name(name, d).unwrap().build().unwrap();
+        let cases = [("quartic", 3), ("quartic", 257), ("rosenbrock", 1030), ("phase-retrieval", 5), ("phase-retrieval", 300), ("matrix-factorization", 3), ("matrix-factorization", 130), ("octopus", 3), ("octopus", 300), ("linear-network", 3), ("linear-network", 100)];
+        let built = cases.iter().map(|&(name, d)| (name, ObjectiveSpec::from_name(name, d).unwrap().build().unwrap()));
+        for (name, obj) in built.chain([("linear-network depth 3", deep_linear_network(3, 3, 3)), ("linear-network depth 4", deep_linear_network(13, 8, 4))]) {
+            let d = obj.dim();
             assert!(obj.device().wgsl_lanes().is_some(), "{name}");
             for method in every_method(obj.as_ref()) {
                 for (precision, lanes) in [Precision::F16, Precision::F32, Precision::F64].into_iter().flat_map(|p| [(p, 1), (p, super::super::family::Cooperative::lanes(d))]) {
