@@ -73,3 +73,25 @@ fn depth_three_beyond_256_follows_the_cpu_twin_in_both_storage_families() {
         }
     }
 }
+
+/// `--depth 3` reaches the summary's parameters and DIR/experiment.toml, and a run from that file
+/// is the same run (same fingerprint, same final labels).
+#[test]
+fn the_depth_round_trips_through_experiment_toml() {
+    let dir = common::table::tmp("deep-linear-toml");
+    let (first, again) = (dir.join("first"), dir.join("again"));
+    let args = ["run", "--objective", "linear-network", "--depth", "3", "--method", "pgd", "--chains", "64", "--steps", "300", "--init", "normal:1e-4", "--backend", "cpu", "--quiet", "--force", "--out"];
+    let out = common::table::escapade(&[&args[..], &[first.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let toml = std::fs::read_to_string(first.join("experiment.toml")).unwrap();
+    assert!(toml.lines().any(|l| l.trim() == "depth = 3"), "{toml}");
+    let out = common::table::escapade(&["run", first.join("experiment.toml").to_str().unwrap(), "--out", again.to_str().unwrap(), "--force", "--quiet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = |d: &std::path::Path| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(d.join("summary.json")).unwrap()).unwrap();
+    let (a, b) = (summary(&first), summary(&again));
+    assert_eq!(a["objective"]["params"]["depth"], 3);
+    assert_eq!(a["objective"], b["objective"]);
+    assert_eq!(a["experiment"], b["experiment"]);
+    assert_eq!(std::fs::read(first.join("chains.csv")).unwrap(), std::fs::read(again.join("chains.csv")).unwrap());
+    let _ = std::fs::remove_dir_all(dir);
+}

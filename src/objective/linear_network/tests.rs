@@ -240,3 +240,17 @@ fn the_label_climbs_the_staircase() {
         }
     }
 }
+
+/// The spec's serialisation: depth 2 is not written (files and fingerprints from before depths
+/// stay as they were) and a spec without a depth reads as 2; other depths round-trip.
+#[test]
+fn the_spec_writes_the_depth_only_beyond_two() {
+    use crate::objective::DataSource;
+    for depth in [2, 3, 7] {
+        let spec = crate::ObjectiveSpec::LinearNetwork { n: 3, rank: 2, p: 4, kappa: 0.1, depth, data: DataSource::Seed(1) };
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json.get("depth").and_then(|v| v.as_u64()), (depth != 2).then_some(depth as u64), "{json}");
+        assert_eq!(serde_json::from_value::<crate::ObjectiveSpec>(json).unwrap(), spec);
+        assert_eq!(spec.build().unwrap().dim(), 3 * 2 + (depth - 2) * 4 + 2 * 4);
+    }
+}
