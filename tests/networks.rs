@@ -78,3 +78,75 @@ fn network_inputs_are_checked_before_running() {
     common::table::check(&base, &[], cases);
     std::fs::remove_dir_all(&base).ok();
 }
+
+/// The accuracies in chains.csv, recomputed from the run's final points by a plain forward pass
+/// written here (tanh hidden layers, the first largest logit), on the training rows and the
+/// held-out ones of the same split; the losses by the same pass (cross-entropy), and the
+/// summary's distribution from the column.
+#[test]
+fn reported_accuracy_is_what_the_final_points_classify() {
+    use escapade::objective::dataset::{Dataset, SplitSpec};
+    let sizes = [13usize, 5, 4, 3];
+    let mut spec = mlp(&sizes, Activation::Tanh, Loss::CrossEntropy, 0.3);
+    if let ObjectiveSpec::Mlp { split_seed, weight_decay, .. } = &mut spec {
+        (*split_seed, *weight_decay) = (11, 0.0);
+    }
+    let exp = Experiment::builder(spec.build().unwrap()).method(MethodKind::Gd).chains(24).steps(400).seed(5).init(Init::Normal(0.3)).build().unwrap();
+    let report = Runner::cpu().run(&exp).unwrap();
+    let dir = common::table::tmp("network-scores");
+    report.write(&dir).unwrap();
+    let text = std::fs::read_to_string(dir.join("chains.csv")).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let split = Dataset::shipped("wine").unwrap().split(&SplitSpec { holdout: 0.3, seed: 11, standardise: true }).unwrap();
+    let holdout = split.holdout.unwrap();
+    let d = exp.objective.dim();
+    let (mut accuracies, mut spread) = (Vec::new(), Vec::new());
+    for (c, line) in text.lines().skip(1).enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        let x = report.raw.resting_point(c, d);
+        for (set, acc, loss) in [(&split.train, "train_accuracy", "train_loss"), (&holdout, "holdout_accuracy", "holdout_loss")] {
+            let (want_acc, want_loss) = forward(x, &sizes, set);
+            let (got_acc, got_loss): (f64, f64) = (cells[col(acc)].parse().unwrap(), cells[col(loss)].parse().unwrap());
+            assert_eq!(got_acc, want_acc, "chain {c}: {acc}");
+            assert!((got_loss - want_loss).abs() <= 1e-12 * (1.0 + want_loss), "chain {c}: {loss} {got_loss} vs {want_loss}");
+            if acc == "train_accuracy" {
+                accuracies.push(want_acc);
+            }
+        }
+        spread.push(cells[col("holdout_loss")].to_string());
+    }
+    // The seeds end in different places: the column is not one value copied to every chain.
+    spread.sort();
+    spread.dedup();
+    assert!(spread.len() > 1, "every chain has held-out loss {spread:?}");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let net = &summary["network"];
+    accuracies.sort_by(f64::total_cmp);
+    assert_eq!(net["train_accuracy"]["min"].as_f64(), accuracies.first().copied());
+    assert_eq!(net["train_accuracy"]["n"].as_u64(), Some(24));
+    let binned: u64 = net["holdout_accuracy"]["histogram"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum();
+    assert_eq!(binned, 24);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Accuracy and mean cross-entropy of the tanh network `x` on `set`.
+fn forward(x: &[f64], sizes: &[usize], set: &escapade::objective::dataset::Dataset) -> (f64, f64) {
+    let (mut right, mut loss) = (0usize, 0.0);
+    for (r, &y) in set.labels.iter().enumerate() {
+        let mut a: Vec<f64> = set.x.data[r * sizes[0]..(r + 1) * sizes[0]].to_vec();
+        let mut at = 0;
+        for l in 1..sizes.len() {
+            let (n_in, n_out) = (sizes[l - 1], sizes[l]);
+            let (w, b) = (&x[at..at + n_out * n_in], &x[at + n_out * n_in..at + n_out * n_in + n_out]);
+            at += n_out * (n_in + 1);
+            let z: Vec<f64> = (0..n_out).map(|i| b[i] + (0..n_in).map(|j| w[i * n_in + j] * a[j]).sum::<f64>()).collect();
+            a = if l + 1 < sizes.len() { z.iter().map(|v| v.tanh()).collect() } else { z };
+        }
+        let best = (0..a.len()).fold(0, |k, i| if a[i] > a[k] { i } else { k });
+        right += usize::from(best == y as usize);
+        let m = a[best];
+        loss += m + a.iter().map(|v| (v - m).exp()).sum::<f64>().ln() - a[y as usize];
+    }
+    (right as f64 / set.labels.len() as f64, loss / set.labels.len() as f64)
+}

@@ -362,8 +362,10 @@ class Run:
     def chains(self) -> Table:
         """chains.csv as a structured array, one row per chain, fields as the CSV's columns.
         Empty cells become -1 (``label``, ``t_limited``) or NaN (``lambda_min``,
-        ``lambda_residual``); ``sosp`` is 1 (yes), 0 (no) or -1 (not examined); ``status`` and
-        ``outcome`` are strings."""
+        ``lambda_residual``, and ``train_loss``, ``train_accuracy``, ``holdout_loss``,
+        ``holdout_accuracy``, which network objectives fill at each chain's resting point);
+        ``sosp`` is 1 (yes), 0 (no) or -1 (not examined); ``status`` and ``outcome`` are
+        strings. ``summary["network"]`` holds their distributions over the chains."""
         return self._table("chains")
 
     @property

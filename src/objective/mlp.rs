@@ -9,7 +9,7 @@
 
 use super::dataset::Dataset;
 use super::products::Products;
-use super::{DeviceForm, Eval, FiniteSum, Objective, capabilities, to_float, wgsl_real};
+use super::{Classifier, DeviceForm, Eval, FiniteSum, Objective, Scores, capabilities, to_float, wgsl_real};
 use crate::Error;
 use crate::method::PgdParams;
 use num_traits::Float;
@@ -53,6 +53,8 @@ pub struct Mlp {
     weight_decay: f64,
     kappa: f64,
     train: Dataset,
+    /// Rows held out of training, scored at the resting points ([`Classifier`]).
+    holdout: Option<Dataset>,
     /// The training features rounded to f32 once, for the f32 twin's products.
     features32: Vec<f32>,
 }
@@ -80,7 +82,20 @@ impl Mlp {
             }
         }
         let features32 = train.x.data.iter().map(|&v| v as f32).collect();
-        Ok(Mlp { sizes, activation, loss, weight_decay, kappa, train, features32 })
+        Ok(Mlp { sizes, activation, loss, weight_decay, kappa, train, holdout: None, features32 })
+    }
+
+    /// The network with rows held out of training (None: none), scored beside the training rows
+    /// at every resting point. Their features must match the network's inputs and their classes
+    /// its outputs (a split of the training rows' set does).
+    pub fn with_holdout(mut self, holdout: Option<Dataset>) -> Result<Self, Error> {
+        if let Some(h) = &holdout {
+            if h.x.cols != self.sizes[0] || h.labels.iter().any(|&y| y as usize >= self.sizes[self.layers()]) {
+                return Err(Error::invalid("holdout", format!("rows of {} features with classes below {}", self.sizes[0], self.sizes[self.layers()]), format!("{} features", h.x.cols)));
+            }
+        }
+        self.holdout = holdout;
+        Ok(self)
     }
 
     /// Layers (weight matrices).
@@ -238,7 +253,16 @@ impl Mlp {
     /// (Delta_l W_l) o sigma'(Z_{l-1}). Sums run in the products' order: floats agree with the
     /// row loop (the WGSL twin's order) to rounding (tested), not bit for bit.
     fn eval_products<T: Products>(&self, x: &[T], g: &mut [T], features: &[T]) -> Eval<T> {
-        let (n, s, lcount) = (self.rows(), &self.sizes, self.layers());
+        let (f, seen, _) = self.data_term(x, g, features, &self.train.labels);
+        let value = f + self.regularise(x, g);
+        Eval { value, label: seen.count_ones(), in_domain: true }
+    }
+
+    /// The data term over the rows `labels` with `features` (N x s_0, row-major) as matrix
+    /// products ([`Mlp::eval_products`]): the mean loss, its gradient written to `g`, the bit set
+    /// of classes predicted, and the rows predicted right.
+    fn data_term<T: Products>(&self, x: &[T], g: &mut [T], features: &[T], labels: &[u32]) -> (T, u32, usize) {
+        let (n, s, lcount) = (labels.len(), &self.sizes, self.layers());
         let inv_n = to_float::<T>(1.0 / n as f64);
         // a[l]: N x s_l activations (a[L] the logits; a[0] stays empty: layer 1 reads the
         // features in place, `input(l)`); ds[l]: sigma'(z_l).
@@ -265,12 +289,13 @@ impl Mlp {
             ds.push(der);
         }
         let c = s[lcount];
-        let (mut f, mut seen) = (T::zero(), 0u32);
+        let (mut f, mut seen, mut right) = (T::zero(), 0u32, 0);
         let mut delta = vec![T::zero(); n * c];
-        for (r, (z, d)) in a[lcount].chunks_exact(c).zip(delta.chunks_exact_mut(c)).enumerate() {
-            let (loss, k) = self.loss_row(z, self.train.labels[r] as usize, d);
+        for ((z, d), &y) in a[lcount].chunks_exact(c).zip(delta.chunks_exact_mut(c)).zip(labels) {
+            let (loss, k) = self.loss_row(z, y as usize, d);
             f = f + loss;
             seen |= 1 << k;
+            right += usize::from(k == y as usize);
         }
         delta.iter_mut().for_each(|v| *v = *v * inv_n);
         for l in (1..=lcount).rev() {
@@ -290,8 +315,7 @@ impl Mlp {
                 delta = back;
             }
         }
-        let value = f * inv_n + self.regularise(x, g);
-        Eval { value, label: seen.count_ones(), in_domain: true }
+        (f * inv_n, seen, right)
     }
 
     /// Training rows.
@@ -386,7 +410,22 @@ impl Objective for Mlp {
     fn f_min(&self) -> Option<f64> {
         None
     }
-    capabilities!(device, finite_sum);
+    capabilities!(device, finite_sum, classifier);
+}
+
+impl Classifier for Mlp {
+    /// Mean loss and accuracy on the training rows and the held-out ones, through the CPU twin's
+    /// products in f64 (its gradient computed and dropped).
+    fn scores(&self, x: &[f64]) -> Scores {
+        let mut g = vec![0.0; x.len()];
+        let mut score = |set: &Dataset| {
+            let (loss, _, right) = self.data_term(x, &mut g, &set.x.data, &set.labels);
+            (loss, right as f64 / set.labels.len() as f64)
+        };
+        let (train_loss, train_accuracy) = score(&self.train);
+        let held = self.holdout.as_ref().map(&mut score);
+        Scores { train_loss, train_accuracy, holdout_loss: held.map(|h| h.0), holdout_accuracy: held.map(|h| h.1) }
+    }
 }
 
 impl DeviceForm for Mlp {

@@ -60,6 +60,7 @@ impl<T: Float> Eval<T> {
 /// - [`DeviceForm`]: its WGSL forms and data, for the GPU path (every objective has one);
 /// - [`FiniteSum`]: f = (1/m) sum_i f_i, for minibatch oracles;
 /// - [`Curvature`]: exact Hessian-vector products, for judging resting points and `check`;
+/// - [`Classifier`]: loss and accuracy on training and held-out rows, for network objectives;
 /// - [`Lanes`]: [`LANES`] points at once, faster than one at a time, for the CPU backend;
 /// - [`Objective::rho`]: the self-bounding forms (rho1, rho2), when known in closed form.
 pub trait Objective: Send + Sync + Debug {
@@ -109,6 +110,11 @@ pub trait Objective: Send + Sync + Debug {
     /// (the closed-form objectives), or a row of data read once for every lane (finite sums).
     /// Without it the CPU backend evaluates a pack lane by lane ([`lane_by_lane`]).
     fn lanes(&self) -> Option<&dyn Lanes> {
+        None
+    }
+    /// A classifier's loss and accuracy at a point, on its training rows and any held out
+    /// (network objectives): chains.csv and summary.json report them at every resting point.
+    fn classifier(&self) -> Option<&dyn Classifier> {
         None
     }
 }
@@ -223,6 +229,25 @@ pub trait Curvature {
     }
 }
 
+/// A classifier's loss and accuracy at a point.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Scores {
+    /// The data term of f on the training rows (the mean loss, without weight decay or kappa).
+    pub train_loss: f64,
+    /// The fraction of training rows whose class is predicted (the first largest output).
+    pub train_accuracy: f64,
+    /// The mean loss on the held-out rows, when some are held out.
+    pub holdout_loss: Option<f64>,
+    /// The accuracy on the held-out rows, when some are held out.
+    pub holdout_accuracy: Option<f64>,
+}
+
+/// An objective that trains a classifier: the scores of its weights.
+pub trait Classifier: Sync {
+    /// The scores at `x`, in f64 (NaN losses where the point is not finite).
+    fn scores(&self, x: &[f64]) -> Scores;
+}
+
 /// [`LANES`] points at once, lane-interleaved: `x[i][l]` is coordinate i of point l (d rows),
 /// gradients likewise into `grad`. Each lane's result must be bit for bit what
 /// [`Objective::eval_f32`] (or `eval_f64`) gives for that point (the same operations in the same
@@ -291,6 +316,11 @@ macro_rules! capabilities {
     };
     (@one curvature) => {
         fn curvature(&self) -> Option<&dyn $crate::objective::Curvature> {
+            Some(self)
+        }
+    };
+    (@one classifier) => {
+        fn classifier(&self) -> Option<&dyn $crate::objective::Classifier> {
             Some(self)
         }
     };
@@ -556,7 +586,7 @@ impl ObjectiveSpec {
                 };
                 let split = set.split(&dataset::SplitSpec { holdout: *holdout, seed: *split_seed, standardise: *standardise })?;
                 let sizes = if layers.is_empty() { vec![split.train.x.cols, 8, split.train.classes as usize] } else { layers.clone() };
-                Arc::new(Mlp::new(sizes, *activation, *loss, *weight_decay, *kappa, split.train)?)
+                Arc::new(Mlp::new(sizes, *activation, *loss, *weight_decay, *kappa, split.train)?.with_holdout(split.holdout)?)
             }
             ObjectiveSpec::DegenerateQuartic => Arc::new(DegenerateQuartic),
             ObjectiveSpec::Rosenbrock { dim } => Arc::new(Rosenbrock::new(*dim)?),

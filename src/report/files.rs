@@ -76,6 +76,18 @@ pub struct ChainRecord {
     pub lambda_residual: Option<f64>,
     /// Whether the resting point is second-order stationary.
     pub sosp: Option<bool>,
+    /// Network objectives: the mean training loss at the resting point (the data term of f).
+    #[serde(default)]
+    pub train_loss: Option<f64>,
+    /// Network objectives: the fraction of training rows classified right there.
+    #[serde(default)]
+    pub train_accuracy: Option<f64>,
+    /// Network objectives with --holdout: the mean loss on the held-out rows.
+    #[serde(default)]
+    pub holdout_loss: Option<f64>,
+    /// Network objectives with --holdout: the accuracy on the held-out rows.
+    #[serde(default)]
+    pub holdout_accuracy: Option<f64>,
 }
 }
 
@@ -102,6 +114,21 @@ impl ChainRecord {
             lambda_min: examined.then_some(cert.0),
             lambda_residual: examined.then_some(cert.1),
             sosp: examined.then_some(cert.2),
+            train_loss: None,
+            train_accuracy: None,
+            holdout_loss: None,
+            holdout_accuracy: None,
+        }
+    }
+
+    /// The record with a classifier's scores at the resting point.
+    pub fn scored(self, s: &crate::objective::Scores) -> Self {
+        ChainRecord {
+            train_loss: Some(s.train_loss),
+            train_accuracy: Some(s.train_accuracy),
+            holdout_loss: s.holdout_loss,
+            holdout_accuracy: s.holdout_accuracy,
+            ..self
         }
     }
 

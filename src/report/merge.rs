@@ -79,6 +79,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
     set(&mut summary, "escape_time_by_label", json(by_label));
     set(&mut summary, "escape_time_histogram", json(tables.overall().log_histogram()));
     set(&mut summary, "final_labels", json(final_labels(&states)));
+    if let Some(block) = super::network::NetworkBlock::of(&records) {
+        set(&mut summary, "network", json(block));
+    }
     set(&mut summary, "step_size", json(step_sizes(&states)));
     let cert = &mut summary["certification"];
     cert["checked"] = lambdas.len().into();

@@ -8,6 +8,7 @@ pub mod files;
 pub mod parquet;
 pub mod memory;
 pub mod merge;
+pub mod network;
 pub mod output;
 pub mod plots;
 pub mod summary;
@@ -143,6 +144,9 @@ pub struct Report {
     pub check_notes: Vec<String>,
     /// The traced points with their values, evaluated once (see [`Report::trace_points`]).
     pub trace: Vec<TracePoint>,
+    /// Network objectives: each chain's loss and accuracy at its resting point
+    /// ([`network::scores`]); empty for other objectives.
+    pub scores: Vec<crate::objective::Scores>,
     /// Steps taken, summed over chains.
     pub chain_steps: u64,
     /// Wall-clock seconds of the run (including kernel compilation and read-back).
@@ -154,6 +158,7 @@ impl Report {
     pub fn new(exp: &Experiment, raw: RawRun, judgement: Judgement, engine: EngineInfo, wall_seconds: f64) -> Self {
         let mut r = Self::counted(exp, raw, judgement, engine, wall_seconds);
         r.trace = r.trace_points();
+        r.scores = network::scores(exp.objective.as_ref(), &r.raw);
         r
     }
 
@@ -175,6 +180,7 @@ impl Report {
             self_bounding: None,
             check_notes: Vec::new(),
             trace: Vec::new(),
+            scores: Vec::new(),
             step_size: step_sizes(&raw.states),
             final_labels,
             raw,
@@ -188,8 +194,17 @@ impl Report {
         let k = &j.certification;
         self.raw.states.iter().enumerate().map(move |(c, s)| {
             let global = self.experiment.chain_range().start as usize + c;
-            ChainRecord::new(global, s, j.finals[c], (k.per_chain_lambda_min[c], k.per_chain_residual[c], k.per_chain_sosp[c]))
+            let record = ChainRecord::new(global, s, j.finals[c], (k.per_chain_lambda_min[c], k.per_chain_residual[c], k.per_chain_sosp[c]));
+            match self.scores.get(c) {
+                Some(scores) => record.scored(scores),
+                None => record,
+            }
         })
+    }
+
+    /// Network objectives: the scores' distributions over the chains (summary.json's `network`).
+    pub fn network(&self) -> Option<network::NetworkBlock> {
+        (!self.scores.is_empty()).then(|| network::NetworkBlock::of(&self.chain_records().collect::<Vec<_>>())).flatten()
     }
 
     /// The classifier against the objective's declared minimum labels: (converged chains resting
@@ -396,6 +411,9 @@ impl Report {
         }
         let labels: Vec<String> = self.final_labels.iter().map(|(l, n)| format!("{l}: {n}")).collect();
         s += &format!("final labels: {}\n", labels.join(", "));
+        for line in self.network().map(|n| n.lines()).unwrap_or_default() {
+            s += &format!("{line}\n");
+        }
         s += &format!(
             "{:.3e} chain-steps/s over {:.2} s ({} dispatches, {} shard(s))",
             self.chain_steps_per_second(),
@@ -437,6 +455,17 @@ pub fn render_plots(run: &SavedRun, objective: Option<&dyn crate::Objective>, di
     let p = dir.join(format!("histogram.{ext}"));
     plots::histogram(&p, &format!("Escape times: {name}"), &tables.overall().log_histogram())?;
     written.push(p);
+    // Network objectives: where the seeds end, from summary.json's histograms.
+    let net = &run.summary["network"];
+    let series: Vec<(String, Vec<crate::stats::survival::Bin>)> = [("training", "train_accuracy"), ("held out", "holdout_accuracy")]
+        .iter()
+        .filter_map(|(name, key)| Some((name.to_string(), serde_json::from_value(net[key]["histogram"].clone()).ok()?)))
+        .collect();
+    if !series.is_empty() {
+        let p = dir.join(format!("accuracy.{ext}"));
+        plots::accuracy(&p, &format!("Final accuracy over seeds: {name}"), &series)?;
+        written.push(p);
+    }
     if !run.trace.is_empty() {
         let mut by_chain: BTreeMap<u32, Vec<&TracePoint>> = BTreeMap::new();
         for tp in &run.trace {

@@ -136,6 +136,13 @@ fn s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
+/// The chart frame every plot shares: the title, margins and label areas.
+fn frame<'a, 'b, DB: DrawingBackend>(root: &'a DrawingArea<DB, Shift>, title: &str) -> ChartBuilder<'a, 'b, DB> {
+    let mut builder = ChartBuilder::on(root);
+    builder.caption(title, ("sans-serif", 24)).margin(15).margin_right(35).x_label_area_size(45).y_label_area_size(60);
+    builder
+}
+
 /// Survival curves S(t) of several runs overlaid (log time axis, Greenwood 95% bands dashed).
 pub fn survival(path: &Path, title: &str, curves: &[(String, Curve)]) -> Result<(), Error> {
     render!(path, draw_survival(title, curves))
@@ -144,12 +151,7 @@ pub fn survival(path: &Path, title: &str, curves: &[(String, Curve)]) -> Result<
 fn draw_survival<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, curves: &[(String, Curve)]) -> Res {
     root.fill(&WHITE).map_err(s)?;
     let tmax = curves.iter().flat_map(|(_, c)| c.points.last().map(|p| p.t)).max().unwrap_or(1).max(2);
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 24))
-        .margin(15)
-        .margin_right(35)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
+    let mut chart = frame(root, title)
         .build_cartesian_2d(log_axis(1.0, f64::from(tmax) * 1.5), 0f64..1.02)
         .map_err(s)?;
     chart.configure_mesh().x_label_formatter(&tick).y_label_formatter(&tick).x_desc("steps since the stall (log)").y_desc("fraction not yet escaped").draw().map_err(s)?;
@@ -189,12 +191,7 @@ fn draw_histogram<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str
     root.fill(&WHITE).map_err(s)?;
     let hi = bins.iter().map(|b| b.hi).fold(2.0, f64::max);
     let top = bins.iter().map(|b| b.count).max().unwrap_or(1) as f64 * 1.1;
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 24))
-        .margin(15)
-        .margin_right(35)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
+    let mut chart = frame(root, title)
         .build_cartesian_2d(log_axis(0.5, hi), 0f64..top.max(1.0))
         .map_err(s)?;
     chart.configure_mesh().x_label_formatter(&tick).y_label_formatter(&tick).x_desc("escape time, steps (log bins)").y_desc("escapes").draw().map_err(s)?;
@@ -203,6 +200,33 @@ fn draw_histogram<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str
         .map_err(s)?
         .label("escapes")
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], COLORS[0].filled()));
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(s)?;
+    Ok(())
+}
+
+/// Chains per accuracy bin on [0, 1], one series of bars per set (training, held out), drawn
+/// side by side within each bin.
+pub fn accuracy(path: &Path, title: &str, series: &[(String, Vec<Bin>)]) -> Result<(), Error> {
+    render!(path, draw_accuracy(title, series))
+}
+
+fn draw_accuracy<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, series: &[(String, Vec<Bin>)]) -> Res {
+    root.fill(&WHITE).map_err(s)?;
+    let top = series.iter().flat_map(|(_, b)| b.iter().map(|b| b.count)).max().unwrap_or(1) as f64 * 1.1;
+    let mut chart = frame(root, title)
+        .build_cartesian_2d(0f64..1f64, 0f64..top.max(1.0))
+        .map_err(s)?;
+    chart.configure_mesh().y_label_formatter(&tick).x_desc("accuracy at the resting point").y_desc("chains").draw().map_err(s)?;
+    let k = series.len().max(1) as f64;
+    for (i, (name, bins)) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let part = |b: &Bin, j: f64| b.lo + (b.hi - b.lo) * j / k;
+        chart
+            .draw_series(bins.iter().map(|b| Rectangle::new([(part(b, i as f64), 0.0), (part(b, i as f64 + 1.0), b.count as f64)], color.mix(0.7).filled())))
+            .map_err(s)?
+            .label(name.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
+    }
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(s)?;
     Ok(())
 }
@@ -267,12 +291,7 @@ fn draw_trajectories<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &
     }
     let (px, py) = ((x1 - x0) * 0.1, (y1 - y0) * 0.1);
     let (x0, x1, y0, y1) = (x0 - px, x1 + px, y0 - py, y1 + py);
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 24))
-        .margin(15)
-        .margin_right(35)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
+    let mut chart = frame(root, title)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(s)?;
     chart.configure_mesh().x_label_formatter(&tick).y_label_formatter(&tick).x_desc("x1").y_desc("x2").draw().map_err(s)?;

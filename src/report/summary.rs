@@ -85,6 +85,10 @@ pub struct Summary<'a> {
     pub check_notes: &'a [String],
     /// Chains per final label.
     pub final_labels: &'a BTreeMap<u32, u32>,
+    /// Network objectives: training (and held-out) loss and accuracy over the chains' resting
+    /// points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<super::network::NetworkBlock>,
     /// Steps taken, summed over chains.
     pub chain_steps: u64,
     /// Of `chain_steps`, those a resumed run's checkpoint had already taken.
@@ -258,6 +262,7 @@ impl Report {
             self_bounding: self.self_bounding.as_ref(),
             check_notes: &self.check_notes,
             final_labels: &self.final_labels,
+            network: self.network(),
             chain_steps: self.chain_steps,
             resumed_chain_steps: self.raw.resumed_chain_steps,
             chain_steps_per_second: self.chain_steps_per_second(),

@@ -231,7 +231,7 @@ impl std::fmt::Display for Quantile {
 }
 
 /// A histogram bin.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Bin {
     /// Lower edge (inclusive).
     pub lo: f64,
