@@ -410,7 +410,7 @@ impl Objective for Mlp {
     fn f_min(&self) -> Option<f64> {
         None
     }
-    capabilities!(device, finite_sum, classifier);
+    capabilities!(device, finite_sum, curvature, classifier);
 }
 
 impl Classifier for Mlp {
@@ -452,6 +452,8 @@ impl FiniteSum for Mlp {
         self.regularise(x, acc);
     }
 }
+
+mod curvature;
 
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::objective::testing::*;
+use crate::objective::Curvature;
 
 /// Wine's training rows after a 20% holdout, standardised.
 fn wine() -> Dataset {
@@ -117,5 +118,37 @@ fn products_agree_with_the_row_loop() {
         let scale = g_loop.iter().map(|v| v.abs()).fold(1e-30, f32::max);
         let worst = g_loop.iter().zip(&g_prod).map(|(u, v)| (u - v).abs()).fold(0.0, f32::max) / scale;
         assert!(worst <= 1e-5 && (a.value - b.value).abs() <= 1e-5 * a.value.abs(), "f32: {worst:e}");
+    }
+}
+
+/// The exact Hessian-vector product against central differences of the f64 gradient (step 1e-5,
+/// error ~1e-10 of the scale at these moderate weights), for every activation and loss, with and
+/// without the regularisers, at two and three layers; and symmetric, u . Hv = v . Hu.
+#[test]
+fn hessian_vector_products_match_finite_differences() {
+    let nets = [
+        Mlp::new(vec![13, 5, 3], Activation::Tanh, Loss::CrossEntropy, 0.0, 0.0, wine()).unwrap(),
+        Mlp::new(vec![13, 4, 3], Activation::Softplus, Loss::Squared, 1e-2, 0.1, wine()).unwrap(),
+        Mlp::new(vec![13, 4, 5, 3], Activation::Gelu, Loss::CrossEntropy, 1e-3, 0.05, wine()).unwrap(),
+        Mlp::new(vec![64, 6, 10], Activation::Tanh, Loss::Squared, 0.0, 0.0, digits(30)).unwrap(),
+    ];
+    for (k, mlp) in nets.iter().enumerate() {
+        let d = mlp.dim();
+        let x = point(d, 0.6, 10 + k as u64);
+        let (u, v) = (point(d, 1.0, 20 + k as u64), point(d, 1.0, 30 + k as u64));
+        let (mut hv, mut hu) = (vec![0.0; d], vec![0.0; d]);
+        mlp.hvp_f64(&x, &v, &mut hv);
+        mlp.hvp_f64(&x, &u, &mut hu);
+        let h = 1e-5;
+        let (mut gp, mut gm) = (vec![0.0; d], vec![0.0; d]);
+        mlp.eval_f64(&x.iter().zip(&v).map(|(a, b)| a + h * b).collect::<Vec<_>>(), &mut gp);
+        mlp.eval_f64(&x.iter().zip(&v).map(|(a, b)| a - h * b).collect::<Vec<_>>(), &mut gm);
+        let scale = hv.iter().map(|e| e.abs()).fold(1e-30, f64::max);
+        for i in 0..d {
+            let fd = (gp[i] - gm[i]) / (2.0 * h);
+            assert!((fd - hv[i]).abs() <= 1e-6 * scale, "net {k} coordinate {i}: {fd} vs {}", hv[i]);
+        }
+        let (uhv, vhu): (f64, f64) = (u.iter().zip(&hv).map(|(a, b)| a * b).sum(), v.iter().zip(&hu).map(|(a, b)| a * b).sum());
+        assert!((uhv - vhu).abs() <= 1e-10 * uhv.abs().max(scale), "net {k}: u.Hv {uhv} vs v.Hu {vhu}");
     }
 }
