@@ -158,6 +158,45 @@ fn trained_networks_are_certified_at_their_minimum() {
     }
 }
 
+/// `compare` tests each run against the first by two-sample Kolmogorov-Smirnov: its statistic D
+/// for the escape times (events.csv) and the final training accuracies (chains.csv) is the one
+/// computed here from the files, for two runs whose distributions differ.
+#[test]
+fn compare_reports_kolmogorov_smirnov_against_the_first_run() {
+    let dir = common::table::tmp("network-compare");
+    let run = |m: &str, steps: u32, name: &str| {
+        let out = dir.join(name);
+        let args = format!("run --objective mlp --dataset wine --layers 13,4,3 --weight-decay 1e-3 --method {m} --chains 40 --steps {steps} --init normal:1e-6 --g-thres 0.02 --f-thres 0.1 --backend cpu --plots none --quiet --certify-eps off --seed 3");
+        let mut argv: Vec<String> = args.split(' ').map(String::from).collect();
+        argv.extend(["--out".into(), out.to_str().unwrap().into()]);
+        let o = common::table::escapade(&argv);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    // PGD leaves the origin plateau sooner, and is stopped while still fitting.
+    let (a, b) = (run("gd", 300, "a"), run("pgd", 110, "b"));
+    let o = common::table::escapade(&["compare", a.to_str().unwrap(), b.to_str().unwrap(), "--plots", "none"]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{text}");
+    let column = |dir: &std::path::Path, file: &str, name: &str| -> Vec<f64> {
+        let t = std::fs::read_to_string(dir.join(file)).unwrap();
+        let header: Vec<&str> = t.lines().next().unwrap().split(',').collect();
+        let k = header.iter().position(|h| *h == name).unwrap();
+        t.lines().skip(1).map(|l| l.split(',').nth(k).unwrap().parse().unwrap()).collect()
+    };
+    for (row, file, name) in [("escape times: KS vs 1st", "events.csv", "escape_steps"), ("training acc.: KS vs 1st", "chains.csv", "train_accuracy")] {
+        let (x, y) = (column(&a, file, name), column(&b, file, name));
+        assert!(!x.is_empty() && !y.is_empty(), "{name}: both runs have values");
+        // D = sup_t |F_x(t) - F_y(t)|, over the pooled sample points.
+        let ecdf = |s: &[f64], t: f64| s.iter().filter(|&&v| v <= t).count() as f64 / s.len() as f64;
+        let d = x.iter().chain(&y).map(|&t| (ecdf(&x, t) - ecdf(&y, t)).abs()).fold(0.0, f64::max);
+        let line = text.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("no row {row}: {text}"));
+        assert!(line.contains(&format!("D {d:.3}")), "{row}: want D {d:.3}: {line}");
+        assert!(d > 0.0, "{row}: the two runs should differ");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Accuracy and mean cross-entropy of the tanh network `x` on `set`.
 fn forward(x: &[f64], sizes: &[usize], set: &escapade::objective::dataset::Dataset) -> (f64, f64) {
     let (mut right, mut loss) = (0usize, 0.0);

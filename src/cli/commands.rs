@@ -154,6 +154,28 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat) -> CmdResult {
             })
         });
     }
+    // Two-sample Kolmogorov-Smirnov tests of each run against the first: the same experiment on
+    // two backends, or two methods, differ in distribution where p is small.
+    let ks = |i: usize, sample: &dyn Fn(&SavedRun) -> Vec<f64>| {
+        let (a, b) = (sample(&runs[0]), sample(&runs[i]));
+        if i == 0 || a.is_empty() || b.is_empty() {
+            return "-".to_string();
+        }
+        let (d, p) = escapade::stats::ks_two_sample(&a, &b);
+        format!("D {d:.3} (p {p:.2})")
+    };
+    row("escape times: KS vs 1st", &|i| ks(i, &|r: &SavedRun| r.events.iter().map(|e| f64::from(e.escape_steps)).collect()));
+    let network = runs.iter().any(|r| r.accuracy.iter().any(|a| a.0.is_some()));
+    for (name, pick) in [("training", 0usize), ("held-out", 1)] {
+        let values = |r: &SavedRun| -> Vec<f64> { r.accuracy.iter().filter_map(|a| if pick == 0 { a.0 } else { a.1 }).collect() };
+        if !network || runs.iter().all(|r| values(r).is_empty()) {
+            continue;
+        }
+        row(&format!("{name} acc. median"), &|i| {
+            escapade::stats::Summary::of(&values(&runs[i])).median.map_or("-".into(), |m| format!("{m:.4}"))
+        });
+        row(&format!("{name} acc.: KS vs 1st"), &|i| ks(i, &values));
+    }
     if let Some(ext) = ext {
         std::fs::create_dir_all(out).map_err(Error::io(out))?;
         let curves: Vec<(String, _)> = runs.iter().map(|r| (r.name(), escapade::stats::clustered_kaplan_meier(&r.episodes()))).collect();

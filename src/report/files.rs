@@ -266,6 +266,8 @@ pub struct SavedRun {
     pub first_chain: u32,
     /// trace.csv, when the run traced chains.
     pub trace: Vec<TracePoint>,
+    /// Each chain's final (training, held-out) accuracy from chains.csv: a network's, else None.
+    pub accuracy: Vec<(Option<f64>, Option<f64>)>,
 }
 
 impl SavedRun {
@@ -298,8 +300,9 @@ impl SavedRun {
         };
         let tables = super::validate::Tables { dir, summary: &summary, records: &records, events: &events, trace: &trace, files: &files };
         let first_chain = tables.check()?;
+        let accuracy = records.iter().map(|r| (r.train_accuracy, r.holdout_accuracy)).collect();
         let (chains, finals) = records.into_iter().map(|r| (r.state(), r.outcome)).unzip();
-        Ok(SavedRun { dir: dir.to_path_buf(), summary, events, chains, finals, first_chain, trace })
+        Ok(SavedRun { dir: dir.to_path_buf(), summary, events, chains, finals, first_chain, trace, accuracy })
     }
 
     /// Refuses a saved run that is not `exp`'s results: its summary's fingerprint (every option

@@ -323,6 +323,7 @@ impl Report {
             finals: self.judgement.finals.clone(),
             first_chain: self.experiment.chain_range().start,
             trace: self.trace.clone(),
+            accuracy: self.chain_records().map(|r| (r.train_accuracy, r.holdout_accuracy)).collect(),
         }
     }
 
