@@ -172,7 +172,7 @@ fn report_compare_sweep_list_and_json_progress() {
 #[test]
 fn example_experiment_files_run() {
     let dir = tmp("examples");
-    for (file, label) in [("examples/octopus_comparison/experiment.toml", "octopus"), ("examples/phase_retrieval_self_bounding/experiment.toml", "phase-retrieval")] {
+    for (file, label) in [("examples/octopus_comparison/experiment.toml", "octopus"), ("examples/phase_retrieval_self_bounding/experiment.toml", "phase-retrieval"), ("examples/wine_plateaus/experiment.toml", "mlp")] {
         let out = dir.join(label);
         ok(&escapade(&["run", file, "--chains", "64", "--steps", "300", "--backend", "cpu", "--out", out.to_str().unwrap(), "--quiet"]));
         let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
