@@ -323,11 +323,11 @@ impl Mlp {
         self.train.x.rows
     }
 
-    /// The WGSL constants and the unrolled layers (sizes and offsets are constants per layer).
-    fn wgsl_source(&self) -> String {
+    /// The WGSL constants both forms read.
+    fn wgsl_constants(&self) -> String {
         let s = &self.sizes;
         let lcount = self.layers();
-        let mut src = format!(
+        format!(
             "const MLP_ROWS: u32 = {}u;\nconst MLP_IN: u32 = {}u;\nconst MLP_CLASSES: u32 = {}u;\nconst MLP_LABELS: u32 = {}u;\n\
              const MLP_INV_N: real = {};\nconst MLP_WD: real = {};\nconst MLP_KAPPA: real = {};\nconst MLP_TANH_CLAMP: real = {};\n\
              const MLP_ACTIVATION: u32 = {}u;\nconst MLP_CROSS_ENTROPY: bool = {};\nconst MLP_WIDTH: u32 = {}u;\n",
@@ -342,7 +342,14 @@ impl Mlp {
             self.activation as u32,
             self.loss == Loss::CrossEntropy,
             s.iter().max().copied().unwrap_or(1),
-        );
+        )
+    }
+
+    /// The WGSL constants and the unrolled layers (sizes and offsets are constants per layer).
+    fn wgsl_source(&self) -> String {
+        let s = &self.sizes;
+        let lcount = self.layers();
+        let mut src = self.wgsl_constants();
         src += include_str!("mlp.wgsl");
         // The row function: forward through each layer into a[l], backward from the loss.
         src += "fn mlp_row(x: ptr<private, array<real, D>>, r: u32, scale: real, g: ptr<private, array<real, D>>) -> MlpRow {\n";
@@ -432,6 +439,9 @@ impl DeviceForm for Mlp {
     fn wgsl(&self) -> String {
         self.wgsl_source()
     }
+    fn wgsl_lanes(&self) -> Option<String> {
+        Some(self.wgsl_lanes_source())
+    }
     /// The training rows' features, then their labels, as f32.
     fn data(&self) -> Vec<f32> {
         self.train.x.data.iter().map(|&v| v as f32).chain(self.train.labels.iter().map(|&l| l as f32)).collect()
@@ -454,6 +464,7 @@ impl FiniteSum for Mlp {
 }
 
 mod curvature;
+mod lanes;
 
 #[cfg(test)]
 mod tests;

@@ -264,6 +264,13 @@ mod tests {
         ObjectiveSpec::LinearNetwork { n, rank, p: n, kappa: 0.1, depth, data: crate::objective::DataSource::Seed(1) }.build().unwrap()
     }
 
+    /// A network on a shipped data set (d from `layers`).
+    fn network(dataset: &str, layers: &[usize], activation: crate::objective::Activation, loss: crate::objective::Loss, kappa: f64) -> std::sync::Arc<dyn crate::Objective> {
+        let data = crate::objective::DataSource::Seed(0);
+        let (weight_decay, holdout, standardise, split_seed) = (1e-3, 0.5, true, 1);
+        ObjectiveSpec::Mlp { dataset: dataset.into(), layers: layers.to_vec(), activation, loss, weight_decay, kappa, holdout, standardise, split_seed, data }.build().unwrap()
+    }
+
     /// Every objective's composed module parses and validates with naga, for every preset.
     #[test]
     fn composed_modules_validate() {
@@ -287,9 +294,21 @@ mod tests {
     /// every method and precision, at dimensions that do and do not fill the lanes.
     #[test]
     fn cooperative_modules_validate() {
-        let cases = [("quartic", 3), ("quartic", 257), ("rosenbrock", 1030), ("phase-retrieval", 5), ("phase-retrieval", 300), ("matrix-factorization", 3), ("matrix-factorization", 130), ("octopus", 3), ("octopus", 300), ("linear-network", 3), ("linear-network", 100)];
+        use crate::objective::{Activation, Loss};
+        let cases = [("quartic", 3), ("quartic", 257), ("rosenbrock", 1030), ("phase-retrieval", 5), ("phase-retrieval", 300), ("matrix-factorization", 3), ("matrix-factorization", 130), ("octopus", 3), ("octopus", 300), ("linear-network", 3), ("linear-network", 100), ("mlp", 1)];
         let built = cases.iter().map(|&(name, d)| (name, ObjectiveSpec::from_name(name, d).unwrap().build().unwrap()));
-        for (name, obj) in built.chain([("linear-network depth 3", deep_linear_network(3, 3, 3)), ("linear-network depth 4", deep_linear_network(13, 8, 4))]) {
+        // Networks beyond the per-invocation family's 256: Wine 13-16-3 (d = 275), three layers
+        // of each activation and loss (d = 299), Digits 64-32-10 (d = 2410) and 64-72-10 (whose
+        // 72-term sums loop over blocks).
+        let networks = [
+            ("mlp wine 13-16-3", network("wine", &[13, 16, 3], Activation::Tanh, Loss::CrossEntropy, 0.0)),
+            ("mlp wine 13-12-8-3 softplus", network("wine", &[13, 12, 8, 3], Activation::Softplus, Loss::Squared, 0.1)),
+            ("mlp wine 13-12-8-3 gelu", network("wine", &[13, 12, 8, 3], Activation::Gelu, Loss::CrossEntropy, 0.1)),
+            ("mlp digits 64-32-10", network("digits", &[64, 32, 10], Activation::Tanh, Loss::CrossEntropy, 0.0)),
+            ("mlp digits 64-72-10", network("digits", &[64, 72, 10], Activation::Gelu, Loss::Squared, 0.0)),
+        ];
+        let deep = [("linear-network depth 3", deep_linear_network(3, 3, 3)), ("linear-network depth 4", deep_linear_network(13, 8, 4))];
+        for (name, obj) in built.chain(deep).chain(networks) {
             let d = obj.dim();
             assert!(obj.device().wgsl_lanes().is_some(), "{name}");
             for method in every_method(obj.as_ref()) {

@@ -152,3 +152,19 @@ fn hessian_vector_products_match_finite_differences() {
         assert!((uhv - vhu).abs() <= 1e-10 * uhv.abs().max(scale), "net {k}: u.Hv {uhv} vs v.Hu {vhu}");
     }
 }
+
+/// The cooperative form takes the per-invocation form's constants, activation and loss word for
+/// word (one arithmetic in both), and none of its functions over private arrays of size D.
+#[test]
+fn the_cooperative_form_shares_the_activation_and_loss() {
+    for (sizes, act, loss) in [(vec![13, 16, 3], Activation::Tanh, Loss::CrossEntropy), (vec![13, 12, 8, 3], Activation::Softplus, Loss::Squared)] {
+        let mlp = Mlp::new(sizes, act, loss, 1e-3, 0.02, wine()).unwrap();
+        let (one, lanes) = (mlp.wgsl(), mlp.wgsl_lanes().unwrap());
+        let shared = &one[..one.find("\nfn objective(").unwrap()];
+        assert!(shared.contains("fn mlp_sigma(") && shared.contains("fn mlp_loss(") && lanes.starts_with(shared));
+        for f in ["objective_lanes", "objective_term_lanes", "mlp_row_lanes", "mlp_regularise_lanes"] {
+            assert!(crate::objective::wgsl::defines(&lanes, f), "{f}");
+        }
+        assert!(!lanes.contains("fn objective(") && !lanes.contains("fn mlp_row(") && !lanes.contains("array<real, D>"));
+    }
+}
