@@ -5,7 +5,9 @@
 //! [W_1, b_1, W_2, b_2, ...], each W_l (s_l x s_{l-1}) row-major. A finite sum over the rows
 //! (minibatch oracles sample rows). The origin is a saddle (every hidden unit dead, all logits
 //! equal); the label is the number of classes the network predicts for at least one training row
-//! (docs/theory.md, "Network objectives": the staircase small initialisations climb).
+//! (docs/theory.md, "Network objectives": the staircase small initialisations climb). On the GPU
+//! one invocation steps a chain up to d = 256 (mlp.wgsl), a workgroup beyond (mlp.coop.wgsl,
+//! generated in `lanes`).
 
 use super::dataset::Dataset;
 use super::products::Products;
