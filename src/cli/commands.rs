@@ -165,10 +165,10 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat) -> CmdResult {
         format!("D {d:.3} (p {p:.2})")
     };
     row("escape times: KS vs 1st", &|i| ks(i, &|r: &SavedRun| r.events.iter().map(|e| f64::from(e.escape_steps)).collect()));
-    let network = runs.iter().any(|r| r.accuracy.iter().any(|a| a.0.is_some()));
+    // Rows only for scores some run has (a network's; held-out ones with --holdout).
     for (name, pick) in [("training", 0usize), ("held-out", 1)] {
         let values = |r: &SavedRun| -> Vec<f64> { r.accuracy.iter().filter_map(|a| if pick == 0 { a.0 } else { a.1 }).collect() };
-        if !network || runs.iter().all(|r| values(r).is_empty()) {
+        if runs.iter().all(|r| values(r).is_empty()) {
             continue;
         }
         row(&format!("{name} acc. median"), &|i| {
