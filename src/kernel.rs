@@ -204,8 +204,9 @@ pub trait Real: num_traits::Float + Send + Sync + std::fmt::Debug + Default + 's
     fn f32(self) -> f32;
     /// The objective at x in this arithmetic.
     fn eval(obj: &dyn Objective, x: &[Self], g: &mut [Self]) -> crate::objective::Eval<Self>;
-    /// Adds the gradient of term i to `acc` in this arithmetic.
-    fn term_grad(obj: &dyn Objective, x: &[Self], i: u32, acc: &mut [Self]);
+    /// The mean gradient of the terms `terms` into `out` in this arithmetic (zero where the
+    /// objective is not a finite sum).
+    fn batch_grad(obj: &dyn Objective, x: &[Self], terms: &[u32], out: &mut [Self]);
     /// The objective at [`LANES`] lane-interleaved points in this arithmetic.
     fn eval_lanes(obj: &dyn Objective, x: &[[Self; LANES]], g: &mut [[Self; LANES]]) -> [Eval<Self>; LANES];
 }
@@ -220,9 +221,10 @@ impl Real for f32 {
     fn eval(obj: &dyn Objective, x: &[f32], g: &mut [f32]) -> crate::objective::Eval<f32> {
         obj.eval_f32(x, g)
     }
-    fn term_grad(obj: &dyn Objective, x: &[f32], i: u32, acc: &mut [f32]) {
-        if let Some(sum) = obj.finite_sum() {
-            sum.term_grad_f32(x, i, acc);
+    fn batch_grad(obj: &dyn Objective, x: &[f32], terms: &[u32], out: &mut [f32]) {
+        match obj.finite_sum() {
+            Some(sum) => sum.batch_grad_f32(x, terms, out),
+            None => out.fill(0.0),
         }
     }
     fn eval_lanes(obj: &dyn Objective, x: &[[f32; LANES]], g: &mut [[f32; LANES]]) -> [Eval<f32>; LANES] {
@@ -240,9 +242,10 @@ impl Real for f64 {
     fn eval(obj: &dyn Objective, x: &[f64], g: &mut [f64]) -> crate::objective::Eval<f64> {
         obj.eval_f64(x, g)
     }
-    fn term_grad(obj: &dyn Objective, x: &[f64], i: u32, acc: &mut [f64]) {
-        if let Some(sum) = obj.finite_sum() {
-            sum.term_grad_f64(x, i, acc);
+    fn batch_grad(obj: &dyn Objective, x: &[f64], terms: &[u32], out: &mut [f64]) {
+        match obj.finite_sum() {
+            Some(sum) => sum.batch_grad_f64(x, terms, out),
+            None => out.fill(0.0),
         }
     }
     fn eval_lanes(obj: &dyn Objective, x: &[[f64; LANES]], g: &mut [[f64; LANES]]) -> [Eval<f64>; LANES] {
@@ -266,6 +269,8 @@ pub struct Stepper<'a, T: Real> {
     scratch: Vec<f32>,
     /// x~: the point before the last perturbation (ball perturbation only).
     tilde: Vec<T>,
+    /// The terms a minibatch step drew.
+    rows: Vec<u32>,
 }
 
 impl<'a, T: Real> Stepper<'a, T> {
@@ -287,6 +292,7 @@ impl<'a, T: Real> Stepper<'a, T> {
             v: vec![T::zero(); d],
             scratch: vec![0.0; d],
             tilde: vec![T::zero(); d],
+            rows: Vec::with_capacity(p.batch as usize),
         }
     }
 
@@ -464,14 +470,12 @@ impl<'a, T: Real> Stepper<'a, T> {
                 }
             }
             Oracle::Minibatch { .. } => {
-                self.v.fill(T::zero());
+                self.rows.clear();
                 for k in 0..self.p.batch {
                     let w = rng::draw(seed, chain, t, Purpose::Minibatch, k / 4)[(k % 4) as usize];
-                    let i = ((u64::from(w) * u64::from(self.p.terms)) >> 32) as u32;
-                    T::term_grad(self.obj, x, i, &mut self.v);
+                    self.rows.push(((u64::from(w) * u64::from(self.p.terms)) >> 32) as u32);
                 }
-                let inv_b = T::one() / T::of(self.p.batch as f32);
-                self.v.iter_mut().for_each(|v| *v = *v * inv_b);
+                T::batch_grad(self.obj, x, &self.rows, &mut self.v);
             }
         }
         if self.perturbation == Perturbation::Gaussian {

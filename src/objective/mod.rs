@@ -215,6 +215,29 @@ pub trait FiniteSum {
     fn term_grad_f32(&self, x: &[f32], i: u32, acc: &mut [f32]);
     /// The same in f64 (minibatch oracles with `--state f64`).
     fn term_grad_f64(&self, x: &[f64], i: u32, acc: &mut [f64]);
+    /// A minibatch: the mean of the gradients of the terms `terms` (repeats counted) into `out`,
+    /// in f32. By default term by term in order and then times 1/B, as the WGSL twin sums;
+    /// objectives whose terms are rows of data may take the rows as one matrix product (the
+    /// network), equal to rounding.
+    fn batch_grad_f32(&self, x: &[f32], terms: &[u32], out: &mut [f32]) {
+        batch_by_terms(x, terms, out, |x, i, acc| self.term_grad_f32(x, i, acc));
+    }
+    /// The same in f64.
+    fn batch_grad_f64(&self, x: &[f64], terms: &[u32], out: &mut [f64]) {
+        batch_by_terms(x, terms, out, |x, i, acc| self.term_grad_f64(x, i, acc));
+    }
+}
+
+/// [`FiniteSum::batch_grad_f32`]'s default: the terms' gradients summed in order, then times
+/// 1/B with 1/B rounded to f32 first (the kernel's `inv_b`), so both precisions step as the WGSL
+/// twin does.
+pub(crate) fn batch_by_terms<T: Float>(x: &[T], terms: &[u32], out: &mut [T], term: impl Fn(&[T], u32, &mut [T])) {
+    out.iter_mut().for_each(|v| *v = T::zero());
+    for &i in terms {
+        term(x, i, out);
+    }
+    let inv_b = T::one() / to_float::<T>(f64::from(terms.len() as f32));
+    out.iter_mut().for_each(|v| *v = *v * inv_b);
 }
 
 /// Exact Hessian-vector products.

@@ -58,6 +58,31 @@ fn terms_average_to_the_gradient() {
     }
 }
 
+/// A minibatch taken as one product of its rows is the terms' mean (the trait's default, term
+/// by term) to rounding, in f64 and f32, with repeated rows, at two depths, with and without the
+/// regularisers.
+#[test]
+fn a_batch_of_rows_is_the_mean_of_its_terms() {
+    for (sizes, wd, kappa) in [(vec![13, 6, 3], 1e-2, 0.05), (vec![13, 4, 5, 3], 0.0, 0.0)] {
+        let mlp = Mlp::new(sizes, Activation::Tanh, Loss::CrossEntropy, wd, kappa, wine()).unwrap();
+        let x = point(mlp.dim(), 0.4, 6);
+        let terms: Vec<u32> = [3u32, 17, 3, 0, 101, 56, 17, 9].iter().map(|k| k % mlp.terms()).collect();
+        let (mut by_terms, mut batch) = (vec![0.0; mlp.dim()], vec![0.0; mlp.dim()]);
+        crate::objective::batch_by_terms(&x, &terms, &mut by_terms, |x, i, acc| mlp.term_grad_f64(x, i, acc));
+        mlp.batch_grad_f64(&x, &terms, &mut batch);
+        for (a, b) in batch.iter().zip(&by_terms) {
+            assert!((a - b).abs() < 1e-12 * (1.0 + b.abs()), "f64: {a} vs {b}");
+        }
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let (mut by_terms, mut batch) = (vec![0.0f32; mlp.dim()], vec![0.0f32; mlp.dim()]);
+        crate::objective::batch_by_terms(&x32, &terms, &mut by_terms, |x, i, acc| mlp.term_grad_f32(x, i, acc));
+        mlp.batch_grad_f32(&x32, &terms, &mut batch);
+        for (a, b) in batch.iter().zip(&by_terms) {
+            assert!((a - b).abs() < 1e-5 * (1.0 + b.abs()), "f32: {a} vs {b}");
+        }
+    }
+}
+
 /// At the origin every logit is equal: every row predicts class 0 (label 1), the loss is ln 3,
 /// and the output biases' gradient is the classes' shares minus a third. Trained a little by GD,
 /// the network predicts every class (label 3) and its value fell.
