@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Peer benchmark: escapade's CPU backend and GPU path against PGD written in JAX on the CPU.
+"""Peer benchmark: escapade's CPU backend and GPU path against PGD (and PSGD) written in JAX on the CPU.
 
 JAX is the peer, and this script is never a CI dependency. Install JAX in a virtualenv outside
 the repository and run the script with that interpreter:
@@ -7,12 +7,27 @@ the repository and run the script with that interpreter:
     python3 -m venv /work/venv-jax && /work/venv-jax/bin/pip install jax numpy
     /work/venv-jax/bin/python scripts/peer-jax.py --binary target/release/escapade
 
-The workloads are the same PGD ensembles on both sides:
+The workloads are the same ensembles on both sides, PGD (escapade --method pgd) except digits:
 
-    toy      toy saddle, d = 2, 65536 chains        (--objective toy-saddle)
-    quartic  quartic, d = 16, 16384 chains          (--objective quartic --dim 16)
-    phase    phase retrieval, d = 32, m = 128,      (--objective phase-retrieval --dim 32 --m 128
-             4096 chains                             --init uniform:0.1)
+    toy          toy saddle, d = 2, 65536 chains    (--objective toy-saddle)
+    quartic      quartic, d = 16, 16384 chains      (--objective quartic --dim 16)
+    phase        phase retrieval, d = 32, m = 128,  (--objective phase-retrieval --dim 32 --m 128
+                 4096 chains                         --init uniform:0.1)
+    phase256     phase retrieval, d = 256,          (--objective phase-retrieval --dim 256
+                 m = 2048, 1024 chains               --m 2048 --init uniform:0.1)
+    quartic1024  quartic, d = 1024, 4096 chains     (--objective quartic --dim 1024)
+    wine         tanh MLP 13-16-3 on UCI Wine,      (--objective mlp --dataset wine --layers
+                 full batch, d = 275, 4096 chains    13,16,3 --init normal:0.1)
+    mf512        matrix factorization n = 512,      (--objective matrix-factorization --dim 512
+                 r = 4, d = 2048, 256 chains         --rank 4 --init uniform:0.1)
+    digits       tanh MLP 64-32-10 on UCI Digits    (--objective mlp --dataset digits --layers
+                 (1797 rows), d = 2410, 1024         64,32,10 --method psgd --batch 32
+                 chains, perturbed SGD, minibatch    --init normal:0.1)
+                 of 32 rows ("The PSGD step" below)
+
+Both networks use softmax cross-entropy and read the shipped data/<set>.csv, standardised as
+escapade does with no --holdout (src/objective/dataset.rs): each feature over all rows to mean 0
+and population standard deviation 1, a feature of deviation 0 (Digits has three) only centred.
 
 Phase retrieval starts at uniform:0.1, not escapade's default init uniform:1: from uniform:1 in
 d = 32 the objective's default step (eta = 0.1) makes nearly every chain diverge within a few
@@ -26,12 +41,12 @@ chain initialisation, post-run statistics and output files for escapade, and dis
     subprocess). The chain-steps come from summary.json (`chain_steps`), which equals
     chains * steps unless chains stop early (diverged); summary.json's own `wall_seconds`
     is recorded in the JSON output but not used for the rate.
-  * JAX: `jit(vmap(chain))` with `chain` a `lax.fori_loop` over PGD steps and the step count a
+  * JAX: `jit(vmap(chain))` with `chain` a `lax.fori_loop` over the steps and the step count a
     traced argument, so one compilation serves both budgets. It is compiled and run once
     (warm-up) before timing; each timed call ends with `block_until_ready`. JAX always computes
     chains * steps chain-steps (a chain that diverged is masked, not stopped).
 
-The JAX step (one `value_and_grad` per step) follows escapade's Stepper::step (src/kernel.rs):
+The JAX PGD step (one `value_and_grad` per step) follows escapade's Stepper::step (src/kernel.rs):
   1. value f and gradient g at x; the chain is frozen once f or ||g||^2 is not finite;
   2. label of x (objective's own rule) and the step at which it last changed;
   3. escape test: a stalled chain whose value fell by f_thres below its stall value escapes
@@ -40,7 +55,29 @@ The JAX step (one `value_and_grad` per step) follows escapade's Stepper::step (s
   5. ball perturbation: a stalled chain with no kick in the last t_thres steps gets a kick
      uniform in the ball of radius r (t_noise and f(x~) recorded);
   6. update x <- x - eta g.
-Differences from escapade's step, which matter little for throughput but are stated here:
+
+The PSGD step (workload digits; escapade --method psgd --batch 32: a minibatch oracle and the
+Gaussian perturbation, no ball kick) follows the same Stepper::step with those pieces:
+  1. full value f, label and full gradient g at x, from one pass over all 1797 rows
+     (`value_and_grad(..., has_aux=True)`, the label read off the loss's logits as escapade's
+     evaluation returns it): the detector needs the full gradient, since the stall test is
+     ||grad f|| <= g_thres; the chain is frozen once f or ||g||^2 is not finite;
+  2.-4. label change, escape test and stall test as in the PGD step (no kick);
+  5. the direction v: the mean of 32 rows' term gradients at x, the rows drawn uniformly with
+     replacement from the chain's own stream (`jax.random.randint`; each term's gradient includes
+     the regulariser's, here none), plus N(0, r^2/d I) drawn for every chain at every step (as
+     escapade does: PSGD perturbs every step);
+  6. update x <- x - eta v.
+So a PSGD step costs a full-batch value and gradient plus a 32-row gradient: the minibatch
+does not make the step cheaper than full-batch GD, it only changes the direction.
+`--engines jax-valueonly` adds a column for a cheaper JAX step that computes the full VALUE (and
+label) and the minibatch gradient but NOT the full gradient. It is not the same work: without
+the full gradient it cannot run escapade's stall test (so there is no stall, escape or
+detector), and it only bounds what a JAX PSGD that skipped the detector could reach. It exists
+because a published JAX figure for this workload (3.0e3 chain-steps/s) was measured that way;
+compare escapade with the `jax` column, not with this one.
+
+Differences from escapade's steps, which matter little for throughput but are stated here:
   * escapade re-evaluates f and g at the kicked point and steps with that gradient (a second
     evaluation on kick steps only); the JAX step adds the kick to x - eta g(x), keeping one
     `value_and_grad` per step. Kicks are at most one per t_thres + 1 steps of a stalled chain.
@@ -52,13 +89,20 @@ Differences from escapade's step, which matter little for throughput but are sta
   * escapade also writes escape events to a buffer, runs its precision sentinel after each
     update (state no longer moving / underflow while stalled) and checks the event buffer's
     capacity; the JAX step keeps escape counts and summed escape times only.
+  * PSGD: escapade draws the minibatch rows and the perturbation from Philox streams; JAX
+    from jax.random (one fold_in and split per step and chain), so the rows differ. JAX's PGD
+    step computes the label in a separate pass (on the networks XLA runs it as a second
+    forward pass over every row; wine was measured so); the PSGD step takes it from the one
+    pass, as escapade does.
   * Phase retrieval's data: escapade generates A (m x d, N(0, 1) entries), a unit x* and
     y = (A x*)^2 from its own seed (--data-seed, Philox); JAX generates data of the same shape and
     distribution with NumPy. Only throughput is compared, so the draws need not agree. Likewise
     the initial points and kicks come from different random streams on the two sides.
 Parameters (eta, radius, g_thres, f_thres, t_thres, init) are read from escapade's summary.json
 of the first escapade run of each workload, so both sides use the same values (falling back to
-escapade's per-objective defaults when no escapade engine is run). Everything is f32.
+escapade's per-objective defaults when no escapade engine is run); the run's method pieces
+(oracle, perturbation, transform, schedule, step rule) are checked against the ones the JAX step
+mirrors. Everything is f32.
 
 Output: a table of chain-steps/s per workload, with each escapade engine's ratio to JAX
 (escapade / JAX: above 1 means escapade is faster), the machine's load average, the versions;
@@ -86,20 +130,32 @@ import time
 # they rest by S2: escapade judges the chains stalled at the end (Lanczos, once per run), and
 # that cost cancels from the marginal rate only when both runs judge alike (phase retrieval at
 # d = 32 rests within about 300 steps: at 100, 400 the judging counted against escapade's rate).
-def workload(title, objective, dim, m, chains, init, steps, rank=None, layers=None):
+def workload(title, objective, dim, m, chains, init, steps, rank=None, layers=None,
+             dataset=None, method="pgd", batch=None):
     """One workload: escapade's flags follow from the objective, dimension, m and (matrix
-    factorization, whose --dim is n and whose dimension is n * rank) the rank."""
+    factorization, whose --dim is n and whose dimension is n * rank) the rank; the network's
+    from its data set and layers. `method` is escapade's preset (pgd, or psgd with a minibatch
+    oracle of `batch` rows: the only two the JAX peer mirrors)."""
+    if method not in ("pgd", "psgd"):
+        raise ValueError(f"method {method!r}: the JAX peer mirrors pgd and psgd only")
+    if (method == "psgd") != (batch is not None):
+        raise ValueError("psgd workloads, and only they, give a minibatch size")
     flags = ["--objective", objective]
     if objective == "mlp":
         # The network's dimension follows from its layers (13-16-3 on Wine: d = 275).
-        flags += ["--layers", ",".join(str(v) for v in layers)]
+        flags += ["--dataset", dataset or "wine", "--layers", ",".join(str(v) for v in layers)]
     elif rank is not None:
         flags += ["--dim", str(dim // rank), "--rank", str(rank)]
     elif objective != "toy-saddle":
         flags += ["--dim", str(dim)]
     if m is not None:
         flags += ["--m", str(m)]
-    return dict(title=title, objective=objective, dim=dim, m=m, rank=rank, layers=layers, chains=chains, flags=flags, init=init, steps=steps)
+    flags += ["--method", method]
+    if batch is not None:
+        flags += ["--batch", str(batch)]
+    return dict(title=title, objective=objective, dim=dim, m=m, rank=rank, layers=layers,
+                dataset=(dataset or "wine") if objective == "mlp" else None, method=method,
+                batch=batch, chains=chains, flags=flags, init=init, steps=steps)
 
 
 WORKLOADS = {
@@ -115,6 +171,15 @@ WORKLOADS = {
     # no --holdout). d = 275: beyond the GPU's per-invocation kernel, which is all the network
     # has so far, so run it with --engines jax,cpu.
     "wine": workload("MLP 13-16-3 on Wine", "mlp", 275, None, 4096, "normal:0.1", (20, 80), layers=(13, 16, 3)),
+    # The network issue's minibatch workload: a tanh MLP 64-32-10 on UCI Digits (data/digits.csv,
+    # 1797 rows), softmax cross-entropy, perturbed SGD with a minibatch oracle of 32 rows (escapade
+    # --method psgd --batch 32; the step is the module docstring's "PSGD step"). d = 2410. Every
+    # step also evaluates the full objective (value and gradient over all 1797 rows, 56 times the
+    # minibatch's rows) for the stall test, so steps are dear: about 1e3 chain-steps/s on both
+    # sides on 2 cores, and the S2 run of 1024 chains takes 15 to 25 s (escapade, loaded machine).
+    # From normal:0.1 no chain diverges and none rests within 16 steps.
+    "digits": workload("MLP 64-32-10 on Digits, PSGD b=32", "mlp", 2410, None, 1024, "normal:0.1", (4, 16),
+                       layers=(64, 32, 10), dataset="digits", method="psgd", batch=32),
     "mf512": workload("matrix factorization n=512 r=4", "matrix-factorization", 2048, None, 256, "uniform:0.1", (4, 12), rank=4),
 }
 
@@ -132,8 +197,8 @@ DEFAULT_PARAMS = {
 
 # Flags that make an escapade run time the stepping and little else: no progress output, no
 # plots, no second-order verdicts beyond those the statistics need, no checkpoints.
+# (The method preset, --method and --batch, is each workload's: see `workload`.)
 ESCAPADE_FLAGS = [
-    "--method", "pgd",
     "--progress", "none",
     "--plots", "none",
     "--certify-eps", "off",
@@ -147,6 +212,7 @@ ESCAPADE_FLAGS = [
 ENGINES = {
     "jax": "JAX (CPU)",
     "jax-nokick": "JAX, no kick draws (bound)",
+    "jax-valueonly": "JAX, value + minibatch grad (bound)",
     "gpu": "escapade GPU path",
     "cpu": "escapade CPU backend",
 }
@@ -186,12 +252,29 @@ def escapade_run(binary, wl, backend, steps, out_dir, seed, env):
     return wall, cpu, summary, cmd
 
 
-def escapade_params(summary):
-    """PGD parameters and init of a run, from summary.json's experiment block."""
+# The method pieces (summary.json's experiment.method) each preset the JAX peer mirrors must
+# have: escapade's presets could change, and the JAX step would silently stop being its twin.
+def expected_pieces(wl):
+    if wl["method"] == "pgd":
+        return dict(oracle={"kind": "exact"}, perturbation="ball")
+    return dict(oracle={"kind": "minibatch", "batch": wl["batch"]}, perturbation="gaussian")
+
+
+def escapade_params(summary, wl=None):
+    """PGD parameters and init of a run, from summary.json's experiment block (checking, given
+    the workload, that the method's pieces are the ones the JAX step mirrors)."""
     exp = summary["experiment"]
     if isinstance(exp, str):
         exp = json.loads(exp)
-    p = exp["method"]["params"]
+    method = exp["method"]
+    if wl is not None:
+        want = dict(expected_pieces(wl), transform={"kind": "identity"},
+                    schedule={"kind": "constant"}, step_rule={"kind": "fixed"})
+        got = {k: method.get(k) for k in want}
+        if got != want:
+            raise RuntimeError(f"escapade's {wl['method']} is not the step the JAX peer mirrors: "
+                               f"{got} (expected {want})")
+    p = method["params"]
     params = {k: p[k] for k in ("eta", "radius", "g_thres", "f_thres", "t_thres")}
     return params, exp["init"], exp
 
@@ -211,7 +294,7 @@ def measure_escapade(binary, wl, backend, budgets, repeats, seed, env, workdir):
                             steps_per_dispatch=summary.get("steps_per_dispatch"),
                             dispatches=summary.get("dispatches"),
                             adapter=summary.get("adapter"), command=" ".join(cmd))
-                params, init, _ = escapade_params(summary)
+                params, init, _ = escapade_params(summary, wl)
             shutil.rmtree(out_dir, ignore_errors=True)
         runs.append(best)
     a, b = runs
@@ -227,13 +310,20 @@ def measure_escapade(binary, wl, backend, budgets, repeats, seed, env, workdir):
 
 def jax_objective(wl, data_seed):
     """f(x) and label(x) for one chain, as jnp functions of a (d,) f32 vector (the same formulas
-    as src/objective/{toy_saddle,quartic,phase_retrieval}.rs)."""
+    as src/objective/{toy_saddle,quartic,phase_retrieval,matrix_factorization,mlp}.rs), and a
+    dict `extra`: f_label(x), the value and the label from one pass (the network's label reads
+    the logits of its loss: escapade computes both in one pass, and XLA does not merge a
+    separate label pass with value_and_grad's forward pass), and for the network batch_f(x,
+    rows), the mean loss over the given rows, and terms, the number of rows."""
     import jax
     import jax.numpy as jnp
     import jax.scipy.special  # noqa: F401 (logsumexp, for the network)
     import numpy as np
 
     d = wl["dim"]
+    # A finite sum's mean loss over given rows (minibatch workloads) and its number of terms;
+    # value and label from one pass, where the objective shares them.
+    batch_f, terms, f_label = None, None, None
     if wl["objective"] == "toy-saddle":
         # f(x, y) = x^2/2 + y^4/4 - y^2/2; label 1 outside the band 3 y^2 < 1.
         def f(x):
@@ -302,24 +392,32 @@ def jax_objective(wl, data_seed):
     elif wl["objective"] == "mlp":
         # escapade's src/objective/mlp.rs: x = [W1, b1, W2, b2, ...], W_l (s_l x s_{l-1}) row-major;
         # tanh hidden layers (argument clamped at +-20), softmax cross-entropy averaged over the
-        # rows; label = number of classes predicted for some row. The same data: data/wine.csv,
-        # standardised by its rows (population deviation).
+        # rows; label = number of classes predicted (first largest logit) for some row. The same
+        # data: data/<dataset>.csv (a header row, then the features and the integer label per
+        # row), standardised as src/objective/dataset.rs does with no --holdout: each column
+        # over all rows to mean 0 and population standard deviation 1, a column of deviation 0
+        # only centred (Digits has such columns). No weight decay, no kappa (escapade's default),
+        # so a row's term gradient is its loss gradient alone.
         import os
         here = os.path.dirname(os.path.abspath(__file__))
-        raw = np.loadtxt(os.path.join(here, "..", "data", "wine.csv"), delimiter=",", skiprows=1)
+        raw = np.loadtxt(os.path.join(here, "..", "data", f"{wl['dataset']}.csv"), delimiter=",", skiprows=1)
         feats, ys = raw[:, :-1], raw[:, -1].astype(np.int32)
         sd = feats.std(axis=0)
         feats = (feats - feats.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+        sizes = wl["layers"]
+        if feats.shape[1] != sizes[0] or ys.max() + 1 != sizes[-1]:
+            raise ValueError(f"{wl['dataset']}: {feats.shape[1]} features and {ys.max() + 1} classes, "
+                             f"layers {sizes}")
         xdata = jnp.asarray(feats, dtype=jnp.float32)
         onehot = jnp.asarray(np.eye(ys.max() + 1)[ys], dtype=jnp.float32)
-        sizes = wl["layers"]
         shapes, off = [], 0
         for l in range(1, len(sizes)):
             shapes.append((off, sizes[l], sizes[l - 1]))
             off += sizes[l] * (sizes[l - 1] + 1)
+        if off != d:
+            raise ValueError(f"layers {sizes} give d = {off}, the workload says {d}")
 
-        def logits(x):
-            a = xdata
+        def logits(x, a):
             for k, (o, so, si) in enumerate(shapes):
                 w = x[o:o + so * si].reshape(so, si)
                 b = x[o + so * si:o + so * si + so]
@@ -327,18 +425,40 @@ def jax_objective(wl, data_seed):
                 a = jnp.tanh(jnp.clip(z, -20.0, 20.0)) if k + 1 < len(shapes) else z
             return a
 
-        def f(x):
-            z = logits(x)
+        def mean_loss(x, a, oh):
+            z = logits(x, a)
             lse = jax.scipy.special.logsumexp(z, axis=1)
-            return jnp.mean(lse - jnp.sum(z * onehot, axis=1))
+            return jnp.mean(lse - jnp.sum(z * oh, axis=1))
+
+        def f(x):
+            return mean_loss(x, xdata, onehot)
 
         def label(x):
-            pred = jnp.argmax(logits(x), axis=1)
+            pred = jnp.argmax(logits(x, xdata), axis=1)
             return jnp.sum(jnp.any(pred[:, None] == jnp.arange(onehot.shape[1])[None, :], axis=0)).astype(jnp.int32)
+
+        def f_label(x):
+            z = logits(x, xdata)
+            lse = jax.scipy.special.logsumexp(z, axis=1)
+            pred = jnp.argmax(z, axis=1)
+            seen = jnp.any(pred[:, None] == jnp.arange(onehot.shape[1])[None, :], axis=0)
+            return jnp.mean(lse - jnp.sum(z * onehot, axis=1)), jnp.sum(seen).astype(jnp.int32)
+
+        def batch_f(x, rows):
+            # The mean loss over the rows `rows` (repeats counted): its gradient is the mean of
+            # the rows' term gradients, escapade's minibatch direction.
+            return mean_loss(x, xdata[rows], onehot[rows])
+
+        terms = int(feats.shape[0])
 
     else:
         raise ValueError(wl["objective"])
-    return f, label
+    if wl["batch"] is not None and batch_f is None:
+        raise ValueError(f"{wl['objective']}: no minibatch form in the JAX peer")
+    if f_label is None:
+        def f_label(x):
+            return f(x), label(x)
+    return f, label, dict(f_label=f_label, batch_f=batch_f, terms=terms)
 
 
 def jax_init(key, init, chains, d):
@@ -357,14 +477,20 @@ def jax_init(key, init, chains, d):
     raise ValueError(f"init {init!r} is not supported by the JAX peer")
 
 
-def jax_pgd(wl, params, data_seed, draw_kicks=True):
-    """The compiled ensemble: jit(vmap(chain)), chain(x0, key, steps) a fori_loop of PGD steps.
-    draw_kicks=False replaces the kick by zeros (the upper bound of engine jax-nokick)."""
+def jax_pgd(wl, params, data_seed, draw_kicks=True, value_only=False):
+    """The compiled ensemble: jit(vmap(chain)), chain(x0, key, steps) a fori_loop of the
+    workload's steps (PGD, or PSGD with a minibatch oracle: the module docstring's two steps).
+    draw_kicks=False replaces the kick (PGD) or the Gaussian perturbation (PSGD) by zeros (the
+    upper bound of engine jax-nokick). value_only=True (PSGD only, engine jax-valueonly) computes
+    the full value but not the full gradient: no stall test, so not escapade's step, a bound."""
     import jax
     import jax.numpy as jnp
 
-    f, label = jax_objective(wl, data_seed)
+    f, label, extra = jax_objective(wl, data_seed)
     value_and_grad = jax.value_and_grad(f)
+    psgd = wl["method"] == "psgd"
+    if value_only and not psgd:
+        raise ValueError("the value-only step needs a minibatch workload")
     d = wl["dim"]
     eta = jnp.float32(params["eta"])
     radius = jnp.float32(params["radius"])
@@ -415,18 +541,73 @@ def jax_pgd(wl, params, data_seed, draw_kicks=True):
         return (x, ok, lab, label_since, stalled, t_stall, f_stall, stall_label,
                 t_noise, f_tilde, escapes, escape_steps, key)
 
+    if psgd:
+        # The PSGD step takes value and label from one pass (the label read off the loss's
+        # logits, as escapade's evaluation returns it); the PGD step above keeps its separate
+        # label(x) as measured before (on the network XLA runs that as a second forward pass).
+        f_label, terms = extra["f_label"], extra["terms"]
+        value_label_and_grad = jax.value_and_grad(f_label, has_aux=True)
+        batch_grad = jax.grad(extra["batch_f"])
+        batch = wl["batch"]
+        # N(0, r^2/d I): escapade's Gaussian perturbation, radius / sqrt(d) per coordinate.
+        noise_scale = jnp.float32(params["radius"] / d ** 0.5)
+
+    def step_psgd(t, s):
+        (x, alive, lab, label_since, stalled, t_stall, f_stall, stall_label,
+         t_noise, f_tilde, escapes, escape_steps, key) = s
+        k_rows, k_noise = jax.random.split(jax.random.fold_in(key, t))
+        # The direction: the mean of `batch` rows' term gradients at x, rows drawn uniformly
+        # with replacement from the chain's own stream (escapade: Philox, Purpose::Minibatch).
+        rows = jax.random.randint(k_rows, (batch,), 0, terms)
+        v = batch_grad(x, rows)
+        if value_only:
+            # The bound: the full value (label, escape bookkeeping) but no full gradient, so no
+            # stall test; finiteness judged on the value and the minibatch direction.
+            fx, new_lab = f_label(x)
+            ok = alive & jnp.isfinite(fx) & jnp.isfinite(jnp.dot(v, v))
+            low = jnp.bool_(False)
+        else:
+            # 1. the full value and gradient at x (the detector's); a non-finite value or
+            # gradient norm ends the chain.
+            (fx, new_lab), g = value_label_and_grad(x)
+            gn2 = jnp.dot(g, g)
+            ok = alive & jnp.isfinite(fx) & jnp.isfinite(gn2)
+            low = ok & (jnp.sqrt(gn2) <= g_thres)
+        # 2. label (from the same pass) and when it last changed.
+        label_since = jnp.where(ok & (new_lab != lab), t, label_since)
+        lab = jnp.where(ok, new_lab, lab)
+        # 3. escape test.
+        esc = ok & stalled & (fx <= f_stall - f_thres)
+        escapes = escapes + esc.astype(jnp.int32)
+        escape_steps = escape_steps + jnp.where(esc, t - t_stall, 0)
+        stalled = stalled & ~esc
+        # 4. stall test on the full gradient's norm (no kick: PSGD perturbs every step).
+        start = low & ~stalled
+        t_stall = jnp.where(start, t, t_stall)
+        f_stall = jnp.where(start, fx, f_stall)
+        stall_label = jnp.where(start, lab, stall_label)
+        stalled = stalled | low
+        # 5. the Gaussian perturbation N(0, r^2/d I), every step of every chain (as escapade).
+        if draw_kicks:
+            v = v + noise_scale * jax.random.normal(k_noise, (d,), jnp.float32)
+        # 6. update.
+        x = jnp.where(ok, x - eta * v, x)
+        return (x, ok, lab, label_since, stalled, t_stall, f_stall, stall_label,
+                t_noise, f_tilde, escapes, escape_steps, key)
+
     def chain(x0, key, steps):
         zero_i = jnp.int32(0)
         zero_f = jnp.float32(0)
         state = (x0, jnp.bool_(True), zero_i, zero_i, jnp.bool_(False), zero_i, zero_f, zero_i,
                  never, zero_f, zero_i, zero_i, key)
         # The whole state is returned so that XLA keeps every part of the step.
-        return jax.lax.fori_loop(0, steps, step, state)
+        return jax.lax.fori_loop(0, steps, step_psgd if psgd else step, state)
 
     return jax.jit(jax.vmap(chain, in_axes=(0, 0, None)))
 
 
-def measure_jax(wl, params, init, budgets, repeats, seed, data_seed, prng, draw_kicks=True):
+def measure_jax(wl, params, init, budgets, repeats, seed, data_seed, prng, draw_kicks=True,
+                value_only=False):
     import jax
 
     chains, d = wl["chains"], wl["dim"]
@@ -434,7 +615,7 @@ def measure_jax(wl, params, init, budgets, repeats, seed, data_seed, prng, draw_
     k_init, k_chains = jax.random.split(root)
     x0 = jax.block_until_ready(jax_init(k_init, init, chains, d))
     keys = jax.random.split(k_chains, chains)
-    run = jax_pgd(wl, params, data_seed, draw_kicks)
+    run = jax_pgd(wl, params, data_seed, draw_kicks, value_only)
 
     def timed(steps):
         before = resource.getrusage(resource.RUSAGE_SELF)
@@ -461,7 +642,8 @@ def measure_jax(wl, params, init, budgets, repeats, seed, data_seed, prng, draw_
     rate = (b["chain_steps"] - a["chain_steps"]) / dt if dt > 0 else float("nan")
     cores = (b["cpu"] - a["cpu"]) / dt if dt > 0 else float("nan")
     return dict(rate=rate, cores=cores, runs=runs, warmup_wall=compile_wall,
-                prng=prng if draw_kicks else "none (no kick draws)")
+                prng=prng if draw_kicks else "none (no kick or perturbation draws)",
+                step="value + minibatch gradient (no stall test)" if value_only else wl["method"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -475,11 +657,16 @@ def parse_args():
     ap.add_argument("--binary", default=None,
                     help="escapade binary (default: target/release/escapade of this repository)")
     ap.add_argument("--workloads", default="toy,quartic,phase",
-                    help="comma-separated subset of: " + ",".join(WORKLOADS))
+                    help="comma-separated subset of: " + ",".join(WORKLOADS)
+                         + " (digits: PSGD with a minibatch of 32, the others PGD)")
     ap.add_argument("--engines", default="jax,gpu,cpu",
                     help="comma-separated subset of: jax, gpu (escapade's GPU path), cpu "
-                         "(escapade's CPU backend), jax-nokick (JAX without the kick's random "
-                         "draw: an upper bound, not PGD; off by default)")
+                         "(escapade's CPU backend), jax-nokick (JAX without the kick's or PSGD "
+                         "perturbation's random draw: an upper bound, not PGD; off by default), "
+                         "jax-valueonly (minibatch workloads only: JAX computing the full value "
+                         "and the minibatch gradient but not the full gradient, so without "
+                         "escapade's stall test: not the same work, an upper bound; off by "
+                         "default)")
     ap.add_argument("--steps", default=None,
                     help="step budgets S1,S2 for every workload (default per workload: "
                          + "; ".join(f"{k} {v['steps'][0]},{v['steps'][1]}" for k, v in WORKLOADS.items())
@@ -491,7 +678,8 @@ def parse_args():
     ap.add_argument("--seed", type=int, default=0, help="seed of chains on both sides")
     ap.add_argument("--data-seed", type=int, default=0, help="seed of JAX's phase-retrieval data")
     ap.add_argument("--jax-prng", default="threefry2x32",
-                    help="jax.random implementation of the kicks (threefry2x32, rbg, unsafe_rbg)")
+                    help="jax.random implementation of the kicks, perturbations and minibatch "
+                         "rows (threefry2x32, rbg, unsafe_rbg)")
     ap.add_argument("--json", metavar="FILE", default=None, help="write every measurement to FILE")
     args = ap.parse_args()
     args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
@@ -562,7 +750,8 @@ def main():
             budgets = budgets_for(args, wl)
             load_before = loadavg()
             res = dict(workload=name, title=wl["title"], chains=wl["chains"], dim=wl["dim"],
-                       m=wl["m"], init=wl["init"], budgets=budgets, load_before=load_before)
+                       m=wl["m"], init=wl["init"], method=wl["method"], batch=wl["batch"],
+                       budgets=budgets, load_before=load_before)
             params, init = None, wl["init"]
             # escapade first: its summary.json says which parameters JAX is to use.
             for engine in ("cpu", "gpu"):
@@ -580,13 +769,17 @@ def main():
                 params = DEFAULT_PARAMS[wl["objective"]]
             res["params"] = params
             res["init"] = init
-            for engine in ("jax", "jax-nokick"):
+            for engine in ("jax", "jax-nokick", "jax-valueonly"):
                 if engine not in args.engines:
+                    continue
+                if engine == "jax-valueonly" and wl["batch"] is None:
+                    print(f"  {name}: {engine} skipped (no minibatch oracle)", flush=True)
                     continue
                 print(f"  {name}: {engine} at {budgets[0]} and {budgets[1]} steps ...", flush=True)
                 res[engine] = measure_jax(wl, params, init, budgets, args.repeats, args.seed,
                                           args.data_seed, args.jax_prng,
-                                          draw_kicks=(engine == "jax"))
+                                          draw_kicks=(engine != "jax-nokick"),
+                                          value_only=(engine == "jax-valueonly"))
             res["load_after"] = loadavg()
             results.append(res)
     finally:
@@ -632,13 +825,20 @@ def main():
                 extra = f", steps/dispatch {b['steps_per_dispatch']}" if b["steps_per_dispatch"] else ""
                 print(f"    escapade {e}: wall {r[e]['runs'][0]['wall']:.2f} s / {b['wall']:.2f} s, "
                       f"diverged {b['diverged']}{extra}")
-        for e in ("jax", "jax-nokick"):
+        for e in ("jax", "jax-nokick", "jax-valueonly"):
             if e not in r:
                 continue
             j = r[e]
             print(f"    {e}: wall {j['runs'][0]['wall']:.2f} s / {j['runs'][1]['wall']:.2f} s, "
                   f"warm-up (compile) {j['warmup_wall']:.2f} s, diverged {j['runs'][1]['diverged']}, "
                   f"prng {j['prng']}")
+        vo = r.get("jax-valueonly")
+        if vo is not None and vo["rate"] == vo["rate"] and vo["rate"] > 0:
+            ratios = [f"{e} {r[e]['rate'] / vo['rate']:.2f}x" for e in ("jax", "gpu", "cpu")
+                      if e in r and r[e]["rate"] == r[e]["rate"]]
+            if ratios:
+                print(f"    over jax-valueonly (NOT the same work: no full gradient, no stall "
+                      f"test): {', '.join(ratios)}")
     print(f"  load average at the end: {' '.join(f'{v:.2f}' for v in loadavg())}; "
           f"script wall time {elapsed:.0f} s")
     if args.json:
