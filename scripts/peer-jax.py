@@ -652,8 +652,9 @@ def measure_jax(wl, params, init, budgets, repeats, seed, data_seed, prng, draw_
 
 def parse_args():
     ap = argparse.ArgumentParser(
-        description="escapade (CPU backend, GPU path) against PGD in JAX on the CPU: marginal "
-                    "chain-steps/s on the same workloads, printed as one table.")
+        description="escapade (CPU backend, GPU path) against PGD (and, on digits, PSGD) in JAX "
+                    "on the CPU: marginal chain-steps/s on the same workloads, printed as one "
+                    "table.")
     ap.add_argument("--binary", default=None,
                     help="escapade binary (default: target/release/escapade of this repository)")
     ap.add_argument("--workloads", default="toy,quartic,phase",

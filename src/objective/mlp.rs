@@ -111,7 +111,7 @@ impl Mlp {
     }
 
     /// The activation and its derivative at z.
-    fn sigma<T: Tanh>(&self, z: T) -> (T, T) {
+    fn sigma<T: Elementary>(&self, z: T) -> (T, T) {
         let one = T::one();
         match self.activation {
             Activation::Tanh => {
@@ -135,7 +135,7 @@ impl Mlp {
     }
 
     /// Row r's loss, its gradient added (times `scale`) to `g`, and its predicted class.
-    fn row<T: Tanh>(&self, x: &[T], r: usize, scale: T, g: &mut [T]) -> (T, usize) {
+    fn row<T: Elementary>(&self, x: &[T], r: usize, scale: T, g: &mut [T]) -> (T, usize) {
         let lcount = self.layers();
         let s = &self.sizes;
         // a[l] and sigma'(z_l) for l = 0..=L (a[0] the row's features, a[L] the logits z_L).
@@ -183,7 +183,7 @@ impl Mlp {
 
     /// A row's loss at logits `z` against class `y`, dloss/dz into `delta`, and the predicted
     /// class (the first largest logit).
-    fn loss_row<T: Float>(&self, z: &[T], y: usize, delta: &mut [T]) -> (T, usize) {
+    fn loss_row<T: Elementary>(&self, z: &[T], y: usize, delta: &mut [T]) -> (T, usize) {
         let mut predicted = 0;
         for k in 1..z.len() {
             if z[k] > z[predicted] {
@@ -195,7 +195,7 @@ impl Mlp {
                 let m = z[predicted];
                 let mut sum = T::zero();
                 for k in 0..z.len() {
-                    delta[k] = (z[k] - m).exp();
+                    delta[k] = (z[k] - m).exp_twin();
                     sum = sum + delta[k];
                 }
                 for d in delta.iter_mut() {
@@ -214,6 +214,39 @@ impl Mlp {
             }
         };
         (loss, predicted)
+    }
+
+    /// [`Mlp::loss_row`] over every row of the logits `z` (N x c) into `delta`, bit for bit:
+    /// the summed loss, the bit set of classes predicted and the rows predicted right. The
+    /// softmax's exponentials run as one slice ([`Elementary::exp_layer`]), which vectorizes.
+    fn loss_rows<T: Elementary>(&self, z: &[T], labels: &[u32], delta: &mut [T]) -> (T, u32, usize) {
+        let c = self.sizes[self.layers()];
+        let (mut f, mut seen, mut right) = (T::zero(), 0u32, 0);
+        if self.loss == Loss::Squared {
+            for ((z, d), &y) in z.chunks_exact(c).zip(delta.chunks_exact_mut(c)).zip(labels) {
+                let (loss, k) = self.loss_row(z, y as usize, d);
+                f = f + loss;
+                seen |= 1 << k;
+                right += usize::from(k == y as usize);
+            }
+            return (f, seen, right);
+        }
+        let mut predicted = Vec::with_capacity(labels.len());
+        for (z, d) in z.chunks_exact(c).zip(delta.chunks_exact_mut(c)) {
+            let k = (1..c).fold(0, |best, k| if z[k] > z[best] { k } else { best });
+            d.iter_mut().zip(z).for_each(|(d, &v)| *d = v - z[k]);
+            predicted.push(k);
+        }
+        T::exp_layer(delta);
+        for (((z, d), &y), &k) in z.chunks_exact(c).zip(delta.chunks_exact_mut(c)).zip(labels).zip(&predicted) {
+            let sum = d.iter().fold(T::zero(), |acc, &v| acc + v);
+            d.iter_mut().for_each(|v| *v = *v / sum);
+            d[y as usize] = d[y as usize] - T::one();
+            f = f + (z[k] + sum.ln() - z[y as usize]);
+            seen |= 1 << k;
+            right += usize::from(k == y as usize);
+        }
+        (f, seen, right)
     }
 
     /// The regulariser's value, its gradient added to `g`.
@@ -238,7 +271,7 @@ impl Mlp {
 
     /// Value, label (classes predicted on some training row) and gradient.
     #[cfg(test)]
-    pub(crate) fn eval<T: Tanh>(&self, x: &[T], g: &mut [T]) -> Eval<T> {
+    pub(crate) fn eval<T: Elementary>(&self, x: &[T], g: &mut [T]) -> Eval<T> {
         g.iter_mut().for_each(|v| *v = T::zero());
         let inv_n = to_float::<T>(1.0 / self.train.x.rows as f64);
         let (mut f, mut seen) = (T::zero(), 0u32);
@@ -255,7 +288,7 @@ impl Mlp {
     /// Z_l = A_{l-1} W_l^T + b_l, and backwards g_W_l = Delta_l^T A_{l-1} / N and Delta_{l-1} =
     /// (Delta_l W_l) o sigma'(Z_{l-1}). Sums run in the products' order: floats agree with the
     /// row loop (the WGSL twin's order) to rounding (tested), not bit for bit.
-    fn eval_products<T: Products + Tanh>(&self, x: &[T], g: &mut [T], features: &[T]) -> Eval<T> {
+    fn eval_products<T: Products + Elementary>(&self, x: &[T], g: &mut [T], features: &[T]) -> Eval<T> {
         let (f, seen, _) = self.data_term(x, g, features, &self.train.labels);
         let value = f + self.regularise(x, g);
         Eval { value, label: seen.count_ones(), in_domain: true }
@@ -264,7 +297,7 @@ impl Mlp {
     /// The data term over the rows `labels` with `features` (N x s_0, row-major) as matrix
     /// products ([`Mlp::eval_products`]): the mean loss, its gradient written to `g`, the bit set
     /// of classes predicted, and the rows predicted right.
-    fn data_term<T: Products + Tanh>(&self, x: &[T], g: &mut [T], features: &[T], labels: &[u32]) -> (T, u32, usize) {
+    fn data_term<T: Products + Elementary>(&self, x: &[T], g: &mut [T], features: &[T], labels: &[u32]) -> (T, u32, usize) {
         let (n, s, lcount) = (labels.len(), &self.sizes, self.layers());
         let inv_n = to_float::<T>(1.0 / n as f64);
         // a[l]: N x s_l activations (a[L] the logits; a[0] stays empty: layer 1 reads the
@@ -296,14 +329,8 @@ impl Mlp {
             ds.push(der);
         }
         let c = s[lcount];
-        let (mut f, mut seen, mut right) = (T::zero(), 0u32, 0);
         let mut delta = vec![T::zero(); n * c];
-        for ((z, d), &y) in a[lcount].chunks_exact(c).zip(delta.chunks_exact_mut(c)).zip(labels) {
-            let (loss, k) = self.loss_row(z, y as usize, d);
-            f = f + loss;
-            seen |= 1 << k;
-            right += usize::from(k == y as usize);
-        }
+        let (f, seen, right) = self.loss_rows(&a[lcount], labels, &mut delta);
         delta.iter_mut().for_each(|v| *v = *v * inv_n);
         for l in (1..=lcount).rev() {
             let (w, (si, so)) = (self.offset(l), (s[l - 1], s[l]));
@@ -481,7 +508,7 @@ impl FiniteSum for Mlp {
 
 impl Mlp {
     /// [`FiniteSum::batch_grad_f32`] over `features` (the training rows in T).
-    fn batch_grad<T: Products + Tanh>(&self, x: &[T], terms: &[u32], out: &mut [T], features: &[T]) {
+    fn batch_grad<T: Products + Elementary>(&self, x: &[T], terms: &[u32], out: &mut [T], features: &[T]) {
         let cols = self.sizes[0];
         let rows: Vec<T> = terms.iter().flat_map(|&k| &features[k as usize * cols..(k as usize + 1) * cols]).copied().collect();
         let labels: Vec<u32> = terms.iter().map(|&k| self.train.labels[k as usize]).collect();
@@ -492,8 +519,8 @@ impl Mlp {
 
 mod curvature;
 mod lanes;
-mod tanh;
-use tanh::Tanh;
+mod elementary;
+use elementary::Elementary;
 
 #[cfg(test)]
 mod tests;

@@ -83,6 +83,32 @@ fn a_batch_of_rows_is_the_mean_of_its_terms() {
     }
 }
 
+/// The loss over all rows at once (the softmax's exponentials as one slice) is the row loss
+/// row by row, bit for bit, for both losses, in f32 and f64.
+#[test]
+fn the_loss_over_all_rows_is_the_row_loss() {
+    for loss in [Loss::CrossEntropy, Loss::Squared] {
+        let mlp = Mlp::new(vec![13, 4, 3], Activation::Tanh, loss, 0.0, 0.0, wine()).unwrap();
+        let labels = &mlp.train.labels;
+        let z = point(3 * labels.len(), 4.0, 9);
+        rows_bit_for_bit(&mlp, &z, labels);
+        rows_bit_for_bit(&mlp, &z.iter().map(|&v| v as f32).collect::<Vec<_>>(), labels);
+    }
+}
+
+fn rows_bit_for_bit<T: Elementary + std::fmt::Debug>(mlp: &Mlp, z: &[T], labels: &[u32]) {
+    let mut all = vec![T::zero(); z.len()];
+    let (f, seen, right) = mlp.loss_rows(z, labels, &mut all);
+    let (mut f1, mut seen1, mut right1) = (T::zero(), 0u32, 0);
+    let mut one = vec![T::zero(); z.len()];
+    for ((z, d), &y) in z.chunks_exact(3).zip(one.chunks_exact_mut(3)).zip(labels) {
+        let (loss, k) = mlp.loss_row(z, y as usize, d);
+        (f1, seen1, right1) = (f1 + loss, seen1 | 1 << k, right1 + usize::from(k == y as usize));
+    }
+    assert_eq!((f, seen, right), (f1, seen1, right1));
+    assert!(all.iter().zip(&one).all(|(a, b)| a == b));
+}
+
 /// At the origin every logit is equal: every row predicts class 0 (label 1), the loss is ln 3,
 /// and the output biases' gradient is the classes' shares minus a third. Trained a little by GD,
 /// the network predicts every class (label 3) and its value fell.
