@@ -79,7 +79,7 @@ fn exp_layer_f32(z: &mut [f32]) {
 /// The f32 exp (module documentation).
 #[inline(always)]
 fn exp_f32(x: f32) -> f32 {
-    let x = x.max(-87.0).min(88.0);
+    let x = x.clamp(-87.0, 88.0);
     // Round to nearest by adding and subtracting 1.5 * 2^23 (|x / ln 2| < 2^22): `round` is a
     // library call on x86-64 without SSE4.1, and would stop the loop's vectorization. The same
     // sum's low bits are k as an integer, read without a float-to-int conversion (Rust's
