@@ -10,7 +10,6 @@
 //! generated in `lanes`).
 
 use super::dataset::Dataset;
-use super::products::Products;
 use super::{Classifier, DeviceForm, Eval, FiniteSum, Objective, Scores, capabilities, to_float, wgsl_real};
 use crate::Error;
 use crate::method::PgdParams;
@@ -233,7 +232,13 @@ impl Mlp {
         }
         let mut predicted = Vec::with_capacity(labels.len());
         for (z, d) in z.chunks_exact(c).zip(delta.chunks_exact_mut(c)) {
-            let k = (1..c).fold(0, |best, k| if z[k] > z[best] { k } else { best });
+            // The first largest logit, as loss_row takes it (the running maximum in a register).
+            let (mut k, mut top) = (0, z[0]);
+            for (i, &v) in z.iter().enumerate().skip(1) {
+                if v > top {
+                    (k, top) = (i, v);
+                }
+            }
             d.iter_mut().zip(z).for_each(|(d, &v)| *d = v - z[k]);
             predicted.push(k);
         }
@@ -286,9 +291,11 @@ impl Mlp {
 
     /// [`Mlp::eval`] over all rows at once as matrix products (the CPU twins' path): per layer
     /// Z_l = A_{l-1} W_l^T + b_l, and backwards g_W_l = Delta_l^T A_{l-1} / N and Delta_{l-1} =
-    /// (Delta_l W_l) o sigma'(Z_{l-1}). Sums run in the products' order: floats agree with the
+    /// (Delta_l W_l) o sigma'(Z_{l-1}), each a sum of outer products in register tiles
+    /// ([`tiles`]: no packing of the training rows at every call, as a general product would).
+    /// Sums run in the products' order: floats agree with the
     /// row loop (the WGSL twin's order) to rounding (tested), not bit for bit.
-    fn eval_products<T: Products + Elementary>(&self, x: &[T], g: &mut [T], features: &[T]) -> Eval<T> {
+    fn eval_products<T: Tiled + Elementary>(&self, x: &[T], g: &mut [T], features: &[T]) -> Eval<T> {
         let (f, seen, _) = self.data_term(x, g, features, &self.train.labels);
         let value = f + self.regularise(x, g);
         Eval { value, label: seen.count_ones(), in_domain: true }
@@ -297,20 +304,27 @@ impl Mlp {
     /// The data term over the rows `labels` with `features` (N x s_0, row-major) as matrix
     /// products ([`Mlp::eval_products`]): the mean loss, its gradient written to `g`, the bit set
     /// of classes predicted, and the rows predicted right.
-    fn data_term<T: Products + Elementary>(&self, x: &[T], g: &mut [T], features: &[T], labels: &[u32]) -> (T, u32, usize) {
+    fn data_term<T: Tiled + Elementary>(&self, x: &[T], g: &mut [T], features: &[T], labels: &[u32]) -> (T, u32, usize) {
         let (n, s, lcount) = (labels.len(), &self.sizes, self.layers());
         let inv_n = to_float::<T>(1.0 / n as f64);
         // a[l]: N x s_l activations (a[L] the logits; a[0] stays empty: layer 1 reads the
         // features in place, `input(l)`); ds[l]: sigma'(z_l).
         let mut a: Vec<Vec<T>> = vec![Vec::new()];
         let mut ds: Vec<Vec<T>> = vec![Vec::new()];
-        let input = |a: &[Vec<T>], l: usize| -> *const T { if l == 1 { features.as_ptr() } else { a[l - 1].as_ptr() } };
+        fn input<'a, T>(features: &'a [T], a: &'a [Vec<T>], l: usize) -> &'a [T] {
+            if l == 1 { features } else { &a[l - 1] }
+        }
+        let mut wt = Vec::new();
         for l in 1..=lcount {
             let (w, b, (si, so)) = (self.offset(l), self.offset(l) + s[l] * s[l - 1], (s[l - 1], s[l]));
+            // Z = A W^T: the sum over the inputs j of A's column j times W^T's row j.
+            wt.resize(si * so, T::zero());
+            for (i, row) in x[w..w + so * si].chunks_exact(si).enumerate() {
+                row.iter().enumerate().for_each(|(j, &v)| wt[j * so + i] = v);
+            }
             let mut z = vec![T::zero(); n * so];
-            // SAFETY: the layer's input (the features or a[l-1]) is N x si (strides si, 1); W_l^T is si x so (1, si) inside x; z is
-            // N x so (so, 1), its own allocation.
-            unsafe { T::product(n, si, so, T::one(), (input(&a, l), si as isize, 1), (x[w..].as_ptr(), 1, si as isize), (z.as_mut_ptr(), so as isize, 1)) };
+            let rows = Strided { at: input(features, &a, l), q_stride: si, j_stride: 1 };
+            outer_sum(n, so, si, rows, &wt, so, &mut z);
             let mut der = Vec::new();
             for row in z.chunks_exact_mut(so) {
                 row.iter_mut().zip(&x[b..b + so]).for_each(|(v, &bias)| *v = *v + bias);
@@ -335,16 +349,19 @@ impl Mlp {
         for l in (1..=lcount).rev() {
             let (w, (si, so)) = (self.offset(l), (s[l - 1], s[l]));
             let (gw, rest) = g[w..].split_at_mut(so * si);
-            // SAFETY: Delta^T is so x N (1, so); the layer's input N x si (si, 1); g_W so x si (si, 1), in g
-            // apart from delta and a.
-            unsafe { T::product(so, n, si, T::one(), (delta.as_ptr(), 1, so as isize), (input(&a, l), si as isize, 1), (gw.as_mut_ptr(), si as isize, 1)) };
-            for (k, gb) in rest[..so].iter_mut().enumerate() {
-                *gb = delta.iter().skip(k).step_by(so).fold(T::zero(), |acc, &v| acc + v);
+            // g_W = Delta^T A: the sum over the rows r of Delta's row r times A's row r.
+            outer_sum(so, si, n, Strided { at: &delta, q_stride: 1, j_stride: so }, input(features, &a, l), si, gw);
+            // The bias gradient: Delta's rows summed in order (per element the same sum as a
+            // column walk, as a vector add per row).
+            let gb = &mut rest[..so];
+            gb.iter_mut().for_each(|v| *v = T::zero());
+            for row in delta.chunks_exact(so) {
+                gb.iter_mut().zip(row).for_each(|(v, &d)| *v = *v + d);
             }
             if l > 1 {
+                // Delta W: the sum over the outputs i of Delta's column i times W's row i.
                 let mut back = vec![T::zero(); n * si];
-                // SAFETY: Delta is N x so (so, 1); W_l so x si (si, 1) inside x; back N x si.
-                unsafe { T::product(n, so, si, T::one(), (delta.as_ptr(), so as isize, 1), (x[w..].as_ptr(), si as isize, 1), (back.as_mut_ptr(), si as isize, 1)) };
+                outer_sum(n, si, so, Strided { at: &delta, q_stride: so, j_stride: 1 }, &x[w..w + so * si], si, &mut back);
                 back.iter_mut().zip(&ds[l - 1]).for_each(|(v, &d)| *v = *v * d);
                 delta = back;
             }
@@ -508,7 +525,7 @@ impl FiniteSum for Mlp {
 
 impl Mlp {
     /// [`FiniteSum::batch_grad_f32`] over `features` (the training rows in T).
-    fn batch_grad<T: Products + Elementary>(&self, x: &[T], terms: &[u32], out: &mut [T], features: &[T]) {
+    fn batch_grad<T: Tiled + Elementary>(&self, x: &[T], terms: &[u32], out: &mut [T], features: &[T]) {
         let cols = self.sizes[0];
         let rows: Vec<T> = terms.iter().flat_map(|&k| &features[k as usize * cols..(k as usize + 1) * cols]).copied().collect();
         let labels: Vec<u32> = terms.iter().map(|&k| self.train.labels[k as usize]).collect();
@@ -520,7 +537,9 @@ impl Mlp {
 mod curvature;
 mod lanes;
 mod elementary;
+mod tiles;
 use elementary::Elementary;
+use tiles::{Strided, Tiled, outer_sum};
 
 #[cfg(test)]
 mod tests;
