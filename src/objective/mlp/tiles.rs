@@ -4,7 +4,7 @@
 //! at every call, and one factor here is the training rows (1797 x 64 on Digits), the same at
 //! every step of every chain. At the network's shapes (a few thousand rows, layers of 3 to 64)
 //! the packing was a fifth of a Digits step (`perf record`, BENCHMARKS.md) and the products'
-//! kernel another third. A 4 x 16 tile that reads both factors in place needs no packing.
+//! kernel another third. An 8 x 16 tile that reads both factors in place needs no packing.
 //!
 //! Every element of C is the sum over j of a_j[q] w_j[c], accumulated in the order of j from 0
 //! by fused multiply-adds (`mul_add`: correctly rounded, so the same bits on every machine,
