@@ -38,7 +38,7 @@ from ._escapade import EscapadeError
 
 __version__: str = _escapade.__version__
 
-__all__ = ["EscapadeError", "Experiment", "Run", "Table", "load", "option_names", "run", "sweep", "__version__"]
+__all__ = ["EscapadeError", "Experiment", "Run", "Table", "load", "objectives", "option_names", "run", "sweep", "__version__"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 Progress = Union[bool, Callable[[Dict[str, Any]], Any], None]
@@ -58,6 +58,15 @@ def option_names() -> List[str]:
     """The option names :func:`run` and :class:`Experiment` accept (``escapade run``'s flags,
     in snake_case)."""
     return [k.replace("-", "_") for k in _escapade.flag_names()]
+
+
+def objectives() -> List[Dict[str, Any]]:
+    """The built-in objectives, as ``escapade list`` prints them (the library's catalogue): one
+    dict each with ``name`` (the ``objective`` option's value), ``doc`` (f and its label),
+    ``dim`` (how the dimension follows from ``dim``), ``options`` (the options it reads besides
+    ``dim``, ``data`` and ``data_seed``), ``data`` (the arrays ``data=`` takes, in order) and
+    ``usage`` (ranges and defaults). ``custom`` (``wgsl=``) is not among them."""
+    return _escapade.objectives()
 
 
 def _is_path(v: Any) -> bool:

@@ -67,3 +67,5 @@ def load(dir: Union[str, PathLike[str]]) -> _Run:
 
 def flag_names() -> List[str]:
     """The long names of `escapade run`'s flags (kebab-case)."""
+def objectives() -> List[Dict[str, Any]]:
+    """The built-in objectives, one dict per catalogue row: name, doc, dim, options, data, usage."""

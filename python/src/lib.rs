@@ -9,6 +9,7 @@ mod run;
 
 use convert::{EscapadeError, panic_to_py, table, table_to_dict, to_py};
 use escapade::advanced::Progress;
+use escapade::objective::catalogue::CATALOGUE;
 use escapade::objective::data::Matrix;
 use escapade::options::{Engines, Plan, RunOptions, SWITCHES, read_table, table_to_flags};
 use escapade::{Error, ObjectiveSpec, Report};
@@ -45,8 +46,8 @@ impl Options {
     }
 }
 
-/// The data arrays for `objective`: a dict by name (phase-retrieval A and y; matrix-factorization
-/// M; linear-network Y) or a sequence in that order.
+/// The data arrays for `objective`: a dict by name (its catalogue row's data names: phase-retrieval
+/// A and y, matrix-factorization M, linear-network Y, mlp X and y) or a sequence in that order.
 fn arrays(objective: &str, data: &Bound<'_, PyAny>) -> PyResult<Vec<Matrix>> {
     let names = ObjectiveSpec::data_names(objective);
     if let Ok(d) = data.cast::<PyDict>() {
@@ -214,6 +215,26 @@ fn flag_names() -> Vec<String> {
     RunOptions::flag_names()
 }
 
+/// The built-in objectives, one dict per catalogue row (what `escapade list` prints): name, doc,
+/// the dimension rule, the options it reads (snake_case), the data arrays it takes and the
+/// usage line with ranges and defaults.
+#[pyfunction]
+fn objectives(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
+    CATALOGUE
+        .iter()
+        .map(|e| {
+            let d = PyDict::new(py);
+            d.set_item("name", e.name)?;
+            d.set_item("doc", e.doc)?;
+            d.set_item("dim", e.dim.describe())?;
+            d.set_item("options", e.flags.iter().map(|f| f.name.replace('-', "_")).collect::<Vec<_>>())?;
+            d.set_item("data", e.data.to_vec())?;
+            d.set_item("usage", e.usage_line())?;
+            Ok(d)
+        })
+        .collect()
+}
+
 /// escapade's native module.
 #[pymodule]
 fn _escapade(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -225,5 +246,6 @@ fn _escapade(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_experiment, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(flag_names, m)?)?;
+    m.add_function(wrap_pyfunction!(objectives, m)?)?;
     Ok(())
 }

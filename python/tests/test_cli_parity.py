@@ -66,3 +66,15 @@ def test_gpu_and_auto_run(tmp_path):
     run = escapade.run(**KWARGS, backend="auto")
     assert run.summary["backend"] != "cpu" or run.summary["check_notes"]
     assert len(run.chains) == 512
+
+
+def test_objectives_are_the_ones_escapade_list_prints(cli):
+    listed = run_cli(cli, "list").stdout
+    objectives = escapade.objectives()
+    assert [o["name"] for o in objectives][:2] == ["toy-saddle", "quartic"]
+    for o in objectives:
+        assert f"  {o['name']:<22} {o['doc']}\n" in listed, o["name"]
+        assert o["usage"] in listed, o["name"]
+        assert all(opt in escapade.option_names() for opt in o["options"]), o["name"]
+    mlp = next(o for o in objectives if o["name"] == "mlp")
+    assert mlp["data"] == ["X", "y"] and "layers" in mlp["options"]

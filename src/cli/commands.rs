@@ -8,7 +8,8 @@ use escapade::report::files::SavedRun;
 use escapade::report::{plots, render_plots};
 use escapade::outcome::Final;
 use escapade::stats::SurvivalSummary;
-use escapade::{Devices, Error, Objective, ObjectiveSpec, Report};
+use escapade::objective::catalogue;
+use escapade::{Devices, Error, Objective, Report};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -73,23 +74,16 @@ fn survival_line(s: &SurvivalSummary) -> String {
 }
 
 /// The 2-D objective a saved run used, when it can be rebuilt from its summary (for trajectory
-/// plots).
+/// plots): an objective without data, whose `params` name its flags' values (one with data is
+/// not rebuilt: its data is not in the summary).
 fn objective_from_summary(summary: &serde_json::Value) -> Option<Arc<dyn Objective>> {
     let o = &summary["objective"];
     let dim = o["dim"].as_u64()? as usize;
-    if dim != 2 {
+    let entry = catalogue::entry(o["name"].as_str()?).ok()?;
+    if dim != 2 || !entry.data.is_empty() {
         return None;
     }
-    let p = &o["params"];
-    let spec = match o["name"].as_str()? {
-        "toy-saddle" => ObjectiveSpec::ToySaddle,
-        "degenerate-quartic" => ObjectiveSpec::DegenerateQuartic,
-        "rosenbrock" => ObjectiveSpec::Rosenbrock { dim },
-        "quartic" => ObjectiveSpec::Quartic { eigenvalues: serde_json::from_value(p["eigenvalues"].clone()).ok()? },
-        "octopus" => ObjectiveSpec::Octopus { dim, tau: p["tau"].as_f64()?, gamma: p["gamma"].as_f64()?, l: p["L"].as_f64()? },
-        _ => return None,
-    };
-    spec.build().ok()
+    entry.spec(&entry.given_from_params(dim, &o["params"])).ok()?.build().ok()
 }
 
 /// `escapade report DIR`.

@@ -1,19 +1,10 @@
 //! `escapade list`: the objectives, the shipped data sets and the methods with their parameters,
 //! defaults and ranges.
 
-/// (name, description, parameters with defaults and ranges)
-const OBJECTIVES: &[(&str, &str, &str)] = &[
-    ("toy-saddle", "x^2/2 + y^4/4 - y^2/2; strict saddle at 0, minima (0, +-1)", "d = 2"),
-    ("quartic", "1/2 sum l_i x_i^2 + 1/4 sum x_i^4", "--dim >= 1 (5); --eigenvalues finite list (-1, 1, ..., 1)"),
-    ("octopus", "Du et al. 2017: d saddles in a chain, labels = saddle index", "--dim >= 1 (5); --tau > 0 (e); --gamma > 0 (1); --L > 0 (1)"),
-    ("phase-retrieval", "1/(4m) sum ((a_i.x)^2 - y_i)^2; finite sum", "--dim >= 1 (5); --m >= 1 (10 dim); --data-seed (0) or --data A.npy|csv,y.npy|csv"),
-    ("matrix-factorization", "1/2 ||U U^T - M||_F^2, U n x r", "--dim n >= 1 (5); --rank in [1, n] (2); --spectrum n values (1 x r, 0 below) or --data M"),
-    ("linear-network", "1/2 ||W_L ... W_1 - Y||^2 + kappa/4 sum ||W_l||^4 (depth 2: W H); depth >= 3: label = singular values of Y learned", "--dim n (5); --rank >= 1 (2), every hidden width; --p >= 1 (n); --depth >= 2 (2); --kappa >= 0 (0.1); or --data Y"),
-    ("mlp", "smooth MLP on a data set: (1/N) sum loss(net(X_r), y_r) + wd/2 ||W||^2 + kappa/4 sum ||W_l||^4; finite sum; label = classes predicted", "--dataset wine|digits (wine) or --data X,y; --layers N0,...,classes (inputs,8,classes); --activation tanh|softplus|gelu (tanh); --loss cross-entropy|squared; --weight-decay >= 0 (0); --kappa >= 0 (0); --holdout FRACTION (0) from --data-seed; --raw-features"),
-    ("degenerate-quartic", "1/4 (x^2 - y^2)^2; non-strict saddles, not self-bounding", "d = 2"),
-    ("rosenbrock", "sum 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2", "--dim >= 2 (5)"),
-    ("custom", "your WGSL fn objective(x, g) -> Eval (GPU path only)", "--wgsl FILE; --dim >= 1; --f-min (unknown)"),
-];
+use escapade::objective::catalogue::{CATALOGUE, CUSTOM};
+
+/// `custom`'s flags: it is outside the catalogue, its WGSL being the user's.
+const CUSTOM_USAGE: &str = "--wgsl FILE; --dim >= 1; --f-min (unknown)";
 
 const METHODS: &[(&str, &str)] = &[
     ("gd", "x <- x - eta grad f"),
@@ -48,8 +39,9 @@ const PARAMETERS: &[(&str, &str)] = &[
 /// The text `escapade list` prints.
 pub fn text() -> String {
     let mut s = String::from("OBJECTIVES\n");
-    for (name, what, params) in OBJECTIVES {
-        s += &format!("  {name:<22} {what}\n  {:<22}   {params}\n", "");
+    let rows = CATALOGUE.iter().map(|e| (e.name, e.doc, e.usage_line()));
+    for (name, what, usage) in rows.chain([(CUSTOM.0, CUSTOM.1, CUSTOM_USAGE.to_string())]) {
+        s += &format!("  {name:<22} {what}\n  {:<22}   {usage}\n", "");
     }
     s += "\nDATA SETS (shipped in data/; sources and licences in data/NOTICE)\n";
     for d in escapade::objective::dataset::SHIPPED {

@@ -3,6 +3,7 @@
 //! impl) and `foo.wgsl` (the WGSL twin, pulled in with `include_str!`). How to add one:
 //! `docs/adding-an-objective.md`.
 
+pub mod catalogue;
 pub(crate) mod custom;
 pub mod data;
 pub mod dataset;
@@ -16,6 +17,7 @@ mod phase_retrieval;
 mod products;
 mod quartic;
 mod rosenbrock;
+mod spec;
 mod toy_saddle;
 
 pub use custom::WgslObjective;
@@ -29,6 +31,7 @@ pub use octopus::Octopus;
 pub use phase_retrieval::{PRODUCTS_FROM_D as PHASE_RETRIEVAL_PRODUCTS_FROM_D, PhaseRetrieval};
 pub use quartic::Quartic;
 pub use rosenbrock::Rosenbrock;
+pub use spec::ObjectiveSpec;
 pub use toy_saddle::ToySaddle;
 
 use crate::method::{PgdParams, Rho};
@@ -379,242 +382,6 @@ pub(crate) fn to_float<T: Float>(v: f64) -> T {
 /// Rust twins' `to_float::<T>(v)` does.
 pub(crate) fn wgsl_real(v: f64) -> String {
     if v.is_finite() { format!("{v:?}") } else { "0.0".into() }
-}
-
-/// The linear network's default depth, for serde.
-fn two() -> usize {
-    2
-}
-
-/// Whether a depth is the default (not written), for serde.
-fn is_two(depth: &usize) -> bool {
-    *depth == 2
-}
-
-/// The objectives the command line knows, as data.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "name", rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum ObjectiveSpec {
-    /// f(x, y) = x^2/2 + y^4/4 - y^2/2 (d = 2).
-    ToySaddle,
-    /// f(x) = 1/2 sum l_i x_i^2 + 1/4 sum x_i^4.
-    Quartic {
-        /// Eigenvalues l_i of the Hessian at 0; their count is the dimension.
-        eigenvalues: Vec<f64>,
-    },
-    /// The octopus of Du et al. 2017.
-    Octopus {
-        /// Dimension (number of saddles).
-        dim: usize,
-        /// Region size tau (> 0).
-        tau: f64,
-        /// Negative curvature gamma at each saddle (> 0).
-        gamma: f64,
-        /// Positive curvature L (> 0).
-        l: f64,
-    },
-    /// Phase retrieval with m Gaussian measurements.
-    PhaseRetrieval {
-        /// Dimension d.
-        dim: usize,
-        /// Measurements m.
-        m: usize,
-        /// Seed, or files [A (m x d), y (m)].
-        data: DataSource,
-    },
-    /// Symmetric matrix factorization 1/2 ||U U^T - M||_F^2.
-    MatrixFactorization {
-        /// M is n x n.
-        n: usize,
-        /// U is n x rank.
-        rank: usize,
-        /// Eigenvalues of a generated M (default: 1 for the top rank, 0 below).
-        spectrum: Option<Vec<f64>>,
-        /// Seed, or one file: M.
-        data: DataSource,
-    },
-    /// Linear network 1/2 ||A_1 ... A_L - Y||^2 + kappa/4 sum ||A_l||^4 (depth 2: W H).
-    LinearNetwork {
-        /// Rows of Y.
-        n: usize,
-        /// Inner width r (every hidden width).
-        rank: usize,
-        /// Columns of Y.
-        p: usize,
-        /// Regularization kappa (0: not self-bounding).
-        kappa: f64,
-        /// Weight matrices L >= 2 (absent in files from before depths: 2, and not written when 2,
-        /// so that those files and fingerprints stay as they were).
-        #[serde(default = "two", skip_serializing_if = "is_two")]
-        depth: usize,
-        /// Seed, or one file: Y.
-        data: DataSource,
-    },
-    /// A smooth multilayer perceptron on a classification data set (d from the layer sizes).
-    Mlp {
-        /// The shipped data set (`wine`, `digits`) when `data` names no files or arrays.
-        dataset: String,
-        /// Layer sizes, inputs first and classes last (empty: inputs, 8, classes).
-        layers: Vec<usize>,
-        /// Hidden activation.
-        activation: Activation,
-        /// Loss.
-        loss: Loss,
-        /// L2 weight decay wd/2 sum ||W_l||^2 (>= 0).
-        weight_decay: f64,
-        /// The self-bounding regulariser kappa/4 sum ||W_l||^4 (>= 0).
-        kappa: f64,
-        /// Fraction of the rows held out (0: none).
-        holdout: f64,
-        /// Standardise the features by the training rows.
-        standardise: bool,
-        /// Seed of the holdout split.
-        split_seed: u64,
-        /// The shipped set (a seed, ignored), or files or arrays [X, y].
-        data: DataSource,
-    },
-    /// 1/4 (x^2 - y^2)^2 (d = 2).
-    DegenerateQuartic,
-    /// Rosenbrock (d >= 2).
-    Rosenbrock {
-        /// Dimension.
-        dim: usize,
-    },
-}
-
-impl ObjectiveSpec {
-    /// Names accepted by [`ObjectiveSpec::from_name`].
-    pub const NAMES: [&'static str; 9] = [
-        "toy-saddle",
-        "quartic",
-        "octopus",
-        "phase-retrieval",
-        "matrix-factorization",
-        "linear-network",
-        "mlp",
-        "degenerate-quartic",
-        "rosenbrock",
-    ];
-
-    /// The objective `name` in dimension `dim` with default parameters (matrix-factorization and
-    /// linear-network: n = dim, rank 2 (at most dim), p = dim; phase retrieval: m = 10 dim).
-    pub fn from_name(name: &str, dim: usize) -> Result<Self, crate::Error> {
-        if dim == 0 {
-            return Err(crate::Error::invalid("dim", "an integer >= 1", dim));
-        }
-        let seed = DataSource::Seed(0);
-        match name {
-            "toy-saddle" | "degenerate-quartic" if dim != 2 => Err(crate::Error::invalid("dim", format!("2 for {name}"), dim)),
-            "toy-saddle" => Ok(ObjectiveSpec::ToySaddle),
-            "degenerate-quartic" => Ok(ObjectiveSpec::DegenerateQuartic),
-            "quartic" => {
-                data::fits_host(Some(dim), "--dim")?;
-                Ok(ObjectiveSpec::Quartic { eigenvalues: Quartic::default_eigenvalues(dim) })
-            }
-            "octopus" => Ok(ObjectiveSpec::Octopus { dim, tau: std::f64::consts::E, gamma: 1.0, l: 1.0 }),
-            "phase-retrieval" => Ok(ObjectiveSpec::PhaseRetrieval { dim, m: 10 * dim, data: seed }),
-            "matrix-factorization" => Ok(ObjectiveSpec::MatrixFactorization { n: dim, rank: dim.min(2), spectrum: None, data: seed }),
-            "linear-network" => Ok(ObjectiveSpec::LinearNetwork { n: dim, rank: dim.min(2), p: dim, kappa: 0.1, depth: 2, data: seed }),
-            "rosenbrock" => Ok(ObjectiveSpec::Rosenbrock { dim }),
-            // The network's d follows from its layers; `dim` is not used.
-            "mlp" => Ok(ObjectiveSpec::Mlp {
-                dataset: "wine".into(),
-                layers: Vec::new(),
-                activation: Activation::Tanh,
-                loss: Loss::CrossEntropy,
-                weight_decay: 0.0,
-                kappa: 0.0,
-                holdout: 0.0,
-                standardise: true,
-                split_seed: 0,
-                data: seed,
-            }),
-            other => Err(crate::Error::invalid("objective", format!("one of {}", Self::NAMES.join(", ")), other)),
-        }
-    }
-
-    /// The names of the data an objective takes from files or arrays, in order (phase-retrieval:
-    /// A, y; matrix-factorization: M; linear-network: Y; others: none).
-    pub fn data_names(name: &str) -> &'static [&'static str] {
-        match name {
-            "phase-retrieval" => &["A", "y"],
-            "matrix-factorization" => &["M"],
-            "linear-network" => &["Y"],
-            "mlp" => &["X", "y"],
-            _ => &[],
-        }
-    }
-
-    /// Builds the objective, checking its parameters and loading its data.
-    pub fn build(&self) -> Result<std::sync::Arc<dyn Objective>, crate::Error> {
-        use std::sync::Arc;
-        let files = |src: &DataSource, names: &[&str]| -> Result<Option<Vec<data::Matrix>>, crate::Error> {
-            match src {
-                DataSource::Seed(_) => Ok(None),
-                DataSource::Files(paths) if paths.len() == names.len() => {
-                    paths.iter().zip(names).map(|(p, n)| data::load_matrix(p, n)).collect::<Result<Vec<_>, _>>().map(Some)
-                }
-                DataSource::Arrays(arrays) if arrays.len() == names.len() => {
-                    arrays.iter().zip(names).map(|(m, n)| m.clone().checked(n)).collect::<Result<Vec<_>, _>>().map(Some)
-                }
-                DataSource::Arrays(arrays) => Err(crate::Error::invalid(
-                    "data",
-                    format!("{} array(s): {}", names.len(), names.join(", ")),
-                    arrays.len(),
-                )),
-                DataSource::Files(paths) => Err(crate::Error::invalid(
-                    "data files",
-                    format!("{} file(s): {}", names.len(), names.join(", ")),
-                    paths.len(),
-                )),
-            }
-        };
-        let seed = |src: &DataSource| if let DataSource::Seed(s) = src { *s } else { 0 };
-        Ok(match self {
-            ObjectiveSpec::ToySaddle => Arc::new(ToySaddle),
-            ObjectiveSpec::Quartic { eigenvalues } => Arc::new(Quartic::new(eigenvalues.clone())?),
-            ObjectiveSpec::Octopus { dim, tau, gamma, l } => Arc::new(Octopus::new(*dim, *tau, *gamma, *l)?),
-            ObjectiveSpec::PhaseRetrieval { dim, m, data } => match files(data, Self::data_names("phase-retrieval"))? {
-                Some(mut f) => {
-                    let y = f.pop().unwrap_or_else(|| unreachable!());
-                    let a = f.pop().unwrap_or_else(|| unreachable!());
-                    Arc::new(PhaseRetrieval::from_data(a, y)?)
-                }
-                None => Arc::new(PhaseRetrieval::generate(*dim, *m, seed(data))?),
-            },
-            ObjectiveSpec::MatrixFactorization { n, rank, spectrum, data } => match files(data, Self::data_names("matrix-factorization"))? {
-                Some(mut f) => Arc::new(MatrixFactorization::from_matrix(f.remove(0), *rank)?),
-                None => Arc::new(MatrixFactorization::generate(*n, *rank, spectrum.clone(), seed(data))?),
-            },
-            ObjectiveSpec::LinearNetwork { n, rank, p, kappa, depth, data } => Arc::new(
-                match files(data, Self::data_names("linear-network"))? {
-                    Some(mut f) => LinearNetwork::from_target(f.remove(0), *rank, *kappa)?,
-                    None => LinearNetwork::generate(*n, *rank, *p, *kappa, seed(data))?,
-                }
-                .with_depth(*depth)?,
-            ),
-            ObjectiveSpec::Mlp { dataset, layers, activation, loss, weight_decay, kappa, holdout, standardise, split_seed, data } => {
-                let set = match files(data, Self::data_names("mlp"))? {
-                    Some(mut f) => {
-                        let y = f.pop().unwrap_or_else(|| unreachable!());
-                        let x = f.pop().unwrap_or_else(|| unreachable!());
-                        let name = match data {
-                            DataSource::Files(p) => p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(","),
-                            _ => "arrays".into(),
-                        };
-                        dataset::Dataset::from_arrays(&name, x, y)?
-                    }
-                    None => dataset::Dataset::shipped(dataset)?,
-                };
-                let split = set.split(&dataset::SplitSpec { holdout: *holdout, seed: *split_seed, standardise: *standardise })?;
-                let sizes = if layers.is_empty() { vec![split.train.x.cols, 8, split.train.classes as usize] } else { layers.clone() };
-                Arc::new(Mlp::new(sizes, *activation, *loss, *weight_decay, *kappa, split.train)?.with_holdout(split.holdout)?)
-            }
-            ObjectiveSpec::DegenerateQuartic => Arc::new(DegenerateQuartic),
-            ObjectiveSpec::Rosenbrock { dim } => Arc::new(Rosenbrock::new(*dim)?),
-        })
-    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 //! the same way).
 
 use crate::experiment::defaults;
+use super::flags::ObjectiveFlags;
+use crate::objective::catalogue::{CATALOGUE, CUSTOM, DEFAULT_DIM, Dim};
 use crate::objective::data::Matrix;
-use crate::{BackendChoice, MethodKind, ObjectiveSpec, Precision};
-use clap::builder::PossibleValuesParser;
+use crate::{BackendChoice, MethodKind, Precision};
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 
@@ -16,9 +18,29 @@ const THEORY: &str = "Method parameters from the theory (Jin et al. 2017)";
 const ENSEMBLE: &str = "Ensemble";
 const OUTPUT: &str = "Output and checks";
 
-/// `--objective`: the library's objectives, plus `custom` (with `--wgsl`).
+/// `--objective`: the catalogue's objectives with their one-line docs (`--help` lists them),
+/// plus `custom` (with `--wgsl`).
 fn objective_names() -> PossibleValuesParser {
-    PossibleValuesParser::new(ObjectiveSpec::NAMES.into_iter().chain(["custom"]))
+    let custom = PossibleValue::new(CUSTOM.0).help(CUSTOM.1);
+    PossibleValuesParser::new(CATALOGUE.iter().map(|e| PossibleValue::new(e.name).help(e.doc)).chain([custom]))
+}
+
+/// `--dim`'s help: the rules that are not a plain `--dim >= 1`, from the catalogue.
+fn dim_help() -> String {
+    let rule = |d: Dim| match d {
+        Dim::Fixed(n) => n.to_string(),
+        Dim::AtLeast(min) => format!(">= {min}"),
+        Dim::Size(what) => what.to_string(),
+        Dim::From(flag) => format!("none, --{flag} sets d"),
+    };
+    let special: Vec<String> = CATALOGUE.iter().filter(|e| e.dim != Dim::AtLeast(1)).map(|e| format!("{}: {}", e.name, rule(e.dim))).collect();
+    format!("Dimension d (default {DEFAULT_DIM}; {})", special.join("; "))
+}
+
+/// `--data`'s help: each objective's data, in order, from the catalogue.
+fn data_help() -> String {
+    let takes: Vec<String> = CATALOGUE.iter().filter(|e| !e.data.is_empty()).map(|e| format!("{} {}", e.name, e.data.join(","))).collect();
+    format!("Objective data files (.npy or .csv), comma separated: {}. A file whose name holds a comma is kept whole", takes.join("; "))
 }
 
 /// `--method`: the library's presets.
@@ -185,70 +207,20 @@ pub struct ObjectiveArgs {
     /// Objective (custom needs --wgsl).
     #[arg(long, default_value = "octopus", value_parser = objective_names())]
     pub objective: String,
-    /// Dimension d (toy-saddle and degenerate-quartic: 2; matrix-factorization and
-    /// linear-network: n).
-    #[arg(long)]
+    /// Dimension d (the objectives' rules: `escapade list`).
+    #[arg(long, help = dim_help())]
     pub dim: Option<usize>,
-    /// Quartic eigenvalues, comma separated (sets the dimension); default -1,1,...,1.
-    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_name = "L1,L2,...")]
-    pub eigenvalues: Option<Vec<f64>>,
-    /// Octopus tau (default e).
-    #[arg(long)]
-    pub tau: Option<f64>,
-    /// Octopus gamma (default 1).
-    #[arg(long)]
-    pub gamma: Option<f64>,
-    /// Octopus L (default 1).
-    #[arg(long = "L", alias = "octopus-l")]
-    pub big_l: Option<f64>,
-    /// Phase retrieval: number of measurements m (default 10 d).
-    #[arg(long)]
-    pub m: Option<usize>,
-    /// Matrix factorization / linear network: rank r (default 2).
-    #[arg(long)]
-    pub rank: Option<usize>,
-    /// Linear network: columns p of Y (default n).
-    #[arg(long)]
-    pub p: Option<usize>,
-    /// Linear network: weight matrices L >= 2, hidden widths all --rank (default 2: W H; from 3
-    /// the origin is a saddle with no negative curvature).
-    #[arg(long)]
-    pub depth: Option<usize>,
-    /// Linear network / network: kappa of kappa/4 sum ||W||^4 (linear network default 0.1, 0 its
-    /// non-self-bounding case; network default 0).
-    #[arg(long)]
-    pub kappa: Option<f64>,
-    /// Network: a shipped data set, wine or digits (default wine; `escapade list` shows them).
-    #[arg(long, value_parser = ["wine", "digits"])]
-    pub dataset: Option<String>,
-    /// Network: layer sizes, inputs first and classes last (default: inputs,8,classes).
-    #[arg(long, value_delimiter = ',', value_name = "N0,N1,...")]
-    pub layers: Option<Vec<usize>>,
-    /// Network: hidden activation (default tanh; all smooth, as the Hessian checks need).
-    #[arg(long, value_parser = ["tanh", "softplus", "gelu"])]
-    pub activation: Option<String>,
-    /// Network: loss (default cross-entropy).
-    #[arg(long, value_parser = ["cross-entropy", "squared"])]
-    pub loss: Option<String>,
-    /// Network: L2 weight decay wd (default 0).
-    #[arg(long)]
-    pub weight_decay: Option<f64>,
-    /// Network: fraction of the rows held out, chosen from --data-seed (default 0).
-    #[arg(long, value_name = "FRACTION")]
-    pub holdout: Option<f64>,
-    /// Network: features as given, not standardised by the training rows.
-    #[arg(long)]
-    pub raw_features: bool,
-    /// Matrix factorization: eigenvalues of the generated M, comma separated (n values).
-    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_name = "S1,S2,...")]
-    pub spectrum: Option<Vec<f64>>,
+    // The objective flags, one clap argument per catalogue flag (documented on the type; clap
+    // would read a doc comment here).
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    pub flags: ObjectiveFlags,
     /// Seed of generated objective data, or of a network's holdout split (default 0).
     #[arg(long)]
     pub data_seed: Option<u64>,
-    /// Objective data files (.npy or .csv), comma separated: phase-retrieval A,y;
-    /// matrix-factorization M; linear-network Y; mlp X,y (integer labels). A file whose name holds
-    /// a comma is kept whole.
-    #[arg(long, value_parser = data_paths, value_name = "FILE1,FILE2,...")]
+    /// Objective data files (.npy or .csv), comma separated, as each objective names them
+    /// (`escapade list`). A file whose name holds a comma is kept whole.
+    #[arg(long, value_parser = data_paths, value_name = "FILE1,FILE2,...", help = data_help())]
     pub data: Option<DataPaths>,
     /// A custom objective in WGSL (implies --objective custom; needs --dim).
     #[arg(long)]

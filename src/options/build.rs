@@ -4,108 +4,27 @@
 use super::args::{ObjectiveArgs, PerturbArg, RunArgs, StepRuleArg};
 use crate::experiment::CheckSpec;
 use crate::method::{Oracle, Perturbation, PrecondKernel, Rho, Schedule, SelfBounding, StepRule, Transform};
-use crate::objective::{Activation, DataSource, Loss, WgslObjective};
+use crate::objective::catalogue::{self, CATALOGUE, Given};
+use crate::objective::{DataSource, WgslObjective};
 use crate::{Error, Experiment, Init, MethodKind, Objective, ObjectiveSpec, TheoryParams};
 use std::sync::Arc;
 
+/// The specification the flags describe: the catalogue row's builder reads them, and a flag the
+/// row does not list is refused (naming the objectives that take it) rather than ignored.
 fn objective_spec(a: &ObjectiveArgs) -> Result<ObjectiveSpec, Error> {
     let name = a.objective.as_str();
-    let two_d = matches!(name, "toy-saddle" | "degenerate-quartic");
-    let dim = a.dim.or(a.eigenvalues.as_ref().map(Vec::len)).unwrap_or(if two_d { 2 } else { 5 });
-    let mut spec = ObjectiveSpec::from_name(name, dim)?;
-    let source = |d: &mut DataSource| {
-        if let Some(arrays) = &a.arrays {
-            *d = DataSource::Arrays(arrays.clone());
-        } else if let Some(files) = &a.data {
-            *d = DataSource::Files(files.0.clone());
-        } else if let Some(s) = a.data_seed {
-            *d = DataSource::Seed(s);
-        }
+    let entry = catalogue::entry(name)?;
+    let data = match (&a.arrays, &a.data) {
+        (Some(arrays), _) => Some(DataSource::Arrays(arrays.clone())),
+        (None, Some(files)) => Some(DataSource::Files(files.0.clone())),
+        (None, None) => None,
     };
-    match &mut spec {
-        ObjectiveSpec::Quartic { eigenvalues } => {
-            if let Some(e) = &a.eigenvalues {
-                if e.len() != dim {
-                    return Err(Error::invalid("eigenvalues", format!("{dim} values (one per dimension)"), e.len()));
-                }
-                *eigenvalues = e.clone();
-            }
-        }
-        ObjectiveSpec::Octopus { tau, gamma, l, .. } => {
-            *tau = a.tau.unwrap_or(*tau);
-            *gamma = a.gamma.unwrap_or(*gamma);
-            *l = a.big_l.unwrap_or(*l);
-        }
-        ObjectiveSpec::PhaseRetrieval { m, data, .. } => {
-            *m = a.m.unwrap_or(*m);
-            source(data);
-        }
-        ObjectiveSpec::MatrixFactorization { rank, spectrum, data, .. } => {
-            *rank = a.rank.unwrap_or(*rank);
-            *spectrum = a.spectrum.clone();
-            source(data);
-        }
-        ObjectiveSpec::LinearNetwork { rank, p, kappa, depth, data, .. } => {
-            *rank = a.rank.unwrap_or(*rank);
-            *depth = a.depth.unwrap_or(*depth);
-            *p = a.p.unwrap_or(*p);
-            *kappa = a.kappa.unwrap_or(*kappa);
-            source(data);
-        }
-        ObjectiveSpec::Mlp { dataset, layers, activation, loss, weight_decay, kappa, holdout, standardise, split_seed, data } => {
-            if let Some(d) = &a.dataset {
-                dataset.clone_from(d);
-            }
-            if let Some(l) = &a.layers {
-                layers.clone_from(l);
-            }
-            *activation = match a.activation.as_deref() {
-                Some("softplus") => Activation::Softplus,
-                Some("gelu") => Activation::Gelu,
-                _ => Activation::Tanh,
-            };
-            *loss = if a.loss.as_deref() == Some("squared") { Loss::Squared } else { Loss::CrossEntropy };
-            *weight_decay = a.weight_decay.unwrap_or(*weight_decay);
-            *kappa = a.kappa.unwrap_or(*kappa);
-            *holdout = a.holdout.unwrap_or(*holdout);
-            *standardise = !a.raw_features;
-            *split_seed = a.data_seed.unwrap_or(*split_seed);
-            if let Some(arrays) = &a.arrays {
-                *data = DataSource::Arrays(arrays.clone());
-            } else if let Some(files) = &a.data {
-                *data = DataSource::Files(files.0.clone());
-            }
-            if let Some(d) = a.dim {
-                return Err(Error::invalid("dim", "no --dim with --objective mlp (--layers sets the dimension)", d));
-            }
-            if a.has_data() && a.dataset.is_some() {
-                return Err(Error::invalid("dataset", "either --dataset or --data X,y", "both"));
-            }
-        }
-        _ => {}
-    }
-    let misplaced = [
-        ("eigenvalues", a.eigenvalues.is_some(), &["quartic"][..]),
-        ("tau", a.tau.is_some(), &["octopus"]),
-        ("gamma", a.gamma.is_some(), &["octopus"]),
-        ("L", a.big_l.is_some(), &["octopus"]),
-        ("m", a.m.is_some(), &["phase-retrieval"]),
-        ("rank", a.rank.is_some(), &["matrix-factorization", "linear-network"]),
-        ("p", a.p.is_some(), &["linear-network"]),
-        ("depth", a.depth.is_some(), &["linear-network"]),
-        ("kappa", a.kappa.is_some(), &["linear-network", "mlp"]),
-        ("dataset", a.dataset.is_some(), &["mlp"]),
-        ("layers", a.layers.is_some(), &["mlp"]),
-        ("activation", a.activation.is_some(), &["mlp"]),
-        ("loss", a.loss.is_some(), &["mlp"]),
-        ("weight-decay", a.weight_decay.is_some(), &["mlp"]),
-        ("holdout", a.holdout.is_some(), &["mlp"]),
-        ("raw-features", a.raw_features, &["mlp"]),
-        ("spectrum", a.spectrum.is_some(), &["matrix-factorization"]),
-        ("data", a.has_data() || a.data_seed.is_some(), &["phase-retrieval", "matrix-factorization", "linear-network", "mlp"]),
-    ];
-    if let Some((flag, _, only)) = misplaced.iter().find(|(_, set, only)| *set && !only.contains(&name)) {
-        return Err(Error::invalid(*flag, format!("only with --objective {}", only.join(" or ")), name));
+    let spec = entry.spec(&Given { dim: a.dim, data, data_seed: a.data_seed, values: a.flags.0.clone() })?;
+    // `data` stands for --data, the arrays and --data-seed alike: all are the objective's data.
+    let data_given = (a.has_data() || a.data_seed.is_some()).then_some("data");
+    if let Some(flag) = a.flags.0.keys().map(String::as_str).chain(data_given).find(|f| !entry.reads(f)) {
+        let only: Vec<&str> = CATALOGUE.iter().filter(|e| e.reads(flag)).map(|e| e.name).collect();
+        return Err(Error::invalid(flag, format!("only with --objective {}", only.join(" or ")), name));
     }
     Ok(spec)
 }
@@ -128,7 +47,7 @@ pub fn objective(a: &ObjectiveArgs) -> Result<Arc<dyn Objective>, Error> {
             let spec = objective_spec(a)?;
             // Data files are the data: flags that would generate it are errors, not ignored.
             if a.has_data() && a.objective != "mlp" {
-                let generated = [("data-seed", a.data_seed.is_some()), ("p", a.p.is_some()), ("spectrum", a.spectrum.is_some())];
+                let generated = [("data-seed", a.data_seed.is_some()), ("p", a.flags.has("p")), ("spectrum", a.flags.has("spectrum"))];
                 if let Some((flag, _)) = generated.iter().find(|(_, set)| *set) {
                     return Err(Error::invalid(*flag, "no --data-seed, --p or --spectrum with --data (the files are the data)", format!("--{flag} and --data")));
                 }
@@ -139,7 +58,7 @@ pub fn objective(a: &ObjectiveArgs) -> Result<Arc<dyn Objective>, Error> {
                 if let Some(d) = a.dim.filter(|&d| d != obj.dim()) {
                     return Err(Error::invalid("dim", format!("{} (the dimension the --data files give), or no --dim", obj.dim()), d));
                 }
-                if let Some(m) = a.m {
+                if let Some(catalogue::Value::Count(m)) = a.flags.0.get("m") {
                     return Err(Error::invalid("m", "no --m with --data (the data files set the number of terms)", m));
                 }
             }

@@ -13,19 +13,27 @@
 
 mod args;
 mod build;
+mod flags;
 mod session;
 mod table;
 
 pub use args::{BackendArg, CheckArgs, ObjectiveArgs, PerturbArg, PlotFormat, ProgressMode, RunArgs, StateArg, StepRuleArg, TheoryArgs};
 pub use build::{experiment, objective};
+pub use flags::ObjectiveFlags;
 pub use session::{Engines, Plan, check, device_indices, remove_run, save};
 pub use table::{file_to_flags, flag_names, matches_to_toml, read_table, table_to_flags};
 
+use crate::objective::catalogue::{self, Kind};
 use crate::{Error, Experiment};
 use clap::{Args, Command, FromArgMatches};
+use std::sync::LazyLock;
 
-/// Flags of `run` that are switches (present or absent; booleans in experiment files).
-pub const SWITCHES: [&str; 5] = ["quiet", "resume", "resume-anyway", "force", "raw-features"];
+/// Flags of `run` that are switches (present or absent; booleans in experiment files): its own,
+/// and the objective flags the catalogue makes switches (`raw-features`).
+pub static SWITCHES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let objective = catalogue::flags().into_iter().filter(|f| f.kind == Kind::Switch).map(|f| f.name);
+    ["quiet", "resume", "resume-anyway", "force"].into_iter().chain(objective).collect()
+});
 
 /// Options of `run` that DIR/experiment.toml leaves out: the experiment file itself, and where
 /// and how to write (--out, --force, --resume, --resume-anyway), which a rerun must not inherit:
@@ -145,4 +153,42 @@ impl RunOptions {
 /// [`NOT_RECORDED`].
 pub fn experiment_toml(matches: &clap::ArgMatches) -> String {
     matches_to_toml(&RunOptions::command(), matches, &NOT_RECORDED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RunOptions, SWITCHES};
+
+    /// The catalogue's flags sit beside `run`'s own without a clash (clap checks its rules only in
+    /// debug builds: here on demand), and the switches are exactly the flags without a value.
+    #[test]
+    fn objective_flags_join_run_cleanly() {
+        let cmd = RunOptions::command();
+        cmd.clone().debug_assert();
+        let mut switches: Vec<&str> = cmd.get_arguments().filter(|a| !a.get_action().takes_values()).filter_map(|a| a.get_long()).filter(|l| *l != "help").collect();
+        let mut listed = SWITCHES.clone();
+        switches.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(switches, listed);
+    }
+
+    /// Objective flags parse as the derive parsed them: lists at commas (negative numbers too),
+    /// words from their choices, switches, an alias; absent ones stay absent.
+    #[test]
+    fn objective_flags_parse_from_flags_and_tables() {
+        use crate::objective::catalogue::Value;
+        let flags = |s: &str| RunOptions::from_flags(&s.split_whitespace().map(str::to_string).collect::<Vec<_>>()).map(|o| o.args.obj.flags.0);
+        let f = flags("--objective quartic --eigenvalues -1,2.5 --octopus-l 3 --layers 4,2 --raw-features --loss squared").unwrap();
+        assert_eq!(f["eigenvalues"], Value::Numbers(vec![-1.0, 2.5]));
+        assert_eq!(f["L"], Value::Number(3.0));
+        assert_eq!(f["layers"], Value::Counts(vec![4, 2]));
+        assert_eq!((&f["raw-features"], &f["loss"]), (&Value::On, &Value::Word("squared".into())));
+        assert!(!f.contains_key("tau"));
+        assert!(flags("--activation relu").is_err());
+        let table: toml::Table = "objective = \"octopus\"\ntau = 2.0\nraw_features = false".parse().unwrap();
+        let o = RunOptions::from_table(&table, "t").unwrap();
+        assert_eq!(o.args.obj.flags.0.get("tau"), Some(&Value::Number(2.0)));
+        assert!(!o.args.obj.flags.has("raw-features"));
+        assert!(o.to_toml().contains("\ntau = 2\n"), "{}", o.to_toml());
+    }
 }
