@@ -512,7 +512,7 @@ impl FiniteSum for Mlp {
         self.row(x, k as usize, 1.0, acc);
         self.regularise(x, acc);
     }
-    /// The batch's rows gathered and taken as matrix products ([`Mlp::data_term`]), the
+    /// The batch's rows gathered and taken as matrix products (the data term's tiles), the
     /// regulariser added once: per step one pass of B rows instead of B passes of one row and
     /// B regularisers (the per-row path was most of a minibatch step's time on Digits).
     fn batch_grad_f32(&self, x: &[f32], terms: &[u32], out: &mut [f32]) {
