@@ -59,6 +59,7 @@ pub fn codes() -> Vec<(&'static str, u32)> {
         ("INIT_BALL", init(Init::Ball(0.0))),
         ("INIT_POINT", init(Init::Point(Vec::new()))),
         ("INIT_SPHERE", init(Init::Sphere(0.0))),
+        ("INIT_POINTS", crate::init::POINTS_CODE),
         ("ORACLE_EXACT", oracle(Oracle::Exact)),
         ("ORACLE_NOISE", oracle(Oracle::Noise { sigma: 0.0 })),
         ("ORACLE_MINIBATCH", oracle(Oracle::Minibatch { batch: 1 })),
@@ -97,7 +98,8 @@ pub const KERNEL_BINDINGS: [Binding; 8] = [
     Binding { number: 4, name: "counters", access: Access::ReadWrite, ty: "array<atomic<u32>, COUNTERS>" },
     // Slot-major trace of positions: trace[(slot * trace_chains + chain) * D + i].
     Binding { number: 5, name: "trace", access: Access::ReadWrite, ty: "array<f32>" },
-    // A given starting point (Init::Point), shared by all chains.
+    // A given starting point (Init::Point), shared by all chains, or one per chain (Init::Points:
+    // chain c's at c * D).
     Binding { number: 7, name: "init_points", access: Access::Read, ty: "array<f32>" },
     // x~ of every chain (the point before its last kick; ball perturbation only), laid out as xs.
     Binding { number: 8, name: "xt", access: Access::ReadWrite, ty: "array<StateT>" },

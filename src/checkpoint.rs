@@ -117,7 +117,7 @@ pub fn fingerprint(exp: &Experiment) -> String {
         "method": exp.method,
         "chains": exp.chains,
         "seed": exp.seed,
-        "init": exp.init.spec(),
+        "init": exp.init.identity(),
         "steps": exp.steps,
         "precision": exp.precision,
         "trace": exp.trace,

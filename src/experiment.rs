@@ -314,6 +314,15 @@ impl ExperimentBuilder {
                 return Err(Error::invalid("init", format!("a point with {} coordinates", obj.dim()), v.len()));
             }
         }
+        if let Init::Points(p) = &e.init {
+            if p.dim() != obj.dim() || (p.rows != 1 && p.rows != e.chains as usize) {
+                return Err(Error::invalid(
+                    "init",
+                    format!("a matrix of chains x d = {} x {} (or 1 x {}: every chain at one point)", e.chains, obj.dim(), obj.dim()),
+                    format!("{}: {} x {}", p.source, p.rows, p.dim()),
+                ));
+            }
+        }
         if e.chains == 0 {
             return Err(Error::invalid("chains", "an integer >= 1", 0));
         }

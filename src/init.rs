@@ -4,6 +4,9 @@
 use crate::Error;
 use crate::rng::{self, Purpose};
 
+/// The kernels' code of [`Init::Points`] with a row per chain (`INIT_POINTS`).
+pub const POINTS_CODE: u32 = 6;
+
 /// How chains start.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", content = "scale", rename_all = "kebab-case")]
@@ -20,16 +23,68 @@ pub enum Init {
     Point(Vec<f64>),
     /// x uniform on the sphere of the given radius.
     Sphere(f64),
+    /// Each chain at its own row of a matrix (`file:PATH`, or an array from Python): chain c
+    /// starts at row c (a single row: every chain at it). Not serialized: a run records it as its
+    /// spec and the rows' digest ([`Init::identity`]).
+    #[serde(skip)]
+    Points(Points),
+}
+
+/// Starting points given per chain: a rows x d matrix and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Points {
+    /// The file it was read from (`file:PATH` gives it back), or a name for an in-memory array.
+    pub source: String,
+    /// Rows (chains, or 1).
+    pub rows: usize,
+    /// The row-major values, rows x d.
+    pub values: std::sync::Arc<Vec<f64>>,
+}
+
+impl Points {
+    /// Rows x d values read from `source`; every value must be finite in f32 (the state's
+    /// arithmetic).
+    pub fn new(source: String, rows: usize, values: Vec<f64>) -> Result<Self, Error> {
+        if let Some(i) = values.iter().position(|x| !(*x as f32).is_finite()) {
+            let d = values.len() / rows.max(1);
+            return Err(Error::invalid("init", "starting points finite in f32 (|x| < 3.4e38, no NaN)", format!("{source}: {:e} at row {}, column {}", values[i], i / d.max(1), i % d.max(1))));
+        }
+        Ok(Points { source, rows, values: std::sync::Arc::new(values) })
+    }
+
+    /// Reads `file:PATH`'s matrix (.npy or .csv, one row per chain).
+    pub fn load(path: &str) -> Result<Self, Error> {
+        let m = crate::objective::data::load_matrix(std::path::Path::new(path), "init").map_err(|e| match e {
+            // A missing or unreadable file: one line that names the flag, not only the path.
+            Error::Io { path, source } => Error::invalid("init", "file:PATH of a readable .npy or .csv matrix (chains x d)", format!("{path} ({source})")),
+            other => other,
+        })?;
+        Self::new(path.to_string(), m.rows, m.data)
+    }
+
+    /// Columns.
+    pub fn dim(&self) -> usize {
+        self.values.len() / self.rows.max(1)
+    }
+
+    /// Chain `chain`'s row.
+    pub fn row(&self, chain: u32) -> &[f64] {
+        let (d, r) = (self.dim(), if self.rows == 1 { 0 } else { chain as usize });
+        &self.values[r * d..(r + 1) * d]
+    }
 }
 
 impl Init {
-    /// Parses `zero`, `normal:SIGMA`, `uniform:HALFWIDTH`, `ball:RADIUS` (scale finite, >= 0) or
-    /// `point:X1,X2,...`.
+    /// Parses `zero`, `normal:SIGMA`, `uniform:HALFWIDTH`, `ball:RADIUS` (scale finite, >= 0),
+    /// `point:X1,X2,...` or `file:PATH` (reads the file).
     pub fn parse(spec: &str) -> Result<Self, Error> {
-        const ALLOWED: &str = "zero, normal:SIGMA, uniform:HALFWIDTH, ball:RADIUS or sphere:RADIUS with a scale from 0 to 5e37 (starting points are drawn in f32, normal tails included), or point:X1,X2,... (each below 3.4e38)";
+        const ALLOWED: &str = "zero, normal:SIGMA, uniform:HALFWIDTH, ball:RADIUS or sphere:RADIUS with a scale from 0 to 5e37 (starting points are drawn in f32, normal tails included), point:X1,X2,... (each below 3.4e38) or file:PATH (a chains x d .npy or .csv matrix)";
         let bad = || Error::invalid("init", ALLOWED, format!("{spec:?}"));
         if spec == "zero" {
             return Ok(Init::Zero);
+        }
+        if let Some(path) = spec.strip_prefix("file:") {
+            return Points::load(path).map(Init::Points);
         }
         let (kind, scale) = spec.split_once(':').ok_or_else(bad)?;
         if kind == "point" {
@@ -59,6 +114,17 @@ impl Init {
             Init::Ball(r) => format!("ball:{r}"),
             Init::Point(v) => format!("point:{}", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")),
             Init::Sphere(r) => format!("sphere:{r}"),
+            Init::Points(p) => format!("file:{}", p.source),
+        }
+    }
+
+    /// What identifies the starting points in a run's fingerprint (resume, merge): the spec, but
+    /// per-chain points by the SHA-256 of their values, so an edited file is caught and a moved
+    /// one is not.
+    pub fn identity(&self) -> String {
+        match self {
+            Init::Points(p) => format!("points:{}x{}:{}", p.rows, p.dim(), crate::checkpoint::sha256(bytemuck::cast_slice(&p.values[..]))),
+            other => other.spec(),
         }
     }
 
@@ -71,13 +137,18 @@ impl Init {
             Init::Ball(r) => (3, r as f32),
             Init::Point(_) => (4, 0.0),
             Init::Sphere(r) => (5, r as f32),
+            // One row is Init::Point's case in the kernels.
+            Init::Points(ref p) if p.rows == 1 => (4, 0.0),
+            Init::Points(_) => (POINTS_CODE, 0.0),
         }
     }
 
-    /// The point of [`Init::Point`] in f32 (empty otherwise), as the kernel's `init_points`.
+    /// The point of [`Init::Point`], or the rows of [`Init::Points`], in f32 (empty otherwise),
+    /// as the kernel's `init_points`.
     pub fn point_f32(&self) -> Vec<f32> {
         match self {
             Init::Point(v) => v.iter().map(|&x| x as f32).collect(),
+            Init::Points(p) => p.values.iter().map(|&x| x as f32).collect(),
             _ => Vec::new(),
         }
     }
@@ -99,6 +170,7 @@ impl Init {
             }
             Init::Ball(_) => rng::ball(seed, chain, 0, Purpose::Init, scale, x),
             Init::Point(v) => x.iter_mut().zip(v).for_each(|(xi, &vi)| *xi = vi as f32),
+            Init::Points(p) => x.iter_mut().zip(p.row(chain)).for_each(|(xi, &vi)| *xi = vi as f32),
             Init::Sphere(_) => rng::sphere(seed, chain, 0, Purpose::Init, scale, x),
         }
     }
@@ -118,6 +190,23 @@ mod tests {
             let e = Init::parse(bad).unwrap_err().to_string();
             assert!(e.contains("init") && e.contains("normal:SIGMA"), "{bad}: {e}");
         }
+    }
+
+    /// Per-chain starts enter a run's fingerprint (resume, merge) by their values: a moved file
+    /// resumes, an edited one does not.
+    #[test]
+    fn the_fingerprint_holds_the_starts_values() {
+        let obj = crate::ObjectiveSpec::from_name("quartic", 3).unwrap().build().unwrap();
+        let fp = |v: Vec<f64>, source: &str| {
+            let init = Init::Points(Points::new(source.into(), 2, v).unwrap());
+            crate::checkpoint::fingerprint(&crate::Experiment::builder(obj.clone()).chains(2).init(init).build().unwrap())
+        };
+        let v: Vec<f64> = (0..6).map(|k| k as f64 * 0.1).collect();
+        assert_eq!(fp(v.clone(), "a.npy"), fp(v.clone(), "moved/a.npy"));
+        let mut w = v.clone();
+        w[4] += 1e-9;
+        assert_ne!(fp(v, "a.npy"), fp(w, "a.npy"));
+        assert_eq!(Init::parse("file:/nonexistent/x.npy").unwrap_err().to_string().lines().count(), 1);
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub use checkpoint::CheckpointSpec;
 pub use backend::gpu::{Devices, GpuContext, GpuEngine, GpuSettings, KernelFamily};
 pub use error::{Error, Result};
 pub use experiment::{Experiment, Precision};
-pub use init::Init;
+pub use init::{Init, Points};
 pub use method::{Method, MethodKind, PgdParams, TheoryParams};
 pub use objective::{Objective, ObjectiveSpec};
 pub use report::Report;

@@ -174,6 +174,21 @@ fn divergent_chains_are_counted_on_both_backends() {
     let g = Runner::gpu(&engine).run(&exp).unwrap();
     assert!(g.counts.diverged_out_of_domain > 0, "{:?}", g.counts);
     assert_eq!(g.counts, Runner::cpu().run(&exp).unwrap().counts);
+    // Started where f overflows, a chain never has a value: chains.csv says NaN, never 0.0
+    // (a minimum's value); a chain that diverged later keeps its last finite value.
+    let q = objective("quartic", 3);
+    for init in [Init::Uniform(1e20), Init::Uniform(3.0)] {
+        let params = PgdParams { eta: 10.0, ..q.default_params() };
+        let exp = Experiment::builder(q.clone()).method(MethodKind::Gd).params(params).chains(8).steps(50).init(init.clone()).build().unwrap();
+        for r in [Runner::gpu(&engine).run(&exp).unwrap(), Runner::cpu().run(&exp).unwrap()] {
+            for rec in r.chain_records() {
+                assert_eq!(rec.outcome, escapade::outcome::Final::Diverged, "{init:?}");
+                let at_start = matches!(init, Init::Uniform(h) if h > 1.0e10);
+                assert_eq!((rec.f.is_nan(), rec.gnorm.is_nan(), rec.label.is_none()), (at_start, at_start, at_start), "{init:?}: {rec:?}");
+                assert!(at_start || rec.f.is_finite());
+            }
+        }
+    }
 }
 
 /// Steps until a chain entered the global minimum's basin (label d + 1), or the budget.

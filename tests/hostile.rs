@@ -166,6 +166,12 @@ fn data_files() {
         run("rank beyond the matrix", 2, &["invalid rank: got 5", "n = 2"], "--objective matrix-factorization --rank 5 --data {d}/M.csv").with("M.csv", "1,0\n0,1\n"),
         run("p with data", 2, &["invalid p", "--data"], "--objective linear-network --p 3 --data {d}/Y.csv").with("Y.csv", "1,2\n3,4\n"),
         run("spectrum with data", 2, &["invalid spectrum", "--data"], "--objective matrix-factorization --spectrum 1,1 --data {d}/M.csv").with("M.csv", "1,0\n0,1\n"),
+        // Per-chain starts: the file read as data is, its shape against chains x d.
+        run("init file missing", 2, &["invalid init", "nope.npy", "No such file"], "--objective quartic --dim 3 --chains 4 --init file:{d}/nope.npy"),
+        run("init rows against chains", 2, &["invalid init", "4 x 3", "3 x 3"], "--objective quartic --dim 3 --chains 4 --init file:{d}/s.csv").with("s.csv", "1,2,3\n".repeat(3)),
+        run("init columns against d", 2, &["invalid init", "4 x 3", "4 x 2"], "--objective quartic --dim 3 --chains 4 --init file:{d}/s.csv").with("s.csv", "1,2\n".repeat(4)),
+        run("init entry beyond f32", 2, &["invalid init", "1e300", "row 1, column 0"], "--objective quartic --dim 1 --chains 2 --init file:{d}/s.csv").with("s.csv", "1\n1e300\n"),
+        run("init npy 3-D", 2, &["invalid init", "3-dimensional"], "--objective quartic --dim 5 --init file:{d}/s.npy").with("s.npy", common::npy("<f8", "(2, 5, 5)", false, &f64s(50))),
     ];
     check(&tmp("hostile-data"), &[], cases);
 }

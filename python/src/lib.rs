@@ -176,7 +176,7 @@ impl Options {
             };
             let report = plan.run(&mut observe)?;
             if let Some(dir) = &out {
-                escapade::options::save(&report, Some(&opts.to_toml()), dir, opts.args.plots)?;
+                escapade::options::save(&report, Some(&opts.to_toml()), dir, opts.args.plots, opts.args.save_points)?;
                 plan.clear_checkpoint();
             }
             Ok((report, plan.fallback.clone()))

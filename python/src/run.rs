@@ -64,7 +64,7 @@ impl NativeRun {
         // was loaded from.
         let mut files = Vec::new();
         if self.report.is_none() {
-            for name in ["summary.json", "events.csv", "chains.csv", "trace.csv"] {
+            for name in ["summary.json", "events.csv", "chains.csv", "trace.csv", "points.npy"] {
                 let from = self.saved.dir.join(name);
                 if from.exists() {
                     files.push((name, std::fs::read(&from).map_err(Error::io(&from))?));
@@ -81,7 +81,11 @@ impl NativeRun {
         }
         let toml = self.experiment_toml(dir)?;
         match &self.report {
-            Some(report) => escapade::options::save(report, toml.as_deref(), dir, plots),
+            Some(report) => {
+                // points.npy when the run asked for it, as `escapade run --save-points` writes it.
+                let points = self.options.as_ref().is_some_and(|t| ["save-points", "save_points"].iter().any(|k| t.get(*k).and_then(toml::Value::as_bool) == Some(true)));
+                escapade::options::save(report, toml.as_deref(), dir, plots, points)
+            }
             None => {
                 // A loaded run: its files as they were read, then the plots, staged and moved in
                 // whole as a run's results are.

@@ -362,6 +362,10 @@ pub struct RunArgs {
     /// Print nothing but errors (no progress, no summary).
     #[arg(long, help_heading = OUTPUT)]
     pub quiet: bool,
+    /// Write each chain's resting point to OUT/points.npy (chains x d, f64, as stored): its last
+    /// x, or the x~ that Jin et al.'s rule returns for a chain kicked in its current stall.
+    #[arg(long, help_heading = OUTPUT)]
+    pub save_points: bool,
     /// Record positions of the first N chains (for value traces and 2-D trajectory plots).
     #[arg(long, default_value_t = 0, help_heading = OUTPUT)]
     pub trace_chains: u32,

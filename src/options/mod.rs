@@ -32,7 +32,7 @@ use std::sync::LazyLock;
 /// and the objective flags the catalogue makes switches (`raw-features`).
 pub static SWITCHES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     let objective = catalogue::flags().into_iter().filter(|f| f.kind == Kind::Switch).map(|f| f.name);
-    ["quiet", "resume", "resume-anyway", "force"].into_iter().chain(objective).collect()
+    ["quiet", "save-points", "resume", "resume-anyway", "force"].into_iter().chain(objective).collect()
 });
 
 /// Options of `run` that DIR/experiment.toml leaves out: the experiment file itself, and where

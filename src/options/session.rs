@@ -241,11 +241,15 @@ fn scratch(stop: Arc<AtomicBool>) -> CheckpointSpec {
 
 /// Writes `report` into `dir` as `escapade run` does: summary.json, events.csv, chains.csv,
 /// (when traced) trace.csv, experiment.toml (`experiment_toml`, when known: see
-/// [`super::experiment_toml`]) and the plots in `plots`' format, all staged first and moved in
-/// whole ([`output::commit`]); returns the plots written.
-pub fn save(report: &Report, experiment_toml: Option<&str>, dir: &Path, plots: PlotFormat) -> Result<Vec<PathBuf>, Error> {
+/// [`super::experiment_toml`]), with `points` points.npy ([`Report::write_points`]), and the
+/// plots in `plots`' format, all staged first and moved in whole ([`output::commit`]); returns
+/// the plots written.
+pub fn save(report: &Report, experiment_toml: Option<&str>, dir: &Path, plots: PlotFormat, points: bool) -> Result<Vec<PathBuf>, Error> {
     output::write_whole(dir, |stage| {
         report.stage(stage)?;
+        if points {
+            report.write_points(&stage.join("points.npy"))?;
+        }
         if let Some(text) = experiment_toml {
             let path = stage.join("experiment.toml");
             std::fs::write(&path, text).map_err(Error::io(&path))?;

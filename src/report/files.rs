@@ -37,7 +37,8 @@ columns! {
 /// One chain of a run, as chains.csv holds it.
 ///
 /// `outcome` is how the chain ended; f, gnorm and label are at the point where the chain stopped
-/// (x~ for a chain certified by Jin's rule); lambda_min (with its Lanczos residual) and sosp are
+/// (x~ for a chain certified by Jin's rule; f and gnorm NaN and label empty for a chain that
+/// diverged at its start, which never had a finite value); lambda_min (with its Lanczos residual) and sosp are
 /// at its resting point, empty where it was not examined; t_limited is the step at which the
 /// chain's hold began (its stored state unchanged since), empty when its last step moved it.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
@@ -96,6 +97,10 @@ impl ChainRecord {
     /// lambda_min NaN where the resting point was not examined.
     pub fn new(chain: usize, s: &ChainState, outcome: Final, cert: (f64, f64, bool)) -> Self {
         let examined = cert.0.is_finite();
+        // A chain that diverged at its start never had a finite value: its f and gradient norm
+        // are NaN, not the 0.0 a fresh state holds (which would read as a minimum).
+        let valued = s.label != NEVER;
+        let (f, gnorm) = if valued { (s.f, s.gnorm) } else { (f32::NAN, f32::NAN) };
         ChainRecord {
             chain: chain as u32,
             status: s.state(),
@@ -107,8 +112,8 @@ impl ChainRecord {
             escapes: s.escapes,
             label: (s.label != NEVER).then_some(s.label),
             label_since: s.label_since,
-            f: s.f,
-            gnorm: s.gnorm,
+            f,
+            gnorm,
             eta: s.eta,
             t_limited: s.limited().then_some(s.t_limited),
             lambda_min: examined.then_some(cert.0),
@@ -337,6 +342,23 @@ impl SavedRun {
     }
 }
 
+/// Writes a rows x cols matrix of f64 as a .npy file (format 1.0, little-endian, C order), which
+/// numpy.load and `--init file:` read back.
+pub fn write_npy(path: &Path, rows: usize, cols: usize, values: &[f64]) -> Result<(), Error> {
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    // The header, with its 10-byte preamble and closing newline, fills a multiple of 64 bytes.
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = Vec::with_capacity(10 + header.len() + 8 * values.len());
+    bytes.extend_from_slice(b"\x93NUMPY\x01\x00");
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    values.iter().for_each(|v| bytes.extend(v.to_le_bytes()));
+    std::fs::write(path, bytes).map_err(Error::io(path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,3 +385,4 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 }
+

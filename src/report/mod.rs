@@ -289,6 +289,15 @@ impl Report {
         std::fs::write(&summary, text + "\n").map_err(Error::io(&summary))
     }
 
+    /// Each chain's resting point ([`crate::backend::RawRun::resting_point`]) as a chains x d
+    /// array of f64 in .npy form at `path` (f64 holds every storage precision exactly).
+    pub fn write_points(&self, path: &Path) -> Result<(), Error> {
+        let d = self.experiment.objective.dim();
+        let rows = self.raw.states.len();
+        let values: Vec<f64> = (0..rows).flat_map(|c| self.raw.resting_point(c, d).iter().copied()).collect();
+        files::write_npy(path, rows, d, &values)
+    }
+
     /// The traced points with their values (evaluated on the host; NaN without a Rust twin).
     /// Computed once into [`Report::trace`] when the report is built.
     pub fn trace_points(&self) -> Vec<TracePoint> {
