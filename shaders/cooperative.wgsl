@@ -197,6 +197,11 @@ fn init_point(chain: u32) {
                 put(VX, i, real(init_points[i]));
             }
         }
+        case INIT_POINTS: {
+            for (var i = lo; i < hi; i++) {
+                put(VX, i, real(init_points[chain * D + i]));
+            }
+        }
         case INIT_SPHERE: {
             sphere_into(VX, chain, 0u, PURPOSE_INIT, scale, false);
         }

@@ -75,6 +75,11 @@ fn init_point(chain: u32) {
                 p[i] = init_points[i];
             }
         }
+        case INIT_POINTS: {
+            for (var i = 0u; i < D; i++) {
+                p[i] = init_points[chain * D + i];
+            }
+        }
         case INIT_SPHERE: {
             sphere(chain, 0u, PURPOSE_INIT, scale, &p);
         }
