@@ -140,6 +140,11 @@ class Experiment:
             (.npy or .csv) as ``--data`` takes them.
         wgsl: a custom objective: WGSL source (a ``str``; errors name ``<wgsl>:line:column``) or
             a file (an ``os.PathLike`` such as ``pathlib.Path``). Needs ``dim``.
+        init: a spec string as ``--init`` takes it, or an array of starting points: one row per
+            chain (chains x d; row c starts chain c, on every backend) or one point (a 1-D array
+            of d values, or 1 x d: every chain starts there). Anything numpy.asarray reads (a
+            list, a JAX array) is taken. ``run.points`` of an earlier run starts where it ended.
+            experiment.toml records it as ``init = "array"``, which does not rerun from the file.
         **options: the flags of ``escapade run`` in snake_case, e.g. ``method="pgd"``,
             ``eta=0.05``, ``state="f64"``, ``trace_chains=4``.
     """
@@ -222,7 +227,7 @@ def run(
     chains: Optional[int] = None,
     steps: Optional[int] = None,
     seed: Optional[int] = None,
-    init: Optional[str] = None,
+    init: Any = None,
     backend: Optional[str] = None,
     *,
     data: Any = None,
@@ -376,6 +381,16 @@ class Run:
         ``sosp`` is 1 (yes), 0 (no) or -1 (not examined); ``status`` and ``outcome`` are
         strings. ``summary["network"]`` holds their distributions over the chains."""
         return self._table("chains")
+
+    @property
+    def points(self) -> Optional[np.ndarray]:
+        """Each chain's resting point, a (chains x d) float64 array: its last x, or the x~ that
+        Jin et al.'s rule returns for a chain kicked in its current stall. A loaded run has them
+        when it was run with ``save_points=True`` (points.npy); else None. ``init=run.points``
+        starts a new run from them."""
+        if "points" not in self._cache:
+            self._cache["points"] = self._native.points()
+        return self._cache["points"]
 
     @property
     def trace(self) -> Table:

@@ -44,6 +44,8 @@ class _Run:
         """chains.csv's columns (status and outcome as lists of strings)."""
     def trace(self) -> Dict[str, np.ndarray]:
         """trace.csv's columns."""
+    def points(self) -> Optional[np.ndarray]:
+        """Each chain's resting point (chains x d), or None for a loaded run saved without."""
     def labels(self) -> List[int]:
         """The stall labels with saddle stalls."""
     def survival(self, label: Optional[int] = None) -> Dict[str, Dict[str, Any]]:

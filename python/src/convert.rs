@@ -8,7 +8,7 @@ use escapade::report::columns::{Table, Values};
 use numpy::{PyArray1, PyReadonlyArrayDyn};
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{IntoPyDict, PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 pyo3::create_exception!(_escapade, EscapadeError, PyException, "A run failed although its input was fine: no GPU adapter where one was required, the device was lost, files could not be written.");
 
@@ -195,4 +195,10 @@ pub fn table_columns<'py, T: Table>(py: Python<'py>, rows: &[T]) -> PyResult<Bou
         };
     }
     Ok(cols.done())
+}
+
+/// Any array-like (a numpy array, a list, a JAX or torch array through `__array__`) as a
+/// float64 numpy array.
+pub fn as_array<'py>(v: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    v.py().import("numpy")?.call_method("asarray", (v,), Some(&[("dtype", "float64")].into_py_dict(v.py())?))
 }

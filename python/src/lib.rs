@@ -34,6 +34,8 @@ struct Options {
     table: toml::Table,
     arrays: Option<Vec<Matrix>>,
     wgsl: Option<(String, String)>,
+    /// `init=` given as an array: a row per chain (or one row, or a 1-D point).
+    init_points: Option<escapade::Points>,
 }
 
 impl Options {
@@ -42,8 +44,26 @@ impl Options {
         let mut o = RunOptions::from_table(table, "options")?;
         o.args.obj.arrays = self.arrays.clone();
         o.args.obj.wgsl_source = self.wgsl.clone();
+        o.args.init_points = self.init_points.clone();
         Ok(o)
     }
+}
+
+/// `init=` given as an array (anything but a string): taken out of the options and read as a
+/// matrix of starts, a 1-D array as one row; the table keeps `init = "array"` to say so.
+fn init_array(options: &Bound<'_, PyDict>) -> PyResult<Option<escapade::Points>> {
+    let Some(v) = options.get_item("init")? else { return Ok(None) };
+    if v.is_none() || v.is_instance_of::<pyo3::types::PyString>() {
+        return Ok(None);
+    }
+    let array = convert::as_array(&v)?;
+    let m = convert::matrix("init", &array)?;
+    // A 1-D array of d values is one point (convert::matrix makes it d x 1).
+    let rows = if array.getattr("ndim")?.extract::<usize>()? == 1 { 1 } else { m.rows };
+    let data = m.data;
+    let points = escapade::Points::new("array".into(), rows, data).map_err(to_py)?;
+    options.set_item("init", "array")?;
+    Ok(Some(points))
 }
 
 /// The data arrays for `objective`: a dict by name (its catalogue row's data names: phase-retrieval
@@ -87,8 +107,10 @@ fn parse(options: &Bound<'_, PyDict>, data: Option<&Bound<'_, PyAny>>, wgsl_sour
             )));
         }
     }
-    let table = table(options)?;
-    let mut o = Options { table, arrays: None, wgsl: wgsl_source.map(|s| ("<wgsl>".to_string(), s)) };
+    let options = options.copy()?;
+    let init_points = init_array(&options)?;
+    let table = table(&options)?;
+    let mut o = Options { table, arrays: None, wgsl: wgsl_source.map(|s| ("<wgsl>".to_string(), s)), init_points };
     let parsed = o.parsed(&o.table).map_err(to_py)?;
     if let Some(d) = data {
         o.arrays = Some(arrays(&parsed.args.obj.objective, d)?);

@@ -220,6 +220,24 @@ impl NativeRun {
             .map_err(to_py)
     }
 
+    /// Each chain's resting point, chains x d (what `--save-points` writes to points.npy): the
+    /// run's own, or a loaded run's points.npy (None when it was saved without).
+    fn points<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, numpy::PyArray2<f64>>>> {
+        let (rows, d, values) = match &self.report {
+            Some(r) => (r.raw.states.len(), r.experiment.objective.dim(), r.resting_points()),
+            None => {
+                let path = self.saved.dir.join("points.npy");
+                if !path.exists() {
+                    return Ok(None);
+                }
+                let m = escapade::objective::data::load_matrix(&path, "points").map_err(to_py)?;
+                (m.rows, m.cols, m.data)
+            }
+        };
+        use numpy::PyArrayMethods;
+        Ok(Some(numpy::PyArray1::from_vec(py, values).reshape([rows, d])?))
+    }
+
     /// The directory a loaded run came from (None for a run made in this process).
     #[getter]
     fn source_dir(&self) -> Option<PathBuf> {

@@ -318,10 +318,15 @@ pub struct RunArgs {
     /// Seed of every random stream.
     #[arg(long, default_value_t = defaults::SEED, help_heading = ENSEMBLE)]
     pub seed: u64,
-    /// Initial points: zero, normal:SIGMA, uniform:HALFWIDTH, ball:RADIUS, sphere:RADIUS or
-    /// point:X1,X2,...
+    /// Initial points: zero, normal:SIGMA, uniform:HALFWIDTH, ball:RADIUS, sphere:RADIUS,
+    /// point:X1,X2,... or file:PATH (a chains x d .npy or .csv matrix: row c starts chain c; one
+    /// row starts every chain there).
     #[arg(long, default_value = defaults::INIT_SPEC, help_heading = ENSEMBLE)]
     pub init: String,
+    /// Per-chain starting points given in memory (Python's `init=` array), in place of `init`
+    /// (not a flag).
+    #[arg(skip)]
+    pub init_points: Option<crate::init::Points>,
     /// Backend: auto (a GPU adapter when one exists, else the CPU), gpu or cpu.
     #[arg(long, value_enum, default_value = "auto", help_heading = ENSEMBLE)]
     pub backend: BackendArg,

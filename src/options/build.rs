@@ -169,7 +169,10 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
         .chains(a.chains)
         .steps(a.steps)
         .seed(a.seed)
-        .init(Init::parse(&a.init)?);
+        .init(match &a.init_points {
+            Some(p) => Init::Points(p.clone()),
+            None => Init::parse(&a.init)?,
+        });
     if a.trace_chains > 0 {
         b = b.trace(a.trace_chains, a.trace_every);
     }

@@ -292,10 +292,14 @@ impl Report {
     /// Each chain's resting point ([`crate::backend::RawRun::resting_point`]) as a chains x d
     /// array of f64 in .npy form at `path` (f64 holds every storage precision exactly).
     pub fn write_points(&self, path: &Path) -> Result<(), Error> {
+        let values = self.resting_points();
+        files::write_npy(path, self.raw.states.len(), self.experiment.objective.dim(), &values)
+    }
+
+    /// Each chain's resting point, row-major (chains x d), as [`Report::write_points`] writes.
+    pub fn resting_points(&self) -> Vec<f64> {
         let d = self.experiment.objective.dim();
-        let rows = self.raw.states.len();
-        let values: Vec<f64> = (0..rows).flat_map(|c| self.raw.resting_point(c, d).iter().copied()).collect();
-        files::write_npy(path, rows, d, &values)
+        (0..self.raw.states.len()).flat_map(|c| self.raw.resting_point(c, d).iter().copied()).collect()
     }
 
     /// The traced points with their values (evaluated on the host; NaN without a Rust twin).
