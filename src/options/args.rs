@@ -347,7 +347,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", help_heading = ENSEMBLE)]
     pub dispatches_in_flight: Option<u32>,
     /// The GPU kernel family (default auto: one invocation per chain up to d = 256; beyond, a
-    /// workgroup per chain, or on a software adapter one invocation per chain over storage).
+    /// workgroup per chain). `streamed`, one invocation per chain over storage, is for software
+    /// adapters: 40x the cooperative family for the network on lavapipe, within 10% for the
+    /// quartic (BENCHMARKS.md).
     /// Families sum in different orders: floats differ in their last bits, laws do not.
     #[arg(long, value_enum, default_value = "auto", help_heading = ENSEMBLE)]
     pub kernel_family: FamilyArg,
