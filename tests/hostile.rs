@@ -155,6 +155,7 @@ fn data_files() {
         pr("npy 3-D", &["invalid A", "3-dimensional"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", common::npy("<f8", "(2, 5, 5)", false, &f64s(50))),
         pr("npy Fortran order", &["invalid A", "Fortran"], "{d}/A.npy,{d}/y.csv", "").with("A.npy", common::npy("<f8", "(50, 5)", true, &f64s(250))),
         pr("y of the wrong length", &["invalid y: got 40 x 1", "50 x 1"], "{d}/A.csv,{d}/y40.csv", "").with("y40.csv", "1\n".repeat(40)),
+        pr("A transposed", &["invalid A: got 5 x 50", "transposed", "50 x d"], "{d}/At.csv,{d}/y.csv", "").with("At.csv", (0..5).map(|i| format!("{}\n", vec![(i + 1).to_string(); 50].join(","))).collect::<String>()),
         pr("negative measurement", &["invalid y", "squared magnitudes"], "{d}/A.csv,{d}/neg.csv", "").with("neg.csv", "-1\n".repeat(50)),
         pr("dim against the data", &["invalid dim: got 7", "5 (the dimension the --data files give)"], a_y, "--dim 7"),
         pr("m with data", &["invalid m: got 20", "--data"], a_y, "--m 20"),

@@ -123,6 +123,10 @@ pub fn matrix(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Matrix> {
         (a.as_array().shape().to_vec(), a.as_array().iter().map(|&x| f64::from(x)).collect())
     } else if let Some(a) = native(v)? {
         (a.as_array().shape().to_vec(), a.as_array().iter().copied().collect())
+    } else if !v.is_instance(&v.py().import("numpy")?.getattr("ndarray")?)? && (v.hasattr("__array__")? || v.hasattr("__dlpack__")?) {
+        // A JAX, torch or cupy array (a numpy one of another dtype is refused below): numpy.asarray
+        // reads it (a copy).
+        return matrix(name, &as_array(v)?);
     } else {
         let got = match v.getattr("dtype") {
             Ok(d) => format!("{} of dtype {}", v.get_type().name()?, d.str()?),

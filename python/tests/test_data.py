@@ -106,3 +106,25 @@ def test_byte_swapped_arrays_equal_native_ones(dtype):
     swapped = escapade.run(objective="phase-retrieval", data={"A": a.astype(dtype), "y": y.astype(dtype)}, **RUN)
     plain = escapade.run(objective="phase-retrieval", data={"A": a.astype(native), "y": y.astype(native)}, **RUN)
     assert events(swapped) == events(plain)
+
+
+class Foreign:
+    """An array from another library (JAX, torch): not a numpy array, readable through
+    ``__array__``, with a dtype that numpy's own conversion would not take as is."""
+
+    def __init__(self, a):
+        self._a = a
+        self.dtype = "foreign"
+
+    def __array__(self, dtype=None, copy=None):
+        return self._a if dtype is None else self._a.astype(dtype)
+
+
+def test_arrays_from_other_libraries_equal_numpy_ones():
+    a, y = phase_retrieval_data()
+    own = escapade.run(objective="phase-retrieval", data={"A": a, "y": y}, **RUN)
+    foreign = escapade.run(objective="phase-retrieval", data={"A": Foreign(a), "y": Foreign(y)}, **RUN)
+    assert events(own) == events(foreign)
+    # A transposed A names A and says so.
+    with pytest.raises(ValueError, match="invalid A.*transposed"):
+        escapade.Experiment(objective="phase-retrieval", data={"A": a.T.copy(), "y": y}, **RUN)

@@ -42,6 +42,14 @@ impl PhaseRetrieval {
 
     /// From a measurement matrix A (m x d) and measurements y (m values).
     pub fn from_data(a: Matrix, y: Matrix) -> Result<Self, Error> {
+        if y.cols == 1 && y.rows == a.cols && y.rows != a.rows {
+            // The shapes of a transposed A: name A, not y (whose length is right for A's m x d).
+            return Err(Error::invalid(
+                "A",
+                format!("m x d, a row per measurement: {} x d for the {} values of y", y.rows, y.rows),
+                format!("{} x {} (did you pass A transposed?)", a.rows, a.cols),
+            ));
+        }
         expect_shape(&y, "y", Some(a.rows), Some(1))?;
         if let Some(bad) = y.data.iter().find(|v| **v < 0.0) {
             return Err(Error::invalid("y", "squared magnitudes >= 0", bad));
