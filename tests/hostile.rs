@@ -136,7 +136,9 @@ fn data_files() {
     let cases = vec![
         pr("data file missing", &["nope.csv", "No such file"], "{d}/nope.csv,{d}/y.csv", ""),
         pr("one data file of two", &["invalid data files: got 1", "A, y"], "{d}/A.csv", ""),
-        pr("three data files of two", &["invalid data files: got 3"], "{d}/A.csv,{d}/y.csv,{d}/y.csv", ""),
+        pr("four data files of two or three", &["invalid data files: got 4", "2 to 3"], "{d}/A.csv,{d}/y.csv,{d}/y.csv,{d}/y.csv", ""),
+        pr("x star of the wrong length", &["invalid x_star: got 50 x 1", "d = 5 values"], "{d}/A.csv,{d}/y.csv,{d}/y.csv", ""),
+        pr("x star of zeros", &["invalid x_star", "nonzero"], "{d}/A.csv,{d}/y.csv,{d}/z.csv", "").with("z.csv", "0,0,0,0,0\n"),
         run("empty data value", 2, &["--data", "an empty file name"], "--objective phase-retrieval").arg("--data").arg(""),
         pr("empty data file", &["invalid A", "it is empty"], "{d}/e.csv,{d}/y.csv", "").with("e.csv", ""),
         pr("non-numeric entry", &["invalid A", "line 2: not a number"], "{d}/n.csv,{d}/y.csv", "").with("n.csv", "1,2\nx,4\n"),

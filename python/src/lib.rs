@@ -74,13 +74,18 @@ fn arrays(objective: &str, data: &Bound<'_, PyAny>) -> PyResult<Vec<Matrix>> {
         let keys: Vec<String> = d.keys().iter().map(|k| k.str().map(|s| s.to_string())).collect::<PyResult<_>>()?;
         let mut sorted = keys.clone();
         sorted.sort();
-        let mut want: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        // Optional arrays (`x_star?`) may be left out; the ones given are taken in order.
+        let given: Vec<&str> = names.iter().map(|n| n.trim_end_matches('?')).filter(|n| keys.iter().any(|k| k == n)).collect();
+        let mut want: Vec<String> = given.iter().map(|s| s.to_string()).collect();
         want.sort();
-        if names.is_empty() || sorted != want {
-            let allowed = if names.is_empty() { format!("no data for {objective}") } else { format!("a dict with the arrays {}", names.join(", ")) };
+        let required = escapade::objective::catalogue::required_data(names);
+        if names.is_empty() || sorted != want || given.len() < required || given[..required] != names[..required] {
+            let optional: Vec<&str> = names[required..].iter().map(|n| n.trim_end_matches('?')).collect();
+            let extra = if optional.is_empty() { String::new() } else { format!(" (optional: {})", optional.join(", ")) };
+            let allowed = if names.is_empty() { format!("no data for {objective}") } else { format!("a dict with the arrays {}{extra}", names[..required].join(", ")) };
             return Err(to_py(Error::invalid("data", allowed, format!("the keys {}", keys.join(", ")))));
         }
-        return names.iter().map(|n| convert::matrix(n, &d.get_item(n)?.ok_or_else(|| PyTypeError::new_err(format!("data[{n:?}] is missing")))?)).collect();
+        return given.iter().map(|n| convert::matrix(n, &d.get_item(n)?.ok_or_else(|| PyTypeError::new_err(format!("data[{n:?}] is missing")))?)).collect();
     }
     if data.is_instance_of::<PyList>() || data.is_instance_of::<PyTuple>() {
         let items: Vec<Bound<'_, PyAny>> = data.try_iter()?.collect::<PyResult<_>>()?;

@@ -86,7 +86,7 @@ def test_wrong_shapes_name_the_array():
 
 def test_wrong_keys_types_and_objectives():
     a, y = phase_retrieval_data()
-    with pytest.raises(ValueError, match=r"^invalid data: got the keys A, allowed: a dict with the arrays A, y$"):
+    with pytest.raises(ValueError, match=r"^invalid data: got the keys A, allowed: a dict with the arrays A, y \(optional: x_star\)$"):
         escapade.run(objective="phase-retrieval", data={"A": a}, **RUN)
     with pytest.raises(TypeError, match=r'^data\["A"\]: expected a float32 or float64 numpy array, got ndarray of dtype int64$'):
         escapade.run(objective="phase-retrieval", data={"A": a.astype(np.int64), "y": y}, **RUN)
@@ -128,3 +128,21 @@ def test_arrays_from_other_libraries_equal_numpy_ones():
     # A transposed A names A and says so.
     with pytest.raises(ValueError, match="invalid A.*transposed"):
         escapade.Experiment(objective="phase-retrieval", data={"A": a.T.copy(), "y": y}, **RUN)
+
+
+def test_phase_retrieval_with_its_solution_labels_like_generated_data():
+    """data with x_star: the chains that reach +-x* are labelled 1 and converge in a minimum's
+    basin; without it every label is 0."""
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(60, 4))
+    xs = rng.normal(size=4)
+    y = (a @ xs) ** 2
+    run = dict(objective="phase-retrieval", chains=64, steps=3000, seed=1, backend="cpu", method="pgd")
+    with_xs = escapade.run(data={"A": a, "y": y, "x_star": xs}, **run)
+    without = escapade.run(data={"A": a, "y": y}, **run)
+    del run["objective"]
+    assert (with_xs.chains["label"] == 1).sum() > 32
+    assert (without.chains["label"] == 0).all()
+    assert with_xs.summary["counts"]["converged"] > 32
+    with pytest.raises(ValueError, match="x_star"):
+        escapade.Experiment(objective="phase-retrieval", data={"A": a, "y": y, "x_star": xs[:3]}, **run)

@@ -57,7 +57,8 @@ pub struct Entry {
     pub flags: &'static [Flag],
     /// The flags' ranges and defaults, one line, as `escapade list` prints them.
     pub usage: &'static str,
-    /// The data it reads from files or arrays, in order (none: `--data` is refused).
+    /// The data it reads from files or arrays, in order (none: `--data` is refused); a name
+    /// ending in `?` is optional and may be left off the end ([`required_data`]).
     pub data: &'static [&'static str],
     /// The specification the given flags describe, defaults for the rest (the dimension rule
     /// already checked).
@@ -200,8 +201,8 @@ pub const CATALOGUE: &[Entry] = &[
         doc: "1/(4m) sum ((a_i.x)^2 - y_i)^2; finite sum",
         dim: Dim::AtLeast(1),
         flags: &[Flag::new("m", Kind::Count, "Phase retrieval: number of measurements m (default 10 d)")],
-        usage: "--m >= 1 (10 dim); --data-seed (0) or --data A.npy|csv,y.npy|csv",
-        data: &["A", "y"],
+        usage: "--m >= 1 (10 dim); --data-seed (0) or --data A.npy|csv,y.npy|csv[,x_star.npy|csv] (labels need x*)",
+        data: &["A", "y", "x_star?"],
         from_flags: |g| Ok(ObjectiveSpec::PhaseRetrieval { dim: g.dim(), m: g.count("m").unwrap_or(10 * g.dim()), data: g.source() }),
         // 5: rows padded to vec4s; 32: the unrolled evaluation past its workgroup copy.
         tests: &[5, 4, 32],
@@ -321,4 +322,10 @@ fn mlp(g: &Given) -> Result<ObjectiveSpec, Error> {
 /// A choice flag's word as the enum whose serde names the choices are (`gelu` -> `Activation::Gelu`).
 fn word<T: serde::de::DeserializeOwned>(g: &Given, flag: &str) -> Result<Option<T>, Error> {
     g.word(flag).map(|w| serde_json::from_value(serde_json::Value::from(w)).map_err(|e| Error::invalid(flag, e.to_string(), w))).transpose()
+}
+
+/// How many of `names` (an [`Entry::data`] list) must be given: those before the first optional
+/// one (a name ending in `?`).
+pub fn required_data(names: &[&str]) -> usize {
+    names.iter().take_while(|n| !n.ends_with('?')).count()
 }

@@ -20,6 +20,8 @@ pub struct PhaseRetrieval {
     a32: Vec<f32>,
     y: Vec<f64>,
     x_star: Option<Vec<f64>>,
+    /// Whether f(x*) = 0: generated data, or given data that x* fits exactly (f_min).
+    exact: bool,
 }
 
 impl PhaseRetrieval {
@@ -37,7 +39,7 @@ impl PhaseRetrieval {
         let norm = x_star.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-300);
         x_star.iter_mut().for_each(|v| *v /= norm);
         let y = (0..m).map(|i| (0..d).map(|j| a[i * d + j] * x_star[j]).sum::<f64>().powi(2)).collect();
-        Ok(PhaseRetrieval { d, m, a32: a.iter().map(|&v| v as f32).collect(), a, y, x_star: Some(x_star) })
+        Ok(PhaseRetrieval { d, m, a32: a.iter().map(|&v| v as f32).collect(), a, y, x_star: Some(x_star), exact: true })
     }
 
     /// From a measurement matrix A (m x d) and measurements y (m values).
@@ -54,7 +56,28 @@ impl PhaseRetrieval {
         if let Some(bad) = y.data.iter().find(|v| **v < 0.0) {
             return Err(Error::invalid("y", "squared magnitudes >= 0", bad));
         }
-        Ok(PhaseRetrieval { d: a.cols, m: a.rows, a32: a.data.iter().map(|&v| v as f32).collect(), a: a.data, y: y.data, x_star: None })
+        Ok(PhaseRetrieval { d: a.cols, m: a.rows, a32: a.data.iter().map(|&v| v as f32).collect(), a: a.data, y: y.data, x_star: None, exact: false })
+    }
+
+    /// The data's own solution x* (d values, as a d x 1 or 1 x d matrix; None: none known), so
+    /// that labels mean "near +-x*" as for generated data. f_min is 0 only where x* fits the
+    /// measurements exactly (f(x*) <= 1e-12 (1 + mean y^2)); with noisy y it is unknown.
+    pub fn with_solution(mut self, x_star: Option<Matrix>) -> Result<Self, Error> {
+        let Some(xs) = x_star else { return Ok(self) };
+        if xs.data.len() != self.d || (xs.rows != 1 && xs.cols != 1) {
+            return Err(Error::invalid("x_star", format!("d = {} values (the columns of A)", self.d), format!("{} x {}", xs.rows, xs.cols)));
+        }
+        if xs.data.iter().all(|v| *v == 0.0) {
+            return Err(Error::invalid("x_star", "a nonzero vector (labels measure the angle to it)", "all zeros"));
+        }
+        let mut g = vec![0.0; self.d];
+        let f = self.eval::<f64>(&xs.data, &mut g).value;
+        let scale = 1.0 + self.y.iter().map(|v| v * v).sum::<f64>() / self.m as f64;
+        self.exact = f <= 1e-12 * scale;
+        // Kept at unit norm, as generated: the label compares (x.x*)^2 with 0.81 |x|^2.
+        let norm = xs.data.iter().map(|v| v * v).sum::<f64>().sqrt();
+        self.x_star = Some(xs.data.iter().map(|v| v / norm).collect());
+        Ok(self)
     }
 
     /// The planted solution, when generated.
@@ -297,7 +320,7 @@ impl Objective for PhaseRetrieval {
         if self.x_star.is_some() { vec![1] } else { Vec::new() }
     }
     fn f_min(&self) -> Option<f64> {
-        self.x_star.as_ref().map(|_| 0.0)
+        self.exact.then_some(0.0)
     }
     /// rho1(F) = (1/m) sum ||a_i||^2 (4 y_i + 6 sqrt(m F)), from (a_i.x)^2 <= y_i + 2 sqrt(m f);
     /// rho2(F) = (6/m) sum ||a_i||^3 (sqrt(y_i) + sqrt(2) (m F)^(1/4)) bounds the third derivative

@@ -135,22 +135,26 @@ impl ObjectiveSpec {
     pub fn build(&self) -> Result<std::sync::Arc<dyn Objective>, crate::Error> {
         use std::sync::Arc;
         let files = |src: &DataSource, names: &[&str]| -> Result<Option<Vec<data::Matrix>>, crate::Error> {
+            // Optional names (`x_star?`) may be left off the end.
+            let fits = |n: usize| (catalogue::required_data(names)..=names.len()).contains(&n);
+            let shown = |n: &&str| n.trim_end_matches('?').to_string();
+            let count = if catalogue::required_data(names) == names.len() { names.len().to_string() } else { format!("{} to {}", catalogue::required_data(names), names.len()) };
             match src {
                 DataSource::Seed(_) => Ok(None),
-                DataSource::Files(paths) if paths.len() == names.len() => {
-                    paths.iter().zip(names).map(|(p, n)| data::load_matrix(p, n)).collect::<Result<Vec<_>, _>>().map(Some)
+                DataSource::Files(paths) if fits(paths.len()) => {
+                    paths.iter().zip(names).map(|(p, n)| data::load_matrix(p, &shown(n))).collect::<Result<Vec<_>, _>>().map(Some)
                 }
-                DataSource::Arrays(arrays) if arrays.len() == names.len() => {
-                    arrays.iter().zip(names).map(|(m, n)| m.clone().checked(n)).collect::<Result<Vec<_>, _>>().map(Some)
+                DataSource::Arrays(arrays) if fits(arrays.len()) => {
+                    arrays.iter().zip(names).map(|(m, n)| m.clone().checked(&shown(n))).collect::<Result<Vec<_>, _>>().map(Some)
                 }
                 DataSource::Arrays(arrays) => Err(crate::Error::invalid(
                     "data",
-                    format!("{} array(s): {}", names.len(), names.join(", ")),
+                    format!("{count} array(s): {}", names.join(", ")),
                     arrays.len(),
                 )),
                 DataSource::Files(paths) => Err(crate::Error::invalid(
                     "data files",
-                    format!("{} file(s): {}", names.len(), names.join(", ")),
+                    format!("{count} file(s): {}", names.join(", ")),
                     paths.len(),
                 )),
             }
@@ -161,10 +165,10 @@ impl ObjectiveSpec {
             ObjectiveSpec::Quartic { eigenvalues } => Arc::new(Quartic::new(eigenvalues.clone())?),
             ObjectiveSpec::Octopus { dim, tau, gamma, l } => Arc::new(Octopus::new(*dim, *tau, *gamma, *l)?),
             ObjectiveSpec::PhaseRetrieval { dim, m, data } => match files(data, Self::data_names("phase-retrieval"))? {
-                Some(mut f) => {
-                    let y = f.pop().unwrap_or_else(|| unreachable!());
-                    let a = f.pop().unwrap_or_else(|| unreachable!());
-                    Arc::new(PhaseRetrieval::from_data(a, y)?)
+                Some(f) => {
+                    let mut f = f.into_iter();
+                    let (a, y) = (f.next().unwrap_or_else(|| unreachable!()), f.next().unwrap_or_else(|| unreachable!()));
+                    Arc::new(PhaseRetrieval::from_data(a, y)?.with_solution(f.next())?)
                 }
                 None => Arc::new(PhaseRetrieval::generate(*dim, *m, seed(data))?),
             },

@@ -47,7 +47,8 @@ fn names_are_unique_and_unknown_ones_are_refused_with_the_list() {
     }
     let msg = entry("nope").unwrap_err().to_string();
     assert!(ObjectiveSpec::NAMES.iter().all(|n| msg.contains(n)), "{msg}");
-    assert_eq!(ObjectiveSpec::data_names("phase-retrieval"), ["A", "y"]);
+    assert_eq!(ObjectiveSpec::data_names("phase-retrieval"), ["A", "y", "x_star?"]);
+    assert_eq!(super::required_data(ObjectiveSpec::data_names("phase-retrieval")), 2);
     assert!(ObjectiveSpec::data_names("custom").is_empty());
 }
 

@@ -179,3 +179,32 @@ fn rho1_bounds_the_hessian() {
     );
     assert!(bad.unwrap_err().to_string().contains("y"));
 }
+
+/// Given data with its x* is the generated objective: the same device data, kernel source, labels,
+/// minimum labels and f_min; x* at another scale labels alike (the label is an angle). Without x*
+/// every label is 0 and f_min unknown; with a noisy y, x* keeps the labels but f_min is unknown.
+#[test]
+fn given_data_with_its_solution_is_the_generated_objective() {
+    let (d, m) = (6, 40);
+    let planted = PhaseRetrieval::generate(d, m, 3).unwrap();
+    let a = Matrix { rows: m, cols: d, data: planted.a.clone() };
+    let y = Matrix { rows: m, cols: 1, data: planted.y.clone() };
+    let xs = planted.x_star.clone().unwrap();
+    let given = PhaseRetrieval::from_data(a.clone(), y.clone()).unwrap().with_solution(Some(Matrix { rows: 1, cols: d, data: xs.clone() })).unwrap();
+    assert_eq!(given.device().data(), planted.device().data());
+    assert_eq!(given.device().wgsl(), planted.device().wgsl());
+    assert_eq!((given.minimum_labels(), given.f_min()), (vec![1], Some(0.0)));
+    let scaled = PhaseRetrieval::from_data(a.clone(), y.clone()).unwrap().with_solution(Some(Matrix { rows: d, cols: 1, data: xs.iter().map(|v| -3.0 * v).collect() })).unwrap();
+    let none = PhaseRetrieval::from_data(a.clone(), y.clone()).unwrap();
+    let mut g = vec![0.0; d];
+    for k in 0..20u32 {
+        let x: Vec<f64> = crate::rng::data_normals(5, k, d).iter().zip(&xs).map(|(n, s)| s * f64::from(k % 2) + 0.2 * n).collect();
+        let l = planted.eval(&x, &mut g).label;
+        assert_eq!((given.eval(&x, &mut g).label, scaled.eval(&x, &mut g).label, none.eval(&x, &mut g).label), (l, l, 0), "point {k}");
+    }
+    assert!((0..20u32).any(|k| k % 2 == 1 && planted.eval(&xs, &mut g).label == 1));
+    assert_eq!((none.minimum_labels(), none.f_min()), (Vec::new(), None));
+    let noisy = Matrix { rows: m, cols: 1, data: planted.y.iter().map(|v| v + 0.01).collect() };
+    let with_noise = PhaseRetrieval::from_data(a, noisy).unwrap().with_solution(Some(Matrix { rows: 1, cols: d, data: xs })).unwrap();
+    assert_eq!((with_noise.minimum_labels(), with_noise.f_min()), (vec![1], None));
+}
