@@ -117,7 +117,7 @@ pub fn fingerprint(exp: &Experiment) -> String {
         "method": exp.method,
         "chains": exp.chains,
         "seed": exp.seed,
-        "init": exp.init.identity(),
+        "init": init_identity(&exp.init),
         "steps": exp.steps,
         "precision": exp.precision,
         "trace": exp.trace,
@@ -125,6 +125,15 @@ pub fn fingerprint(exp: &Experiment) -> String {
         "shard": exp.shard,
     })
     .to_string()
+}
+
+/// What identifies the starting points in a fingerprint: the spec, but per-chain points by the
+/// SHA-256 of their values, so an edited file is caught and a moved one is not.
+fn init_identity(init: &crate::Init) -> String {
+    match init {
+        crate::Init::Points(p) => format!("points:{}x{}:{}", p.rows, p.dim(), sha256(bytemuck::cast_slice(&p.values[..]))),
+        other => other.spec(),
+    }
 }
 
 /// The SHA-256 digest of `bytes`, in hex.
@@ -436,4 +445,25 @@ fn semantic(ck: &Checkpoint, exp: &Experiment) -> Result<(), String> {
         return Err(format!("chain {}: {} escapes counted, {} escape events", first as usize + i, states[i].escapes, counts[i]));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::init::{Init, Points};
+
+    /// Per-chain starts enter a run's fingerprint (resume, merge) by their values: a moved file
+    /// resumes, an edited one does not.
+    #[test]
+    fn the_fingerprint_holds_the_starts_values() {
+        let obj = crate::ObjectiveSpec::from_name("quartic", 3).unwrap().build().unwrap();
+        let fp = |v: Vec<f64>, source: &str| {
+            let init = Init::Points(Points::new(source.into(), 2, v).unwrap());
+            super::fingerprint(&crate::Experiment::builder(obj.clone()).chains(2).init(init).build().unwrap())
+        };
+        let v: Vec<f64> = (0..6).map(|k| k as f64 * 0.1).collect();
+        assert_eq!(fp(v.clone(), "a.npy"), fp(v.clone(), "moved/a.npy"));
+        let mut w = v.clone();
+        w[4] += 1e-9;
+        assert_ne!(fp(v, "a.npy"), fp(w, "a.npy"));
+    }
 }

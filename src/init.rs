@@ -25,7 +25,7 @@ pub enum Init {
     Sphere(f64),
     /// Each chain at its own row of a matrix (`file:PATH`, or an array from Python): chain c
     /// starts at row c (a single row: every chain at it). Not serialized: a run records it as its
-    /// spec and the rows' digest ([`Init::identity`]).
+    /// spec, and its fingerprint the rows' digest.
     #[serde(skip)]
     Points(Points),
 }
@@ -52,16 +52,6 @@ impl Points {
         Ok(Points { source, rows, values: std::sync::Arc::new(values) })
     }
 
-    /// Reads `file:PATH`'s matrix (.npy or .csv, one row per chain).
-    pub fn load(path: &str) -> Result<Self, Error> {
-        let m = crate::objective::data::load_matrix(std::path::Path::new(path), "init").map_err(|e| match e {
-            // A missing or unreadable file: one line that names the flag, not only the path.
-            Error::Io { path, source } => Error::invalid("init", "file:PATH of a readable .npy or .csv matrix (chains x d)", format!("{path} ({source})")),
-            other => other,
-        })?;
-        Self::new(path.to_string(), m.rows, m.data)
-    }
-
     /// Columns.
     pub fn dim(&self) -> usize {
         self.values.len() / self.rows.max(1)
@@ -75,16 +65,17 @@ impl Points {
 }
 
 impl Init {
-    /// Parses `zero`, `normal:SIGMA`, `uniform:HALFWIDTH`, `ball:RADIUS` (scale finite, >= 0),
-    /// `point:X1,X2,...` or `file:PATH` (reads the file).
+    /// Parses `zero`, `normal:SIGMA`, `uniform:HALFWIDTH`, `ball:RADIUS` (scale finite, >= 0) or
+    /// `point:X1,X2,...` (`file:PATH` is read by `options::load_init`, which reads files).
     pub fn parse(spec: &str) -> Result<Self, Error> {
         const ALLOWED: &str = "zero, normal:SIGMA, uniform:HALFWIDTH, ball:RADIUS or sphere:RADIUS with a scale from 0 to 5e37 (starting points are drawn in f32, normal tails included), point:X1,X2,... (each below 3.4e38) or file:PATH (a chains x d .npy or .csv matrix)";
         let bad = || Error::invalid("init", ALLOWED, format!("{spec:?}"));
         if spec == "zero" {
             return Ok(Init::Zero);
         }
-        if let Some(path) = spec.strip_prefix("file:") {
-            return Points::load(path).map(Init::Points);
+        if spec.starts_with("file:") {
+            // The file is read where data files are (`options`, above the objectives' loaders).
+            return Err(Error::invalid("init", "file:PATH read through the run's options (escapade run, experiment files, Python)", format!("{spec:?}")));
         }
         let (kind, scale) = spec.split_once(':').ok_or_else(bad)?;
         if kind == "point" {
@@ -115,16 +106,6 @@ impl Init {
             Init::Point(v) => format!("point:{}", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")),
             Init::Sphere(r) => format!("sphere:{r}"),
             Init::Points(p) => format!("file:{}", p.source),
-        }
-    }
-
-    /// What identifies the starting points in a run's fingerprint (resume, merge): the spec, but
-    /// per-chain points by the SHA-256 of their values, so an edited file is caught and a moved
-    /// one is not.
-    pub fn identity(&self) -> String {
-        match self {
-            Init::Points(p) => format!("points:{}x{}:{}", p.rows, p.dim(), crate::checkpoint::sha256(bytemuck::cast_slice(&p.values[..]))),
-            other => other.spec(),
         }
     }
 
@@ -190,23 +171,6 @@ mod tests {
             let e = Init::parse(bad).unwrap_err().to_string();
             assert!(e.contains("init") && e.contains("normal:SIGMA"), "{bad}: {e}");
         }
-    }
-
-    /// Per-chain starts enter a run's fingerprint (resume, merge) by their values: a moved file
-    /// resumes, an edited one does not.
-    #[test]
-    fn the_fingerprint_holds_the_starts_values() {
-        let obj = crate::ObjectiveSpec::from_name("quartic", 3).unwrap().build().unwrap();
-        let fp = |v: Vec<f64>, source: &str| {
-            let init = Init::Points(Points::new(source.into(), 2, v).unwrap());
-            crate::checkpoint::fingerprint(&crate::Experiment::builder(obj.clone()).chains(2).init(init).build().unwrap())
-        };
-        let v: Vec<f64> = (0..6).map(|k| k as f64 * 0.1).collect();
-        assert_eq!(fp(v.clone(), "a.npy"), fp(v.clone(), "moved/a.npy"));
-        let mut w = v.clone();
-        w[4] += 1e-9;
-        assert_ne!(fp(v, "a.npy"), fp(w, "a.npy"));
-        assert_eq!(Init::parse("file:/nonexistent/x.npy").unwrap_err().to_string().lines().count(), 1);
     }
 
     #[test]

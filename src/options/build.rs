@@ -171,7 +171,7 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
         .seed(a.seed)
         .init(match &a.init_points {
             Some(p) => Init::Points(p.clone()),
-            None => Init::parse(&a.init)?,
+            None => load_init(&a.init)?,
         });
     if a.trace_chains > 0 {
         b = b.trace(a.trace_chains, a.trace_every);
@@ -188,4 +188,15 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
         b = b.shard(s.index, s.count);
     }
     b.build()
+}
+
+/// `--init`: [`Init::parse`]'s specs, and `file:PATH`, a chains x d .npy or .csv matrix read as
+/// data files are (a missing or unreadable file named under `init`).
+pub fn load_init(spec: &str) -> Result<Init, Error> {
+    let Some(path) = spec.strip_prefix("file:") else { return Init::parse(spec) };
+    let m = crate::objective::data::load_matrix(std::path::Path::new(path), "init").map_err(|e| match e {
+        Error::Io { path, source } => Error::invalid("init", "file:PATH of a readable .npy or .csv matrix (chains x d)", format!("{path} ({source})")),
+        other => other,
+    })?;
+    crate::init::Points::new(path.to_string(), m.rows, m.data).map(Init::Points)
 }
