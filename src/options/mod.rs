@@ -63,6 +63,9 @@ pub fn join_dashed_values(sub: &Command, argv: &[String]) -> Vec<String> {
 /// words bad input: one line naming the flag and what it allows. `None` for other parser errors.
 pub fn invalid_value(e: &clap::Error) -> Option<Error> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::ValueValidation {
+        return out_of_range(e);
+    }
     if e.kind() != ErrorKind::InvalidValue {
         return None;
     }
@@ -79,6 +82,27 @@ pub fn invalid_value(e: &clap::Error) -> Option<Error> {
     let field = arg.trim_start_matches('-').split([' ', '=']).next().unwrap_or(arg);
     let got = if got.is_empty() { "an empty value" } else { got.as_str() };
     Some(Error::invalid(field, format!("one of {}", valid.join(", ")), got))
+}
+
+/// A number clap refused (`--chains -5`, `--steps x`), as the library words bad input: one line
+/// naming the flag (as Python's keyword would be, without dashes), the value and what is allowed
+/// (`an integer from 0 to 4294967295` for clap's `0..=4294967295`). `None` without the context.
+fn out_of_range(e: &clap::Error) -> Option<Error> {
+    use clap::error::{ContextKind, ContextValue};
+    let (Some(ContextValue::String(arg)), Some(ContextValue::String(got))) = (e.get(ContextKind::InvalidArg), e.get(ContextKind::InvalidValue)) else {
+        return None;
+    };
+    let field = arg.trim_start_matches('-').split([' ', '=']).next().unwrap_or(arg);
+    let reason = std::error::Error::source(e).map(|r| r.to_string()).unwrap_or_default();
+    let allowed = match reason.rsplit_once(" is not in ").and_then(|(_, range)| range.split_once("..=")) {
+        Some((lo, hi)) => format!("an integer from {lo} to {hi}"),
+        None if reason.contains("invalid digit") && got.starts_with('-') => "an integer >= 0".to_string(),
+        None if reason.contains("invalid digit") => "an integer".to_string(),
+        None if reason.contains("invalid float") || reason.contains("empty string") => "a number".to_string(),
+        // A reason of the flag's own parser (what is wrong, not what is allowed): clap's line.
+        None => return None,
+    };
+    Some(Error::invalid(field, allowed, if got.is_empty() { "an empty value" } else { got.as_str() }))
 }
 
 /// Any other parser error as one line, the contract for bad input: clap's first paragraph (what
