@@ -223,7 +223,11 @@ mod tests {
         let e = escapade::options::invalid_value(&e).unwrap();
         assert_eq!(e.to_string(), "invalid step-rule: got adaptive, allowed: one of fixed, self-bounding");
         assert_eq!(e.exit_code(), 2);
+        // Numbers clap refuses name the flag too, with what is allowed.
         let e = Cli::command().try_get_matches_from(["escapade", "run", "--chains", "many"]).err().unwrap();
+        assert_eq!(escapade::options::invalid_value(&e).unwrap().to_string(), "invalid chains: got many, allowed: an integer");
+        // A flag's own parser's reason is not an "allowed": clap's line stays.
+        let e = Cli::command().try_get_matches_from(["escapade", "run", "--objective", "phase-retrieval", "--data", ""]).err().unwrap();
         assert!(escapade::options::invalid_value(&e).is_none());
     }
 }
