@@ -506,6 +506,24 @@ def jax_pgd(wl, params, data_seed, draw_kicks=True, value_only=False):
         u = jax.random.uniform(k_rad, (), jnp.float32, minval=1e-7, maxval=1.0)
         return z * (radius * u ** (1.0 / d) / jnp.maximum(jnp.sqrt(jnp.dot(z, z)), 1e-30))
 
+    def detect(t, ok, fx, new_lab, low, lab, label_since, stalled, t_stall, f_stall, stall_label,
+               escapes, escape_steps):
+        """Steps 2-4 of escapade's step, shared by the PGD and PSGD steps: the label and when it
+        last changed; the escape test (a stalled chain whose value dropped by f_thres below
+        f_stall escaped); the stall test (`low`: ||g|| <= g_thres on a finite step)."""
+        label_since = jnp.where(ok & (new_lab != lab), t, label_since)
+        lab = jnp.where(ok, new_lab, lab)
+        esc = ok & stalled & (fx <= f_stall - f_thres)
+        escapes = escapes + esc.astype(jnp.int32)
+        escape_steps = escape_steps + jnp.where(esc, t - t_stall, 0)
+        stalled = stalled & ~esc
+        start = low & ~stalled
+        t_stall = jnp.where(start, t, t_stall)
+        f_stall = jnp.where(start, fx, f_stall)
+        stall_label = jnp.where(start, lab, stall_label)
+        stalled = stalled | low
+        return lab, label_since, stalled, t_stall, f_stall, stall_label, escapes, escape_steps
+
     def step(t, s):
         (x, alive, lab, label_since, stalled, t_stall, f_stall, stall_label,
          t_noise, f_tilde, escapes, escape_steps, key) = s
@@ -514,22 +532,10 @@ def jax_pgd(wl, params, data_seed, draw_kicks=True, value_only=False):
         gn2 = jnp.dot(g, g)
         ok = alive & jnp.isfinite(fx) & jnp.isfinite(gn2)
         gnorm = jnp.sqrt(gn2)
-        # 2. label and when it last changed.
-        new_lab = label(x)
-        label_since = jnp.where(ok & (new_lab != lab), t, label_since)
-        lab = jnp.where(ok, new_lab, lab)
-        # 3. escape test: a stalled chain whose value dropped by f_thres below f_stall escaped.
-        esc = ok & stalled & (fx <= f_stall - f_thres)
-        escapes = escapes + esc.astype(jnp.int32)
-        escape_steps = escape_steps + jnp.where(esc, t - t_stall, 0)
-        stalled = stalled & ~esc
-        # 4. stall test.
+        # 2.-4. label, escape test, stall test.
         low = ok & (gnorm <= g_thres)
-        start = low & ~stalled
-        t_stall = jnp.where(start, t, t_stall)
-        f_stall = jnp.where(start, fx, f_stall)
-        stall_label = jnp.where(start, lab, stall_label)
-        stalled = stalled | low
+        (lab, label_since, stalled, t_stall, f_stall, stall_label, escapes, escape_steps) = detect(
+            t, ok, fx, label(x), low, lab, label_since, stalled, t_stall, f_stall, stall_label, escapes, escape_steps)
         # 5. ball kick, at most one per t_thres + 1 steps (drawn every step: vmap makes it a select).
         kick = low & ((t_noise == never) | (t - t_noise > t_thres))
         t_noise = jnp.where(kick, t, t_noise)
@@ -573,20 +579,10 @@ def jax_pgd(wl, params, data_seed, draw_kicks=True, value_only=False):
             gn2 = jnp.dot(g, g)
             ok = alive & jnp.isfinite(fx) & jnp.isfinite(gn2)
             low = ok & (jnp.sqrt(gn2) <= g_thres)
-        # 2. label (from the same pass) and when it last changed.
-        label_since = jnp.where(ok & (new_lab != lab), t, label_since)
-        lab = jnp.where(ok, new_lab, lab)
-        # 3. escape test.
-        esc = ok & stalled & (fx <= f_stall - f_thres)
-        escapes = escapes + esc.astype(jnp.int32)
-        escape_steps = escape_steps + jnp.where(esc, t - t_stall, 0)
-        stalled = stalled & ~esc
-        # 4. stall test on the full gradient's norm (no kick: PSGD perturbs every step).
-        start = low & ~stalled
-        t_stall = jnp.where(start, t, t_stall)
-        f_stall = jnp.where(start, fx, f_stall)
-        stall_label = jnp.where(start, lab, stall_label)
-        stalled = stalled | low
+        # 2.-4. label (from the same pass), escape test, stall test on the full gradient's norm
+        # (no kick: PSGD perturbs every step).
+        (lab, label_since, stalled, t_stall, f_stall, stall_label, escapes, escape_steps) = detect(
+            t, ok, fx, new_lab, low, lab, label_since, stalled, t_stall, f_stall, stall_label, escapes, escape_steps)
         # 5. the Gaussian perturbation N(0, r^2/d I), every step of every chain (as escapade).
         if draw_kicks:
             v = v + noise_scale * jax.random.normal(k_noise, (d,), jnp.float32)
