@@ -32,8 +32,10 @@ pub(crate) struct Strided<'a, T> {
 }
 
 /// C (m x n, row-major, overwritten) = sum over j < k of a_j (x) w_j: C[q][c] = sum_j a(q, j)
-/// w[j * w_stride + c].
+/// w[j * w_stride + c]. a is laid out with j_stride 1 (rows of A) or q_stride 1 (columns of
+/// Delta), the network's two products' layouts.
 pub(crate) fn outer_sum<T: Tiled>(m: usize, n: usize, k: usize, a: Strided<T>, w: &[T], w_stride: usize, c: &mut [T]) {
+    assert!(a.j_stride == 1 || a.q_stride == 1, "outer_sum: a factor with j_stride 1 or q_stride 1");
     T::outer_sum(m, n, k, a, w, w_stride, c);
 }
 
@@ -90,10 +92,9 @@ fn outer_sum_generic<T: Float>(m: usize, n: usize, k: usize, a: Strided<T>, w: &
     }
 }
 
-/// R rows from q0 by C columns: the sums over j, in registers. The two layouts the network
-/// uses get loops without index checks inside (a's rows contiguous in j, or a's R values at each
-/// j contiguous in q); any other layout takes the indexed loop. The order of the sums is the
-/// same in all three.
+/// R rows from q0 by C columns: the sums over j, in registers, in the two layouts the network
+/// uses (a's rows contiguous in j, or a's R values at each j contiguous in q), each a loop
+/// without index checks inside; the order of the sums is the same in both.
 #[inline(always)]
 fn tile<T: Float, const R: usize>(k: usize, a: Strided<T>, q0: usize, w: &[T], w_stride: usize, offset: usize) -> [[T; C]; R] {
     let mut acc = [[T::zero(); C]; R];
@@ -117,14 +118,11 @@ fn tile<T: Float, const R: usize>(k: usize, a: Strided<T>, q0: usize, w: &[T], w
             // LLVM cannot prove away here costs a third of the loop.
             add!(j, |q: usize| unsafe { *rows[q].get_unchecked(j) });
         }
-    } else if a.q_stride == 1 {
+    } else {
+        // q_stride == 1 ([`outer_sum`] admits only the two layouts).
         for j in 0..k {
             let av: &[T; R] = a.at[j * a.j_stride + q0..][..R].try_into().expect("R values");
             add!(j, |q: usize| av[q]);
-        }
-    } else {
-        for j in 0..k {
-            add!(j, |q: usize| a.at[(q0 + q) * a.q_stride + j * a.j_stride]);
         }
     }
     acc
