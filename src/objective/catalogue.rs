@@ -13,7 +13,7 @@ mod tests;
 pub use flags::{DEFAULT_DIM, Flag, Given, Kind, Value};
 
 use super::dataset::SHIPPED;
-use super::{Activation, DataSource, Loss, ObjectiveSpec, Quartic, data};
+use super::{Activation, DataSource, ExprSpec, Loss, ObjectiveSpec, Quartic, data};
 use crate::Error;
 
 /// How an objective's dimension d follows from `--dim`.
@@ -157,6 +157,10 @@ const KAPPA: Flag = Flag::new(
     "Linear network / network: kappa of kappa/4 sum ||W||^4 (linear network default 0.1, 0 its non-self-bounding case; network default 0)",
 );
 
+/// The expression objective's f and label without `--f`: the quartic with l = (-1, 1, ..., 1)
+/// and its label (x0 has left its negative-curvature band).
+pub const EXPR_DEFAULT: (&str, &str) = ("sum(i, 0.25*x[i]^4 + 0.5*x[i]^2) - x[0]^2", "3*x[0]^2 >= 1");
+
 /// The built-in objectives, in the order `escapade list` shows them.
 pub const CATALOGUE: &[Entry] = &[
     Entry {
@@ -262,6 +266,28 @@ pub const CATALOGUE: &[Entry] = &[
         from_flags: mlp,
         // Unused: the default layers (Wine 13-8-3, d = 139) set d.
         tests: &[DEFAULT_DIM],
+    },
+    Entry {
+        name: "expr",
+        doc: "your expression f(x), e.g. \"sum(i, 0.25*x[i]^4) - x0^2/2\"; gradient derived, both paths (docs/expressions.md)",
+        dim: Dim::AtLeast(1),
+        flags: &[
+            Flag::new("f", Kind::Text, "Expression objective: f in x[i] (or x0, x1, ...), + - * / ^, exp log sqrt sin cos tanh abs, sum(i, ...), sum(i, a, b, ...) (default: the quartic written out)").value_name("EXPR"),
+            Flag::new("label", Kind::Text, "Expression objective: the region label, a whole number >= 0 (e.g. \"abs(x1) > 0.5\"; default 0)").value_name("EXPR"),
+        ],
+        usage: "--f EXPR (the quartic); --dim d (or one past the largest index when f has no sum); --label EXPR; --f-min; --rho1/--rho2 A,B,P[,FMIN] (both or neither)",
+        data: &[],
+        from_flags: |g| {
+            // Without --f, the quartic saddle written out, its label too: a demonstration, and
+            // the case the tests hold against the built-in quartic.
+            let (f, label, dim) = match g.text("f") {
+                Some(f) => (f, g.text("label"), g.dim),
+                None => (EXPR_DEFAULT.0, g.text("label").or(Some(EXPR_DEFAULT.1)), Some(g.dim())),
+            };
+            let label = label.map(str::to_string);
+            Ok(ObjectiveSpec::Expr(ExprSpec { f: f.to_string(), dim, label, f_min: g.f_min, rho1: g.rho.0, rho2: g.rho.1 }))
+        },
+        tests: &[3],
     },
     Entry {
         name: "degenerate-quartic",

@@ -6,7 +6,7 @@
 use super::catalogue::{self, CATALOGUE, Given};
 use super::data::{self, DataSource};
 use super::dataset;
-use super::{Activation, DegenerateQuartic, LinearNetwork, Loss, MatrixFactorization, Mlp, Objective, Octopus, PhaseRetrieval, Quartic, Rosenbrock, ToySaddle};
+use super::{Activation, DegenerateQuartic, ExprSpec, Expression, LinearNetwork, Loss, MatrixFactorization, Mlp, Objective, Octopus, PhaseRetrieval, Quartic, Rosenbrock, ToySaddle};
 
 /// The linear network's default depth, for serde.
 fn two() -> usize {
@@ -101,6 +101,8 @@ pub enum ObjectiveSpec {
         /// The shipped set (a seed, ignored), or files or arrays [X, y].
         data: DataSource,
     },
+    /// An expression objective (its gradient derived).
+    Expr(ExprSpec),
     /// 1/4 (x^2 - y^2)^2 (d = 2).
     DegenerateQuartic,
     /// Rosenbrock (d >= 2).
@@ -200,6 +202,7 @@ impl ObjectiveSpec {
                 let sizes = if layers.is_empty() { vec![split.train.x.cols, 8, split.train.classes as usize] } else { layers.clone() };
                 Arc::new(Mlp::new(sizes, *activation, *loss, *weight_decay, *kappa, split.train)?.with_holdout(split.holdout)?)
             }
+            ObjectiveSpec::Expr(spec) => Arc::new(Expression::new(spec)?),
             ObjectiveSpec::DegenerateQuartic => Arc::new(DegenerateQuartic),
             ObjectiveSpec::Rosenbrock { dim } => Arc::new(Rosenbrock::new(*dim)?),
         })

@@ -225,9 +225,21 @@ pub struct ObjectiveArgs {
     /// A custom objective in WGSL (implies --objective custom; needs --dim).
     #[arg(long)]
     pub wgsl: Option<PathBuf>,
-    /// The custom objective's minimum value f*, if known (for the self-bounding rule's Df).
+    /// The minimum value f* of a custom or expression objective, if known (for the
+    /// self-bounding rule's Df and the outcome's gap).
     #[arg(long)]
     pub f_min: Option<f64>,
+    // [,FMIN] is --help's notation for an optional part, not a link.
+    #[allow(rustdoc::broken_intra_doc_links)]
+    /// rho1 as A,B,P[,FMIN]: A + B max(F - FMIN, 0)^P. An expression objective's declared form
+    /// (with --rho2); for the others, the self-bounding rule's in place of the closed form.
+    #[arg(long, allow_hyphen_values = true, value_name = "A,B,P[,FMIN]")]
+    pub rho1: Option<String>,
+    // [,FMIN] is --help's notation for an optional part, not a link.
+    #[allow(rustdoc::broken_intra_doc_links)]
+    /// rho2 as A,B,P[,FMIN] (as --rho1).
+    #[arg(long, allow_hyphen_values = true, value_name = "A,B,P[,FMIN]")]
+    pub rho2: Option<String>,
     /// Objective data given in memory (an embedder's arrays, e.g. Python's numpy arrays), in
     /// the order of --data's files; not a flag. Checked as the files are.
     #[arg(skip)]
@@ -292,16 +304,6 @@ pub struct RunArgs {
     /// Self-bounding rule: margin added to f(x0).
     #[arg(long, help_heading = METHOD)]
     pub margin: Option<f64>,
-    // [,FMIN] is --help's notation for an optional part, not a link.
-    #[allow(rustdoc::broken_intra_doc_links)]
-    /// rho1 as A,B,P[,FMIN]: A + B max(F - FMIN, 0)^P (default: the objective's closed form).
-    #[arg(long, allow_hyphen_values = true, value_name = "A,B,P[,FMIN]", help_heading = METHOD)]
-    pub rho1: Option<String>,
-    // [,FMIN] is --help's notation for an optional part, not a link.
-    #[allow(rustdoc::broken_intra_doc_links)]
-    /// rho2 as A,B,P[,FMIN].
-    #[arg(long, allow_hyphen_values = true, value_name = "A,B,P[,FMIN]", help_heading = METHOD)]
-    pub rho2: Option<String>,
     /// Self-bounding rule: re-anchor at the current value every N steps (0: only at x0).
     #[arg(long, help_heading = METHOD)]
     pub rebase_every: Option<u32>,

@@ -19,7 +19,11 @@ fn objective_spec(a: &ObjectiveArgs) -> Result<ObjectiveSpec, Error> {
         (None, Some(files)) => Some(DataSource::Files(files.0.clone())),
         (None, None) => None,
     };
-    let spec = entry.spec(&Given { dim: a.dim, data, data_seed: a.data_seed, values: a.flags.0.clone() })?;
+    let parse_rho = |field: &str, v: &Option<String>| v.as_deref().map(|s| Rho::parse(field, s)).transpose();
+    // --rho1/--rho2 are an expression's declared forms; for the others the step rule's.
+    let rho = if name == "expr" { (parse_rho("rho1", &a.rho1)?, parse_rho("rho2", &a.rho2)?) } else { (None, None) };
+    let f_min = if name == "expr" { a.f_min } else { None };
+    let spec = entry.spec(&Given { dim: a.dim, data, data_seed: a.data_seed, f_min, rho, values: a.flags.0.clone() })?;
     // `data` stands for --data, the arrays and --data-seed alike: all are the objective's data.
     let data_given = (a.has_data() || a.data_seed.is_some()).then_some("data");
     if let Some(flag) = a.flags.0.keys().map(String::as_str).chain(data_given).find(|f| !entry.reads(f)) {
@@ -157,11 +161,11 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
             delta: t.delta,
             df: t.df,
             margin: a.margin,
-            rho1: a.rho1.as_deref().map(|s| Rho::parse("rho1", s)).transpose()?,
-            rho2: a.rho2.as_deref().map(|s| Rho::parse("rho2", s)).transpose()?,
+            rho1: a.obj.rho1.as_deref().map(|s| Rho::parse("rho1", s)).transpose()?,
+            rho2: a.obj.rho2.as_deref().map(|s| Rho::parse("rho2", s)).transpose()?,
             rebase_every: a.rebase_every.unwrap_or(0),
         });
-    } else if a.margin.is_some() || a.rho1.is_some() || a.rho2.is_some() || a.rebase_every.is_some() {
+    } else if a.margin.is_some() || (a.obj.objective != "expr" && (a.obj.rho1.is_some() || a.obj.rho2.is_some())) || a.rebase_every.is_some() {
         return Err(Error::invalid("step-rule", "self-bounding when --margin, --rho1, --rho2 or --rebase-every is given", "fixed"));
     }
     let mut b = Experiment::builder(objective)

@@ -26,6 +26,7 @@ fn arg(f: &Flag) -> Arg {
         Kind::Counts => a.value_parser(clap::value_parser!(usize)).action(ArgAction::Append).value_delimiter(','),
         Kind::Choice(words) => a.value_parser(PossibleValuesParser::new(words)),
         Kind::Switch => a.action(ArgAction::SetTrue),
+        Kind::Text => a.allow_hyphen_values(true),
     }
 }
 
@@ -40,6 +41,7 @@ impl FromArgMatches for ObjectiveFlags {
                 Kind::Counts => m.get_many::<usize>(f.name).map(|v| Value::Counts(v.copied().collect())),
                 Kind::Choice(_) => m.get_one::<String>(f.name).cloned().map(Value::Word),
                 Kind::Switch => m.get_flag(f.name).then_some(Value::On),
+                Kind::Text => m.get_one::<String>(f.name).cloned().map(Value::Text),
             };
             if let Some(v) = v {
                 values.insert(f.name.to_string(), v);

@@ -3,6 +3,7 @@
 //! values given through [`Given`]. This layer knows no clap: `options` does the parsing.
 
 use super::super::DataSource;
+use crate::method::Rho;
 use std::collections::BTreeMap;
 
 /// How a flag's value is written.
@@ -20,6 +21,8 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// Present or absent (`--raw-features`); `true`/`false` in experiment files.
     Switch,
+    /// Free text, checked by the objective (`--f "x0^2 - x1^2"`).
+    Text,
 }
 
 /// One flag an objective reads.
@@ -70,6 +73,8 @@ pub enum Value {
     Word(String),
     /// [`Kind::Switch`], given.
     On,
+    /// [`Kind::Text`].
+    Text(String),
 }
 
 impl Value {
@@ -84,6 +89,7 @@ impl Value {
             Kind::Counts => Value::Counts(list(v).iter().map(count).collect::<Option<_>>()?),
             Kind::Choice(words) => Value::Word(v.as_str().filter(|w| words.contains(w))?.to_string()),
             Kind::Switch => v.as_bool().filter(|on| *on).map(|_| Value::On)?,
+            Kind::Text => Value::Text(v.as_str()?.to_string()),
         })
     }
 }
@@ -98,6 +104,11 @@ pub struct Given {
     pub data: Option<DataSource>,
     /// `--data-seed`, when given.
     pub data_seed: Option<u64>,
+    /// `--f-min`, when given: the known minimum of an objective that does not derive it.
+    pub f_min: Option<f64>,
+    /// `--rho1` and `--rho2`, when given: the self-bounding forms an objective that has no
+    /// closed form declares (an expression).
+    pub rho: (Option<Rho>, Option<Rho>),
     /// The objective flags given, by name.
     pub values: BTreeMap<String, Value>,
 }
@@ -152,6 +163,14 @@ impl Given {
     pub fn word(&self, name: &str) -> Option<&str> {
         match self.values.get(name) {
             Some(Value::Word(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A [`Kind::Text`] flag's text.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.values.get(name) {
+            Some(Value::Text(v)) => Some(v),
             _ => None,
         }
     }

@@ -72,6 +72,7 @@ fn sample(kind: Kind) -> Value {
         Kind::Counts => Value::Counts(vec![13, 3, 3]),
         Kind::Choice(words) => Value::Word(words.last().unwrap().to_string()),
         Kind::Switch => Value::On,
+        Kind::Text => Value::Text("x0^2 - x1^2".into()),
     }
 }
 
