@@ -211,6 +211,8 @@ struct Machine<'a, S> {
     level: usize,
     /// Check every index (the build-time pass); otherwise trust the check.
     checked: bool,
+    /// The first failure of a checked run (the run goes on reading index 0: results unused).
+    error: std::cell::RefCell<Option<IndexError>>,
 }
 
 /// Runs `p` at `x`: f, the label's value (0 without one), and the gradient into `g`.
@@ -223,10 +225,10 @@ pub fn run<S: Scalar>(p: &Program, x: &[S], g: &mut [S]) -> (S, S) {
         heap.resize(p.slots, S::of(0.0));
         &mut heap[..]
     };
-    let mut m = Machine { x, d: x.len() as i64, slots, vars: [0; MAX_DEPTH], level: 0, checked: false };
+    let mut m = Machine { x, d: x.len() as i64, slots, vars: [0; MAX_DEPTH], level: 0, checked: false, error: Default::default() };
     g.iter_mut().for_each(|v| *v = S::of(0.0));
     // Unchecked runs only follow a checked one ([`check`]), so no index can fail here.
-    let _ = m.exec(&p.stmts, g);
+    m.exec(&p.stmts, g);
     (m.slots[p.value], p.label.map_or(S::of(0.0), |l| m.slots[l]))
 }
 
@@ -234,62 +236,69 @@ pub fn run<S: Scalar>(p: &Program, x: &[S], g: &mut [S]) -> (S, S) {
 pub fn check(p: &Program, x: &[f64]) -> Result<(), IndexError> {
     let mut slots = vec![0.0; p.slots];
     let mut g = vec![0.0; x.len()];
-    let mut m = Machine { x, d: x.len() as i64, slots: &mut slots, vars: [0; MAX_DEPTH], level: 0, checked: true };
-    m.exec(&p.stmts, &mut g)
+    let mut m = Machine { x, d: x.len() as i64, slots: &mut slots, vars: [0; MAX_DEPTH], level: 0, checked: true, error: Default::default() };
+    m.exec(&p.stmts, &mut g);
+    m.error.into_inner().map_or(Ok(()), Err)
 }
 
 impl<S: Scalar> Machine<'_, S> {
-    fn exec(&mut self, stmts: &[Stmt], g: &mut [S]) -> Result<(), IndexError> {
+    fn exec(&mut self, stmts: &[Stmt], g: &mut [S]) {
         for s in stmts {
             match s {
-                Stmt::Set(k, v) => self.slots[*k] = self.node(v)?,
-                Stmt::Add(k, v) => self.slots[*k] = self.slots[*k] + self.node(v)?,
+                Stmt::Set(k, v) => self.slots[*k] = self.node(v),
+                Stmt::Add(k, v) => self.slots[*k] = self.slots[*k] + self.node(v),
                 Stmt::Grad(i, v) => {
-                    let k = self.index(i)?;
-                    g[k] = g[k] + self.node(v)?;
+                    let k = self.index(i);
+                    g[k] = g[k] + self.node(v);
                 }
                 Stmt::Loop { depth, lo, hi, body } => {
                     let (lo_v, hi_v) = (lo.eval(&self.vars, self.d), hi.eval(&self.vars, self.d));
                     if self.checked && hi_v.saturating_sub(lo_v) > MAX_LOOP {
-                        return Err(IndexError { index: hi.clone(), value: hi_v, at: self.vars[..*depth].to_vec(), loop_len: true });
+                        self.fail(IndexError { index: hi.clone(), value: hi_v, at: self.vars[..*depth].to_vec(), loop_len: true });
+                        return;
                     }
                     self.level = depth + 1;
                     for i in lo_v..hi_v {
                         self.vars[*depth] = i;
-                        self.exec(body, g)?;
+                        self.exec(body, g);
                     }
                     self.level = *depth;
                 }
             }
         }
-        Ok(())
     }
 
-    fn index(&self, i: &IExpr) -> Result<usize, IndexError> {
+    /// Records a checked run's first failure.
+    fn fail(&self, e: IndexError) {
+        self.error.borrow_mut().get_or_insert(e);
+    }
+
+    fn index(&self, i: &IExpr) -> usize {
         let v = i.eval(&self.vars, self.d);
         if self.checked && !(0..self.d).contains(&v) {
-            return Err(IndexError { index: i.clone(), value: v, at: self.vars[..self.level].to_vec(), loop_len: false });
+            self.fail(IndexError { index: i.clone(), value: v, at: self.vars[..self.level].to_vec(), loop_len: false });
+            return 0;
         }
-        Ok(v as usize)
+        v as usize
     }
 
-    fn node(&self, n: &Node) -> Result<S, IndexError> {
-        Ok(match n {
+    fn node(&self, n: &Node) -> S {
+        match n {
             Node::Const(v) => S::of(*v),
-            Node::X(i) => self.x[self.index(i)?],
+            Node::X(i) => self.x[self.index(i)],
             Node::Int(i) => S::of(i.eval(&self.vars, self.d) as f64),
             Node::Slot(k) => self.slots[*k],
-            Node::Neg(a) => -self.node(a)?,
-            Node::Add(a, b) => self.node(a)? + self.node(b)?,
-            Node::Sub(a, b) => self.node(a)? - self.node(b)?,
-            Node::Mul(a, b) => self.node(a)? * self.node(b)?,
-            Node::Div(a, b) => self.node(a)? / self.node(b)?,
-            Node::Powi(a, n) => powi(self.node(a)?, *n),
-            Node::Pow(a, b) => (self.node(b)? * self.node(a)?.apply(Func::Log)).apply(Func::Exp),
-            Node::Call(f, a) => self.node(a)?.apply(*f),
-            Node::Cmp(op, a, b) => S::cmp(*op, self.node(a)?, self.node(b)?),
+            Node::Neg(a) => -self.node(a),
+            Node::Add(a, b) => self.node(a) + self.node(b),
+            Node::Sub(a, b) => self.node(a) - self.node(b),
+            Node::Mul(a, b) => self.node(a) * self.node(b),
+            Node::Div(a, b) => self.node(a) / self.node(b),
+            Node::Powi(a, n) => powi(self.node(a), *n),
+            Node::Pow(a, b) => (self.node(b) * self.node(a).apply(Func::Log)).apply(Func::Exp),
+            Node::Call(f, a) => self.node(a).apply(*f),
+            Node::Cmp(op, a, b) => S::cmp(*op, self.node(a), self.node(b)),
             Node::Sum(_) => unreachable!("a program holds no sums, only their loops"),
-        })
+        }
     }
 }
 
