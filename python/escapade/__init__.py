@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import pathlib
 import warnings
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
@@ -69,6 +70,11 @@ def objectives() -> List[Dict[str, Any]]:
     return _escapade.objectives()
 
 
+def _objective_names() -> List[str]:
+    """The names ``objective=`` takes as they are (the catalogue's, and ``custom``)."""
+    return [o["name"] for o in _escapade.objectives()] + ["custom"]
+
+
 def _is_path(v: Any) -> bool:
     return isinstance(v, (str, os.PathLike))
 
@@ -76,6 +82,13 @@ def _is_path(v: Any) -> bool:
 def _parse(options: Dict[str, Any], data: Any, wgsl: Any) -> "_escapade._Options":
     """Checks options as ``escapade run`` checks its flags (the library does the checking)."""
     options = dict(options)
+    objective = options.get("objective")
+    if isinstance(objective, str) and objective not in _objective_names() and not re.fullmatch(r"[A-Za-z_-]+", objective):
+        # A formula is an expression objective: objective="0.5*x[0]**2 + sum(i, x[i]**4)" (a
+        # bare word stays a name, so that a misspelt one is refused with the list of names).
+        if "f" in options:
+            raise TypeError(f"objective={objective!r} is not a built-in objective, and f= gives the expression already")
+        options["objective"], options["f"] = "expr", objective
     arrays = None
     if data is not None:
         if isinstance(data, (list, tuple)) and all(_is_path(d) for d in data):
