@@ -369,6 +369,9 @@ impl Products for CpuProducts<'_> {
         if d == 0 {
             return Ok(out);
         }
+        if let Some(batch) = obj.batch() {
+            return batched_products(batch, d, points, vectors, out);
+        }
         // Packs of LANES points, multiplied together where the objective can (each lane is the
         // scalar product bit for bit, so a point's product does not depend on its pack).
         out.par_chunks_mut(d * LANES).enumerate().for_each(|(p, o)| {
@@ -403,6 +406,29 @@ impl Products for CpuProducts<'_> {
     fn tolerance(&self) -> f64 {
         LANCZOS_TOL_F64
     }
+}
+
+/// [`CpuProducts::products`] for a batched objective (an embedder's oracle, whose cost is the
+/// call): the rows whose vector is not zero in one call of its own product, or in two of its
+/// gradients (central differences, each row [`hvp_f64`]'s product); then its pending error.
+fn batched_products(batch: &dyn crate::objective::Batch, d: usize, points: &[f64], vectors: &[f64], mut out: Vec<f64>) -> Result<Vec<f64>, Error> {
+    let moving: Vec<usize> = (0..vectors.len() / d).filter(|&k| vectors[k * d..(k + 1) * d].iter().any(|&a| a != 0.0)).collect();
+    if moving.is_empty() {
+        return Ok(out);
+    }
+    let gather = |buf: &[f64]| -> Vec<f64> { moving.iter().flat_map(|&k| buf[k * d..(k + 1) * d].iter().copied()).collect() };
+    let (x, v) = (gather(points), gather(vectors));
+    let mut prod = vec![0.0; x.len()];
+    if !batch.hvp_batch_f64(&x, &v, &mut prod)? {
+        crate::objective::batch::hvp_by_differences(batch, d, &x, &v, &mut prod)?;
+    }
+    if let Some(e) = batch.take_error() {
+        return Err(e);
+    }
+    for (j, &k) in moving.iter().enumerate() {
+        out[k * d..(k + 1) * d].copy_from_slice(&prod[j * d..(j + 1) * d]);
+    }
+    Ok(out)
 }
 
 /// Hessian spectra at `points` (n x d, row-major) from f64 products on the CPU, to
