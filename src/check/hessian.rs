@@ -502,4 +502,25 @@ mod tests {
         let s = lanczos(1, d, lanczos_steps(d), 5, &mut |v| Ok(v.iter().enumerate().map(|(i, x)| (i + 1) as f64 * x).collect())).unwrap()[0];
         assert!(s.converged && (s.lambda_min - 1.0).abs() < 1e-12 && (s.lambda_max - 20.0).abs() < 1e-12, "{s:?}");
     }
+
+    /// Hessian products of a batched objective (certification, the outcome's spectra) come from
+    /// two batch calls, each row the one-point central difference bit for bit; zero vectors give
+    /// zero rows.
+    #[test]
+    fn batched_products_are_the_one_point_differences() {
+        use crate::objective::batch::testing::batched;
+        use std::sync::atomic::Ordering;
+        let b = batched("quartic", 3, usize::MAX);
+        let points = [0.3, -1.2, 0.7, 0.0, 0.0, 0.0, 2.0, 1.0, -0.5];
+        let vectors = [1.0, 0.5, -0.25, 0.0, 0.0, 0.0, -0.1, 0.2, 0.3];
+        let got = CpuProducts(b.as_ref()).products(&points, &vectors).unwrap();
+        assert_eq!(b.calls.load(Ordering::Relaxed), 2, "one call for the + and one for the - points");
+        for k in 0..3 {
+            let mut want = [0.0; 3];
+            hvp_f64(b.as_ref(), &points[k * 3..k * 3 + 3], &vectors[k * 3..k * 3 + 3], &mut want);
+            let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got[k * 3..k * 3 + 3]), bits(&want), "row {k}");
+        }
+        assert!(got[3..6].iter().all(|&a| a == 0.0) && got[0] != 0.0);
+    }
 }

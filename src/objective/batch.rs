@@ -25,9 +25,9 @@ pub trait Batch: Sync {
     fn hvp_batch_f64(&self, _x: &[f64], _v: &[f64], _out: &mut [f64]) -> Result<bool, Error> {
         Ok(false)
     }
-    /// The error of a one-point evaluation ([`super::Objective::eval_f32`] cannot return one:
-    /// it answers a point outside the domain instead), taken once: the backend asks after each
-    /// step and ends the run with it.
+    /// The error a one-point evaluation met ([`super::Objective::eval_f32`] cannot return one:
+    /// it answers a point outside the domain instead), while it stands: the backend asks after
+    /// each step and ends the run with it.
     fn take_error(&self) -> Option<Error> {
         None
     }
@@ -63,4 +63,74 @@ pub fn hvp_by_differences(batch: &dyn Batch, d: usize, x: &[f64], v: &[f64], out
         *o = if hk == 0.0 { 0.0 } else { (*o - m) / (2.0 * hk) };
     }
     Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A built-in objective as a [`Batch`], for the tests of the batched paths.
+    use super::row_by_row;
+    use crate::Error;
+    use crate::method::{PgdParams, Rho};
+    use crate::objective::{Batch, DeviceForm, Eval, Objective, ObjectiveSpec};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A built-in objective evaluated only through [`Batch`] (no lanes, no exact curvature), counting
+    /// its batch calls, failing from call `fail_at` on.
+    #[derive(Debug)]
+    pub(crate) struct Batched {
+        pub inner: Arc<dyn Objective>,
+        pub calls: AtomicUsize,
+        fail_at: usize,
+    }
+
+    impl Objective for Batched {
+        fn name(&self) -> &'static str {
+            "batched"
+        }
+        fn dim(&self) -> usize {
+            self.inner.dim()
+        }
+        fn eval_f64(&self, x: &[f64], grad: &mut [f64]) -> Eval<f64> {
+            self.inner.eval_f64(x, grad)
+        }
+        fn eval_f32(&self, x: &[f32], grad: &mut [f32]) -> Eval<f32> {
+            self.inner.eval_f32(x, grad)
+        }
+        fn params(&self) -> serde_json::Value {
+            self.inner.params()
+        }
+        fn default_params(&self) -> PgdParams {
+            self.inner.default_params()
+        }
+        fn f_min(&self) -> Option<f64> {
+            self.inner.f_min()
+        }
+        fn rho(&self) -> Option<(Rho, Rho)> {
+            self.inner.rho()
+        }
+        fn device(&self) -> &dyn DeviceForm {
+            self.inner.device()
+        }
+        crate::objective::capabilities!(batch);
+    }
+
+    impl Batch for Batched {
+        fn eval_batch_f32(&self, x: &[f32], grad: &mut [f32], out: &mut [Eval<f32>]) -> Result<(), Error> {
+            if self.calls.fetch_add(1, Ordering::Relaxed) >= self.fail_at {
+                return Err(Error::Unsupported("the oracle failed".into()));
+            }
+            row_by_row(x, grad, out, |x, g| self.inner.eval_f32(x, g));
+            Ok(())
+        }
+        fn eval_batch_f64(&self, x: &[f64], grad: &mut [f64], out: &mut [Eval<f64>]) -> Result<(), Error> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            row_by_row(x, grad, out, |x, g| self.inner.eval_f64(x, g));
+            Ok(())
+        }
+    }
+
+    pub(crate) fn batched(name: &str, d: usize, fail_at: usize) -> Arc<Batched> {
+        Arc::new(Batched { inner: ObjectiveSpec::from_name(name, d).unwrap().build().unwrap(), calls: AtomicUsize::new(0), fail_at })
+    }
 }

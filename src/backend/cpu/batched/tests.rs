@@ -6,71 +6,12 @@ use crate::backend::RawRun;
 use crate::backend::cpu::{run_in, tests::same};
 use crate::escape::status;
 use crate::experiment::{Experiment, Precision};
-use crate::method::{PgdParams, Rho, SelfBounding, StepRule};
-use crate::objective::batch::row_by_row;
-use crate::objective::{Batch, DeviceForm, Eval, Objective};
-use crate::{Error, Init, MethodKind, ObjectiveSpec};
+use crate::method::{PgdParams, SelfBounding, StepRule};
+use crate::objective::Objective;
+use crate::objective::batch::testing::batched;
+use crate::{Error, Init, MethodKind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// A built-in objective evaluated only through [`Batch`] (no lanes, no exact curvature), counting
-/// its batch calls, failing from call `fail_at` on.
-#[derive(Debug)]
-struct Batched {
-    inner: Arc<dyn Objective>,
-    calls: AtomicUsize,
-    fail_at: usize,
-}
-
-impl Objective for Batched {
-    fn name(&self) -> &'static str {
-        "batched"
-    }
-    fn dim(&self) -> usize {
-        self.inner.dim()
-    }
-    fn eval_f64(&self, x: &[f64], grad: &mut [f64]) -> Eval<f64> {
-        self.inner.eval_f64(x, grad)
-    }
-    fn eval_f32(&self, x: &[f32], grad: &mut [f32]) -> Eval<f32> {
-        self.inner.eval_f32(x, grad)
-    }
-    fn params(&self) -> serde_json::Value {
-        self.inner.params()
-    }
-    fn default_params(&self) -> PgdParams {
-        self.inner.default_params()
-    }
-    fn f_min(&self) -> Option<f64> {
-        self.inner.f_min()
-    }
-    fn rho(&self) -> Option<(Rho, Rho)> {
-        self.inner.rho()
-    }
-    fn device(&self) -> &dyn DeviceForm {
-        self.inner.device()
-    }
-    crate::objective::capabilities!(batch);
-}
-
-impl Batch for Batched {
-    fn eval_batch_f32(&self, x: &[f32], grad: &mut [f32], out: &mut [Eval<f32>]) -> Result<(), Error> {
-        if self.calls.fetch_add(1, Ordering::Relaxed) >= self.fail_at {
-            return Err(Error::Unsupported("the oracle failed".into()));
-        }
-        row_by_row(x, grad, out, |x, g| self.inner.eval_f32(x, g));
-        Ok(())
-    }
-    fn eval_batch_f64(&self, x: &[f64], grad: &mut [f64], out: &mut [Eval<f64>]) -> Result<(), Error> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        row_by_row(x, grad, out, |x, g| self.inner.eval_f64(x, g));
-        Ok(())
-    }
-}
-
-fn batched(name: &str, d: usize, fail_at: usize) -> Arc<Batched> {
-    Arc::new(Batched { inner: ObjectiveSpec::from_name(name, d).unwrap().build().unwrap(), calls: AtomicUsize::new(0), fail_at })
-}
+use std::sync::atomic::Ordering;
 
 fn run(exp: &Experiment, block: Option<u32>) -> Result<RawRun, Error> {
     match exp.precision {
@@ -154,24 +95,4 @@ fn the_gpu_refuses_a_batched_objective() {
     let exp = Experiment::builder(batched("quartic", 3, usize::MAX)).chains(4).steps(2).build().unwrap();
     let e = crate::backend::gpu_refusal(&exp, None).expect("refused").to_string();
     assert!(e.contains("CPU backend only") && !e.contains('\n'), "{e}");
-}
-
-/// Hessian products of a batched objective (certification, the outcome's spectra) come from
-/// two batch calls, each row the one-point central difference bit for bit; zero vectors give
-/// zero rows.
-#[test]
-fn batched_products_are_the_one_point_differences() {
-    use crate::check::hessian::{CpuProducts, Products, hvp_f64};
-    let b = batched("quartic", 3, usize::MAX);
-    let points = [0.3, -1.2, 0.7, 0.0, 0.0, 0.0, 2.0, 1.0, -0.5];
-    let vectors = [1.0, 0.5, -0.25, 0.0, 0.0, 0.0, -0.1, 0.2, 0.3];
-    let got = CpuProducts(b.as_ref()).products(&points, &vectors).unwrap();
-    assert_eq!(b.calls.load(Ordering::Relaxed), 2, "one call for the + and one for the - points");
-    for k in 0..3 {
-        let mut want = [0.0; 3];
-        hvp_f64(b.as_ref(), &points[k * 3..k * 3 + 3], &vectors[k * 3..k * 3 + 3], &mut want);
-        let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&got[k * 3..k * 3 + 3]), bits(&want), "row {k}");
-    }
-    assert!(got[3..6].iter().all(|&a| a == 0.0) && got[0] != 0.0);
 }
