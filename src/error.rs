@@ -43,6 +43,10 @@ pub enum Error {
     /// The ensemble does not fit the device's limits.
     #[error("does not fit the device: {0}")]
     TooLarge(String),
+    /// An embedder's objective failed (a Python oracle's function raised): the embedder holds
+    /// the cause (the Python exception, raised in its place).
+    #[error("the objective failed: {0}")]
+    Objective(String),
     /// Options the parser refused (an unknown flag, a malformed number, a missing value), in the
     /// parser's words: one line.
     #[error("{0}")]
@@ -115,6 +119,7 @@ impl Error {
     /// | [`Error::Io`], any other kind | 1 | reading or writing failed (permissions, a full disk, ...), e.g. writing outputs |
     /// | [`Error::NoAdapter`] | 1 | no GPU although one was required (`--backend gpu`, `escapade info`) |
     /// | [`Error::Gpu`] | 1 | the device failed (validation, out of memory, device lost) |
+    /// | [`Error::Objective`] | 1 | an embedder's objective failed (a Python oracle's function raised) |
     /// | [`Error::Interrupted`] | 130 | the run was stopped (SIGINT/SIGTERM) after writing a checkpoint; resume it |
     /// | [`Error::Stopped`] | 130 | work with nothing to resume was stopped (SIGINT/SIGTERM) before writing anything |
     pub fn exit_code(&self) -> i32 {
@@ -131,7 +136,7 @@ impl Error {
                 _ => 1,
             },
             Error::Interrupted(_) | Error::Stopped(_) => 130,
-            Error::NoAdapter(_) | Error::Gpu(_) => 1,
+            Error::NoAdapter(_) | Error::Gpu(_) | Error::Objective(_) => 1,
         }
     }
 
@@ -172,6 +177,7 @@ mod tests {
         for e in [
             Error::NoAdapter("none".into()),
             Error::Gpu("device lost".into()),
+            Error::Objective("fn raised".into()),
             io(ErrorKind::PermissionDenied),
             io(ErrorKind::Other),
         ] {

@@ -3,7 +3,7 @@
 
 use crate::escape::{ChainState, EscapeEvent, NEVER, status};
 use crate::method::{Oracle, Perturbation, Rho, Schedule, SelfBounding, Selectors, Transform};
-use crate::objective::{Eval, LANES, Objective};
+use crate::objective::{Batch, Eval, LANES, Objective};
 use crate::rng::{self, Purpose};
 use crate::layout::shared_struct;
 use crate::experiment::Experiment;
@@ -209,6 +209,8 @@ pub trait Real: num_traits::Float + Send + Sync + std::fmt::Debug + Default + 's
     fn batch_grad(obj: &dyn Objective, x: &[Self], terms: &[u32], out: &mut [Self]);
     /// The objective at [`LANES`] lane-interleaved points in this arithmetic.
     fn eval_lanes(obj: &dyn Objective, x: &[[Self; LANES]], g: &mut [[Self; LANES]]) -> [Eval<Self>; LANES];
+    /// The objective at n points (n x d, row-major) in one call, in this arithmetic.
+    fn eval_batch(b: &dyn Batch, x: &[Self], g: &mut [Self], out: &mut [Eval<Self>]) -> Result<(), crate::Error>;
 }
 
 impl Real for f32 {
@@ -230,6 +232,9 @@ impl Real for f32 {
     fn eval_lanes(obj: &dyn Objective, x: &[[f32; LANES]], g: &mut [[f32; LANES]]) -> [Eval<f32>; LANES] {
         obj.eval_pack_f32(x, g)
     }
+    fn eval_batch(b: &dyn Batch, x: &[f32], g: &mut [f32], out: &mut [Eval<f32>]) -> Result<(), crate::Error> {
+        b.eval_batch_f32(x, g, out)
+    }
 }
 
 impl Real for f64 {
@@ -250,6 +255,9 @@ impl Real for f64 {
     }
     fn eval_lanes(obj: &dyn Objective, x: &[[f64; LANES]], g: &mut [[f64; LANES]]) -> [Eval<f64>; LANES] {
         obj.eval_pack_f64(x, g)
+    }
+    fn eval_batch(b: &dyn Batch, x: &[f64], g: &mut [f64], out: &mut [Eval<f64>]) -> Result<(), crate::Error> {
+        b.eval_batch_f64(x, g, out)
     }
 }
 

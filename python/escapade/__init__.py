@@ -35,11 +35,11 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 import numpy as np
 
 from . import _escapade
-from ._escapade import EscapadeError
+from ._escapade import EscapadeError, Oracle
 
 __version__: str = _escapade.__version__
 
-__all__ = ["EscapadeError", "Experiment", "Run", "Table", "load", "objectives", "option_names", "run", "sweep", "__version__"]
+__all__ = ["EscapadeError", "Experiment", "Oracle", "Run", "Table", "load", "objectives", "option_names", "run", "sweep", "__version__"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 Progress = Union[bool, Callable[[Dict[str, Any]], Any], None]
@@ -234,7 +234,7 @@ class Experiment:
 
 
 def run(
-    objective: Optional[str] = None,
+    objective: Union[str, Oracle, None] = None,
     dim: Optional[int] = None,
     method: Optional[str] = None,
     chains: Optional[int] = None,
@@ -254,7 +254,8 @@ def run(
     Every argument left at ``None`` takes the command line's default (objective octopus, d = 5 or
     2, method pgd, 4096 chains, ...; ``escapade list`` shows them). ``options`` are the other
     flags of ``escapade run`` in snake_case (``eta``, ``radius``, ``g_thres``, ``state``,
-    ``trace_chains``, ...). See :class:`Experiment` for ``data`` and ``wgsl``, and
+    ``trace_chains``, ...). ``objective`` may be an :class:`Oracle`: a batched Python function
+    (numpy, JAX), run on the CPU backend. See :class:`Experiment` for ``data`` and ``wgsl``, and
     :meth:`Experiment.run` for ``out``, ``progress`` and the exceptions.
     """
     named = dict(objective=objective, dim=dim, method=method, chains=chains, steps=steps, seed=seed, init=init, backend=backend)

@@ -12,6 +12,41 @@ class EscapadeError(Exception):
     """A run failed although its input was fine: no GPU adapter where one was required, the
     device was lost, files could not be written."""
 
+class Oracle:
+    """A batched objective for ``escapade.run(objective=Oracle(fn, dim), backend="cpu")``.
+
+    ``fn(X)`` takes the points as an (n, dim) array (float32, or float64 with ``state="f64"``;
+    n is at least the chains stepping in a block: escapade calls ``fn`` once per step per block)
+    and returns ``(values, gradients)`` of shapes (n,) and (n, dim), or
+    ``(values, gradients, labels)`` with integer region labels (n,) >= 0; each row must depend
+    on its own point only. Any array numpy reads is taken (numpy, JAX, torch; DLPack). A
+    non-finite value or gradient marks that chain diverged, as for the built-in objectives.
+    ``hvp(X, V)`` returns Hessian-vector products (n, dim) for certification and the resting
+    points' spectra (default: central differences of ``fn``'s gradients). ``f_min``: the global
+    minimum value, when known. ``name``: for reports and the fingerprint (default
+    ``fn.__name__``). Runs on the CPU backend only; the function's code is not part of a
+    checkpoint's fingerprint (its name and dim are).
+
+    Raises:
+        TypeError: fn or hvp is not callable.
+        ValueError: dim is not an integer >= 1, or f_min is not finite.
+    """
+
+    fn: Callable[..., Any]
+    hvp: Optional[Callable[..., Any]]
+    dim: int
+    f_min: Optional[float]
+    name: str
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        dim: int,
+        *,
+        hvp: Optional[Callable[..., Any]] = None,
+        f_min: Optional[float] = None,
+        name: Optional[str] = None,
+    ) -> None: ...
+
 class _Options:
     """Checked run options: keyword arguments, data arrays and WGSL source."""
 

@@ -5,6 +5,7 @@
 //! checks; runs go through the library's plan and runner.
 
 mod convert;
+mod oracle;
 mod run;
 
 use convert::{EscapadeError, panic_to_py, table, table_to_dict, to_py};
@@ -36,6 +37,8 @@ struct Options {
     wgsl: Option<(String, String)>,
     /// `init=` given as an array: a row per chain (or one row, or a 1-D point).
     init_points: Option<escapade::Points>,
+    /// `objective=` given as an `escapade.Oracle`.
+    oracle: Option<Arc<oracle::PyObjective>>,
 }
 
 impl Options {
@@ -45,6 +48,7 @@ impl Options {
         o.args.obj.arrays = self.arrays.clone();
         o.args.obj.wgsl_source = self.wgsl.clone();
         o.args.init_points = self.init_points.clone();
+        o.args.obj.given = self.oracle.clone().map(|o| o as Arc<dyn escapade::Objective>);
         Ok(o)
     }
 }
@@ -114,8 +118,9 @@ fn parse(options: &Bound<'_, PyDict>, data: Option<&Bound<'_, PyAny>>, wgsl_sour
     }
     let options = options.copy()?;
     let init_points = init_array(&options)?;
+    let oracle = oracle::take(&options)?;
     let table = table(&options)?;
-    let mut o = Options { table, arrays: None, wgsl: wgsl_source.map(|s| ("<wgsl>".to_string(), s)), init_points };
+    let mut o = Options { table, arrays: None, wgsl: wgsl_source.map(|s| ("<wgsl>".to_string(), s)), init_points, oracle };
     let parsed = o.parsed(&o.table).map_err(to_py)?;
     if let Some(d) = data {
         o.arrays = Some(arrays(&parsed.args.obj.objective, d)?);
@@ -210,6 +215,10 @@ impl Options {
         };
         let result = py.detach(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)));
         let result = result.map_err(panic_to_py)?;
+        // The oracle's exception as it was raised: the run ended for it.
+        if let Some(e) = self.oracle.as_ref().and_then(|o| o.take_exception()) {
+            return Err(e);
+        }
         // A KeyboardInterrupt or the callback's exception first: the run stopped for it.
         if let Some(e) = raised.lock().ok().and_then(|mut r| r.take()) {
             if let (Err(Error::Interrupted(ck)), true) = (&result, out.is_some() && e.is_instance_of::<PyKeyboardInterrupt>(py)) {
@@ -269,6 +278,7 @@ fn _escapade(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Options>()?;
     m.add_class::<NativeRun>()?;
+    m.add_class::<oracle::Oracle>()?;
     m.add_function(wrap_pyfunction!(parse, m)?)?;
     m.add_function(wrap_pyfunction!(read_experiment, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;

@@ -16,6 +16,9 @@
 //! Minibatch oracles step chain by chain, and so does, for the rest of its slice, a pack whose
 //! lanes take the scalar step more than one step in four (kicks every other step). The scalar
 //! path stays as the reference the tests (`tests.rs`) hold the lockstep path to.
+//!
+//! An objective evaluated in batches ([`crate::objective::Batch`], an embedder's oracle) takes
+//! the batched path instead (`batched.rs`): one call per step for the block's stepping chains.
 
 use super::pace::Pacer;
 use super::{Progress, RawRun, steps_taken};
@@ -79,8 +82,8 @@ pub fn run_resumable(
     resume: Option<Checkpoint>,
 ) -> Result<RawRun, crate::Error> {
     match exp.precision {
-        Precision::F64 => run_in::<f64>(exp, progress, ck, resume, Some(KICK_LANES)),
-        _ => run_in::<f32>(exp, progress, ck, resume, Some(KICK_LANES)),
+        Precision::F64 => run_in::<f64>(exp, progress, ck, resume, Some(KICK_LANES), None),
+        _ => run_in::<f32>(exp, progress, ck, resume, Some(KICK_LANES), None),
     }
 }
 
@@ -95,10 +98,12 @@ fn run_in<T: Real>(
     mut ck: Option<&mut Checkpointer>,
     resume: Option<Checkpoint>,
     lockstep: Option<usize>,
+    block: Option<u32>,
 ) -> Result<RawRun, crate::Error> {
     let d = exp.objective.dim();
     let p = KernelParams::new(exp, exp.chains, 0, exp.steps, u32::MAX);
-    let block = block_len(d);
+    // Tests cut smaller blocks: results must not depend on the cut.
+    let block = block.unwrap_or_else(|| block_len(d));
     let mut out = RawRun::new(exp, 0);
     // The chains of this run by global index (a shard's, or all); draws are addressed by them.
     let range = exp.chain_range();
@@ -137,10 +142,18 @@ fn run_in<T: Real>(
                 (start..start + n).into_par_iter().map(|c| Live::fresh(exp, &p, c)).collect()
             }
         };
+        // A batched objective's one-point evaluations at the starts (the self-bounding rule's
+        // f(x0)) may have failed.
+        if let Some(e) = exp.objective.batch().and_then(|b| b.take_error()) {
+            return Err(e);
+        }
         loop {
             let target = exp.steps.min(t_end.saturating_add(pace.steps()));
             let began = Instant::now();
-            live.par_chunks_mut(LANES).for_each(|pack| advance(pack, exp, target, lockstep));
+            match exp.objective.batch() {
+                Some(batch) => batched::advance(&mut live, exp, batch, target)?,
+                None => live.par_chunks_mut(LANES).for_each(|pack| advance(pack, exp, target, lockstep)),
+            }
             pace.observed(target - t_end, began.elapsed());
             t_end = target;
             for l in &mut live {
@@ -378,6 +391,8 @@ impl<'a, T: Real> Live<'a, T> {
         }
     }
 }
+
+mod batched;
 
 #[cfg(test)]
 mod tests;

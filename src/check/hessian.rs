@@ -369,6 +369,9 @@ impl Products for CpuProducts<'_> {
         if d == 0 {
             return Ok(out);
         }
+        if let Some(batch) = obj.batch() {
+            return batched_products(batch, d, points, vectors, out);
+        }
         // Packs of LANES points, multiplied together where the objective can (each lane is the
         // scalar product bit for bit, so a point's product does not depend on its pack).
         out.par_chunks_mut(d * LANES).enumerate().for_each(|(p, o)| {
@@ -403,6 +406,29 @@ impl Products for CpuProducts<'_> {
     fn tolerance(&self) -> f64 {
         LANCZOS_TOL_F64
     }
+}
+
+/// [`CpuProducts::products`] for a batched objective (an embedder's oracle, whose cost is the
+/// call): the rows whose vector is not zero in one call of its own product, or in two of its
+/// gradients (central differences, each row [`hvp_f64`]'s product); then its pending error.
+fn batched_products(batch: &dyn crate::objective::Batch, d: usize, points: &[f64], vectors: &[f64], mut out: Vec<f64>) -> Result<Vec<f64>, Error> {
+    let moving: Vec<usize> = (0..vectors.len() / d).filter(|&k| vectors[k * d..(k + 1) * d].iter().any(|&a| a != 0.0)).collect();
+    if moving.is_empty() {
+        return Ok(out);
+    }
+    let gather = |buf: &[f64]| -> Vec<f64> { moving.iter().flat_map(|&k| buf[k * d..(k + 1) * d].iter().copied()).collect() };
+    let (x, v) = (gather(points), gather(vectors));
+    let mut prod = vec![0.0; x.len()];
+    if !batch.hvp_batch_f64(&x, &v, &mut prod)? {
+        crate::objective::batch::hvp_by_differences(batch, d, &x, &v, &mut prod)?;
+    }
+    if let Some(e) = batch.take_error() {
+        return Err(e);
+    }
+    for (j, &k) in moving.iter().enumerate() {
+        out[k * d..(k + 1) * d].copy_from_slice(&prod[j * d..(j + 1) * d]);
+    }
+    Ok(out)
 }
 
 /// Hessian spectra at `points` (n x d, row-major) from f64 products on the CPU, to
@@ -475,5 +501,26 @@ mod tests {
         assert!(!s.converged && s.lambda_min > 1.0 + 1e-3 && s.lambda_min_residual > 1e-3, "{s:?}");
         let s = lanczos(1, d, lanczos_steps(d), 5, &mut |v| Ok(v.iter().enumerate().map(|(i, x)| (i + 1) as f64 * x).collect())).unwrap()[0];
         assert!(s.converged && (s.lambda_min - 1.0).abs() < 1e-12 && (s.lambda_max - 20.0).abs() < 1e-12, "{s:?}");
+    }
+
+    /// Hessian products of a batched objective (certification, the outcome's spectra) come from
+    /// two batch calls, each row the one-point central difference bit for bit; zero vectors give
+    /// zero rows.
+    #[test]
+    fn batched_products_are_the_one_point_differences() {
+        use crate::objective::batch::testing::batched;
+        use std::sync::atomic::Ordering;
+        let b = batched("quartic", 3, usize::MAX);
+        let points = [0.3, -1.2, 0.7, 0.0, 0.0, 0.0, 2.0, 1.0, -0.5];
+        let vectors = [1.0, 0.5, -0.25, 0.0, 0.0, 0.0, -0.1, 0.2, 0.3];
+        let got = CpuProducts(b.as_ref()).products(&points, &vectors).unwrap();
+        assert_eq!(b.calls.load(Ordering::Relaxed), 2, "one call for the + and one for the - points");
+        for k in 0..3 {
+            let mut want = [0.0; 3];
+            hvp_f64(b.as_ref(), &points[k * 3..k * 3 + 3], &vectors[k * 3..k * 3 + 3], &mut want);
+            let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got[k * 3..k * 3 + 3]), bits(&want), "row {k}");
+        }
+        assert!(got[3..6].iter().all(|&a| a == 0.0) && got[0] != 0.0);
     }
 }

@@ -110,6 +110,10 @@ impl Entry {
 /// doc line, for the lists that show it beside the rows.
 pub const CUSTOM: (&str, &str) = ("custom", "your WGSL fn objective(x, g) -> Eval (GPU path only)");
 
+/// The name and one-line doc of an objective given in memory by an embedder (Python's
+/// `escapade.Oracle`): it has no command-line form.
+pub const ORACLE: (&str, &str) = ("oracle", "a batched function given in memory (Python's escapade.Oracle; CPU path only)");
+
 /// The row named `name`, or the error that lists the names.
 pub fn entry(name: &str) -> Result<&'static Entry, Error> {
     CATALOGUE.iter().find(|e| e.name == name).ok_or_else(|| Error::invalid("objective", format!("one of {}", ObjectiveSpec::NAMES.join(", ")), name))

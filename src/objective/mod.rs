@@ -3,6 +3,7 @@
 //! impl) and `foo.wgsl` (the WGSL twin, pulled in with `include_str!`). How to add one:
 //! `docs/adding-an-objective.md`.
 
+pub mod batch;
 pub mod catalogue;
 pub(crate) mod custom;
 pub mod data;
@@ -21,6 +22,7 @@ mod rosenbrock;
 mod spec;
 mod toy_saddle;
 
+pub use batch::Batch;
 pub use custom::WgslObjective;
 pub(crate) use custom::chain as custom_error_chain;
 pub use data::DataSource;
@@ -67,6 +69,8 @@ impl<T: Float> Eval<T> {
 /// - [`Curvature`]: exact Hessian-vector products, for judging resting points and `check`;
 /// - [`Classifier`]: loss and accuracy on training and held-out rows, for network objectives;
 /// - [`Lanes`]: [`LANES`] points at once, faster than one at a time, for the CPU backend;
+/// - [`Batch`]: many points in one call, for oracles whose cost is the call (an embedder's
+///   function): the CPU backend evaluates a block's stepping chains at once;
 /// - [`Objective::rho`]: the self-bounding forms (rho1, rho2), when known in closed form.
 pub trait Objective: Send + Sync + Debug {
     /// Short name as used on the command line (e.g. `octopus`).
@@ -115,6 +119,12 @@ pub trait Objective: Send + Sync + Debug {
     /// (the closed-form objectives), or a row of data read once for every lane (finite sums).
     /// Without it the CPU backend evaluates a pack lane by lane ([`lane_by_lane`]).
     fn lanes(&self) -> Option<&dyn Lanes> {
+        None
+    }
+    /// Many points per call (an embedder's oracle, e.g. Python's `escapade.Oracle`): the CPU
+    /// backend then evaluates a block's stepping chains in one call per step, and the GPU
+    /// backend refuses the objective (it has no WGSL form).
+    fn batch(&self) -> Option<&dyn Batch> {
         None
     }
     /// A classifier's loss and accuracy at a point, on its training rows and any held out
@@ -349,6 +359,11 @@ macro_rules! capabilities {
     };
     (@one classifier) => {
         fn classifier(&self) -> Option<&dyn $crate::objective::Classifier> {
+            Some(self)
+        }
+    };
+    (@one batch) => {
+        fn batch(&self) -> Option<&dyn $crate::objective::Batch> {
             Some(self)
         }
     };

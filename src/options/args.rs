@@ -5,7 +5,7 @@
 
 use crate::experiment::defaults;
 use super::flags::ObjectiveFlags;
-use crate::objective::catalogue::{CATALOGUE, CUSTOM, DEFAULT_DIM, Dim};
+use crate::objective::catalogue::{CATALOGUE, CUSTOM, DEFAULT_DIM, Dim, ORACLE};
 use crate::objective::data::Matrix;
 use crate::{BackendChoice, MethodKind, Precision};
 use clap::builder::{PossibleValue, PossibleValuesParser};
@@ -22,7 +22,9 @@ const OUTPUT: &str = "Output and checks";
 /// plus `custom` (with `--wgsl`).
 fn objective_names() -> PossibleValuesParser {
     let custom = PossibleValue::new(CUSTOM.0).help(CUSTOM.1);
-    PossibleValuesParser::new(CATALOGUE.iter().map(|e| PossibleValue::new(e.name).help(e.doc)).chain([custom]))
+    // An embedder's oracle is named in experiment.toml, so that the file says what ran.
+    let oracle = PossibleValue::new(ORACLE.0).help(ORACLE.1).hide(true);
+    PossibleValuesParser::new(CATALOGUE.iter().map(|e| PossibleValue::new(e.name).help(e.doc)).chain([custom, oracle]))
 }
 
 /// `--dim`'s help: the rules that are not a plain `--dim >= 1`, from the catalogue.
@@ -248,6 +250,10 @@ pub struct ObjectiveArgs {
     /// show in place of a file name.
     #[arg(skip)]
     pub wgsl_source: Option<(String, String)>,
+    /// An objective given in memory by an embedder (Python's `escapade.Oracle`), run with
+    /// `--objective oracle`; not a flag.
+    #[arg(skip)]
+    pub given: Option<std::sync::Arc<dyn crate::Objective>>,
 }
 
 /// Flags of `escapade run`.

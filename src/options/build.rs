@@ -47,6 +47,7 @@ pub fn objective(a: &ObjectiveArgs) -> Result<Arc<dyn Objective>, Error> {
         }
         (true, other) => Err(Error::invalid("wgsl", "only with --objective custom", other)),
         (false, "custom") => Err(Error::invalid("objective", "custom needs --wgsl FILE", "custom")),
+        (false, "oracle") => given(a),
         (false, _) => {
             let spec = objective_spec(a)?;
             // Data files are the data: flags that would generate it are errors, not ignored.
@@ -69,6 +70,25 @@ pub fn objective(a: &ObjectiveArgs) -> Result<Arc<dyn Objective>, Error> {
             Ok(obj)
         }
     }
+}
+
+/// The objective an embedder gave (`--objective oracle`): the objective flags, data and a
+/// --dim other than its own are refused, not ignored.
+fn given(a: &ObjectiveArgs) -> Result<Arc<dyn Objective>, Error> {
+    let obj = a.given.clone().ok_or_else(|| Error::invalid("objective", "oracle only from Python (objective=escapade.Oracle(fn, dim))", "oracle"))?;
+    if let Some(flag) = a.flags.0.keys().next() {
+        return Err(Error::invalid(flag, "no objective options with an oracle (its function is the objective)", "oracle"));
+    }
+    if a.has_data() || a.data_seed.is_some() {
+        return Err(Error::invalid("data", "no data with an oracle (its function is the objective)", "oracle"));
+    }
+    if let Some(f) = a.f_min {
+        return Err(Error::invalid("f-min", "none with an oracle (give f_min to escapade.Oracle)", f));
+    }
+    if let Some(d) = a.dim.filter(|&d| d != obj.dim()) {
+        return Err(Error::invalid("dim", format!("{} (the oracle's dim), or none", obj.dim()), d));
+    }
+    Ok(obj)
 }
 
 fn parse_clip(spec: &str) -> Result<Transform, Error> {

@@ -11,8 +11,8 @@ use crate::{Init, MethodKind, ObjectiveSpec, PgdParams};
 /// Runs `exp` on both paths; panics where they differ. Returns the lockstep run.
 fn both_paths(exp: &Experiment, what: &str) -> RawRun {
     let run = |lockstep| match exp.precision {
-        Precision::F64 => run_in::<f64>(exp, &mut |_| {}, None, None, lockstep),
-        _ => run_in::<f32>(exp, &mut |_| {}, None, None, lockstep),
+        Precision::F64 => run_in::<f64>(exp, &mut |_| {}, None, None, lockstep, None),
+        _ => run_in::<f32>(exp, &mut |_| {}, None, None, lockstep, None),
     };
     let slow = run(None).unwrap();
     // Kicks in lockstep from one kicked lane on (every kick), and as the backend runs them.
@@ -23,7 +23,7 @@ fn both_paths(exp: &Experiment, what: &str) -> RawRun {
 }
 
 /// Panics where runs `fast` and `slow` differ: records, events, points, x~ and traces.
-fn same(fast: &RawRun, slow: &RawRun, what: &str) {
+pub(super) fn same(fast: &RawRun, slow: &RawRun, what: &str) {
     let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
     let same_states = fast.states.iter().zip(&slow.states).all(|(a, b)| bytemuck::bytes_of(a) == bytemuck::bytes_of(b));
     assert!(same_states && fast.states.len() == slow.states.len(), "{what}: chain records differ");

@@ -202,6 +202,10 @@ const FAMILIES: [(KernelFamily, &dyn Family); 3] =
 /// refusal of the last one tried otherwise (for a large d, the cooperative family's reason). The
 /// one place a family is chosen.
 pub(crate) fn choose(exp: &Experiment, forced: Option<KernelFamily>) -> Result<&'static dyn Family, Error> {
+    if exp.objective.batch().is_some() {
+        // An embedder's function has no WGSL form: no family runs it.
+        return Err(Error::Unsupported(format!("objective {} is a host function (a batched oracle): it runs on the CPU backend only, use --backend cpu or auto", exp.objective.name())));
+    }
     let mut refusal = None;
     for (_, family) in FAMILIES.into_iter().filter(|(k, _)| forced.is_none_or(|f| f == *k)) {
         match family.supports(exp) {
