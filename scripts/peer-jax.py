@@ -70,6 +70,10 @@ Gaussian perturbation, no ball kick) follows the same Stepper::step with those p
   6. update x <- x - eta v.
 So a PSGD step costs a full-batch value and gradient plus a 32-row gradient: the minibatch
 does not make the step cheaper than full-batch GD, it only changes the direction.
+`--engines cpu-expr` adds escapade's CPU backend with the objective written as a formula
+(`--objective expr`, docs/expressions.md; workloads toy, quartic and quartic1024), with the
+built-in's parameters.
+
 `--engines jax-valueonly` adds a column for a cheaper JAX step that computes the full VALUE (and
 label) and the minibatch gradient but NOT the full gradient. It is not the same work: without
 the full gradient it cannot run escapade's stall test (so there is no stall, escape or
@@ -215,7 +219,28 @@ ENGINES = {
     "jax-valueonly": "JAX, value + minibatch grad (bound)",
     "gpu": "escapade GPU path",
     "cpu": "escapade CPU backend",
+    "cpu-expr": "escapade CPU, the objective as a formula",
 }
+
+# The workloads whose objective is also written as a formula (--objective expr, the engine
+# cpu-expr): f and its label, the built-in objective's own (src/objective/expr, docs/expressions.md).
+FORMULAS = {
+    "toy": ("x0^2/2 + x1^4/4 - x1^2/2", "3*x1^2 >= 1"),
+    "quartic": ("sum(i, 0.25*x[i]^4 + 0.5*x[i]^2) - x0^2", "3*x0^2 >= 1"),
+    "quartic1024": ("sum(i, 0.25*x[i]^4 + 0.5*x[i]^2) - x0^2", "3*x0^2 >= 1"),
+}
+
+
+def as_formula(name, wl):
+    """The workload with its objective written as a formula and the built-in's parameters given
+    (an expression's defaults are not the built-in's)."""
+    f, label = FORMULAS[name]
+    p = DEFAULT_PARAMS[wl["objective"]]
+    flags = ["--objective", "expr", "--f", f, "--label", label, "--dim", str(wl["dim"]),
+             "--method", wl["method"], "--eta", str(p["eta"]), "--radius", str(p["radius"]),
+             "--g-thres", str(p["g_thres"]), "--f-thres", str(p["f_thres"]),
+             "--t-thres", str(p["t_thres"])]
+    return dict(wl, flags=flags)
 
 
 def loadavg():
@@ -699,7 +724,7 @@ def parse_args():
         args.binary = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target",
                                    "release", "escapade")
     args.binary = os.path.abspath(args.binary)
-    if any(e in args.engines for e in ("gpu", "cpu")) and not os.access(args.binary, os.X_OK):
+    if any(e in args.engines for e in ("gpu", "cpu", "cpu-expr")) and not os.access(args.binary, os.X_OK):
         ap.error(f"escapade binary not found: {args.binary} (build it or pass --binary)")
     return args
 
@@ -731,7 +756,7 @@ def main():
         import numpy
         versions.update(jax=jax.__version__, jaxlib=jaxlib.__version__, numpy=numpy.__version__,
                         jax_devices=[str(dv) for dv in jax.devices()])
-    if any(e in args.engines for e in ("gpu", "cpu")):
+    if any(e in args.engines for e in ("gpu", "cpu", "cpu-expr")):
         v = subprocess.run([args.binary, "--version"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
         versions["escapade"] = v.stdout.strip()
@@ -751,13 +776,17 @@ def main():
                        budgets=budgets, load_before=load_before)
             params, init = None, wl["init"]
             # escapade first: its summary.json says which parameters JAX is to use.
-            for engine in ("cpu", "gpu"):
+            for engine in ("cpu", "gpu", "cpu-expr"):
                 if engine not in args.engines:
+                    continue
+                if engine == "cpu-expr" and name not in FORMULAS:
+                    print(f"  {name}: {engine} skipped (no formula)", flush=True)
                     continue
                 print(f"  {name}: escapade {engine} at {budgets[0]} and {budgets[1]} steps ...",
                       flush=True)
-                r, p, i = measure_escapade(args.binary, wl, engine, budgets, args.repeats,
-                                           args.seed, env, workdir)
+                run_wl = as_formula(name, wl) if engine == "cpu-expr" else wl
+                r, p, i = measure_escapade(args.binary, run_wl, engine.split("-")[0], budgets,
+                                           args.repeats, args.seed, env, workdir)
                 if params is not None and (p != params or i != init):
                     raise RuntimeError(f"escapade engines disagree on parameters: {p} vs {params}")
                 params, init = p, i
@@ -816,7 +845,7 @@ def main():
         print(f"  {r['workload']}: eta {p['eta']}, radius {p['radius']}, g_thres {p['g_thres']}, "
               f"f_thres {p['f_thres']}, t_thres {p['t_thres']}, init {r['init']}; "
               f"CPU time over wall: {', '.join(details)}")
-        for e in ("gpu", "cpu"):
+        for e in ("gpu", "cpu", "cpu-expr"):
             if e in r:
                 b = r[e]["runs"][-1]
                 extra = f", steps/dispatch {b['steps_per_dispatch']}" if b["steps_per_dispatch"] else ""
@@ -831,7 +860,7 @@ def main():
                   f"prng {j['prng']}")
         vo = r.get("jax-valueonly")
         if vo is not None and vo["rate"] == vo["rate"] and vo["rate"] > 0:
-            ratios = [f"{e} {r[e]['rate'] / vo['rate']:.2f}x" for e in ("jax", "gpu", "cpu")
+            ratios = [f"{e} {r[e]['rate'] / vo['rate']:.2f}x" for e in ("jax", "gpu", "cpu", "cpu-expr")
                       if e in r and r[e]["rate"] == r[e]["rate"]]
             if ratios:
                 print(f"    over jax-valueonly (NOT the same work: no full gradient, no stall "

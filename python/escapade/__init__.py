@@ -75,6 +75,18 @@ def _objective_names() -> List[str]:
     return [o["name"] for o in _escapade.objectives()] + ["custom"]
 
 
+def _formula(options: Dict[str, Any]) -> Dict[str, Any]:
+    """``objective="0.5*x[0]**2 + sum(i, x[i]**4)"`` as the expression objective it is
+    (``objective="expr", f=...``); a bare word stays a name, so that a misspelt one is refused
+    with the list of names."""
+    objective = options.get("objective")
+    if not isinstance(objective, str) or objective in _objective_names() or re.fullmatch(r"[A-Za-z_-]+", objective):
+        return options
+    if "f" in options:
+        raise TypeError(f"objective={objective!r} is not a built-in objective, and f= gives the expression already")
+    return dict(options, objective="expr", f=objective)
+
+
 def _is_path(v: Any) -> bool:
     return isinstance(v, (str, os.PathLike))
 
@@ -82,13 +94,6 @@ def _is_path(v: Any) -> bool:
 def _parse(options: Dict[str, Any], data: Any, wgsl: Any) -> "_escapade._Options":
     """Checks options as ``escapade run`` checks its flags (the library does the checking)."""
     options = dict(options)
-    objective = options.get("objective")
-    if isinstance(objective, str) and objective not in _objective_names() and not re.fullmatch(r"[A-Za-z_-]+", objective):
-        # A formula is an expression objective: objective="0.5*x[0]**2 + sum(i, x[i]**4)" (a
-        # bare word stays a name, so that a misspelt one is refused with the list of names).
-        if "f" in options:
-            raise TypeError(f"objective={objective!r} is not a built-in objective, and f= gives the expression already")
-        options["objective"], options["f"] = "expr", objective
     arrays = None
     if data is not None:
         if isinstance(data, (list, tuple)) and all(_is_path(d) for d in data):
@@ -165,7 +170,7 @@ class Experiment:
     def __init__(self, *, data: Any = None, wgsl: Any = None, **options: Any) -> None:
         self._data = data
         self._wgsl = wgsl
-        self._options = {k: v for k, v in options.items() if v is not None}
+        self._options = _formula({k: v for k, v in options.items() if v is not None})
         self._native = _parse(self._options, data, wgsl)
 
     @classmethod

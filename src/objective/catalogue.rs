@@ -279,7 +279,7 @@ pub const CATALOGUE: &[Entry] = &[
             Flag::new("f", Kind::Text, "Expression objective: f in x[i] (or x0, x1, ...), + - * / ^, exp log sqrt sin cos tanh abs, sum(i, ...), sum(i, a, b, ...) (default: the quartic written out)").value_name("EXPR"),
             Flag::new("label", Kind::Text, "Expression objective: the region label, a whole number >= 0 (e.g. \"abs(x1) > 0.5\"; default 0)").value_name("EXPR"),
         ],
-        usage: "--f EXPR (the quartic); --dim d (or one past the largest index when f has no sum); --label EXPR; --f-min; --rho1/--rho2 A,B,P[,FMIN] (both or neither)",
+        usage: "--f EXPR (the quartic); without --dim, one past the largest index of an f with no sum; --label EXPR; --f-min; --rho1/--rho2 A,B,P[,FMIN] (both or neither)",
         data: &[],
         from_flags: |g| {
             // Without --f, the quartic saddle written out, its label too: a demonstration, and
