@@ -135,7 +135,7 @@ import time
 # that cost cancels from the marginal rate only when both runs judge alike (phase retrieval at
 # d = 32 rests within about 300 steps: at 100, 400 the judging counted against escapade's rate).
 def workload(title, objective, dim, m, chains, init, steps, rank=None, layers=None,
-             dataset=None, method="pgd", batch=None):
+             dataset=None, method="pgd", batch=None, formula=None):
     """One workload: escapade's flags follow from the objective, dimension, m and (matrix
     factorization, whose --dim is n and whose dimension is n * rank) the rank; the network's
     from its data set and layers. `method` is escapade's preset (pgd, or psgd with a minibatch
@@ -145,7 +145,12 @@ def workload(title, objective, dim, m, chains, init, steps, rank=None, layers=No
     if (method == "psgd") != (batch is not None):
         raise ValueError("psgd workloads, and only they, give a minibatch size")
     flags = ["--objective", objective]
-    if objective == "mlp":
+    if objective == "expr":
+        # A formula, and the parameters (an expression's defaults are not a built-in's).
+        f, label, params = formula
+        flags += ["--f", f, "--label", label, "--dim", str(dim)]
+        flags += [v for k, x in params.items() for v in ("--" + k.replace("_", "-"), str(x))]
+    elif objective == "mlp":
         # The network's dimension follows from its layers (13-16-3 on Wine: d = 275).
         flags += ["--dataset", dataset or "wine", "--layers", ",".join(str(v) for v in layers)]
     elif rank is not None:
@@ -159,8 +164,11 @@ def workload(title, objective, dim, m, chains, init, steps, rank=None, layers=No
         flags += ["--batch", str(batch)]
     return dict(title=title, objective=objective, dim=dim, m=m, rank=rank, layers=layers,
                 dataset=(dataset or "wine") if objective == "mlp" else None, method=method,
-                batch=batch, chains=chains, flags=flags, init=init, steps=steps)
+                batch=batch, chains=chains, flags=flags, init=init, steps=steps, formula=formula)
 
+
+WELLS = ("sum(i, 0.25*(x[i]^2 - 1)^2) + 0.05*sum(i, 0, d - 1, (x[i+1] - x[i])^2)", "sum(i, x[i] > 0)",
+         dict(eta=0.1, radius=0.01, g_thres=1e-3, f_thres=1e-3, t_thres=20))
 
 WORKLOADS = {
     "toy": workload("toy saddle d=2", "toy-saddle", 2, None, 65536, "uniform:1", (1000, 4000)),
@@ -184,6 +192,11 @@ WORKLOADS = {
     # From normal:0.1 no chain diverges and none rests within 16 steps.
     "digits": workload("MLP 64-32-10 on Digits, PSGD b=32", "mlp", 2410, None, 1024, "normal:0.1", (4, 16),
                        layers=(64, 32, 10), dataset="digits", method="psgd", batch=32),
+    # The issue-22 newcomer's "own objective", a chain of double wells coupled to their
+    # neighbours, as a formula (--objective expr) on escapade's side: a strict saddle of index d
+    # at 0, label = the coordinates in their right-hand well. PGD from next to the saddle.
+    "wells": workload("coupled double wells d=16 (formula)", "expr", 16, None, 16384, "uniform:0.0001", (300, 1200),
+                      formula=WELLS),
     "mf512": workload("matrix factorization n=512 r=4", "matrix-factorization", 2048, None, 256, "uniform:0.1", (4, 12), rank=4),
 }
 
@@ -197,6 +210,7 @@ DEFAULT_PARAMS = {
     # eta = 0.05 / max |lambda(M)|, and the default spectrum has max 1.
     "matrix-factorization": dict(eta=0.05, radius=0.01, g_thres=1e-3, f_thres=1e-4, t_thres=20),
     "mlp": dict(eta=0.1, radius=0.01, g_thres=1e-3, f_thres=1e-3, t_thres=20),
+    "expr": WELLS[2],
 }
 
 # Flags that make an escapade run time the stepping and little else: no progress output, no
@@ -370,6 +384,14 @@ def jax_objective(wl, data_seed):
 
         def label(x):
             return jnp.any(neg & (3.0 * x * x >= -eig)).astype(jnp.int32)
+
+    elif wl["objective"] == "expr":
+        # The wells workload's formula (WELLS), written in jnp.
+        def f(x):
+            return jnp.sum(0.25 * (x * x - 1.0) ** 2) + 0.05 * jnp.sum((x[1:] - x[:-1]) ** 2)
+
+        def label(x):
+            return jnp.sum(x > 0).astype(jnp.int32)
 
     elif wl["objective"] == "phase-retrieval":
         # f(x) = 1/(4m) sum_i ((a_i.x)^2 - y_i)^2, a_i ~ N(0, I_d), x* uniform on the unit sphere,
