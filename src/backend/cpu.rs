@@ -26,7 +26,7 @@ use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
 use crate::escape::{ChainState, EscapeEvent, status};
 use crate::experiment::{Experiment, Precision};
 use crate::kernel::lanes::{PackScratch, Rows, States, sum_sq_lanes};
-use crate::kernel::{KernelParams, Real, Step, Stepper};
+use crate::kernel::{Begun, KernelParams, Real, Step, Stepper};
 use crate::objective::{Eval, LANES};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -368,16 +368,23 @@ impl<'a, T: Real> Live<'a, T> {
 
     /// One step, the objective already evaluated at x (value `e`, gradient in `self.g`).
     fn step(&mut self, exp: &Experiment, e: Eval<T>) -> Step {
+        self.trace_point(exp);
+        self.stepper.step(e, self.chain, &mut self.x, &mut self.g, &mut self.st, &mut keep(&mut self.events))
+    }
+
+    /// The first part of [`Live::step`] ([`Stepper::begin`]): the step, or up to the new point
+    /// it needs evaluated, left in `self.x` for [`Stepper::finish`].
+    fn begin(&mut self, exp: &Experiment, e: Eval<T>) -> Begun {
+        self.trace_point(exp);
+        self.stepper.begin(e, self.chain, &mut self.x, &mut self.g, &mut self.st, &mut keep(&mut self.events))
+    }
+
+    /// Keeps x when this step is a traced one.
+    fn trace_point(&mut self, exp: &Experiment) {
         let (every, traced) = exp.trace.map_or((0, 0), |t| (t.every, t.chains));
         if self.chain < traced && self.st.t.is_multiple_of(every) {
             self.trace.push((self.st.t / every, self.x.clone()));
         }
-        let events = &mut self.events;
-        let mut emit = |e| {
-            events.push(e);
-            true
-        };
-        self.stepper.step(e, self.chain, &mut self.x, &mut self.g, &mut self.st, &mut emit)
     }
 
     /// Moves the traced points into the run's slot-major trace.
@@ -389,6 +396,14 @@ impl<'a, T: Real> Live<'a, T> {
                 dst.iter_mut().zip(&point).for_each(|(t, v)| *t = v.to_f64().unwrap_or(f64::NAN) as f32);
             }
         }
+    }
+}
+
+/// An event sink for [`Stepper::step`] that keeps every event in `events`.
+fn keep(events: &mut Vec<EscapeEvent>) -> impl FnMut(EscapeEvent) -> bool + '_ {
+    |e| {
+        events.push(e);
+        true
     }
 }
 
