@@ -272,7 +272,8 @@ pub struct Stepper<'a, T: Real> {
     schedule: Schedule,
     /// The self-bounding rule (None: the fixed rule).
     rule: Option<SelfBounding>,
-    p: KernelParams,
+    /// Shared by the chains of a run: one copy stays in cache however many chains step.
+    p: &'a KernelParams,
     v: Vec<T>,
     scratch: Vec<f32>,
     /// x~: the point before the last perturbation (ball perturbation only).
@@ -284,7 +285,7 @@ pub struct Stepper<'a, T: Real> {
 impl<'a, T: Real> Stepper<'a, T> {
     /// A stepper for `obj` with the kernel's selectors `sel` and parameters `p`, storing
     /// positions at `precision`.
-    pub fn new(obj: &'a dyn Objective, sel: Selectors, p: KernelParams, precision: crate::precision::Precision) -> Self {
+    pub fn new(obj: &'a dyn Objective, sel: Selectors, p: &'a KernelParams, precision: crate::precision::Precision) -> Self {
         let d = obj.dim();
         let (oracle, perturbation, transform, schedule) = sel.pieces(p.sigma, p.batch, p.gamma, p.lambda);
         let rule = (sel.step_rule == 1).then(|| p.self_bounding());
@@ -360,7 +361,7 @@ impl<'a, T: Real> Stepper<'a, T> {
 
     /// A fresh chain's state with its own parameters (the self-bounding rule evaluates f(x0)).
     pub fn init(&self, x: &[T], g: &mut [T]) -> ChainState {
-        let p = &self.p;
+        let p = self.p;
         let mut st = ChainState::fresh();
         (st.eta, st.radius, st.g_thres, st.f_thres, st.t_thres, st.certify) =
             (p.eta, p.radius, p.g_thres, p.f_thres, p.t_thres, p.certify);
@@ -378,7 +379,7 @@ impl<'a, T: Real> Stepper<'a, T> {
 
     /// The self-bounding rule at the value in `st.f` (twin of `chain_params` in kernel.wgsl).
     fn chain_params(&self, st: &mut ChainState) {
-        let p = &self.p;
+        let p = self.p;
         if let Some(rule) = &self.rule {
             let cp = rule.chain_params(st.f, self.obj.dim(), &KernelParams::rho(p.rho1), &KernelParams::rho(p.rho2), p.f_star);
             (st.eta, st.g_thres, st.f_thres, st.t_thres) = (cp.eta, cp.g_thres, cp.f_thres, cp.t_thres);

@@ -337,12 +337,12 @@ struct Live<'a, T: Real> {
 
 impl<'a, T: Real> Live<'a, T> {
     /// Global chain `chain` at its start.
-    fn fresh(exp: &'a Experiment, p: &KernelParams, chain: u32) -> Self {
+    fn fresh(exp: &'a Experiment, p: &'a KernelParams, chain: u32) -> Self {
         let d = exp.objective.dim();
         let mut x0 = vec![0.0f32; d];
         exp.init.sample(exp.seed, chain, &mut x0);
         let mut x: Vec<T> = x0.into_iter().map(T::of).collect();
-        let stepper = Stepper::<T>::new(exp.objective.as_ref(), exp.method.selectors(), *p, exp.precision);
+        let stepper = Stepper::<T>::new(exp.objective.as_ref(), exp.method.selectors(), p, exp.precision);
         stepper.store(&mut x);
         let mut g = vec![T::zero(); d];
         let st = stepper.init(&x, &mut g);
@@ -350,10 +350,10 @@ impl<'a, T: Real> Live<'a, T> {
     }
 
     /// Global chain `chain`, row `i` of the block saved in flight.
-    fn resumed(exp: &'a Experiment, p: &KernelParams, chain: u32, c: &InFlightShard, i: usize) -> Self {
+    fn resumed(exp: &'a Experiment, p: &'a KernelParams, chain: u32, c: &InFlightShard, i: usize) -> Self {
         let d = exp.objective.dim();
         let row = |v: &[f64]| v.get(i * d..(i + 1) * d).map(|r| r.iter().map(|&a| T::from(a).unwrap_or_else(T::zero)).collect::<Vec<T>>());
-        let mut stepper = Stepper::<T>::new(exp.objective.as_ref(), exp.method.selectors(), *p, exp.precision);
+        let mut stepper = Stepper::<T>::new(exp.objective.as_ref(), exp.method.selectors(), p, exp.precision);
         if let Some(t) = row(&c.x_tilde) {
             stepper.set_tilde(&t);
         }
@@ -372,11 +372,11 @@ impl<'a, T: Real> Live<'a, T> {
         self.stepper.step(e, self.chain, &mut self.x, &mut self.g, &mut self.st, &mut keep(&mut self.events))
     }
 
-    /// The first part of [`Live::step`] ([`Stepper::begin`]): the step, or up to the new point
-    /// it needs evaluated, left in `self.x` for [`Stepper::finish`].
-    fn begin(&mut self, exp: &Experiment, e: Eval<T>) -> Begun {
+    /// The first part of [`Live::step`] ([`Stepper::begin`]), the gradient at x in `g`: the
+    /// step, or up to the new point it needs evaluated, left in `self.x` for [`Stepper::finish`].
+    fn begin(&mut self, exp: &Experiment, e: Eval<T>, g: &mut [T]) -> Begun {
         self.trace_point(exp);
-        self.stepper.begin(e, self.chain, &mut self.x, &mut self.g, &mut self.st, &mut keep(&mut self.events))
+        self.stepper.begin(e, self.chain, &mut self.x, g, &mut self.st, &mut keep(&mut self.events))
     }
 
     /// Keeps x when this step is a traced one.

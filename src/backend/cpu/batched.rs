@@ -21,36 +21,29 @@ use rayon::prelude::*;
 /// start) as soon as there is one.
 pub(super) fn advance<T: Real>(live: &mut [Live<T>], exp: &Experiment, batch: &dyn Batch, target: u32) -> Result<(), Error> {
     let d = exp.objective.dim().max(1);
+    let block = live.len();
     let mut rows = Rows::default();
-    // Each chain's row in the call of the current phase (None: it takes no part in it), and
-    // where its step waits after the first phase.
-    let mut row: Vec<Option<usize>> = vec![None; live.len()];
-    let mut pending: Vec<Option<Pending>> = vec![None; live.len()];
+    let mut pending: Vec<Option<Pending>> = Vec::with_capacity(block);
     loop {
-        rows.assign(&mut row, |i| live[i].stepping(target));
-        if rows.chains.is_empty() {
+        // Row k of the call is chain `chains[k]`; each steps with its row of the gradients in
+        // place (the step leaves them in no state the next one reads).
+        let mut chains: Vec<&mut Live<T>> = live.iter_mut().filter(|l| l.stepping(target)).collect();
+        if chains.is_empty() {
             return Ok(());
         }
-        rows.call(live, batch, d)?;
-        let (gs, evals) = (&rows.gs, &rows.evals);
-        live.par_iter_mut().zip(row.par_iter()).zip(pending.par_iter_mut()).for_each(|((l, r), p)| {
-            *p = None;
-            if let Some(k) = *r {
-                l.g.copy_from_slice(&gs[k * d..(k + 1) * d]);
-                if let Begun::Evaluate(w) = l.begin(exp, evals[k]) {
-                    *p = Some(w);
-                }
+        let (gs, evals) = rows.call(chains.len(), |k| &chains[k].x, block, batch, d)?;
+        pending.clear();
+        pending.resize(chains.len(), None);
+        chains.par_iter_mut().zip(gs.par_chunks_mut(d)).zip(evals).zip(pending.par_iter_mut()).for_each(|(((l, g), e), p)| {
+            if let Begun::Evaluate(w) = l.begin(exp, *e, g) {
+                *p = Some(w);
             }
         });
-        rows.assign(&mut row, |i| pending[i].is_some());
-        if !rows.chains.is_empty() {
-            rows.call(live, batch, d)?;
-            let (gs, evals) = (&rows.gs, &rows.evals);
-            live.par_iter_mut().zip(row.par_iter()).zip(pending.par_iter()).for_each(|((l, r), p)| {
-                if let (Some(k), Some(w)) = (*r, *p) {
-                    l.g.copy_from_slice(&gs[k * d..(k + 1) * d]);
-                    l.stepper.finish(w, evals[k], l.chain, &mut l.x, &mut l.g, &mut l.st);
-                }
+        let mut waiting: Vec<(&mut Live<T>, Pending)> = chains.into_iter().zip(&pending).filter_map(|(l, p)| p.map(|p| (l, p))).collect();
+        if !waiting.is_empty() {
+            let (gs, evals) = rows.call(waiting.len(), |k| &waiting[k].0.x, block, batch, d)?;
+            waiting.par_iter_mut().zip(gs.par_chunks_mut(d)).zip(evals).for_each(|(((l, w), g), e)| {
+                l.stepper.finish(*w, *e, l.chain, &mut l.x, g, &mut l.st);
             });
         }
         if let Some(e) = batch.take_error() {
@@ -61,8 +54,6 @@ pub(super) fn advance<T: Real>(live: &mut [Live<T>], exp: &Experiment, batch: &d
 
 /// The arrays of a call, kept from call to call (a block's steps reuse them).
 struct Rows<T: Real> {
-    /// The chains evaluated, by index in the block: row k is chain `chains[k]`.
-    chains: Vec<usize>,
     xs: Vec<T>,
     gs: Vec<T>,
     evals: Vec<Eval<T>>,
@@ -70,33 +61,26 @@ struct Rows<T: Real> {
 
 impl<T: Real> Default for Rows<T> {
     fn default() -> Self {
-        Rows { chains: Vec::new(), xs: Vec::new(), gs: Vec::new(), evals: Vec::new() }
+        Rows { xs: Vec::new(), gs: Vec::new(), evals: Vec::new() }
     }
 }
 
 impl<T: Real> Rows<T> {
-    /// Gives the chains `i` of the block for which `take(i)` holds consecutive rows, and
-    /// `row[i]` their row (None for the others).
-    fn assign(&mut self, row: &mut [Option<usize>], take: impl Fn(usize) -> bool) {
-        self.chains.clear();
-        for (i, r) in row.iter_mut().enumerate() {
-            *r = take(i).then_some(self.chains.len());
-            if r.is_some() {
-                self.chains.push(i);
-            }
+    /// Evaluates `n` points, point k `x(k)`, of a block of `block` chains in one call, padded to
+    /// [`padded`] rows; answers the n gradients (rows of d) and values.
+    fn call<'x>(&mut self, n: usize, x: impl Fn(usize) -> &'x [T] + Sync, block: usize, batch: &dyn Batch, d: usize) -> Result<(&mut [T], &[Eval<T>]), Error> {
+        let rows = padded(n, block);
+        // The arrays only grow: a block's calls take at most its rows.
+        if self.evals.len() < rows {
+            self.xs.resize(rows * d, T::zero());
+            self.gs.resize(rows * d, T::zero());
+            self.evals.resize(rows, Eval::outside());
         }
-    }
-
-    /// Evaluates the rows' chains at their points in one call, padded to [`padded`] rows.
-    fn call(&mut self, live: &[Live<T>], batch: &dyn Batch, d: usize) -> Result<(), Error> {
-        let n = padded(self.chains.len(), live.len());
-        self.xs.resize(n * d, T::zero());
-        self.gs.resize(n * d, T::zero());
-        self.evals.resize(n, Eval::outside());
-        // Rows past the chains repeat the first one; their results are not used.
-        let (chains, first) = (&self.chains, self.chains[0]);
-        self.xs[..n * d].par_chunks_mut(d).enumerate().for_each(|(k, dst)| dst.copy_from_slice(&live[*chains.get(k).unwrap_or(&first)].x));
-        T::eval_batch(batch, &self.xs[..n * d], &mut self.gs[..n * d], &mut self.evals[..n])
+        let (xs, gs, evals) = (&mut self.xs[..rows * d], &mut self.gs[..rows * d], &mut self.evals[..rows]);
+        // Rows past the n points repeat the first one; their results are not used.
+        xs.par_chunks_mut(d).enumerate().for_each(|(k, dst)| dst.copy_from_slice(x(if k < n { k } else { 0 })));
+        T::eval_batch(batch, xs, gs, evals)?;
+        Ok((&mut self.gs[..n * d], &self.evals[..n]))
     }
 }
 
