@@ -120,4 +120,3 @@ fn the_gpu_refuses_a_batched_objective() {
     let e = crate::backend::gpu_refusal(&exp, None).expect("refused").to_string();
     assert!(e.contains("CPU backend only") && !e.contains('\n'), "{e}");
 }
-
