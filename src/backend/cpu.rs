@@ -18,7 +18,8 @@
 //! path stays as the reference the tests (`tests.rs`) hold the lockstep path to.
 //!
 //! An objective evaluated in batches ([`crate::objective::Batch`], an embedder's oracle) takes
-//! the batched path instead (`batched.rs`): one call per step for the block's stepping chains.
+//! the batched path instead (`batched.rs`): per step, one call for the block's stepping chains
+//! and one for the new points of the step's kicks, when there are.
 
 use super::pace::Pacer;
 use super::{Progress, RawRun, steps_taken};
