@@ -272,7 +272,8 @@ pub struct Stepper<'a, T: Real> {
     schedule: Schedule,
     /// The self-bounding rule (None: the fixed rule).
     rule: Option<SelfBounding>,
-    p: KernelParams,
+    /// Shared by the chains of a run: one copy stays in cache however many chains step.
+    p: &'a KernelParams,
     v: Vec<T>,
     scratch: Vec<f32>,
     /// x~: the point before the last perturbation (ball perturbation only).
@@ -284,7 +285,7 @@ pub struct Stepper<'a, T: Real> {
 impl<'a, T: Real> Stepper<'a, T> {
     /// A stepper for `obj` with the kernel's selectors `sel` and parameters `p`, storing
     /// positions at `precision`.
-    pub fn new(obj: &'a dyn Objective, sel: Selectors, p: KernelParams, precision: crate::precision::Precision) -> Self {
+    pub fn new(obj: &'a dyn Objective, sel: Selectors, p: &'a KernelParams, precision: crate::precision::Precision) -> Self {
         let d = obj.dim();
         let (oracle, perturbation, transform, schedule) = sel.pieces(p.sigma, p.batch, p.gamma, p.lambda);
         let rule = (sel.step_rule == 1).then(|| p.self_bounding());
@@ -360,7 +361,7 @@ impl<'a, T: Real> Stepper<'a, T> {
 
     /// A fresh chain's state with its own parameters (the self-bounding rule evaluates f(x0)).
     pub fn init(&self, x: &[T], g: &mut [T]) -> ChainState {
-        let p = &self.p;
+        let p = self.p;
         let mut st = ChainState::fresh();
         (st.eta, st.radius, st.g_thres, st.f_thres, st.t_thres, st.certify) =
             (p.eta, p.radius, p.g_thres, p.f_thres, p.t_thres, p.certify);
@@ -378,7 +379,7 @@ impl<'a, T: Real> Stepper<'a, T> {
 
     /// The self-bounding rule at the value in `st.f` (twin of `chain_params` in kernel.wgsl).
     fn chain_params(&self, st: &mut ChainState) {
-        let p = &self.p;
+        let p = self.p;
         if let Some(rule) = &self.rule {
             let cp = rule.chain_params(st.f, self.obj.dim(), &KernelParams::rho(p.rho1), &KernelParams::rho(p.rho2), p.f_star);
             (st.eta, st.g_thres, st.f_thres, st.t_thres) = (cp.eta, cp.g_thres, cp.f_thres, cp.t_thres);
@@ -391,7 +392,8 @@ impl<'a, T: Real> Stepper<'a, T> {
     /// gradient in `g`; the CPU backend evaluates packs of chains at once, see
     /// [`Objective::lanes`]): detector, stopping rule, perturbation, oracle, transform, update
     /// and the hold ([`hold`]). `emit` stores an event and returns false when there is no
-    /// room for it.
+    /// room for it. It is [`Stepper::begin`] and, where that asks for one, the evaluation of the
+    /// new point and [`Stepper::finish`].
     pub fn step(
         &mut self,
         e: Eval<T>,
@@ -401,13 +403,25 @@ impl<'a, T: Real> Stepper<'a, T> {
         st: &mut ChainState,
         emit: &mut dyn FnMut(EscapeEvent) -> bool,
     ) -> Step {
+        match self.begin(e, chain, x, g, st, emit) {
+            Begun::Ended(s) => s,
+            Begun::Evaluate(pending) => {
+                let e = T::eval(self.obj, x, g);
+                self.finish(pending, e, chain, x, g, st)
+            }
+        }
+    }
+
+    /// The first part of [`Stepper::step`]: up to the end of the step, or to the point where it
+    /// needs the objective at a new point (a ball kick's, or x~ at a certification), which it
+    /// leaves in `x` for the caller to evaluate (into `g`) and hand to [`Stepper::finish`]. The
+    /// batched path evaluates the new points of a block's chains in one call this way.
+    pub fn begin(&mut self, e: Eval<T>, chain: u32, x: &mut [T], g: &mut [T], st: &mut ChainState, emit: &mut dyn FnMut(EscapeEvent) -> bool) -> Begun {
         let t = st.t;
         let seed = self.p.seed();
         let ball = self.perturbation == Perturbation::Ball;
-        // Whether this step kicked x: the stored state it started from is then x~.
-        let mut kicked = false;
         if !Self::record(e, g, st, t) {
-            return Step::Done;
+            return Begun::Ended(Step::Done);
         }
         if self.p.sb_rebase > 0 && t > 0 && t.is_multiple_of(self.p.sb_rebase) {
             // Re-anchor the self-bounding rule at the current (lower) value: f stays below it
@@ -424,7 +438,7 @@ impl<'a, T: Real> Stepper<'a, T> {
                 f_escape: st.f,
             };
             if !emit(ev) {
-                return Step::Paused;
+                return Begun::Ended(Step::Paused);
             }
             st.stalled = 0;
             st.escapes += 1;
@@ -436,14 +450,11 @@ impl<'a, T: Real> Stepper<'a, T> {
                 // point (w.h.p.); the chain returns x~.
                 if st.t_noise != NEVER && t - st.t_noise == st.certify && st.f - st.f_tilde > -st.f_thres {
                     x.copy_from_slice(&self.tilde);
-                    if self.evaluate(x, g, st, t) {
-                        st.status = status::CERTIFIED;
-                    }
-                    return Step::Done;
+                    return Begun::Evaluate(Pending::Certify);
                 }
             } else if st.stalled == 1 && t - st.t_stall >= st.certify {
                 st.status = status::CERTIFIED;
-                return Step::Done;
+                return Begun::Ended(Step::Done);
             }
         }
         if st.gnorm <= st.g_thres {
@@ -454,7 +465,6 @@ impl<'a, T: Real> Stepper<'a, T> {
                 st.stall_label = st.label;
             }
             if ball && (st.t_noise == NEVER || t - st.t_noise > st.t_thres) {
-                kicked = true;
                 st.t_noise = t;
                 st.f_tilde = st.f;
                 self.tilde.copy_from_slice(x);
@@ -462,11 +472,33 @@ impl<'a, T: Real> Stepper<'a, T> {
                 for (xi, ki) in x.iter_mut().zip(&self.scratch) {
                     *xi = *xi + T::of(*ki);
                 }
-                if !self.evaluate(x, g, st, t) {
-                    return Step::Done;
-                }
+                return Begun::Evaluate(Pending::Kick);
             }
         }
+        Begun::Ended(self.update(false, chain, x, g, st))
+    }
+
+    /// The rest of a step [`Stepper::begin`] left at `pending`, the objective evaluated at the
+    /// new point in `x` (value `e`, gradient in `g`).
+    pub fn finish(&mut self, pending: Pending, e: Eval<T>, chain: u32, x: &mut [T], g: &mut [T], st: &mut ChainState) -> Step {
+        let recorded = Self::record(e, g, st, st.t);
+        match pending {
+            Pending::Certify => {
+                if recorded {
+                    st.status = status::CERTIFIED;
+                }
+                Step::Done
+            }
+            Pending::Kick if !recorded => Step::Done,
+            Pending::Kick => self.update(true, chain, x, g, st),
+        }
+    }
+
+    /// The end of a step: oracle, transform, update and the hold. `kicked`: this step kicked x,
+    /// so the stored state it started from is x~.
+    fn update(&mut self, kicked: bool, chain: u32, x: &mut [T], g: &[T], st: &mut ChainState) -> Step {
+        let t = st.t;
+        let seed = self.p.seed();
         // The step's direction: oracle, then the Gaussian perturbation, then the transform.
         let d = x.len();
         match self.oracle {
@@ -516,6 +548,25 @@ impl<'a, T: Real> Stepper<'a, T> {
         st.t = t + 1;
         Step::Continue
     }
+}
+
+/// What [`Stepper::begin`] asks of its caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Begun {
+    /// The step is over.
+    Ended(Step),
+    /// The step needs the objective at the point now in x: evaluate it and call
+    /// [`Stepper::finish`].
+    Evaluate(Pending),
+}
+
+/// Where a step waits for the evaluation of a new point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pending {
+    /// A ball kick moved x: the step goes on from the kicked point.
+    Kick,
+    /// The stopping rule certified x~, now in x: its value and gradient end the chain.
+    Certify,
 }
 
 /// The hold after a step at `t` (twin of the update in kernel.wgsl): [`NEVER`] when the step

@@ -1,6 +1,6 @@
 //! `escapade.Oracle`: an objective given as a batched Python function (numpy, JAX, torch), run
 //! on the CPU backend's batched path ([`escapade::objective::Batch`]): one call per step for a
-//! block's stepping chains. The run holds no GIL; each call takes it, hands the points over as a
+//! block's stepping chains, and one for the new points of the step's kicks. The run holds no GIL; each call takes it, hands the points over as a
 //! numpy array of the run's float type and checks what comes back (shapes, dtypes) with errors
 //! that name the function. An exception raised by the function ends the run and is raised by
 //! `run()` as it was (KeyboardInterrupt included), never replaced or lost.

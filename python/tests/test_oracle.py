@@ -62,7 +62,7 @@ def test_f32_state_matches_to_float_tolerance():
     assert np.max(np.abs(a.chains["f"] - b.chains["f"])) <= 1e-5
 
 
-def test_fn_is_called_once_per_step_per_block():
+def test_fn_is_called_once_per_step_per_block_and_once_more_for_kicks():
     shapes = []
 
     def counted(X):
@@ -85,6 +85,13 @@ def test_fn_is_called_once_per_step_per_block():
     assert len(shapes) == steps + 1
     assert set(shapes) == {(chains, D)}
     assert hvps and all(s[1] == D for s in hvps)
+    # PGD kicking every third step: a second call in a step where chains kicked, for their new
+    # points alone, so at most two calls a step (and the outcome's calls at the resting points:
+    # f and gradients, and gradients for the Hessian products).
+    shapes.clear()
+    run = escapade.run(objective=escapade.Oracle(counted, D), dim=D, method="pgd", chains=chains, steps=steps, seed=1, init="normal:0.01", eta=0.1, radius=0.01, g_thres=1.0, t_thres=2, backend="cpu", plots="none")
+    kicks = sum(n < chains for n, _ in shapes)
+    assert steps < len(shapes) and 0 < kicks <= steps
 
 
 def test_bad_outputs_are_refused_naming_fn_and_the_shapes():

@@ -18,7 +18,8 @@
 //! path stays as the reference the tests (`tests.rs`) hold the lockstep path to.
 //!
 //! An objective evaluated in batches ([`crate::objective::Batch`], an embedder's oracle) takes
-//! the batched path instead (`batched.rs`): one call per step for the block's stepping chains.
+//! the batched path instead (`batched.rs`): per step, one call for the block's stepping chains
+//! and one for the new points of the step's kicks, when there are.
 
 use super::pace::Pacer;
 use super::{Progress, RawRun, steps_taken};
@@ -26,7 +27,7 @@ use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
 use crate::escape::{ChainState, EscapeEvent, status};
 use crate::experiment::{Experiment, Precision};
 use crate::kernel::lanes::{PackScratch, Rows, States, sum_sq_lanes};
-use crate::kernel::{KernelParams, Real, Step, Stepper};
+use crate::kernel::{Begun, KernelParams, Real, Step, Stepper};
 use crate::objective::{Eval, LANES};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -337,12 +338,12 @@ struct Live<'a, T: Real> {
 
 impl<'a, T: Real> Live<'a, T> {
     /// Global chain `chain` at its start.
-    fn fresh(exp: &'a Experiment, p: &KernelParams, chain: u32) -> Self {
+    fn fresh(exp: &'a Experiment, p: &'a KernelParams, chain: u32) -> Self {
         let d = exp.objective.dim();
         let mut x0 = vec![0.0f32; d];
         exp.init.sample(exp.seed, chain, &mut x0);
         let mut x: Vec<T> = x0.into_iter().map(T::of).collect();
-        let stepper = Stepper::<T>::new(exp.objective.as_ref(), exp.method.selectors(), *p, exp.precision);
+        let stepper = Stepper::<T>::new(exp.objective.as_ref(), exp.method.selectors(), p, exp.precision);
         stepper.store(&mut x);
         let mut g = vec![T::zero(); d];
         let st = stepper.init(&x, &mut g);
@@ -350,10 +351,10 @@ impl<'a, T: Real> Live<'a, T> {
     }
 
     /// Global chain `chain`, row `i` of the block saved in flight.
-    fn resumed(exp: &'a Experiment, p: &KernelParams, chain: u32, c: &InFlightShard, i: usize) -> Self {
+    fn resumed(exp: &'a Experiment, p: &'a KernelParams, chain: u32, c: &InFlightShard, i: usize) -> Self {
         let d = exp.objective.dim();
         let row = |v: &[f64]| v.get(i * d..(i + 1) * d).map(|r| r.iter().map(|&a| T::from(a).unwrap_or_else(T::zero)).collect::<Vec<T>>());
-        let mut stepper = Stepper::<T>::new(exp.objective.as_ref(), exp.method.selectors(), *p, exp.precision);
+        let mut stepper = Stepper::<T>::new(exp.objective.as_ref(), exp.method.selectors(), p, exp.precision);
         if let Some(t) = row(&c.x_tilde) {
             stepper.set_tilde(&t);
         }
@@ -368,16 +369,23 @@ impl<'a, T: Real> Live<'a, T> {
 
     /// One step, the objective already evaluated at x (value `e`, gradient in `self.g`).
     fn step(&mut self, exp: &Experiment, e: Eval<T>) -> Step {
+        self.trace_point(exp);
+        self.stepper.step(e, self.chain, &mut self.x, &mut self.g, &mut self.st, &mut keep(&mut self.events))
+    }
+
+    /// The first part of [`Live::step`] ([`Stepper::begin`]), the gradient at x in `g`: the
+    /// step, or up to the new point it needs evaluated, left in `self.x` for [`Stepper::finish`].
+    fn begin(&mut self, exp: &Experiment, e: Eval<T>, g: &mut [T]) -> Begun {
+        self.trace_point(exp);
+        self.stepper.begin(e, self.chain, &mut self.x, g, &mut self.st, &mut keep(&mut self.events))
+    }
+
+    /// Keeps x when this step is a traced one.
+    fn trace_point(&mut self, exp: &Experiment) {
         let (every, traced) = exp.trace.map_or((0, 0), |t| (t.every, t.chains));
         if self.chain < traced && self.st.t.is_multiple_of(every) {
             self.trace.push((self.st.t / every, self.x.clone()));
         }
-        let events = &mut self.events;
-        let mut emit = |e| {
-            events.push(e);
-            true
-        };
-        self.stepper.step(e, self.chain, &mut self.x, &mut self.g, &mut self.st, &mut emit)
     }
 
     /// Moves the traced points into the run's slot-major trace.
@@ -389,6 +397,14 @@ impl<'a, T: Real> Live<'a, T> {
                 dst.iter_mut().zip(&point).for_each(|(t, v)| *t = v.to_f64().unwrap_or(f64::NAN) as f32);
             }
         }
+    }
+}
+
+/// An event sink for [`Stepper::step`] that keeps every event in `events`.
+fn keep(events: &mut Vec<EscapeEvent>) -> impl FnMut(EscapeEvent) -> bool + '_ {
+    |e| {
+        events.push(e);
+        true
     }
 }
 

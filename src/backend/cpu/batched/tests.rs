@@ -21,17 +21,22 @@ fn run(exp: &Experiment, block: Option<u32>) -> Result<RawRun, Error> {
 }
 
 /// PGD (ball kicks, certification), GD and PSGD, with the self-bounding rule on the quartic,
-/// on the quartic and the octopus, f32 and f64 state: the batched run is the per-chain (lockstep) run bit for bit, in
-/// one block and in blocks of 7 chains.
+/// on the quartic and the octopus, f32 and f64 state, and PGD kicking stalled chains every third
+/// step (t_thres 2, no certification): the batched run, whose kicks are evaluated in a second
+/// call of the step, is the per-chain (lockstep) run bit for bit, in one block and in blocks of
+/// 7 chains.
 #[test]
 fn the_batched_path_is_the_per_chain_path_bit_for_bit() {
-    let (mut events, mut certified, mut diverged) = (0, 0, 0);
+    let (mut events, mut certified, mut diverged, mut kick_calls) = (0, 0, 0, 0);
     for (name, d) in [("quartic", 5), ("octopus", 4)] {
         let b = batched(name, d, usize::MAX);
         for kind in [MethodKind::Pgd, MethodKind::Gd, MethodKind::Psgd] {
             for precision in [Precision::F32, Precision::F64] {
-                // The octopus has no closed-form rho for the self-bounding rule.
-                for self_bounding in [false, name == "quartic"] {
+                // The self-bounding rule (the octopus has no closed-form rho for it), and kicks
+                // every third step.
+                let sb = [(true, false)].into_iter().filter(|_| name == "quartic");
+                let kicks = [(false, true)].into_iter().filter(|_| kind == MethodKind::Pgd);
+                for (self_bounding, kicky) in std::iter::once((false, false)).chain(sb).chain(kicks) {
                     let base = b.default_params();
                     let configure = |m: &mut crate::Method| {
                         if self_bounding {
@@ -41,7 +46,10 @@ fn the_batched_path_is_the_per_chain_path_bit_for_bit() {
                     let build = |obj: Arc<dyn Objective>| {
                         Experiment::builder(obj)
                             .method(kind)
-                            .params(PgdParams { certify: 40, eta: base.eta * 4.0, g_thres: 1e-2, ..base })
+                            .params(match kicky {
+                                false => PgdParams { certify: 40, eta: base.eta * 4.0, g_thres: 1e-2, ..base },
+                                true => PgdParams { certify: 0, t_thres: 2, eta: base.eta * 4.0, g_thres: 1e-2, ..base },
+                            })
                             .configure(configure)
                             .chains(23)
                             .steps(400)
@@ -52,10 +60,17 @@ fn the_batched_path_is_the_per_chain_path_bit_for_bit() {
                             .build()
                             .unwrap()
                     };
-                    let what = format!("{name} {kind:?} {precision:?} self-bounding {self_bounding}");
+                    let what = format!("{name} {kind:?} {precision:?} self-bounding {self_bounding} t_thres 2 {kicky}");
                     let reference = run(&build(b.inner.clone()), None).unwrap();
                     let exp = build(b.clone());
+                    let calls = b.calls.load(Ordering::Relaxed);
                     let one_block = run(&exp, None).unwrap();
+                    let calls = b.calls.load(Ordering::Relaxed) - calls;
+                    assert!(calls <= 2 * 400, "{what}: {calls} calls, at most two a step");
+                    if kicky {
+                        // Steps with a second call: those where some chain kicked.
+                        kick_calls += calls.saturating_sub(400);
+                    }
                     same(&one_block, &reference, &what);
                     same(&run(&exp, Some(7)).unwrap(), &reference, &format!("{what}, blocks of 7"));
                     events += reference.events.len();
@@ -66,10 +81,12 @@ fn the_batched_path_is_the_per_chain_path_bit_for_bit() {
         }
     }
     assert!(events > 0 && certified > 0 && diverged > 0, "a branch was never taken: {events} events, {certified} certified, {diverged} diverged");
+    assert!(kick_calls > 4 * 400 / 4, "kicks in under a quarter of the steps: {kick_calls} kick calls in 4 x 400 steps with t_thres 2");
 }
 
-/// One call per step for the whole block (GD, no kick, no certification: no one-point
-/// evaluation), rows rounded up to a power of two; a failing call ends the run with its error.
+/// One call per step for the whole block (GD, no kick, no certification: no new point within a
+/// step), rows rounded up to a power of two; PGD, at most two; a failing call ends the run with
+/// its error.
 #[test]
 fn the_batch_is_called_once_per_step_and_its_error_ends_the_run() {
     let b = batched("quartic", 3, usize::MAX);
@@ -87,6 +104,13 @@ fn the_batch_is_called_once_per_step_and_its_error_ends_the_run() {
     assert!(e.to_string().contains("the oracle failed"), "{e}");
     assert_eq!(failing.calls.load(Ordering::Relaxed), 6, "no call after the failing one");
     assert_eq!(padded(5, 40), 8);
+    // PGD: a second call in the steps where some chain kicked, for the kicked points alone.
+    let b = batched("quartic", 3, usize::MAX);
+    let params = PgdParams { t_thres: 2, g_thres: 0.5, certify: 0, ..b.default_params() };
+    let exp = Experiment::builder(b.clone()).method(MethodKind::Pgd).params(params).chains(40).steps(25).init(Init::Uniform(0.1)).build().unwrap();
+    run(&exp, None).unwrap();
+    let calls = b.calls.load(Ordering::Relaxed);
+    assert!(calls > 25 && calls <= 2 * 25, "{calls} calls in 25 steps of PGD");
 }
 
 /// The GPU refuses a batched objective in one line that says where it runs.
