@@ -43,10 +43,14 @@
 
 #![warn(missing_docs)]
 
+// The command line (`cli`) names the library as the binary did, `escapade::`.
+extern crate self as escapade;
+
 pub(crate) mod abi;
 pub(crate) mod backend;
 pub mod check;
 pub(crate) mod checkpoint;
+pub mod cli;
 mod error;
 pub(crate) mod escape;
 pub mod experiment;

@@ -24,6 +24,7 @@ required).
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import json
 import os
@@ -38,7 +39,7 @@ from ._escapade import EscapadeError
 
 __version__: str = _escapade.__version__
 
-__all__ = ["EscapadeError", "Experiment", "Run", "Table", "load", "objectives", "option_names", "run", "sweep", "__version__"]
+__all__ = ["EscapadeError", "Experiment", "Run", "Table", "list", "load", "objectives", "option_names", "run", "sweep", "__version__"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 Progress = Union[bool, Callable[[Dict[str, Any]], Any], None]
@@ -69,6 +70,13 @@ def objectives() -> List[Dict[str, Any]]:
     return _escapade.objectives()
 
 
+def list() -> str:  # noqa: A001 (mirrors `escapade list`; this module says builtins.list for the type)
+    """What ``escapade list`` prints, as text: the objectives with their options, ranges and
+    defaults, the shipped data sets, the methods and the method parameters
+    (``print(escapade.list())``). :func:`objectives` gives the objectives as data."""
+    return _escapade.list_text()
+
+
 def _is_path(v: Any) -> bool:
     return isinstance(v, (str, os.PathLike))
 
@@ -78,7 +86,7 @@ def _parse(options: Dict[str, Any], data: Any, wgsl: Any) -> "_escapade._Options
     options = dict(options)
     arrays = None
     if data is not None:
-        if isinstance(data, (list, tuple)) and all(_is_path(d) for d in data):
+        if isinstance(data, (builtins.list, tuple)) and all(_is_path(d) for d in data):
             options["data"] = [os.fspath(d) for d in data]
         elif _is_path(data):
             options["data"] = [os.fspath(data)]
@@ -181,7 +189,15 @@ class Experiment:
         return Experiment(data=data, wgsl=wgsl, **{**self._options, **changes})
 
     def to_toml(self) -> str:
-        """Every option, defaults included, as experiment.toml records it."""
+        """Every option, defaults included (the objective's and method's parameters that apply:
+        ``eta``, ``radius``, ``g_thres``, ...), as experiment.toml records it, so that the file
+        states the run fully.
+
+        Raises:
+            ValueError: data, ``init`` or WGSL given in memory (arrays, source), which a string
+                cannot hold; :meth:`Run.save` and ``run(out=DIR)`` write them into the run
+                directory and name them in its experiment.toml.
+        """
         return self._native.to_toml()
 
     def run(self, *, out: Optional[PathLike] = None, progress: Progress = None) -> "Run":
@@ -197,7 +213,8 @@ class Experiment:
                 second and at the end, or ``True`` for a tqdm bar when tqdm is installed.
 
         Raises:
-            ValueError: input the command line refuses too (e.g. ``--backend gpu`` for d > 64).
+            ValueError: input the command line refuses too (e.g. ``backend="gpu"`` for a custom
+                WGSL objective beyond d = 256 without a cooperative form).
             EscapadeError: the run failed (no GPU adapter for ``backend="gpu"``, device lost).
             KeyboardInterrupt: Ctrl-C; the run stopped at its next dispatch, leaving a
                 checkpoint in OUT/checkpoint when ``out`` is given.
@@ -275,11 +292,11 @@ def sweep(
     # point would write to; ``escapade sweep`` ignores an experiment file's ``out`` too).
     if "out" in exp.options:
         exp = exp.replace(out=None)
-    keys = list(grid)
+    keys = builtins.list(grid)
     for k in keys:
         if isinstance(grid[k], (str, bytes)) or not isinstance(grid[k], Iterable):
             raise TypeError(f"grid[{k!r}]: expected a sequence of values (e.g. [{grid[k]!r}]), got {type(grid[k]).__name__}")
-    points = [dict(zip(keys, values)) for values in itertools.product(*(list(grid[k]) for k in keys))]
+    points = [dict(zip(keys, values)) for values in itertools.product(*(builtins.list(grid[k]) for k in keys))]
     experiments = []
     for point in points:
         try:
@@ -322,7 +339,7 @@ class Table(np.ndarray):
 
 def _structured(columns: Mapping[str, Any]) -> Table:
     """Columns (numpy arrays, or lists of strings) as one read-only structured array."""
-    arrays = {k: (np.array(v, dtype=str) if isinstance(v, list) else np.asarray(v)) for k, v in columns.items()}
+    arrays = {k: (np.array(v, dtype=str) if isinstance(v, builtins.list) else np.asarray(v)) for k, v in columns.items()}
     n = len(next(iter(arrays.values()))) if arrays else 0
     out = np.empty(n, dtype=[(k, a.dtype) for k, a in arrays.items()])
     for k, a in arrays.items():
@@ -403,7 +420,7 @@ class Run:
         """The labels at which some chain stalled (the keys :meth:`survival` takes); a label's
         ``summary["survival"]["by_label"][str(label)]["saddle_stalls"]`` says how many of those
         stalls were at saddles (0 at a minimum's label)."""
-        return list(self._native.labels())
+        return builtins.list(self._native.labels())
 
     def survival(self, label: Optional[int] = None) -> Dict[str, Any]:
         """Escape-time statistics over the saddle stalls (all labels, or one).
@@ -424,8 +441,12 @@ class Run:
         chains.csv, trace.csv (when traced), experiment.toml and plots (``"svg"``, ``"png"`` or
         ``"none"``). A run already in ``dir`` needs ``overwrite=True``. Returns the plots.
 
-        experiment.toml records the options; data given as arrays (``data={...}``) or WGSL given
-        as source are not in it (the command line reads data and WGSL from files)."""
+        experiment.toml records every option, so that ``escapade run DIR/experiment.toml`` and
+        :meth:`Experiment.from_toml` rerun the run exactly: data given as arrays
+        (``data={...}``), an ``init`` array and WGSL given as source are written into
+        ``DIR/inputs/`` (``A.npy``, ``y.npy``, ``x_star.npy``, ... in float64, ``init.npy``,
+        ``objective.wgsl``) and named there by absolute path (``data = [...]``,
+        ``init = "file:..."``, ``wgsl = ...``); saving a loaded run carries its inputs along."""
         return [os.fspath(p) for p in self._native.save(os.fspath(dir), plots, overwrite)]
 
     def __repr__(self) -> str:

@@ -4,7 +4,9 @@
 //! `escapade run` parses and checks its flags; data arrays are checked by the library's data
 //! checks; runs go through the library's plan and runner.
 
+mod command;
 mod convert;
+mod record;
 mod run;
 
 use convert::{EscapadeError, panic_to_py, table, table_to_dict, to_py};
@@ -46,6 +48,11 @@ impl Options {
         o.args.obj.wgsl_source = self.wgsl.clone();
         o.args.init_points = self.init_points.clone();
         Ok(o)
+    }
+
+    /// What the options table does not hold: arrays and source given in memory.
+    fn inputs(&self) -> record::Inputs {
+        record::Inputs { arrays: self.arrays.clone(), init: self.init_points.clone(), wgsl: self.wgsl.as_ref().map(|(_, s)| s.clone()) }
     }
 }
 
@@ -153,8 +160,15 @@ impl Options {
         table_to_dict(py, &self.table)
     }
 
-    /// The options as experiment.toml records them (every option, defaults included).
+    /// The options as experiment.toml records them (every option, defaults included). Arrays
+    /// or source given in memory cannot be named in a string: refused, never left out.
     fn to_toml(&self) -> PyResult<String> {
+        if self.inputs().any() {
+            let given = [("data arrays", self.arrays.is_some()), ("an init array", self.init_points.is_some()), ("WGSL source", self.wgsl.is_some())];
+            let given: Vec<&str> = given.iter().filter(|g| g.1).map(|g| g.0).collect();
+            let why = "an experiment whose inputs are files (Run.save(dir) or run(out=dir) writes in-memory inputs into the run directory and names them in its experiment.toml)";
+            return Err(to_py(Error::invalid("to_toml", why, given.join(", "))));
+        }
         Ok(self.parsed(&self.table).map_err(to_py)?.to_toml())
     }
 
@@ -203,7 +217,9 @@ impl Options {
             };
             let report = plan.run(&mut observe)?;
             if let Some(dir) = &out {
-                escapade::options::save(&report, Some(&opts.to_toml()), dir, opts.args.plots, opts.args.save_points)?;
+                let inputs = self.inputs();
+                let (toml, files) = inputs.record(&table, &report.experiment, dir)?;
+                escapade::options::save_with_inputs(&report, Some(&toml), dir, opts.args.plots, opts.args.save_points, &files)?;
                 plan.clear_checkpoint();
             }
             Ok((report, plan.fallback.clone()))
@@ -218,7 +234,7 @@ impl Options {
             return Err(e);
         }
         let (report, fallback) = result.map_err(to_py)?;
-        Ok((NativeRun::from_report(report, table), fallback))
+        Ok((NativeRun::from_report(report, table, self.inputs()), fallback))
     }
 }
 
@@ -274,5 +290,6 @@ fn _escapade(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(flag_names, m)?)?;
     m.add_function(wrap_pyfunction!(objectives, m)?)?;
+    command::register(m)?;
     Ok(())
 }

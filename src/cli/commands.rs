@@ -45,7 +45,7 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
     let report = plan.run(&mut observe)?;
     reporter.finish();
     // experiment.toml: every option of this run as `run` parsed it.
-    let plotted = escapade::options::save(&report, Some(&experiment_toml(matches)), &a.out, a.plots, a.save_points)?;
+    let plotted = escapade::options::save(&report, Some(&experiment_toml(matches, &report.experiment)), &a.out, a.plots, a.save_points)?;
     // The results are safe: the checkpoint is no longer needed.
     plan.clear_checkpoint();
     if !a.quiet {
