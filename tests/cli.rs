@@ -119,7 +119,7 @@ fn custom_wgsl_errors_point_at_the_file_and_cpu_runs_are_refused() {
     // Written in f32, it cannot run with f64 state: one line naming the field, status 2.
     let out = escapade(&[
         "run", "--objective", "custom", "--wgsl", "examples/custom_objective/objective.wgsl", "--dim", "3",
-        "--state", "f64", "--steps", "5", "--chains", "2", "--out", dir.to_str().unwrap(),
+        "--state", "f64", "--backend", "gpu", "--steps", "5", "--chains", "2", "--out", dir.to_str().unwrap(),
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
@@ -336,5 +336,7 @@ fn auto_leaves_a_software_adapter_to_backend_gpu() {
     let (gpu, _) = summary(&["--backend", "gpu"]);
     assert_eq!(gpu["backend"], "gpu");
     assert_eq!(gpu["adapter"]["name"].as_str(), Some(adapters[0].name.as_str()));
+    let info = String::from_utf8_lossy(&escapade(&["info"]).stdout).to_string();
+    assert!(info.contains("--backend auto runs on: the CPU backend"), "{info}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -200,6 +200,21 @@ fn unreached_quantiles_are_null_and_flagged() {
     assert!(nulls > 0 && numbers > 0, "{nulls} unreached, {numbers} reached: {s}");
     // The report reads the run back.
     ok(&escapade(&["report", dir.to_str().unwrap(), "--plots", "none"]));
+    // sweep.csv: a number or an empty cell, as the other CSV files leave a missing number.
+    let sweep = tmp("quantiles-sweep");
+    let exp = sweep.join("exp.toml");
+    std::fs::write(&exp, "objective = \"octopus\"\ndim = 5\nmethod = \"gd\"\nchains = 64\nsteps = 120\nbackend = \"cpu\"\nplots = \"none\"\n").unwrap();
+    ok(&escapade(&["sweep", exp.to_str().unwrap(), "--grid", "seed=0", "--quiet", "--out", sweep.join("sw").to_str().unwrap()]));
+    let mut csv = csv::Reader::from_path(sweep.join("sw/sweep.csv")).unwrap();
+    let header = csv.headers().unwrap().clone();
+    let row = csv.records().next().unwrap().unwrap();
+    let cell = |name: &str| row.get(header.iter().position(|h| h == name).unwrap()).unwrap().to_string();
+    for (q, json) in [("median", &s["overall"]["median"]), ("p90", &s["overall"]["p90"])] {
+        assert_eq!(cell(q), json.as_u64().map_or(String::new(), |v| v.to_string()), "{q}");
+    }
+    let medians = cell("label_medians");
+    assert!(!medians.contains("not") && medians.split(' ').all(|p| p.split_once(':').is_some_and(|(_, m)| m.is_empty() || m.parse::<u32>().is_ok())), "{medians}");
+    std::fs::remove_dir_all(&sweep).ok();
     std::fs::remove_dir_all(&dir).ok();
 }
 

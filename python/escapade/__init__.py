@@ -7,6 +7,8 @@ Every option is one of ``escapade run``'s flags, spelled in snake_case (``g_thre
     import escapade
     run = escapade.run(objective="octopus", dim=5, method="pgd", chains=4096, steps=2000,
                        seed=1, init="uniform:1", backend="auto", eta=0.05)
+    # backend="auto" (the default): a hardware GPU, else the CPU backend (a software
+    # adapter such as lavapipe only with backend="gpu"); run.summary["backend"], ["adapter"]
     run.summary["counts"]          # summary.json as a dict
     run.events["escape_steps"]     # events.csv as a numpy structured array
     run.survival()["kaplan_meier"]["survival"]
@@ -142,8 +144,9 @@ class Experiment:
     Options left out take the command line's defaults.
 
     Args:
-        data: the objective's data: a dict of numpy arrays (phase-retrieval ``{"A": A, "y": y}``,
-            matrix-factorization ``{"M": M}``, linear-network ``{"Y": Y}``; float32 or float64,
+        data: the objective's data: a dict of numpy arrays (phase-retrieval ``{"A": A, "y": y}``
+            and optionally ``"x_star"``, matrix-factorization ``{"M": M}``, linear-network
+            ``{"Y": Y}``, mlp ``{"X": X, "y": y}``; :func:`objectives` lists them; float32 or float64,
             C or Fortran order, 1-D arrays as columns), the arrays in that order, or file paths
             (.npy or .csv) as ``--data`` takes them.
         wgsl: a custom objective: WGSL source (a ``str``; errors name ``<wgsl>:line:column``) or
@@ -276,7 +279,8 @@ def sweep(
     """Runs every point of a grid (the cartesian product of ``grid``'s value lists) over
     ``base`` (an :class:`Experiment`, a dict of options, or a TOML experiment file), like
     ``escapade sweep``. Every point is checked before the first one runs. With ``out``, point
-    ``k1=v1, k2=v2`` is written to ``OUT/k1=v1_k2=v2`` (the command line's layout); the base's own
+    ``k1=v1, k2=v2`` is written to ``OUT/k1=v1_k2=v2`` (the command line's layout: flag names,
+    and ``/`` and other path characters percent-encoded, ``shard=0%2F2``); the base's own
     ``out`` option is not used (as ``escapade sweep`` ignores an experiment file's).
 
     Returns:
@@ -308,10 +312,20 @@ def sweep(
     for point, experiment in zip(points, experiments):
         where = None
         if out is not None:
-            tag = "_".join(f"{k.replace('_', '-')}={v}" for k, v in point.items())
-            where = os.path.join(os.fspath(out), tag)
+            where = os.path.join(os.fspath(out), _dir_name(point))
         runs.append(experiment.run(out=where, progress=progress))
     return runs
+
+
+def _dir_name(point: Mapping[str, Any]) -> str:
+    """A grid point's directory as ``escapade sweep`` names it: ``key=value`` pairs (flag names)
+    joined by ``_``, each byte but letters, digits and ``.,+-[]`` percent-encoded (``shard=0/2``
+    is ``shard=0%2F2``, never a subdirectory)."""
+
+    def encode(text: str) -> str:
+        return "".join(chr(b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in ".,+-[]") else f"%{b:02X}" for b in text.encode())
+
+    return "_".join(f"{encode(k.replace('_', '-'))}={encode(str(v))}" for k, v in point.items())
 
 
 def load(dir: PathLike) -> "Run":

@@ -163,3 +163,10 @@ def test_auto_leaves_a_software_adapter_to_backend_gpu(gpu):
         pytest.skip(f"a hardware adapter is here: {gpu_line}")
     assert auto.startswith("cpu ") and "software adapter" in auto and "ran on the CPU backend" in auto, auto
     assert gpu_line == "gpu Cpu"
+
+
+def test_sweep_directories_are_the_command_lines(tmp_path):
+    """A value with a path character is one directory, percent-encoded as `escapade sweep` does."""
+    runs = escapade.sweep({"objective": "toy-saddle", "chains": 8, "steps": 5, "backend": "cpu", "plots": "none"}, {"shard": ["0/2", "1/2"]}, out=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shard=0%2F2", "shard=1%2F2"]
+    assert [len(r.chains) for r in runs] == [4, 4]
