@@ -41,7 +41,8 @@ from ._escapade import EscapadeError
 
 __version__: str = _escapade.__version__
 
-__all__ = ["EscapadeError", "Experiment", "Run", "Table", "list", "load", "objectives", "option_names", "run", "sweep", "__version__"]
+# Not "list": `from escapade import *` would shadow the builtin (escapade.list is still public).
+__all__ = ["EscapadeError", "Experiment", "Run", "Table", "load", "objectives", "option_names", "run", "sweep", "__version__"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 Progress = Union[bool, Callable[[Dict[str, Any]], Any], None]

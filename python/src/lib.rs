@@ -34,7 +34,8 @@ fn engines() -> &'static Mutex<Engines> {
 #[pyclass(name = "_Options", module = "escapade._escapade", frozen)]
 struct Options {
     table: toml::Table,
-    arrays: Option<Vec<Matrix>>,
+    /// Shared with the runs made from these options (their records), never copied for them.
+    arrays: Option<Arc<Vec<Matrix>>>,
     wgsl: Option<(String, String)>,
     /// `init=` given as an array: a row per chain (or one row, or a 1-D point).
     init_points: Option<escapade::Points>,
@@ -44,7 +45,7 @@ impl Options {
     /// The parsed options, with `table` in place of the stored one.
     fn parsed(&self, table: &toml::Table) -> Result<RunOptions, Error> {
         let mut o = RunOptions::from_table(table, "options")?;
-        o.args.obj.arrays = self.arrays.clone();
+        o.args.obj.arrays = self.arrays.as_deref().cloned();
         o.args.obj.wgsl_source = self.wgsl.clone();
         o.args.init_points = self.init_points.clone();
         Ok(o)
@@ -125,7 +126,7 @@ fn parse(options: &Bound<'_, PyDict>, data: Option<&Bound<'_, PyAny>>, wgsl_sour
     let mut o = Options { table, arrays: None, wgsl: wgsl_source.map(|s| ("<wgsl>".to_string(), s)), init_points };
     let parsed = o.parsed(&o.table).map_err(to_py)?;
     if let Some(d) = data {
-        o.arrays = Some(arrays(&parsed.args.obj.objective, d)?);
+        o.arrays = Some(Arc::new(arrays(&parsed.args.obj.objective, d)?));
     }
     // Everything checked now, data included, before any run.
     let parsed = o.parsed(&o.table).map_err(to_py)?;
@@ -183,6 +184,10 @@ impl Options {
             table.insert("out".into(), toml::Value::String(o.display().to_string()));
         }
         let opts = self.parsed(&table).map_err(to_py)?;
+        // Where in-memory inputs will be named, checked before the work rather than after it.
+        if let (Some(dir), true) = (&out, self.inputs().any()) {
+            record::check_dir(dir).map_err(to_py)?;
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let raised: Mutex<Option<PyErr>> = Mutex::new(None);
         let raise = |e: PyErr| {

@@ -8,6 +8,7 @@ use escapade::objective::data::Matrix;
 use escapade::options::{InputFile, RunOptions, experiment_toml};
 use escapade::{Error, Experiment, ObjectiveSpec, Points};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The folder of a run directory that holds its in-memory inputs.
 pub const INPUTS: &str = "inputs";
@@ -16,7 +17,7 @@ pub const INPUTS: &str = "inputs";
 #[derive(Clone, Default)]
 pub struct Inputs {
     /// `data=` arrays, in the objective's catalogue order.
-    pub arrays: Option<Vec<Matrix>>,
+    pub arrays: Option<Arc<Vec<Matrix>>>,
     /// `init=` given as an array.
     pub init: Option<Points>,
     /// `wgsl=` given as source.
@@ -35,6 +36,11 @@ fn path_text(path: &Path) -> Result<String, Error> {
     path.to_str().filter(|p| !p.contains(',')).map(str::to_string).ok_or_else(|| Error::invalid("dir", allowed, path.display()))
 }
 
+/// Whether `dir` can name inputs saved in it (see [`path_text`]).
+pub fn check_dir(dir: &Path) -> Result<(), Error> {
+    path_text(&absolute(dir)?.join(INPUTS)).map(|_| ())
+}
+
 impl Inputs {
     /// experiment.toml for `table`, whose experiment `exp` ran, saved into `dir` (the inputs
     /// named in it), and the files to write beside it.
@@ -43,7 +49,7 @@ impl Inputs {
         let mut files = Vec::new();
         let dir = absolute(dir)?;
         let objective = RunOptions::from_table(&table, "options")?.args.obj.objective;
-        if let Some(arrays) = &self.arrays {
+        if let Some(arrays) = self.arrays.as_deref() {
             let names = ObjectiveSpec::data_names(&objective);
             let mut paths = Vec::new();
             for (i, m) in arrays.iter().enumerate() {

@@ -85,6 +85,10 @@ impl NativeRun {
 
     fn write(&self, dir: &Path, plots: PlotFormat, overwrite: bool) -> Result<Vec<PathBuf>, Error> {
         let files = if self.report.is_none() { self.loaded_files()? } else { Vec::new() };
+        if self.inputs.any() {
+            // Refused before the directory is made.
+            crate::record::check_dir(dir)?;
+        }
         // The directory is this save's alone while it writes (as a run's --out).
         let _lock = OutputLock::claim(dir)?;
         if dir.join("summary.json").exists() {

@@ -170,3 +170,16 @@ def test_sweep_directories_are_the_command_lines(tmp_path):
     runs = escapade.sweep({"objective": "toy-saddle", "chains": 8, "steps": 5, "backend": "cpu", "plots": "none"}, {"shard": ["0/2", "1/2"]}, out=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shard=0%2F2", "shard=1%2F2"]
     assert [len(r.chains) for r in runs] == [4, 4]
+
+
+def test_inputs_that_cannot_be_named_are_refused_before_the_run(tmp_path):
+    """`data` lists its files at commas: a run directory with a comma could not name the arrays
+    saved in it, so the run is refused before it starts, and nothing is written."""
+    data, _ = phase_retrieval()
+    with pytest.raises(ValueError, match="invalid dir.*without commas"):
+        escapade.run(objective="phase-retrieval", data=data, out=tmp_path / "a,b", **RUN)
+    assert not (tmp_path / "a,b").exists()
+    run = escapade.run(objective="phase-retrieval", data=data, **RUN)
+    with pytest.raises(ValueError, match="invalid dir.*without commas"):
+        run.save(tmp_path / "c,d")
+    assert not (tmp_path / "c,d").exists()
