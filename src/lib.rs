@@ -22,6 +22,7 @@
 //! ## Layers (data flows up; no module depends on one above it)
 //!
 //! ```text
+//! cli         the `escapade` command line (the binary's, and Python's `escapade` command)
 //! run         Runner: experiment x engine x checkpointer x observer -> Report
 //! options     the command line's options (flags, experiment files, tables) -> Experiment, Plan
 //! report      typed results -> summary.json, CSV, Parquet, plots
@@ -43,10 +44,14 @@
 
 #![warn(missing_docs)]
 
+// The command line (`cli`) names the library as the binary did, `escapade::`.
+extern crate self as escapade;
+
 pub(crate) mod abi;
 pub(crate) mod backend;
 pub mod check;
 pub(crate) mod checkpoint;
+pub mod cli;
 mod error;
 pub(crate) mod escape;
 pub mod experiment;

@@ -119,7 +119,7 @@ fn custom_wgsl_errors_point_at_the_file_and_cpu_runs_are_refused() {
     // Written in f32, it cannot run with f64 state: one line naming the field, status 2.
     let out = escapade(&[
         "run", "--objective", "custom", "--wgsl", "examples/custom_objective/objective.wgsl", "--dim", "3",
-        "--state", "f64", "--steps", "5", "--chains", "2", "--out", dir.to_str().unwrap(),
+        "--state", "f64", "--backend", "gpu", "--steps", "5", "--chains", "2", "--out", dir.to_str().unwrap(),
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
@@ -309,5 +309,34 @@ fn sweep_points_are_one_directory_each_and_force_and_resume_work_per_point() {
     let err = String::from_utf8_lossy(&other.stderr);
     assert_eq!(other.status.code(), Some(2), "{err}");
     assert!(err.contains("steps differ") && err.trim().lines().count() == 1, "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `--backend auto` (the default) takes a hardware GPU, else the CPU backend, and a software
+/// adapter (lavapipe) only under `--backend gpu`; the summary says which ran and on what.
+#[test]
+fn auto_leaves_a_software_adapter_to_backend_gpu() {
+    let adapters = escapade::Devices::adapters();
+    if adapters.is_empty() || adapters.iter().any(|a| !a.is_software()) {
+        eprintln!("needs software adapters only (lavapipe, as in CI); skipped");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("escapade-cli-auto-{}", std::process::id()));
+    let summary = |backend: &[&str]| {
+        let out = dir.join(backend.len().to_string());
+        let o = escapade(&[&["run", "--objective", "toy-saddle", "--chains", "16", "--steps", "10", "--plots", "none", "--out", out.to_str().unwrap()][..], backend].concat());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        (s, String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let (auto, err) = summary(&[]);
+    assert_eq!(auto["backend"], "cpu");
+    assert!(auto["adapter"].is_null(), "{}", auto["adapter"]);
+    assert!(err.contains("software adapter") && err.contains(&adapters[0].name) && err.contains("ran on the CPU backend"), "{err}");
+    let (gpu, _) = summary(&["--backend", "gpu"]);
+    assert_eq!(gpu["backend"], "gpu");
+    assert_eq!(gpu["adapter"]["name"].as_str(), Some(adapters[0].name.as_str()));
+    let info = String::from_utf8_lossy(&escapade(&["info"]).stdout).to_string();
+    assert!(info.contains("--backend auto runs on: the CPU backend"), "{info}");
     std::fs::remove_dir_all(&dir).ok();
 }

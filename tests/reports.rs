@@ -112,6 +112,13 @@ fn toml_round_trip_reproduces_the_run() {
     let toml = first.join("experiment.toml");
     let text = std::fs::read_to_string(&toml).unwrap();
     assert!(text.contains("objective = \"octopus\"") && text.contains("seed = 9"), "{text}");
+    // The method parameters the objective supplied are stated too: the file says what ran.
+    let defaults = ObjectiveSpec::from_name("octopus", 3).unwrap().build().unwrap().default_params();
+    let table: toml::Table = text.parse().unwrap();
+    assert_eq!(table["eta"].as_float(), Some(defaults.eta), "{text}");
+    assert_eq!(table["g-thres"].as_float(), Some(defaults.g_thres), "{text}");
+    assert_eq!(table["radius"].as_float(), Some(defaults.radius), "{text}");
+    assert_eq!(table["t-thres"].as_integer(), Some(i64::from(defaults.t_thres)), "{text}");
     let second = dir.join("second");
     ok(&escapade(&["run", toml.to_str().unwrap(), "--out", second.to_str().unwrap()]));
     for f in ["events.csv", "chains.csv"] {
@@ -169,6 +176,48 @@ fn report_compare_sweep_list_and_json_progress() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Quantiles the Kaplan-Meier curve does not reach are null in summary.json, with `reached`
+/// false, never a word in a numeric field; reached ones are numbers flagged true.
+#[test]
+fn unreached_quantiles_are_null_and_flagged() {
+    let dir = tmp("quantiles");
+    // GD on the octopus with too few steps for its later saddles: some quantiles are not reached.
+    ok(&escapade(&["run", "--objective", "octopus", "--dim", "5", "--method", "gd", "--chains", "64", "--steps", "120", "--backend", "cpu", "--out", dir.to_str().unwrap(), "--quiet", "--plots", "none"]));
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let s = &summary["survival"];
+    let groups: Vec<&serde_json::Value> = std::iter::once(&s["overall"]).chain(s["by_label"].as_object().unwrap().values()).collect();
+    let (mut nulls, mut numbers) = (0, 0);
+    for g in groups {
+        for q in ["median", "p10", "p90"] {
+            let reached = g["reached"][q].as_bool().unwrap_or_else(|| panic!("no reached.{q} in {g}"));
+            match (&g[q], reached) {
+                (serde_json::Value::Null, false) => nulls += 1,
+                (v, true) if v.is_u64() => numbers += 1,
+                (v, r) => panic!("{q} = {v} with reached {r} in {g}"),
+            }
+        }
+    }
+    assert!(nulls > 0 && numbers > 0, "{nulls} unreached, {numbers} reached: {s}");
+    // The report reads the run back.
+    ok(&escapade(&["report", dir.to_str().unwrap(), "--plots", "none"]));
+    // sweep.csv: a number or an empty cell, as the other CSV files leave a missing number.
+    let sweep = tmp("quantiles-sweep");
+    let exp = sweep.join("exp.toml");
+    std::fs::write(&exp, "objective = \"octopus\"\ndim = 5\nmethod = \"gd\"\nchains = 64\nsteps = 120\nbackend = \"cpu\"\nplots = \"none\"\n").unwrap();
+    ok(&escapade(&["sweep", exp.to_str().unwrap(), "--grid", "seed=0", "--quiet", "--out", sweep.join("sw").to_str().unwrap()]));
+    let mut csv = csv::Reader::from_path(sweep.join("sw/sweep.csv")).unwrap();
+    let header = csv.headers().unwrap().clone();
+    let row = csv.records().next().unwrap().unwrap();
+    let cell = |name: &str| row.get(header.iter().position(|h| h == name).unwrap()).unwrap().to_string();
+    for (q, json) in [("median", &s["overall"]["median"]), ("p90", &s["overall"]["p90"])] {
+        assert_eq!(cell(q), json.as_u64().map_or(String::new(), |v| v.to_string()), "{q}");
+    }
+    let medians = cell("label_medians");
+    assert!(!medians.contains("not") && medians.split(' ').all(|p| p.split_once(':').is_some_and(|(_, m)| m.is_empty() || m.parse::<u32>().is_ok())), "{medians}");
+    std::fs::remove_dir_all(&sweep).ok();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn example_experiment_files_run() {
     let dir = tmp("examples");
@@ -178,7 +227,7 @@ fn example_experiment_files_run() {
         let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
         assert_eq!(summary["objective"]["name"], label);
         assert_eq!(summary["chains"], 64);
-        assert_eq!(summary["schema_version"], 5);
+        assert_eq!(summary["schema_version"], 6);
         assert!(out.join("plots/survival.svg").exists());
     }
     std::fs::remove_dir_all(&dir).ok();

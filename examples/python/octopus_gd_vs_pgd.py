@@ -44,9 +44,11 @@ def main(argv=None):
     rows = [("saddle", "GD median", "GD p90", "PGD median", "PGD p90", "GD/PGD")]
     for l in labels:
         g, p = by["GD"].get(str(l), {}), by["PGD"].get(str(l), {})
-        gm, pm = g.get("median", "-"), p.get("median", "-")
-        ratio = f"{gm / pm:.1f}" if isinstance(gm, (int, float)) and isinstance(pm, (int, float)) and pm else "-"
-        rows.append((str(l), str(gm), str(g.get("p90", "-")), str(pm), str(p.get("p90", "-")), ratio))
+        # A quantile the curve did not reach is None (its ``reached`` flag false): "-".
+        cell = lambda s, q: "-" if s.get(q) is None else str(s[q])  # noqa: E731
+        gm, pm = g.get("median"), p.get("median")
+        ratio = f"{gm / pm:.1f}" if gm is not None and pm else "-"
+        rows.append((str(l), cell(g, "median"), cell(g, "p90"), cell(p, "median"), cell(p, "p90"), ratio))
     for row in rows:
         print("  ".join(f"{c:>10}" for c in row))
     with open(os.path.join(out, "table.csv"), "w", newline="") as fh:
@@ -57,14 +59,18 @@ def main(argv=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(14, 5.5), sharex=True, sharey=True)
+    # Each panel on its own step axis (escapade.plot sets it from the run's last escape): a
+    # shared one is set by the panel drawn last, and PGD's ~45 steps would cut off GD's late
+    # escapes at saddles 4-5.
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.5), sharey=True)
     for ax, (name, r) in zip(axes, runs.items()):
         escapade.plot.survival(r, ax=ax, overall=False, title=f"{name}: escape-time survival per saddle")
-    axes[0].set_xlim(1, max(ax.get_xlim()[1] for ax in axes))  # one time axis for both
     fig.tight_layout()
     png = os.path.join(out, "survival.png")
     fig.savefig(png, dpi=100)
     print(f"wrote {png}")
+    for ax, name in zip(axes, runs):
+        print(f"{name} panel: steps 1 to {ax.get_xlim()[1]:.0f}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ Every option is one of ``escapade run``'s flags, spelled in snake_case (``g_thre
     import escapade
     run = escapade.run(objective="octopus", dim=5, method="pgd", chains=4096, steps=2000,
                        seed=1, init="uniform:1", backend="auto", eta=0.05)
+    # backend="auto" (the default): a hardware GPU, else the CPU backend (a software
+    # adapter such as lavapipe only with backend="gpu"); run.summary["backend"], ["adapter"]
     run.summary["counts"]          # summary.json as a dict
     run.events["escape_steps"]     # events.csv as a numpy structured array
     run.survival()["kaplan_meier"]["survival"]
@@ -24,6 +26,7 @@ required).
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import json
 import os
@@ -39,6 +42,7 @@ from ._escapade import EscapadeError, Oracle
 
 __version__: str = _escapade.__version__
 
+# Not "list": `from escapade import *` would shadow the builtin (escapade.list is still public).
 __all__ = ["EscapadeError", "Experiment", "Oracle", "Run", "Table", "load", "objectives", "option_names", "run", "sweep", "__version__"]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -87,6 +91,13 @@ def _formula(options: Dict[str, Any]) -> Dict[str, Any]:
     return dict(options, objective="expr", f=objective)
 
 
+def list() -> str:  # noqa: A001 (mirrors `escapade list`; this module says builtins.list for the type)
+    """What ``escapade list`` prints, as text: the objectives with their options, ranges and
+    defaults, the shipped data sets, the methods and the method parameters
+    (``print(escapade.list())``). :func:`objectives` gives the objectives as data."""
+    return _escapade.list_text()
+
+
 def _is_path(v: Any) -> bool:
     return isinstance(v, (str, os.PathLike))
 
@@ -96,7 +107,7 @@ def _parse(options: Dict[str, Any], data: Any, wgsl: Any) -> "_escapade._Options
     options = dict(options)
     arrays = None
     if data is not None:
-        if isinstance(data, (list, tuple)) and all(_is_path(d) for d in data):
+        if isinstance(data, (builtins.list, tuple)) and all(_is_path(d) for d in data):
             options["data"] = [os.fspath(d) for d in data]
         elif _is_path(data):
             options["data"] = [os.fspath(data)]
@@ -152,8 +163,9 @@ class Experiment:
     Options left out take the command line's defaults.
 
     Args:
-        data: the objective's data: a dict of numpy arrays (phase-retrieval ``{"A": A, "y": y}``,
-            matrix-factorization ``{"M": M}``, linear-network ``{"Y": Y}``; float32 or float64,
+        data: the objective's data: a dict of numpy arrays (phase-retrieval ``{"A": A, "y": y}``
+            and optionally ``"x_star"``, matrix-factorization ``{"M": M}``, linear-network
+            ``{"Y": Y}``, mlp ``{"X": X, "y": y}``; :func:`objectives` lists them; float32 or float64,
             C or Fortran order, 1-D arrays as columns), the arrays in that order, or file paths
             (.npy or .csv) as ``--data`` takes them.
         wgsl: a custom objective: WGSL source (a ``str``; errors name ``<wgsl>:line:column``) or
@@ -199,7 +211,15 @@ class Experiment:
         return Experiment(data=data, wgsl=wgsl, **{**self._options, **changes})
 
     def to_toml(self) -> str:
-        """Every option, defaults included, as experiment.toml records it."""
+        """Every option, defaults included (the objective's and method's parameters that apply:
+        ``eta``, ``radius``, ``g_thres``, ...), as experiment.toml records it, so that the file
+        states the run fully.
+
+        Raises:
+            ValueError: data, ``init`` or WGSL given in memory (arrays, source), which a string
+                cannot hold; :meth:`Run.save` and ``run(out=DIR)`` write them into the run
+                directory and name them in its experiment.toml.
+        """
         return self._native.to_toml()
 
     def run(self, *, out: Optional[PathLike] = None, progress: Progress = None) -> "Run":
@@ -215,7 +235,8 @@ class Experiment:
                 second and at the end, or ``True`` for a tqdm bar when tqdm is installed.
 
         Raises:
-            ValueError: input the command line refuses too (e.g. ``--backend gpu`` for d > 64).
+            ValueError: input the command line refuses too (e.g. ``backend="gpu"`` for a custom
+                WGSL objective beyond d = 256 without a cooperative form).
             EscapadeError: the run failed (no GPU adapter for ``backend="gpu"``, device lost).
             KeyboardInterrupt: Ctrl-C; the run stopped at its next dispatch, leaving a
                 checkpoint in OUT/checkpoint when ``out`` is given.
@@ -278,7 +299,8 @@ def sweep(
     """Runs every point of a grid (the cartesian product of ``grid``'s value lists) over
     ``base`` (an :class:`Experiment`, a dict of options, or a TOML experiment file), like
     ``escapade sweep``. Every point is checked before the first one runs. With ``out``, point
-    ``k1=v1, k2=v2`` is written to ``OUT/k1=v1_k2=v2`` (the command line's layout); the base's own
+    ``k1=v1, k2=v2`` is written to ``OUT/k1=v1_k2=v2`` (the command line's layout: flag names,
+    and ``/`` and other path characters percent-encoded, ``shard=0%2F2``); the base's own
     ``out`` option is not used (as ``escapade sweep`` ignores an experiment file's).
 
     Returns:
@@ -294,11 +316,11 @@ def sweep(
     # point would write to; ``escapade sweep`` ignores an experiment file's ``out`` too).
     if "out" in exp.options:
         exp = exp.replace(out=None)
-    keys = list(grid)
+    keys = builtins.list(grid)
     for k in keys:
         if isinstance(grid[k], (str, bytes)) or not isinstance(grid[k], Iterable):
             raise TypeError(f"grid[{k!r}]: expected a sequence of values (e.g. [{grid[k]!r}]), got {type(grid[k]).__name__}")
-    points = [dict(zip(keys, values)) for values in itertools.product(*(list(grid[k]) for k in keys))]
+    points = [dict(zip(keys, values)) for values in itertools.product(*(builtins.list(grid[k]) for k in keys))]
     experiments = []
     for point in points:
         try:
@@ -310,10 +332,20 @@ def sweep(
     for point, experiment in zip(points, experiments):
         where = None
         if out is not None:
-            tag = "_".join(f"{k.replace('_', '-')}={v}" for k, v in point.items())
-            where = os.path.join(os.fspath(out), tag)
+            where = os.path.join(os.fspath(out), _dir_name(point))
         runs.append(experiment.run(out=where, progress=progress))
     return runs
+
+
+def _dir_name(point: Mapping[str, Any]) -> str:
+    """A grid point's directory as ``escapade sweep`` names it: ``key=value`` pairs (flag names)
+    joined by ``_``, each byte but letters, digits and ``.,+-[]`` percent-encoded (``shard=0/2``
+    is ``shard=0%2F2``, never a subdirectory)."""
+
+    def encode(text: str) -> str:
+        return "".join(chr(b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in ".,+-[]") else f"%{b:02X}" for b in text.encode())
+
+    return "_".join(f"{encode(k.replace('_', '-'))}={encode(str(v))}" for k, v in point.items())
 
 
 def load(dir: PathLike) -> "Run":
@@ -341,7 +373,7 @@ class Table(np.ndarray):
 
 def _structured(columns: Mapping[str, Any]) -> Table:
     """Columns (numpy arrays, or lists of strings) as one read-only structured array."""
-    arrays = {k: (np.array(v, dtype=str) if isinstance(v, list) else np.asarray(v)) for k, v in columns.items()}
+    arrays = {k: (np.array(v, dtype=str) if isinstance(v, builtins.list) else np.asarray(v)) for k, v in columns.items()}
     n = len(next(iter(arrays.values()))) if arrays else 0
     out = np.empty(n, dtype=[(k, a.dtype) for k, a in arrays.items()])
     for k, a in arrays.items():
@@ -422,7 +454,7 @@ class Run:
         """The labels at which some chain stalled (the keys :meth:`survival` takes); a label's
         ``summary["survival"]["by_label"][str(label)]["saddle_stalls"]`` says how many of those
         stalls were at saddles (0 at a minimum's label)."""
-        return list(self._native.labels())
+        return builtins.list(self._native.labels())
 
     def survival(self, label: Optional[int] = None) -> Dict[str, Any]:
         """Escape-time statistics over the saddle stalls (all labels, or one).
@@ -443,8 +475,12 @@ class Run:
         chains.csv, trace.csv (when traced), experiment.toml and plots (``"svg"``, ``"png"`` or
         ``"none"``). A run already in ``dir`` needs ``overwrite=True``. Returns the plots.
 
-        experiment.toml records the options; data given as arrays (``data={...}``) or WGSL given
-        as source are not in it (the command line reads data and WGSL from files)."""
+        experiment.toml records every option, so that ``escapade run DIR/experiment.toml`` and
+        :meth:`Experiment.from_toml` rerun the run exactly: data given as arrays
+        (``data={...}``), an ``init`` array and WGSL given as source are written into
+        ``DIR/inputs/`` (``A.npy``, ``y.npy``, ``x_star.npy``, ... in float64, ``init.npy``,
+        ``objective.wgsl``) and named there by absolute path (``data = [...]``,
+        ``init = "file:..."``, ``wgsl = ...``); saving a loaded run carries its inputs along."""
         return [os.fspath(p) for p in self._native.save(os.fspath(dir), plots, overwrite)]
 
     def __repr__(self) -> str:

@@ -106,3 +106,10 @@ def flag_names() -> List[str]:
     """The long names of `escapade run`'s flags (kebab-case)."""
 def objectives() -> List[Dict[str, Any]]:
     """The built-in objectives, one dict per catalogue row: name, doc, dim, options, data, usage."""
+
+def cli(argv: List[str]) -> int:
+    """Runs the command line `argv` (program name first) with the GIL released; returns its exit
+    status (`python -m escapade` and the `escapade` script)."""
+
+def list_text() -> str:
+    """What `escapade list` prints."""

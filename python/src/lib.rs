@@ -4,8 +4,10 @@
 //! `escapade run` parses and checks its flags; data arrays are checked by the library's data
 //! checks; runs go through the library's plan and runner.
 
+mod command;
 mod convert;
 mod oracle;
+mod record;
 mod run;
 
 use convert::{EscapadeError, panic_to_py, table, table_to_dict, to_py};
@@ -33,7 +35,8 @@ fn engines() -> &'static Mutex<Engines> {
 #[pyclass(name = "_Options", module = "escapade._escapade", frozen)]
 struct Options {
     table: toml::Table,
-    arrays: Option<Vec<Matrix>>,
+    /// Shared with the runs made from these options (their records), never copied for them.
+    arrays: Option<Arc<Vec<Matrix>>>,
     wgsl: Option<(String, String)>,
     /// `init=` given as an array: a row per chain (or one row, or a 1-D point).
     init_points: Option<escapade::Points>,
@@ -45,11 +48,16 @@ impl Options {
     /// The parsed options, with `table` in place of the stored one.
     fn parsed(&self, table: &toml::Table) -> Result<RunOptions, Error> {
         let mut o = RunOptions::from_table(table, "options")?;
-        o.args.obj.arrays = self.arrays.clone();
+        o.args.obj.arrays = self.arrays.as_deref().cloned();
         o.args.obj.wgsl_source = self.wgsl.clone();
         o.args.init_points = self.init_points.clone();
         o.args.obj.given = self.oracle.clone().map(|o| o as Arc<dyn escapade::Objective>);
         Ok(o)
+    }
+
+    /// What the options table does not hold: arrays and source given in memory.
+    fn inputs(&self) -> record::Inputs {
+        record::Inputs { arrays: self.arrays.clone(), init: self.init_points.clone(), wgsl: self.wgsl.as_ref().map(|(_, s)| s.clone()), oracle: self.oracle.is_some() }
     }
 }
 
@@ -123,7 +131,7 @@ fn parse(options: &Bound<'_, PyDict>, data: Option<&Bound<'_, PyAny>>, wgsl_sour
     let mut o = Options { table, arrays: None, wgsl: wgsl_source.map(|s| ("<wgsl>".to_string(), s)), init_points, oracle };
     let parsed = o.parsed(&o.table).map_err(to_py)?;
     if let Some(d) = data {
-        o.arrays = Some(arrays(&parsed.args.obj.objective, d)?);
+        o.arrays = Some(Arc::new(arrays(&parsed.args.obj.objective, d)?));
     }
     // Everything checked now, data included, before any run.
     let parsed = o.parsed(&o.table).map_err(to_py)?;
@@ -158,8 +166,15 @@ impl Options {
         table_to_dict(py, &self.table)
     }
 
-    /// The options as experiment.toml records them (every option, defaults included).
+    /// The options as experiment.toml records them (every option, defaults included). Arrays
+    /// or source given in memory cannot be named in a string: refused, never left out.
     fn to_toml(&self) -> PyResult<String> {
+        if self.inputs().any() {
+            let given = [("data arrays", self.arrays.is_some()), ("an init array", self.init_points.is_some()), ("WGSL source", self.wgsl.is_some()), ("an Oracle (a Python function)", self.oracle.is_some())];
+            let given: Vec<&str> = given.iter().filter(|g| g.1).map(|g| g.0).collect();
+            let why = "an experiment whose inputs are files (Run.save(dir) or run(out=dir) writes in-memory inputs into the run directory and names them in its experiment.toml)";
+            return Err(to_py(Error::invalid("to_toml", why, given.join(", "))));
+        }
         Ok(self.parsed(&self.table).map_err(to_py)?.to_toml())
     }
 
@@ -174,6 +189,10 @@ impl Options {
             table.insert("out".into(), toml::Value::String(o.display().to_string()));
         }
         let opts = self.parsed(&table).map_err(to_py)?;
+        // Where in-memory inputs will be named, checked before the work rather than after it.
+        if let (Some(dir), true) = (&out, self.inputs().any()) {
+            record::check_dir(dir).map_err(to_py)?;
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let raised: Mutex<Option<PyErr>> = Mutex::new(None);
         let raise = |e: PyErr| {
@@ -208,7 +227,9 @@ impl Options {
             };
             let report = plan.run(&mut observe)?;
             if let Some(dir) = &out {
-                escapade::options::save(&report, Some(&opts.to_toml()), dir, opts.args.plots, opts.args.save_points)?;
+                let inputs = self.inputs();
+                let (toml, files) = inputs.record(&table, &report.experiment, dir)?;
+                escapade::options::save_with_inputs(&report, Some(&toml), dir, opts.args.plots, opts.args.save_points, &files)?;
                 plan.clear_checkpoint();
             }
             Ok((report, plan.fallback.clone()))
@@ -227,7 +248,7 @@ impl Options {
             return Err(e);
         }
         let (report, fallback) = result.map_err(to_py)?;
-        Ok((NativeRun::from_report(report, table), fallback))
+        Ok((NativeRun::from_report(report, table, self.inputs()), fallback))
     }
 }
 
@@ -284,5 +305,6 @@ fn _escapade(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(flag_names, m)?)?;
     m.add_function(wrap_pyfunction!(objectives, m)?)?;
+    command::register(m)?;
     Ok(())
 }

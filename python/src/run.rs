@@ -2,6 +2,7 @@
 //! curves and output files, all from the library.
 
 use crate::convert::{Columns, to_py};
+use crate::record::{INPUTS, Inputs};
 use escapade::Error;
 use escapade::options::{PlotFormat, RunOptions, remove_run};
 use escapade::report::files::{ChainRecord, SavedRun, read_chains};
@@ -22,6 +23,8 @@ pub struct NativeRun {
     records: Vec<ChainRecord>,
     /// The run's options (for experiment.toml).
     options: Option<toml::Table>,
+    /// Its inputs given in memory (written beside experiment.toml, which names them).
+    inputs: Inputs,
     /// experiment.toml of a loaded run.
     loaded_toml: Option<String>,
     /// summary.json's text (read as written: every float exact).
@@ -30,11 +33,11 @@ pub struct NativeRun {
 
 impl NativeRun {
     /// A run made in this process from `options`.
-    pub fn from_report(report: Report, options: toml::Table) -> Self {
+    pub fn from_report(report: Report, options: toml::Table, inputs: Inputs) -> Self {
         let saved = report.as_saved(Path::new(""));
         let records = report.chain_records().collect();
         let summary = serde_json::to_string(&report.summary_json()).unwrap_or_default();
-        NativeRun { report: Some(report), saved, records, options: Some(options), loaded_toml: None, summary }
+        NativeRun { report: Some(report), saved, records, options: Some(options), inputs, loaded_toml: None, summary }
     }
 
     /// A run read back from its output directory.
@@ -44,32 +47,47 @@ impl NativeRun {
         let loaded_toml = std::fs::read_to_string(dir.join("experiment.toml")).ok();
         let path = dir.join("summary.json");
         let summary = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
-        Ok(NativeRun { report: None, saved, records, options: None, loaded_toml, summary })
+        Ok(NativeRun { report: None, saved, records, options: None, inputs: Inputs::default(), loaded_toml, summary })
     }
 
-    /// experiment.toml for a run saved to `dir`: the options as `escapade run --out DIR` records them.
-    fn experiment_toml(&self, dir: &Path) -> Result<Option<String>, Error> {
-        match &self.options {
-            Some(table) => {
-                let mut table = table.clone();
-                table.insert("out".into(), toml::Value::String(dir.display().to_string()));
-                Ok(Some(RunOptions::from_table(&table, "options")?.to_toml()))
-            }
-            None => Ok(self.loaded_toml.clone()),
+    /// A loaded run's experiment.toml for `dir`, naming its inputs where they will be: they
+    /// were named by absolute path inside the directory it was loaded from.
+    fn loaded_toml_for(&self, dir: &Path) -> Result<Option<String>, Error> {
+        let Some(text) = &self.loaded_toml else { return Ok(None) };
+        let (from, to) = (std::path::absolute(self.saved.dir.join(INPUTS)).map_err(Error::io(&self.saved.dir))?, std::path::absolute(dir.join(INPUTS)).map_err(Error::io(dir))?);
+        match (from.to_str(), to.to_str()) {
+            (Some(f), Some(t)) if f != t => Ok(Some(text.replace(&format!("{f}/"), &format!("{t}/")))),
+            _ => Ok(Some(text.clone())),
         }
     }
 
-    fn write(&self, dir: &Path, plots: PlotFormat, overwrite: bool) -> Result<Vec<PathBuf>, Error> {
-        // A loaded run's files, read before anything is removed: `dir` may be the directory it
-        // was loaded from.
+    /// The files of a loaded run, read before anything is removed (`dir` may be the directory
+    /// it was loaded from): its results, and its inputs (`inputs/`, relative names).
+    fn loaded_files(&self) -> Result<Vec<(String, Vec<u8>)>, Error> {
         let mut files = Vec::new();
-        if self.report.is_none() {
-            for name in ["summary.json", "events.csv", "chains.csv", "trace.csv", "points.npy"] {
-                let from = self.saved.dir.join(name);
-                if from.exists() {
-                    files.push((name, std::fs::read(&from).map_err(Error::io(&from))?));
+        for name in ["summary.json", "events.csv", "chains.csv", "trace.csv", "points.npy"] {
+            let from = self.saved.dir.join(name);
+            if from.exists() {
+                files.push((name.to_string(), std::fs::read(&from).map_err(Error::io(&from))?));
+            }
+        }
+        let inputs = self.saved.dir.join(INPUTS);
+        if inputs.is_dir() {
+            for entry in std::fs::read_dir(&inputs).map_err(Error::io(&inputs))? {
+                let from = entry.map_err(Error::io(&inputs))?.path();
+                if let (true, Some(name)) = (from.is_file(), from.file_name().and_then(|n| n.to_str())) {
+                    files.push((format!("{INPUTS}/{name}"), std::fs::read(&from).map_err(Error::io(&from))?));
                 }
             }
+        }
+        Ok(files)
+    }
+
+    fn write(&self, dir: &Path, plots: PlotFormat, overwrite: bool) -> Result<Vec<PathBuf>, Error> {
+        let files = if self.report.is_none() { self.loaded_files()? } else { Vec::new() };
+        if self.inputs.any() {
+            // Refused before the directory is made.
+            crate::record::check_dir(dir)?;
         }
         // The directory is this save's alone while it writes (as a run's --out).
         let _lock = OutputLock::claim(dir)?;
@@ -79,19 +97,25 @@ impl NativeRun {
             }
             remove_run(dir)?;
         }
-        let toml = self.experiment_toml(dir)?;
-        match &self.report {
-            Some(report) => {
+        match (&self.report, &self.options) {
+            (Some(report), Some(table)) => {
+                let mut table = table.clone();
+                table.insert("out".into(), toml::Value::String(dir.display().to_string()));
+                let (toml, inputs) = self.inputs.record(&table, &report.experiment, dir)?;
                 // points.npy when the run asked for it, as `escapade run --save-points` writes it.
-                let points = self.options.as_ref().is_some_and(|t| ["save-points", "save_points"].iter().any(|k| t.get(*k).and_then(toml::Value::as_bool) == Some(true)));
-                escapade::options::save(report, toml.as_deref(), dir, plots, points)
+                let points = ["save-points", "save_points"].iter().any(|k| table.get(*k).and_then(toml::Value::as_bool) == Some(true));
+                escapade::options::save_with_inputs(report, Some(&toml), dir, plots, points, &inputs)
             }
-            None => {
+            _ => {
+                let toml = self.loaded_toml_for(dir)?;
                 // A loaded run: its files as they were read, then the plots, staged and moved in
                 // whole as a run's results are.
                 output::write_whole(dir, |stage| {
                     for (name, bytes) in files {
                         let to = stage.join(name);
+                        if let Some(parent) = to.parent() {
+                            std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
+                        }
                         std::fs::write(&to, bytes).map_err(Error::io(&to))?;
                     }
                     if let Some(text) = toml {

@@ -54,6 +54,10 @@ def test_octopus_gd_vs_pgd(tmp_path):
     png = tmp_path / "survival.png"
     assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     assert f"wrote {png}" in out
+    # Each panel spans its own run's escapes: GD's is not cut at PGD's ~45 steps (a shared axis
+    # was), so its late escapes at saddles 4-5 show.
+    ends = {line.split()[0]: float(line.split()[-1]) for line in out.splitlines() if " panel: steps 1 to " in line}
+    assert ends["GD"] > gd[5] and ends["GD"] > 3 * ends["PGD"], ends
     with open(tmp_path / "table.csv") as f:
         assert len(list(csv.reader(f))) == len(rows)
 

@@ -11,9 +11,10 @@ use crate::experiment::Experiment;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendChoice {
-    /// A GPU adapter when one exists (lavapipe counts), else the CPU with a warning.
+    /// A hardware GPU adapter when one exists, else the CPU with a warning; a software adapter
+    /// (lavapipe) only under [`BackendChoice::Gpu`].
     Auto,
-    /// The GPU path; an error when no adapter exists.
+    /// The GPU path on any adapter, software ones too; an error when none exists.
     Gpu,
     /// The CPU reference backend.
     Cpu,

@@ -45,7 +45,7 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
     let report = plan.run(&mut observe)?;
     reporter.finish();
     // experiment.toml: every option of this run as `run` parsed it.
-    let plotted = escapade::options::save(&report, Some(&experiment_toml(matches)), &a.out, a.plots, a.save_points)?;
+    let plotted = escapade::options::save(&report, Some(&experiment_toml(matches, &report.experiment)), &a.out, a.plots, a.save_points)?;
     // The results are safe: the checkpoint is no longer needed.
     plan.clear_checkpoint();
     if !a.quiet {
@@ -188,6 +188,15 @@ fn grid_error(e: clap::Error) -> Error {
     })
 }
 
+/// A quantile in sweep.csv: its steps, or an empty cell where the curve does not reach it (as
+/// the CSV files leave a missing number empty; never a word in a numeric column).
+fn quantile_cell(q: escapade::stats::Quantile) -> String {
+    match q {
+        escapade::stats::Quantile::Steps(t) => t.to_string(),
+        escapade::stats::Quantile::NotReached => String::new(),
+    }
+}
+
 /// A sweep table's row: the point's values, then its run's counts and escape-time statistics.
 fn sweep_row(point: &[(String, String)], run: &SavedRun) -> Vec<String> {
     let (s, c) = (&run.summary, &run.summary["counts"]);
@@ -197,12 +206,12 @@ fn sweep_row(point: &[(String, String)], run: &SavedRun) -> Vec<String> {
     row.push(s["chains"].to_string());
     row.extend(["escape_events", "chains_escaped", "converged", "precision_limited", "censored", "diverged"].map(|k| c[k].to_string()));
     row.extend([
-        km.median.to_string(),
-        km.p90.to_string(),
+        quantile_cell(km.median),
+        quantile_cell(km.p90),
         format!("{:.4}", km.success_rate),
         km.expected_running_time.map_or(String::new(), |v| format!("{v:.2}")),
         format!("{:.4e}", s["chain_steps_per_second"].as_f64().unwrap_or(f64::NAN)),
-        survival.by_label.iter().map(|(l, t)| format!("{l}:{}", t.summary().median)).collect::<Vec<_>>().join(" "),
+        survival.by_label.iter().map(|(l, t)| format!("{l}:{}", quantile_cell(t.summary().median))).collect::<Vec<_>>().join(" "),
         survival.by_label.iter().map(|(l, t)| format!("{l}:{:.3}", t.summary().escape_cif)).collect::<Vec<_>>().join(" "),
     ]);
     row
@@ -306,6 +315,13 @@ pub fn info() -> CmdResult {
     let ctx = engine.context();
     if let Some(a) = &ctx.adapter {
         println!("adapter: {}\nbackend: {}\ndevice type: {}\ndriver: {}", a.name, a.backend, a.device_type, a.driver);
+        // What the default backend does with it: a software adapter is --backend gpu's only.
+        let auto = match (a.is_software(), Devices::adapters().iter().any(|x| !x.is_software())) {
+            (false, _) => "this adapter",
+            (true, true) => "the first hardware adapter listed below",
+            (true, false) => "the CPU backend (a software adapter runs under --backend gpu)",
+        };
+        println!("--backend auto runs on: {auto}");
     }
     let all = Devices::All.resolve()?;
     println!("adapters (--devices I,J,... counts from 0; all: {}):", all.iter().map(usize::to_string).collect::<Vec<_>>().join(","));

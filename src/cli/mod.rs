@@ -1,10 +1,15 @@
-//! Subcommands: run, sweep, report, compare, check, list, info. Errors print one line and exit
-//! with [`Error::exit_code`]: 2 for bad input, 1 for runtime failures.
+//! The `escapade` command line. Subcommands: run, sweep, report, compare, check, list, info.
+//! Errors print one line and exit with [`Error::exit_code`]: 2 for bad input, 1 for runtime
+//! failures. In the library so that the binary and embedders (Python's `escapade` command) run
+//! the one command line.
 
 mod commands;
 mod grid;
 mod list;
+pub mod process;
 mod progress;
+
+pub use list::text as list_text;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use escapade::Error;
@@ -150,14 +155,19 @@ fn join_dashed_values(argv: &[String]) -> Vec<String> {
     }
 }
 
-fn fail(e: &Error) -> ExitCode {
+fn fail(e: &Error) -> u8 {
     eprintln!("error: {e}");
-    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+    u8::try_from(e.exit_code()).unwrap_or(1)
 }
 
-/// Entry point.
+/// Entry point of the binary: the process's arguments.
 pub fn main() -> ExitCode {
-    let mut argv: Vec<String> = std::env::args().collect();
+    ExitCode::from(main_with(std::env::args().collect()))
+}
+
+/// Runs the command line `argv` (the program's name first) and returns its exit status; prints
+/// as the binary prints. `--help` and `--version` print and end the process (status 0).
+pub fn main_with(mut argv: Vec<String>) -> u8 {
     if let Err(e) = expand_experiment_file(&mut argv) {
         return fail(&e);
     }
@@ -168,7 +178,7 @@ pub fn main() -> ExitCode {
         // Unknown flags, malformed numbers, missing values: clap's words in one line, status 2.
         None if e.use_stderr() => {
             eprintln!("{}", one_line(&e, sub.as_deref()));
-            ExitCode::from(2)
+            2
         }
         // --help and --version: clap prints them, status 0.
         None => e.exit(),
@@ -202,7 +212,7 @@ pub fn main() -> ExitCode {
         Command::Info => commands::info(),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => fail(&e),
     }
 }

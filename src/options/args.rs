@@ -55,9 +55,10 @@ fn method_names() -> PossibleValuesParser {
 #[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackendArg {
-    // A GPU adapter when one exists (lavapipe counts), else the CPU with a warning.
+    // A hardware GPU adapter when one exists, else the CPU with a warning (a software adapter,
+    // lavapipe, only under `gpu`).
     Auto,
-    // The GPU path; an error when no adapter exists.
+    // The GPU path, on any adapter (lavapipe too); an error when none exists.
     Gpu,
     // The CPU reference backend.
     Cpu,
@@ -335,7 +336,8 @@ pub struct RunArgs {
     /// (not a flag).
     #[arg(skip)]
     pub init_points: Option<crate::init::Points>,
-    /// Backend: auto (a GPU adapter when one exists, else the CPU), gpu or cpu.
+    /// Backend: auto (a hardware GPU when one exists, else the CPU), gpu (any adapter, software
+    /// ones such as lavapipe too) or cpu.
     #[arg(long, value_enum, default_value = "auto", help_heading = ENSEMBLE)]
     pub backend: BackendArg,
     /// GPU devices to split the chains over, one part each, results as on one device: all (every

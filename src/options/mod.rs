@@ -20,8 +20,8 @@ mod table;
 pub use args::{BackendArg, CheckArgs, ObjectiveArgs, PerturbArg, PlotFormat, ProgressMode, RunArgs, StateArg, StepRuleArg, TheoryArgs};
 pub use build::{experiment, objective};
 pub use flags::ObjectiveFlags;
-pub use session::{Engines, Plan, check, device_indices, remove_run, save};
-pub use table::{file_to_flags, flag_names, matches_to_toml, read_table, table_to_flags};
+pub use session::{Engines, InputFile, Plan, check, device_indices, remove_run, save, save_with_inputs};
+pub use table::{file_to_flags, flag_names, matches_to_table, matches_to_toml, read_table, table_to_flags, toml_document};
 
 use crate::objective::catalogue::{self, Kind};
 use crate::{Error, Experiment};
@@ -167,16 +167,47 @@ impl RunOptions {
         experiment(&self.args)
     }
 
-    /// The options as DIR/experiment.toml records them (defaults included).
+    /// The options as DIR/experiment.toml records them (defaults included, the objective's
+    /// method parameters too: [`experiment_toml`]). Options that build no experiment (checked
+    /// options always do) are recorded as given.
     pub fn to_toml(&self) -> String {
-        experiment_toml(&self.matches)
+        match self.experiment() {
+            Ok(exp) => experiment_toml(&self.matches, &exp),
+            Err(_) => matches_to_toml(&Self::command(), &self.matches, &NOT_RECORDED),
+        }
     }
 }
 
+/// The method parameters that an objective supplies when their flags are not given
+/// (`Objective::default_params`): flag name and value.
+fn default_params(exp: &Experiment) -> [(&'static str, toml::Value); 6] {
+    let p = &exp.method.params;
+    let int = |v: u32| toml::Value::Integer(i64::from(v));
+    [
+        ("eta", toml::Value::Float(p.eta)),
+        ("radius", toml::Value::Float(p.radius)),
+        ("g-thres", toml::Value::Float(p.g_thres)),
+        ("f-thres", toml::Value::Float(p.f_thres)),
+        ("t-thres", int(p.t_thres)),
+        ("certify", int(p.certify)),
+    ]
+}
+
 /// DIR/experiment.toml: every option of a parsed `run` (`matches`), defaults included, but
-/// [`NOT_RECORDED`].
-pub fn experiment_toml(matches: &clap::ArgMatches) -> String {
-    matches_to_toml(&RunOptions::command(), matches, &NOT_RECORDED)
+/// [`NOT_RECORDED`]; with the fixed step rule, also the method parameters `exp` took from its
+/// objective's defaults (`eta`, `radius`, `g-thres`, `f-thres`, `t-thres`, `certify`), so the file
+/// states the run fully. (With `--l/--rho/--eps` or the self-bounding rule they follow from
+/// the options recorded: writing them would pin what those derive.)
+pub fn experiment_toml(matches: &clap::ArgMatches, exp: &Experiment) -> String {
+    let mut table = matches_to_table(&RunOptions::command(), matches, &NOT_RECORDED);
+    let derived = ["l", "rho", "eps"].iter().any(|k| table.contains_key(*k));
+    let fixed = table.get("step-rule").and_then(toml::Value::as_str).is_none_or(|r| r == "fixed");
+    if fixed && !derived {
+        for (key, value) in default_params(exp) {
+            table.entry(key).or_insert(value);
+        }
+    }
+    toml_document(&table)
 }
 
 #[cfg(test)]

@@ -30,9 +30,11 @@ impl Engines {
         match choice {
             BackendChoice::Cpu => return Ok((None, None)),
             BackendChoice::Gpu if self.gpu.is_none() => self.gpu = Some(GpuEngine::new()?),
-            BackendChoice::Auto if self.fallback.is_none() => match GpuEngine::new() {
+            // A software adapter only when asked for (`gpu`): `auto` takes a hardware one or the
+            // CPU backend, which outruns a software rasterizer on the same cores.
+            BackendChoice::Auto if self.fallback.is_none() => match GpuEngine::hardware() {
                 Ok(e) => (self.gpu, self.fallback) = (Some(e), Some(None)),
-                Err(Error::NoAdapter(why)) => self.fallback = Some(Some(format!("no GPU adapter ({why})"))),
+                Err(Error::NoAdapter(why)) => self.fallback = Some(Some(format!("no hardware GPU adapter ({why})"))),
                 Err(e) => return Err(e),
             },
             _ => {}
@@ -245,8 +247,50 @@ fn scratch(stop: Arc<AtomicBool>) -> CheckpointSpec {
 /// plots in `plots`' format, all staged first and moved in whole ([`output::commit`]); returns
 /// the plots written.
 pub fn save(report: &Report, experiment_toml: Option<&str>, dir: &Path, plots: PlotFormat, points: bool) -> Result<Vec<PathBuf>, Error> {
+    save_with_inputs(report, experiment_toml, dir, plots, points, &[])
+}
+
+/// A file of a run's inputs that its experiment.toml names inside the run directory: data,
+/// starts or WGSL that an embedder gave in memory (Python's arrays and source), written with the
+/// run so that the file reruns it exactly.
+pub enum InputFile<'a> {
+    /// A matrix as .npy (float64, C order), read back by `--data` and `--init file:` as it was.
+    Npy {
+        /// The path relative to the run directory.
+        name: String,
+        /// Rows.
+        rows: usize,
+        /// Columns.
+        cols: usize,
+        /// The entries, row-major.
+        values: &'a [f64],
+    },
+    /// A text file (WGSL source).
+    Text {
+        /// The path relative to the run directory.
+        name: String,
+        /// Its contents.
+        text: &'a str,
+    },
+}
+
+/// [`save`], with `inputs` written beside the results (and, like them, staged, moved in whole
+/// and listed in the run's manifest, so that `--force` replaces them with the run).
+pub fn save_with_inputs(report: &Report, experiment_toml: Option<&str>, dir: &Path, plots: PlotFormat, points: bool, inputs: &[InputFile]) -> Result<Vec<PathBuf>, Error> {
     output::write_whole(dir, |stage| {
         report.stage(stage)?;
+        for input in inputs {
+            let name = match input {
+                InputFile::Npy { name, .. } | InputFile::Text { name, .. } => stage.join(name),
+            };
+            if let Some(parent) = name.parent() {
+                std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
+            }
+            match input {
+                InputFile::Npy { rows, cols, values, .. } => crate::report::files::write_npy(&name, *rows, *cols, values)?,
+                InputFile::Text { text, .. } => std::fs::write(&name, text).map_err(Error::io(&name))?,
+            }
+        }
         if points {
             report.write_points(&stage.join("points.npy"))?;
         }

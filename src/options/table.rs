@@ -83,6 +83,16 @@ pub fn table_to_flags(table: &toml::Table, origin: &str, known: &[String], switc
 
 /// Every option of a parsed `run` (defaults included) as a TOML document.
 pub fn matches_to_toml(cmd: &Command, m: &ArgMatches, skip: &[&str]) -> String {
+    toml_document(&matches_to_table(cmd, m, skip))
+}
+
+/// An experiment file's text for `table`.
+pub fn toml_document(table: &toml::Table) -> String {
+    format!("# The options of this run; rerun with `escapade run experiment.toml`.\n{}", toml::to_string(table).unwrap_or_default())
+}
+
+/// [`matches_to_toml`]'s table.
+pub fn matches_to_table(cmd: &Command, m: &ArgMatches, skip: &[&str]) -> toml::Table {
     let mut table = toml::Table::new();
     for arg in cmd.get_arguments() {
         let (Some(long), id) = (arg.get_long(), arg.get_id().as_str()) else { continue };
@@ -102,7 +112,7 @@ pub fn matches_to_toml(cmd: &Command, m: &ArgMatches, skip: &[&str]) -> String {
         };
         table.insert(long.to_string(), value);
     }
-    format!("# The options of this run; rerun with `escapade run experiment.toml`.\n{}", toml::to_string(&table).unwrap_or_default())
+    table
 }
 
 fn typed(v: &str) -> toml::Value {

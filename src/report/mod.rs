@@ -30,7 +30,9 @@ use std::path::{Path, PathBuf};
 /// 4: precision-limited means held by the format for good, `t_limited` the start of the hold
 /// and `counts.precision_flagged` the chains held at their last step; `host_memory_estimate`.
 /// 5: `digests`, the SHA-256 of each table file, checked when the run is read back.
-pub const SCHEMA_VERSION: u32 = 5;
+/// 6: an unreached Kaplan-Meier quantile (`median`, `p10`, `p90`) is null, never the string
+/// "not reached", with `reached: {median, p10, p90}` saying which were reached.
+pub const SCHEMA_VERSION: u32 = 6;
 
 
 /// Chain counts of a run.

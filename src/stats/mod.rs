@@ -16,7 +16,7 @@ pub mod competing;
 pub mod survival;
 
 pub use competing::{Episode, Incidence, IncidencePoint, Outcome, clustered_kaplan_meier};
-pub use survival::{Counts, Curve, Quantile, SurvivalSummary, SurvivalTables, TimeTable};
+pub use survival::{Counts, Curve, Quantile, Reached, SurvivalSummary, SurvivalTables, TimeTable};
 
 /// Summary of a sample of escape times (all None when the sample is empty).
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]

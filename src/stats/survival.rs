@@ -158,6 +158,7 @@ impl TimeTable {
             median: q(0.5),
             p10: q(0.1),
             p90: q(0.9),
+            reached: Reached { median: q(0.5) != Quantile::NotReached, p10: q(0.1) != Quantile::NotReached, p90: q(0.9) != Quantile::NotReached },
             expected_running_time: self.expected_running_time(),
             escape_cif: self.cumulative_incidence(Outcome::Escaped).points.last().map_or(0.0, |p| p.cif),
         }
@@ -212,13 +213,27 @@ pub enum Quantile {
     NotReached,
 }
 
+/// A number or null in JSON, never a word: readers of summary.json get a numeric field, and
+/// [`Reached`] says separately whether the curve dropped that low.
 impl serde::Serialize for Quantile {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Quantile::Steps(t) => s.serialize_u32(*t),
-            Quantile::NotReached => s.serialize_str("not reached"),
+            Quantile::NotReached => s.serialize_none(),
         }
     }
+}
+
+/// Which quantiles the Kaplan-Meier curve reached within the budget (summary.json's `reached`;
+/// an unreached quantile is null there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Reached {
+    /// The median.
+    pub median: bool,
+    /// The 10% quantile.
+    pub p10: bool,
+    /// The 90% quantile.
+    pub p90: bool,
 }
 
 impl std::fmt::Display for Quantile {
@@ -266,6 +281,8 @@ pub struct SurvivalSummary {
     pub p10: Quantile,
     /// 90% quantile.
     pub p90: Quantile,
+    /// Whether each quantile was reached (JSON: an unreached one is null, flagged false here).
+    pub reached: Reached,
     /// Expected running time (total saddle-stall time / escapes).
     pub expected_running_time: Option<f64>,
     /// Aalen-Johansen cumulative incidence of escape at the last time (diverged and precision
@@ -347,6 +364,10 @@ mod tests {
         assert_eq!((s.subjects, s.escapes, s.censored), (21, 9, 12));
         assert_eq!(s.median, Quantile::Steps(23));
         assert_eq!(s.p90, Quantile::NotReached);
+        // In JSON an unreached quantile is null, flagged separately; never a word in a number.
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!((json["median"].as_u64(), json["p90"].is_null()), (Some(23), true));
+        assert_eq!((json["reached"]["median"].as_bool(), json["reached"]["p90"].as_bool()), (Some(true), Some(false)));
         let total: u32 = [6, 6, 6, 7, 10, 13, 16, 22, 23, 6, 9, 10, 11, 17, 19, 20, 25, 32, 32, 34, 35].iter().sum();
         assert!((s.expected_running_time.unwrap() - f64::from(total) / 9.0).abs() < 1e-12);
     }

@@ -55,6 +55,30 @@ impl GpuContext {
         Self::open(&request_adapter()?)
     }
 
+    /// A hardware adapter's device, for `--backend auto`: the default adapter when it is a real
+    /// GPU, else the first real GPU among all adapters. A software one (lavapipe, llvmpipe, WARP)
+    /// runs on the CPU's cores, where the CPU backend is faster, so it is taken only when asked
+    /// for ([`GpuContext::new`], `--backend gpu`); with none but such, [`Error::NoAdapter`]
+    /// names it.
+    pub fn hardware() -> Result<Self, Error> {
+        let default = request_adapter();
+        if let Ok(a) = &default {
+            if !AdapterSummary::from_info(&a.get_info()).is_software() {
+                return Self::open(a);
+            }
+        }
+        let found = enumerate_adapters();
+        let summaries: Vec<AdapterSummary> = found.iter().map(|a| AdapterSummary::from_info(&a.get_info())).collect();
+        match first_hardware(&summaries) {
+            Some(i) => Self::open(&found[i]),
+            None => Err(match (default, summaries.first()) {
+                (Err(e), None) => e,
+                (_, Some(s)) => Error::NoAdapter(format!("only the software adapter {} on {}, which --backend gpu runs on", s.name, s.backend)),
+                (Ok(_), None) => Error::NoAdapter("only software adapters, which --backend gpu runs on".into()),
+            }),
+        }
+    }
+
     /// Opens a device on `adapter` with its own limits and the f16/f64 shader features it has,
     /// keeping uncaptured GPU errors for the next operation (see [`GpuContext::scoped`]).
     pub(crate) fn open(adapter: &wgpu::Adapter) -> Result<Self, Error> {
@@ -201,6 +225,11 @@ impl GpuContext {
 /// (The "error: XDG_RUNTIME_DIR is invalid or not set" lines some Linux machines print come from
 /// Mesa's Vulkan device-select layer, not from GL; the command line switches that layer off when
 /// there is no Wayland session, see `main.rs`.)
+/// The index of the first adapter that is not a software one.
+fn first_hardware(found: &[AdapterSummary]) -> Option<usize> {
+    found.iter().position(|a| !a.is_software())
+}
+
 fn request_adapter() -> Result<wgpu::Adapter, Error> {
     let options = wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() };
     // The instance may go: the adapter keeps what it needs alive.
@@ -237,4 +266,23 @@ fn instance(backends: Option<wgpu::Backends>) -> wgpu::Instance {
 
 fn block<F: Future>(f: F) -> F::Output {
     pollster::block_on(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AdapterSummary, first_hardware};
+
+    fn adapter(device_type: &str) -> AdapterSummary {
+        AdapterSummary { name: device_type.into(), backend: "Vulkan".into(), device_type: device_type.into(), driver: String::new() }
+    }
+
+    /// `auto` passes over software adapters wherever they are listed, and finds none among them
+    /// alone.
+    #[test]
+    fn auto_takes_the_first_hardware_adapter() {
+        assert_eq!(first_hardware(&[adapter("Cpu"), adapter("DiscreteGpu")]), Some(1));
+        assert_eq!(first_hardware(&[adapter("IntegratedGpu"), adapter("Cpu")]), Some(0));
+        assert_eq!(first_hardware(&[adapter("Cpu"), adapter("Cpu")]), None);
+        assert_eq!(first_hardware(&[]), None);
+    }
 }

@@ -156,6 +156,12 @@ impl GpuEngine {
         Ok(Self::with_context(GpuContext::new()?))
     }
 
+    /// Opens a hardware adapter, never a software one ([`GpuContext::hardware`]: what
+    /// `--backend auto` runs on).
+    pub fn hardware() -> Result<Self, Error> {
+        Ok(Self::with_context(GpuContext::hardware()?))
+    }
+
     /// Runs on an existing context (e.g. an embedding program's device and queue).
     pub fn with_context(ctx: GpuContext) -> Self {
         let max_groups_per_dim = ctx.device.limits().max_compute_workgroups_per_dimension.min(MAX_GROUPS_PER_DIM);
