@@ -224,6 +224,7 @@ pub fn load(path: &Path, obj: &dyn Objective) -> Result<FittedRho, Error> {
     let bad = |what: String| Error::invalid("rho-from", "a check.json written by `escapade check` (schema 2) for the run's objective", format!("{shown}: {what}"));
     let bytes = crate::error::read_regular(path).map_err(|e| match e {
         Error::Io { source, .. } => bad(format!("cannot be read ({source})")),
+        Error::InvalidInput { got, .. } => bad(format!("not a regular file ({got})")),
         other => other,
     })?;
     let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON ({e})")))?;
