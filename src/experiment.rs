@@ -106,6 +106,10 @@ pub struct Experiment {
     pub checks: CheckSpec,
     /// Run only this part of the ensemble (None: all of it).
     pub shard: Option<ShardSpec>,
+    /// Where the self-bounding rule's explicit rho1/rho2 came from, in words, when not from
+    /// flags (e.g. "fitted: out/check.json (...)", from `--rho-from`); summary.json's
+    /// `method.rho_source` says "declared" or "flags" without it.
+    pub rho_source: Option<String>,
 }
 
 /// Part `index` of `count` of an ensemble: chains index·n/count .. (index+1)·n/count, each
@@ -155,6 +159,7 @@ impl Experiment {
                 precision: Precision::F32,
                 checks: CheckSpec::default(),
                 shard: None,
+                rho_source: None,
             },
         }
     }
@@ -262,6 +267,12 @@ impl ExperimentBuilder {
     /// Host-side checks after the run.
     pub fn checks(mut self, checks: CheckSpec) -> Self {
         self.exp.checks = checks;
+        self
+    }
+    /// Where the step rule's explicit rho1/rho2 came from, in words (summary.json's
+    /// `method.rho_source`).
+    pub fn rho_source(mut self, source: impl Into<String>) -> Self {
+        self.exp.rho_source = Some(source.into());
         self
     }
     /// Storage precision of chain positions.

@@ -282,3 +282,60 @@ fn auto_runs_beyond_the_gpu_kernel_on_the_cpu() {
     assert!(o.status.success() && err.contains("ran on the CPU backend") && err.contains("d = 300"), "{err}");
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// `run --rho-from`: a real check of phase retrieval, and copies of it edited into each bad
+/// input; `check --coverage` out of range.
+#[test]
+fn fitted_forms() {
+    let base = tmp("hostile-fits");
+    let good = base.join("good");
+    let out = common::table::escapade(&["check", "--objective", "phase-retrieval", "--starts", "2", "--descent-steps", "50", "--plots", "none", "--out", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(good.join("check.json")).unwrap()).unwrap();
+    let edit = |name: &str, f: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let mut j = json.clone();
+        f(j.as_object_mut().unwrap());
+        let p = base.join(name);
+        std::fs::write(&p, serde_json::to_string(&j).unwrap().replace("\"INF\"", "1e999")).unwrap();
+        p
+    };
+    let fixtures = [
+        ("good", good.join("check.json")),
+        ("null", edit("null.json", &|j| j["fits"]["rho1"]["rho"]["b"] = serde_json::Value::Null)),
+        ("inf", edit("inf.json", &|j| j["fits"]["rho2"]["rho"]["a"] = "INF".into())),
+        ("negative", edit("negative.json", &|j| j["fits"]["rho2"]["rho"]["a"] = (-1.0).into())),
+        ("no-rho2", edit("no-rho2.json", &|j| {
+            j["fits"].as_object_mut().unwrap().remove("rho2");
+        })),
+        ("no-fits", edit("no-fits.json", &|j| j["fits"] = serde_json::Value::Null)),
+        ("old", edit("old.json", &|j| {
+            j.remove("schema_version");
+            j.remove("fits");
+        })),
+        ("future", edit("future.json", &|j| j["schema_version"] = 3.into())),
+    ];
+    let fixtures: Vec<(&str, &std::path::Path)> = fixtures.iter().map(|(k, p)| (*k, p.as_path())).collect();
+    let pr = "--objective phase-retrieval --rho-from";
+    let cases = vec![
+        run("fits missing", 2, &["invalid rho-from", "{d}/none.json: cannot be read"], &format!("{pr} {{d}}/none.json")),
+        run("fits a directory", 2, &["invalid rho-from", "dir.json: not a regular file"], &format!("{pr} {{d}}/dir.json")).with("dir.json/", ""),
+        run("fits not JSON", 2, &["invalid rho-from", "x.json: not JSON"], &format!("{pr} {{d}}/x.json")).with("x.json", "rho1 = 1"),
+        run("fits of another objective", 2, &["{good}: a check of phase-retrieval with d = 5, not of the run's quartic with d = 5"], "--objective quartic --rho-from {good}"),
+        run("fits of another dimension", 2, &["{good}: a check of phase-retrieval with d = 5, not of the run's phase-retrieval with d = 6"], &format!("--dim 6 {pr} {{good}}")),
+        run("fits of other parameters", 2, &["{good}", "parameters"], &format!("--m 20 {pr} {{good}}")),
+        run("fits of other data", 2, &["{good}", "on other data than the run's"], &format!("--data-seed 1 {pr} {{good}}")),
+        run("fits with a null parameter", 2, &["{null}: fits.rho1.rho.b is null, not a finite number"], &format!("{pr} {{null}}")),
+        run("fits with an infinite parameter", 2, &["{inf}: not JSON", "out of range"], &format!("{pr} {{inf}}")),
+        run("fits with a negative parameter", 2, &["{negative}: fits.rho2", "A, B >= 0"], &format!("{pr} {{negative}}")),
+        run("fits without rho2", 2, &["{no-rho2}: fits.rho2.rho.a is null"], &format!("{pr} {{no-rho2}}")),
+        run("fits absent (not self-bounding)", 2, &["{no-fits}: no fits"], &format!("{pr} {{no-fits}}")),
+        run("fits of the older schema", 2, &["{old}: an older schema without fits", "rerun escapade check"], &format!("{pr} {{old}}")),
+        run("fits of a newer schema", 2, &["{future}: schema_version 3"], &format!("{pr} {{future}}")),
+        run("fits and explicit forms", 2, &["either --rho-from or --rho1/--rho2"], &format!("--rho1 1,1,1 --rho2 1,1,1 {pr} {{good}}")),
+        case("check coverage 0", 2, &["invalid coverage: got 0"], "check --objective quartic --coverage 0 --plots none --out {d}/c"),
+        case("check coverage above 1", 2, &["invalid coverage: got 1.5"], "check --objective quartic --coverage 1.5 --plots none --out {d}/c"),
+        case("check coverage NaN", 2, &["invalid coverage: got NaN"], "check --objective quartic --coverage nan --plots none --out {d}/c"),
+    ];
+    check(&base.join("cases"), &fixtures, cases);
+    std::fs::remove_dir_all(&base).ok();
+}

@@ -85,7 +85,8 @@ pub fn descent_points(obj: &dyn Objective, starts: u32, steps: u32, seed: u64, s
     Ok(out)
 }
 
-fn stopped() -> Error {
+/// The error of a check stopped by SIGINT/SIGTERM.
+pub(crate) fn stopped() -> Error {
     Error::Stopped("the self-bounding check stopped before its verdict; nothing was written".into())
 }
 

@@ -382,17 +382,38 @@ pub fn check(a: &CheckArgs) -> CmdResult {
     if let Some(dir) = from_run {
         points.extend(visited_points(dir, obj.as_ref())?);
     }
+    if !(a.coverage > 0.0 && a.coverage <= 1.0) {
+        return Err(Error::invalid("coverage", "a fraction in (0, 1]", a.coverage));
+    }
     let s = samples(obj.as_ref(), &points, a.seed, Some(&stop))?;
     let declared = obj.rho();
-    let v = verdict(&s, obj.f_min(), declared.as_ref().map(|r| &r.0));
+    let mut v = verdict(&s, obj.f_min(), declared.as_ref().map(|r| &r.0));
+    // Self-bounding only: elsewhere the Hessian grows on a bounded sublevel set, and no form
+    // of F bounds it.
+    let fits = if v.self_bounding {
+        let fmin = obj.f_min().unwrap_or_else(|| s.iter().map(|p| p.f).fold(f64::INFINITY, f64::min));
+        escapade::check::fits::fit_both(obj.as_ref(), &s, fmin, a.coverage, a.seed, Some(&stop))?
+    } else {
+        None
+    };
+    // The verdict's fitted rho1 is the covering fit, so one rho1 is reported.
+    if let Some(f) = &fits {
+        v.fitted = Some(f.rho1.rho);
+    }
     println!("{} (d = {}): {} points from descents at scales 0.1 .. 1000{}", obj.name(), obj.dim(), v.samples, if from_run.is_some() { " and the run's visited points" } else { "" });
     println!("max ||Hess f|| on the sublevel set f <= {:.4e}, by descent start scale:", v.level);
     for (scale, m) in &v.growth {
         println!("  scale {scale:>7}: {m:.4e}");
     }
     if v.self_bounding {
-        let r = v.fitted.unwrap_or(escapade::method::Rho { a: 0.0, b: 0.0, p: 1.0, fmin: 0.0 });
-        println!("verdict: SELF-BOUNDING; fitted rho1(F) = {:.4e} + {:.4e} max(F - {:.4e}, 0)^{}", r.a, r.b, r.fmin, r.p);
+        println!("verdict: SELF-BOUNDING");
+        for (name, f) in fits.iter().flat_map(|f| [("rho1", &f.rho1), ("rho2", &f.rho2)]) {
+            let r = f.rho;
+            println!(
+                "fitted {name}(F) = {:.4e} + {:.4e} max(F - {:.4e}, 0)^{}: covers {:.4} of {} held-out points (target {}, inflation {:.4}), F in [{:.4e}, {:.4e}]",
+                r.a, r.b, r.fmin, r.p, f.coverage, f.held_out, f.target, f.inflation, f.f_range[0], f.f_range[1]
+            );
+        }
     } else {
         println!("verdict: NOT SELF-BOUNDING: the Hessian grows while f stays below {:.4e}; evidence (f, ||Hess||, ||x||):", v.level);
         for e in &v.evidence {
@@ -411,7 +432,10 @@ pub fn check(a: &CheckArgs) -> CmdResult {
         _ => println!("no rho1 declared for {}", obj.name()),
     }
     std::fs::create_dir_all(&a.out).map_err(Error::io(&a.out))?;
-    let json = serde_json::json!({ "objective": obj.name(), "dim": obj.dim(), "params": obj.params(), "verdict": v });
+    let mut json = escapade::check::fits::identity(obj.as_ref());
+    json["schema_version"] = escapade::check::fits::CHECK_SCHEMA_VERSION.into();
+    json["verdict"] = serde_json::to_value(&v).unwrap_or_default();
+    json["fits"] = serde_json::to_value(&fits).unwrap_or_default();
     let path = a.out.join("check.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap_or_default()).map_err(Error::io(&path))?;
     println!("wrote {}", path.display());

@@ -308,6 +308,10 @@ pub struct RunArgs {
     /// --eps, --c, --delta, --df, --margin, --rho1, --rho2).
     #[arg(long, value_enum, default_value = "fixed", help_heading = METHOD)]
     pub step_rule: StepRuleArg,
+    /// Self-bounding rule with rho1 and rho2 fitted by `escapade check` (its check.json, of
+    /// this objective); implies --step-rule self-bounding, and excludes --rho1/--rho2.
+    #[arg(long, value_name = "CHECK.json", help_heading = METHOD)]
+    pub rho_from: Option<PathBuf>,
     /// Self-bounding rule: margin added to f(x0).
     #[arg(long, help_heading = METHOD)]
     pub margin: Option<f64>,
@@ -458,9 +462,12 @@ pub struct CheckArgs {
     /// Steps per descent.
     #[arg(long, default_value_t = 300, help_heading = "Check")]
     pub descent_steps: u32,
-    /// Seed of the descents' starting points.
+    /// Seed of the descents' starting points (also of the held-out split and rho2's directions).
     #[arg(long, default_value_t = 0, help_heading = "Check")]
     pub seed: u64,
+    /// Fraction of held-out points the fitted rho1 and rho2 must cover (in (0, 1]).
+    #[arg(long, default_value_t = crate::check::fits::DEFAULT_COVERAGE, help_heading = "Check")]
+    pub coverage: f64,
     /// Output directory: check.json and plots/envelope.
     #[arg(long, default_value = "out", help_heading = "Check")]
     pub out: PathBuf,

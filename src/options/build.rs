@@ -124,7 +124,15 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
     let objective = objective(&a.obj)?;
     let mut params = objective.default_params();
     let t = &a.theory;
-    let self_bounding = a.step_rule == StepRuleArg::SelfBounding;
+    // --rho-from implies the self-bounding rule: its forms are of no use to any other.
+    let self_bounding = a.step_rule == StepRuleArg::SelfBounding || a.rho_from.is_some();
+    let fitted = match &a.rho_from {
+        Some(_) if a.obj.objective != "expr" && (a.obj.rho1.is_some() || a.obj.rho2.is_some()) => {
+            return Err(Error::invalid("rho-from", "either --rho-from or --rho1/--rho2, not both", "both"));
+        }
+        Some(path) => Some(crate::check::fits::load(path, objective.as_ref())?),
+        None => None,
+    };
     if !self_bounding && (t.l.is_some() || t.rho.is_some() || t.eps.is_some()) {
         let need = |field: &str, v: Option<f64>| v.ok_or_else(|| Error::invalid(field, "a number > 0 (--l, --rho and --eps go together)", "nothing"));
         let df = match t.df {
@@ -181,8 +189,14 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
             delta: t.delta,
             df: t.df,
             margin: a.margin,
-            rho1: a.obj.rho1.as_deref().map(|s| Rho::parse("rho1", s)).transpose()?,
-            rho2: a.obj.rho2.as_deref().map(|s| Rho::parse("rho2", s)).transpose()?,
+            rho1: match &fitted {
+                Some(f) => Some(f.rho1),
+                None => a.obj.rho1.as_deref().map(|s| Rho::parse("rho1", s)).transpose()?,
+            },
+            rho2: match &fitted {
+                Some(f) => Some(f.rho2),
+                None => a.obj.rho2.as_deref().map(|s| Rho::parse("rho2", s)).transpose()?,
+            },
             rebase_every: a.rebase_every.unwrap_or(0),
         });
     } else if a.margin.is_some() || (a.obj.objective != "expr" && (a.obj.rho1.is_some() || a.obj.rho2.is_some())) || a.rebase_every.is_some() {
@@ -197,6 +211,9 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
             Some(p) => Init::Points(p.clone()),
             None => load_init(&a.init)?,
         });
+    if let Some(f) = fitted {
+        b = b.rho_source(f.source);
+    }
     if a.trace_chains > 0 {
         b = b.trace(a.trace_chains, a.trace_every);
     }

@@ -156,6 +156,11 @@ pub struct MethodInfo<'a> {
     pub schedule: &'a Schedule,
     /// Fixed or self-bounding.
     pub step_rule: &'a StepRule,
+    /// Self-bounding rule: where rho1 and rho2 came from: "declared" (the objective's closed
+    /// forms), "flags" (explicit forms, --rho1/--rho2) or "fitted: PATH (coverage ...)"
+    /// (`--rho-from`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rho_source: Option<String>,
 }
 
 /// The random stream.
@@ -234,6 +239,10 @@ impl Report {
                 transform: &m.transform,
                 schedule: &m.schedule,
                 step_rule: &m.step_rule,
+                rho_source: match &m.step_rule {
+                    StepRule::SelfBounding(sb) => Some(e.rho_source.clone().unwrap_or_else(|| if sb.rho1.is_some() { "flags" } else { "declared" }.into())),
+                    StepRule::Fixed => None,
+                },
             },
             state: e.precision.name(),
             init: e.init.spec(),
