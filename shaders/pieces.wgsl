@@ -8,7 +8,14 @@ fn key() -> vec2<u32> {
 
 // rho(F) = a + b max(F - fmin, 0)^p; twin of Rho::eval_f32.
 fn rho_form(r: vec4<f32>, big_f: f32) -> f32 {
-    return r.x + r.y * pow(max(big_f - r.w, 0.0), r.z);
+    let x = max(big_f - r.w, 0.0);
+    var power = pow(x, r.z);
+    if (r.z == 0.5) {
+        power = sqrt(x);
+    } else if (r.z == 0.25) {
+        power = sqrt(sqrt(x));
+    }
+    return r.x + r.y * power;
 }
 
 // The self-bounding rule at x0 (st.f holds f(x0)); twin of SelfBounding::chain_params. A negative

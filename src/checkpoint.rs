@@ -42,6 +42,8 @@ pub struct Checkpoint {
     pub trace: Vec<f32>,
     /// The shard in flight.
     pub current: Option<InFlightShard>,
+    /// What the monitor found so far (finished chains and the shard in flight).
+    pub monitor: crate::kernel::Tally,
 }
 
 /// Where and how often checkpoints are written.
@@ -194,6 +196,8 @@ impl Checkpointer {
         part("x_tilde.bin", bytemuck::cast_slice(&ck.x_tilde))?;
         part("events.bin", bytemuck::cast_slice(&ck.events))?;
         part("trace.bin", bytemuck::cast_slice(&ck.trace))?;
+        part("monitor_bins.bin", bytemuck::cast_slice(&ck.monitor.bins))?;
+        part("monitor_violations.bin", bytemuck::bytes_of(&ck.monitor.violations))?;
         if let Some(c) = &ck.current {
             part("current_states.bin", bytemuck::cast_slice(&c.states))?;
             part("current_x.bin", bytemuck::cast_slice(&c.x))?;
@@ -236,7 +240,8 @@ impl Checkpointer {
 /// Layout of the checkpoint files; 3 = f64 points, x~ points, ChainState with f_tilde and
 /// t_limited, a CRC-32 and length per part, the engine that wrote it; 4 = t_limited is the
 /// start of the chain's hold (before: a sticky precision flag, which a resume cannot convert).
-const FORMAT: u32 = 4;
+/// 5 = the monitor's fields in ChainState and its tally (monitor_bins.bin, monitor_violations.bin).
+const FORMAT: u32 = 5;
 
 /// Writes `bytes` to `path` and syncs the file to disk.
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
@@ -273,6 +278,18 @@ fn read<T: bytemuck::Pod>(dir: &Path, meta: &serde_json::Value, name: &str) -> R
         return Err(damaged(&p, "a length that is not a whole number of records"));
     }
     Ok(bytemuck::pod_collect_to_vec(&bytes))
+}
+
+/// The monitor's tally of a checkpoint (bins and violations, each checked as every part is).
+fn monitor_tally(dir: &Path, meta: &serde_json::Value) -> Result<crate::kernel::Tally, Error> {
+    let bins: Vec<f32> = read(dir, meta, "monitor_bins.bin")?;
+    let violations: Vec<u64> = read(dir, meta, "monitor_violations.bin")?;
+    let mut tally = crate::kernel::Tally { violations: violations.first().copied().unwrap_or(0), ..Default::default() };
+    if bins.len() != tally.bins.len() || violations.len() != 1 {
+        return Err(damaged(&dir.join("monitor_bins.bin"), "a monitor record of the wrong length"));
+    }
+    tally.bins.copy_from_slice(&bins);
+    Ok(tally)
 }
 
 /// Loads the checkpoint of `spec` for `exp` run on `engine` (see [`load`]); when it was written
@@ -352,6 +369,7 @@ pub fn load(spec: &CheckpointSpec, exp: &Experiment, engine: &str) -> Result<Opt
         events: read(&dir, &meta, "events.bin")?,
         trace: read(&dir, &meta, "trace.bin")?,
         current,
+        monitor: monitor_tally(&dir, &meta)?,
     };
     consistent(&ck, exp, d).map_err(|what| damaged(&dir, what))?;
     Ok(Some(ck))

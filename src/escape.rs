@@ -81,6 +81,41 @@ shared_struct! {
         /// every step s since, kicks included), or [`NEVER`] when the last step changed it. Not
         /// sticky: a chain that moves again is no longer held.
         pub t_limited: u32,
+        /// The monitor (`crate::monitor`): the value the chain's bounds hold below (the
+        /// self-bounding rule's anchor F = f(x0) + margin; f(x0) under a fixed step).
+        pub f_anchor: f32,
+        /// The assumed smoothness the descent check uses: rho1(F) (0: no rho1 form, unchecked).
+        pub ell: f32,
+        /// The value at the point the last step was taken from (after a kick, the kicked point).
+        pub m_f: f32,
+        /// g·Δx of the last step (the gradient where it was taken, Δx as stored).
+        pub m_gdx: f32,
+        /// |Δx|² of the last step.
+        pub m_dx2: f32,
+        /// What the last step left to check (`monitor::pending`).
+        pub m_kind: u32,
+        /// Steps checked.
+        pub n_checked: u32,
+        /// Of them, steps the descent condition applied to.
+        pub n_desc: u32,
+        /// Steps that violated the descent condition.
+        pub v_desc: u32,
+        /// Steps that violated the curvature condition.
+        pub v_curv: u32,
+        /// Steps that violated the sublevel invariant.
+        pub v_sub: u32,
+        /// The first violated step ([`NEVER`]: none).
+        pub v_t: u32,
+        /// The conditions it violated (`monitor::condition` bits).
+        pub v_kind: u32,
+        /// The value it reached.
+        pub v_f: f32,
+        /// Its worst ratio (checked quantity over bound).
+        pub v_ratio: f32,
+        /// The worst ratio of every check so far.
+        pub worst: f32,
+        /// Step-size halvings by `--safeguard halve`.
+        pub halvings: u32,
     }
 }
 
@@ -159,6 +194,23 @@ impl ChainState {
             certify: 0,
             f_tilde: 0.0,
             t_limited: NEVER,
+            f_anchor: 0.0,
+            ell: 0.0,
+            m_f: 0.0,
+            m_gdx: 0.0,
+            m_dx2: 0.0,
+            m_kind: 0,
+            n_checked: 0,
+            n_desc: 0,
+            v_desc: 0,
+            v_curv: 0,
+            v_sub: 0,
+            v_t: NEVER,
+            v_kind: 0,
+            v_f: 0.0,
+            v_ratio: 0.0,
+            worst: 0.0,
+            halvings: 0,
         }
     }
 

@@ -110,6 +110,12 @@ pub struct Experiment {
     /// flags (e.g. "fitted: out/check.json (...)", from `--rho-from`); summary.json's
     /// `method.rho_source` says "declared" or "flags" without it.
     pub rho_source: Option<String>,
+    /// The self-bounding monitor on every step (`crate::monitor`; on by default). Off, the
+    /// chains step exactly as with it on and the summary holds no monitor block.
+    pub monitor: bool,
+    /// End the run at the first read-back after the monitor found a violation
+    /// (`--on-violation stop`), results so far kept; off by default.
+    pub stop_on_violation: bool,
 }
 
 /// Part `index` of `count` of an ensemble: chains index·n/count .. (index+1)·n/count, each
@@ -160,6 +166,8 @@ impl Experiment {
                 checks: CheckSpec::default(),
                 shard: None,
                 rho_source: None,
+                monitor: true,
+                stop_on_violation: false,
             },
         }
     }
@@ -191,6 +199,25 @@ impl Experiment {
     /// Whether chains keep x~, the point before their last perturbation (ball perturbation).
     pub fn keeps_tilde(&self) -> bool {
         self.method.perturbation == crate::method::Perturbation::Ball
+    }
+
+    /// The kernel's monitor flags (`crate::monitor::flags`) for this experiment.
+    pub fn monitor_flags(&self) -> u32 {
+        use crate::monitor::{Safeguard, flags};
+        if !self.monitor {
+            return 0;
+        }
+        let mut f = flags::ON;
+        if self.method.safeguard == Safeguard::Halve {
+            f |= flags::HALVE;
+        }
+        if self.declared_rho().is_some() {
+            f |= flags::RHO1;
+        }
+        if matches!(self.method.step_rule, StepRule::SelfBounding(_)) {
+            f |= flags::SUBLEVEL;
+        }
+        f
     }
 
     /// The declared (rho1, rho2): the step rule's explicit forms, else the objective's.
@@ -269,7 +296,18 @@ impl ExperimentBuilder {
         self.exp.checks = checks;
         self
     }
-    /// Where the step rule's explicit rho1/rho2 came from, in words (summary.json's
+    /// End the run at the first read-back after a violation (`--on-violation stop`).
+    pub fn stop_on_violation(mut self, stop: bool) -> Self {
+        self.exp.stop_on_violation = stop;
+        self
+    }
+    /// The self-bounding monitor on (the default) or off (`crate::monitor`).
+    pub fn monitor(mut self, on: bool) -> Self {
+        self.exp.monitor = on;
+        self
+    }
+
+    /// Where the self-bounding rule's explicit forms came from, in words (summary.json's
     /// `method.rho_source`).
     pub fn rho_source(mut self, source: impl Into<String>) -> Self {
         self.exp.rho_source = Some(source.into());

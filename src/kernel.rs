@@ -81,8 +81,8 @@ shared_struct! {
         pub piece_f: [f32; 4],
         /// Self-bounding rule: re-anchor every this many steps (0 = only at x0).
         pub sb_rebase: u32,
-        /// Padding to a 16-byte multiple.
-        pub pad0: u32,
+        /// The monitor's `crate::monitor::flags`.
+        pub monitor: u32,
         /// Padding.
         pub pad1: u32,
         /// Padding.
@@ -115,7 +115,8 @@ impl KernelParams {
                 let declared = exp.declared_rho();
                 (Some(sb), rho4(declared.map(|r| r.0)), rho4(declared.map(|r| r.1)))
             }
-            StepRule::Fixed => (None, [0.0; 4], [0.0; 4]),
+            // The monitor checks a fixed step against the declared forms too.
+            StepRule::Fixed => (None, rho4(exp.objective.rho().map(|r| r.0)), rho4(exp.objective.rho().map(|r| r.1))),
         };
         KernelParams {
             shard_chains: chains,
@@ -152,7 +153,7 @@ impl KernelParams {
             piece_t,
             piece_f,
             sb_rebase: sb.map_or(0, |s| s.rebase_every),
-            pad0: 0,
+            monitor: exp.monitor_flags(),
             pad1: 0,
             pad2: 0,
         }
@@ -280,6 +281,39 @@ pub struct Stepper<'a, T: Real> {
     tilde: Vec<T>,
     /// The terms a minibatch step drew.
     rows: Vec<u32>,
+    /// What the monitor found in the steps this stepper took (`crate::monitor`).
+    pub tally: Tally,
+}
+
+/// The monitor's findings over the steps one stepper (or kernel dispatch) took: merged by the
+/// host into the run's, by sum and maximum, so they do not depend on how the work was split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tally {
+    /// The largest curvature estimate per bin of Df (`crate::monitor::bin`).
+    pub bins: [f32; crate::monitor::BINS],
+    /// Violations (each condition at each step once).
+    pub violations: u64,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally { bins: [0.0; crate::monitor::BINS], violations: 0 }
+    }
+}
+
+impl Tally {
+    /// Adds what one check found.
+    pub fn add(&mut self, c: &crate::monitor::Checked) {
+        let b = &mut self.bins[c.bin];
+        *b = b.max(c.curvature);
+        self.violations += u64::from(c.violated.count_ones());
+    }
+
+    /// Merges another tally into this one.
+    pub fn merge(&mut self, other: &Tally) {
+        crate::monitor::merge_bins(&mut self.bins, &other.bins);
+        self.violations += other.violations;
+    }
 }
 
 impl<'a, T: Real> Stepper<'a, T> {
@@ -302,6 +336,7 @@ impl<'a, T: Real> Stepper<'a, T> {
             scratch: vec![0.0; d],
             tilde: vec![T::zero(); d],
             rows: Vec::with_capacity(p.batch as usize),
+            tally: Tally::default(),
         }
     }
 
@@ -383,6 +418,10 @@ impl<'a, T: Real> Stepper<'a, T> {
         if let Some(rule) = &self.rule {
             let cp = rule.chain_params(st.f, self.obj.dim(), &KernelParams::rho(p.rho1), &KernelParams::rho(p.rho2), p.f_star);
             (st.eta, st.g_thres, st.f_thres, st.t_thres) = (cp.eta, cp.g_thres, cp.f_thres, cp.t_thres);
+            // The monitor's anchor and assumed smoothness (eta = c / l, so l = rho1(F)); a
+            // re-anchored step keeps the safeguard's halvings.
+            (st.f_anchor, st.ell) = (cp.f_anchor, cp.ell);
+            st.eta = crate::monitor::halved(st.eta, st.halvings);
             st.radius = if self.perturbation == Perturbation::None { 0.0 } else { cp.radius };
             st.certify = if p.certify > 0 { cp.t_thres } else { 0 };
         }
@@ -423,6 +462,7 @@ impl<'a, T: Real> Stepper<'a, T> {
         if !Self::record(e, g, st, t) {
             return Begun::Ended(Step::Done);
         }
+        Self::monitor(self.p, self.rule.is_none(), st, t, &mut self.tally);
         if self.p.sb_rebase > 0 && t > 0 && t.is_multiple_of(self.p.sb_rebase) {
             // Re-anchor the self-bounding rule at the current (lower) value: f stays below it
             // from here on, so rho1/rho2 there bound the smoothness of the rest of the run.
@@ -535,12 +575,18 @@ impl<'a, T: Real> Stepper<'a, T> {
         let step = T::of(eta_t * scale);
         // Whether the stored state changed in this step (from x~ when it kicked), bit for bit.
         let mut moved = false;
+        let (mut gdx, mut dx2) = (T::zero(), T::zero());
         for (i, (xi, vi)) in x.iter_mut().zip(&self.v).enumerate() {
             let next = self.round(*xi - step * *vi);
             let before = if kicked { self.tilde[i] } else { *xi };
             moved |= next != before;
+            let dx = next - *xi;
+            gdx = gdx + g[i] * dx;
+            dx2 = dx2 + dx * dx;
             *xi = next;
         }
+        let kind = self.pending_kind();
+        leave(self.p, kind, st, gdx.f32(), dx2.f32());
         // The hold: the step from which the stored state has not changed (docs/theory.md,
         // "Precision"); a chain held over its hold window at a non-stationary stall is
         // precision-limited (`crate::outcome`).
@@ -548,6 +594,45 @@ impl<'a, T: Real> Stepper<'a, T> {
         st.t = t + 1;
         Step::Continue
     }
+}
+
+impl<T: Real> Stepper<'_, T> {
+    /// The monitor's check of the step that ended at the value just recorded in `st`
+    /// (`crate::monitor`), into `tally`; at t = 0 under a fixed step (`fixed`), the anchor f(x0)
+    /// and rho1 there.
+    pub(crate) fn monitor(p: &KernelParams, fixed: bool, st: &mut ChainState, t: u32, tally: &mut Tally) {
+        use crate::monitor::flags;
+        if p.monitor & flags::ON == 0 {
+            return;
+        }
+        let rho1 = KernelParams::rho(p.rho1);
+        if t == 0 && fixed {
+            st.f_anchor = st.f;
+            if p.monitor & flags::RHO1 != 0 {
+                st.ell = rho1.eval_f32(st.f);
+            }
+        }
+        if let Some(c) = crate::monitor::check(st, t, p.monitor, |f| rho1.eval_f32(f), p.f_star) {
+            tally.add(&c);
+        }
+    }
+
+    /// What kind of check a step of this method leaves (`crate::monitor::pending`): descent
+    /// applies where the direction is the exact gradient without a Gaussian perturbation.
+    pub(crate) fn pending_kind(&self) -> u32 {
+        use crate::monitor::pending;
+        if self.oracle == Oracle::Exact && self.perturbation != Perturbation::Gaussian { pending::DESCENT } else { pending::STEP }
+    }
+}
+
+/// What the step just taken leaves for its check: g·Δx and |Δx|² and the check's `kind` (none
+/// when the stored state did not move, or the monitor is off).
+pub(crate) fn leave(p: &KernelParams, kind: u32, st: &mut ChainState, gdx: f32, dx2: f32) {
+    if p.monitor & crate::monitor::flags::ON == 0 {
+        return;
+    }
+    st.m_kind = if dx2 > 0.0 { kind } else { crate::monitor::pending::NONE };
+    (st.m_f, st.m_gdx, st.m_dx2) = (st.f, gdx, dx2);
 }
 
 /// What [`Stepper::begin`] asks of its caller.

@@ -60,6 +60,7 @@ pub(crate) mod kernel;
 pub(crate) mod layout;
 pub mod linalg;
 pub mod method;
+pub mod monitor;
 pub mod objective;
 pub mod options;
 pub mod outcome;

@@ -27,7 +27,7 @@ use crate::checkpoint::{Checkpoint, Checkpointer, InFlightShard};
 use crate::escape::{ChainState, EscapeEvent, status};
 use crate::experiment::{Experiment, Precision};
 use crate::kernel::lanes::{PackScratch, Rows, States, sum_sq_lanes};
-use crate::kernel::{Begun, KernelParams, Real, Step, Stepper};
+use crate::kernel::{Begun, KernelParams, Real, Step, Stepper, Tally};
 use crate::objective::{Eval, LANES};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -114,7 +114,7 @@ fn run_in<T: Real>(
     let mut current = None;
     if let Some(r) = resume {
         start = r.done;
-        (out.states, out.x, out.x_tilde, out.events) = (r.states, r.x, r.x_tilde, r.events);
+        (out.states, out.x, out.x_tilde, out.events, out.monitor) = (r.states, r.x, r.x_tilde, r.events, r.monitor);
         if r.trace.len() == out.trace.len() {
             out.trace = r.trace;
         }
@@ -148,7 +148,8 @@ fn run_in<T: Real>(
         if let Some(e) = exp.objective.batch().and_then(|b| b.take_error()) {
             return Err(e);
         }
-        loop {
+        // After a stop at a violation, the later blocks' chains stay at their starts.
+        while out.stopped.is_none() {
             let target = exp.steps.min(t_end.saturating_add(pace.steps()));
             let began = Instant::now();
             match exp.objective.batch() {
@@ -160,6 +161,7 @@ fn run_in<T: Real>(
             for l in &mut live {
                 out.events.append(&mut l.events);
                 l.drain_trace(exp, &mut out.trace);
+                out.monitor.merge(&std::mem::take(&mut l.stepper.tally));
             }
             let states = || out.states.iter().chain(live.iter().map(|l| &l.st));
             progress(&Progress {
@@ -172,8 +174,13 @@ fn run_in<T: Real>(
                 certified: states().filter(|s| s.status == status::CERTIFIED).count() as u32,
                 diverged: states().filter(|s| s.diverged()).count() as u32,
                 events: out.events.len(),
+                violations: states().map(crate::monitor::violations).sum(),
             });
-            if t_end >= exp.steps || !live.iter().any(|l| l.st.running()) {
+            if exp.stop_on_violation && states().any(|s| crate::monitor::violations(s) > 0) {
+                let later = if start + n < range.end { format!("; chains {}..{} not started", start + n, range.end) } else { String::new() };
+                out.stopped = Some(format!("a violation: stopped at the read-back after step {t_end} of chains {start}..{}{later}", start + n));
+            }
+            if out.stopped.is_some() || t_end >= exp.steps || !live.iter().any(|l| l.st.running()) {
                 break;
             }
             if let Some(ck) = ck.as_deref_mut().filter(|ck| ck.due()) {
@@ -271,6 +278,7 @@ fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32
     let mut states = States::new(|l| lane(l).st);
     let chains: [u32; LANES] = std::array::from_fn(|l| lane(l).chain);
     let mut scratch = PackScratch::new(d);
+    let mut tally = Tally::default();
     // Lane-steps taken in this slice, and those of them that took the scalar step.
     let (mut taken, mut scalar) = (0usize, 0usize);
     loop {
@@ -287,14 +295,14 @@ fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32
         let lockstep_kicks = kick.iter().filter(|&&k| k).count() >= kick_lanes;
         if lockstep_kicks {
             // Stall starts and ball kicks in lockstep; then their lanes go on with the common ones.
-            let kicks = stepper.kick_lanes(kick, &chains, &mut xs, &mut gs, &mut evals, &mut gn2, &mut states, &mut scratch);
+            let kicks = stepper.kick_lanes(kick, &chains, &mut xs, &mut gs, &mut evals, &mut gn2, &mut states, &mut scratch, &mut tally);
             for l in (0..n).filter(|&l| kicks.kicked[l]) {
                 scratch.tilde_lane(l, pack[l].stepper.tilde_mut());
             }
             (0..LANES).for_each(|l| tail[l] |= kicks.tail[l]);
             kicked = kicks.kicked;
         }
-        pack[0].stepper.step_lanes(tail, &kicked, &chains, &mut xs, &gs, &evals, &gn2, &mut states, &mut scratch);
+        pack[0].stepper.step_lanes(tail, &kicked, &chains, &mut xs, &gs, &evals, &gn2, &mut states, &mut scratch, &mut tally);
         taken += active.iter().filter(|&&a| a).count();
         for l in (0..n).filter(|&l| active[l] && !common[l] && !(lockstep_kicks && kick[l])) {
             // A rare branch: this lane's step is the scalar step.
@@ -312,6 +320,8 @@ fn advance_lockstep<T: Real>(pack: &mut [Live<T>], exp: &Experiment, target: u32
         live.st = states.get(l);
         live.x.iter_mut().zip(&xs).for_each(|(x, row)| *x = row[l]);
     }
+    crate::kernel::lanes::monitor::fold(&mut scratch.bins, &mut tally);
+    pack[0].stepper.tally.merge(&tally);
     advance_scalar(pack, exp, target);
 }
 

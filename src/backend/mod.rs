@@ -87,6 +87,8 @@ pub struct Progress {
     pub diverged: u32,
     /// Escape events so far.
     pub events: usize,
+    /// Violations the monitor found so far (`crate::monitor`; each condition at each step once).
+    pub violations: u64,
 }
 
 /// What a backend hands back: per-chain records, final points, events and an optional trace.
@@ -135,6 +137,10 @@ pub struct RawRun {
     /// pipelined the device may be busy during part of it; it bounds from above the time the
     /// host made the device wait.
     pub host_seconds: f64,
+    /// What the monitor found: the curvature bins and the violations (`crate::monitor`).
+    pub monitor: crate::kernel::Tally,
+    /// Set when the run stopped at a violation (`--on-violation stop`): where, in words.
+    pub stopped: Option<String>,
 }
 
 /// Refuses labels escapade reserves: [`NEVER`](crate::escape::NEVER) marks "no label yet" in a
@@ -201,6 +207,7 @@ impl RawRun {
             events: self.events.clone(),
             trace: self.trace.clone(),
             current,
+            monitor: self.monitor.clone(),
         }
     }
 
@@ -238,6 +245,8 @@ impl RawRun {
             out.kernel_family = part.kernel_family;
             out.device_memory_estimate = out.device_memory_estimate.max(part.device_memory_estimate);
             out.resumed_chain_steps += part.resumed_chain_steps;
+            out.monitor.merge(&part.monitor);
+            out.stopped = out.stopped.or(part.stopped);
             out.stepping_seconds += part.stepping_seconds;
             out.host_seconds += part.host_seconds;
         }

@@ -41,7 +41,15 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
     if let Some(note) = plan.fallback.as_ref().filter(|_| !a.quiet) {
         eprintln!("warning: {note}");
     }
-    let mut observe = |p: &escapade::advanced::Progress| reporter.update(p);
+    let mut warned = a.quiet;
+    let mut observe = |p: &escapade::advanced::Progress| {
+        if p.violations > 0 && !warned {
+            warned = true;
+            let then = if a.on_violation == escapade::options::OnViolation::Stop { "the run stops at this read-back" } else { "--on-violation stop would end the run here" };
+            reporter.note(&format!("warning: the monitor found a violation of the bounds the chains step under ({} so far); violations.csv will locate them; {then}", p.violations));
+        }
+        reporter.update(p)
+    };
     let report = plan.run(&mut observe)?;
     reporter.finish();
     // experiment.toml: every option of this run as `run` parsed it.
@@ -52,6 +60,9 @@ pub fn run(a: &RunArgs, matches: &ArgMatches, engines: &mut Engines) -> CmdResul
         println!("{}", report.human_summary());
         let d = a.out.display();
         println!("wrote {d}/summary.json, events.csv, chains.csv, experiment.toml{}", if plotted.is_empty() { "" } else { " and plots/" });
+        if let Some(why) = &report.raw.stopped {
+            println!("stopped at {why} (--on-violation stop; exit status 3)");
+        }
     }
     Ok(report)
 }

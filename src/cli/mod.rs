@@ -1,6 +1,7 @@
 //! The `escapade` command line. Subcommands: run, sweep, report, compare, check, list, info.
 //! Errors print one line and exit with [`Error::exit_code`]: 2 for bad input, 1 for runtime
-//! failures. In the library so that the binary and embedders (Python's `escapade` command) run
+//! failures; a run stopped at a violation of the bounds (`--on-violation stop`) writes its
+//! results and exits with 3. In the library so that the binary and embedders (Python's `escapade` command) run
 //! the one command line.
 
 mod commands;
@@ -198,7 +199,11 @@ pub fn main_with(mut argv: Vec<String>) -> u8 {
         }
         Command::Run { args, .. } => {
             let sub = matches.subcommand_matches("run").cloned().unwrap_or_default();
-            commands::run(args, &sub, &mut escapade::options::Engines::default()).map(|_| ())
+            // A run stopped at a violation (--on-violation stop) wrote its results: status 3.
+            match commands::run(args, &sub, &mut escapade::options::Engines::default()) {
+                Ok(report) if report.raw.stopped.is_some() => return 3,
+                r => r.map(|_| ()),
+            }
         }
         Command::Sweep(s) => commands::sweep(s),
         Command::Report { dir, plots } => commands::report(dir, *plots),

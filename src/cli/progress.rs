@@ -43,8 +43,8 @@ impl Reporter {
                 let rate = p.work_done() as f64 / start.elapsed().as_secs_f64().max(1e-9);
                 let finished = p.certified + p.diverged;
                 bar.set_message(format!(
-                    "finished {finished}/{} | escapes {} | diverged {} | {rate:.2e} chain-steps/s",
-                    p.chains, p.events, p.diverged
+                    "finished {finished}/{} | escapes {} | diverged {} | violations {} | {rate:.2e} chain-steps/s",
+                    p.chains, p.events, p.diverged, p.violations
                 ));
             }
             Reporter::Json(start, last) => {
@@ -54,7 +54,7 @@ impl Reporter {
                     let secs = start.elapsed().as_secs_f64();
                     let line = serde_json::json!({
                         "t_end": p.t_end, "steps": p.steps, "chains": p.chains, "chains_done": p.chains_done,
-                        "running": p.running, "certified": p.certified, "diverged": p.diverged, "events": p.events,
+                        "running": p.running, "certified": p.certified, "diverged": p.diverged, "events": p.events, "violations": p.violations,
                         "fraction": p.work_done() as f64 / p.work_total().max(1) as f64,
                         "chain_steps_per_second": p.work_done() as f64 / secs.max(1e-9), "elapsed_seconds": secs,
                     });
@@ -62,6 +62,15 @@ impl Reporter {
                 }
             }
             Reporter::Silent => {}
+        }
+    }
+
+    /// Prints a line above the bar (on stderr; nothing when silent).
+    pub fn note(&self, line: &str) {
+        match self {
+            Reporter::Bar(bar, _) if !bar.is_hidden() => bar.println(line),
+            Reporter::Silent => {}
+            _ => eprintln!("{line}"),
         }
     }
 

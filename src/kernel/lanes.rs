@@ -17,7 +17,7 @@
 //! CPU backend gathers it, steps it, scatters it back). Minibatch oracles are not lockstep ([`Stepper::lockstep`] is false): those packs step
 //! chain by chain. Tested against the scalar path in `backend::cpu::tests`.
 
-use super::{Real, Stepper};
+use super::{Real, Stepper, Tally};
 use crate::escape::{ChainState, NEVER};
 use crate::method::{Oracle, Perturbation, Schedule, Transform};
 use crate::objective::{Eval, LANES};
@@ -42,6 +42,8 @@ pub struct PackScratch<T> {
     /// One lane's point and gradient (a re-evaluation lane by lane).
     xl: Vec<T>,
     gl: Vec<T>,
+    /// The monitor's curvature bins of quiet checks, per lane (`monitor::fold` empties them).
+    pub bins: monitor::LaneBins,
 }
 
 impl<T: Real> PackScratch<T> {
@@ -49,7 +51,7 @@ impl<T: Real> PackScratch<T> {
     pub fn new(d: usize) -> Self {
         let rows = || vec![[T::zero(); LANES]; d];
         let (kick, xl, gl) = (vec![[0.0; LANES]; d], vec![T::zero(); d], vec![T::zero(); d]);
-        PackScratch { v: rows(), draws: vec![0.0; d], kick, tilde: rows(), gk: rows(), xl, gl }
+        PackScratch { v: rows(), draws: vec![0.0; d], kick, tilde: rows(), gk: rows(), xl, gl, bins: [[0.0; LANES]; crate::monitor::BINS] }
     }
 }
 
@@ -64,6 +66,7 @@ macro_rules! word {
 }
 
 mod kick;
+pub mod monitor;
 
 /// The records of a pack's lanes field by field (structure of arrays): word k of lane l's
 /// [`ChainState`] at `w[k][l]`, so the common step reads and writes each field for every lane
@@ -157,6 +160,7 @@ impl<T: Real> Stepper<'_, T> {
         gn2: &[T; LANES],
         s: &mut States,
         scratch: &mut PackScratch<T>,
+        tally: &mut Tally,
     ) {
         let seed = self.p.seed();
         let d = x.len();
@@ -164,6 +168,10 @@ impl<T: Real> Stepper<'_, T> {
         let value: [T; LANES] = std::array::from_fn(|l| e[l].value);
         let label: [u32; LANES] = std::array::from_fn(|l| e[l].label);
         record_lanes(&mask, &value, &label, gn2, &mut s.w);
+        // Kicked lanes were checked before their kick (`kick_lanes`), as the scalar step does;
+        // their record here is the kicked point's.
+        let unkicked: [bool; LANES] = std::array::from_fn(|l| mask[l] & !kicked[l]);
+        self.monitor_lanes(&unkicked, s, &mut scratch.bins, tally);
         let noise = matches!(self.oracle, Oracle::Noise { .. });
         let gaussian = self.perturbation == Perturbation::Gaussian;
         // The exact gradient is the direction as it is, unless noise is added to it.
@@ -203,8 +211,10 @@ impl<T: Real> Stepper<'_, T> {
         };
         let step: [T; LANES] = std::array::from_fn(|l| T::of(eta_t[l] * scale[l]));
         let f16 = self.precision == crate::precision::Precision::F16;
-        update_lanes(x, v, &step, &mask, kicked, &scratch.tilde, f16, &mut s.w);
+        let pending = if self.p.monitor & crate::monitor::flags::ON != 0 { self.pending_kind() } else { crate::monitor::pending::NONE };
+        update_lanes(x, v, g, &step, &mask, kicked, &scratch.tilde, f16, pending, &mut s.w);
     }
+
 }
 
 /// The branch-free part of [`Stepper::common`] for lanes `ok` (active, in the domain): the
@@ -259,25 +269,45 @@ pub fn sum_sq_lanes<T: Float>(v: &[[T; LANES]]) -> [T; LANES] {
 
 /// x <- round(x - step v) on the lanes in `mask` (round: to f16 when `f16`, else none), then
 /// the hold and the step count in the records `w`, as the scalar update. The lanes in `kicked`
-/// started this step from x~ (`tilde`), the point before their kick.
+/// started this step from x~ (`tilde`), the point before their kick. With a `pending` check
+/// kind (`crate::monitor::pending`; NONE: the monitor is off), what the step leaves for its
+/// check, as `kernel::leave`: g·Δx and |Δx|² summed over the coordinates in order.
 #[allow(clippy::too_many_arguments)]
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "aarch64+neon"))]
-fn update_lanes<T: Real>(x: &mut [[T; LANES]], v: &[[T; LANES]], step: &[T; LANES], mask: &[bool; LANES], kicked: &[bool; LANES], tilde: &[[T; LANES]], f16: bool, w: &mut [[u32; LANES]; WORDS]) {
+fn update_lanes<T: Real>(x: &mut [[T; LANES]], v: &[[T; LANES]], g: &[[T; LANES]], step: &[T; LANES], mask: &[bool; LANES], kicked: &[bool; LANES], tilde: &[[T; LANES]], f16: bool, pending: u32, w: &mut [[u32; LANES]; WORDS]) {
     // Whether each lane's stored state changed: against x, and against x~ for the lanes that
     // kicked in this step (their state at the start of the step). Both in the one loop, as
     // bytes: with the kicked lanes in a second pass, or bool accumulators, LLVM lowered the
     // masked row stores lane by lane, 1.3x slower on the quartic d = 16 (measured; this form
     // matches the update without the comparison).
     let (mut moved, mut from_tilde) = ([0u8; LANES], [0u8; LANES]);
-    for ((xr, vr), tr) in x.iter_mut().zip(v).zip(tilde) {
+    let monitor = pending != crate::monitor::pending::NONE;
+    let (mut gdx, mut dx2) = ([T::zero(); LANES], [T::zero(); LANES]);
+    for (((xr, vr), tr), gr) in x.iter_mut().zip(v).zip(tilde).zip(g) {
         let mut next: [T; LANES] = std::array::from_fn(|l| xr[l] - step[l] * vr[l]);
         if f16 {
             next = next.map(|a| T::of(crate::precision::Precision::F16.round(a.f32())));
+        }
+        if monitor {
+            for l in 0..LANES {
+                let dx = next[l] - xr[l];
+                gdx[l] = gdx[l] + gr[l] * dx;
+                dx2[l] = dx2[l] + dx * dx;
+            }
         }
         for l in 0..LANES {
             moved[l] |= u8::from(next[l] != xr[l]);
             from_tilde[l] |= u8::from(next[l] != tr[l]);
             xr[l] = if mask[l] { next[l] } else { xr[l] };
+        }
+    }
+    if monitor {
+        for l in (0..LANES).filter(|&l| mask[l]) {
+            let (gdx, dx2) = (gdx[l].f32(), dx2[l].f32());
+            w[word!(m_kind)][l] = if dx2 > 0.0 { pending } else { crate::monitor::pending::NONE };
+            w[word!(m_f)][l] = w[word!(f)][l];
+            w[word!(m_gdx)][l] = gdx.to_bits();
+            w[word!(m_dx2)][l] = dx2.to_bits();
         }
     }
     let moved: [bool; LANES] = std::array::from_fn(|l| (if kicked[l] { from_tilde[l] } else { moved[l] }) != 0);

@@ -113,13 +113,16 @@ pub struct Method {
     pub step_rule: StepRule,
     /// Step size, perturbation and detector parameters (the fixed rule's values).
     pub params: PgdParams,
+    /// What a violation the monitor finds changes (`--safeguard`; off by default).
+    #[serde(default)]
+    pub safeguard: crate::monitor::Safeguard,
 }
 
 impl Method {
     /// The preset `kind` with parameters `params`, a constant schedule and the fixed rule.
     pub fn preset(kind: MethodKind, params: PgdParams) -> Self {
         let (oracle, perturbation, transform) = kind.pieces();
-        Method { kind, oracle, perturbation, transform, schedule: Schedule::Constant, step_rule: StepRule::Fixed, params }
+        Method { kind, oracle, perturbation, transform, schedule: Schedule::Constant, step_rule: StepRule::Fixed, params, safeguard: Default::default() }
     }
 
     /// Checks every piece, naming the bad field.

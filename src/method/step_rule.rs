@@ -44,9 +44,21 @@ impl Rho {
         self.a + self.b * (f - self.fmin).max(0.0).powf(self.p)
     }
 
-    /// rho(F) in f32, as `rho_form` in kernel.wgsl.
+    /// rho(F) in f32, as `rho_form` in shaders/pieces.wgsl: the powers 1/2 and 1/4 (every
+    /// closed form's, and the fits' most common) as square roots, correctly rounded and a tenth
+    /// of a general power's cost (the monitor evaluates rho1 at every step it cannot settle
+    /// otherwise).
     pub fn eval_f32(&self, f: f32) -> f32 {
-        self.a as f32 + self.b as f32 * (f - self.fmin as f32).max(0.0).powf(self.p as f32)
+        let x = (f - self.fmin as f32).max(0.0);
+        let p = self.p as f32;
+        let power = if p == 0.5 {
+            x.sqrt()
+        } else if p == 0.25 {
+            x.sqrt().sqrt()
+        } else {
+            x.powf(p)
+        };
+        self.a as f32 + self.b as f32 * power
     }
 }
 
@@ -105,6 +117,10 @@ pub struct ChainParams {
     pub f_thres: f32,
     /// Steps between perturbations (also the certification window when certification is on).
     pub t_thres: u32,
+    /// The anchor value F the parameters were taken at (the monitor's sublevel bound).
+    pub f_anchor: f32,
+    /// rho1(F), the smoothness the step size assumes (the monitor's descent check).
+    pub ell: f32,
 }
 
 impl SelfBounding {
@@ -149,6 +165,8 @@ impl SelfBounding {
             g_thres: c.sqrt() / (chi * chi) * eps,
             f_thres: c / (chi * chi * chi) * (eps * eps * eps / rho).sqrt(),
             t_thres: t as u32,
+            f_anchor: big_f,
+            ell: l,
         }
     }
 }

@@ -189,6 +189,39 @@ pub enum StepRuleArg {
     SelfBounding,
 }
 
+/// `--monitor`.
+// The variants' comments are plain ones: clap would print doc comments in --help.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MonitorArg {
+    // Every step checks the bounds it steps under.
+    On,
+    // No checks (the chains step exactly as with them).
+    Off,
+}
+
+/// `--on-violation`.
+// The variants' comments are plain ones: clap would print doc comments in --help.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnViolation {
+    // One warning line at the first violation; counts in summary.json and violations.csv.
+    Warn,
+    // End the run at the next read-back, results so far written, exit status 3.
+    Stop,
+}
+
+/// `--safeguard`.
+// The variants' comments are plain ones: clap would print doc comments in --help.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SafeguardArg {
+    // The monitor only reports.
+    Off,
+    // A violation halves the chain's step size (a change of the method).
+    Halve,
+}
+
 /// `--perturb`.
 // The variants' comments are plain ones: clap would print doc comments in --help.
 #[allow(missing_docs)]
@@ -318,6 +351,10 @@ pub struct RunArgs {
     /// Self-bounding rule: re-anchor at the current value every N steps (0: only at x0).
     #[arg(long, help_heading = METHOD)]
     pub rebase_every: Option<u32>,
+    /// What a violation of the bounds (found by --monitor) changes: off, or halve (the chain's
+    /// step size halves at each violated step: a change of the method, counted per chain).
+    #[arg(long, value_enum, default_value = "off", help_heading = METHOD)]
+    pub safeguard: SafeguardArg,
     // The theory's flags (documented on the struct).
     #[allow(missing_docs)]
     #[command(flatten, next_help_heading = THEORY)]
@@ -383,6 +420,16 @@ pub struct RunArgs {
     /// Print nothing but errors (no progress, no summary).
     #[arg(long, help_heading = OUTPUT)]
     pub quiet: bool,
+    /// The self-bounding monitor: every step checks descent, the curvature against rho1 and the
+    /// sublevel set of the self-bounding rule (docs/theory.md, "The monitor"); off leaves the
+    /// chains' steps as they are and writes no monitor block or violations.csv.
+    #[arg(long, value_enum, default_value = "on", help_heading = OUTPUT)]
+    pub monitor: MonitorArg,
+    /// At a violation the monitor finds: warn (one line, then counts in summary.json and
+    /// violations.csv), or stop (the run ends at the next read-back, its results so far written;
+    /// exit status 3).
+    #[arg(long, value_enum, default_value = "warn", help_heading = OUTPUT)]
+    pub on_violation: OnViolation,
     /// Write each chain's resting point to OUT/points.npy (chains x d, f64, as stored): its last
     /// x, or the x~ that Jin et al.'s rule returns for a chain kicked in its current stall.
     #[arg(long, help_heading = OUTPUT)]

@@ -202,8 +202,16 @@ pub fn experiment(a: &RunArgs) -> Result<Experiment, Error> {
     } else if a.margin.is_some() || (a.obj.objective != "expr" && (a.obj.rho1.is_some() || a.obj.rho2.is_some())) || a.rebase_every.is_some() {
         return Err(Error::invalid("step-rule", "self-bounding when --margin, --rho1, --rho2 or --rebase-every is given", "fixed"));
     }
+    if a.safeguard == super::args::SafeguardArg::Halve {
+        if a.monitor == super::args::MonitorArg::Off {
+            return Err(Error::invalid("safeguard", "off when --monitor is off (halve acts on the monitor's violations)", "halve"));
+        }
+        method.safeguard = crate::monitor::Safeguard::Halve;
+    }
     let mut b = Experiment::builder(objective)
         .full_method(method)
+        .monitor(a.monitor == super::args::MonitorArg::On)
+        .stop_on_violation(a.on_violation == super::args::OnViolation::Stop)
         .chains(a.chains)
         .steps(a.steps)
         .seed(a.seed)

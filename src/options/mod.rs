@@ -17,7 +17,7 @@ mod flags;
 mod session;
 mod table;
 
-pub use args::{BackendArg, CheckArgs, ObjectiveArgs, PerturbArg, PlotFormat, ProgressMode, RunArgs, StateArg, StepRuleArg, TheoryArgs};
+pub use args::{BackendArg, CheckArgs, MonitorArg, ObjectiveArgs, OnViolation, PerturbArg, SafeguardArg, PlotFormat, ProgressMode, RunArgs, StateArg, StepRuleArg, TheoryArgs};
 pub use build::{experiment, objective};
 pub use flags::ObjectiveFlags;
 pub use session::{Engines, InputFile, Plan, check, device_indices, remove_run, save, save_with_inputs};

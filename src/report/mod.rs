@@ -8,6 +8,7 @@ pub mod files;
 pub mod parquet;
 pub mod memory;
 pub mod merge;
+pub mod monitor;
 pub mod network;
 pub mod output;
 pub mod plots;
@@ -180,7 +181,11 @@ impl Report {
             episodes,
             judgement,
             self_bounding: None,
-            check_notes: Vec::new(),
+            check_notes: if exp.monitor && !raw.kernel_family.is_empty() {
+                vec!["the self-bounding monitor runs on the CPU backend only so far (--backend cpu); this GPU run has no monitor block".into()]
+            } else {
+                Vec::new()
+            },
             trace: Vec::new(),
             scores: Vec::new(),
             step_size: step_sizes(&raw.states),
@@ -274,6 +279,9 @@ impl Report {
         let mut digests = BTreeMap::new();
         digests.insert("events.csv", write_table(&dir.join("events.csv"), self.raw.events.iter().copied())?);
         digests.insert("chains.csv", write_table(&dir.join("chains.csv"), self.chain_records())?);
+        if self.monitor().is_some() {
+            digests.insert("violations.csv", write_table(&dir.join("violations.csv"), self.violation_records())?);
+        }
         #[cfg(feature = "parquet")]
         parquet::write_tables(dir, &self.raw.events, &self.chain_records().collect::<Vec<_>>())?;
         let trace = &self.trace;

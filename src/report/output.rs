@@ -21,7 +21,7 @@ pub const MANIFEST: &str = ".manifest";
 pub const STAGE: &str = ".writing";
 /// What escapade writes at the top level of a run directory (the fallback for runs written
 /// before the manifest existed).
-const RUN_FILES: [&str; 8] = ["summary.json", "events.csv", "chains.csv", "trace.csv", "experiment.toml", "events.parquet", "chains.parquet", "points.npy"];
+const RUN_FILES: [&str; 9] = ["summary.json", "events.csv", "chains.csv", "trace.csv", "violations.csv", "experiment.toml", "events.parquet", "chains.parquet", "points.npy"];
 /// The plots escapade writes (same fallback), in any of its formats.
 const PLOT_STEMS: [&str; 5] = ["survival", "incidence", "histogram", "traces", "trajectories"];
 /// Directories that are escapade's alone: checkpoints and the stage.

@@ -81,6 +81,8 @@ pub struct Summary<'a> {
     pub certification: &'a Certification,
     /// Self-bounding conditions at the traced points.
     pub self_bounding: Option<&'a SelfBoundingChecks>,
+    /// What the monitor found at every step (None with `--monitor off`).
+    pub monitor: Option<super::monitor::MonitorBlock>,
     /// Why a check was skipped, and other notes.
     pub check_notes: &'a [String],
     /// Chains per final label.
@@ -269,6 +271,7 @@ impl Report {
             escape_time_histogram: overall.log_histogram(),
             certification: &self.judgement.certification,
             self_bounding: self.self_bounding.as_ref(),
+            monitor: self.monitor(),
             check_notes: &self.check_notes,
             final_labels: &self.final_labels,
             network: self.network(),

@@ -110,7 +110,7 @@ impl Runner<'_, '_> {
         }
         for (mut part, raw) in finished {
             if let Some(ck) = part.ck.as_mut() {
-                let done = Checkpoint { done: part.exp.chain_range().end, states: raw.states, x: raw.x, x_tilde: raw.x_tilde, events: raw.events, trace: raw.trace, current: None };
+                let done = Checkpoint { done: part.exp.chain_range().end, states: raw.states, x: raw.x, x_tilde: raw.x_tilde, events: raw.events, trace: raw.trace, current: None, monitor: raw.monitor };
                 match ck.save(&done) {
                     Ok(()) | Err(Error::Interrupted(_)) => {}
                     Err(e) => return Err(e),
@@ -142,5 +142,6 @@ fn combined(exp: &Experiment, latest: &[Option<Progress>]) -> Progress {
         certified: sum(|p| p.certified),
         diverged: sum(|p| p.diverged),
         events: latest.iter().flatten().map(|p| p.events).sum(),
+        violations: latest.iter().flatten().map(|p| p.violations).sum(),
     }
 }

@@ -32,6 +32,8 @@ pub(super) fn same(fast: &RawRun, slow: &RawRun, what: &str) {
     assert_eq!(bits(&fast.x_tilde), bits(&slow.x_tilde), "{what}: x~ differ");
     let tbits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
     assert_eq!(tbits(&fast.trace), tbits(&slow.trace), "{what}: traces differ");
+    assert_eq!(tbits(&fast.monitor.bins), tbits(&slow.monitor.bins), "{what}: the monitor's curvature bins differ");
+    assert_eq!(fast.monitor.violations, slow.monitor.violations, "{what}: the monitor's violation counts differ");
 }
 
 /// Totals over the runs, so the test knows the rare branches were taken.

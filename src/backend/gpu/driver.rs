@@ -539,6 +539,7 @@ impl GpuEngine {
                 certified: totals[C_CERTIFIED] + c[C_CERTIFIED],
                 diverged: totals[C_DIVERGED] + c[C_DIVERGED],
                 events: out.events.len(),
+                violations: out.monitor.violations,
             });
             if !paused && (c[C_RUNNING] == 0 || t_end >= exp.steps) {
                 return Ok(Some(c.to_vec()));

@@ -17,7 +17,7 @@
 //! diverges there stops exactly as in the scalar step, kicked, its step count not advanced),
 //! and the record of the re-evaluation (done by `step_lanes`, as the scalar `evaluate`).
 
-use super::{PackScratch, Real, States, Stepper, record_lanes};
+use super::{PackScratch, Real, States, Stepper, Tally, record_lanes};
 use crate::escape::{NEVER, status};
 use crate::method::Perturbation;
 use crate::objective::{Eval, LANES};
@@ -68,11 +68,14 @@ impl<T: Real> Stepper<'_, T> {
         gn2: &mut [T; LANES],
         s: &mut States,
         scratch: &mut PackScratch<T>,
+        tally: &mut Tally,
     ) -> Kicks {
         let ball = self.perturbation == Perturbation::Ball;
         let value: [T; LANES] = std::array::from_fn(|l| e[l].value);
         let label: [u32; LANES] = std::array::from_fn(|l| e[l].label);
         record_lanes(&mask, &value, &label, gn2, &mut s.w);
+        // The monitor's check, where the scalar step makes it: right after the first record.
+        self.monitor_lanes(&mask, s, &mut scratch.bins, tally);
         let w = &mut s.w;
         let mut kicked = [false; LANES];
         for l in (0..LANES).filter(|&l| mask[l]) {
