@@ -38,6 +38,10 @@ pub const BINS: usize = 32;
 /// Df below 2^(1 - BIN_SHIFT) (0 included), bin BINS - 1 every Df from 2^(BINS - 1 - BIN_SHIFT).
 pub const BIN_SHIFT: i32 = 16;
 
+/// The most halvings a chain takes in all (`--safeguard halve`): past 2^-64 a step moves
+/// nothing in f32, and a bounded loop costs the same on the device.
+pub const MAX_HALVINGS: u32 = 64;
+
 /// Relative float tolerance τ of the checks (16 f32 ulps of the values involved).
 pub const TOL_REL: f32 = 1.0 / 1_048_576.0;
 
@@ -57,7 +61,7 @@ pub mod condition {
 pub mod flags {
     /// The monitor is on.
     pub const ON: u32 = 1;
-    /// `--safeguard halve`: a violation halves the chain's step size.
+    /// `--safeguard halve`: a violated step too long for its curvature halves the step size.
     pub const HALVE: u32 = 2;
     /// A rho1 form is known (declared, fitted or given): curvature and descent are checked.
     pub const RHO1: u32 = 4;
@@ -82,7 +86,8 @@ pub enum Safeguard {
     /// None: the monitor only reports.
     #[default]
     Off,
-    /// Halve the chain's step size at each violated step (a change of the method: the step
+    /// Halve the chain's step size at each violated step that was too long for the curvature it
+    /// crossed (eta c > 1, [`check`]; a change of the method: the step
     /// rule's η becomes η 2^-k after k violations, recorded as `halvings`).
     Halve,
 }
@@ -199,9 +204,15 @@ pub fn check(st: &mut ChainState, t: u32, flags: u32, rho1: impl Fn(f32) -> f32,
         if st.v_t == NEVER {
             (st.v_t, st.v_kind, st.v_f, st.v_ratio) = (t - 1, violated, f1, worst);
         }
+        // The step was too long for the curvature it crossed when eta c > 1: it halves until
+        // eta c <= 1, where the descent lemma gives f_{t+1} <= f_t - eta/2 |g|^2 whatever rho1
+        // says. At or below it the violation is the bound's, not the step's, and the step stays
+        // (halving then would only stall the chain). Halvings are exact in f32 (a power of two).
         if flags & flags::HALVE != 0 {
-            st.eta *= 0.5;
-            st.halvings += 1;
+            while curvature * st.eta > 1.0 && st.halvings < MAX_HALVINGS {
+                st.eta *= 0.5;
+                st.halvings += 1;
+            }
         }
     }
     Some(Checked { curvature, bin, violated })
@@ -256,11 +267,21 @@ mod tests {
         assert_eq!((c.violated, st.n_checked, st.n_desc, st.v_t), (0, 1, 1, NEVER));
         assert!(check(&mut st, 6, flags::ON | flags::RHO1, |_| 2.5, 0.0).is_none(), "checked once");
         let mut st = stepped(1.0, 0.5625, -0.5, 0.0625, pending::DESCENT);
-        st.ell = 1.0;
+        (st.ell, st.eta) = (1.0, 1.0);
         let c = check(&mut st, 5, flags::ON | flags::RHO1 | flags::HALVE, |_| 1.5, 0.0).unwrap();
         assert_eq!(c.violated, condition::CURVATURE | condition::DESCENT);
-        assert_eq!((st.v_t, st.v_curv, st.v_desc, st.halvings), (4, 1, 1, 1));
+        assert_eq!((st.v_t, st.v_curv, st.v_desc, st.halvings, st.eta), (4, 1, 1, 1, 0.5));
+        // c = 2 against eta = 4: three halvings bring eta c down to 1.
+        let mut st = stepped(1.0, 0.5625, -0.5, 0.0625, pending::DESCENT);
+        (st.ell, st.eta) = (1.0, 4.0);
+        check(&mut st, 5, flags::ON | flags::RHO1 | flags::HALVE, |_| 1.5, 0.0).unwrap();
+        assert_eq!((st.halvings, st.eta), (3, 0.5));
         assert!((st.worst - 2.0).abs() < 1e-3);
+        // A step short enough for the curvature it crossed (eta c <= 1) keeps its size.
+        let mut st = stepped(1.0, 0.5625, -0.5, 0.0625, pending::DESCENT);
+        (st.ell, st.eta) = (1.0, 0.5);
+        let c = check(&mut st, 5, flags::ON | flags::RHO1 | flags::HALVE, |_| 1.5, 0.0).unwrap();
+        assert_eq!((c.violated, st.halvings, st.eta), (condition::CURVATURE | condition::DESCENT, 0, 0.5));
     }
 
     #[test]

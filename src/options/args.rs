@@ -218,7 +218,7 @@ pub enum OnViolation {
 pub enum SafeguardArg {
     // The monitor only reports.
     Off,
-    // A violation halves the chain's step size (a change of the method).
+    // A violated step too long for its curvature halves the step size (a change of the method).
     Halve,
 }
 
@@ -352,7 +352,8 @@ pub struct RunArgs {
     #[arg(long, help_heading = METHOD)]
     pub rebase_every: Option<u32>,
     /// What a violation of the bounds (found by --monitor) changes: off, or halve (the chain's
-    /// step size halves at each violated step: a change of the method, counted per chain).
+    /// step size halves at each violated step too long for the curvature it crossed, eta c > 1:
+    /// a change of the method, counted per chain).
     #[arg(long, value_enum, default_value = "off", help_heading = METHOD)]
     pub safeguard: SafeguardArg,
     // The theory's flags (documented on the struct).
