@@ -22,7 +22,8 @@ fn ok(out: std::process::Output) {
 /// The three files of run `dir`, with `file` passed through `damage` (None: left out), as a
 /// case's files under `into/`.
 fn damaged(case: Case, dir: &Path, into: &'static str, file: &str, damage: &dyn Fn(&str) -> Option<String>) -> Case {
-    ["summary.json", "events.csv", "chains.csv"].into_iter().fold(case, |c, f| {
+    // violations.csv where the run has one (it ran the monitor).
+    ["summary.json", "events.csv", "chains.csv", "violations.csv"].into_iter().filter(|f| dir.join(f).exists()).fold(case, |c, f| {
         let text = std::fs::read_to_string(dir.join(f)).unwrap();
         let name: &'static str = Box::leak(format!("{into}/{f}").into_boxed_str());
         match if f == file { damage(&text) } else { Some(text) } {
@@ -60,6 +61,8 @@ fn damaged_runs_are_refused_by_name() {
         case("report a missing directory", 2, &["{d}/nope/summary.json", "No such file"], "report {d}/nope --plots none"),
         case("report a file", 2, &["Not a directory"], "report {whole}/chains.csv --plots none"),
         damaged(case("summary.json missing", 2, &["summary.json", "No such file"], "report {d}/run --plots none"), &whole, "run", "summary.json", &|_| None),
+        damaged(case("violations.csv missing", 2, &["violations.csv", "summary.json records its digest"], "report {d}/run --plots none"), &whole, "run", "violations.csv", &|_| None),
+        report("violations.csv with a row added", &["violations.csv", "edited or replaced since"], "violations.csv", &|s| format!("{s}3,1,5,0.1,2,curvature,0,1,0,0\n")),
         report("summary.json not JSON", &["summary.json", "escapade's summary.json"], "summary.json", &|s| s[..s.len() / 2].to_string()),
         report("schema_version 99", &["summary.json", "schema_version 6"], "summary.json", &|s| s.replace("\"schema_version\": 6", "\"schema_version\": 99")),
         report("schema_version a string", &["schema_version"], "summary.json", &|s| s.replace("\"schema_version\": 6", "\"schema_version\": \"6\"")),
@@ -196,12 +199,12 @@ fn check_from_run_takes_only_a_matching_traced_run() {
     let base = tmp("hostile-from-run");
     let (traced, plain) = (base.join("traced"), base.join("plain"));
     ok(run(&traced, &["--trace-chains", "2", "--trace-every", "10"]));
-    ok(run(&plain, &[]));
+    ok(run(&plain, &["--monitor", "off"]));
     let chk = "check --starts 2 --descent-steps 50 --plots none --out {d}/c";
     let cases = vec![
         case("from a run of another dimension", 2, &["invalid from-run", "a run of octopus with d = 3", "a run of toy-saddle with d = 2"], &format!("{chk} --objective octopus --dim 3 --from-run {{traced}}")),
         case("from a run of another objective", 2, &["invalid from-run", "a run of octopus with d = 2"], &format!("{chk} --objective octopus --dim 2 --from-run {{traced}}")),
-        case("from a run without a trace", 2, &["invalid from-run", "--trace-chains"], &format!("{chk} --objective toy-saddle --from-run {{plain}}")),
+        case("from a run without a trace or the monitor", 2, &["invalid from-run", "--trace-chains", "--monitor on"], &format!("{chk} --objective toy-saddle --from-run {{plain}}")),
         case("from a damaged run", 2, &["{d}/bad/trace.csv", "edited or replaced since"], &format!("{chk} --objective toy-saddle --from-run {{d}}/bad"))
             .with("bad/summary.json", std::fs::read(traced.join("summary.json")).unwrap())
             .with("bad/chains.csv", std::fs::read(traced.join("chains.csv")).unwrap())

@@ -339,7 +339,7 @@ fn sigint_checkpoints_and_exits_130(backend: &str, chains: &str) {
     assert_eq!(result.status.code(), Some(130), "{err}");
     assert!(err.contains("--resume"), "{err}");
     let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint/meta.json")).unwrap()).unwrap();
-    assert_eq!(meta["format"], 4);
+    assert_eq!(meta["format"], 5);
     // Saved mid-way through the chains in flight, not only at a block boundary.
     assert!(meta["current"]["t_end"].as_u64().is_some_and(|t| t > 0), "{meta}");
     assert!(!out.join("summary.json").exists(), "an interrupted run wrote results");

@@ -211,3 +211,52 @@ fn switching_the_monitor_off_changes_nothing_but_the_report() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Shards merge into the whole run's monitor: the same counts, first violations, rho1 bins and
+/// violations.csv, byte for byte.
+#[test]
+fn shards_merge_into_the_whole_runs_monitor() {
+    let dir = tmp("monitor-shards");
+    let args = "--objective quartic --dim 4 --seed 21 --method pgd --step-rule self-bounding \
+                --rho1 1,1.5,0.5,-0.25 --rho2 6,8.485,0.25,-0.25 --init uniform:1 --chains 300 --steps 250";
+    assert_eq!(run(&dir.join("whole"), args), 0);
+    for i in 0..3 {
+        assert_eq!(run(&dir.join(format!("s{i}")), &format!("{args} --shard {i}/3")), 0);
+    }
+    let mut argv = vec!["merge".to_string()];
+    argv.extend((0..3).map(|i| dir.join(format!("s{i}")).display().to_string()));
+    argv.extend(["--out".to_string(), dir.join("merged").display().to_string()]);
+    let out = escapade(&argv);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (whole, merged) = (read(&dir.join("whole/summary.json")), read(&dir.join("merged/summary.json")));
+    assert!(whole["monitor"]["chains_with_violations"].as_u64().unwrap() > 10, "{}", whole["monitor"]);
+    assert_eq!(whole["monitor"], merged["monitor"]);
+    assert_eq!(std::fs::read(dir.join("whole/violations.csv")).unwrap(), std::fs::read(dir.join("merged/violations.csv")).unwrap());
+    assert_eq!(whole["digests"]["violations.csv"], merged["digests"]["violations.csv"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `check --from-run` takes a run's monitor bins as rho1 samples, with no trace: check.json says
+/// how many; a run with neither a trace nor the monitor is refused in one line, status 2.
+#[test]
+fn check_fits_rho1_from_a_runs_monitor_without_a_trace() {
+    let dir = tmp("monitor-check");
+    let args = "--objective quartic --dim 3 --seed 2 --method pgd --init uniform:2 --chains 256 --steps 300";
+    assert_eq!(run(&dir.join("run"), args), 0);
+    assert!(!dir.join("run/trace.csv").exists());
+    let bins = read(&dir.join("run/summary.json"))["monitor"]["rho1_estimate"]["bins"].as_array().unwrap().len();
+    assert!(bins >= 4, "{bins} bins");
+    let check = |from: &str| escapade(&["check", "--objective", "quartic", "--dim", "3", "--plots", "none", "--starts", "8", "--out", dir.join("check").to_str().unwrap(), "--from-run", dir.join(from).to_str().unwrap()]);
+    let out = check("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("its monitor's {bins} rho1 bins")));
+    let json = read(&dir.join("check/check.json"));
+    assert_eq!(json["from_run"]["monitor_bins"].as_u64(), Some(bins as u64));
+    assert!(json["fits"]["rho1"]["rho"]["a"].as_f64().unwrap() > 0.0);
+    assert_eq!(run(&dir.join("off"), &format!("{args} --monitor off")), 0);
+    let out = check("off");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.lines().count() == 1 && err.contains("from-run") && err.contains("--monitor on"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -23,6 +23,7 @@ fn same(a: &Report, b: &Report) {
     assert!(a.raw.x == b.raw.x, "points differ");
     assert!(a.raw.events == b.raw.events, "events differ");
     assert!(a.raw.trace == b.raw.trace, "traces differ");
+    assert!(a.raw.monitor == b.raw.monitor, "the monitor's tallies differ");
 }
 
 /// Interrupts after each of `cuts` saves in turn, resuming every time, then finishes.

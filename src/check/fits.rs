@@ -191,11 +191,13 @@ pub fn distinct(samples: &[Sample]) -> Vec<&Sample> {
 }
 
 /// Fits rho1 and rho2 from the samples (at distinct points) with the stated coverage.
-pub fn fit_both(obj: &dyn Objective, samples: &[Sample], fmin: f64, target: f64, seed: u64, stop: Option<&AtomicBool>) -> Result<Option<Fits>, Error> {
+/// `more_rho1`: further (F, curvature) samples of rho1 alone, e.g. a run's monitor bins.
+pub fn fit_both(obj: &dyn Objective, samples: &[Sample], more_rho1: &[(f64, f64)], fmin: f64, target: f64, seed: u64, stop: Option<&AtomicBool>) -> Result<Option<Fits>, Error> {
     if !(target > 0.0 && target <= 1.0) {
         return Err(Error::invalid("coverage", "a fraction in (0, 1]", target));
     }
-    let hess: Vec<(f64, f64)> = distinct(samples).iter().map(|s| (s.f, s.hess)).collect();
+    let mut hess: Vec<(f64, f64)> = distinct(samples).iter().map(|s| (s.f, s.hess)).collect();
+    hess.extend_from_slice(more_rho1);
     let lip = lipschitz_samples(obj, samples, seed, stop)?;
     let with = |fit: Option<Fit>, estimator: &str| fit.map(|f| Fit { estimator: estimator.into(), ..f });
     Ok(with(fit_covering(&hess, fmin, target, seed), RHO1_ESTIMATOR).zip(with(fit_covering(&lip, fmin, target, seed ^ 1), RHO2_ESTIMATOR)).map(|(rho1, rho2)| Fits { rho1, rho2 }))

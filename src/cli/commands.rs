@@ -355,19 +355,25 @@ pub fn info() -> CmdResult {
     Ok(())
 }
 
-/// The points a saved run visited (its trace), for `check --from-run`: the run is read as strictly
-/// as `report` reads it, and must be of the objective being checked, in its dimension, and traced.
-fn visited_points(dir: &std::path::Path, obj: &dyn escapade::objective::Objective) -> Result<Vec<(f64, Vec<f64>)>, Error> {
+/// What `check --from-run` takes from a saved run: the points it visited (its trace), and the
+/// monitor's rho1 bins as (F, curvature) samples of rho1, each at its bin's lower edge f* + lo
+/// (the curvature was met at some F in the bin, and rho1 does not decrease, so the lower edge
+/// is the cautious place). The run is read as strictly as `report` reads it, and must be of
+/// the objective being checked, in its dimension, with a trace or a monitor block.
+fn from_run(dir: &std::path::Path, obj: &dyn escapade::objective::Objective) -> Result<(Vec<(f64, Vec<f64>)>, Vec<(f64, f64)>), Error> {
     let run = escapade::report::files::SavedRun::load(dir)?;
     let o = &run.summary["objective"];
     let (name, dim) = (o["name"].as_str().unwrap_or("?"), o["dim"].as_u64().unwrap_or(0));
     if name != obj.name() || dim != obj.dim() as u64 {
         return Err(Error::invalid("from-run", format!("a run of {} with d = {} (the objective checked)", obj.name(), obj.dim()), format!("{}: a run of {name} with d = {dim}", dir.display())));
     }
-    if run.trace.is_empty() {
-        return Err(Error::invalid("from-run", "a run that traced chains (run it with --trace-chains N)", format!("{}: no trace.csv", dir.display())));
+    let est = &run.summary["monitor"]["rho1_estimate"];
+    let f_star = est["f_star"].as_f64().unwrap_or(0.0);
+    let bins: Vec<(f64, f64)> = est["bins"].as_array().into_iter().flatten().filter_map(|b| Some((f_star + b["df_lo"].as_f64()?, b["curvature_max"].as_f64()?))).collect();
+    if run.trace.is_empty() && bins.is_empty() {
+        return Err(Error::invalid("from-run", "a run that traced chains (--trace-chains N) or ran the monitor (--monitor on)", format!("{}: neither trace.csv nor the monitor's bins", dir.display())));
     }
-    Ok(run.trace.into_iter().map(|t| (0.0, t.x)).collect())
+    Ok((run.trace.into_iter().map(|t| (0.0, t.x)).collect(), bins))
 }
 
 /// `escapade check`: the self-bounding verdict for an objective.
@@ -390,8 +396,11 @@ pub fn check(a: &CheckArgs) -> CmdResult {
     // exit status 130, nothing written.
     let stop = stop_flag();
     let mut points = descent_points(obj.as_ref(), starts, steps, a.seed, Some(&stop))?;
+    let mut bins = Vec::new();
     if let Some(dir) = from_run {
-        points.extend(visited_points(dir, obj.as_ref())?);
+        let (visited, b) = self::from_run(dir, obj.as_ref())?;
+        points.extend(visited);
+        bins = b;
     }
     if !(a.coverage > 0.0 && a.coverage <= 1.0) {
         return Err(Error::invalid("coverage", "a fraction in (0, 1]", a.coverage));
@@ -403,7 +412,7 @@ pub fn check(a: &CheckArgs) -> CmdResult {
     // of F bounds it.
     let fits = if v.self_bounding {
         let fmin = obj.f_min().unwrap_or_else(|| s.iter().map(|p| p.f).fold(f64::INFINITY, f64::min));
-        escapade::check::fits::fit_both(obj.as_ref(), &s, fmin, a.coverage, a.seed, Some(&stop))?
+        escapade::check::fits::fit_both(obj.as_ref(), &s, &bins, fmin, a.coverage, a.seed, Some(&stop))?
     } else {
         None
     };
@@ -411,7 +420,7 @@ pub fn check(a: &CheckArgs) -> CmdResult {
     if let Some(f) = &fits {
         v.fitted = Some(f.rho1.rho);
     }
-    println!("{} (d = {}): {} points from descents at scales 0.1 .. 1000{}", obj.name(), obj.dim(), v.samples, if from_run.is_some() { " and the run's visited points" } else { "" });
+    println!("{} (d = {}): {} points from descents at scales 0.1 .. 1000{}", obj.name(), obj.dim(), v.samples, if from_run.is_some() { format!(" and the run's visited points, with its monitor's {} rho1 bins", bins.len()) } else { String::new() });
     println!("max ||Hess f|| on the sublevel set f <= {:.4e}, by descent start scale:", v.level);
     for (scale, m) in &v.growth {
         println!("  scale {scale:>7}: {m:.4e}");
@@ -447,6 +456,9 @@ pub fn check(a: &CheckArgs) -> CmdResult {
     json["schema_version"] = escapade::check::fits::CHECK_SCHEMA_VERSION.into();
     json["verdict"] = serde_json::to_value(&v).unwrap_or_default();
     json["fits"] = serde_json::to_value(&fits).unwrap_or_default();
+    if let Some(dir) = from_run {
+        json["from_run"] = serde_json::json!({ "dir": dir.display().to_string(), "monitor_bins": bins.len() });
+    }
     let path = a.out.join("check.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap_or_default()).map_err(Error::io(&path))?;
     println!("wrote {}", path.display());

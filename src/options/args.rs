@@ -501,7 +501,8 @@ pub struct CheckArgs {
     #[allow(missing_docs)]
     #[command(flatten)]
     pub obj: ObjectiveArgs,
-    /// Also use the visited points of this run directory (its trace.csv).
+    /// Also use what this run directory measured: its visited points (trace.csv) and its
+    /// monitor's rho1 bins (summary.json), so a run without a trace serves too.
     #[arg(long, help_heading = "Check")]
     pub from_run: Option<PathBuf>,
     /// Descents per start scale.

@@ -276,7 +276,8 @@ pub struct SavedRun {
 }
 
 impl SavedRun {
-    /// Reads DIR/summary.json, events.csv, chains.csv and (if present) trace.csv.
+    /// Reads DIR/summary.json, events.csv, chains.csv and (if present) trace.csv, and checks
+    /// the digest of violations.csv (if present).
     pub fn load(dir: &Path) -> Result<Self, Error> {
         let sp = dir.join("summary.json");
         let text = crate::error::read_regular_text(&sp)?;
@@ -290,16 +291,16 @@ impl SavedRun {
             ));
         }
         let mut files = Vec::new();
-        for name in ["chains.csv", "events.csv", "trace.csv"] {
+        for name in ["chains.csv", "events.csv", "trace.csv", "violations.csv"] {
             let path = dir.join(name);
-            // trace.csv only when the run traced chains.
-            if name != "trace.csv" || path.symlink_metadata().is_ok() {
+            // trace.csv only when the run traced chains, violations.csv when it ran the monitor.
+            if matches!(name, "chains.csv" | "events.csv") || path.symlink_metadata().is_ok() {
                 files.push((name, crate::error::read_regular(&path)?));
             }
         }
         let records = parse_chains(&dir.join("chains.csv"), &files[0].1)?;
         let events = parse_events(&dir.join("events.csv"), &files[1].1)?;
-        let trace = match files.get(2) {
+        let trace = match files.iter().find(|(n, _)| *n == "trace.csv") {
             Some((_, bytes)) => parse_trace(&dir.join("trace.csv"), bytes)?,
             None => Vec::new(),
         };

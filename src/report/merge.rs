@@ -3,7 +3,8 @@
 //! chain and every verdict depends on the chain alone, so the merged chains.csv and events.csv
 //! are byte for byte the whole run's, and the statistics recomputed from them are its statistics.
 
-use super::columns::write_table;
+use super::columns::{Table, write_table};
+use super::monitor::ViolationRecord;
 use super::files::{ChainRecord, SavedRun, read_chains};
 use super::summary::SurvivalBlock;
 use super::{Counts, escape_times, final_labels, step_sizes};
@@ -129,6 +130,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
         notes.push(format!("the shards ran on different engines ({}): floats may differ in their last bits from a run on one", engines.join("; ")).into());
     }
     summary["check_notes"] = Value::Array(notes);
+    let blocks: Vec<&Value> = runs.iter().map(|r| &r.summary["monitor"]).collect();
+    summary["monitor"] = super::monitor::merge_blocks(&blocks).unwrap_or(Value::Null);
+    // violations.csv: every shard's rows, in shard (so chain) order.
+    let violations = runs.iter().map(|r| violation_rows(&r.dir)).collect::<Result<Vec<_>, _>>()?;
     summary["merged_engines"] = json(&engines);
     // Each shard ran in its own process: the largest estimate is what one of them needed.
     summary["host_memory_estimate"] = runs.iter().filter_map(|r| r.summary["host_memory_estimate"].as_u64()).max().unwrap_or(0).into();
@@ -140,6 +145,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
         let chains = write_table(&stage.join("chains.csv"), records.iter().copied())?;
         let events_digest = write_table(&stage.join("events.csv"), events.iter().copied())?;
         summary["digests"] = serde_json::json!({ "chains.csv": chains, "events.csv": events_digest });
+        if summary["monitor"].is_object() {
+            let path = stage.join("violations.csv");
+            summary["digests"]["violations.csv"] = super::files::write_csv(&path, <ViolationRecord as Table>::HEADER, violations.iter().flatten().cloned())?.into();
+        }
         #[cfg(feature = "parquet")]
         super::parquet::write_tables(stage, &events, &records)?;
         let path = stage.join("summary.json");
@@ -147,4 +156,20 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, Error> {
         Ok(Vec::new())
     })?;
     Ok(Merged { chains: chains as u32, shards: count as u32, events: events.len() })
+}
+
+/// A shard's violations.csv rows (none when it has no such file: a run without the monitor);
+/// refuses a file with another header.
+fn violation_rows(dir: &Path) -> Result<Vec<String>, Error> {
+    let path = dir.join("violations.csv");
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text = crate::error::read_regular_text(&path)?;
+    let mut lines = text.lines();
+    let header = <ViolationRecord as Table>::HEADER;
+    if lines.next() != Some(header) {
+        return Err(Error::invalid(path.display().to_string(), format!("a violations.csv with the header {header}"), "another header"));
+    }
+    Ok(lines.filter(|l| !l.is_empty()).map(String::from).collect())
 }

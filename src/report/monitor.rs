@@ -10,6 +10,7 @@ use super::Report;
 use crate::escape::{ChainState, NEVER};
 use crate::monitor::{BINS, bin_range, condition, flags};
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// How many first violations summary.json lists (violations.csv has every violating chain).
@@ -242,4 +243,59 @@ impl Report {
             halvings: st.halvings,
         })
     }
+}
+
+/// Adds the counts of a [`Tallied`] as JSON (`from`) into `into`: sums, and the larger worst ratio.
+fn add_tallied(into: &mut Value, from: &Value) {
+    for group in ["checks", "violations"] {
+        for c in condition::NAMES {
+            into[group][c] = (into[group][c].as_u64().unwrap_or(0) + from[group][c].as_u64().unwrap_or(0)).into();
+        }
+    }
+    into["chains_with_violations"] = (into["chains_with_violations"].as_u64().unwrap_or(0) + from["chains_with_violations"].as_u64().unwrap_or(0)).into();
+    let worst = [&into["worst_ratio"], &from["worst_ratio"]].iter().filter_map(|v| v.as_f64()).reduce(f64::max);
+    into["worst_ratio"] = worst.map_or(Value::Null, Value::from);
+}
+
+/// The monitor block of a run merged from its shards' blocks (`escapade merge`): counts summed
+/// (overall and per label), the worst ratio and every rho1 bin the largest, the first violations
+/// the earliest of all shards' (each shard lists its own earliest, so none is missed), a stop
+/// if any shard stopped. None when the shards ran without the monitor.
+pub fn merge_blocks(blocks: &[&Value]) -> Option<Value> {
+    let (first, rest) = blocks.split_first()?;
+    if !first.is_object() {
+        return None;
+    }
+    let mut out = (*first).clone();
+    for b in rest {
+        add_tallied(&mut out, b);
+        out["halvings"] = (out["halvings"].as_u64().unwrap_or(0) + b["halvings"].as_u64().unwrap_or(0)).into();
+        for (label, t) in b["by_label"].as_object().into_iter().flatten() {
+            match out["by_label"].get_mut(label) {
+                Some(into) => add_tallied(into, t),
+                None => out["by_label"][label] = t.clone(),
+            }
+        }
+        if out["stopped"].is_null() {
+            out["stopped"] = b["stopped"].clone();
+        }
+    }
+    let key = |v: &Value| (v["step"].as_u64().unwrap_or(u64::MAX), v["chain"].as_u64().unwrap_or(u64::MAX));
+    let mut firsts: Vec<Value> = blocks.iter().flat_map(|b| b["first"].as_array().cloned().unwrap_or_default()).collect();
+    firsts.sort_by_key(key);
+    firsts.truncate(FIRST);
+    out["first"] = Value::Array(firsts);
+    // Bins by their lower edge, each the largest curvature any shard saw there.
+    let mut bins: BTreeMap<u64, Value> = BTreeMap::new();
+    for bin in blocks.iter().flat_map(|b| b["rho1_estimate"]["bins"].as_array().cloned().unwrap_or_default()) {
+        let lo = bin["df_lo"].as_f64().unwrap_or(0.0).to_bits();
+        let c = bin["curvature_max"].as_f64().unwrap_or(0.0);
+        let keep = bins.get(&lo).is_none_or(|b| b["curvature_max"].as_f64().unwrap_or(0.0) < c);
+        if keep {
+            bins.insert(lo, bin);
+        }
+    }
+    // Lower edges are non-negative, so their bit patterns sort as the values do.
+    out["rho1_estimate"]["bins"] = Value::Array(bins.into_values().collect());
+    Some(out)
 }
