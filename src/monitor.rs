@@ -7,7 +7,7 @@
 //! ```text
 //! q = f_{t+1} - f_t - g_t·Δx            (= ½ Δxᵀ H Δx at a point of the segment)
 //! c = 2 max(|q| - τ, 0) / |Δx|²           (a lower estimate of |Δxᵀ H Δx| / |Δx|²)
-//! τ = TOL_REL (|f_t| + |f_{t+1}| + |g_t·Δx|)   (the float tolerance: 16 f32 ulps)
+//! τ = TOL_REL (|f_t| + |f_{t+1}| + |g_t·Δx| + √max(|f_t|, |f_{t+1}|) √|F|)   (16 f32 ulps, [`tolerance`])
 //! ```
 //!
 //! against three conditions:
@@ -92,9 +92,14 @@ pub enum Safeguard {
     Halve,
 }
 
-/// The float tolerance τ of a check.
-pub fn tolerance(f0: f32, f1: f32, gdx: f32) -> f32 {
-    TOL_REL * (f0.abs() + f1.abs() + gdx.abs())
+/// The float tolerance τ of a check (`anchor`: the chain's F, the scale its terms started at).
+/// The rounding of f_t, f_{t+1} and g·Δx themselves (relative), and the evaluation noise of an
+/// objective whose value is a sum of terms at the scale of F that cancel towards its minimum
+/// (least squares: an error of ε √(f F), far above ε f as f → 0; without it a chain resting
+/// near f = 0 reports f32 noise as curvature).
+#[inline]
+pub fn tolerance(f0: f32, f1: f32, gdx: f32, anchor: f32) -> f32 {
+    TOL_REL * (f0.abs() + f1.abs() + gdx.abs() + f0.abs().max(f1.abs()).sqrt() * anchor.abs().sqrt())
 }
 
 /// A step size after `k` safeguard halvings (exact in f32: a power of two).
@@ -130,12 +135,12 @@ pub struct Checked {
     pub violated: u32,
 }
 
-/// The secant of a step from value `f0` to `f1` with g·Δx = `gdx`, |Δx|² = `dx2`: q, the
-/// tolerance τ and the curvature estimate c (module docs).
+/// The secant of a step from value `f0` to `f1` with g·Δx = `gdx`, |Δx|² = `dx2` (chain
+/// anchor `anchor`): q, the tolerance τ and the curvature estimate c (module docs).
 #[inline]
-pub fn secant(f0: f32, f1: f32, gdx: f32, dx2: f32) -> (f32, f32, f32) {
+pub fn secant(f0: f32, f1: f32, gdx: f32, dx2: f32, anchor: f32) -> (f32, f32, f32) {
     let q = f1 - f0 - gdx;
-    let tol = tolerance(f0, f1, gdx);
+    let tol = tolerance(f0, f1, gdx, anchor);
     (q, tol, 2.0 * (q.abs() - tol).max(0.0) / dx2)
 }
 
@@ -169,7 +174,7 @@ pub fn check(st: &mut ChainState, t: u32, flags: u32, rho1: impl Fn(f32) -> f32,
     }
     st.m_kind = pending::NONE;
     let (f0, f1) = (st.m_f, st.f);
-    let (q, tol, curvature) = secant(f0, f1, st.m_gdx, st.m_dx2);
+    let (q, tol, curvature) = secant(f0, f1, st.m_gdx, st.m_dx2, st.f_anchor);
     let top = f0.max(f1);
     let bin = bin((top - f_star).max(0.0));
     st.n_checked += 1;

@@ -354,3 +354,22 @@ def test_per_chain_starts_and_final_points(tmp_path):
         escapade.Experiment(**base, init=np.zeros((3, 3)))
     with pytest.raises(ValueError, match="init"):
         escapade.Experiment(**base, init=np.full(3, np.nan))
+
+
+MONITORED = dict(objective="quartic", dim=3, chains=64, seed=11, method="pgd", step_rule="self-bounding", init="uniform:1", backend="cpu")
+
+
+def test_the_monitor_reports_stops_and_switches_off():
+    # The declared forms hold: every step checked, no violation.
+    ok = escapade.run(**MONITORED, steps=300)
+    m = ok.summary["monitor"]
+    assert m["checks"]["curvature"] > 64 * 100 and sum(m["violations"].values()) == 0 and m["stopped"] is None
+    # rho1 a quarter of the quartic's: stopped at the read-back after the first violation.
+    small = dict(rho1="1,1.5,0.5,-0.25", rho2="6,8.485,0.25,-0.25")
+    stopped = escapade.run(**MONITORED, **small, steps=200000, on_violation="stop")
+    m = stopped.summary["monitor"]
+    assert m["stopped"] and m["chains_with_violations"] > 0 and m["first"][0]["conditions"]
+    assert stopped.summary["chain_steps"] < 64 * 200000
+    off = escapade.run(**MONITORED, steps=300, monitor="off")
+    assert off.summary["monitor"] is None
+    np.testing.assert_array_equal(off.chains["f"], ok.chains["f"])

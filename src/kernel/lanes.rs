@@ -302,12 +302,14 @@ fn update_lanes<T: Real>(x: &mut [[T; LANES]], v: &[[T; LANES]], g: &[[T; LANES]
         }
     }
     if monitor {
-        for l in (0..LANES).filter(|&l| mask[l]) {
-            let (gdx, dx2) = (gdx[l].f32(), dx2[l].f32());
-            w[word!(m_kind)][l] = if dx2 > 0.0 { pending } else { crate::monitor::pending::NONE };
-            w[word!(m_f)][l] = w[word!(f)][l];
-            w[word!(m_gdx)][l] = gdx.to_bits();
-            w[word!(m_dx2)][l] = dx2.to_bits();
+        // Branch-free across lanes, as the rest of the update.
+        for l in 0..LANES {
+            let (gdx, dx2, m) = (gdx[l].f32(), dx2[l].f32(), mask[l]);
+            let kind = if dx2 > 0.0 { pending } else { crate::monitor::pending::NONE };
+            w[word!(m_kind)][l] = if m { kind } else { w[word!(m_kind)][l] };
+            w[word!(m_f)][l] = if m { w[word!(f)][l] } else { w[word!(m_f)][l] };
+            w[word!(m_gdx)][l] = if m { gdx.to_bits() } else { w[word!(m_gdx)][l] };
+            w[word!(m_dx2)][l] = if m { dx2.to_bits() } else { w[word!(m_dx2)][l] };
         }
     }
     let moved: [bool; LANES] = std::array::from_fn(|l| (if kicked[l] { from_tilde[l] } else { moved[l] }) != 0);
