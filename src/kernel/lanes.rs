@@ -51,7 +51,7 @@ impl<T: Real> PackScratch<T> {
     pub fn new(d: usize) -> Self {
         let rows = || vec![[T::zero(); LANES]; d];
         let (kick, xl, gl) = (vec![[0.0; LANES]; d], vec![T::zero(); d], vec![T::zero(); d]);
-        PackScratch { v: rows(), draws: vec![0.0; d], kick, tilde: rows(), gk: rows(), xl, gl, bins: [[0.0; LANES]; crate::monitor::BINS] }
+        PackScratch { v: rows(), draws: vec![0.0; d], kick, tilde: rows(), gk: rows(), xl, gl, bins: Default::default() }
     }
 }
 

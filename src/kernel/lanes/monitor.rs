@@ -15,16 +15,35 @@ use crate::kernel::{KernelParams, Real};
 use crate::monitor::{bin, flags, leaves_sublevel, pending, secant};
 use crate::objective::LANES;
 
-/// The curvature bins of a pack's quiet checks, per lane: `bins[k][l]`, folded into a
-/// [`Tally`] by [`fold`].
-pub type LaneBins = [[f32; LANES]; crate::monitor::BINS];
+/// The curvature bins of a pack's quiet checks, per lane (`bins[k][l]`), folded into a
+/// [`Tally`] by [`fold`]. A lane's checks mostly fall in the bin of its last one (f moves by
+/// little in a step), so each lane keeps a running maximum for that bin (`at`, `max`) and
+/// writes it into `bins` only when it moves to another: the common case stays a vector
+/// maximum, not a store per lane into a bin chosen lane by lane (measured: that loop was most
+/// of the monitor's time on the toy saddle). Maxima in any order give the same bins.
+#[derive(Clone, Debug)]
+pub struct LaneBins {
+    bins: [[f32; LANES]; crate::monitor::BINS],
+    at: [u32; LANES],
+    max: [f32; LANES],
+}
+
+impl Default for LaneBins {
+    fn default() -> Self {
+        LaneBins { bins: [[0.0; LANES]; crate::monitor::BINS], at: [0; LANES], max: [0.0; LANES] }
+    }
+}
 
 /// Folds a pack's lane bins into `tally` (and clears them).
 pub fn fold(bins: &mut LaneBins, tally: &mut Tally) {
-    for (t, row) in tally.bins.iter_mut().zip(bins.iter_mut()) {
-        *t = row.iter().fold(*t, |m, &c| m.max(c));
-        *row = [0.0; LANES];
+    for l in 0..LANES {
+        let b = &mut bins.bins[bins.at[l] as usize][l];
+        *b = b.max(bins.max[l]);
     }
+    for (t, row) in tally.bins.iter_mut().zip(bins.bins.iter()) {
+        *t = row.iter().fold(*t, |m, &c| m.max(c));
+    }
+    *bins = LaneBins::default();
 }
 
 /// The margin under which a curvature counts as quiet against a min(worst, 1).
@@ -70,6 +89,7 @@ fn quiet_lanes(p: &KernelParams, mask: &[bool; LANES], w: &mut [[u32; LANES]; WO
     let mut loud = [false; LANES];
     let mut quiet = [false; LANES];
     let mut curvature = [0.0f32; LANES];
+    let mut curvature_at = [0u32; LANES];
     // Branch-free across lanes (every ratio computed, then masked), so that it vectorises. The
     // descent and sublevel ratios are compared as products, not quotients (two divisions fewer
     // per lane): m / (dx2 ell) <= bound follows from m <= bound QUIET dx2 ell with the product a
@@ -98,11 +118,19 @@ fn quiet_lanes(p: &KernelParams, mask: &[bool; LANES], w: &mut [[u32; LANES]; WO
         w[word!(n_desc)][l] += n & u32::from(descent);
         w[word!(m_kind)][l] = if quiet[l] { pending::NONE } else { kind };
     }
-    // The bins, per lane (a store per lane into one shared bin would wait on the one before).
+    // The bins: a running maximum per lane while its bin stays (`LaneBins`).
+    let mut moved = [false; LANES];
     for l in 0..LANES {
-        let at = bin((f(w, word!(m_f), l).max(f(w, word!(f), l)) - f_star).max(0.0));
-        let b = &mut bins[at][l];
-        *b = if quiet[l] { b.max(curvature[l]) } else { *b };
+        let at = bin((f(w, word!(m_f), l).max(f(w, word!(f), l)) - f_star).max(0.0)) as u32;
+        let same = at == bins.at[l];
+        bins.max[l] = if quiet[l] & same { bins.max[l].max(curvature[l]) } else { bins.max[l] };
+        moved[l] = quiet[l] & !same;
+        curvature_at[l] = at;
+    }
+    for l in (0..LANES).filter(|&l| moved[l]) {
+        let b = &mut bins.bins[bins.at[l] as usize][l];
+        *b = b.max(bins.max[l]);
+        (bins.at[l], bins.max[l]) = (curvature_at[l], curvature[l].max(0.0));
     }
     loud
 }
