@@ -189,7 +189,7 @@ fn halving_repairs_an_underestimated_rho1() {
     assert!(n(&off, "diverged") > 100 && off["monitor"]["halvings"] == 0, "{}", off["counts"]);
     assert!(n(&on, "diverged") == 0 && n(&on, "converged") > 100, "{}", on["counts"]);
     let halvings = on["monitor"]["halvings"].as_u64().unwrap();
-    assert!(halvings >= 128 && halvings <= 128 * 8, "{halvings} halvings");
+    assert!((128..=128 * 8).contains(&halvings), "{halvings} halvings");
     let rows = violations(&dir.join("halve"));
     assert_eq!(rows.iter().map(|r| r["halvings"].parse::<u64>().unwrap()).sum::<u64>(), halvings);
     std::fs::remove_dir_all(&dir).ok();

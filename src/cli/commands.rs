@@ -355,12 +355,15 @@ pub fn info() -> CmdResult {
     Ok(())
 }
 
+/// Visited points as the check's descents give them: (f, unused here: 0), x.
+type Visited = Vec<(f64, Vec<f64>)>;
+
 /// What `check --from-run` takes from a saved run: the points it visited (its trace), and the
 /// monitor's rho1 bins as (F, curvature) samples of rho1, each at its bin's lower edge f* + lo
 /// (the curvature was met at some F in the bin, and rho1 does not decrease, so the lower edge
 /// is the cautious place). The run is read as strictly as `report` reads it, and must be of
 /// the objective being checked, in its dimension, with a trace or a monitor block.
-fn from_run(dir: &std::path::Path, obj: &dyn escapade::objective::Objective) -> Result<(Vec<(f64, Vec<f64>)>, Vec<(f64, f64)>), Error> {
+fn from_run(dir: &std::path::Path, obj: &dyn escapade::objective::Objective) -> Result<(Visited, Vec<(f64, f64)>), Error> {
     let run = escapade::report::files::SavedRun::load(dir)?;
     let o = &run.summary["objective"];
     let (name, dim) = (o["name"].as_str().unwrap_or("?"), o["dim"].as_u64().unwrap_or(0));
