@@ -165,6 +165,23 @@ fn norm_v() -> f32 {
 
 fn update(stepsize: real, kicked: bool) -> bool {
     var moved = false;
+    // The monitor's g.dx and |dx|^2, summed in coordinate order as kernel::Stepper::update; a
+    // separate loop, so that the update runs as before with the monitor off.
+    if (monitor_on()) {
+        var gdx: real = 0.0;
+        var dx2: real = 0.0;
+        for (var i = 0u; i < D; i++) {
+            let next = real(StateT(x[i] - stepsize * v[i]));
+            moved = moved || next != select(x[i], xtil[i], kicked);
+            let dx = kept(next) - x[i];
+            gdx = gdx + g[i] * dx;
+            dx2 = dx2 + dx * dx;
+            x[i] = next;
+        }
+        leave_gdx = gdx;
+        leave_dx2 = dx2;
+        return moved;
+    }
     for (var i = 0u; i < D; i++) {
         // Rounded to the storage type every step, so f16 results do not depend on dispatch size.
         let next = real(StateT(x[i] - stepsize * v[i]));
