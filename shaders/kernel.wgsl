@@ -4,8 +4,9 @@
 // type), real (the arithmetic of positions: f32, or f64), the method's piece selectors (ORACLE,
 // PERTURB, TRANSFORM, PRECOND_KERNEL, SCHEDULE, STEP_RULE), the prelude (rng.wgsl, struct Eval,
 // the data binding), the objective and chain_rho1/chain_rho2, TRACED (whether the experiment
-// records positions; false folds the trace check away), then shaders/pieces.wgsl and
-// shaders/detector.wgsl, whose coordinate work this file provides. Random draws, bookkeeping and
+// records positions; false folds the trace check away), MONITOR (the same for the monitor),
+// then shaders/pieces.wgsl, shaders/detector.wgsl and shaders/monitor.wgsl, whose coordinate
+// work this file provides. Random draws, bookkeeping and
 // transcendentals are f32 on every precision. Escapes are held per chain and appended after the
 // fused loop (an atomic inside it would cost every step), everything else is written once at the
 // end.

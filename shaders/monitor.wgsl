@@ -17,8 +17,10 @@ var<private> mon_bin: u32;
 var<private> mon_max: f32;
 var<private> mon_v0: u32;
 
+// MONITOR (generated: whether the experiment runs the monitor) folds the monitor's work out of
+// a kernel that does not run it, as lavapipe would pay for it every step.
 fn monitor_on() -> bool {
-    return (params.monitor & MON_ON) != 0u;
+    return MONITOR && (params.monitor & MON_ON) != 0u;
 }
 
 // Violations of the chain so far; twin of monitor::violations.
@@ -40,13 +42,26 @@ fn kept(next: real) -> real {
     return max(next, -3.40282347e38);
 }
 
-// The rho1 form the monitor checks against (KernelParams::rho1, as the CPU twin reads it).
+// The rho1 form the monitor checks against (KernelParams::rho1, as the CPU twin reads it): as
+// rho_form (and Rho::eval_f32) computes it, with only the power that RHO1_ROOT (generated: 2 for
+// p = 1/2, 4 for p = 1/4, else 0) says it takes.
 fn monitor_rho1(big_f: f32) -> f32 {
-    return rho_form(params.rho1, big_f);
+    let r = params.rho1;
+    let x = max(big_f - r.w, 0.0);
+    var power: f32;
+    switch RHO1_ROOT {
+        case 2u: { power = sqrt(x); }
+        case 4u: { power = sqrt(sqrt(x)); }
+        default: { power = pow(x, r.z); }
+    }
+    return r.x + r.y * power;
 }
 
 // Before a chain's steps in a dispatch.
 fn monitor_begin() {
+    if (!monitor_on()) {
+        return;
+    }
     mon_bin = 0u;
     mon_max = 0.0;
     mon_v0 = monitor_violations();
@@ -59,14 +74,15 @@ fn monitor_spill() {
     }
 }
 
-// Curvature `c` found in bin `b`.
-fn monitor_note(b: u32, c: f32) {
-    if (b != mon_bin) {
+// Curvature `c` found in bin `b` by a check that was made (`made`).
+fn monitor_note(made: bool, b: u32, c: f32) {
+    let moved = made && b != mon_bin;
+    if (moved) {
         monitor_spill();
-        mon_bin = b;
-        mon_max = 0.0;
     }
-    mon_max = max(mon_max, c);
+    mon_bin = select(mon_bin, b, moved);
+    mon_max = select(mon_max, 0.0, moved);
+    mon_max = select(mon_max, max(mon_max, c), made);
 }
 
 // After a chain's steps (its leader): its bin maximum and its new violations into the counters.
@@ -90,22 +106,20 @@ fn monitor(t: u32) {
     if (!monitor_on()) {
         return;
     }
-    if (t == 0u && STEP_RULE != RULE_SELF_BOUNDING) {
-        st.f_anchor = st.f;
-        if ((params.monitor & MON_RHO1) != 0u) {
-            st.ell = monitor_rho1(st.f);
-        }
-    }
+    let start = t == 0u && STEP_RULE != RULE_SELF_BOUNDING;
+    st.f_anchor = select(st.f_anchor, st.f, start);
+    st.ell = select(st.ell, monitor_rho1(st.f), start && (params.monitor & MON_RHO1) != 0u);
     monitor_check(t);
 }
 
 // Twin of monitor::check (secant, descent_ratio, sublevel_ratio, leaves_sublevel inlined in the
-// same order of operations).
+// same order of operations). Branch-free but for a rare spill: every ratio is computed, then
+// what applies selected (lavapipe pays for a branch in the step loop whether taken or not, and
+// on a GPU the chains of a wave take the same path anyway). A step without a pending check
+// (`made` false) changes nothing but what its values would have given, which is dropped.
 fn monitor_check(t: u32) {
     let kind = st.m_kind;
-    if (kind == PENDING_NONE) {
-        return;
-    }
+    let made = kind != PENDING_NONE;
     st.m_kind = PENDING_NONE;
     let f0 = st.m_f;
     let f1 = st.f;
@@ -116,47 +130,36 @@ fn monitor_check(t: u32) {
     let curvature = 2.0 * max(abs(q) - tol, 0.0) / dx2;
     let top = max(f0, f1);
     let b = monitor_bin(max(top - params.f_star, 0.0));
-    st.n_checked = st.n_checked + 1u;
-    var violated = 0u;
+    // Which conditions apply, and their ratios.
+    let rho1 = made && (params.monitor & MON_RHO1) != 0u;
+    let descent = rho1 && kind == PENDING_DESCENT && st.ell > 0.0;
+    let sublevel = made && (params.monitor & MON_SUBLEVEL) != 0u;
+    let r_curv = curvature / monitor_rho1(top);
+    let r_desc = 2.0 * max(q - tol, 0.0) / dx2 / st.ell;
+    let r_sub = (f1 - params.f_star) / max(st.f_anchor - params.f_star, 1.17549435e-38);
+    let v_curv = rho1 && r_curv > 1.0;
+    let v_desc = descent && r_desc > 1.0;
+    let v_sub = sublevel && f1 > st.f_anchor + TOL_REL * (abs(st.f_anchor) + abs(f1));
     var worst = 0.0;
-    if ((params.monitor & MON_RHO1) != 0u) {
-        let ratio = curvature / monitor_rho1(top);
-        worst = max(worst, ratio);
-        if (ratio > 1.0) {
-            violated = violated | COND_CURVATURE;
-            st.v_curv = st.v_curv + 1u;
-        }
-        if (kind == PENDING_DESCENT && st.ell > 0.0) {
-            st.n_desc = st.n_desc + 1u;
-            let ratio = 2.0 * max(q - tol, 0.0) / dx2 / st.ell;
-            worst = max(worst, ratio);
-            if (ratio > 1.0) {
-                violated = violated | COND_DESCENT;
-                st.v_desc = st.v_desc + 1u;
-            }
-        }
-    }
-    if ((params.monitor & MON_SUBLEVEL) != 0u) {
-        worst = max(worst, (f1 - params.f_star) / max(st.f_anchor - params.f_star, 1.17549435e-38));
-        if (f1 > st.f_anchor + TOL_REL * (abs(st.f_anchor) + abs(f1))) {
-            violated = violated | COND_SUBLEVEL;
-            st.v_sub = st.v_sub + 1u;
-        }
-    }
-    st.worst = max(st.worst, worst);
-    if (violated != 0u) {
-        if (st.v_t == NEVER) {
-            st.v_t = t - 1u;
-            st.v_kind = violated;
-            st.v_f = f1;
-            st.v_ratio = worst;
-        }
-        if ((params.monitor & MON_HALVE) != 0u) {
-            st.eta = st.eta * 0.5;
-            st.halvings = st.halvings + 1u;
-        }
-    }
-    monitor_note(b, curvature);
+    worst = select(worst, max(worst, r_curv), rho1);
+    worst = select(worst, max(worst, r_desc), descent);
+    worst = select(worst, max(worst, r_sub), sublevel);
+    let violated = select(0u, COND_CURVATURE, v_curv) | select(0u, COND_DESCENT, v_desc) | select(0u, COND_SUBLEVEL, v_sub);
+    st.n_checked = st.n_checked + u32(made);
+    st.n_desc = st.n_desc + u32(descent);
+    st.v_curv = st.v_curv + u32(v_curv);
+    st.v_desc = st.v_desc + u32(v_desc);
+    st.v_sub = st.v_sub + u32(v_sub);
+    st.worst = select(st.worst, max(st.worst, worst), made);
+    let first = violated != 0u && st.v_t == NEVER;
+    st.v_t = select(st.v_t, t - 1u, first);
+    st.v_kind = select(st.v_kind, violated, first);
+    st.v_f = select(st.v_f, f1, first);
+    st.v_ratio = select(st.v_ratio, worst, first);
+    let halve = violated != 0u && (params.monitor & MON_HALVE) != 0u;
+    st.eta = select(st.eta, st.eta * 0.5, halve);
+    st.halvings = st.halvings + u32(halve);
+    monitor_note(made, b, curvature);
 }
 
 // What the step just taken leaves for its check; twin of kernel::leave (descent applies where

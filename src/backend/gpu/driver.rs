@@ -385,7 +385,14 @@ impl GpuEngine {
             // The shard in flight at the checkpoint, when this device splits the ensemble the same way.
             let in_flight = current.take();
             let fits = in_flight.as_ref().is_some_and(|c| c.offset == offset && c.states.len() == n as usize);
-            let start = if fits { in_flight } else { in_flight.and_then(|c| watch::dropped(&mut out, &c.states)) };
+            let start = if fits {
+                in_flight
+            } else {
+                if let Some(c) = &in_flight {
+                    watch::dropped(&mut out, &c.states);
+                }
+                None
+            };
             out.resumed_chain_steps += start.as_ref().map_or(0, |c| steps_taken(&c.states));
             if start.is_none() {
                 // This shard runs from its beginning: drop what a shard in flight (cut another

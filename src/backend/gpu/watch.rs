@@ -54,11 +54,9 @@ impl ShardWatch {
 /// A checkpoint's shard in flight that this run does not continue (another split): its chains
 /// run again from their starts, so the violations they had counted leave the run's count (a
 /// chain's counts are what it added; the bins, maxima, are unchanged by the rerun).
-/// None, for the shard's start.
-pub fn dropped<T>(out: &mut RawRun, states: &[ChainState]) -> Option<T> {
+pub fn dropped(out: &mut RawRun, states: &[ChainState]) {
     let counted: u64 = states.iter().map(crate::monitor::violations).sum();
     out.monitor.violations = out.monitor.violations.saturating_sub(counted);
-    None
 }
 
 /// The dispatch counters a shard that took no step reports: its chains' statuses after init.
