@@ -34,6 +34,10 @@ fn monitor_bin(df: f32) -> u32 {
     return select(0u, u32(clamp(e, 0, i32(BINS) - 1)), df > 0.0);
 }
 
+// Whether the method's steps are -eta s g, the exact gradient without a Gaussian perturbation:
+// the steps the descent condition applies to (Stepper::pending_kind).
+const DESCENT_STEPS: bool = ORACLE == ORACLE_EXACT && PERTURB != PERTURB_GAUSSIAN;
+
 // `next`, the stored coordinate after a step, as the step's dx = kept(next) - x sees it. Without
 // the max, a driver's optimiser (Mesa's NIR, for one) may rewrite (x - s v) - x as -s v when
 // the storage type adds no rounding of its own; the CPU twin takes the difference of the stored
@@ -130,13 +134,21 @@ fn monitor_check(t: u32) {
     let curvature = 2.0 * max(abs(q) - tol, 0.0) / dx2;
     let top = max(f0, f1);
     let b = monitor_bin(max(top - params.f_star, 0.0));
-    // Which conditions apply, and their ratios.
+    // Which conditions apply, and their ratios. Whether a method's steps are descent steps, and
+    // whether its rule is the self-bounding one (the only one with a sublevel check), is known
+    // when the kernel is composed: the ratios that cannot apply fold away.
     let rho1 = made && (params.monitor & MON_RHO1) != 0u;
-    let descent = rho1 && kind == PENDING_DESCENT && st.ell > 0.0;
-    let sublevel = made && (params.monitor & MON_SUBLEVEL) != 0u;
+    let descent = DESCENT_STEPS && rho1 && kind == PENDING_DESCENT && st.ell > 0.0;
+    let sublevel = STEP_RULE == RULE_SELF_BOUNDING && made && (params.monitor & MON_SUBLEVEL) != 0u;
     let r_curv = curvature / monitor_rho1(top);
-    let r_desc = 2.0 * max(q - tol, 0.0) / dx2 / st.ell;
-    let r_sub = (f1 - params.f_star) / max(st.f_anchor - params.f_star, 1.17549435e-38);
+    var r_desc = 0.0;
+    if (DESCENT_STEPS) {
+        r_desc = 2.0 * max(q - tol, 0.0) / dx2 / st.ell;
+    }
+    var r_sub = 0.0;
+    if (STEP_RULE == RULE_SELF_BOUNDING) {
+        r_sub = (f1 - params.f_star) / max(st.f_anchor - params.f_star, 1.17549435e-38);
+    }
     let v_curv = rho1 && r_curv > 1.0;
     let v_desc = descent && r_desc > 1.0;
     let v_sub = sublevel && f1 > st.f_anchor + TOL_REL * (abs(st.f_anchor) + abs(f1));
@@ -168,7 +180,7 @@ fn leave() {
     if (!monitor_on()) {
         return;
     }
-    let kind = select(PENDING_STEP, PENDING_DESCENT, ORACLE == ORACLE_EXACT && PERTURB != PERTURB_GAUSSIAN);
+    let kind = select(PENDING_STEP, PENDING_DESCENT, DESCENT_STEPS);
     let dx2 = f32(leave_dx2);
     st.m_kind = select(PENDING_NONE, kind, dx2 > 0.0);
     st.m_f = st.f;

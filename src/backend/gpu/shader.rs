@@ -140,8 +140,9 @@ pub struct Module {
 }
 
 /// The modules every kernel family composes after the objective, in order: the method's scalar
-/// pieces, then the chain's logic (the stall detector, kicks, escapes, the hold, the fused loop).
-/// The family's own module follows and provides [`FAMILY_API`].
+/// pieces, then the chain's logic (the stall detector, kicks, escapes, the hold, the fused loop),
+/// then the self-bounding monitor's check (`crate::monitor`). The family's own module follows
+/// and provides [`FAMILY_API`].
 pub const STEP_MODULES: [Module; 3] = [
     Module { file: "pieces.wgsl", source: include_str!("../../../shaders/pieces.wgsl"), exports: &["key", "chain_params", "transform_scale", "schedule_eta"] },
     Module {
@@ -149,7 +150,7 @@ pub const STEP_MODULES: [Module; 3] = [
         source: include_str!("../../../shaders/detector.wgsl"),
         exports: &["evaluate", "step", "step_rare", "step_tail", "init_state", "fused", "after_steps", "count_status"],
     },
-    Module { file: "monitor.wgsl", source: include_str!("../../../shaders/monitor.wgsl"), exports: &["monitor", "monitor_begin", "monitor_flush", "monitor_on", "leave"] },
+    Module { file: "monitor.wgsl", source: include_str!("../../../shaders/monitor.wgsl"), exports: &["monitor", "monitor_begin", "monitor_flush", "monitor_on", "leave", "kept"] },
 ];
 
 /// What a kernel family's module provides to [`STEP_MODULES`]: the work on coordinates.
