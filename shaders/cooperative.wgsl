@@ -321,6 +321,22 @@ fn norm_v() -> f32 {
 
 fn update(stepsize: real, kicked: bool) -> bool {
     var moved = false;
+    if (monitor_on()) {
+        // The monitor's g.dx and |dx|^2: in coordinate order within a lane, lanes summed as
+        // lanes_sum does (with one streamed invocation per chain, the CPU twin's order).
+        var gdx: real = 0.0;
+        var dx2: real = 0.0;
+        for (var i = lo; i < hi; i++) {
+            let xi = at(VX, i);
+            let next = real(StateT(xi - stepsize * at(VD, i)));
+            moved = moved || next != select(xi, at(VT, i), kicked);
+            let dx = kept(next) - xi;
+            gdx = gdx + at(VG, i) * dx;
+            dx2 = dx2 + dx * dx;
+            put(VX, i, next);
+        }
+        return lanes_update(moved, gdx, dx2);
+    }
     for (var i = lo; i < hi; i++) {
         // Rounded to the storage type every step, so f16 results do not depend on dispatch size.
         let xi = at(VX, i);
@@ -329,6 +345,34 @@ fn update(stepsize: real, kicked: bool) -> bool {
         put(VX, i, next);
     }
     return lanes_any(moved);
+}
+
+// lanes_any(moved), and the monitor's sums of every lane's gdx and dx2 into leave_gdx and
+// leave_dx2, through one pair of barriers (a reduction apiece would add two pairs per step).
+fn lanes_update(moved: bool, gdx: real, dx2: real) -> bool {
+    if (LANES == 1u) {
+        leave_gdx = gdx;
+        leave_dx2 = dx2;
+        return moved;
+    }
+    let q = lane / 4u;
+    let r = lane % 4u;
+    red_r[q][r] = gdx;
+    red_g[q][r] = dx2;
+    red_l[q][r] = select(0u, 1u, moved);
+    workgroupBarrier();
+    var a = vec4<real>();
+    var b = vec4<real>();
+    var any = vec4<u32>();
+    for (var k = 0u; k < RED; k++) {
+        a = a + red_r[k];
+        b = b + red_g[k];
+        any = any | red_l[k];
+    }
+    workgroupBarrier();
+    leave_gdx = (a.x + a.y) + (a.z + a.w);
+    leave_dx2 = (b.x + b.y) + (b.z + b.w);
+    return (any.x | any.y | any.z | any.w) != 0u;
 }
 
 fn trace_x(base: u32) {

@@ -58,6 +58,9 @@ fn step(chain: u32) -> u32 {
     if (!evaluate(t)) {
         return STEP_DONE;
     }
+    // The check of the step that led here (before the re-anchor, as Stepper::begin). A step
+    // redone from the top (after an escape, or paused) finds it done: m_kind is then NONE.
+    monitor(t);
     if (STEP_RULE == RULE_SELF_BOUNDING && params.sb_rebase > 0u && t > 0u && t % params.sb_rebase == 0u) {
         // Re-anchor the self-bounding rule at the current (lower) value; twin of Stepper::step.
         chain_params();
@@ -139,8 +142,10 @@ fn step_tail(chain: u32, t: u32, kicked: bool) -> u32 {
         scale = transform_scale(norm_v());
     }
     let stepsize = real(schedule_eta(st.eta, t) * scale);
-    // Whether the stored state changed in this step (from x~ when it kicked), bit for bit.
+    // Whether the stored state changed in this step (from x~ when it kicked), bit for bit; with
+    // the monitor on, the update also sums g.dx and |dx|^2 into leave_gdx, leave_dx2.
     let moved = update(stepsize, kicked);
+    leave();
     // The hold (twin of kernel::hold): the step from which the stored state has not changed.
     if (moved) {
         st.t_limited = NEVER;
@@ -186,6 +191,7 @@ fn fused(chain: u32) -> bool {
     }
     var paused = false;
     npend = 0u;
+    monitor_begin();
     // lavapipe (Mesa 22.3's gallivm) runs every branch of a loop body with the lanes masked,
     // taken or not: a kick in the step loop (two Philox blocks, log, sin, cos, pow) cost every
     // step ten times the step itself, though a chain takes it once in t_thres steps. So steps
@@ -237,6 +243,7 @@ fn fused(chain: u32) -> bool {
 // short. `leader`: the one invocation of the chain that writes what is written once per chain.
 fn after_steps(paused: bool, leader: bool) {
     if (leader) {
+        monitor_flush();
         if (paused) {
             atomicAdd(&counters[C_PAUSED], 1u);
         }

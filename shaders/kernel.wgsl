@@ -4,8 +4,9 @@
 // type), real (the arithmetic of positions: f32, or f64), the method's piece selectors (ORACLE,
 // PERTURB, TRANSFORM, PRECOND_KERNEL, SCHEDULE, STEP_RULE), the prelude (rng.wgsl, struct Eval,
 // the data binding), the objective and chain_rho1/chain_rho2, TRACED (whether the experiment
-// records positions; false folds the trace check away), then shaders/pieces.wgsl and
-// shaders/detector.wgsl, whose coordinate work this file provides. Random draws, bookkeeping and
+// records positions; false folds the trace check away), MONITOR (the same for the monitor),
+// then shaders/pieces.wgsl, shaders/detector.wgsl and shaders/monitor.wgsl, whose coordinate
+// work this file provides. Random draws, bookkeeping and
 // transcendentals are f32 on every precision. Escapes are held per chain and appended after the
 // fused loop (an atomic inside it would cost every step), everything else is written once at the
 // end.
@@ -165,6 +166,23 @@ fn norm_v() -> f32 {
 
 fn update(stepsize: real, kicked: bool) -> bool {
     var moved = false;
+    // The monitor's g.dx and |dx|^2, summed in coordinate order as kernel::Stepper::update; a
+    // separate loop, so that the update runs as before with the monitor off.
+    if (monitor_on()) {
+        var gdx: real = 0.0;
+        var dx2: real = 0.0;
+        for (var i = 0u; i < D; i++) {
+            let next = real(StateT(x[i] - stepsize * v[i]));
+            moved = moved || next != select(x[i], xtil[i], kicked);
+            let dx = kept(next) - x[i];
+            gdx = gdx + g[i] * dx;
+            dx2 = dx2 + dx * dx;
+            x[i] = next;
+        }
+        leave_gdx = gdx;
+        leave_dx2 = dx2;
+        return moved;
+    }
     for (var i = 0u; i < D; i++) {
         // Rounded to the storage type every step, so f16 results do not depend on dispatch size.
         let next = real(StateT(x[i] - stepsize * v[i]));

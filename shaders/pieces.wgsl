@@ -27,6 +27,8 @@ fn chain_params() {
         big_f = st.f + st.f_thres;
     }
     jin_params(big_f);
+    // The safeguard's halvings outlive a re-anchor (ldexp is exact, as monitor::halved).
+    st.eta = ldexp(st.eta, -i32(min(st.halvings, 149u)));
 }
 
 // Jin et al.'s formulas at the anchor value F; twin of SelfBounding::params_at.
@@ -42,6 +44,9 @@ fn jin_params(big_f: f32) {
     let chi = 3.0 * max(log(f32(D) * l * df / (c * eps * eps * params.sb_delta)), 4.0);
     let tt = min(ceil(chi / (c * c) * l / sqrt(rho * eps)), 2.0e9);
     st.eta = c / l;
+    // The monitor's anchor and assumed smoothness (ChainParams::f_anchor, ell).
+    st.f_anchor = big_f;
+    st.ell = l;
     st.radius = select(sqrt(c) / (chi * chi) * eps / l, 0.0, PERTURB == PERTURB_NONE);
     st.g_thres = sqrt(c) / (chi * chi) * eps;
     st.f_thres = c / (chi * chi * chi) * sqrt(eps * eps * eps / rho);

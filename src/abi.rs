@@ -10,6 +10,7 @@ pub use crate::objective::wgsl::DATA;
 use crate::init::Init;
 use crate::method::{Oracle, Perturbation, PrecondKernel, Schedule, Transform};
 use crate::rng::Purpose;
+use crate::monitor;
 
 /// Indices into the kernel's counters buffer (read back after every dispatch).
 pub mod counter {
@@ -25,8 +26,26 @@ pub mod counter {
     pub const PAUSED: usize = 4;
     /// Invocations whose loops the driver cut short (results void).
     pub const CUT: usize = 5;
+    /// The monitor's violations this dispatch (`crate::monitor`), low word: each chain adds
+    /// what its counts grew by, once, after its steps.
+    pub const VIOLATIONS_LO: usize = 6;
+    /// Their high word (a carry out of the low word, so that no dispatch wraps the count).
+    pub const VIOLATIONS_HI: usize = 7;
+    /// The monitor's curvature maximum per bin this dispatch, as f32 bits (non-negative floats
+    /// order as their bits, so atomicMax on the bits is the float maximum), words BINS..BINS +
+    /// `crate::monitor::BINS`.
+    pub const BINS: usize = 8;
     /// Length of the buffer.
-    pub const LEN: usize = 6;
+    pub const LEN: usize = BINS + crate::monitor::BINS;
+}
+
+/// The monitor's part of a dispatch's counters (`counter::VIOLATIONS_LO` on) as a tally.
+pub fn tally(counters: &[u32]) -> crate::kernel::Tally {
+    let mut t = crate::kernel::Tally { violations: u64::from(counters[counter::VIOLATIONS_LO]) | (u64::from(counters[counter::VIOLATIONS_HI]) << 32), ..Default::default() };
+    for (b, &bits) in t.bins.iter_mut().zip(&counters[counter::BINS..counter::LEN]) {
+        *b = f32::from_bits(bits);
+    }
+    t
 }
 
 /// Every code the kernels branch on, with its WGSL name: chain status, "never", counters,
@@ -48,7 +67,22 @@ pub fn codes() -> Vec<(&'static str, u32)> {
         ("C_DIVERGED", counter::DIVERGED as u32),
         ("C_PAUSED", counter::PAUSED as u32),
         ("C_CUT", counter::CUT as u32),
+        ("C_VIOL_LO", counter::VIOLATIONS_LO as u32),
+        ("C_VIOL_HI", counter::VIOLATIONS_HI as u32),
+        ("C_BINS", counter::BINS as u32),
         ("COUNTERS", counter::LEN as u32),
+        ("MON_ON", monitor::flags::ON),
+        ("MON_HALVE", monitor::flags::HALVE),
+        ("MON_RHO1", monitor::flags::RHO1),
+        ("MON_SUBLEVEL", monitor::flags::SUBLEVEL),
+        ("PENDING_NONE", monitor::pending::NONE),
+        ("PENDING_STEP", monitor::pending::STEP),
+        ("PENDING_DESCENT", monitor::pending::DESCENT),
+        ("COND_DESCENT", monitor::condition::DESCENT),
+        ("COND_CURVATURE", monitor::condition::CURVATURE),
+        ("COND_SUBLEVEL", monitor::condition::SUBLEVEL),
+        ("BINS", monitor::BINS as u32),
+        ("BIN_SHIFT", monitor::BIN_SHIFT as u32),
         ("PURPOSE_INIT", Purpose::Init as u32),
         ("PURPOSE_PERTURB", Purpose::Perturb as u32),
         ("PURPOSE_NOISE", Purpose::Noise as u32),
@@ -82,9 +116,11 @@ pub fn codes() -> Vec<(&'static str, u32)> {
     ]
 }
 
-/// [`codes`] as WGSL constants.
+/// [`codes`] as WGSL constants, and the monitor's float tolerance (a power of two, written
+/// exactly).
 pub fn constants() -> String {
-    codes().into_iter().map(|(name, v)| format!("const {name}: u32 = {v}u;\n")).collect()
+    let codes: String = codes().into_iter().map(|(name, v)| format!("const {name}: u32 = {v}u;\n")).collect();
+    codes + &format!("const TOL_REL: f32 = {:e};\n", f64::from(monitor::TOL_REL))
 }
 
 /// The ensemble kernel's bindings besides [`DATA`]. `StateT` is the stored type of positions.
@@ -200,7 +236,7 @@ mod tests {
     #[test]
     fn codes_are_distinct_within_each_family() {
         let codes = codes();
-        let families = ["C_", "PURPOSE_", "INIT_", "ORACLE_", "PERTURB_", "TRANSFORM_", "PRECOND_", "SCHEDULE_", "RULE_"];
+        let families = ["C_", "MON_", "PENDING_", "COND_", "PURPOSE_", "INIT_", "ORACLE_", "PERTURB_", "TRANSFORM_", "PRECOND_", "SCHEDULE_", "RULE_"];
         for family in families {
             let values: Vec<u32> = codes.iter().filter(|(n, _)| n.starts_with(family) && *n != "COUNTERS").map(|c| c.1).collect();
             let distinct: std::collections::BTreeSet<u32> = values.iter().copied().collect();

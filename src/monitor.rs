@@ -22,7 +22,7 @@
 //!   bounds were taken at; the margin is the kick's allowance.
 //!
 //! The ratio of a condition is the checked quantity over its bound (> 1: violated). The
-//! kernel (`monitor_check` in shaders/detector.wgsl) and the CPU twin ([`check`]) run the same
+//! kernel (`monitor_check` in shaders/monitor.wgsl) and the CPU twin ([`check`]) run the same
 //! f32 arithmetic, so their counts agree exactly.
 //!
 //! The curvatures c also estimate rho1 along the run: their maximum per bin of
@@ -166,7 +166,7 @@ pub fn leaves_sublevel(f1: f32, anchor: f32) -> bool {
 /// that took it, [`pending`]); t: the step being taken now (the checked one is t - 1).
 /// `rho1`: the chain's rho1 form; `f_star`: f* of the bins and the sublevel ratio. None when
 /// there was nothing to check. Updates the chain's counts, its first violation and its worst
-/// ratio, and applies the safeguard. Twin of `monitor_check` in shaders/detector.wgsl.
+/// ratio, and applies the safeguard. Twin of `monitor_check` in shaders/monitor.wgsl.
 pub fn check(st: &mut ChainState, t: u32, flags: u32, rho1: impl Fn(f32) -> f32, f_star: f32) -> Option<Checked> {
     let kind = st.m_kind;
     if kind == pending::NONE {

@@ -181,11 +181,7 @@ impl Report {
             episodes,
             judgement,
             self_bounding: None,
-            check_notes: if exp.monitor && !raw.kernel_family.is_empty() {
-                vec!["the self-bounding monitor runs on the CPU backend only so far (--backend cpu); this GPU run has no monitor block".into()]
-            } else {
-                Vec::new()
-            },
+            check_notes: Vec::new(),
             trace: Vec::new(),
             scores: Vec::new(),
             step_size: step_sizes(&raw.states),

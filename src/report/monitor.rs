@@ -187,8 +187,7 @@ impl Report {
     pub fn monitor(&self) -> Option<MonitorBlock> {
         let e = &self.experiment;
         let fl = e.monitor_flags();
-        // The GPU kernels do not run the monitor yet: no block rather than zero counts.
-        if fl & flags::ON == 0 || !self.raw.kernel_family.is_empty() {
+        if fl & flags::ON == 0 {
             return None;
         }
         let mut all = Tallied::default();

@@ -4,6 +4,7 @@ use super::context::GpuContext;
 use super::dispatch::{DEFAULT_IN_FLIGHT, Shared, Stream, workgroups};
 use super::family::{Family, KernelFamily, choose};
 use super::memory::DeviceMemory;
+use super::watch::{self, ShardWatch};
 use super::shader::layout_entries;
 use crate::kernel::KernelParams;
 use crate::Error;
@@ -370,9 +371,9 @@ impl GpuEngine {
         if let Some(r) = resume {
             offset = r.done;
             for s in &r.states {
-                totals[if s.running() { C_RUNNING } else if s.diverged() { C_DIVERGED } else { C_CERTIFIED }] += 1;
+                totals[watch::status_counter(s)] += 1;
             }
-            (out.states, out.x, out.x_tilde, out.events) = (r.states, r.x, r.x_tilde, r.events);
+            (out.states, out.x, out.x_tilde, out.events, out.monitor) = (r.states, r.x, r.x_tilde, r.events, r.monitor);
             out.resumed_chain_steps = steps_taken(&out.states);
             if r.trace.len() == trace_len && trace_len > 0 {
                 self.ctx.queue.write_buffer(&shared.trace, 0, bytemuck::cast_slice(&r.trace));
@@ -382,7 +383,16 @@ impl GpuEngine {
         while offset < range.end {
             let n = shard_cap.min(range.end - offset);
             // The shard in flight at the checkpoint, when this device splits the ensemble the same way.
-            let start = current.take().filter(|c| c.offset == offset && c.states.len() == n as usize);
+            let in_flight = current.take();
+            let fits = in_flight.as_ref().is_some_and(|c| c.offset == offset && c.states.len() == n as usize);
+            let start = if fits {
+                in_flight
+            } else {
+                if let Some(c) = &in_flight {
+                    watch::dropped(&mut out, &c.states);
+                }
+                None
+            };
             out.resumed_chain_steps += start.as_ref().map_or(0, |c| steps_taken(&c.states));
             if start.is_none() {
                 // This shard runs from its beginning: drop what a shard in flight (cut another
@@ -452,9 +462,10 @@ impl GpuEngine {
             // Queued after the init dispatch, so it overwrites what init wrote.
             self.upload_state(exp, &shard, s)?;
         }
-        let result = self.step_shard(run, &shard, &mut stream, pace, totals, out, progress, ck);
+        // After a stop at a violation, the later shards' chains stay at their starts.
+        let result = if out.stopped.is_some() { Ok(Some(Vec::new())) } else { self.step_shard(run, &shard, &mut stream, pace, totals, out, progress, ck) };
         *waited += stream.waited;
-        let Some(counts) = result? else {
+        let Some(mut counts) = result? else {
             // Dispatches submitted after the cut one continued from its broken state and may have
             // traced steps the rerun never reaches: wait for them, then clear what they traced.
             stream.abandon()?;
@@ -462,6 +473,9 @@ impl GpuEngine {
             return Ok(None);
         };
         let (states, x, x_tilde) = self.download_state(exp, &shard)?;
+        if counts.is_empty() {
+            counts = watch::resting(&states);
+        }
         out.states.extend(states);
         out.x.extend(x);
         out.x_tilde.extend(x_tilde);
@@ -493,11 +507,12 @@ impl GpuEngine {
     ) -> Result<Option<Vec<u32>>, Error> {
         let ShardJob { exp, shared, n, offset, trace_len, .. } = *run;
         let mut paused = false;
+        let mut watch = ShardWatch::default();
         loop {
             // A checkpoint (or a stop) is due: submit nothing more until the stream is empty, so
             // the state on the device rests at one step for every chain.
             let hold = ck.as_deref().is_some_and(|ck| ck.due());
-            while stream.has_room() {
+            while stream.has_room() && !watch.stopping {
                 // Paused chains rest before their step: for a checkpoint, rerun the same target
                 // so that every chain reaches it (as the unpipelined driver does).
                 let next = if hold && paused { stream.last_target() } else { exp.steps.min(stream.last_target().saturating_add(pace.steps())) };
@@ -523,6 +538,7 @@ impl GpuEngine {
             crate::backend::check_labels(&|| exp.objective.wgsl_origin(), [], &f.events)?;
             out.events.extend(f.events);
             let t_end = f.target;
+            watch.dispatched(exp, out, &c);
             // Chains with more escapes than this dispatch could hold stopped before the step that
             // had no room; the next dispatch (in flight, or submitted above) runs them on.
             paused = c[C_PAUSED] > 0;
@@ -539,19 +555,25 @@ impl GpuEngine {
                 certified: totals[C_CERTIFIED] + c[C_CERTIFIED],
                 diverged: totals[C_DIVERGED] + c[C_DIVERGED],
                 events: out.events.len(),
-                violations: out.monitor.violations,
+                violations: watch.violations(out),
             });
-            if !paused && (c[C_RUNNING] == 0 || t_end >= exp.steps) {
+            // At a stop, the dispatches in flight are read back (the chains rest where the last
+            // one left them) and nothing more is submitted.
+            let stop = watch.stopping && stream.in_flight() == 0;
+            if stop || (!watch.stopping && !paused && (c[C_RUNNING] == 0 || t_end >= exp.steps)) {
+                let range = exp.chain_range();
+                watch.finish(out, t_end, offset, offset + n, range.end);
                 return Ok(Some(c.to_vec()));
             }
-            if stream.in_flight() > 0 || paused {
+            if stream.in_flight() > 0 || paused || watch.stopping {
                 continue;
             }
             if let Some(ck) = ck.as_deref_mut().filter(|ck| ck.due()) {
                 let (states, x, x_tilde) = self.download_state(exp, shard)?;
                 // The trace lives on the device until the run ends.
                 let trace = self.ctx.read_back(&shared.trace, trace_len)?;
-                ck.save(&Checkpoint { trace, ..out.checkpoint(offset, Some(InFlightShard { offset, t_end, states, x, x_tilde })) })?;
+                let monitor = watch.merged(out);
+                ck.save(&Checkpoint { trace, monitor, ..out.checkpoint(offset, Some(InFlightShard { offset, t_end, states, x, x_tilde })) })?;
             }
         }
     }

@@ -10,7 +10,7 @@
 //! ([`crate::objective::Objective::wgsl_lanes`]). Both compose the same chain logic
 //! (`shaders/detector.wgsl`, `shaders/pieces.wgsl`) over their own coordinate work.
 
-use super::shader::{WORKGROUP_SIZE, compose_checked, compose_cooperative_checked, defines};
+use super::shader::{Switches, WORKGROUP_SIZE, compose_checked, compose_cooperative_checked, defines};
 use crate::abi::{COOPERATIVE_BINDINGS, KERNEL_BINDINGS};
 use crate::experiment::Experiment;
 use crate::layout::Binding;
@@ -77,7 +77,7 @@ impl Family for PerInvocation {
         Ok(())
     }
     fn source(&self, exp: &Experiment, pending: u32) -> Result<String, Error> {
-        compose_checked(exp.objective.as_ref(), &exp.method, exp.precision, pending, exp.trace.is_some())
+        compose_checked(exp.objective.as_ref(), &exp.method, exp.precision, pending, Switches::of(exp))
     }
     fn bindings(&self) -> &'static [Binding] {
         &KERNEL_BINDINGS
@@ -116,7 +116,7 @@ impl Family for Streamed {
         Cooperative.supports(exp)
     }
     fn source(&self, exp: &Experiment, pending: u32) -> Result<String, Error> {
-        compose_cooperative_checked(exp.objective.as_ref(), &exp.method, exp.precision, pending, exp.trace.is_some(), 1)
+        compose_cooperative_checked(exp.objective.as_ref(), &exp.method, exp.precision, pending, Switches::of(exp), 1)
     }
     fn bindings(&self) -> &'static [Binding] {
         &COOPERATIVE_BINDINGS
@@ -166,7 +166,7 @@ impl Family for Cooperative {
     }
     fn source(&self, exp: &Experiment, pending: u32) -> Result<String, Error> {
         let lanes = Self::lanes(exp.objective.dim());
-        compose_cooperative_checked(exp.objective.as_ref(), &exp.method, exp.precision, pending, exp.trace.is_some(), lanes)
+        compose_cooperative_checked(exp.objective.as_ref(), &exp.method, exp.precision, pending, Switches::of(exp), lanes)
     }
     fn bindings(&self) -> &'static [Binding] {
         &COOPERATIVE_BINDINGS

@@ -11,6 +11,7 @@ pub(crate) mod family;
 pub mod hvp;
 pub mod probe;
 pub mod shader;
+mod watch;
 
 pub use context::{AdapterSummary, GpuContext};
 pub use devices::Devices;

@@ -21,12 +21,37 @@ use crate::objective::Objective;
 /// Invocations per workgroup.
 pub const WORKGROUP_SIZE: u32 = 64;
 
+/// What a kernel is composed with or without: lavapipe runs a branch every step even when no
+/// invocation takes it, so what an experiment does not use is left out of its kernel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Switches {
+    /// Whether the experiment records positions (the trace check cost the toy saddle's step
+    /// 1.5x on lavapipe).
+    pub traced: bool,
+    /// Whether the self-bounding monitor runs (`crate::monitor`; its sums in the update, its
+    /// check after each evaluation).
+    pub monitor: bool,
+}
+
+impl From<bool> for Switches {
+    /// Traced or not, without the monitor.
+    fn from(traced: bool) -> Self {
+        Switches { traced, monitor: false }
+    }
+}
+
+impl Switches {
+    /// The switches experiment `exp` needs.
+    pub fn of(exp: &crate::Experiment) -> Self {
+        Switches { traced: exp.trace.is_some(), monitor: exp.monitor_flags() & crate::monitor::flags::ON != 0 }
+    }
+}
+
 /// The full WGSL source of the per-invocation ensemble kernel for positions stored at
-/// `precision`; `pending` is how many escape events a chain holds per dispatch; `traced`: whether
-/// the experiment records positions (without, the kernel is composed without the trace check:
-/// lavapipe runs a branch every step even when no invocation takes it, and that one cost the toy
-/// saddle's step 1.5x).
-pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool) -> String {
+/// `precision`; `pending` is how many escape events a chain holds per dispatch; `switches`: the
+/// trace and the monitor, in or out ([`Switches`]).
+pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, switches: impl Into<Switches>) -> String {
+    let switches = switches.into();
     let mut own = objective.device().wgsl();
     // A custom file's cooperative form, never called here, against stand-ins.
     own += lanes_standins_for(&own);
@@ -35,13 +60,14 @@ pub fn compose(objective: &dyn Objective, method: &Method, precision: Precision,
         own += "\nfn objective_term_grad(x: ptr<private, array<real, D>>, i: u32, acc: ptr<private, array<real, D>>) {}\n";
     }
     let family = Composition { workgroup: WORKGROUP_SIZE, consts: String::new(), bindings: &abi::KERNEL_BINDINGS, module: include_str!("../../../shaders/kernel.wgsl") };
-    compose_family(objective, &own, method, precision, pending, traced, &family)
+    compose_family(objective, &own, method, precision, pending, switches, &family)
 }
 
 /// The ensemble kernel over chains in storage (`shaders/cooperative.wgsl`): `lanes` invocations per
 /// chain (a workgroup; 1: one invocation per chain, [`WORKGROUP_SIZE`] chains per workgroup),
 /// over the objective's cooperative form ([`Objective::wgsl_lanes`], which the caller checked).
-pub fn compose_cooperative(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool, lanes: u32) -> String {
+pub fn compose_cooperative(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, switches: impl Into<Switches>, lanes: u32) -> String {
+    let switches = switches.into();
     let d = objective.dim() as u32;
     let mut own = objective.device().wgsl_lanes().unwrap_or_default();
     if !defines(&own, "objective_term_lanes") {
@@ -52,7 +78,7 @@ pub fn compose_cooperative(objective: &dyn Objective, method: &Method, precision
     let consts = format!("const LANES: u32 = {lanes}u;\nconst RED: u32 = {}u;\nconst CH: u32 = {per_lane}u;\nconst DP: u32 = {}u;\n", lanes.div_ceil(4), d.next_multiple_of(4));
     let workgroup = if lanes == 1 { WORKGROUP_SIZE } else { lanes };
     let family = Composition { workgroup, consts, bindings: &abi::COOPERATIVE_BINDINGS, module: include_str!("../../../shaders/cooperative.wgsl") };
-    compose_family(objective, &own, method, precision, pending, traced, &family)
+    compose_family(objective, &own, method, precision, pending, switches, &family)
 }
 
 /// What a kernel family puts into its module: its workgroup size, constants, bindings and its
@@ -67,7 +93,8 @@ struct Composition {
 /// The declarations generated from the Rust contract, the method's selectors, the objective's
 /// header and its WGSL `own`, the rho functions, then [`STEP_MODULES`] and the family's module.
 #[allow(clippy::too_many_arguments)]
-fn compose_family(objective: &dyn Objective, own: &str, method: &Method, precision: Precision, pending: u32, traced: bool, family: &Composition) -> String {
+fn compose_family(objective: &dyn Objective, own: &str, method: &Method, precision: Precision, pending: u32, switches: Switches, family: &Composition) -> String {
+    let Switches { traced, monitor } = switches;
     // The objective's directives (`enable f16;`) go first, where WGSL wants them.
     let (directives, src) = split_directives(own);
     let state = match precision {
@@ -76,12 +103,13 @@ fn compose_family(objective: &dyn Objective, own: &str, method: &Method, precisi
         Precision::F64 => "alias StateT = f64;\n",
     };
     let mut out = format!(
-        "{}{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {}u;\nconst PEND: u32 = {pending}u;\nconst TRACED: bool = {traced};\n{}{}{}{}\n{src}\n",
+        "{}{state}// escapade kernel: objective {}, d = {}, method {}\nconst WG: u32 = {}u;\nconst PEND: u32 = {pending}u;\nconst TRACED: bool = {traced};\nconst MONITOR: bool = {monitor};\nconst RHO1_ROOT: u32 = {}u;\n{}{}{}{}\n{src}\n",
         new_directives(&directives, state),
         objective.name(),
         objective.dim(),
         method.kind.name(),
         family.workgroup,
+        rho1_root(objective, method),
         family.consts,
         kernel_contract(family.bindings),
         method.selectors().wgsl(),
@@ -112,15 +140,17 @@ pub struct Module {
 }
 
 /// The modules every kernel family composes after the objective, in order: the method's scalar
-/// pieces, then the chain's logic (the stall detector, kicks, escapes, the hold, the fused loop).
-/// The family's own module follows and provides [`FAMILY_API`].
-pub const STEP_MODULES: [Module; 2] = [
+/// pieces, then the chain's logic (the stall detector, kicks, escapes, the hold, the fused loop),
+/// then the self-bounding monitor's check (`crate::monitor`). The family's own module follows
+/// and provides [`FAMILY_API`].
+pub const STEP_MODULES: [Module; 3] = [
     Module { file: "pieces.wgsl", source: include_str!("../../../shaders/pieces.wgsl"), exports: &["key", "chain_params", "transform_scale", "schedule_eta"] },
     Module {
         file: "detector.wgsl",
         source: include_str!("../../../shaders/detector.wgsl"),
         exports: &["evaluate", "step", "step_rare", "step_tail", "init_state", "fused", "after_steps", "count_status"],
     },
+    Module { file: "monitor.wgsl", source: include_str!("../../../shaders/monitor.wgsl"), exports: &["monitor", "monitor_begin", "monitor_flush", "monitor_on", "leave", "kept"] },
 ];
 
 /// What a kernel family's module provides to [`STEP_MODULES`]: the work on coordinates.
@@ -130,13 +160,15 @@ pub const FAMILY_API: [&str; 8] = ["eval_point", "direction", "norm_v", "update"
 /// [`compose`], validated with naga. A module that does not validate is the objective's fault
 /// when the objective is WGSL-only: its names clash with the kernel's, or (with f64 state) it
 /// is written in f32; both come back as errors naming the cause, never as a device error.
-pub fn compose_checked(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool) -> Result<String, Error> {
-    checked(objective, precision, |p| compose(objective, method, p, pending, traced))
+pub fn compose_checked(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, switches: impl Into<Switches>) -> Result<String, Error> {
+    let switches = switches.into();
+    checked(objective, precision, |p| compose(objective, method, p, pending, switches))
 }
 
 /// [`compose_cooperative`], validated as [`compose_checked`] validates.
-pub fn compose_cooperative_checked(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, traced: bool, lanes: u32) -> Result<String, Error> {
-    checked(objective, precision, |p| compose_cooperative(objective, method, p, pending, traced, lanes))
+pub fn compose_cooperative_checked(objective: &dyn Objective, method: &Method, precision: Precision, pending: u32, switches: impl Into<Switches>, lanes: u32) -> Result<String, Error> {
+    let switches = switches.into();
+    checked(objective, precision, |p| compose_cooperative(objective, method, p, pending, switches, lanes))
 }
 
 /// The module `compose` makes at `precision`, validated, or what is wrong with it.
@@ -158,6 +190,23 @@ fn checked(objective: &dyn Objective, precision: Precision, compose: impl Fn(Pre
         )),
         (true, _) => Error::Gpu(format!("escapade's kernel for {} does not validate: {why}", objective.name())),
     })
+}
+
+/// The power of the rho1 form the monitor checks against (`KernelParams::rho1`, resolved as
+/// `KernelParams::new` does) as a root: 2 for p = 1/2, 4 for p = 1/4, 0 otherwise. The monitor
+/// evaluates rho1 at every check, and `rho_form` pays for its general power even where a square
+/// root replaces it (lavapipe runs the branch not taken; a GPU evaluates pow as two special
+/// functions): knowing p here, the kernel computes the one it needs, as `Rho::eval_f32` does.
+fn rho1_root(objective: &dyn Objective, method: &Method) -> u32 {
+    let rho1 = match &method.step_rule {
+        StepRule::SelfBounding(sb) if sb.rho1.is_some() => sb.rho1,
+        _ => objective.rho().map(|r| r.0),
+    };
+    match rho1.map(|r| r.p as f32) {
+        Some(0.5) => 2,
+        Some(0.25) => 4,
+        _ => 0,
+    }
 }
 
 /// A no-op `objective_load` unless the objective defines one (its workgroup copy of its data;
@@ -281,8 +330,8 @@ mod tests {
         for (name, d, obj) in built.chain([("linear-network depth 3", deep.dim(), deep.clone())]) {
             for method in every_method(obj.as_ref()) {
                 for precision in [Precision::F16, Precision::F32, Precision::F64] {
-                    for traced in [false, true] {
-                        let src = compose(obj.as_ref(), &method, precision, 4, traced);
+                    for (traced, monitor) in [(false, false), (true, true)] {
+                        let src = compose(obj.as_ref(), &method, precision, 4, Switches { traced, monitor });
                         validate(&src).unwrap_or_else(|e| panic!("{name} d={d} {precision:?}: {e}"));
                     }
                 }
