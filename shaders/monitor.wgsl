@@ -130,8 +130,8 @@ fn monitor_check(t: u32) {
     let gdx = st.m_gdx;
     let dx2 = st.m_dx2;
     let q = f1 - f0 - gdx;
-    let tol = TOL_REL * (abs(f0) + abs(f1) + abs(gdx));
-    let curvature = 2.0 * max(abs(q) - tol, 0.0) / dx2;
+    let tol = TOL_REL * (abs(f0) + abs(f1) + abs(gdx) + sqrt(max(abs(f0), abs(f1))) * sqrt(abs(st.f_anchor)));
+    let curvature = select(0.0, 2.0 * (abs(q) - tol) / dx2, abs(q) > RESOLVED * tol);
     let top = max(f0, f1);
     let b = monitor_bin(max(top - params.f_star, 0.0));
     // Which conditions apply, and their ratios. Whether a method's steps are descent steps, and
@@ -143,7 +143,7 @@ fn monitor_check(t: u32) {
     let r_curv = curvature / monitor_rho1(top);
     var r_desc = 0.0;
     if (DESCENT_STEPS) {
-        r_desc = 2.0 * max(q - tol, 0.0) / dx2 / st.ell;
+        r_desc = select(0.0, 2.0 * (q - tol) / dx2 / st.ell, q > RESOLVED * tol);
     }
     var r_sub = 0.0;
     if (STEP_RULE == RULE_SELF_BOUNDING) {
@@ -168,9 +168,16 @@ fn monitor_check(t: u32) {
     st.v_kind = select(st.v_kind, violated, first);
     st.v_f = select(st.v_f, f1, first);
     st.v_ratio = select(st.v_ratio, worst, first);
-    let halve = violated != 0u && (params.monitor & MON_HALVE) != 0u;
-    st.eta = select(st.eta, st.eta * 0.5, halve);
-    st.halvings = st.halvings + u32(halve);
+    // The safeguard: halve until eta c <= 1 (monitor::check says why), at most MAX_HALVINGS.
+    if (violated != 0u && (params.monitor & MON_HALVE) != 0u) {
+        for (var k = 0u; k < MAX_HALVINGS; k = k + 1u) {
+            if (!(curvature * st.eta > 1.0) || st.halvings >= MAX_HALVINGS) {
+                break;
+            }
+            st.eta = st.eta * 0.5;
+            st.halvings = st.halvings + 1u;
+        }
+    }
     monitor_note(made, b, curvature);
 }
 

@@ -116,11 +116,13 @@ pub fn codes() -> Vec<(&'static str, u32)> {
     ]
 }
 
-/// [`codes`] as WGSL constants, and the monitor's float tolerance (a power of two, written
-/// exactly).
+/// [`codes`] as WGSL constants, and the monitor's float tolerance, resolution and halving
+/// limit (powers of two and an integer, written exactly).
 pub fn constants() -> String {
     let codes: String = codes().into_iter().map(|(name, v)| format!("const {name}: u32 = {v}u;\n")).collect();
-    codes + &format!("const TOL_REL: f32 = {:e};\n", f64::from(monitor::TOL_REL))
+    codes
+        + &format!("const TOL_REL: f32 = {:e};\n", f64::from(monitor::TOL_REL))
+        + &format!("const RESOLVED: f32 = {:e};\nconst MAX_HALVINGS: u32 = {}u;\n", f64::from(monitor::RESOLVED), monitor::MAX_HALVINGS)
 }
 
 /// The ensemble kernel's bindings besides [`DATA`]. `StateT` is the stored type of positions.

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! q = f_{t+1} - f_t - g_t·Δx            (= ½ Δxᵀ H Δx at a point of the segment)
-//! c = 2 max(|q| - τ, 0) / |Δx|²           (a lower estimate of |Δxᵀ H Δx| / |Δx|²)
+//! c = 2 (|q| - τ) / |Δx|² if |q| > 4τ, else 0   (a lower estimate of |Δxᵀ H Δx| / |Δx|²)
 //! τ = TOL_REL (|f_t| + |f_{t+1}| + |g_t·Δx| + √max(|f_t|, |f_{t+1}|) √|F|)   (16 f32 ulps, [`tolerance`])
 //! ```
 //!
@@ -37,6 +37,9 @@ pub const BINS: usize = 32;
 /// Bin k (0 < k < BINS - 1) holds Df in [2^(k - BIN_SHIFT), 2^(k + 1 - BIN_SHIFT)); bin 0 every
 /// Df below 2^(1 - BIN_SHIFT) (0 included), bin BINS - 1 every Df from 2^(BINS - 1 - BIN_SHIFT).
 pub const BIN_SHIFT: i32 = 16;
+
+/// A secant q counts only when |q| > RESOLVED τ (a power of two: the product is exact).
+pub const RESOLVED: f32 = 4.0;
 
 /// The most halvings a chain takes in all (`--safeguard halve`): past 2^-64 a step moves
 /// nothing in f32, and a bounded loop costs the same on the device.
@@ -141,13 +144,15 @@ pub struct Checked {
 pub fn secant(f0: f32, f1: f32, gdx: f32, dx2: f32, anchor: f32) -> (f32, f32, f32) {
     let q = f1 - f0 - gdx;
     let tol = tolerance(f0, f1, gdx, anchor);
-    (q, tol, 2.0 * (q.abs() - tol).max(0.0) / dx2)
+    // A secant within a few tolerances of 0 is not resolved: it says nothing about curvature
+    // (rounding a little above τ, over a tiny step, would read as a huge one).
+    (q, tol, if q.abs() > RESOLVED * tol { 2.0 * (q.abs() - tol) / dx2 } else { 0.0 })
 }
 
 /// The descent ratio of a step (q, τ, |Δx|²) under assumed smoothness `ell`.
 #[inline]
 pub fn descent_ratio(q: f32, tol: f32, dx2: f32, ell: f32) -> f32 {
-    2.0 * (q - tol).max(0.0) / dx2 / ell
+    if q > RESOLVED * tol { 2.0 * (q - tol) / dx2 / ell } else { 0.0 }
 }
 
 /// The sublevel ratio of a value `f1` against the anchor: (f1 - f*) / (F - f*).

@@ -12,7 +12,7 @@
 
 use super::{States, Stepper, Tally, WORDS};
 use crate::kernel::{KernelParams, Real};
-use crate::monitor::{bin, flags, leaves_sublevel, pending, secant};
+use crate::monitor::{RESOLVED, bin, flags, leaves_sublevel, pending, secant};
 use crate::objective::LANES;
 
 /// The curvature bins of a pack's quiet checks, per lane (`bins[k][l]`), folded into a
@@ -101,8 +101,8 @@ fn quiet_lanes(p: &KernelParams, mask: &[bool; LANES], w: &mut [[u32; LANES]; WO
         let (q, tol, c) = secant(f0, f1, f(w, word!(m_gdx), l), dx2, anchor);
         let bound = f(w, word!(worst), l).min(1.0) * QUIET;
         let descent = rho1 & (kind == pending::DESCENT) & (ell > 0.0);
-        // descent_ratio(q, tol, dx2, ell) = 2 max(q - tol, 0) / dx2 / ell.
-        let (excess, room) = (2.0 * (q - tol).max(0.0), bound * dx2 * ell);
+        // descent_ratio(q, tol, dx2, ell) = 2 (q - tol) / dx2 / ell where q > RESOLVED tol, else 0.
+        let (excess, room) = (if q > RESOLVED * tol { 2.0 * (q - tol) } else { 0.0 }, bound * dx2 * ell);
         let descent_calm = (excess == 0.0) | ((excess <= room) & (room >= NORMAL));
         // sublevel_ratio(f1, anchor, f_star) = (f1 - f_star) / max(anchor - f_star, MIN_POSITIVE).
         let (above, span) = (f1 - f_star, (anchor - f_star).max(f32::MIN_POSITIVE));
