@@ -130,7 +130,7 @@ fn monitor_check(t: u32) {
     let gdx = st.m_gdx;
     let dx2 = st.m_dx2;
     let q = f1 - f0 - gdx;
-    let tol = TOL_REL * (abs(f0) + abs(f1) + abs(gdx) + sqrt(max(abs(f0), abs(f1))) * sqrt(abs(st.f_anchor)));
+    let tol = TOL_REL * (abs(f0) + abs(f1) + abs(gdx) + sqrt(max(abs(f0), abs(f1)) * abs(st.f_anchor)));
     let curvature = select(0.0, 2.0 * (abs(q) - tol) / dx2, abs(q) > RESOLVED * tol);
     let top = max(f0, f1);
     let b = monitor_bin(max(top - params.f_star, 0.0));
@@ -143,7 +143,8 @@ fn monitor_check(t: u32) {
     let r_curv = curvature / monitor_rho1(top);
     var r_desc = 0.0;
     if (DESCENT_STEPS) {
-        r_desc = select(0.0, 2.0 * (q - tol) / dx2 / st.ell, q > RESOLVED * tol);
+        // 2 (q - tol) / dx2 is the curvature to the bit where q > 0 (monitor::descent_ratio).
+        r_desc = select(0.0, curvature / st.ell, q > RESOLVED * tol);
     }
     var r_sub = 0.0;
     if (STEP_RULE == RULE_SELF_BOUNDING) {

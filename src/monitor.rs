@@ -7,7 +7,7 @@
 //! ```text
 //! q = f_{t+1} - f_t - g_t·Δx            (= ½ Δxᵀ H Δx at a point of the segment)
 //! c = 2 (|q| - τ) / |Δx|² if |q| > 4τ, else 0   (a lower estimate of |Δxᵀ H Δx| / |Δx|²)
-//! τ = TOL_REL (|f_t| + |f_{t+1}| + |g_t·Δx| + √max(|f_t|, |f_{t+1}|) √|F|)   (16 f32 ulps, [`tolerance`])
+//! τ = TOL_REL (|f_t| + |f_{t+1}| + |g_t·Δx| + √(max(|f_t|, |f_{t+1}|) |F|))   (16 f32 ulps, [`tolerance`])
 //! ```
 //!
 //! against three conditions:
@@ -23,7 +23,8 @@
 //!
 //! The ratio of a condition is the checked quantity over its bound (> 1: violated). The
 //! kernel (`monitor_check` in shaders/monitor.wgsl) and the CPU twin ([`check`]) run the same
-//! f32 arithmetic, so their counts agree exactly.
+//! f32 arithmetic, so their counts agree exactly where the two paths step the same bits
+//! (docs/theory.md says where they do not).
 //!
 //! The curvatures c also estimate rho1 along the run: their maximum per bin of
 //! Df = max(max(f_t, f_{t+1}) - f*, 0), [`BINS`] bins a factor 2 wide ([`bin`]), kept per
@@ -102,7 +103,9 @@ pub enum Safeguard {
 /// near f = 0 reports f32 noise as curvature).
 #[inline]
 pub fn tolerance(f0: f32, f1: f32, gdx: f32, anchor: f32) -> f32 {
-    TOL_REL * (f0.abs() + f1.abs() + gdx.abs() + f0.abs().max(f1.abs()).sqrt() * anchor.abs().sqrt())
+    // One root of the product. Past 3.4e38 it is infinite, and so is τ: a check at values
+    // beyond 1.8e19 resolves nothing (IEEE on both paths, NaN included).
+    TOL_REL * (f0.abs() + f1.abs() + gdx.abs() + (f0.abs().max(f1.abs()) * anchor.abs()).sqrt())
 }
 
 /// A step size after `k` safeguard halvings (exact in f32: a power of two).
@@ -149,10 +152,12 @@ pub fn secant(f0: f32, f1: f32, gdx: f32, dx2: f32, anchor: f32) -> (f32, f32, f
     (q, tol, if q.abs() > RESOLVED * tol { 2.0 * (q.abs() - tol) / dx2 } else { 0.0 })
 }
 
-/// The descent ratio of a step (q, τ, |Δx|²) under assumed smoothness `ell`.
+/// The descent ratio of a step (q, τ, its curvature estimate c from [`secant`]) under assumed
+/// smoothness `ell`: 2 (q - τ) / |Δx|² / ℓ where q > RESOLVED τ, else 0. Where q > 0 that
+/// numerator is c to the bit, so the ratio is c / ℓ (a division fewer on both paths).
 #[inline]
-pub fn descent_ratio(q: f32, tol: f32, dx2: f32, ell: f32) -> f32 {
-    if q > RESOLVED * tol { 2.0 * (q - tol) / dx2 / ell } else { 0.0 }
+pub fn descent_ratio(q: f32, tol: f32, curvature: f32, ell: f32) -> f32 {
+    if q > RESOLVED * tol { curvature / ell } else { 0.0 }
 }
 
 /// The sublevel ratio of a value `f1` against the anchor: (f1 - f*) / (F - f*).
@@ -194,7 +199,7 @@ pub fn check(st: &mut ChainState, t: u32, flags: u32, rho1: impl Fn(f32) -> f32,
         }
         if kind == pending::DESCENT && st.ell > 0.0 {
             st.n_desc += 1;
-            let ratio = descent_ratio(q, tol, st.m_dx2, st.ell);
+            let ratio = descent_ratio(q, tol, curvature, st.ell);
             worst = worst.max(ratio);
             if ratio > 1.0 {
                 violated |= condition::DESCENT;

@@ -119,7 +119,7 @@ fn a_quarter_of_rho1_is_found_where_it_fails() {
             // The monitor works in f32 and takes the tolerance tau off the secant
             // (escapade::monitor::tolerance): the step's ratio with k tau taken off, for a band
             // around 1.
-            let tau = (f0.abs() + f1.abs() + gdx.abs() + f0.abs().max(f1.abs()).sqrt() * anchor.abs().sqrt()) / 1_048_576.0;
+            let tau = (f0.abs() + f1.abs() + gdx.abs() + (f0.abs().max(f1.abs()) * anchor.abs()).sqrt()) / 1_048_576.0;
             let ratio = |k: f64| {
                 let curvature = 2.0 * (q.abs() - k * tau).max(0.0) / dx2 / rho1(f0.max(f1), 0.25);
                 curvature.max(2.0 * (q - k * tau).max(0.0) / dx2 / ell)
