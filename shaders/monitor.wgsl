@@ -169,16 +169,15 @@ fn monitor_check(t: u32) {
     st.v_kind = select(st.v_kind, violated, first);
     st.v_f = select(st.v_f, f1, first);
     st.v_ratio = select(st.v_ratio, worst, first);
-    // The safeguard: halve until eta c <= 1 (monitor::check says why), at most MAX_HALVINGS.
-    if (violated != 0u && (params.monitor & MON_HALVE) != 0u) {
-        for (var k = 0u; k < MAX_HALVINGS; k = k + 1u) {
-            if (!(curvature * st.eta > 1.0) || st.halvings >= MAX_HALVINGS) {
-                break;
-            }
-            st.eta = st.eta * 0.5;
-            st.halvings = st.halvings + 1u;
-        }
-    }
+    // The safeguard: halve until eta c <= 1 (monitor::check says why), at most MAX_HALVINGS in
+    // all; twin of monitor::halvings_needed, a closed form (no loop in the step loop: lavapipe
+    // counts every iteration against its limit).
+    let p = curvature * st.eta;
+    let pb = bitcast<u32>(p);
+    let need = select(0u, ((pb >> 23u) & 0xffu) - 127u + select(0u, 1u, (pb & 0x7fffffu) != 0u), p > 1.0);
+    let k = select(0u, min(need, MAX_HALVINGS - st.halvings), violated != 0u && (params.monitor & MON_HALVE) != 0u);
+    st.eta = ldexp(st.eta, -i32(k));
+    st.halvings = st.halvings + k;
     monitor_note(made, b, curvature);
 }
 

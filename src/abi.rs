@@ -40,8 +40,8 @@ pub mod counter {
 }
 
 /// The monitor's part of a dispatch's counters (`counter::VIOLATIONS_LO` on) as a tally.
-pub fn tally(counters: &[u32]) -> crate::kernel::Tally {
-    let mut t = crate::kernel::Tally { violations: u64::from(counters[counter::VIOLATIONS_LO]) | (u64::from(counters[counter::VIOLATIONS_HI]) << 32), ..Default::default() };
+pub fn tally(counters: &[u32]) -> crate::monitor::Tally {
+    let mut t = crate::monitor::Tally { violations: u64::from(counters[counter::VIOLATIONS_LO]) | (u64::from(counters[counter::VIOLATIONS_HI]) << 32), ..Default::default() };
     for (b, &bits) in t.bins.iter_mut().zip(&counters[counter::BINS..counter::LEN]) {
         *b = f32::from_bits(bits);
     }

@@ -201,25 +201,6 @@ impl Experiment {
         self.method.perturbation == crate::method::Perturbation::Ball
     }
 
-    /// The kernel's monitor flags (`crate::monitor::flags`) for this experiment.
-    pub fn monitor_flags(&self) -> u32 {
-        use crate::monitor::{Safeguard, flags};
-        if !self.monitor {
-            return 0;
-        }
-        let mut f = flags::ON;
-        if self.method.safeguard == Safeguard::Halve {
-            f |= flags::HALVE;
-        }
-        if self.declared_rho().is_some() {
-            f |= flags::RHO1;
-        }
-        if matches!(self.method.step_rule, StepRule::SelfBounding(_)) {
-            f |= flags::SUBLEVEL;
-        }
-        f
-    }
-
     /// The declared (rho1, rho2): the step rule's explicit forms, else the objective's.
     pub fn declared_rho(&self) -> Option<(Rho, Rho)> {
         match &self.method.step_rule {

@@ -1,6 +1,7 @@
 //! One chain's init and steps: the Rust twin of `shaders/kernel.wgsl`, operation for operation in
 //! f32. Both backends run exactly this semantics; the GPU version is tested against it.
 
+pub use crate::monitor::Tally;
 use crate::escape::{ChainState, EscapeEvent, NEVER, status};
 use crate::method::{Oracle, Perturbation, Rho, Schedule, SelfBounding, Selectors, Transform};
 use crate::objective::{Batch, Eval, LANES, Objective};
@@ -153,7 +154,7 @@ impl KernelParams {
             piece_t,
             piece_f,
             sb_rebase: sb.map_or(0, |s| s.rebase_every),
-            monitor: exp.monitor_flags(),
+            monitor: crate::monitor::flags_of(exp),
             pad1: 0,
             pad2: 0,
         }
@@ -283,37 +284,6 @@ pub struct Stepper<'a, T: Real> {
     rows: Vec<u32>,
     /// What the monitor found in the steps this stepper took (`crate::monitor`).
     pub tally: Tally,
-}
-
-/// The monitor's findings over the steps one stepper (or kernel dispatch) took: merged by the
-/// host into the run's, by sum and maximum, so they do not depend on how the work was split.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Tally {
-    /// The largest curvature estimate per bin of Df (`crate::monitor::bin`).
-    pub bins: [f32; crate::monitor::BINS],
-    /// Violations (each condition at each step once).
-    pub violations: u64,
-}
-
-impl Default for Tally {
-    fn default() -> Self {
-        Tally { bins: [0.0; crate::monitor::BINS], violations: 0 }
-    }
-}
-
-impl Tally {
-    /// Adds what one check found.
-    pub fn add(&mut self, c: &crate::monitor::Checked) {
-        let b = &mut self.bins[c.bin];
-        *b = b.max(c.curvature);
-        self.violations += u64::from(c.violated.count_ones());
-    }
-
-    /// Merges another tally into this one.
-    pub fn merge(&mut self, other: &Tally) {
-        crate::monitor::merge_bins(&mut self.bins, &other.bins);
-        self.violations += other.violations;
-    }
 }
 
 impl<'a, T: Real> Stepper<'a, T> {

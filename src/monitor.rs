@@ -83,17 +83,24 @@ pub mod pending {
     pub const DESCENT: u32 = 2;
 }
 
-/// The change a safeguard makes on a violation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Safeguard {
-    /// None: the monitor only reports.
-    #[default]
-    Off,
-    /// Halve the chain's step size at each violated step that was too long for the curvature it
-    /// crossed (eta c > 1, [`check`]; a change of the method: the step
-    /// rule's η becomes η 2^-k after k violations, recorded as `halvings`).
-    Halve,
+pub use crate::method::Safeguard;
+
+/// The kernel's monitor flags ([`flags`]) for an experiment.
+pub fn flags_of(exp: &crate::Experiment) -> u32 {
+    if !exp.monitor {
+        return 0;
+    }
+    let mut f = flags::ON;
+    if exp.method.safeguard == Safeguard::Halve {
+        f |= flags::HALVE;
+    }
+    if exp.declared_rho().is_some() {
+        f |= flags::RHO1;
+    }
+    if matches!(exp.method.step_rule, crate::method::StepRule::SelfBounding(_)) {
+        f |= flags::SUBLEVEL;
+    }
+    f
 }
 
 /// The float tolerance τ of a check (`anchor`: the chain's F, the scale its terms started at).
@@ -113,6 +120,20 @@ pub fn halved(eta: f32, k: u32) -> f32 {
     eta * (-(k.min(149) as f32)).exp2()
 }
 
+/// The halvings that bring a product p = c eta to at most 1: the least k with p 2^-k <= 1,
+/// from p's exponent bits (0 for p <= 1 or NaN). A closed form, not a loop, so that the
+/// kernel's step loop holds no inner loop (lavapipe counts every loop iteration against its
+/// limit); halving eta k times multiplies the product by 2^-k exactly while it is normal.
+#[inline]
+pub fn halvings_needed(p: f32) -> u32 {
+    // NaN is not above 1: no halving.
+    if p.partial_cmp(&1.0) != Some(std::cmp::Ordering::Greater) {
+        return 0;
+    }
+    let bits = p.to_bits();
+    ((bits >> 23) & 0xff) - 127 + u32::from(bits & 0x7f_ffff != 0)
+}
+
 /// The curvature bin of Df (a non-negative f32; NaN goes to bin 0), from its exponent bits so
 /// that the kernel and the CPU agree at every power of two.
 #[inline]
@@ -128,6 +149,37 @@ pub fn bin_range(k: usize) -> (f64, f64) {
     let lo = if k == 0 { 0.0 } else { e(k) };
     let hi = if k + 1 >= BINS { f64::INFINITY } else { e(k + 1) };
     (lo, hi)
+}
+
+/// The monitor's findings over the steps one stepper (or kernel dispatch) took: merged by the
+/// host into the run's, by sum and maximum, so they do not depend on how the work was split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tally {
+    /// The largest curvature estimate per bin of Df (`crate::monitor::bin`).
+    pub bins: [f32; BINS],
+    /// Violations (each condition at each step once).
+    pub violations: u64,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally { bins: [0.0; BINS], violations: 0 }
+    }
+}
+
+impl Tally {
+    /// Adds what one check found.
+    pub fn add(&mut self, c: &Checked) {
+        let b = &mut self.bins[c.bin];
+        *b = b.max(c.curvature);
+        self.violations += u64::from(c.violated.count_ones());
+    }
+
+    /// Merges another tally into this one.
+    pub fn merge(&mut self, other: &Tally) {
+        merge_bins(&mut self.bins, &other.bins);
+        self.violations += other.violations;
+    }
 }
 
 /// What the check of one step found.
@@ -224,10 +276,9 @@ pub fn check(st: &mut ChainState, t: u32, flags: u32, rho1: impl Fn(f32) -> f32,
         // says. At or below it the violation is the bound's, not the step's, and the step stays
         // (halving then would only stall the chain). Halvings are exact in f32 (a power of two).
         if flags & flags::HALVE != 0 {
-            while curvature * st.eta > 1.0 && st.halvings < MAX_HALVINGS {
-                st.eta *= 0.5;
-                st.halvings += 1;
-            }
+            let k = halvings_needed(curvature * st.eta).min(MAX_HALVINGS - st.halvings);
+            st.eta = halved(st.eta, k);
+            st.halvings += k;
         }
     }
     Some(Checked { curvature, bin, violated })
@@ -292,6 +343,9 @@ mod tests {
         check(&mut st, 5, flags::ON | flags::RHO1 | flags::HALVE, |_| 1.5, 0.0).unwrap();
         assert_eq!((st.halvings, st.eta), (3, 0.5));
         assert!((st.worst - 2.0).abs() < 1e-3);
+        for (p, k) in [(1.0, 0), (f32::NAN, 0), (1.5, 1), (2.0, 1), (2.5, 2), (8.0, 3), (f32::INFINITY, 128)] {
+            assert_eq!(halvings_needed(p), k, "{p}");
+        }
         // A step short enough for the curvature it crossed (eta c <= 1) keeps its size.
         let mut st = stepped(1.0, 0.5625, -0.5, 0.0625, pending::DESCENT);
         (st.ell, st.eta) = (1.0, 0.5);

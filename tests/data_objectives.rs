@@ -148,6 +148,10 @@ impl escapade::Objective for LoopPath {
     fn default_params(&self) -> PgdParams {
         self.0.default_params()
     }
+    // The declared forms too: the monitor checks against them, and its records are compared.
+    fn rho(&self) -> Option<(escapade::method::Rho, escapade::method::Rho)> {
+        self.0.rho()
+    }
     fn f_min(&self) -> Option<f64> {
         self.0.f_min()
     }

@@ -11,7 +11,7 @@ use std::path::Path;
 const LAYERS: [&[&str]; 9] = [
     &["error", "rng", "linalg", "stats", "layout"],
     &["precision", "init", "method", "objective", "experiment"],
-    &["escape", "abi", "kernel"],
+    &["escape", "monitor", "abi", "kernel"],
     &["checkpoint", "backend"],
     &["check", "outcome"],
     &["report"],

@@ -115,7 +115,7 @@ pub struct Method {
     pub params: PgdParams,
     /// What a violation the monitor finds changes (`--safeguard`; off by default).
     #[serde(default)]
-    pub safeguard: crate::monitor::Safeguard,
+    pub safeguard: Safeguard,
 }
 
 impl Method {
@@ -165,4 +165,17 @@ impl Method {
     pub(crate) fn selectors(&self) -> Selectors {
         Selectors::of(&self.oracle, self.perturbation, &self.transform, &self.schedule, matches!(self.step_rule, StepRule::SelfBounding(_)))
     }
+}
+
+/// The change a safeguard makes on a violation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Safeguard {
+    /// None: the monitor only reports.
+    #[default]
+    Off,
+    /// Halve the chain's step size at each violated step that was too long for the curvature it
+    /// crossed, until eta c <= 1 (`crate::monitor::check`; a change of the method: the step
+    /// rule's η becomes η 2^-k after k halvings, recorded as `halvings`).
+    Halve,
 }

@@ -186,7 +186,7 @@ impl Report {
     /// The monitor's block (None with the monitor off).
     pub fn monitor(&self) -> Option<MonitorBlock> {
         let e = &self.experiment;
-        let fl = e.monitor_flags();
+        let fl = crate::monitor::flags_of(e);
         if fl & flags::ON == 0 {
             return None;
         }

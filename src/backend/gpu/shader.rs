@@ -43,7 +43,7 @@ impl From<bool> for Switches {
 impl Switches {
     /// The switches experiment `exp` needs.
     pub fn of(exp: &crate::Experiment) -> Self {
-        Switches { traced: exp.trace.is_some(), monitor: exp.monitor_flags() & crate::monitor::flags::ON != 0 }
+        Switches { traced: exp.trace.is_some(), monitor: crate::monitor::flags_of(exp) & crate::monitor::flags::ON != 0 }
     }
 }
 
