@@ -65,7 +65,7 @@ impl NativeRun {
     /// it was loaded from): its results, and its inputs (`inputs/`, relative names).
     fn loaded_files(&self) -> Result<Vec<(String, Vec<u8>)>, Error> {
         let mut files = Vec::new();
-        for name in ["summary.json", "events.csv", "chains.csv", "trace.csv", "points.npy"] {
+        for name in ["summary.json", "events.csv", "chains.csv", "trace.csv", "violations.csv", "points.npy"] {
             let from = self.saved.dir.join(name);
             if from.exists() {
                 files.push((name.to_string(), std::fs::read(&from).map_err(Error::io(&from))?));

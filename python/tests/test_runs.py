@@ -272,7 +272,7 @@ def test_sweep_ignores_the_base_out_and_refuses_a_string_axis(tmp_path):
     runs = escapade.sweep(tmp_path / "base" / "experiment.toml", {"seed": [1, 2]})
     assert [r.summary["seed"] for r in runs] == [1, 2]
     # escapade's own hidden files (.lock, .manifest) aside, the base run is as it was.
-    assert sorted(p.name for p in (tmp_path / "base").iterdir() if not p.name.startswith(".")) == ["chains.csv", "events.csv", "experiment.toml", "summary.json"]
+    assert sorted(p.name for p in (tmp_path / "base").iterdir() if not p.name.startswith(".")) == ["chains.csv", "events.csv", "experiment.toml", "summary.json", "violations.csv"]
     runs = escapade.sweep(tmp_path / "base" / "experiment.toml", {"seed": [1, 2]}, out=tmp_path / "sw")
     assert sorted(p.name for p in (tmp_path / "sw").iterdir()) == ["seed=1", "seed=2"]
     with pytest.raises(TypeError, match=r"^grid\['method'\]: expected a sequence of values \(e.g. \['gd'\]\), got str$"):
