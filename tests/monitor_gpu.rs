@@ -246,3 +246,21 @@ fn the_gpu_report_has_the_monitor_block() {
     let _ = block;
 }
 
+
+/// The monitor watches and changes nothing on the device either: with it off, the kernel
+/// (composed without it) steps every chain to the same bits, events and points included.
+#[test]
+fn switching_the_monitor_off_leaves_the_chains_as_they_were() {
+    let Some(engine) = gpu() else { return };
+    for (name, d) in [("toy-saddle", 2), ("quartic", 8)] {
+        let exp = |on| Experiment::builder(objective(name, d)).method(MethodKind::Pgd).chains(512).steps(2000).seed(3).init(Init::Uniform(0.01)).monitor(on).build().unwrap();
+        let (on, off) = (Runner::gpu(&engine).run(&exp(true)).unwrap(), Runner::gpu(&engine).run(&exp(false)).unwrap());
+        assert!(on.raw.x == off.raw.x, "{name}: points differ");
+        assert!(on.raw.events == off.raw.events, "{name}: events differ");
+        assert!(!on.raw.events.is_empty(), "{name}: no escapes to compare");
+        for (a, b) in on.raw.states.iter().zip(&off.raw.states) {
+            assert_eq!((a.t, a.status, a.f.to_bits(), a.label, a.eta.to_bits()), (b.t, b.status, b.f.to_bits(), b.label, b.eta.to_bits()), "{name}");
+        }
+        assert!(on.raw.states.iter().all(|s| s.n_checked > 0) && off.raw.states.iter().all(|s| s.n_checked == 0), "{name}");
+    }
+}
