@@ -284,6 +284,13 @@ pub fn check(st: &mut ChainState, t: u32, flags: u32, rho1: impl Fn(f32) -> f32,
     Some(Checked { curvature, bin, violated })
 }
 
+/// How a run stopped at a violation (`--on-violation stop`), in words, for both backends: the
+/// read-back after step `t_end` of chains `lo..hi`, of the run's chains up to `end`.
+pub fn stop_note(t_end: u32, lo: u32, hi: u32, end: u32) -> String {
+    let later = if hi < end { format!("; chains {hi}..{end} not started") } else { String::new() };
+    format!("the read-back after step {t_end} of chains {lo}..{hi}, the first after a violation{later}")
+}
+
 /// Violations of a chain so far (each condition violated at a step counts once).
 pub fn violations(st: &ChainState) -> u64 {
     u64::from(st.v_desc) + u64::from(st.v_curv) + u64::from(st.v_sub)

@@ -230,7 +230,7 @@ fn a_violation_stops_a_gpu_run_at_its_read_back() {
     exp.stop_on_violation = true;
     let g = Runner::gpu(&split(&engine)).run(&exp).unwrap();
     let why = g.raw.stopped.as_deref().expect("the run did not stop");
-    assert!(why.starts_with("a violation: stopped at the read-back after step 13 of chains 0..300; chains 300..1024 not started"), "{why}");
+    assert!(why == "the read-back after step 13 of chains 0..300, the first after a violation; chains 300..1024 not started", "{why}");
     assert_eq!(g.raw.states.len(), 1024);
     assert!(g.raw.states[300..].iter().all(|s| s.t == 0 && s.n_checked == 0));
     tally_matches_states(&g);

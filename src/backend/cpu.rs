@@ -177,8 +177,7 @@ fn run_in<T: Real>(
                 violations: states().map(crate::monitor::violations).sum(),
             });
             if exp.stop_on_violation && states().any(|s| crate::monitor::violations(s) > 0) {
-                let later = if start + n < range.end { format!("; chains {}..{} not started", start + n, range.end) } else { String::new() };
-                out.stopped = Some(format!("the read-back after step {t_end} of chains {start}..{}, the first after a violation{later}", start + n));
+                out.stopped = Some(crate::monitor::stop_note(t_end, start, start + n, range.end));
             }
             if out.stopped.is_some() || t_end >= exp.steps || !live.iter().any(|l| l.st.running()) {
                 break;

@@ -19,13 +19,11 @@ pub struct ShardWatch {
 }
 
 impl ShardWatch {
-    /// Merges a finished dispatch's counters; true when the run is to stop now (the first
-    /// violation under `--on-violation stop`).
-    pub fn dispatched(&mut self, exp: &Experiment, out: &RawRun, counters: &[u32]) -> bool {
+    /// Merges a finished dispatch's counters, and asks the run to stop at its first violation
+    /// under `--on-violation stop`.
+    pub fn dispatched(&mut self, exp: &Experiment, out: &RawRun, counters: &[u32]) {
         self.tally.merge(&abi::tally(counters));
-        let stop = !self.stopping && exp.stop_on_violation && self.violations(out) > 0;
-        self.stopping |= stop;
-        stop
+        self.stopping |= exp.stop_on_violation && self.violations(out) > 0;
     }
 
     /// The run's violations so far, this shard's included.
@@ -45,8 +43,7 @@ impl ShardWatch {
     pub fn finish(self, out: &mut RawRun, t_end: u32, lo: u32, hi: u32, end: u32) {
         out.monitor.merge(&self.tally);
         if self.stopping && out.stopped.is_none() {
-            let later = if hi < end { format!("; chains {hi}..{end} not started") } else { String::new() };
-            out.stopped = Some(format!("a violation: stopped at the read-back after step {t_end} of chains {lo}..{hi}{later}"));
+            out.stopped = Some(crate::monitor::stop_note(t_end, lo, hi, end));
         }
     }
 }
