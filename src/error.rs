@@ -51,6 +51,9 @@ pub enum Error {
     /// parser's words: one line.
     #[error("{0}")]
     Usage(String),
+    /// A search (`escapade tune`) found no candidate that meets its constraints.
+    #[error("no feasible candidate: {0}")]
+    Infeasible(String),
     /// Reading or writing files.
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -119,6 +122,7 @@ impl Error {
     /// | [`Error::Io`], any other kind | 1 | reading or writing failed (permissions, a full disk, ...), e.g. writing outputs |
     /// | [`Error::NoAdapter`] | 1 | no GPU although one was required (`--backend gpu`, `escapade info`) |
     /// | [`Error::Gpu`] | 1 | the device failed (validation, out of memory, device lost) |
+    /// | [`Error::Infeasible`] | 1 | a search ran and no candidate met its constraints |
     /// | [`Error::Objective`] | 1 | an embedder's objective failed (a Python oracle's function raised) |
     /// | [`Error::Interrupted`] | 130 | the run was stopped (SIGINT/SIGTERM) after writing a checkpoint; resume it |
     /// | [`Error::Stopped`] | 130 | work with nothing to resume was stopped (SIGINT/SIGTERM) before writing anything |
@@ -136,7 +140,7 @@ impl Error {
                 _ => 1,
             },
             Error::Interrupted(_) | Error::Stopped(_) => 130,
-            Error::NoAdapter(_) | Error::Gpu(_) | Error::Objective(_) => 1,
+            Error::NoAdapter(_) | Error::Gpu(_) | Error::Objective(_) | Error::Infeasible(_) => 1,
         }
     }
 

@@ -69,6 +69,7 @@ pub mod report;
 pub mod rng;
 pub mod run;
 pub mod stats;
+pub mod tune;
 
 pub use backend::BackendChoice;
 pub use checkpoint::CheckpointSpec;

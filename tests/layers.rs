@@ -15,7 +15,7 @@ const LAYERS: [&[&str]; 9] = [
     &["checkpoint", "backend"],
     &["check", "outcome"],
     &["report"],
-    &["run"],
+    &["run", "tune"],
     &["options"],
     &["cli"],
 ];

@@ -2,8 +2,8 @@
 
 use super::progress::Reporter;
 use super::{Cli, SweepArgs};
-use clap::{ArgMatches, CommandFactory, FromArgMatches};
-use escapade::options::{CheckArgs, Engines, Plan, PlotFormat, RunArgs, SWITCHES, device_indices, experiment_toml, objective};
+use clap::{ArgMatches, CommandFactory};
+use escapade::options::{CheckArgs, Engines, Plan, PlotFormat, RunArgs, SWITCHES, experiment_toml, objective};
 use escapade::report::files::SavedRun;
 use escapade::report::{plots, render_plots};
 use escapade::outcome::Final;
@@ -191,14 +191,6 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat) -> CmdResult {
     Ok(())
 }
 
-/// A `run` command line of the grid that the parser refused, as an error naming the flag.
-fn grid_error(e: clap::Error) -> Error {
-    escapade::options::invalid_value(&e).unwrap_or_else(|| {
-        let first = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
-        Error::invalid("grid", "values the run flags accept", first)
-    })
-}
-
 /// A quantile in sweep.csv: its steps, or an empty cell where the curve does not reach it (as
 /// the CSV files leave a missing number empty; never a word in a numeric column).
 fn quantile_cell(q: escapade::stats::Quantile) -> String {
@@ -241,60 +233,18 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
         }
     }
     let keys: Vec<String> = points.first().map(|p| p.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+    let common = super::points::Common { base: &base, resume: s.resume, force: s.force, backend: s.backend, devices: s.devices.as_deref(), field: "grid" };
     // Every point is parsed and checked before the first one runs: a bad value late in the grid
     // must not cost the runs before it.
-    let mut runs = Vec::new();
-    for point in &points {
-        let tag: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let dir = s.out.join(super::grid::dir_name(point));
-        let mut argv: Vec<String> = vec!["escapade".into(), "run".into()];
-        argv.extend(base.iter().cloned());
-        for (k, v) in point {
-            // One argument: a value starting with '-' stays the flag's, and a switch refuses it.
-            argv.push(format!("--{k}={v}"));
-        }
-        argv.extend(["--out".into(), dir.display().to_string(), "--quiet".into()]);
-        // --resume per point: a finished point is read back, an interrupted one resumed.
-        let finished = s.resume && dir.join("summary.json").symlink_metadata().is_ok();
-        if s.force {
-            argv.push("--force".into());
-        } else if s.resume && !finished && dir.join("checkpoint").symlink_metadata().is_ok() {
-            argv.push("--resume".into());
-        }
-        if let Some(b) = s.backend {
-            argv.extend(["--backend".into(), b.name().into()]);
-        }
-        if let Some(d) = &s.devices {
-            argv.extend(["--devices".into(), d.clone()]);
-        }
-        let matches = Cli::command().try_get_matches_from(&argv).map_err(grid_error)?;
-        let sub = matches.subcommand_matches("run").cloned().unwrap_or_default();
-        let args = RunArgs::from_arg_matches(&sub).map_err(grid_error)?;
-        let accepted = |e| Error::invalid("grid", format!("values every run accepts ({})", tag.join(" ")), e);
-        // Every check `run` makes before it needs an engine or the directory.
-        let exp = escapade::options::check(&args).map_err(accepted)?;
-        args.devices.as_deref().map(|d| device_indices(d, args.backend.choice())).transpose().map_err(accepted)?;
-        // A finished point is this point's run, or the sweep stops before running any.
-        let saved = if finished {
-            let saved = SavedRun::load(&dir)?;
-            saved.check_is(&exp)?;
-            Some(saved)
-        } else {
-            None
-        };
-        runs.push((point, args, sub, saved));
-    }
+    let tag = |point: &[(String, String)]| point.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+    let planned = points.iter().map(|point| super::points::plan(&common, point, &[], &s.out.join(super::grid::dir_name(point)), &tag(point))).collect::<CmdResult<Vec<_>>>()?;
     let mut rows = Vec::new();
     let mut engines = Engines::default();
-    for (point, args, sub, saved) in runs {
-        let tag: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let (run, how) = match saved {
-            Some(saved) => (saved, "read back"),
-            None => (run(&args, &sub, &mut engines)?.as_saved(&args.out), "done"),
-        };
+    for (point, p) in points.iter().zip(planned) {
+        let (run, how) = super::points::execute(p, &mut engines)?;
         rows.push(sweep_row(point, &run));
         if !s.quiet {
-            eprintln!("{how} {}", tag.join(" "));
+            eprintln!("{how} {}", tag(point));
         }
     }
     let mut header = keys.clone();

@@ -1,4 +1,4 @@
-//! The `escapade` command line. Subcommands: run, sweep, report, compare, check, list, info.
+//! The `escapade` command line. Subcommands: run, sweep, tune, report, compare, check, list, info.
 //! Errors print one line and exit with [`Error::exit_code`]: 2 for bad input, 1 for runtime
 //! failures; a run stopped at a violation of the bounds (`--on-violation stop`) writes its
 //! results and exits with 3. In the library so that the binary and embedders (Python's `escapade` command) run
@@ -7,8 +7,10 @@
 mod commands;
 mod grid;
 mod list;
+mod points;
 pub mod process;
 mod progress;
+mod tune;
 
 pub use list::text as list_text;
 
@@ -41,6 +43,10 @@ enum Command {
     },
     /// Run a grid of experiments (cartesian product of every --grid) into one table.
     Sweep(SweepArgs),
+    /// Choose perturbation radius, clipping threshold, step size (any numeric option) by
+    /// successive halving on escape statistics with bootstrap confidence: OUT/tune.csv,
+    /// best.toml, tune.json and plots; the theory's choices run alongside.
+    Tune(Box<tune::TuneArgs>),
     /// Recompute statistics and plots from a saved run directory.
     Report {
         /// The run's output directory.
@@ -206,6 +212,7 @@ pub fn main_with(mut argv: Vec<String>) -> u8 {
             }
         }
         Command::Sweep(s) => commands::sweep(s),
+        Command::Tune(t) => tune::tune(t),
         Command::Report { dir, plots } => commands::report(dir, *plots),
         Command::Check(args) => commands::check(args),
         Command::Compare { dirs, out, plots } => commands::compare(dirs, out, *plots),

@@ -231,6 +231,58 @@ fn draw_accuracy<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str,
     Ok(())
 }
 
+/// One series of a tuning plot: its name and (x, value, lower, upper) points.
+pub type TunePoints = (String, Vec<(f64, f64, f64, f64)>);
+
+/// A tuned statistic against one tuned parameter: one series of points with interval bars per
+/// rung. Log axes where every value is positive and they span more than a decade; points with
+/// a non-finite value (a statistic the run could not give) are left out, bars clipped to the
+/// plot.
+pub fn tune(path: &Path, title: &str, axes: (&str, &str), series: &[TunePoints]) -> Result<(), Error> {
+    render!(path, draw_tune(title, axes, series))
+}
+
+fn draw_tune<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, (x_desc, y_desc): (&str, &str), series: &[TunePoints]) -> Res {
+    root.fill(&WHITE).map_err(s)?;
+    let finite = |v: &f64| v.is_finite();
+    let xs: Vec<f64> = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)).filter(finite).collect();
+    let ys: Vec<f64> = series.iter().flat_map(|(_, p)| p.iter().flat_map(|q| [q.1, q.2, q.3])).filter(finite).collect();
+    let range = |v: &[f64]| v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    let ((x0, x1), (y0, y1)) = (range(&xs), range(&ys));
+    if !(x0.is_finite() && y0.is_finite()) {
+        return root.titled(&format!("{title}: no finite values"), ("sans-serif", 24)).map(|_| ()).map_err(s);
+    }
+    let log = |lo: f64, hi: f64| lo > 0.0 && hi > 10.0 * lo;
+    let pad = |lo: f64, hi: f64, log: bool| if log { (lo / 1.5, hi * 1.5) } else { let m = ((hi - lo) * 0.05).max(lo.abs() * 0.05).max(1e-12); (lo - m, hi + m) };
+    let ((x0, x1), (y0, y1)) = (pad(x0, x1, log(x0, x1)), pad(y0, y1, log(y0, y1)));
+    // Four coordinate types, one drawing: the series are drawn by one generic closure.
+    macro_rules! with_chart {
+        ($xs:expr, $ys:expr) => {{
+            let mut chart = frame(root, title).build_cartesian_2d($xs, $ys).map_err(s)?;
+            chart.configure_mesh().x_label_formatter(&tick).y_label_formatter(&tick).x_desc(x_desc).y_desc(y_desc).draw().map_err(s)?;
+            for (k, (name, points)) in series.iter().enumerate() {
+                let color = COLORS[k % COLORS.len()];
+                let shown: Vec<_> = points.iter().filter(|q| q.0.is_finite() && q.1.is_finite()).collect();
+                let clip = |v: f64| v.clamp(y0, y1);
+                chart.draw_series(shown.iter().map(|q| PathElement::new(vec![(q.0, clip(q.2)), (q.0, clip(q.3))], color.stroke_width(2)))).map_err(s)?;
+                chart
+                    .draw_series(shown.iter().map(|q| Circle::new((q.0, q.1), 4, color.filled())))
+                    .map_err(s)?
+                    .label(name.clone())
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+            }
+            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(s)?;
+        }};
+    }
+    match (log(x0 * 1.5, x1 / 1.5), log(y0 * 1.5, y1 / 1.5)) {
+        (true, true) => with_chart!(log_axis(x0, x1), log_axis(y0, y1)),
+        (true, false) => with_chart!(log_axis(x0, x1), y0..y1),
+        (false, true) => with_chart!(x0..x1, log_axis(y0, y1)),
+        (false, false) => with_chart!(x0..x1, y0..y1),
+    }
+    Ok(())
+}
+
 /// f(x_t) against t for a sample of chains (log step axis).
 pub fn value_traces(path: &Path, title: &str, traces: &[(u32, Vec<(u32, f64)>)]) -> Result<(), Error> {
     render!(path, draw_traces(title, traces))

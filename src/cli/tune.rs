@@ -1,0 +1,426 @@
+//! `escapade tune EXPERIMENT.toml --tune KEY=SPEC ...`: successive halving over run options
+//! (the arithmetic is `escapade::tune`'s; this file runs the rungs and writes the files).
+//!
+//! OUT/rung-K/<candidate>/ holds each candidate's run at rung K (a `run` directory, read back by
+//! `--resume`), OUT/theory-<name>/ the theory's choices at the last rung, and OUT/tune.csv
+//! (rewritten after every rung), tune.json, best.toml and plots/tune-<key>.svg the outcome.
+
+use super::points::{Common, Planned, execute, plan};
+use super::{Cli, grid};
+use clap::{Args, CommandFactory};
+use escapade::options::{BackendArg, Engines, PlotFormat, SWITCHES, file_to_flags, flag_names, read_table, table_to_flags};
+use escapade::report::files::SavedRun;
+use escapade::tune::{Axis, Bootstrap, Candidate, Row, Sample, Schedule, Scored, Statistic, Verdict, halving};
+use escapade::Error;
+use std::path::PathBuf;
+
+/// Flags of `escapade tune`.
+#[derive(Args)]
+pub struct TuneArgs {
+    /// Experiment file (TOML): every option but the tuned ones; its chains and steps are the
+    /// last rung's, and its seed every candidate's (common random numbers).
+    #[arg(value_name = "EXPERIMENT.toml")]
+    experiment: PathBuf,
+    /// KEY=SPEC: an option to tune and its values: a list (0.01,0.1,1), log:LO:HI:N or
+    /// lin:LO:HI:N. KEY: radius, clip, eta, t-thres, g-thres, f-thres, noise, batch, margin.
+    /// Repeat for more options (the candidates are every combination).
+    #[arg(long, required = true, value_name = "KEY=SPEC")]
+    tune: Vec<String>,
+    /// What to minimize: ert (expected running time over saddle stalls), quantile:P (the P-th
+    /// Kaplan-Meier escape-time quantile), sosp:FRACTION (the step by which that fraction of
+    /// chains rests at a second-order stationary point), loss (mean final value); or to
+    /// maximize: accuracy (networks: held-out, else training).
+    #[arg(long, default_value = "ert", help_heading = "Search")]
+    statistic: String,
+    /// Each rung keeps 1/REDUCTION of the candidates and runs them on REDUCTION times the
+    /// chains and steps.
+    #[arg(long, default_value_t = 3, help_heading = "Search")]
+    reduction: u32,
+    /// Number of rungs (default: enough that one candidate reaches the last, as far as the
+    /// first keeps 16 chains).
+    #[arg(long, help_heading = "Search")]
+    rungs: Option<u32>,
+    /// Most chain-steps to spend (chains x steps summed over the candidates' runs): no rung
+    /// starts that would exceed it, and the best of the last finished rung is chosen.
+    #[arg(long, value_name = "CHAIN_STEPS", help_heading = "Search")]
+    budget: Option<u64>,
+    /// Drop a candidate whose fraction of diverged chains exceeds this.
+    #[arg(long, default_value_t = 0.01, help_heading = "Search")]
+    max_diverged: f64,
+    /// Drop a candidate whose fraction of precision-limited chains exceeds this.
+    #[arg(long, default_value_t = 1.0, help_heading = "Search")]
+    max_precision_limited: f64,
+    /// Chain resamples of the bootstrap intervals.
+    #[arg(long, default_value_t = 200, help_heading = "Search")]
+    bootstrap: u32,
+    /// Confidence of the intervals; a candidate is dropped only when worse than the rung's
+    /// k-th best with this confidence.
+    #[arg(long, default_value_t = 0.95, help_heading = "Search")]
+    confidence: f64,
+    /// Skip the theory's choices (Jin et al.'s formulas, the self-bounding rule) at the last rung.
+    #[arg(long, help_heading = "Search")]
+    no_theory: bool,
+    /// Output directory.
+    #[arg(long, default_value = "tune")]
+    out: PathBuf,
+    /// Plot format.
+    #[arg(long, value_enum, default_value = "svg")]
+    plots: PlotFormat,
+    /// Backend override for every run.
+    #[arg(long, value_enum)]
+    backend: Option<BackendArg>,
+    /// Devices override for every run (see `run --devices`).
+    #[arg(long, value_name = "all|I,J,...")]
+    devices: Option<String>,
+    /// Print only the outcome.
+    #[arg(long)]
+    quiet: bool,
+    /// Replace the runs already in OUT (only the files escapade wrote there).
+    #[arg(long, conflicts_with = "resume")]
+    force: bool,
+    /// Continue an interrupted tune: finished runs are read back, an interrupted one resumed.
+    #[arg(long)]
+    resume: bool,
+}
+
+/// A candidate's flag values: the clipping threshold keeps the experiment's kind.
+fn flag_values(c: &Candidate, clip_kind: &str) -> Vec<(String, String)> {
+    c.values.iter().map(|(k, v)| if k == "clip" { (k.clone(), format!("{clip_kind}:{v}")) } else { (k.clone(), v.clone()) }).collect()
+}
+
+/// One scored run.
+struct Scoring {
+    sample: Sample,
+    scored: Scored,
+    /// Why the constraints drop it, if they do.
+    infeasible: Option<String>,
+}
+
+/// `escapade tune`.
+pub fn tune(t: &TuneArgs) -> Result<(), Error> {
+    let run_cmd = Cli::command().find_subcommand("run").cloned().unwrap_or_default();
+    let known = flag_names(&run_cmd);
+    let base = file_to_flags(&t.experiment, &known, &SWITCHES)?;
+    let table = read_table(&t.experiment)?;
+    let axes = t.tune.iter().map(|a| Axis::parse(a)).collect::<Result<Vec<_>, _>>()?;
+    let candidates = escapade::tune::space::candidates(&axes)?;
+    let keys: Vec<String> = axes.iter().map(|a| a.key.name.to_string()).collect();
+    let stat = Statistic::parse(&t.statistic)?;
+    for (field, v) in [("max-diverged", t.max_diverged), ("max-precision-limited", t.max_precision_limited)] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(Error::invalid(field, "a fraction from 0 to 1", v));
+        }
+    }
+    let get = |key: &str| table.get(key).or_else(|| table.get(&key.replace('-', "_")));
+    let clip_kind = get("clip").and_then(|v| v.as_str()).and_then(|s| s.split_once(':')).map_or("hard", |(k, _)| k).to_string();
+    if keys.iter().any(|k| k == "clip") && get("precond").is_some() {
+        return Err(Error::invalid("tune clip", "an experiment without --precond (clipping and preconditioning exclude each other)", "precond in the file"));
+    }
+    let common = Common { base: &base, resume: t.resume, force: t.force, backend: t.backend, devices: t.devices.as_deref(), field: "tune" };
+    // Every candidate is checked as the experiment's own size before anything runs.
+    let checking = Common { resume: false, force: false, ..common };
+    let nowhere = t.out.join("check");
+    let whole = plan(&checking, &[], &[], &nowhere, "the experiment")?.experiment;
+    for c in &candidates {
+        plan(&checking, &flag_values(c, &clip_kind), &[], &nowhere, &tag(c))?;
+    }
+    if stat == Statistic::Accuracy && whole.objective.classifier().is_none() {
+        return Err(Error::invalid("statistic", format!("ert, quantile:P, sosp:FRACTION or loss for {} (accuracy needs a network objective)", whole.objective.name()), "accuracy"));
+    }
+    let schedule = Schedule::new(whole.chains, whole.steps, candidates.len(), t.reduction, t.rungs)?;
+    let boot = Bootstrap { resamples: t.bootstrap, confidence: t.confidence, seed: whole.seed };
+    boot.validate()?;
+    let (c0, s0) = schedule.rungs[0];
+    let first = candidates.len() as u64 * u64::from(c0) * u64::from(s0);
+    if let Some(b) = t.budget.filter(|&b| b < first) {
+        return Err(Error::invalid("budget", format!("at least {first} chain-steps (one rung: {} candidates x {c0} chains x {s0} steps)", candidates.len()), b));
+    }
+    let say = |line: String| if !t.quiet { eprintln!("{line}") };
+    let mut engines = Engines::default();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut alive: Vec<usize> = (0..candidates.len()).collect();
+    let mut used = 0u64;
+    // The last finished rung: its index, size, weights and each candidate's scoring.
+    let mut finished: Option<(usize, (u32, u32), Vec<Vec<u32>>, Vec<(usize, Scoring)>)> = None;
+    let mut note = None;
+    for (k, &(chains, steps)) in schedule.rungs.iter().enumerate() {
+        let cost = alive.len() as u64 * u64::from(chains) * u64::from(steps);
+        if t.budget.is_some_and(|b| used + cost > b) {
+            note = Some(format!("the budget stopped the search before rung {k} ({cost} more chain-steps)"));
+            break;
+        }
+        let last = k + 1 == schedule.rungs.len();
+        say(format!("rung {}/{}: {} candidates x {chains} chains x {steps} steps", k + 1, schedule.rungs.len(), alive.len()));
+        let extra = [format!("--chains={chains}"), format!("--steps={steps}"), "--plots=none".to_string()];
+        let dir = |c: &Candidate| t.out.join(format!("rung-{k}")).join(grid::dir_name(&c.values));
+        // The rung's runs are all planned (a directory in the wrong state stops it) before any runs.
+        let planned: Vec<Planned> = alive.iter().map(|&i| plan(&common, &flag_values(&candidates[i], &clip_kind), &extra, &dir(&candidates[i]), &tag(&candidates[i]))).collect::<Result<_, _>>()?;
+        let weights = boot.weights(k as u32, chains as usize);
+        let mut scorings = Vec::new();
+        for (&i, p) in alive.iter().zip(planned) {
+            let (run, _) = execute(p, &mut engines)?;
+            scorings.push((i, score(&run, stat, &weights, t)));
+        }
+        used += cost;
+        let names: Vec<String> = scorings.iter().map(|(i, _)| format!("c{i}")).collect();
+        let verdicts = halving::decide(stat, &scorings.iter().map(|(_, s)| (&s.scored, s.infeasible.clone())).collect::<Vec<_>>(), &names, schedule.keep(alive.len()), t.confidence, last);
+        for ((i, s), v) in scorings.iter().zip(&verdicts) {
+            let c = &candidates[*i];
+            let row = row(k, format!("c{i}"), c.values.iter().map(|(_, v)| v.clone()).collect(), (chains, steps), s, v, &t.out, &dir(c));
+            say(format!("  c{i} {}: {} {} {}", tag(c), stat.name(), interval_text(&s.scored), row.verdict));
+            rows.push(row);
+        }
+        alive = scorings.iter().zip(&verdicts).filter(|(_, v)| matches!(v, Verdict::Promoted | Verdict::Kept | Verdict::Best)).map(|((i, _), _)| *i).collect();
+        write_table(t, &keys, stat, &rows)?;
+        finished = Some((k, (chains, steps), weights, scorings));
+        if alive.is_empty() {
+            return Err(Error::Infeasible(format!("no candidate met the constraints at rung {k} (diverged <= {}, precision-limited <= {}); see {}", t.max_diverged, t.max_precision_limited, t.out.join("tune.csv").display())));
+        }
+    }
+    let Some((k, size, weights, scorings)) = finished else { unreachable!("the budget covers the first rung") };
+    // The best of the last finished rung (the last rung's decision, or the one the budget left).
+    let pool: Vec<&(usize, Scoring)> = scorings.iter().filter(|(i, _)| alive.contains(i)).collect();
+    let names: Vec<String> = pool.iter().map(|(i, _)| format!("c{i}")).collect();
+    let best_at = halving::decide(stat, &pool.iter().map(|(_, s)| (&s.scored, s.infeasible.clone())).collect::<Vec<_>>(), &names, 1, t.confidence, true).iter().position(|v| *v == Verdict::Best).unwrap_or(0);
+    let (best, best_scoring) = (pool[best_at].0, &pool[best_at].1);
+    if let Some(r) = rows.iter_mut().find(|r| r.rung == k && r.candidate == format!("c{best}")) {
+        r.verdict = "best";
+    }
+    let theory = if t.no_theory { None } else { theory_run(t, &table, &keys, &known, &common, size, &mut engines)? };
+    let mut theory_lines = Vec::new();
+    if let Some((name, dir, run, values)) = theory {
+        let s = score(&run, stat, &weights, t);
+        let (lo, hi) = halving::paired_difference(stat, &s.scored, &best_scoring.scored, t.confidence);
+        let why = format!("worse than the best by {} (paired {:.0}% interval [{}, {}])", num(halving::worse(stat, s.scored.value, best_scoring.scored.value)), 100.0 * t.confidence, num(lo), num(hi));
+        let mut r = row(k, format!("theory:{name}"), values, size, &s, &Verdict::Kept, &t.out, &dir);
+        r.verdict = "theory";
+        theory_lines.push(format!("theory ({name}): {}: {} {}; {why}", pairs(&keys, &r.values), stat.name(), interval_text(&s.scored)));
+        r.why = why;
+        rows.push(r);
+    }
+    write_table(t, &keys, stat, &rows)?;
+    let chosen = &candidates[best];
+    let grid_cost = candidates.len() as u64 * u64::from(whole.chains) * u64::from(whole.steps);
+    std::fs::write(t.out.join("best.toml"), best_toml(&table, chosen, &clip_kind, stat, &best_scoring.scored, size)).map_err(Error::io(&t.out.join("best.toml")))?;
+    let json = serde_json::json!({
+        "statistic": stat.name(),
+        "maximize": stat.maximize(),
+        "confidence": t.confidence,
+        "reduction": schedule.reduction,
+        "rungs": schedule.rungs,
+        "best": { "candidate": best, "values": chosen.values.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<_, _>>(), "rung": k, "chains": size.0, "steps": size.1, "value": finite(best_scoring.scored.value), "lower": finite(best_scoring.scored.lower), "upper": finite(best_scoring.scored.upper) },
+        "theory": rows.iter().filter(|r| r.verdict == "theory").map(|r| serde_json::json!({ "name": r.candidate.trim_start_matches("theory:"), "values": r.values, "value": finite(r.scored.0), "lower": finite(r.scored.1), "upper": finite(r.scored.2), "why": r.why })).collect::<Vec<_>>(),
+        "compute": { "chain_steps": used, "grid_chain_steps": grid_cost, "fraction_of_grid": used as f64 / grid_cost as f64, "candidates": candidates.len() },
+        "note": note,
+    });
+    let path = t.out.join("tune.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap_or_default()).map_err(Error::io(&path))?;
+    let plotted = plot(t, &axes, &keys, stat, &rows)?;
+    if let Some(n) = &note {
+        println!("note: {n}");
+    }
+    println!("best: {}: {} {} over {} chains x {} steps (rung {} of {})", tag(chosen), stat.name(), interval_text(&best_scoring.scored), size.0, size.1, k + 1, schedule.rungs.len());
+    println!(
+        "compute: {used} chain-steps, {:.3} of the full grid's {grid_cost} ({} candidates x {} chains x {} steps)",
+        used as f64 / grid_cost as f64,
+        candidates.len(),
+        whole.chains,
+        whole.steps
+    );
+    theory_lines.iter().for_each(|l| println!("{l}"));
+    println!("wrote {}/tune.csv, tune.json, best.toml{}", t.out.display(), if plotted { " and plots/" } else { "" });
+    Ok(())
+}
+
+/// `key=value ...` of a candidate.
+fn tag(c: &Candidate) -> String {
+    c.values.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}
+
+/// `key=value ...` of keys and values, empty values left out.
+fn pairs(keys: &[String], values: &[String]) -> String {
+    let p: Vec<String> = keys.iter().zip(values).filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect();
+    if p.is_empty() { "its own values".into() } else { p.join(" ") }
+}
+
+fn num(v: f64) -> String {
+    if v.is_finite() { format!("{v:.4e}") } else { format!("{v}") }
+}
+
+/// A finite number for JSON, or null.
+fn finite(v: f64) -> serde_json::Value {
+    if v.is_finite() { v.into() } else { serde_json::Value::Null }
+}
+
+fn interval_text(s: &Scored) -> String {
+    format!("{} [{}, {}]", num(s.value), num(s.lower), num(s.upper))
+}
+
+/// Scores a run and checks the constraints.
+fn score(run: &SavedRun, stat: Statistic, weights: &[Vec<u32>], t: &TuneArgs) -> Scoring {
+    let sample = Sample::of(run);
+    let scored = Scored::of(&sample, stat, weights, t.confidence);
+    let (diverged, limited) = sample.failure_fractions();
+    let infeasible = if diverged > t.max_diverged {
+        Some(format!("diverged {:.2}% > {:.2}% (--max-diverged)", 100.0 * diverged, 100.0 * t.max_diverged))
+    } else if limited > t.max_precision_limited {
+        Some(format!("precision-limited {:.2}% > {:.2}% (--max-precision-limited)", 100.0 * limited, 100.0 * t.max_precision_limited))
+    } else {
+        None
+    };
+    Scoring { sample, scored, infeasible }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(rung: usize, candidate: String, values: Vec<String>, (chains, steps): (u32, u32), s: &Scoring, v: &Verdict, out: &std::path::Path, dir: &std::path::Path) -> Row {
+    let (verdict, why) = match v {
+        Verdict::Promoted => ("promoted", String::new()),
+        Verdict::Kept => ("kept", String::new()),
+        Verdict::Best => ("best", String::new()),
+        Verdict::Dropped(why) => ("dropped", why.clone()),
+    };
+    Row {
+        rung,
+        candidate,
+        values,
+        chains,
+        steps,
+        scored: (s.scored.value, s.scored.lower, s.scored.upper),
+        failures: s.sample.failure_fractions(),
+        escapes: s.sample.escapes(),
+        verdict,
+        why,
+        dir: dir.strip_prefix(out).unwrap_or(dir).display().to_string(),
+    }
+}
+
+/// Writes OUT/tune.csv.
+fn write_table(t: &TuneArgs, keys: &[String], stat: Statistic, rows: &[Row]) -> Result<(), Error> {
+    let path = t.out.join("tune.csv");
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let bad = |e: csv::Error| Error::invalid("tune.csv", "a table", e);
+    w.write_record(Row::header(keys)).map_err(bad)?;
+    for r in rows {
+        w.write_record(r.cells(stat)).map_err(bad)?;
+    }
+    let text = w.into_inner().map_err(|e| Error::invalid("tune.csv", "a table", e))?;
+    std::fs::create_dir_all(&t.out).and_then(|_| std::fs::write(&path, text)).map_err(Error::io(&path))
+}
+
+/// The theory's choice of the tuned options, run at the last rung's size with every other
+/// option as the experiment has it (so that the stall and escape thresholds, which define the
+/// statistic, stay the experiment's unless they are tuned): (name, directory, run, values).
+///
+/// The values are Jin et al.'s formulas: with the experiment's l, rho and eps when it gives
+/// them ("jin"), else per chain from rho1 and rho2 at its start ("self-bounding": declared by
+/// the objective, given, or fitted with --rho-from), and then the median over chains. A probe
+/// of one step under the rule reads them from chains.csv, so they are the values a run of the
+/// rule itself uses, bit for bit. None when the theory gives no value for a tuned option
+/// (clip, noise, batch, margin) or knows no constants.
+fn theory_run(t: &TuneArgs, table: &toml::Table, keys: &[String], known: &[String], common: &Common, size: (u32, u32), engines: &mut Engines) -> Result<Option<(String, PathBuf, SavedRun, Vec<String>)>, Error> {
+    let say = |line: &str| if !t.quiet { eprintln!("theory: {line}") };
+    let pick: Vec<fn(&escapade::advanced::ChainState) -> f64> = match keys
+        .iter()
+        .map(|k| -> Option<fn(&escapade::advanced::ChainState) -> f64> {
+            match k.as_str() {
+                "radius" => Some(|c| f64::from(c.radius)),
+                "eta" => Some(|c| f64::from(c.eta)),
+                "t-thres" => Some(|c| f64::from(c.t_thres)),
+                "g-thres" => Some(|c| f64::from(c.g_thres)),
+                "f-thres" => Some(|c| f64::from(c.f_thres)),
+                _ => None,
+            }
+        })
+        .collect::<Option<Vec<_>>>()
+    {
+        Some(p) => p,
+        None => {
+            say("Jin et al.'s formulas give radius, eta, t-thres, g-thres and f-thres, not every tuned option: nothing to compare");
+            return Ok(None);
+        }
+    };
+    let has = |k: &str| table.contains_key(k) || table.contains_key(&k.replace('-', "_"));
+    let mut rule = table.clone();
+    rule.retain(|k, _| !keys.contains(&k.replace('_', "-")) && k != "out");
+    let name = if has("l") && has("rho") && has("eps") {
+        "jin"
+    } else {
+        rule.retain(|k, _| k != "eta" && k.replace('_', "-") != "step-rule");
+        rule.insert("step-rule".into(), toml::Value::String("self-bounding".into()));
+        "self-bounding"
+    };
+    let flags = table_to_flags(&rule, "the theory's experiment", known, &SWITCHES)?;
+    let probe_dir = t.out.join(format!("theory-{name}-probe"));
+    let probe_size = [format!("--chains={}", size.0), "--steps=1".to_string(), "--plots=none".to_string(), "--certify-eps=off".to_string()];
+    let probe = match plan(&Common { base: &flags, ..*common }, &[], &probe_size, &probe_dir, &format!("the theory ({name})")) {
+        Ok(p) => p,
+        // Without constants the rule has nothing to work from.
+        Err(e) if e.exit_code() == 2 && name == "self-bounding" => {
+            say("the experiment gives no --l/--rho/--eps and the objective no rho1/rho2 (declare them, or --rho-from a check): nothing to compare");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let (probe, _) = execute(probe, engines)?;
+    let integer = |k: &str| escapade::tune::KEYS.iter().any(|x| x.name == k && x.integer);
+    let mut point = Vec::new();
+    for (k, f) in keys.iter().zip(&pick) {
+        let Some(m) = escapade::stats::Summary::of(&probe.chains.iter().map(f).collect::<Vec<_>>()).median else { return Ok(None) };
+        point.push((k.clone(), if integer(k) { format!("{}", m.round().max(1.0) as u64) } else { format!("{m}") }));
+    }
+    let dir = t.out.join(format!("theory-{name}"));
+    let extra = [format!("--chains={}", size.0), format!("--steps={}", size.1), "--plots=none".to_string()];
+    let p = plan(common, &point, &extra, &dir, &format!("the theory ({name})"))?;
+    let (run, _) = execute(p, engines)?;
+    Ok(Some((name.to_string(), dir, run, point.into_iter().map(|(_, v)| v).collect())))
+}
+
+/// best.toml: the experiment file with the chosen values (and no `out`).
+fn best_toml(table: &toml::Table, c: &Candidate, clip_kind: &str, stat: Statistic, s: &Scored, size: (u32, u32)) -> String {
+    let mut best = table.clone();
+    let tuned: Vec<&str> = c.values.iter().map(|(k, _)| k.as_str()).collect();
+    best.retain(|k, _| !tuned.contains(&k.replace('_', "-").as_str()) && k != "out");
+    for (k, v) in &c.values {
+        let value = if k == "clip" {
+            toml::Value::String(format!("{clip_kind}:{v}"))
+        } else if let Ok(i) = v.parse::<i64>() {
+            toml::Value::Integer(i)
+        } else {
+            toml::Value::Float(v.parse().unwrap_or(f64::NAN))
+        };
+        best.insert(k.clone(), value);
+    }
+    format!(
+        "# escapade tune's choice: {} ({} {} over {} chains x {} steps).\n# Run it with `escapade run best.toml`.\n{}",
+        tag(c),
+        stat.name(),
+        interval_text(s),
+        size.0,
+        size.1,
+        toml::to_string(&best).unwrap_or_default()
+    )
+}
+
+/// plots/tune-<key>: the statistic against each tuned option, a series per rung (and the
+/// theory's choice where its rule gives the option a value). Returns whether it drew.
+fn plot(t: &TuneArgs, axes: &[Axis], keys: &[String], stat: Statistic, rows: &[Row]) -> Result<bool, Error> {
+    let Some(ext) = t.plots.ext() else { return Ok(false) };
+    let dir = t.out.join("plots");
+    std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+    let rungs = rows.iter().map(|r| r.rung).max().unwrap_or(0);
+    for (a, axis) in axes.iter().enumerate() {
+        let mut series: Vec<escapade::report::plots::TunePoints> = Vec::new();
+        for k in 0..=rungs {
+            let points = rows.iter().filter(|r| r.rung == k && r.verdict != "theory").filter_map(|r| Some((r.values[a].parse().ok()?, r.scored.0, r.scored.1, r.scored.2))).collect();
+            series.push((format!("rung {k}"), points));
+        }
+        for r in rows.iter().filter(|r| r.verdict == "theory") {
+            if let Ok(x) = r.values[a].parse() {
+                series.push((r.candidate.clone(), vec![(x, r.scored.0, r.scored.1, r.scored.2)]));
+            }
+        }
+        let path = dir.join(format!("tune-{}.{ext}", axis.key.name));
+        escapade::report::plots::tune(&path, &format!("{} against {}", stat.name(), keys[a]), (keys[a].as_str(), stat.name().as_str()), &series)?;
+    }
+    Ok(true)
+}
