@@ -57,6 +57,10 @@ pub struct TuneArgs {
     /// k-th best with this confidence.
     #[arg(long, default_value_t = 0.95, help_heading = "Search")]
     confidence: f64,
+    /// The theory's rho1 and rho2 as `escapade check` fitted them (check.json), for an
+    /// objective that declares none; only the theory's choice uses them.
+    #[arg(long, value_name = "CHECK.json", help_heading = "Search")]
+    rho_from: Option<PathBuf>,
     /// Skip the theory's choices (Jin et al.'s formulas, the self-bounding rule) at the last rung.
     #[arg(long, help_heading = "Search")]
     no_theory: bool,
@@ -347,6 +351,10 @@ fn theory_run(t: &TuneArgs, table: &toml::Table, keys: &[String], known: &[Strin
     } else {
         rule.retain(|k, _| k != "eta" && k.replace('_', "-") != "step-rule");
         rule.insert("step-rule".into(), toml::Value::String("self-bounding".into()));
+        if let Some(path) = &t.rho_from {
+            rule.retain(|k, _| !["rho1", "rho2", "rho-from", "rho_from"].contains(&k.as_ref()));
+            rule.insert("rho-from".into(), toml::Value::String(path.display().to_string()));
+        }
         "self-bounding"
     };
     let flags = table_to_flags(&rule, "the theory's experiment", known, &SWITCHES)?;
@@ -355,7 +363,7 @@ fn theory_run(t: &TuneArgs, table: &toml::Table, keys: &[String], known: &[Strin
     let probe = match plan(&Common { base: &flags, ..*common }, &[], &probe_size, &probe_dir, &format!("the theory ({name})")) {
         Ok(p) => p,
         // Without constants the rule has nothing to work from.
-        Err(e) if e.exit_code() == 2 && name == "self-bounding" => {
+        Err(e) if e.exit_code() == 2 && name == "self-bounding" && t.rho_from.is_none() => {
             say("the experiment gives no --l/--rho/--eps and the objective no rho1/rho2 (declare them, or --rho-from a check): nothing to compare");
             return Ok(None);
         }
