@@ -4,7 +4,7 @@
 //! Rung k of R runs the survivors with the experiment's chains and steps divided by
 //! `reduction^(R-1-k)`, so the last rung is the experiment as written and each rung is
 //! `reduction` times longer and wider than the one before. A rung keeps its best
-//! `ceil(alive / reduction)` candidates, and also every other one that is not worse than the
+//! `floor(alive / reduction)` candidates (at least one), and also every other one that is not worse than the
 //! k-th best with confidence: the paired bootstrap interval of the difference (the same chains
 //! resampled for both, which common random numbers make a paired comparison) must lie wholly on
 //! the worse side of 0 for a candidate to go. docs/theory.md ("Tuning") says what that
@@ -56,10 +56,10 @@ impl Schedule {
         Ok(Schedule { reduction, rungs })
     }
 
-    /// How many of `alive` candidates a rung keeps at least (and at most, but for the ones it
-    /// cannot tell from the k-th best).
+    /// How many of `alive` candidates a rung keeps at least: floor(alive / reduction), at
+    /// least 1 (and at most, but for the ones it cannot tell from the k-th best).
     pub fn keep(&self, alive: usize) -> usize {
-        alive.div_ceil(self.reduction as usize).max(1)
+        (alive / self.reduction as usize).max(1)
     }
 
     /// Chain-steps of the schedule when each rung keeps exactly `keep` candidates.

@@ -1,0 +1,198 @@
+//! `escapade tune` against what it claims: its choice is as good as an exhaustive grid's best
+//! (within the grid-best's interval) for a third of the grid's compute, common random numbers
+//! make identical candidates identical, a constraint drops a diverging radius, an interrupted
+//! tune resumes to the uninterrupted one's table, and bad input is one line with status 2.
+
+mod common;
+
+use common::table::{case, check, escapade, tmp};
+use escapade::report::files::SavedRun;
+use escapade::tune::{Bootstrap, Sample, Scored, Statistic};
+use std::path::Path;
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(out.status.success(), "status {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// tune.csv as (header, rows of cells).
+fn table(dir: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_path(dir.join("tune.csv")).unwrap();
+    let header = r.headers().unwrap().iter().map(String::from).collect();
+    (header, r.records().map(|x| x.unwrap().iter().map(String::from).collect()).collect())
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Runs every radius of `radii` at the experiment's full size (the exhaustive grid), tunes the
+/// same radii, and checks the choice: its grid ERT lies within the grid-best's bootstrap
+/// interval, the tune's own estimate of it is the grid's (the same chains: the same run), and
+/// the tune spent at most a third of the grid's chain-steps.
+fn tune_against_the_grid(name: &str, experiment: &str, radii: &[&str], (chains, steps, seed): (u32, u32, u64)) {
+    let d = tmp(&format!("tune-grid-{name}"));
+    let exp = d.join("exp.toml");
+    std::fs::write(&exp, format!("{experiment}\nchains = {chains}\nsteps = {steps}\nseed = {seed}\nbackend = \"cpu\"\n")).unwrap();
+    let boot = Bootstrap { resamples: 200, confidence: 0.95, seed };
+    let weights = boot.weights(0, chains as usize);
+    let mut grid = Vec::new();
+    for r in radii {
+        let out = d.join(format!("grid-{r}"));
+        ok(&escapade(&["run", exp.to_str().unwrap(), &format!("--radius={r}"), "--plots", "none", "--quiet", "--out", out.to_str().unwrap()]));
+        let sample = Sample::of(&SavedRun::load(&out).unwrap());
+        let feasible = sample.failure_fractions().0 <= 0.01;
+        grid.push((r.to_string(), Scored::of(&sample, Statistic::Ert, &weights, 0.95), feasible));
+    }
+    let best = grid.iter().filter(|g| g.2).min_by(|a, b| a.1.value.total_cmp(&b.1.value)).expect("a feasible radius");
+    let tuned = d.join("tune");
+    let spec = format!("radius={}", radii.join(","));
+    let said = ok(&escapade(&["tune", exp.to_str().unwrap(), "--tune", &spec, "--plots", "none", "--quiet", "--out", tuned.to_str().unwrap()]));
+    let j = json(&tuned.join("tune.json"));
+    let chosen = j["best"]["values"]["radius"].as_str().unwrap().to_string();
+    let at = grid.iter().find(|g| g.0 == chosen).unwrap_or_else(|| panic!("{name}: chose {chosen}, not a grid value"));
+    assert!(
+        at.1.value >= best.1.lower && at.1.value <= best.1.upper,
+        "{name}: tune chose radius {chosen} (grid ERT {}), outside the grid-best radius {}'s interval [{}, {}]",
+        at.1.value,
+        best.0,
+        best.1.lower,
+        best.1.upper
+    );
+    // The last rung is the experiment itself with the experiment's seed: the grid's run, exactly.
+    assert_eq!(j["best"]["value"].as_f64().unwrap(), at.1.value, "{name}: the tune's estimate is not the grid run's");
+    let (used, whole) = (j["compute"]["chain_steps"].as_u64().unwrap(), j["compute"]["grid_chain_steps"].as_u64().unwrap());
+    assert_eq!(whole, radii.len() as u64 * u64::from(chains) * u64::from(steps));
+    assert!(3 * used <= whole, "{name}: {used} chain-steps of the grid's {whole}");
+    assert!(said.contains(&format!("best: radius={chosen}")) && said.contains("of the full grid's"), "{said}");
+    // best.toml runs as an experiment file, with the chosen radius.
+    let best_toml = std::fs::read_to_string(tuned.join("best.toml")).unwrap();
+    assert!(best_toml.contains(&format!("radius = {}", chosen.parse::<f64>().unwrap())), "{best_toml}");
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn toy_saddle_tune_is_as_good_as_the_grid_for_a_third_of_it() {
+    tune_against_the_grid("toy", "objective = \"toy-saddle\"\nmethod = \"pgd\"\ninit = \"zero\"", &["0.003", "0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1", "2", "5", "10"], (1536, 500, 11));
+}
+
+#[test]
+fn octopus_tune_is_as_good_as_the_grid_for_a_third_of_it() {
+    tune_against_the_grid(
+        "octopus",
+        "objective = \"octopus\"\ndim = 8\nmethod = \"pgd\"\ninit = \"uniform:1\"\nstate = \"f64\"",
+        &["0.003", "0.01", "0.03", "0.1", "0.3", "1", "3", "10", "30"],
+        (1024, 1500, 5),
+    );
+}
+
+#[test]
+fn identical_candidates_give_identical_statistics() {
+    // Hard clipping at 1e20 or 1e30 clips nothing the toy saddle's gradients reach: the two
+    // candidates are the same method, and common random numbers make them the same chains.
+    let d = tmp("tune-crn");
+    let exp = d.join("exp.toml");
+    std::fs::write(&exp, "objective = \"toy-saddle\"\nmethod = \"pgd\"\ninit = \"normal:0.01\"\nchains = 600\nsteps = 400\nseed = 21\nbackend = \"cpu\"\n").unwrap();
+    ok(&escapade(&["tune", exp.to_str().unwrap(), "--tune", "clip=1e20,1e30", "--plots", "none", "--quiet", "--out", d.join("t").to_str().unwrap()]));
+    let (h, rows) = table(&d.join("t"));
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let rungs: std::collections::BTreeSet<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert!(rungs.len() >= 2, "{rows:?}");
+    for rung in rungs {
+        let at: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == rung).collect();
+        // Neither is worse with any confidence: both go on to every rung.
+        assert_eq!(at.len(), 2, "rung {rung}: {at:?}");
+        for c in ["value", "lower", "upper", "escapes", "diverged_fraction"] {
+            assert_eq!(at[0][col(c)], at[1][col(c)], "rung {rung}, {c}");
+        }
+        assert!(at[0][col("escapes")].parse::<u64>().unwrap() > 0);
+    }
+    // And the runs themselves are the same chains, event for event.
+    let runs: Vec<_> = std::fs::read_dir(d.join("t/rung-0")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let events = |dir: &Path| std::fs::read(dir.join("events.csv")).unwrap();
+    assert_eq!(events(&runs[0]), events(&runs[1]));
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn a_constraint_drops_a_diverging_radius() {
+    let d = tmp("tune-diverge");
+    let exp = d.join("exp.toml");
+    std::fs::write(&exp, "objective = \"toy-saddle\"\nmethod = \"pgd\"\ninit = \"zero\"\nchains = 300\nsteps = 300\nseed = 4\nbackend = \"cpu\"\n").unwrap();
+    let run = |out: &str, extra: &[&str]| {
+        let o = d.join(out);
+        let mut args = vec!["tune", exp.to_str().unwrap(), "--tune", "radius=0.5,20", "--rungs", "1", "--plots", "none", "--quiet", "--out", o.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        ok(&escapade(&args));
+        table(&o)
+    };
+    let (h, rows) = run("t", &[]);
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let big = rows.iter().find(|r| r[col("radius")] == "20").unwrap();
+    assert!(big[col("diverged_fraction")].parse::<f64>().unwrap() > 0.01, "{big:?}");
+    assert_eq!(big[col("verdict")], "dropped");
+    assert!(big[col("why")].contains("--max-diverged"), "{big:?}");
+    // Allowed to diverge, it is ranked by its statistic instead of dropped by the constraint.
+    let (_, rows) = run("loose", &["--max-diverged", "1"]);
+    let big = rows.iter().find(|r| r[col("radius")] == "20").unwrap();
+    assert!(!big[col("why")].contains("--max-diverged"), "{big:?}");
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_tune_resumes_to_the_same_table() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let d = tmp("tune-resume");
+    let exp = d.join("exp.toml");
+    // Rung 1 and 2 take seconds on the CPU; the interrupt comes as rung 1 starts.
+    std::fs::write(&exp, "objective = \"quartic\"\ndim = 24\nmethod = \"pgd\"\ninit = \"normal:0.01\"\nchains = 6000\nsteps = 3000\nseed = 8\nbackend = \"cpu\"\ncertify-eps = \"off\"\n").unwrap();
+    let tune = |out: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_escapade"));
+        c.args(["tune", exp.to_str().unwrap(), "--tune", "radius=log:0.001:1:9", "--plots", "none", "--quiet", "--out", d.join(out).to_str().unwrap()]);
+        c
+    };
+    ok(&tune("whole").output().unwrap());
+    let child = tune("cut").stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    while !d.join("cut/rung-1").exists() {
+        assert!(start.elapsed() < Duration::from_secs(120), "rung 1 never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let cut = child.wait_with_output().unwrap();
+    assert_eq!(cut.status.code(), Some(130), "the tune was not interrupted (it ended first?): {}", String::from_utf8_lossy(&cut.stderr));
+    assert!(String::from_utf8_lossy(&cut.stderr).contains("--resume"));
+    ok(&tune("cut").arg("--resume").output().unwrap());
+    for f in ["tune.csv", "best.toml"] {
+        assert_eq!(std::fs::read_to_string(d.join("cut").join(f)).unwrap(), std::fs::read_to_string(d.join("whole").join(f)).unwrap(), "{f}");
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn bad_tune_input_is_one_line_with_status_2() {
+    const EXP: &str = "objective = \"toy-saddle\"\nmethod = \"pgd\"\nchains = 64\nsteps = 90\nbackend = \"cpu\"\n";
+    let t = |name, says: &[&'static str], args: &str| case(name, 2, says, &format!("tune {{d}}/exp.toml {args} --out {{d}}/t")).with("exp.toml", EXP).absent("{d}/t");
+    let cases = vec![
+        t("unknown key", &["invalid tune", "got steps", "radius, clip, eta"], "--tune steps=1,2"),
+        t("non-numeric key", &["invalid tune", "got objective"], "--tune objective=1,2"),
+        t("non-numeric value", &["invalid tune radius", "numbers"], "--tune radius=a,b"),
+        t("one value", &["invalid tune radius", "at least 2 distinct values"], "--tune radius=0.1"),
+        t("range of one", &["invalid tune radius", "2 to 1000"], "--tune radius=log:0.1:1:1"),
+        t("log from zero", &["invalid tune radius", "0 < LO < HI"], "--tune radius=log:0:1:5"),
+        t("log from negative", &["invalid tune radius", "0 < LO < HI"], "--tune radius=log:-1:1:5"),
+        t("accuracy without network", &["invalid statistic", "accuracy needs a network"], "--tune radius=0.1,1 --statistic accuracy"),
+        t("unknown statistic", &["invalid statistic", "quantile:P"], "--tune radius=0.1,1 --statistic median"),
+        t("budget below a rung", &["invalid budget", "at least", "one rung"], "--tune radius=0.1,1,10 --budget 100"),
+        t("too many rungs", &["invalid rungs"], "--tune radius=0.1,1,10 --rungs 5"),
+        t("reduction 1", &["invalid reduction"], "--tune radius=0.1,1 --reduction 1"),
+        t("confidence 1", &["invalid confidence"], "--tune radius=0.1,1 --confidence 1"),
+        t("max-diverged above 1", &["invalid max-diverged"], "--tune radius=0.1,1 --max-diverged 2"),
+        t("value a run refuses", &["invalid", "eta"], "--tune eta=0.1,1e40"),
+        t("key twice", &["invalid tune", "each key once"], "--tune radius=0.1,1 --tune radius=2,3"),
+    ];
+    check(&tmp("hostile-tune"), &[], cases);
+}
