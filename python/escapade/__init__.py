@@ -27,6 +27,7 @@ required).
 from __future__ import annotations
 
 import builtins
+import csv
 import itertools
 import json
 import os
@@ -335,6 +336,94 @@ def sweep(
             where = os.path.join(os.fspath(out), _dir_name(point))
         runs.append(experiment.run(out=where, progress=progress))
     return runs
+
+
+class TuneResult:
+    """What :func:`tune` chose, read back from its output directory."""
+
+    def __init__(self, dir: str) -> None:
+        self.dir = dir
+        with open(os.path.join(dir, "tune.json")) as f:
+            self.summary: Dict[str, Any] = json.load(f)
+        """tune.json: the statistic, the rungs, ``best`` (values, estimate and interval),
+        ``theory`` (the theory's choice beside it) and ``compute`` (chain-steps against the
+        full grid's)."""
+        with open(os.path.join(dir, "tune.csv"), newline="") as f:
+            self.table: List[Dict[str, str]] = builtins.list(csv.DictReader(f))
+        """tune.csv's rows: every candidate at every rung, and the theory's."""
+        self.best: Experiment = Experiment.from_toml(os.path.join(dir, "best.toml"))
+        """The experiment with the chosen values (best.toml)."""
+
+    @property
+    def values(self) -> Dict[str, float]:
+        """The chosen values, by option name (snake_case)."""
+        return {k.replace("-", "_"): float(v) for k, v in self.summary["best"]["values"].items()}
+
+    def __repr__(self) -> str:
+        b = self.summary["best"]
+        return f"TuneResult({self.values}, {self.summary['statistic']} {b['value']} [{b['lower']}, {b['upper']}])"
+
+
+def tune(
+    base: Union[Experiment, Mapping[str, Any], PathLike],
+    space: Mapping[str, Union[str, Sequence[float]]],
+    *,
+    out: PathLike,
+    statistic: str = "ert",
+    reduction: int = 3,
+    rungs: Optional[int] = None,
+    budget: Optional[int] = None,
+    max_diverged: float = 0.01,
+    max_precision_limited: float = 1.0,
+    bootstrap: int = 200,
+    confidence: float = 0.95,
+    rho_from: Optional[PathLike] = None,
+    theory: bool = True,
+    plots: str = "svg",
+    resume: bool = False,
+    force: bool = False,
+    quiet: bool = True,
+) -> TuneResult:
+    """Successive halving over run options, like ``escapade tune``: ``space`` maps an option
+    (radius, clip, eta, t_thres, g_thres, f_thres, noise, batch, margin) to its values, a list
+    of numbers or a spec string (``"log:1e-4:1:13"``, ``"lin:0.1:0.5:5"``). ``base`` is an
+    :class:`Experiment`, a dict of options or a TOML experiment file; its chains and steps are
+    the last rung's. The other keywords are the command's flags (``theory=False`` is
+    ``--no-theory``). Everything is written to ``out`` (the base as ``out/base.toml`` when it
+    is not a file).
+
+    Returns:
+        A :class:`TuneResult` (the choice, tune.csv's rows, tune.json).
+
+    Raises:
+        ValueError: bad input, with the command line's words (nothing runs).
+        KeyboardInterrupt: interrupted; ``resume=True`` continues.
+    """
+    out = os.fspath(out)
+    if isinstance(base, (Experiment, Mapping)):
+        exp = base if isinstance(base, Experiment) else Experiment(**base)
+        os.makedirs(out, exist_ok=True)
+        path = os.path.join(out, "base.toml")
+        with open(path, "w") as f:
+            f.write(exp.to_toml())
+    else:
+        path = os.fspath(base)
+    argv = ["escapade", "tune", path, "--out", out, "--statistic", statistic, "--reduction", str(reduction)]
+    for key, spec in space.items():
+        if not isinstance(spec, str):
+            if not isinstance(spec, Iterable):
+                raise TypeError(f"space[{key!r}]: expected a spec string or a sequence of numbers, got {type(spec).__name__}")
+            spec = ",".join(repr(float(v)) if not isinstance(v, int) else str(v) for v in spec)
+        argv += ["--tune", f"{key}={spec}"]
+    flags = {"rungs": rungs, "budget": budget, "rho-from": None if rho_from is None else os.fspath(rho_from)}
+    for k, v in flags.items():
+        if v is not None:
+            argv += [f"--{k}", str(v)]
+    argv += ["--max-diverged", repr(max_diverged), "--max-precision-limited", repr(max_precision_limited)]
+    argv += ["--bootstrap", str(bootstrap), "--confidence", repr(confidence), "--plots", plots]
+    argv += [flag for flag, on in [("--no-theory", not theory), ("--resume", resume), ("--force", force), ("--quiet", quiet)] if on]
+    _escapade.tune(argv)
+    return TuneResult(out)
 
 
 def _dir_name(point: Mapping[str, Any]) -> str:

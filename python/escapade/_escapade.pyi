@@ -113,3 +113,7 @@ def cli(argv: List[str]) -> int:
 
 def list_text() -> str:
     """What `escapade list` prints."""
+
+def tune(argv: List[str]) -> None:
+    """Runs `escapade tune` with `argv` (program name first) with the GIL released; raises
+    ValueError on bad input, KeyboardInterrupt when interrupted (`escapade.tune`)."""

@@ -20,6 +20,15 @@ fn cli(py: Python<'_>, argv: Vec<String>) -> PyResult<u8> {
     Ok(code)
 }
 
+/// `escapade tune ARGV...` (the program's name first), with the GIL released: bad input raises
+/// ValueError with the command line's words, an interrupt KeyboardInterrupt.
+#[pyfunction]
+fn tune(py: Python<'_>, argv: Vec<String>) -> PyResult<()> {
+    let result = py.detach(|| std::panic::catch_unwind(|| escapade::cli::tune_with(argv))).map_err(panic_to_py)?;
+    let _ = std::io::stdout().flush();
+    result.map_err(crate::convert::to_py)
+}
+
 /// What `escapade list` prints.
 #[pyfunction]
 fn list_text() -> String {
@@ -30,5 +39,6 @@ fn list_text() -> String {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli, m)?)?;
     m.add_function(wrap_pyfunction!(list_text, m)?)?;
+    m.add_function(wrap_pyfunction!(tune, m)?)?;
     Ok(())
 }

@@ -229,6 +229,19 @@ pub fn main_with(mut argv: Vec<String>) -> u8 {
     }
 }
 
+/// `escapade tune` for embedders: `argv` is the command line (the program's name, `tune`, its
+/// flags); it prints as the command does but returns the typed error instead of printing it
+/// (Python's `escapade.tune` raises it).
+pub fn tune_with(argv: Vec<String>) -> Result<(), Error> {
+    let argv = join_dashed_values(&argv);
+    let refused = |e: clap::Error| invalid_value(&e).unwrap_or_else(|| Error::Usage(one_line(&e, Some("tune"))));
+    let matches = Cli::command().try_get_matches_from(&argv).map_err(refused)?;
+    match Cli::from_arg_matches(&matches).map_err(refused)?.command {
+        Command::Tune(t) => tune::tune(&t),
+        _ => Err(Error::invalid("command", "tune", argv.get(1).cloned().unwrap_or_default())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Cli;
