@@ -13,9 +13,11 @@
 //! episodes.
 
 pub mod competing;
+pub mod runtime;
 pub mod survival;
 
 pub use competing::{Episode, Incidence, IncidencePoint, Outcome, clustered_kaplan_meier};
+pub use runtime::{RunningTime, ecdf};
 pub use survival::{Counts, Curve, Quantile, Reached, SurvivalSummary, SurvivalTables, TimeTable};
 
 /// Summary of a sample of escape times (all None when the sample is empty).
