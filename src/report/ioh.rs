@@ -24,7 +24,9 @@
 //! quoted header line and holds the improvements and the run's last evaluation. The header is
 //! the five-column one (`"function evaluation" ...`): IOHanalyzer tells the format of data
 //! listed in a `.info` file by that first line, and refuses one that does not start with
-//! `"function`.
+//! `"function`. A `.info` entry holds the run's last evaluation, as the format's description
+//! has it (IOHexperimenter writes the evaluation of the best point there; IOHanalyzer takes the
+//! larger of the entry and the block's last row, so both read the same).
 
 use super::files::SavedRun;
 use crate::Error;
@@ -252,5 +254,34 @@ mod tests {
         assert_eq!(sanitize("octopus gd d=3", false), "octopus_gd_d_3");
         assert_eq!(sanitize("phase-retrieval_L2", false), "phase-retrieval_L2");
         assert_eq!(unique_ids(&["a b".into(), "a b".into(), "c".into(), "a b".into()]), ["a b", "a b (2)", "c", "a b (3)"]);
+    }
+
+    /// The blocks IOHexperimenter itself writes for these runs (the `ioh` Python package 0.3.22,
+    /// `ioh.logger.old.Analyzer`, on a maximized problem worth 0 until evaluation k and 1 from
+    /// then on: k = 7 over 7 evaluations, never over 5, k = 1 over 1), numbers as it prints them.
+    #[test]
+    fn blocks_match_iohexperimenters_own() {
+        let reference = "\"function evaluation\" \"current f(x)\" \"best-so-far f(x)\" \"current af(x)+b\" \"best af(x)+b\"
+1 0.0000000000 0.0000000000 0.0000000000 0.0000000000
+7 1.0000000000 1.0000000000 1.0000000000 1.0000000000
+\"function evaluation\" \"current f(x)\" \"best-so-far f(x)\" \"current af(x)+b\" \"best af(x)+b\"
+1 0.0000000000 0.0000000000 0.0000000000 0.0000000000
+5 0.0000000000 0.0000000000 0.0000000000 0.0000000000
+\"function evaluation\" \"current f(x)\" \"best-so-far f(x)\" \"current af(x)+b\" \"best af(x)+b\"
+1 1.0000000000 1.0000000000 1.0000000000 1.0000000000
+";
+        let mut ours = String::new();
+        for (evaluations, escaped) in [(7, true), (5, false), (1, true)] {
+            IohRun { evaluations, escaped }.dat_block(&mut ours);
+        }
+        assert_eq!(ours.lines().count(), reference.lines().count());
+        for (a, b) in ours.lines().zip(reference.lines()) {
+            if b.starts_with('"') {
+                assert_eq!(a, b);
+            } else {
+                let nums = |l: &str| l.split(' ').map(|v| v.parse::<f64>().unwrap()).collect::<Vec<_>>();
+                assert_eq!(nums(a), nums(b), "{a} vs {b}");
+            }
+        }
     }
 }
