@@ -1,13 +1,13 @@
 //! What each subcommand does, on top of the library.
 
 use super::progress::Reporter;
-use super::{Cli, SweepArgs};
+use super::{Cli, Export, SweepArgs};
 use clap::{ArgMatches, CommandFactory};
 use escapade::options::{CheckArgs, Engines, Plan, PlotFormat, RunArgs, SWITCHES, experiment_toml, objective};
 use escapade::report::files::SavedRun;
 use escapade::report::{plots, render_plots};
 use escapade::outcome::Final;
-use escapade::stats::SurvivalSummary;
+use escapade::stats::{SurvivalSummary, SurvivalTables, TimeTable};
 use escapade::objective::catalogue;
 use escapade::{Devices, Error, Objective, Report};
 use std::path::{Path, PathBuf};
@@ -97,15 +97,43 @@ fn objective_from_summary(summary: &serde_json::Value) -> Option<Arc<dyn Objecti
     entry.spec(&entry.given_from_params(dim, &o["params"])).ok()?.build().ok()
 }
 
+/// The running time of a group's saddle stalls in COCO's and IOHprofiler's terms: the success
+/// probability, the mean times of the stalls that escaped and of those that did not, and
+/// ERT = E[RT_s] + (1 - p_s) / p_s E[RT_us] ("inf" where none escaped).
+fn running_time_line(t: &TimeTable) -> String {
+    let r = t.running_time();
+    let steps = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+    let ert = match r.ert {
+        Some(v) => format!("{v:.1}"),
+        None if r.runs > 0 => "inf".into(),
+        None => "-".into(),
+    };
+    format!(
+        "running time: p_s {} | E[RT escaped] {} | E[RT not escaped] {} | ERT {ert}",
+        r.success_probability.map_or("-".into(), |p| format!("{p:.3}")),
+        steps(r.mean_success),
+        steps(r.mean_failure)
+    )
+}
+
+/// The longest saddle stall among `episodes`, where the ECDF plot's curves end.
+fn longest_stall(episodes: &[escapade::stats::Episode]) -> u32 {
+    episodes.iter().filter(|e| e.outcome.is_saddle_stall()).map(|e| e.time).max().unwrap_or(1)
+}
+
 /// `escapade report DIR`.
-pub fn report(dir: &Path, plots: PlotFormat) -> CmdResult {
+pub fn report(dir: &Path, plots: PlotFormat, export: Option<Export>) -> CmdResult {
     let ext = plots.ext();
     let run = SavedRun::load(dir)?;
-    let tables = run.survival();
+    let episodes = run.episodes();
+    let tables = SurvivalTables::from_episodes(&episodes);
     println!("{}: {} chains, {} escape events", run.name(), run.chains.len(), run.events.len());
-    println!("  all labels: {}", survival_line(&tables.overall().summary()));
+    let overall = tables.overall();
+    println!("  all labels: {}", survival_line(&overall.summary()));
+    println!("    {}", running_time_line(&overall));
     for (label, t) in &tables.by_label {
         println!("  label {label}: {}", survival_line(&t.summary()));
+        println!("    {}", running_time_line(t));
     }
     if let Some(ext) = ext {
         let obj = objective_from_summary(&run.summary);
@@ -113,8 +141,26 @@ pub fn report(dir: &Path, plots: PlotFormat) -> CmdResult {
         for p in written {
             println!("wrote {}", p.display());
         }
+        // The runtime ECDF, all labels and each label: IOHprofiler's and COCO's picture.
+        let mut curves = vec![("all labels".to_string(), overall.ecdf())];
+        curves.extend(tables.by_label.iter().map(|(l, t)| (format!("label {l}"), t.ecdf())));
+        let path = dir.join("plots").join(format!("ecdf.{ext}"));
+        plots::ecdf(&path, &format!("Saddle stalls escaped by t (ECDF): {}", run.name()), &curves, longest_stall(&episodes))?;
+        println!("wrote {}", path.display());
+    }
+    if export == Some(Export::Ioh) {
+        let files = escapade::report::ioh::write_algorithm(&run, &run.name(), &dir.join("ioh"))?;
+        print_export(&[files]);
     }
     Ok(())
+}
+
+/// One line per exported algorithm: where, how many functions and runs.
+fn print_export(algorithms: &[escapade::report::ioh::AlgorithmFiles]) {
+    for a in algorithms {
+        let runs: usize = a.functions.iter().map(|f| f.runs).sum();
+        println!("wrote {} (IOHprofiler: algId \"{}\", {} functions, {runs} runs)", a.dir.display(), a.alg_id, a.functions.len());
+    }
 }
 
 /// `escapade merge DIR... --out DIR`.
@@ -128,7 +174,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> CmdResult {
 }
 
 /// `escapade compare DIR1 DIR2 ...`.
-pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat) -> CmdResult {
+pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat, export: Option<Export>) -> CmdResult {
     let ext = plots.ext();
     let runs: Vec<SavedRun> = dirs.iter().map(|d| SavedRun::load(d)).collect::<Result<_, _>>()?;
     let names: Vec<String> = runs.iter().zip(dirs).map(|(r, d)| format!("{} ({})", r.name(), d.display())).collect();
@@ -148,6 +194,17 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat) -> CmdResult {
     row("p10 / p90", &|i| format!("{} / {}", summaries[i].p10, summaries[i].p90));
     row("success rate", &|i| format!("{:.1}%", 100.0 * summaries[i].success_rate));
     row("expected running time", &|i| summaries[i].expected_running_time.map_or("-".into(), |v| format!("{v:.1}")));
+    // The same ERT in COCO's parts (p_s, the mean times of escaped and other stalls).
+    let times: Vec<escapade::stats::RunningTime> = runs.iter().map(|r| r.survival().overall().running_time()).collect();
+    let steps = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+    row("p_s", &|i| times[i].success_probability.map_or("-".into(), |p| format!("{p:.3}")));
+    row("E[RT escaped]", &|i| steps(times[i].mean_success));
+    row("E[RT not escaped]", &|i| steps(times[i].mean_failure));
+    row("ERT (COCO)", &|i| match times[i].ert {
+        Some(v) => format!("{v:.1}"),
+        None if times[i].runs > 0 => "inf".into(),
+        None => "-".into(),
+    });
     let labels: std::collections::BTreeSet<u32> = runs.iter().flat_map(|r| r.survival().by_label.into_keys()).collect();
     for l in labels {
         // The cause-specific median with the share of stalls that escape at all (precision or
@@ -187,6 +244,17 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat) -> CmdResult {
         let path = out.join(format!("survival.{ext}"));
         plots::survival(&path, "Escape-time survival", &curves)?;
         println!("wrote {}", path.display());
+        let episodes: Vec<Vec<escapade::stats::Episode>> = runs.iter().map(SavedRun::episodes).collect();
+        let curves: Vec<(String, Vec<(u32, f64)>)> = runs.iter().zip(&episodes).map(|(r, e)| (r.name(), escapade::stats::ecdf(e))).collect();
+        let t_end = episodes.iter().map(|e| longest_stall(e)).max().unwrap_or(1);
+        let path = out.join(format!("ecdf.{ext}"));
+        plots::ecdf(&path, "Saddle stalls escaped by t (ECDF)", &curves, t_end)?;
+        println!("wrote {}", path.display());
+    }
+    if export == Some(Export::Ioh) {
+        let refs: Vec<&SavedRun> = runs.iter().collect();
+        let names: Vec<String> = runs.iter().map(SavedRun::name).collect();
+        print_export(&escapade::report::ioh::write_algorithms(&refs, &names, &out.join("ioh"))?);
     }
     Ok(())
 }

@@ -54,6 +54,10 @@ enum Command {
         /// Plot format.
         #[arg(long, value_enum, default_value = "svg")]
         plots: PlotFormat,
+        /// Also export the saddle stalls for another tool: `ioh` writes DIR/ioh/, an
+        /// IOHprofiler data set IOHanalyzer reads.
+        #[arg(long, value_enum)]
+        export: Option<Export>,
     },
     /// Combine the outputs of `run --shard I/N` (all N of them) into the whole run's chains.csv,
     /// events.csv and statistics.
@@ -76,6 +80,10 @@ enum Command {
         /// Plot format.
         #[arg(long, value_enum, default_value = "svg")]
         plots: PlotFormat,
+        /// Also export the runs' saddle stalls: `ioh` writes OUT/ioh/, each run an IOHprofiler
+        /// algorithm.
+        #[arg(long, value_enum)]
+        export: Option<Export>,
     },
     /// Is the objective self-bounding? Samples points (descents from several scales, plus a
     /// run's visited points), fits the envelope rho1_hat(F) = max ||Hess f|| over f <= F, and
@@ -85,6 +93,15 @@ enum Command {
     List,
     /// Print the GPU adapter escapade would use, and every adapter by index (for `--devices`).
     Info,
+}
+
+/// `--export` of `report` and `compare`.
+// Plain comments on the variants: clap would print doc comments in --help.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Export {
+    // IOHprofiler's .info/.dat files (report::ioh).
+    Ioh,
 }
 
 /// Flags of `escapade sweep`.
@@ -213,9 +230,9 @@ pub fn main_with(mut argv: Vec<String>) -> u8 {
         }
         Command::Sweep(s) => commands::sweep(s),
         Command::Tune(t) => tune::tune(t),
-        Command::Report { dir, plots } => commands::report(dir, *plots),
+        Command::Report { dir, plots, export } => commands::report(dir, *plots, *export),
         Command::Check(args) => commands::check(args),
-        Command::Compare { dirs, out, plots } => commands::compare(dirs, out, *plots),
+        Command::Compare { dirs, out, plots, export } => commands::compare(dirs, out, *plots, *export),
         Command::Merge { dirs, out } => commands::merge(dirs, out),
         Command::List => {
             print!("{}", list::text());

@@ -4,6 +4,7 @@
 
 pub mod columns;
 pub mod files;
+pub mod ioh;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod memory;

@@ -1,4 +1,4 @@
-//! Plots with plotters: survival curves of several runs overlaid, escape-time histograms,
+//! Plots with plotters: survival curves and runtime ECDFs of several runs overlaid, escape-time histograms,
 //! value-versus-step traces and 2-D trajectories over the objective's level sets. SVG by
 //! default, PNG when the file name ends in .png. Text needs a TrueType font, found on the system
 //! (DejaVu Sans, or the file named by ESCAPADE_FONT).
@@ -179,6 +179,42 @@ fn draw_survival<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str,
         }
     }
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(s)?;
+    Ok(())
+}
+
+/// Empirical cumulative distributions of the running time to escape, overlaid (log time axis):
+/// each curve the fraction of its saddle stalls escaped by t, as [`crate::stats::ecdf`] gives it,
+/// drawn as a step from 0 and held to `t_end` (the longest episode shown), where a curve below 1
+/// is the share of stalls that never escaped. IOHprofiler's and COCO's runtime ECDF.
+pub fn ecdf(path: &Path, title: &str, curves: &[(String, Vec<(u32, f64)>)], t_end: u32) -> Result<(), Error> {
+    render!(path, draw_ecdf(title, curves, t_end))
+}
+
+fn draw_ecdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, curves: &[(String, Vec<(u32, f64)>)], t_end: u32) -> Res {
+    root.fill(&WHITE).map_err(s)?;
+    let last = curves.iter().flat_map(|(_, c)| c.last().map(|p| p.0)).max().unwrap_or(1);
+    // Time 0 sits at 1 on the log axis, as in the survival plot.
+    let right = f64::from(t_end.max(last).max(2)) * 1.5;
+    let mut chart = frame(root, title).build_cartesian_2d(log_axis(1.0, right), 0f64..1.02).map_err(s)?;
+    chart.configure_mesh().x_label_formatter(&tick).y_label_formatter(&tick).x_desc("steps since the stall (log)").y_desc("fraction of saddle stalls escaped").draw().map_err(s)?;
+    for (k, (name, points)) in curves.iter().enumerate() {
+        let color = COLORS[k % COLORS.len()];
+        let mut line = vec![(1.0, 0.0)];
+        let mut prev = 0.0;
+        for &(t, f) in points {
+            let t = f64::from(t.max(1));
+            line.push((t, prev));
+            line.push((t, f));
+            prev = f;
+        }
+        line.push((right, prev));
+        chart
+            .draw_series(LineSeries::new(line, color.stroke_width(2)))
+            .map_err(s)?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart.configure_series_labels().position(SeriesLabelPosition::UpperLeft).background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(s)?;
     Ok(())
 }
 

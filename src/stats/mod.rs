@@ -10,12 +10,15 @@
 //! [`competing`] gives the Aalen-Johansen cumulative incidence of escape and of each competing
 //! cause, which, unlike 1 - KM, is a probability of the outcome in the presence of the others, and
 //! a pooled Kaplan-Meier band clustered by chain, since one chain contributes several dependent
-//! episodes.
+//! episodes. [`runtime`] reads the same tables in the benchmarking community's terms (COCO,
+//! IOHprofiler): the success probability, ERT in its parts and the runtime ECDF.
 
 pub mod competing;
+pub mod runtime;
 pub mod survival;
 
 pub use competing::{Episode, Incidence, IncidencePoint, Outcome, clustered_kaplan_meier};
+pub use runtime::{RunningTime, ecdf};
 pub use survival::{Counts, Curve, Quantile, Reached, SurvivalSummary, SurvivalTables, TimeTable};
 
 /// Summary of a sample of escape times (all None when the sample is empty).
