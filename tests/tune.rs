@@ -196,3 +196,32 @@ fn bad_tune_input_is_one_line_with_status_2() {
     ];
     check(&tmp("hostile-tune"), &[], cases);
 }
+
+#[test]
+fn tune_runs_on_the_gpu_path_with_its_constraints_and_common_random_numbers() {
+    if common::gpu().is_none() {
+        return;
+    }
+    // On the device: the diverging radius dropped by its constraint, identical candidates (a clip
+    // that never acts) identical, and the choice a radius the CPU also finds feasible.
+    let d = tmp("tune-gpu");
+    let exp = d.join("exp.toml");
+    std::fs::write(&exp, "objective = \"toy-saddle\"\nmethod = \"pgd\"\ninit = \"normal:0.01\"\nchains = 512\nsteps = 300\nseed = 13\n").unwrap();
+    let o = d.join("t");
+    ok(&escapade(&["tune", exp.to_str().unwrap(), "--tune", "radius=0.1,1,20", "--tune", "clip=1e20,1e30", "--backend", "gpu", "--plots", "none", "--quiet", "--out", o.to_str().unwrap()]));
+    let (h, rows) = table(&o);
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let rung0: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == "0").collect();
+    assert_eq!(rung0.len(), 6);
+    for r in rung0.iter().filter(|r| r[col("radius")] == "20") {
+        assert!(r[col("why")].contains("--max-diverged"), "{r:?}");
+    }
+    for radius in ["0.1", "1"] {
+        let pair: Vec<&&Vec<String>> = rung0.iter().filter(|r| r[col("radius")] == radius).collect();
+        assert_eq!(pair[0][col("value")], pair[1][col("value")], "radius {radius}");
+        assert_eq!(pair[0][col("escapes")], pair[1][col("escapes")], "radius {radius}");
+    }
+    let j = json(&o.join("tune.json"));
+    assert_ne!(j["best"]["values"]["radius"], "20");
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -377,6 +377,7 @@ def tune(
     max_precision_limited: float = 1.0,
     bootstrap: int = 200,
     confidence: float = 0.95,
+    indifference: float = 0.0,
     rho_from: Optional[PathLike] = None,
     theory: bool = True,
     plots: str = "svg",
@@ -420,7 +421,7 @@ def tune(
         if v is not None:
             argv += [f"--{k}", str(v)]
     argv += ["--max-diverged", repr(max_diverged), "--max-precision-limited", repr(max_precision_limited)]
-    argv += ["--bootstrap", str(bootstrap), "--confidence", repr(confidence), "--plots", plots]
+    argv += ["--bootstrap", str(bootstrap), "--confidence", repr(confidence), "--indifference", repr(indifference), "--plots", plots]
     argv += [flag for flag, on in [("--no-theory", not theory), ("--resume", resume), ("--force", force), ("--quiet", quiet)] if on]
     _escapade.tune(argv)
     return TuneResult(out)

@@ -301,7 +301,7 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
         }
     }
     let keys: Vec<String> = points.first().map(|p| p.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
-    let common = super::points::Common { base: &base, resume: s.resume, force: s.force, backend: s.backend, devices: s.devices.as_deref(), field: "grid" };
+    let common = s.batch.common(&base, "grid");
     // Every point is parsed and checked before the first one runs: a bad value late in the grid
     // must not cost the runs before it.
     let tag = |point: &[(String, String)]| point.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
@@ -311,7 +311,7 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
     for (point, p) in points.iter().zip(planned) {
         let (run, how) = super::points::execute(p, &mut engines)?;
         rows.push(sweep_row(point, &run));
-        if !s.quiet {
+        if !s.batch.quiet {
             eprintln!("{how} {}", tag(point));
         }
     }

@@ -16,7 +16,7 @@ pub use list::text as list_text;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use escapade::Error;
-use escapade::options::{BackendArg, CheckArgs, PlotFormat, RunArgs, SWITCHES, invalid_value, one_line, };
+use escapade::options::{CheckArgs, PlotFormat, RunArgs, SWITCHES, invalid_value, one_line};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -116,22 +116,9 @@ pub struct SweepArgs {
     /// Output directory: one subdirectory per grid point, and sweep.csv.
     #[arg(long, default_value = "sweep")]
     out: PathBuf,
-    /// Backend override for every point.
-    #[arg(long, value_enum)]
-    backend: Option<BackendArg>,
-    /// Devices override for every point (see `run --devices`).
-    #[arg(long, value_name = "all|I,J,...")]
-    devices: Option<String>,
-    /// Print only the table.
-    #[arg(long)]
-    quiet: bool,
-    /// Replace the run in each point's directory (only the files escapade wrote there).
-    #[arg(long, conflicts_with = "resume")]
-    force: bool,
-    /// Continue each point: an interrupted one from its checkpoint, a finished one read back
-    /// (after checking it is this point's experiment), the rest run afresh.
-    #[arg(long)]
-    resume: bool,
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    batch: points::BatchArgs,
 }
 
 /// Replaces the experiment file of `run` in argv by the file's flags, put right after `run` so

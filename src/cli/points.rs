@@ -2,11 +2,39 @@
 //! parsed and checked as `run` would before any of them runs, then run, resumed or read back.
 
 use super::Cli;
-use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches};
 use escapade::options::{BackendArg, Engines, RunArgs, device_indices};
 use escapade::report::files::SavedRun;
 use escapade::{Error, Experiment};
 use std::path::Path;
+
+/// The flags `sweep` and `tune` share: how their runs run and what happens to runs already there.
+#[derive(Args)]
+pub struct BatchArgs {
+    /// Backend override for every run.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// Devices override for every run (see `run --devices`).
+    #[arg(long, value_name = "all|I,J,...")]
+    pub devices: Option<String>,
+    /// Print only the outcome (the table, the choice).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Replace the runs already in OUT (only the files escapade wrote there).
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+    /// Continue: a finished run is read back (after checking it is this run's experiment), an
+    /// interrupted one resumed from its checkpoint, the rest run afresh.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+impl BatchArgs {
+    /// The runs' shared settings over the experiment file's flags `base`; errors name `field`.
+    pub fn common<'a>(&'a self, base: &'a [String], field: &'static str) -> Common<'a> {
+        Common { base, resume: self.resume, force: self.force, backend: self.backend, devices: self.devices.as_deref(), field }
+    }
+}
 
 /// What every run of a sweep or tune shares.
 pub struct Common<'a> {

@@ -8,9 +8,9 @@
 use super::points::{Common, Planned, execute, plan};
 use super::{Cli, grid};
 use clap::{Args, CommandFactory};
-use escapade::options::{BackendArg, Engines, PlotFormat, SWITCHES, file_to_flags, flag_names, read_table, table_to_flags};
+use escapade::options::{Engines, PlotFormat, SWITCHES, file_to_flags, flag_names, read_table, table_to_flags};
 use escapade::report::files::SavedRun;
-use escapade::tune::{Axis, Bootstrap, Candidate, Row, Sample, Schedule, Scored, Statistic, Verdict, halving};
+use escapade::tune::{Axis, Bootstrap, Candidate, Row, Rule, Sample, Schedule, Scored, Statistic, Verdict, halving};
 use escapade::Error;
 use std::path::PathBuf;
 
@@ -61,6 +61,11 @@ pub struct TuneArgs {
     /// objective that declares none; only the theory's choice uses them.
     #[arg(long, value_name = "CHECK.json", help_heading = "Search")]
     rho_from: Option<PathBuf>,
+    /// Indifference zone: a candidate ranked below the rung's k-th best is also dropped when
+    /// it cannot be better than it by more than this fraction of its value (0: only one worse
+    /// with confidence is dropped, so exact ties all go on).
+    #[arg(long, default_value_t = 0.0, help_heading = "Search")]
+    indifference: f64,
     /// Skip the theory's choices (Jin et al.'s formulas, the self-bounding rule) at the last rung.
     #[arg(long, help_heading = "Search")]
     no_theory: bool,
@@ -70,26 +75,30 @@ pub struct TuneArgs {
     /// Plot format.
     #[arg(long, value_enum, default_value = "svg")]
     plots: PlotFormat,
-    /// Backend override for every run.
-    #[arg(long, value_enum)]
-    backend: Option<BackendArg>,
-    /// Devices override for every run (see `run --devices`).
-    #[arg(long, value_name = "all|I,J,...")]
-    devices: Option<String>,
-    /// Print only the outcome.
-    #[arg(long)]
-    quiet: bool,
-    /// Replace the runs already in OUT (only the files escapade wrote there).
-    #[arg(long, conflicts_with = "resume")]
-    force: bool,
-    /// Continue an interrupted tune: finished runs are read back, an interrupted one resumed.
-    #[arg(long)]
-    resume: bool,
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    batch: super::points::BatchArgs,
 }
 
 /// A candidate's flag values: the clipping threshold keeps the experiment's kind.
 fn flag_values(c: &Candidate, clip_kind: &str) -> Vec<(String, String)> {
     c.values.iter().map(|(k, v)| if k == "clip" { (k.clone(), format!("{clip_kind}:{v}")) } else { (k.clone(), v.clone()) }).collect()
+}
+
+/// A finished rung: its index, size, resampling weights and each candidate's scoring.
+struct Finished {
+    rung: usize,
+    size: (u32, u32),
+    weights: Vec<Vec<u32>>,
+    scorings: Vec<(usize, Scoring)>,
+}
+
+/// The theory's choice, run: its name, directory, run and the tuned options' values.
+struct TheoryRun {
+    name: String,
+    dir: PathBuf,
+    run: SavedRun,
+    values: Vec<String>,
 }
 
 /// One scored run.
@@ -110,6 +119,10 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
     let candidates = escapade::tune::space::candidates(&axes)?;
     let keys: Vec<String> = axes.iter().map(|a| a.key.name.to_string()).collect();
     let stat = Statistic::parse(&t.statistic)?;
+    if !(t.indifference >= 0.0 && t.indifference < 1.0) {
+        return Err(Error::invalid("indifference", "a fraction from 0 up to 1", t.indifference));
+    }
+    let rule = Rule { confidence: t.confidence, indifference: t.indifference };
     for (field, v) in [("max-diverged", t.max_diverged), ("max-precision-limited", t.max_precision_limited)] {
         if !(0.0..=1.0).contains(&v) {
             return Err(Error::invalid(field, "a fraction from 0 to 1", v));
@@ -120,7 +133,7 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
     if keys.iter().any(|k| k == "clip") && get("precond").is_some() {
         return Err(Error::invalid("tune clip", "an experiment without --precond (clipping and preconditioning exclude each other)", "precond in the file"));
     }
-    let common = Common { base: &base, resume: t.resume, force: t.force, backend: t.backend, devices: t.devices.as_deref(), field: "tune" };
+    let common = t.batch.common(&base, "tune");
     // Every candidate is checked as the experiment's own size before anything runs.
     let checking = Common { resume: false, force: false, ..common };
     let nowhere = t.out.join("check");
@@ -139,13 +152,13 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
     if let Some(b) = t.budget.filter(|&b| b < first) {
         return Err(Error::invalid("budget", format!("at least {first} chain-steps (one rung: {} candidates x {c0} chains x {s0} steps)", candidates.len()), b));
     }
-    let say = |line: String| if !t.quiet { eprintln!("{line}") };
+    let say = |line: String| if !t.batch.quiet { eprintln!("{line}") };
     let mut engines = Engines::default();
     let mut rows: Vec<Row> = Vec::new();
     let mut alive: Vec<usize> = (0..candidates.len()).collect();
     let mut used = 0u64;
     // The last finished rung: its index, size, weights and each candidate's scoring.
-    let mut finished: Option<(usize, (u32, u32), Vec<Vec<u32>>, Vec<(usize, Scoring)>)> = None;
+    let mut finished: Option<Finished> = None;
     let mut note = None;
     for (k, &(chains, steps)) in schedule.rungs.iter().enumerate() {
         let cost = alive.len() as u64 * u64::from(chains) * u64::from(steps);
@@ -167,7 +180,7 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
         }
         used += cost;
         let names: Vec<String> = scorings.iter().map(|(i, _)| format!("c{i}")).collect();
-        let verdicts = halving::decide(stat, &scorings.iter().map(|(_, s)| (&s.scored, s.infeasible.clone())).collect::<Vec<_>>(), &names, schedule.keep(alive.len()), t.confidence, last);
+        let verdicts = halving::decide(stat, &scorings.iter().map(|(_, s)| (&s.scored, s.infeasible.clone())).collect::<Vec<_>>(), &names, schedule.keep(alive.len()), rule, last);
         for ((i, s), v) in scorings.iter().zip(&verdicts) {
             let c = &candidates[*i];
             let row = row(k, format!("c{i}"), c.values.iter().map(|(_, v)| v.clone()).collect(), (chains, steps), s, v, &t.out, &dir(c));
@@ -176,23 +189,23 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
         }
         alive = scorings.iter().zip(&verdicts).filter(|(_, v)| matches!(v, Verdict::Promoted | Verdict::Kept | Verdict::Best)).map(|((i, _), _)| *i).collect();
         write_table(t, &keys, stat, &rows)?;
-        finished = Some((k, (chains, steps), weights, scorings));
+        finished = Some(Finished { rung: k, size: (chains, steps), weights, scorings });
         if alive.is_empty() {
             return Err(Error::Infeasible(format!("no candidate met the constraints at rung {k} (diverged <= {}, precision-limited <= {}); see {}", t.max_diverged, t.max_precision_limited, t.out.join("tune.csv").display())));
         }
     }
-    let Some((k, size, weights, scorings)) = finished else { unreachable!("the budget covers the first rung") };
+    let Some(Finished { rung: k, size, weights, scorings }) = finished else { unreachable!("the budget covers the first rung") };
     // The best of the last finished rung (the last rung's decision, or the one the budget left).
     let pool: Vec<&(usize, Scoring)> = scorings.iter().filter(|(i, _)| alive.contains(i)).collect();
     let names: Vec<String> = pool.iter().map(|(i, _)| format!("c{i}")).collect();
-    let best_at = halving::decide(stat, &pool.iter().map(|(_, s)| (&s.scored, s.infeasible.clone())).collect::<Vec<_>>(), &names, 1, t.confidence, true).iter().position(|v| *v == Verdict::Best).unwrap_or(0);
+    let best_at = halving::decide(stat, &pool.iter().map(|(_, s)| (&s.scored, s.infeasible.clone())).collect::<Vec<_>>(), &names, 1, rule, true).iter().position(|v| *v == Verdict::Best).unwrap_or(0);
     let (best, best_scoring) = (pool[best_at].0, &pool[best_at].1);
     if let Some(r) = rows.iter_mut().find(|r| r.rung == k && r.candidate == format!("c{best}")) {
         r.verdict = "best";
     }
     let theory = if t.no_theory { None } else { theory_run(t, &table, &keys, &known, &common, size, &mut engines)? };
     let mut theory_lines = Vec::new();
-    if let Some((name, dir, run, values)) = theory {
+    if let Some(TheoryRun { name, dir, run, values }) = theory {
         let s = score(&run, stat, &weights, t);
         let (lo, hi) = halving::paired_difference(stat, &s.scored, &best_scoring.scored, t.confidence);
         let why = format!("worse than the best by {} (paired {:.0}% interval [{}, {}])", num(halving::worse(stat, s.scored.value, best_scoring.scored.value)), 100.0 * t.confidence, num(lo), num(hi));
@@ -210,6 +223,7 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
         "statistic": stat.name(),
         "maximize": stat.maximize(),
         "confidence": t.confidence,
+        "indifference": t.indifference,
         "reduction": schedule.reduction,
         "rungs": schedule.rungs,
         "best": { "candidate": best, "values": chosen.values.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<_, _>>(), "rung": k, "chains": size.0, "steps": size.1, "value": finite(best_scoring.scored.value), "lower": finite(best_scoring.scored.lower), "upper": finite(best_scoring.scored.upper) },
@@ -321,8 +335,8 @@ fn write_table(t: &TuneArgs, keys: &[String], stat: Statistic, rows: &[Row]) -> 
 /// of one step under the rule reads them from chains.csv, so they are the values a run of the
 /// rule itself uses, bit for bit. None when the theory gives no value for a tuned option
 /// (clip, noise, batch, margin) or knows no constants.
-fn theory_run(t: &TuneArgs, table: &toml::Table, keys: &[String], known: &[String], common: &Common, size: (u32, u32), engines: &mut Engines) -> Result<Option<(String, PathBuf, SavedRun, Vec<String>)>, Error> {
-    let say = |line: &str| if !t.quiet { eprintln!("theory: {line}") };
+fn theory_run(t: &TuneArgs, table: &toml::Table, keys: &[String], known: &[String], common: &Common, size: (u32, u32), engines: &mut Engines) -> Result<Option<TheoryRun>, Error> {
+    let say = |line: &str| if !t.batch.quiet { eprintln!("theory: {line}") };
     let pick: Vec<fn(&escapade::advanced::ChainState) -> f64> = match keys
         .iter()
         .map(|k| -> Option<fn(&escapade::advanced::ChainState) -> f64> {
@@ -352,7 +366,7 @@ fn theory_run(t: &TuneArgs, table: &toml::Table, keys: &[String], known: &[Strin
         rule.retain(|k, _| k != "eta" && k.replace('_', "-") != "step-rule");
         rule.insert("step-rule".into(), toml::Value::String("self-bounding".into()));
         if let Some(path) = &t.rho_from {
-            rule.retain(|k, _| !["rho1", "rho2", "rho-from", "rho_from"].contains(&k.as_ref()));
+            rule.retain(|k, _| !["rho1", "rho2", "rho-from", "rho_from"].contains(&k));
             rule.insert("rho-from".into(), toml::Value::String(path.display().to_string()));
         }
         "self-bounding"
@@ -380,7 +394,7 @@ fn theory_run(t: &TuneArgs, table: &toml::Table, keys: &[String], known: &[Strin
     let extra = [format!("--chains={}", size.0), format!("--steps={}", size.1), "--plots=none".to_string()];
     let p = plan(common, &point, &extra, &dir, &format!("the theory ({name})"))?;
     let (run, _) = execute(p, engines)?;
-    Ok(Some((name.to_string(), dir, run, point.into_iter().map(|(_, v)| v).collect())))
+    Ok(Some(TheoryRun { name: name.to_string(), dir, run, values: point.into_iter().map(|(_, v)| v).collect() }))
 }
 
 /// best.toml: the experiment file with the chosen values (and no `out`).

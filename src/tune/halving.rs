@@ -163,6 +163,15 @@ pub fn paired_difference(stat: Statistic, a: &Scored, b: &Scored, confidence: f6
     interval(&diffs, confidence)
 }
 
+/// When a rung drops a candidate ranked below its k-th best.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rule {
+    /// Confidence of the paired intervals, in (0.5, 1).
+    pub confidence: f64,
+    /// Differences smaller than this fraction of the k-th best's value count as none (>= 0).
+    pub indifference: f64,
+}
+
 /// What a rung decided for one candidate.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
@@ -178,7 +187,8 @@ pub enum Verdict {
 
 /// The rung's verdicts for candidates `scored` (each with its constraint failure, if any, and
 /// its name in `names`), keeping `keep`; `last`: the last rung, where only the best is named.
-pub fn decide(stat: Statistic, scored: &[(&Scored, Option<String>)], names: &[String], keep: usize, confidence: f64, last: bool) -> Vec<Verdict> {
+pub fn decide(stat: Statistic, scored: &[(&Scored, Option<String>)], names: &[String], keep: usize, rule: Rule, last: bool) -> Vec<Verdict> {
+    let Rule { confidence, indifference } = rule;
     let mut order: Vec<usize> = (0..scored.len()).filter(|&i| scored[i].1.is_none()).collect();
     // Ties keep the grid's order, so the decision is a function of the values alone.
     order.sort_by(|&i, &j| worse(stat, scored[i].0.value, scored[j].0.value).total_cmp(&0.0).then(i.cmp(&j)));
@@ -198,8 +208,16 @@ pub fn decide(stat: Statistic, scored: &[(&Scored, Option<String>)], names: &[St
             continue;
         }
         let (lower, _) = paired_difference(stat, scored[i].0, scored[kth].0, 1.0 - 2.0 * tail);
-        verdicts[i] = if lower > 0.0 {
-            Verdict::Dropped(format!("worse than the rung's best {keep} (its last, {}) with {:.1}% confidence: paired difference >= {lower:.4e}", names[kth], 100.0 * (1.0 - tail)))
+        // Within the indifference zone a difference is no difference: a candidate that cannot be
+        // better than the k-th best by more than it goes too (0: only a clearly worse one goes).
+        let zone = indifference * scored[kth].0.value.abs();
+        let zone = if zone.is_nan() { 0.0 } else { zone };
+        verdicts[i] = if lower > -zone || (indifference > 0.0 && lower == 0.0 && zone == 0.0) {
+            Verdict::Dropped(if lower > 0.0 {
+                format!("worse than the rung's best {keep} (its last, {}) with {:.1}% confidence: paired difference >= {lower:.4e}", names[kth], 100.0 * (1.0 - tail))
+            } else {
+                format!("not better than the rung's best {keep} (its last, {}) by more than the indifference zone {zone:.4e} with {:.1}% confidence", names[kth], 100.0 * (1.0 - tail))
+            })
         } else {
             Verdict::Kept
         };
@@ -236,6 +254,27 @@ mod tests {
         assert!((0.5..1.6).contains(&mean0), "{mean0}");
     }
 
+    const RULE: Rule = Rule { confidence: 0.95, indifference: 0.0 };
+
+    #[test]
+    fn an_indifference_zone_drops_ties_and_near_ties_only() {
+        let at = |value: f64| Scored { value, lower: value, upper: value, resampled: (0..100).map(|b| value + 0.01 * (b % 7) as f64).collect() };
+        let (a, b, tie, near) = (at(10.0), at(20.0), at(20.0), at(20.1));
+        let names: Vec<String> = (0..5).map(|i| format!("c{i}")).collect();
+        let rows = [(&a, None), (&b, None), (&tie, None), (&near, None)];
+        // Without a zone an exact tie and a near tie stay (neither is worse with confidence)...
+        let v = decide(Statistic::Ert, &rows, &names, 2, RULE, false);
+        assert_eq!(v[2], Verdict::Kept);
+        // ... with 1% of 20 = 0.2 both go; one that may be 5 better than the 2nd best stays.
+        let zone = Rule { confidence: 0.95, indifference: 0.01 };
+        let v = decide(Statistic::Ert, &rows, &names, 2, zone, false);
+        assert!(matches!(&v[2], Verdict::Dropped(w) if w.contains("indifference")), "{:?}", v[2]);
+        assert!(matches!(&v[3], Verdict::Dropped(_)), "{:?}", v[3]);
+        let wide = Scored { value: 20.1, lower: 15.0, upper: 25.0, resampled: (0..100).map(|b| 20.1 + 5.0 * ((b % 10) as f64 - 4.5) / 4.5).collect() };
+        let v = decide(Statistic::Ert, &[(&a, None), (&b, None), (&wide, None)], &names, 2, zone, false);
+        assert_eq!(v[2], Verdict::Kept, "{v:?}");
+    }
+
     #[test]
     fn a_rung_keeps_what_it_cannot_tell_apart_and_drops_what_is_clearly_worse() {
         let scored = |value: f64, spread: f64| Scored { value, lower: value - spread, upper: value + spread, resampled: (0..100).map(|b| value + spread * ((b % 10) as f64 - 4.5) / 4.5).collect() };
@@ -243,7 +282,7 @@ mod tests {
         let (a, b, c, d) = (scored(10.0, 0.5), scored(20.0, 8.0), scored(21.0, 8.0), scored(100.0, 1.0));
         let rows = [(&a, None), (&b, None), (&c, None), (&d, None), (&a, Some("diverged 5% > 1%".to_string()))];
         let names: Vec<String> = (0..5).map(|i| format!("c{i}")).collect();
-        let v = decide(Statistic::Ert, &rows, &names, 2, 0.95, false);
+        let v = decide(Statistic::Ert, &rows, &names, 2, RULE, false);
         assert_eq!(v[0], Verdict::Promoted);
         assert_eq!(v[1], Verdict::Promoted);
         // 1 worse in every resample: dropped though the marginal intervals overlap.
@@ -252,10 +291,10 @@ mod tests {
         assert_eq!(v[4], Verdict::Dropped("diverged 5% > 1%".into()));
         // Unpaired noise of the same size: the difference's interval straddles 0, kept.
         let e = Scored { resampled: c.resampled.iter().rev().cloned().collect(), ..c.clone() };
-        let v = decide(Statistic::Ert, &[(&a, None), (&b, None), (&e, None)], &names, 2, 0.95, false);
+        let v = decide(Statistic::Ert, &[(&a, None), (&b, None), (&e, None)], &names, 2, RULE, false);
         assert_eq!(v[2], Verdict::Kept);
         // Maximizing: the larger wins the last rung.
-        let v = decide(Statistic::Accuracy, &[(&a, None), (&b, None)], &names, 1, 0.95, true);
+        let v = decide(Statistic::Accuracy, &[(&a, None), (&b, None)], &names, 1, RULE, true);
         assert_eq!(v, vec![Verdict::Kept, Verdict::Best]);
     }
 }

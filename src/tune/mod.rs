@@ -14,7 +14,7 @@ pub mod halving;
 pub mod space;
 pub mod statistic;
 
-pub use halving::{Bootstrap, Schedule, Scored, Verdict};
+pub use halving::{Bootstrap, Rule, Schedule, Scored, Verdict};
 pub use space::{Axis, Candidate, KEYS};
 pub use statistic::{Sample, Statistic};
 
