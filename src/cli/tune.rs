@@ -1,9 +1,9 @@
 //! `escapade tune EXPERIMENT.toml --tune KEY=SPEC ...`: successive halving over run options
 //! (the arithmetic is `escapade::tune`'s; this file runs the rungs and writes the files).
 //!
-//! OUT/rung-K/<candidate>/ holds each candidate's run at rung K (a `run` directory, read back by
-//! `--resume`), OUT/theory-<name>/ the theory's choices at the last rung, and OUT/tune.csv
-//! (rewritten after every rung), tune.json, best.toml and plots/tune-<key>.svg the outcome.
+//! `OUT/rung-K/<candidate>/` holds each candidate's run at rung K (a `run` directory, read back
+//! by `--resume`), `OUT/theory-<name>/` the theory's choice at the last rung, and `OUT/tune.csv`
+//! (rewritten after every rung), `tune.json`, `best.toml` and `plots/tune-<key>.svg` the outcome.
 
 use super::points::{Common, Planned, execute, plan};
 use super::{Cli, grid};
@@ -423,7 +423,7 @@ fn best_toml(table: &toml::Table, c: &Candidate, clip_kind: &str, stat: Statisti
     )
 }
 
-/// plots/tune-<key>: the statistic against each tuned option, a series per rung (and the
+/// `plots/tune-<key>`: the statistic against each tuned option, a series per rung (and the
 /// theory's choice where its rule gives the option a value). Returns whether it drew.
 fn plot(t: &TuneArgs, axes: &[Axis], keys: &[String], stat: Statistic, rows: &[Row]) -> Result<bool, Error> {
     let Some(ext) = t.plots.ext() else { return Ok(false) };

@@ -11,7 +11,7 @@ use super::competing::{Episode, Outcome};
 use super::survival::TimeTable;
 
 /// The running-time statistics of a group of saddle stalls (COCO/IOHprofiler's ERT and its
-/// parts). Auger & Hansen (2005) write ERT = E[RT_s] + (1 - p_s) / p_s E[RT_us]: a run that fails
+/// parts). Auger & Hansen (2005) write ERT = E\[RT_s\] + (1 - p_s) / p_s E\[RT_us\]: a run that fails
 /// is restarted, costing its time each time. With p_s = s / n and the means over the s
 /// successes and the n - s failures this is (sum of all times) / s, which is
 /// [`TimeTable::expected_running_time`].
@@ -23,11 +23,11 @@ pub struct RunningTime {
     pub successes: u64,
     /// p_s = successes / runs (None without runs).
     pub success_probability: Option<f64>,
-    /// E[RT_s]: mean time of the escaped stalls (None without successes).
+    /// E\[RT_s\]: mean time of the escaped stalls (None without successes).
     pub mean_success: Option<f64>,
-    /// E[RT_us]: mean time of the stalls that did not escape (None without failures).
+    /// E\[RT_us\]: mean time of the stalls that did not escape (None without failures).
     pub mean_failure: Option<f64>,
-    /// ERT = E[RT_s] + (1 - p_s) / p_s E[RT_us]; None (infinite) without successes.
+    /// ERT = E\[RT_s\] + (1 - p_s) / p_s E\[RT_us\]; None (infinite) without successes.
     pub ert: Option<f64>,
 }
 
@@ -124,7 +124,7 @@ mod tests {
         assert_eq!((r.runs, r.successes), (7, 4));
         let p = 4.0 / 7.0;
         assert_eq!(r.success_probability, Some(p));
-        // E[RT_s] = (2 + 4 + 4 + 10) / 4 = 5; E[RT_us] = (3 + 7 + 20) / 3 = 10.
+        // E\[RT_s\] = (2 + 4 + 4 + 10) / 4 = 5; E\[RT_us\] = (3 + 7 + 20) / 3 = 10.
         assert_eq!(r.mean_success, Some(5.0));
         assert_eq!(r.mean_failure, Some(10.0));
         // COCO: 5 + (3/7)/(4/7) * 10 = 12.5; the restart form: (20 + 30) / 4 = 12.5.
