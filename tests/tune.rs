@@ -206,20 +206,23 @@ fn tune_runs_on_the_gpu_path_with_its_constraints_and_common_random_numbers() {
     // that never acts) identical, and the choice a radius the CPU also finds feasible.
     let d = tmp("tune-gpu");
     let exp = d.join("exp.toml");
-    std::fs::write(&exp, "objective = \"toy-saddle\"\nmethod = \"pgd\"\ninit = \"normal:0.01\"\nchains = 512\nsteps = 300\nseed = 13\n").unwrap();
+    std::fs::write(&exp, "objective = \"toy-saddle\"\nmethod = \"pgd\"\ninit = \"zero\"\nchains = 512\nsteps = 300\nseed = 13\n").unwrap();
     let o = d.join("t");
     ok(&escapade(&["tune", exp.to_str().unwrap(), "--tune", "radius=0.1,1,20", "--tune", "clip=1e20,1e30", "--backend", "gpu", "--plots", "none", "--quiet", "--out", o.to_str().unwrap()]));
     let (h, rows) = table(&o);
     let col = |name: &str| h.iter().position(|c| c == name).unwrap();
     let rung0: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == "0").collect();
     assert_eq!(rung0.len(), 6);
-    for r in rung0.iter().filter(|r| r[col("radius")] == "20") {
-        assert!(r[col("why")].contains("--max-diverged"), "{r:?}");
+    // Each radius-20 candidate's last row: dropped by the constraint.
+    for c in ["c4", "c5"] {
+        let last = rows.iter().rfind(|r| r[col("candidate")] == c).unwrap();
+        assert!(last[col("radius")] == "20" && last[col("why")].contains("--max-diverged"), "{last:?}");
     }
     for radius in ["0.1", "1"] {
         let pair: Vec<&&Vec<String>> = rung0.iter().filter(|r| r[col("radius")] == radius).collect();
         assert_eq!(pair[0][col("value")], pair[1][col("value")], "radius {radius}");
         assert_eq!(pair[0][col("escapes")], pair[1][col("escapes")], "radius {radius}");
+        assert!(pair[0][col("escapes")].parse::<u64>().unwrap() > 10, "radius {radius}: {pair:?}");
     }
     let j = json(&o.join("tune.json"));
     assert_ne!(j["best"]["values"]["radius"], "20");
