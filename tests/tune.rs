@@ -140,6 +140,31 @@ fn a_constraint_drops_a_diverging_radius() {
     std::fs::remove_dir_all(&d).ok();
 }
 
+#[test]
+fn a_budget_stops_the_search_at_the_last_rung_it_covers() {
+    let d = tmp("tune-budget");
+    let exp = d.join("exp.toml");
+    std::fs::write(&exp, "objective = \"toy-saddle\"\nmethod = \"pgd\"\ninit = \"zero\"\nchains = 600\nsteps = 400\nseed = 9\nbackend = \"cpu\"\n").unwrap();
+    // Rungs of 67 x 45, 200 x 134 and 600 x 400: the first costs 4 x 67 x 45 = 12060 chain-steps,
+    // the second at least 200 x 134 = 26800 more.
+    let o = d.join("t");
+    let said = ok(&escapade(&["tune", exp.to_str().unwrap(), "--tune", "radius=0.1,0.3,1,3", "--budget", "20000", "--plots", "none", "--quiet", "--out", o.to_str().unwrap()]));
+    assert!(said.contains("note: the budget stopped the search before rung 1"), "{said}");
+    let j = json(&o.join("tune.json"));
+    assert_eq!(j["compute"]["chain_steps"], 12060);
+    assert_eq!(j["best"]["rung"], 0);
+    assert_eq!(j["rungs"][0], serde_json::json!([67, 45]));
+    // The choice is rung 0's best by its estimate.
+    let (h, rows) = table(&o);
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let candidates: Vec<&Vec<String>> = rows.iter().filter(|r| r[col("candidate")].starts_with('c')).collect();
+    assert!(candidates.iter().all(|r| r[0] == "0"), "{rows:?}");
+    let least = candidates.iter().min_by(|a, b| a[col("value")].parse::<f64>().unwrap().total_cmp(&b[col("value")].parse::<f64>().unwrap())).unwrap();
+    assert_eq!(least[col("verdict")], "best");
+    assert_eq!(j["best"]["values"]["radius"].as_str().unwrap(), least[col("radius")]);
+    std::fs::remove_dir_all(&d).ok();
+}
+
 #[cfg(unix)]
 #[test]
 fn an_interrupted_tune_resumes_to_the_same_table() {
