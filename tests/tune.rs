@@ -133,6 +133,14 @@ fn a_constraint_drops_a_diverging_radius() {
     assert!(big[col("diverged_fraction")].parse::<f64>().unwrap() > 0.01, "{big:?}");
     assert_eq!(big[col("verdict")], "dropped");
     assert!(big[col("why")].contains("--max-diverged"), "{big:?}");
+    // When every candidate breaks the constraint: status 1, one line, the table written.
+    let all = d.join("all");
+    let out = escapade(&["tune", exp.to_str().unwrap(), "--tune", "radius=20,40", "--rungs", "1", "--plots", "none", "--quiet", "--out", all.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("error: no feasible candidate") && err.trim_end().lines().count() == 1, "{err}");
+    assert_eq!(table(&all).1.len(), 2);
+    assert!(!all.join("best.toml").exists());
     // Allowed to diverge, it is ranked by its statistic instead of dropped by the constraint.
     let (_, rows) = run("loose", &["--max-diverged", "1"]);
     let big = rows.iter().find(|r| r[col("radius")] == "20").unwrap();
