@@ -35,14 +35,13 @@ fn tune_against_the_grid(name: &str, experiment: &str, radii: &[&str], (chains, 
     let exp = d.join("exp.toml");
     std::fs::write(&exp, format!("{experiment}\nchains = {chains}\nsteps = {steps}\nseed = {seed}\nbackend = \"cpu\"\n")).unwrap();
     let boot = Bootstrap { resamples: 200, confidence: 0.95, seed };
-    let weights = boot.weights(0, chains as usize);
     let mut grid = Vec::new();
     for r in radii {
         let out = d.join(format!("grid-{r}"));
         ok(&escapade(&["run", exp.to_str().unwrap(), &format!("--radius={r}"), "--plots", "none", "--quiet", "--out", out.to_str().unwrap()]));
         let sample = Sample::of(&SavedRun::load(&out).unwrap());
         let feasible = sample.failure_fractions().0 <= 0.01;
-        grid.push((r.to_string(), Scored::of(&sample, Statistic::Ert, &weights, 0.95), feasible));
+        grid.push((r.to_string(), Scored::of(&sample, Statistic::Ert, &boot, 0), feasible));
     }
     let best = grid.iter().filter(|g| g.2).min_by(|a, b| a.1.value.total_cmp(&b.1.value)).expect("a feasible radius");
     let tuned = d.join("tune");
@@ -154,10 +153,11 @@ fn a_budget_stops_the_search_at_the_last_rung_it_covers() {
     let exp = d.join("exp.toml");
     std::fs::write(&exp, "objective = \"toy-saddle\"\nmethod = \"pgd\"\ninit = \"zero\"\nchains = 600\nsteps = 400\nseed = 9\nbackend = \"cpu\"\n").unwrap();
     // Rungs of 67 x 45, 200 x 134 and 600 x 400: the first costs 4 x 67 x 45 = 12060 chain-steps,
-    // the second at least 200 x 134 = 26800 more.
+    // the next at least 200 x 134 = 26800 more.
     let o = d.join("t");
     let said = ok(&escapade(&["tune", exp.to_str().unwrap(), "--tune", "radius=0.1,0.3,1,3", "--budget", "20000", "--plots", "none", "--quiet", "--out", o.to_str().unwrap()]));
-    assert!(said.contains("note: the budget stopped the search before rung 1"), "{said}");
+    // Rung 0 keeps one candidate, which skips rung 1 (nothing to compare it with) for rung 2.
+    assert!(said.contains("note: the budget stopped the search before rung 2 (240000 more"), "{said}");
     let j = json(&o.join("tune.json"));
     assert_eq!(j["compute"]["chain_steps"], 12060);
     assert_eq!(j["best"]["rung"], 0);
@@ -199,9 +199,15 @@ fn an_interrupted_tune_resumes_to_the_same_table() {
     assert_eq!(cut.status.code(), Some(130), "the tune was not interrupted (it ended first?): {}", String::from_utf8_lossy(&cut.stderr));
     assert!(String::from_utf8_lossy(&cut.stderr).contains("--resume"));
     ok(&tune("cut").arg("--resume").output().unwrap());
+    let read = |dir: &str, f: &str| std::fs::read_to_string(d.join(dir).join(f)).unwrap();
     for f in ["tune.csv", "best.toml"] {
-        assert_eq!(std::fs::read_to_string(d.join("cut").join(f)).unwrap(), std::fs::read_to_string(d.join("whole").join(f)).unwrap(), "{f}");
+        assert_eq!(read("cut", f), read("whole", f), "{f}");
     }
+    // The quartic declares rho1 and rho2: the theory's row is there, and a finished tune resumed
+    // reads every run back, the theory's too, to the same table.
+    assert!(read("whole", "tune.csv").contains("theory:self-bounding"));
+    ok(&tune("whole").arg("--resume").output().unwrap());
+    assert_eq!(read("whole", "tune.csv"), read("cut", "tune.csv"));
     std::fs::remove_dir_all(&d).ok();
 }
 
@@ -226,6 +232,11 @@ fn bad_tune_input_is_one_line_with_status_2() {
         t("max-diverged above 1", &["invalid max-diverged"], "--tune radius=0.1,1 --max-diverged 2"),
         t("value a run refuses", &["invalid", "eta"], "--tune eta=0.1,1e40"),
         t("key twice", &["invalid tune", "each key once"], "--tune radius=0.1,1 --tune radius=2,3"),
+        t("rho-from missing", &["nope.json"], "--tune radius=0.1,1 --rho-from {d}/nope.json"),
+        t("rho-from unused", &["invalid rho-from", "--no-theory"], "--tune radius=0.1,1 --rho-from {d}/exp.toml --no-theory"),
+        t("rho-from for clip", &["invalid rho-from", "not every tuned option"], "--tune clip=1,2 --rho-from {d}/exp.toml"),
+        t("powers past u64", &["invalid rungs"], "--tune radius=0.1,1 --reduction 16 --rungs 17"),
+        t("grid too large", &["invalid tune", "at most 10000 candidates"], "--tune radius=lin:1:2:1000 --tune eta=lin:0.1:0.2:11"),
     ];
     check(&tmp("hostile-tune"), &[], cases);
 }

@@ -35,7 +35,8 @@ impl Schedule {
         if !(2..=100).contains(&reduction) {
             return Err(Error::invalid("reduction", "an integer from 2 to 100", reduction));
         }
-        let scale = |k: u32| u32::try_from(u64::from(reduction).pow(k)).unwrap_or(u32::MAX);
+        // Saturating: a scale past u32 shrinks every count to 1, which `fits` then refuses.
+        let scale = |k: u32| u64::from(reduction).checked_pow(k).and_then(|v| u32::try_from(v).ok()).unwrap_or(u32::MAX);
         let shrink = |n: u32, k: u32| n.div_ceil(scale(k));
         let fits = |r: u32| r <= 32 && shrink(chains, r - 1) >= MIN_CHAINS.min(chains) && steps / scale(r - 1) >= 1;
         let r = match rungs {
@@ -60,17 +61,6 @@ impl Schedule {
     /// least 1 (and at most, but for the ones it cannot tell from the k-th best).
     pub fn keep(&self, alive: usize) -> usize {
         (alive / self.reduction as usize).max(1)
-    }
-
-    /// Chain-steps of the schedule when each rung keeps exactly `keep` candidates.
-    pub fn nominal_cost(&self, candidates: usize) -> u64 {
-        let mut alive = candidates;
-        let mut cost = 0;
-        for &(c, s) in &self.rungs {
-            cost += alive as u64 * u64::from(c) * u64::from(s);
-            alive = self.keep(alive);
-        }
-        cost
     }
 }
 
@@ -97,23 +87,20 @@ impl Bootstrap {
         Ok(())
     }
 
-    /// Resample b's weights over `chains` chains at rung `rung`: how often each chain was drawn
-    /// (`chains` draws with replacement). The same for every candidate of the rung, which is
-    /// what makes the comparisons paired.
-    pub fn weights(&self, rung: u32, chains: usize) -> Vec<Vec<u32>> {
+    /// Resample `b`'s weights over `chains` chains at rung `rung`: how often each chain was
+    /// drawn (`chains` draws with replacement). A function of (seed, rung, chains, b) only, the
+    /// same for every candidate of the rung, which is what makes the comparisons paired; made
+    /// when needed, so that memory stays one vector of `chains` counts however many resamples.
+    pub fn weights(&self, rung: u32, chains: usize, b: u32) -> Vec<u32> {
         let key = seed_key(self.seed ^ 0x7475_6e65_0000_0000);
-        (0..self.resamples)
-            .map(|b| {
-                let mut w = vec![0u32; chains];
-                for i in 0..chains.div_ceil(4) {
-                    let r = philox4x32_10([i as u32, b, rung, 0x7475_6e65], key);
-                    for x in r.iter().take(chains - 4 * i) {
-                        w[((u64::from(*x) * chains as u64) >> 32) as usize] += 1;
-                    }
-                }
-                w
-            })
-            .collect()
+        let mut w = vec![0u32; chains];
+        for i in 0..chains.div_ceil(4) {
+            let r = philox4x32_10([i as u32, b, rung, 0x7475_6e65], key);
+            for x in r.iter().take(chains - 4 * i) {
+                w[((u64::from(*x) * chains as u64) >> 32) as usize] += 1;
+            }
+        }
+        w
     }
 }
 
@@ -131,10 +118,10 @@ pub struct Scored {
 }
 
 impl Scored {
-    /// Scores `sample` under `stat` with the rung's `weights`.
-    pub fn of(sample: &Sample, stat: Statistic, weights: &[Vec<u32>], confidence: f64) -> Self {
-        let resampled: Vec<f64> = weights.iter().map(|w| sample.value(stat, Some(w))).collect();
-        let (lower, upper) = interval(&resampled, confidence);
+    /// Scores `sample` under `stat` with rung `rung`'s resamples of `boot`.
+    pub fn of(sample: &Sample, stat: Statistic, boot: &Bootstrap, rung: u32) -> Self {
+        let resampled: Vec<f64> = (0..boot.resamples).map(|b| sample.value(stat, Some(&boot.weights(rung, sample.len(), b)))).collect();
+        let (lower, upper) = interval(&resampled, boot.confidence);
         Scored { value: sample.value(stat, None), lower, upper, resampled }
     }
 }
@@ -210,9 +197,10 @@ pub fn decide(stat: Statistic, scored: &[(&Scored, Option<String>)], names: &[St
         let (lower, _) = paired_difference(stat, scored[i].0, scored[kth].0, 1.0 - 2.0 * tail);
         // Within the indifference zone a difference is no difference: a candidate that cannot be
         // better than the k-th best by more than it goes too (0: only a clearly worse one goes).
-        let zone = indifference * scored[kth].0.value.abs();
-        let zone = if zone.is_nan() { 0.0 } else { zone };
-        verdicts[i] = if lower > -zone || (indifference > 0.0 && lower == 0.0 && zone == 0.0) {
+        // Only about a finite k-th best: against one that gave no value every candidate ties at
+        // 0 and an infinite zone would drop all but the first k in grid order.
+        let zone = if scored[kth].0.value.is_finite() { indifference * scored[kth].0.value.abs() } else { 0.0 };
+        verdicts[i] = if lower > -zone || (indifference > 0.0 && lower == 0.0 && zone == 0.0 && scored[kth].0.value.is_finite()) {
             Verdict::Dropped(if lower > 0.0 {
                 format!("worse than the rung's best {keep} (its last, {}) with {:.1}% confidence: paired difference >= {lower:.4e}", names[kth], 100.0 * (1.0 - tail))
             } else {
@@ -234,7 +222,10 @@ mod tests {
         let s = Schedule::new(2048, 900, 27, 3, None).unwrap();
         assert_eq!(s.rungs, vec![(76, 34), (228, 100), (683, 300), (2048, 900)]);
         assert_eq!(s.keep(27), 9);
-        assert_eq!(s.nominal_cost(27), 27 * 76 * 34 + 9 * 228 * 100 + 3 * 683 * 300 + 2048 * 900);
+        // Reductions whose powers pass u64 are refused, not wrapped.
+        assert!(Schedule::new(2048, 900, 27, 16, Some(17)).is_err());
+        assert!(Schedule::new(u32::MAX, u32::MAX, 27, 64, Some(12)).is_err());
+        assert!(Schedule::new(2048, 900, 27, 100, Some(11)).is_err());
         // Too few chains for more rungs: the first rung keeps 16.
         assert_eq!(Schedule::new(64, 900, 27, 3, None).unwrap().rungs.len(), 2);
         assert!(Schedule::new(64, 900, 27, 3, Some(4)).is_err());
@@ -245,10 +236,11 @@ mod tests {
     #[test]
     fn resamples_draw_every_chain_count_once_per_draw_and_repeat_for_a_seed() {
         let b = Bootstrap { resamples: 50, confidence: 0.95, seed: 7 };
-        let w = b.weights(1, 103);
+        let w: Vec<Vec<u32>> = (0..50).map(|k| b.weights(1, 103, k)).collect();
         assert!(w.iter().all(|w| w.iter().sum::<u32>() == 103));
-        assert_eq!(w, b.weights(1, 103));
-        assert_ne!(w, b.weights(2, 103));
+        assert_eq!(w[7], b.weights(1, 103, 7));
+        assert_ne!(w[7], b.weights(2, 103, 7));
+        assert_ne!(w[7], w[8]);
         // Each chain is drawn about once per resample on average.
         let mean0 = w.iter().map(|w| f64::from(w[0])).sum::<f64>() / 50.0;
         assert!((0.5..1.6).contains(&mean0), "{mean0}");
@@ -270,6 +262,10 @@ mod tests {
         let v = decide(Statistic::Ert, &rows, &names, 2, zone, false);
         assert!(matches!(&v[2], Verdict::Dropped(w) if w.contains("indifference")), "{:?}", v[2]);
         assert!(matches!(&v[3], Verdict::Dropped(_)), "{:?}", v[3]);
+        // Against a k-th best that gave no value, the zone drops nothing: ties at infinity stay.
+        let none = at(f64::INFINITY);
+        let v = decide(Statistic::Ert, &[(&a, None), (&none, None), (&none, None), (&none, None)], &names, 2, zone, false);
+        assert_eq!(v[2..], [Verdict::Kept, Verdict::Kept]);
         let wide = Scored { value: 20.1, lower: 15.0, upper: 25.0, resampled: (0..100).map(|b| 20.1 + 5.0 * ((b % 10) as f64 - 4.5) / 4.5).collect() };
         let v = decide(Statistic::Ert, &[(&a, None), (&b, None), (&wide, None)], &names, 2, zone, false);
         assert_eq!(v[2], Verdict::Kept, "{v:?}");

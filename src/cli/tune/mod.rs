@@ -5,10 +5,13 @@
 //! by `--resume`), `OUT/theory-<name>/` the theory's choice at the last rung, and `OUT/tune.csv`
 //! (rewritten after every rung), `tune.json`, `best.toml` and `plots/tune-<key>.svg` the outcome.
 
+mod theory;
+
 use super::points::{Common, Planned, execute, plan};
 use super::{Cli, grid};
+use theory::{TheoryRun, plan_theory};
 use clap::{Args, CommandFactory};
-use escapade::options::{Engines, PlotFormat, SWITCHES, file_to_flags, flag_names, read_table, table_to_flags};
+use escapade::options::{Engines, PlotFormat, SWITCHES, file_to_flags, flag_names, read_table};
 use escapade::report::files::SavedRun;
 use escapade::tune::{Axis, Bootstrap, Candidate, Row, Rule, Sample, Schedule, Scored, Statistic, Verdict, halving};
 use escapade::Error;
@@ -40,8 +43,9 @@ pub struct TuneArgs {
     /// first keeps 16 chains).
     #[arg(long, help_heading = "Search")]
     rungs: Option<u32>,
-    /// Most chain-steps to spend (chains x steps summed over the candidates' runs): no rung
-    /// starts that would exceed it, and the best of the last finished rung is chosen.
+    /// Most chain-steps to spend (chains x steps summed over the candidates' runs; the theory's
+    /// runs at the end are not counted): no rung starts that would exceed it, and the best of
+    /// the last finished rung is chosen.
     #[arg(long, value_name = "CHAIN_STEPS", help_heading = "Search")]
     budget: Option<u64>,
     /// Drop a candidate whose fraction of diverged chains exceeds this.
@@ -53,8 +57,9 @@ pub struct TuneArgs {
     /// Chain resamples of the bootstrap intervals.
     #[arg(long, default_value_t = 200, help_heading = "Search")]
     bootstrap: u32,
-    /// Confidence of the intervals; a candidate is dropped only when worse than the rung's
-    /// k-th best with this confidence.
+    /// Confidence of the two-sided bootstrap intervals; a candidate is dropped only when the
+    /// paired interval of its difference to the rung's k-th best lies wholly on the worse side
+    /// (worse with one-sided confidence (1 + C)/2).
     #[arg(long, default_value_t = 0.95, help_heading = "Search")]
     confidence: f64,
     /// The theory's rho1 and rho2 as `escapade check` fitted them (check.json), for an
@@ -85,20 +90,11 @@ fn flag_values(c: &Candidate, clip_kind: &str) -> Vec<(String, String)> {
     c.values.iter().map(|(k, v)| if k == "clip" { (k.clone(), format!("{clip_kind}:{v}")) } else { (k.clone(), v.clone()) }).collect()
 }
 
-/// A finished rung: its index, size, resampling weights and each candidate's scoring.
+/// A finished rung: its index, size and each candidate's scoring.
 struct Finished {
     rung: usize,
     size: (u32, u32),
-    weights: Vec<Vec<u32>>,
     scorings: Vec<(usize, Scoring)>,
-}
-
-/// The theory's choice, run: its name, directory, run and the tuned options' values.
-struct TheoryRun {
-    name: String,
-    dir: PathBuf,
-    run: SavedRun,
-    values: Vec<String>,
 }
 
 /// One scored run.
@@ -109,6 +105,9 @@ struct Scoring {
     infeasible: Option<String>,
 }
 
+/// The most candidates a tune takes: each is planned through the run parser before anything runs.
+const MAX_CANDIDATES: usize = 10_000;
+
 /// `escapade tune`.
 pub fn tune(t: &TuneArgs) -> Result<(), Error> {
     let run_cmd = Cli::command().find_subcommand("run").cloned().unwrap_or_default();
@@ -117,6 +116,9 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
     let table = read_table(&t.experiment)?;
     let axes = t.tune.iter().map(|a| Axis::parse(a)).collect::<Result<Vec<_>, _>>()?;
     let candidates = escapade::tune::space::candidates(&axes)?;
+    if candidates.len() > MAX_CANDIDATES {
+        return Err(Error::invalid("tune", format!("at most {MAX_CANDIDATES} candidates (the product of the axes' value counts)"), candidates.len()));
+    }
     let keys: Vec<String> = axes.iter().map(|a| a.key.name.to_string()).collect();
     let stat = Statistic::parse(&t.statistic)?;
     if !(t.indifference >= 0.0 && t.indifference < 1.0) {
@@ -141,6 +143,7 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
     for c in &candidates {
         plan(&checking, &flag_values(c, &clip_kind), &[], &nowhere, &tag(c))?;
     }
+    let theory = plan_theory(t, &table, &keys, &known, &checking, whole.objective.rho().is_some())?;
     if stat == Statistic::Accuracy && whole.objective.classifier().is_none() {
         return Err(Error::invalid("statistic", format!("ert, quantile:P, sosp:FRACTION or loss for {} (accuracy needs a network objective)", whole.objective.name()), "accuracy"));
     }
@@ -160,27 +163,31 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
     // The last finished rung: its index, size, weights and each candidate's scoring.
     let mut finished: Option<Finished> = None;
     let mut note = None;
+    let rungs = schedule.rungs.len();
     for (k, &(chains, steps)) in schedule.rungs.iter().enumerate() {
+        let last = k + 1 == rungs;
+        // A lone survivor has nothing to be compared with before the last rung.
+        if alive.len() == 1 && !last {
+            continue;
+        }
         let cost = alive.len() as u64 * u64::from(chains) * u64::from(steps);
         if t.budget.is_some_and(|b| used + cost > b) {
             note = Some(format!("the budget stopped the search before rung {k} ({cost} more chain-steps)"));
             break;
         }
-        let last = k + 1 == schedule.rungs.len();
-        say(format!("rung {}/{}: {} candidates x {chains} chains x {steps} steps", k + 1, schedule.rungs.len(), alive.len()));
+        say(format!("rung {k} (of 0..{}): {} candidates x {chains} chains x {steps} steps", rungs - 1, alive.len()));
         let extra = [format!("--chains={chains}"), format!("--steps={steps}"), "--plots=none".to_string()];
         let dir = |c: &Candidate| t.out.join(format!("rung-{k}")).join(grid::dir_name(&c.values));
-        // The rung's runs are all planned (a directory in the wrong state stops it) before any runs.
+        // Every run of the rung is parsed and checked (under --resume, with the run already in
+        // its directory) before any of them runs.
         let planned: Vec<Planned> = alive.iter().map(|&i| plan(&common, &flag_values(&candidates[i], &clip_kind), &extra, &dir(&candidates[i]), &tag(&candidates[i]))).collect::<Result<_, _>>()?;
-        let weights = boot.weights(k as u32, chains as usize);
         let mut scorings = Vec::new();
         for (&i, p) in alive.iter().zip(planned) {
             let (run, _) = execute(p, &mut engines)?;
-            scorings.push((i, score(&run, stat, &weights, t)));
+            scorings.push((i, score(&run, stat, &boot, k, t)));
         }
         used += cost;
-        let names: Vec<String> = scorings.iter().map(|(i, _)| format!("c{i}")).collect();
-        let verdicts = halving::decide(stat, &scorings.iter().map(|(_, s)| (&s.scored, s.infeasible.clone())).collect::<Vec<_>>(), &names, schedule.keep(alive.len()), rule, last);
+        let verdicts = decide(stat, &scorings.iter().collect::<Vec<_>>(), schedule.keep(alive.len()), rule, last);
         for ((i, s), v) in scorings.iter().zip(&verdicts) {
             let c = &candidates[*i];
             let row = row(k, format!("c{i}"), c.values.iter().map(|(_, v)| v.clone()).collect(), (chains, steps), s, v, &t.out, &dir(c));
@@ -189,24 +196,30 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
         }
         alive = scorings.iter().zip(&verdicts).filter(|(_, v)| matches!(v, Verdict::Promoted | Verdict::Kept | Verdict::Best)).map(|((i, _), _)| *i).collect();
         write_table(t, &keys, stat, &rows)?;
-        finished = Some(Finished { rung: k, size: (chains, steps), weights, scorings });
+        finished = Some(Finished { rung: k, size: (chains, steps), scorings });
         if alive.is_empty() {
             return Err(Error::Infeasible(format!("no candidate met the constraints at rung {k} (diverged <= {}, precision-limited <= {}); see {}", t.max_diverged, t.max_precision_limited, t.out.join("tune.csv").display())));
         }
     }
-    let Some(Finished { rung: k, size, weights, scorings }) = finished else { unreachable!("the budget covers the first rung") };
+    let Some(Finished { rung: k, size, scorings }) = finished else { unreachable!("the budget covers the first rung") };
     // The best of the last finished rung (the last rung's decision, or the one the budget left).
     let pool: Vec<&(usize, Scoring)> = scorings.iter().filter(|(i, _)| alive.contains(i)).collect();
-    let names: Vec<String> = pool.iter().map(|(i, _)| format!("c{i}")).collect();
-    let best_at = halving::decide(stat, &pool.iter().map(|(_, s)| (&s.scored, s.infeasible.clone())).collect::<Vec<_>>(), &names, 1, rule, true).iter().position(|v| *v == Verdict::Best).unwrap_or(0);
+    let best_at = decide(stat, &pool, 1, rule, true).iter().position(|v| *v == Verdict::Best).unwrap_or(0);
     let (best, best_scoring) = (pool[best_at].0, &pool[best_at].1);
+    if !best_scoring.scored.value.is_finite() {
+        return Err(Error::Infeasible(format!("no candidate gave a finite {} at rung {k} (for ert: no escape; a quantile or SOSP fraction not reached): longer runs or other values; see {}", stat.name(), t.out.join("tune.csv").display())));
+    }
     if let Some(r) = rows.iter_mut().find(|r| r.rung == k && r.candidate == format!("c{best}")) {
         r.verdict = "best";
     }
-    let theory = if t.no_theory { None } else { theory_run(t, &table, &keys, &known, &common, size, &mut engines)? };
+    let theory = match &theory {
+        Some(plan) => Some(plan.run(t, &keys, &common, size, &mut engines)?),
+        None => None,
+    };
+    let theory_cost = if theory.is_some() { u64::from(size.0) * (u64::from(size.1) + 1) } else { 0 };
     let mut theory_lines = Vec::new();
     if let Some(TheoryRun { name, dir, run, values }) = theory {
-        let s = score(&run, stat, &weights, t);
+        let s = score(&run, stat, &boot, k, t);
         let (lo, hi) = halving::paired_difference(stat, &s.scored, &best_scoring.scored, t.confidence);
         let why = format!("worse than the best by {} (paired {:.0}% interval [{}, {}])", num(halving::worse(stat, s.scored.value, best_scoring.scored.value)), 100.0 * t.confidence, num(lo), num(hi));
         let mut r = row(k, format!("theory:{name}"), values, size, &s, &Verdict::Kept, &t.out, &dir);
@@ -228,7 +241,7 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
         "rungs": schedule.rungs,
         "best": { "candidate": best, "values": chosen.values.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<_, _>>(), "rung": k, "chains": size.0, "steps": size.1, "value": finite(best_scoring.scored.value), "lower": finite(best_scoring.scored.lower), "upper": finite(best_scoring.scored.upper) },
         "theory": rows.iter().filter(|r| r.verdict == "theory").map(|r| serde_json::json!({ "name": r.candidate.trim_start_matches("theory:"), "values": r.values, "value": finite(r.scored.0), "lower": finite(r.scored.1), "upper": finite(r.scored.2), "why": r.why })).collect::<Vec<_>>(),
-        "compute": { "chain_steps": used, "grid_chain_steps": grid_cost, "fraction_of_grid": used as f64 / grid_cost as f64, "candidates": candidates.len() },
+        "compute": { "chain_steps": used, "grid_chain_steps": grid_cost, "fraction_of_grid": used as f64 / grid_cost as f64, "candidates": candidates.len(), "theory_chain_steps": theory_cost },
         "note": note,
     });
     let path = t.out.join("tune.json");
@@ -237,13 +250,15 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
     if let Some(n) = &note {
         println!("note: {n}");
     }
-    println!("best: {}: {} {} over {} chains x {} steps (rung {} of {})", tag(chosen), stat.name(), interval_text(&best_scoring.scored), size.0, size.1, k + 1, schedule.rungs.len());
+    let which = if k + 1 == rungs { "the last".to_string() } else { format!("of 0..{}", rungs - 1) };
+    println!("best: {}: {} {} over {} chains x {} steps (rung {k}, {which})", tag(chosen), stat.name(), interval_text(&best_scoring.scored), size.0, size.1);
     println!(
-        "compute: {used} chain-steps, {:.3} of the full grid's {grid_cost} ({} candidates x {} chains x {} steps)",
+        "compute: {used} chain-steps, {:.3} of the full grid's {grid_cost} ({} candidates x {} chains x {} steps){}",
         used as f64 / grid_cost as f64,
         candidates.len(),
         whole.chains,
-        whole.steps
+        whole.steps,
+        if theory_cost > 0 { format!("; the theory's runs {theory_cost} more") } else { String::new() }
     );
     theory_lines.iter().for_each(|l| println!("{l}"));
     println!("wrote {}/tune.csv, tune.json, best.toml{}", t.out.display(), if plotted { " and plots/" } else { "" });
@@ -274,10 +289,16 @@ fn interval_text(s: &Scored) -> String {
     format!("{} [{}, {}]", num(s.value), num(s.lower), num(s.upper))
 }
 
-/// Scores a run and checks the constraints.
-fn score(run: &SavedRun, stat: Statistic, weights: &[Vec<u32>], t: &TuneArgs) -> Scoring {
+/// The rung's verdicts on `scored` candidates (see [`halving::decide`]), named `c<index>`.
+fn decide(stat: Statistic, scored: &[&(usize, Scoring)], keep: usize, rule: Rule, last: bool) -> Vec<Verdict> {
+    let names: Vec<String> = scored.iter().map(|(i, _)| format!("c{i}")).collect();
+    halving::decide(stat, &scored.iter().map(|(_, s)| (&s.scored, s.infeasible.clone())).collect::<Vec<_>>(), &names, keep, rule, last)
+}
+
+/// Scores a run with rung `rung`'s resamples and checks the constraints.
+fn score(run: &SavedRun, stat: Statistic, boot: &Bootstrap, rung: usize, t: &TuneArgs) -> Scoring {
     let sample = Sample::of(run);
-    let scored = Scored::of(&sample, stat, weights, t.confidence);
+    let scored = Scored::of(&sample, stat, boot, rung as u32);
     let (diverged, limited) = sample.failure_fractions();
     let infeasible = if diverged > t.max_diverged {
         Some(format!("diverged {:.2}% > {:.2}% (--max-diverged)", 100.0 * diverged, 100.0 * t.max_diverged))
@@ -323,78 +344,6 @@ fn write_table(t: &TuneArgs, keys: &[String], stat: Statistic, rows: &[Row]) -> 
     }
     let text = w.into_inner().map_err(|e| Error::invalid("tune.csv", "a table", e))?;
     std::fs::create_dir_all(&t.out).and_then(|_| std::fs::write(&path, text)).map_err(Error::io(&path))
-}
-
-/// The theory's choice of the tuned options, run at the last rung's size with every other
-/// option as the experiment has it (so that the stall and escape thresholds, which define the
-/// statistic, stay the experiment's unless they are tuned): (name, directory, run, values).
-///
-/// The values are Jin et al.'s formulas: with the experiment's l, rho and eps when it gives
-/// them ("jin"), else per chain from rho1 and rho2 at its start ("self-bounding": declared by
-/// the objective, given, or fitted with --rho-from), and then the median over chains. A probe
-/// of one step under the rule reads them from chains.csv, so they are the values a run of the
-/// rule itself uses, bit for bit. None when the theory gives no value for a tuned option
-/// (clip, noise, batch, margin) or knows no constants.
-fn theory_run(t: &TuneArgs, table: &toml::Table, keys: &[String], known: &[String], common: &Common, size: (u32, u32), engines: &mut Engines) -> Result<Option<TheoryRun>, Error> {
-    let say = |line: &str| if !t.batch.quiet { eprintln!("theory: {line}") };
-    let pick: Vec<fn(&escapade::advanced::ChainState) -> f64> = match keys
-        .iter()
-        .map(|k| -> Option<fn(&escapade::advanced::ChainState) -> f64> {
-            match k.as_str() {
-                "radius" => Some(|c| f64::from(c.radius)),
-                "eta" => Some(|c| f64::from(c.eta)),
-                "t-thres" => Some(|c| f64::from(c.t_thres)),
-                "g-thres" => Some(|c| f64::from(c.g_thres)),
-                "f-thres" => Some(|c| f64::from(c.f_thres)),
-                _ => None,
-            }
-        })
-        .collect::<Option<Vec<_>>>()
-    {
-        Some(p) => p,
-        None => {
-            say("Jin et al.'s formulas give radius, eta, t-thres, g-thres and f-thres, not every tuned option: nothing to compare");
-            return Ok(None);
-        }
-    };
-    let has = |k: &str| table.contains_key(k) || table.contains_key(&k.replace('-', "_"));
-    let mut rule = table.clone();
-    rule.retain(|k, _| !keys.contains(&k.replace('_', "-")) && k != "out");
-    let name = if has("l") && has("rho") && has("eps") {
-        "jin"
-    } else {
-        rule.retain(|k, _| k != "eta" && k.replace('_', "-") != "step-rule");
-        rule.insert("step-rule".into(), toml::Value::String("self-bounding".into()));
-        if let Some(path) = &t.rho_from {
-            rule.retain(|k, _| !["rho1", "rho2", "rho-from", "rho_from"].contains(&k));
-            rule.insert("rho-from".into(), toml::Value::String(path.display().to_string()));
-        }
-        "self-bounding"
-    };
-    let flags = table_to_flags(&rule, "the theory's experiment", known, &SWITCHES)?;
-    let probe_dir = t.out.join(format!("theory-{name}-probe"));
-    let probe_size = [format!("--chains={}", size.0), "--steps=1".to_string(), "--plots=none".to_string(), "--certify-eps=off".to_string()];
-    let probe = match plan(&Common { base: &flags, ..*common }, &[], &probe_size, &probe_dir, &format!("the theory ({name})")) {
-        Ok(p) => p,
-        // Without constants the rule has nothing to work from.
-        Err(e) if e.exit_code() == 2 && name == "self-bounding" && t.rho_from.is_none() => {
-            say("the experiment gives no --l/--rho/--eps and the objective no rho1/rho2 (declare them, or --rho-from a check): nothing to compare");
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
-    };
-    let (probe, _) = execute(probe, engines)?;
-    let integer = |k: &str| escapade::tune::KEYS.iter().any(|x| x.name == k && x.integer);
-    let mut point = Vec::new();
-    for (k, f) in keys.iter().zip(&pick) {
-        let Some(m) = escapade::stats::Summary::of(&probe.chains.iter().map(f).collect::<Vec<_>>()).median else { return Ok(None) };
-        point.push((k.clone(), if integer(k) { format!("{}", m.round().max(1.0) as u64) } else { format!("{m}") }));
-    }
-    let dir = t.out.join(format!("theory-{name}"));
-    let extra = [format!("--chains={}", size.0), format!("--steps={}", size.1), "--plots=none".to_string()];
-    let p = plan(common, &point, &extra, &dir, &format!("the theory ({name})"))?;
-    let (run, _) = execute(p, engines)?;
-    Ok(Some(TheoryRun { name: name.to_string(), dir, run, values: point.into_iter().map(|(_, v)| v).collect() }))
 }
 
 /// best.toml: the experiment file with the chosen values (and no `out`).
