@@ -398,6 +398,8 @@ def tune(
 
     Raises:
         ValueError: bad input, with the command line's words (nothing runs).
+        EscapadeError: no candidate met the constraints, or none gave a finite statistic
+            (tune.csv is written).
         KeyboardInterrupt: interrupted; ``resume=True`` continues.
     """
     out = os.fspath(out)
