@@ -101,19 +101,20 @@ fn objective_from_summary(summary: &serde_json::Value) -> Option<Arc<dyn Objecti
 /// probability, the mean times of the stalls that escaped and of those that did not, and
 /// ERT = E[RT_s] + (1 - p_s) / p_s E[RT_us] ("inf" where none escaped).
 fn running_time_line(t: &TimeTable) -> String {
-    let r = t.running_time();
+    let [p, s, u, ert] = running_time_cells(&t.running_time());
+    format!("running time: p_s {p} | E[RT escaped] {s} | E[RT not escaped] {u} | ERT {ert}")
+}
+
+/// p_s, E[RT_s], E[RT_us] and ERT as printed: "-" where a part is undefined, ERT "inf" where
+/// stalls ran and none escaped.
+fn running_time_cells(r: &escapade::stats::RunningTime) -> [String; 4] {
     let steps = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
     let ert = match r.ert {
         Some(v) => format!("{v:.1}"),
         None if r.runs > 0 => "inf".into(),
         None => "-".into(),
     };
-    format!(
-        "running time: p_s {} | E[RT escaped] {} | E[RT not escaped] {} | ERT {ert}",
-        r.success_probability.map_or("-".into(), |p| format!("{p:.3}")),
-        steps(r.mean_success),
-        steps(r.mean_failure)
-    )
+    [r.success_probability.map_or("-".into(), |p| format!("{p:.3}")), steps(r.mean_success), steps(r.mean_failure), ert]
 }
 
 /// The longest saddle stall among `episodes`, where the ECDF plot's curves end.
@@ -195,16 +196,10 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat, export: Option<E
     row("success rate", &|i| format!("{:.1}%", 100.0 * summaries[i].success_rate));
     row("expected running time", &|i| summaries[i].expected_running_time.map_or("-".into(), |v| format!("{v:.1}")));
     // The same ERT in COCO's parts (p_s, the mean times of escaped and other stalls).
-    let times: Vec<escapade::stats::RunningTime> = runs.iter().map(|r| r.survival().overall().running_time()).collect();
-    let steps = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
-    row("p_s", &|i| times[i].success_probability.map_or("-".into(), |p| format!("{p:.3}")));
-    row("E[RT escaped]", &|i| steps(times[i].mean_success));
-    row("E[RT not escaped]", &|i| steps(times[i].mean_failure));
-    row("ERT (COCO)", &|i| match times[i].ert {
-        Some(v) => format!("{v:.1}"),
-        None if times[i].runs > 0 => "inf".into(),
-        None => "-".into(),
-    });
+    let cells: Vec<[String; 4]> = runs.iter().map(|r| running_time_cells(&r.survival().overall().running_time())).collect();
+    for (k, name) in ["p_s", "E[RT escaped]", "E[RT not escaped]", "ERT (COCO)"].iter().enumerate() {
+        row(name, &|i| cells[i][k].clone());
+    }
     let labels: std::collections::BTreeSet<u32> = runs.iter().flat_map(|r| r.survival().by_label.into_keys()).collect();
     for l in labels {
         // The cause-specific median with the share of stalls that escape at all (precision or
