@@ -26,7 +26,7 @@ pub struct Row {
     /// `c<index>` for a grid candidate, `theory:<name>` for the theory's choices.
     pub candidate: String,
     /// The tuned options' values, in the axes' order (the theory's: the median over chains of
-    /// the values its rule gave, empty where it gives none).
+    /// the values its rule gave).
     pub values: Vec<String>,
     /// Chains of the run.
     pub chains: u32,

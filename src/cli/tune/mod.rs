@@ -270,10 +270,9 @@ fn tag(c: &Candidate) -> String {
     c.values.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
 }
 
-/// `key=value ...` of keys and values, empty values left out.
+/// `key=value ...` of keys and values.
 fn pairs(keys: &[String], values: &[String]) -> String {
-    let p: Vec<String> = keys.iter().zip(values).filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect();
-    if p.is_empty() { "its own values".into() } else { p.join(" ") }
+    keys.iter().zip(values).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
 }
 
 fn num(v: f64) -> String {
