@@ -148,6 +148,36 @@ fn a_constraint_drops_a_diverging_radius() {
 }
 
 #[test]
+fn a_constraint_only_a_wide_rung_sees_re_admits_what_was_ranked_out() {
+    // PGD on the octopus (d = 10, f64, seed 2): radius 3.16 escapes fastest and loses none of
+    // the 456 chains of rung 0, but 0.15% of rung 1's 1366 leave the domain. With
+    // --max-diverged 0 both radius-3.16 candidates go at rung 1, after radius 1 was ranked out
+    // at rung 0: it comes back, runs at rung 1's size and wins.
+    let d = tmp("tune-readmit");
+    let exp = d.join("exp.toml");
+    std::fs::write(&exp, "objective = \"octopus\"\ndim = 10\nmethod = \"pgd\"\nchains = 4096\nsteps = 3000\nseed = 2\ninit = \"uniform:1\"\nstate = \"f64\"\nbackend = \"cpu\"\n").unwrap();
+    let run = |out: &str, extra: &[&str]| {
+        let o = d.join(out);
+        let mut args = vec!["tune", exp.to_str().unwrap(), "--tune", "radius=0.3,1,3.16", "--tune", "t-thres=1,4", "--no-theory", "--plots", "none", "--quiet", "--out", o.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        ok(&escapade(&args));
+        (table(&o), json(&o.join("tune.json")))
+    };
+    let ((h, rows), j) = run("strict", &["--max-diverged", "0"]);
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let rung1: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == "1").collect();
+    assert!(rung1.iter().filter(|r| r[col("radius")] == "3.16").all(|r| r[col("why")].contains("--max-diverged")), "{rung1:?}");
+    assert!(rung1.iter().any(|r| r[col("radius")] == "1" && r[col("why")].starts_with("re-admitted")), "{rung1:?}");
+    assert_eq!(j["best"]["values"]["radius"], "1");
+    let best = rows.iter().find(|r| r[col("verdict")] == "best").unwrap();
+    assert_eq!(best[col("diverged_fraction")].parse::<f64>().unwrap(), 0.0);
+    // Within the default 1% the faster radius wins.
+    let (_, j) = run("default", &[]);
+    assert_eq!(j["best"]["values"]["radius"], "3.16");
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
 fn a_budget_stops_the_search_at_the_last_rung_it_covers() {
     let d = tmp("tune-budget");
     let exp = d.join("exp.toml");

@@ -164,48 +164,74 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
     let mut finished: Option<Finished> = None;
     let mut note = None;
     let rungs = schedule.rungs.len();
-    for (k, &(chains, steps)) in schedule.rungs.iter().enumerate() {
+    // Candidates a rung ranked out (the constraints did not drop them), the latest rung's first,
+    // each rung's best first: re-admitted, a rung's worth at a time, where every survivor of a
+    // later rung breaks a constraint (a rare failure shows only on a wide rung).
+    let mut reserve: Vec<usize> = Vec::new();
+    'rungs: for (k, &(chains, steps)) in schedule.rungs.iter().enumerate() {
         let last = k + 1 == rungs;
         // A lone survivor has nothing to be compared with before the last rung.
         if alive.len() == 1 && !last {
             continue;
         }
-        let cost = alive.len() as u64 * u64::from(chains) * u64::from(steps);
-        if t.budget.is_some_and(|b| used + cost > b) {
-            note = Some(format!("the budget stopped the search before rung {k} ({cost} more chain-steps)"));
-            break;
-        }
-        say(format!("rung {k} (of 0..{}): {} candidates x {chains} chains x {steps} steps", rungs - 1, alive.len()));
+        let keep = schedule.keep(alive.len());
         let extra = [format!("--chains={chains}"), format!("--steps={steps}"), "--plots=none".to_string()];
         let dir = |c: &Candidate| t.out.join(format!("rung-{k}")).join(grid::dir_name(&c.values));
-        // Every run of the rung is parsed and checked (under --resume, with the run already in
-        // its directory) before any of them runs.
-        let planned: Vec<Planned> = alive.iter().map(|&i| plan(&common, &flag_values(&candidates[i], &clip_kind), &extra, &dir(&candidates[i]), &tag(&candidates[i]))).collect::<Result<_, _>>()?;
-        let mut scorings = Vec::new();
-        for (&i, p) in alive.iter().zip(planned) {
-            let (run, _) = execute(p, &mut engines)?;
-            scorings.push((i, score(&run, stat, &boot, k, t)));
+        let (mut batch, mut scorings, mut ranked_out, mut readmitted) = (std::mem::take(&mut alive), Vec::new(), Vec::new(), false);
+        while !batch.is_empty() {
+            let cost = batch.len() as u64 * u64::from(chains) * u64::from(steps);
+            if t.budget.is_some_and(|b| used + cost > b) {
+                if readmitted {
+                    break;
+                }
+                note = Some(format!("the budget stopped the search before rung {k} ({cost} more chain-steps)"));
+                // The last finished rung's survivors stand.
+                alive = batch;
+                break 'rungs;
+            }
+            let what = if readmitted { "re-admitted" } else { "candidates" };
+            say(format!("rung {k} (of 0..{}): {} {what} x {chains} chains x {steps} steps", rungs - 1, batch.len()));
+            // Every run of the batch is parsed and checked (under --resume, with the run already
+            // in its directory) before any of them runs.
+            let planned: Vec<Planned> = batch.iter().map(|&i| plan(&common, &flag_values(&candidates[i], &clip_kind), &extra, &dir(&candidates[i]), &tag(&candidates[i]))).collect::<Result<_, _>>()?;
+            let mut scored = Vec::new();
+            for (&i, p) in batch.iter().zip(planned) {
+                let (run, _) = execute(p, &mut engines)?;
+                scored.push((i, score(&run, stat, &boot, k, t)));
+            }
+            used += cost;
+            let verdicts = decide(stat, &scored.iter().collect::<Vec<_>>(), keep.min(scored.len()), rule, last);
+            for ((i, s), v) in scored.iter().zip(&verdicts) {
+                let c = &candidates[*i];
+                let mut row = row(k, format!("c{i}"), c.values.iter().map(|(_, v)| v.clone()).collect(), (chains, steps), s, v, &t.out, &dir(c));
+                if readmitted && row.why.is_empty() {
+                    row.why = "re-admitted: every survivor of this rung broke a constraint".into();
+                }
+                say(format!("  c{i} {}: {} {} {}", tag(c), stat.name(), interval_text(&s.scored), row.verdict));
+                rows.push(row);
+            }
+            alive = scored.iter().zip(&verdicts).filter(|(_, v)| matches!(v, Verdict::Promoted | Verdict::Kept | Verdict::Best)).map(|((i, _), _)| *i).collect();
+            let mut out: Vec<&(usize, Scoring)> = scored.iter().zip(&verdicts).filter(|((_, s), v)| matches!(v, Verdict::Dropped(_)) && s.infeasible.is_none()).map(|(x, _)| x).collect();
+            out.sort_by(|a, b| halving::worse(stat, a.1.scored.value, b.1.scored.value).total_cmp(&0.0).then(a.0.cmp(&b.0)));
+            ranked_out.extend(out.iter().map(|(i, _)| *i));
+            scorings.extend(scored);
+            write_table(t, &keys, stat, &rows)?;
+            batch = if alive.is_empty() { reserve.drain(..keep.min(reserve.len())).collect() } else { Vec::new() };
+            readmitted = true;
         }
-        used += cost;
-        let verdicts = decide(stat, &scorings.iter().collect::<Vec<_>>(), schedule.keep(alive.len()), rule, last);
-        for ((i, s), v) in scorings.iter().zip(&verdicts) {
-            let c = &candidates[*i];
-            let row = row(k, format!("c{i}"), c.values.iter().map(|(_, v)| v.clone()).collect(), (chains, steps), s, v, &t.out, &dir(c));
-            say(format!("  c{i} {}: {} {} {}", tag(c), stat.name(), interval_text(&s.scored), row.verdict));
-            rows.push(row);
-        }
-        alive = scorings.iter().zip(&verdicts).filter(|(_, v)| matches!(v, Verdict::Promoted | Verdict::Kept | Verdict::Best)).map(|((i, _), _)| *i).collect();
-        write_table(t, &keys, stat, &rows)?;
+        reserve.splice(0..0, ranked_out);
         finished = Some(Finished { rung: k, size: (chains, steps), scorings });
         if alive.is_empty() {
-            return Err(Error::Infeasible(format!("no candidate met the constraints at rung {k} (diverged <= {}, precision-limited <= {}); see {}", t.max_diverged, t.max_precision_limited, t.out.join("tune.csv").display())));
+            return Err(Error::Infeasible(format!("no candidate met the constraints at rung {k} (diverged <= {}, precision-limited <= {}), none left to re-admit{}; see {}", t.max_diverged, t.max_precision_limited, if t.budget.is_some() { " within the budget" } else { "" }, t.out.join("tune.csv").display())));
         }
     }
     let Some(Finished { rung: k, size, scorings }) = finished else { unreachable!("the budget covers the first rung") };
     // The best of the last finished rung (the last rung's decision, or the one the budget left).
     let pool: Vec<&(usize, Scoring)> = scorings.iter().filter(|(i, _)| alive.contains(i)).collect();
     let best_at = decide(stat, &pool, 1, rule, true).iter().position(|v| *v == Verdict::Best).unwrap_or(0);
-    let (best, best_scoring) = (pool[best_at].0, &pool[best_at].1);
+    let Some(&&(best, ref best_scoring)) = pool.get(best_at) else {
+        return Err(Error::Infeasible(format!("no candidate left at rung {k}; see {}", t.out.join("tune.csv").display())));
+    };
     if !best_scoring.scored.value.is_finite() {
         return Err(Error::Infeasible(format!("no candidate gave a finite {} at rung {k} (for ert: no escape; a quantile or SOSP fraction not reached): longer runs or other values; see {}", stat.name(), t.out.join("tune.csv").display())));
     }
