@@ -271,9 +271,9 @@ fn draw_accuracy<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str,
 pub type TunePoints = (String, Vec<(f64, f64, f64, f64)>);
 
 /// A tuned statistic against one tuned parameter: one series of points with interval bars per
-/// rung. Log axes where every value is positive and they span more than a decade; points with
-/// a non-finite value (a statistic the run could not give) are left out, bars clipped to the
-/// plot.
+/// rung. Log axes where every value is positive and they span more than a decade; a point
+/// whose value is infinite (a statistic the run could not give) is a hollow triangle on the
+/// plot's worse edge, bars are clipped to the plot.
 pub fn tune(path: &Path, title: &str, axes: (&str, &str), series: &[TunePoints]) -> Result<(), Error> {
     render!(path, draw_tune(title, axes, series))
 }
@@ -306,6 +306,10 @@ fn draw_tune<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, (x_
                     .map_err(s)?
                     .label(name.clone())
                     .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+                // A candidate that could not give the statistic (no escape, a quantile not
+                // reached) is not left out silently: a hollow triangle on the worse edge.
+                let edge = if points.iter().any(|q| q.1 == f64::NEG_INFINITY) { y0 } else { y1 };
+                chart.draw_series(points.iter().filter(|q| q.0.is_finite() && q.1.is_infinite()).map(|q| TriangleMarker::new((q.0, edge), 6, color.stroke_width(2)))).map_err(s)?;
             }
             chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(s)?;
         }};
