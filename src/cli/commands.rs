@@ -179,7 +179,11 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat, export: Option<E
     let ext = plots.ext();
     let runs: Vec<SavedRun> = dirs.iter().map(|d| SavedRun::load(d)).collect::<Result<_, _>>()?;
     let names: Vec<String> = runs.iter().zip(dirs).map(|(r, d)| format!("{} ({})", r.name(), d.display())).collect();
-    let summaries: Vec<SurvivalSummary> = runs.iter().map(|r| r.survival().overall().summary()).collect();
+    // Each run's episodes and tables once: every row and plot below reads them.
+    let episodes: Vec<Vec<escapade::stats::Episode>> = runs.iter().map(SavedRun::episodes).collect();
+    let tables: Vec<SurvivalTables> = episodes.iter().map(|e| SurvivalTables::from_episodes(e)).collect();
+    let overall: Vec<TimeTable> = tables.iter().map(SurvivalTables::overall).collect();
+    let summaries: Vec<SurvivalSummary> = overall.iter().map(TimeTable::summary).collect();
     let width = names.iter().map(String::len).max().unwrap_or(10).max(12);
     let row = |label: &str, f: &dyn Fn(usize) -> String| {
         let cells: Vec<String> = (0..runs.len()).map(|i| format!("{:>w$}", f(i), w = width)).collect();
@@ -196,16 +200,16 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat, export: Option<E
     row("success rate", &|i| format!("{:.1}%", 100.0 * summaries[i].success_rate));
     row("expected running time", &|i| summaries[i].expected_running_time.map_or("-".into(), |v| format!("{v:.1}")));
     // The same ERT in COCO's parts (p_s, the mean times of escaped and other stalls).
-    let cells: Vec<[String; 4]> = runs.iter().map(|r| running_time_cells(&r.survival().overall().running_time())).collect();
+    let cells: Vec<[String; 4]> = overall.iter().map(|t| running_time_cells(&t.running_time())).collect();
     for (k, name) in ["p_s", "E[RT escaped]", "E[RT not escaped]", "ERT (COCO)"].iter().enumerate() {
         row(name, &|i| cells[i][k].clone());
     }
-    let labels: std::collections::BTreeSet<u32> = runs.iter().flat_map(|r| r.survival().by_label.into_keys()).collect();
+    let labels: std::collections::BTreeSet<u32> = tables.iter().flat_map(|t| t.by_label.keys().copied()).collect();
     for l in labels {
         // The cause-specific median with the share of stalls that escape at all (precision or
         // divergence may end most of them first).
         row(&format!("label {l}: median (inc.)"), &|i| {
-            runs[i].survival().by_label.get(&l).map_or("-".into(), |t| {
+            tables[i].by_label.get(&l).map_or("-".into(), |t| {
                 let k = t.summary();
                 format!("{} ({:.3})", k.median, k.escape_cif)
             })
@@ -235,12 +239,11 @@ pub fn compare(dirs: &[PathBuf], out: &Path, plots: PlotFormat, export: Option<E
     }
     if let Some(ext) = ext {
         std::fs::create_dir_all(out).map_err(Error::io(out))?;
-        let curves: Vec<(String, _)> = runs.iter().map(|r| (r.name(), escapade::stats::clustered_kaplan_meier(&r.episodes()))).collect();
+        let curves: Vec<(String, _)> = runs.iter().zip(&episodes).map(|(r, e)| (r.name(), escapade::stats::clustered_kaplan_meier(e))).collect();
         let path = out.join(format!("survival.{ext}"));
         plots::survival(&path, "Escape-time survival", &curves)?;
         println!("wrote {}", path.display());
-        let episodes: Vec<Vec<escapade::stats::Episode>> = runs.iter().map(SavedRun::episodes).collect();
-        let curves: Vec<(String, Vec<(u32, f64)>)> = runs.iter().zip(&episodes).map(|(r, e)| (r.name(), escapade::stats::ecdf(e))).collect();
+        let curves: Vec<(String, Vec<(u32, f64)>)> = runs.iter().zip(&overall).map(|(r, t)| (r.name(), t.ecdf())).collect();
         let t_end = episodes.iter().map(|e| longest_stall(e)).max().unwrap_or(1);
         let path = out.join(format!("ecdf.{ext}"));
         plots::ecdf(&path, "Saddle stalls escaped by t (ECDF)", &curves, t_end)?;
