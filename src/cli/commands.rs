@@ -302,15 +302,14 @@ pub fn sweep(s: &SweepArgs) -> CmdResult {
     let common = s.batch.common(&base, "grid");
     // Every point is parsed and checked before the first one runs: a bad value late in the grid
     // must not cost the runs before it.
-    let tag = |point: &[(String, String)]| point.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
-    let planned = points.iter().map(|point| super::points::plan(&common, point, &[], &s.out.join(super::grid::dir_name(point)), &tag(point))).collect::<CmdResult<Vec<_>>>()?;
+    let planned = points.iter().map(|point| super::points::plan(&common, point, &[], &s.out.join(super::grid::dir_name(point)), &super::grid::tag(point))).collect::<CmdResult<Vec<_>>>()?;
     let mut rows = Vec::new();
     let mut engines = Engines::default();
     for (point, p) in points.iter().zip(planned) {
         let (run, how) = super::points::execute(p, &mut engines)?;
         rows.push(sweep_row(point, &run));
         if !s.batch.quiet {
-            eprintln!("{how} {}", tag(point));
+            eprintln!("{how} {}", super::grid::tag(point));
         }
     }
     let mut header = keys.clone();

@@ -39,6 +39,11 @@ pub fn points(axes: &[String], run: &Command) -> Result<Vec<Vec<(String, String)
     Ok(points)
 }
 
+/// A point as `key=value ...`, the way progress lines and errors name it.
+pub fn tag(point: &[(String, String)]) -> String {
+    point.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}
+
 /// A point's directory: `key=value` pairs joined by `_`, each byte that is not a letter, a digit
 /// or one of `.,+-=[]` percent-encoded (`shard=0/2` is `shard=0%2F2`, never a subdirectory).
 /// The encoding is one-to-one, so distinct points get distinct directories.

@@ -143,6 +143,12 @@ pub fn worse(stat: Statistic, a: f64, b: f64) -> f64 {
     if stat.maximize() { b - a } else { a - b }
 }
 
+/// The order of candidates by rank: `(value, index)` pairs, the better value first, ties in the
+/// grid's order (so a ranking is a function of the values alone).
+pub fn rank(stat: Statistic, (a, i): (f64, usize), (b, j): (f64, usize)) -> std::cmp::Ordering {
+    worse(stat, a, b).total_cmp(&0.0).then(i.cmp(&j))
+}
+
 /// The percentile interval, at `confidence`, of how much worse `a` is than `b` over the
 /// rung's resamples (positive: worse; the same chains resampled for both, so paired).
 pub fn paired_difference(stat: Statistic, a: &Scored, b: &Scored, confidence: f64) -> (f64, f64) {
@@ -177,8 +183,7 @@ pub enum Verdict {
 pub fn decide(stat: Statistic, scored: &[(&Scored, Option<String>)], names: &[String], keep: usize, rule: Rule, last: bool) -> Vec<Verdict> {
     let Rule { confidence, indifference } = rule;
     let mut order: Vec<usize> = (0..scored.len()).filter(|&i| scored[i].1.is_none()).collect();
-    // Ties keep the grid's order, so the decision is a function of the values alone.
-    order.sort_by(|&i, &j| worse(stat, scored[i].0.value, scored[j].0.value).total_cmp(&0.0).then(i.cmp(&j)));
+    order.sort_by(|&i, &j| rank(stat, (scored[i].0.value, i), (scored[j].0.value, j)));
     let mut verdicts: Vec<Verdict> = scored.iter().map(|(_, why)| Verdict::Dropped(why.clone().unwrap_or_default())).collect();
     if last {
         if let Some(&best) = order.first() {
@@ -188,23 +193,27 @@ pub fn decide(stat: Statistic, scored: &[(&Scored, Option<String>)], names: &[St
         return verdicts;
     }
     let Some(&kth) = order.get(keep.min(order.len()).saturating_sub(1)) else { return verdicts };
-    let tail = (1.0 - confidence) / 2.0;
-    for (rank, &i) in order.iter().enumerate() {
-        if rank < keep {
+    // The interval's lower end is its one-sided bound.
+    let one_sided = 100.0 * (1.0 + confidence) / 2.0;
+    let kth_value = scored[kth].0.value;
+    for (place, &i) in order.iter().enumerate() {
+        if place < keep {
             verdicts[i] = Verdict::Promoted;
             continue;
         }
-        let (lower, _) = paired_difference(stat, scored[i].0, scored[kth].0, 1.0 - 2.0 * tail);
+        let (lower, _) = paired_difference(stat, scored[i].0, scored[kth].0, confidence);
         // Within the indifference zone a difference is no difference: a candidate that cannot be
-        // better than the k-th best by more than it goes too (0: only a clearly worse one goes).
-        // Only about a finite k-th best: against one that gave no value every candidate ties at
-        // 0 and an infinite zone would drop all but the first k in grid order.
-        let zone = if scored[kth].0.value.is_finite() { indifference * scored[kth].0.value.abs() } else { 0.0 };
-        verdicts[i] = if lower > -zone || (indifference > 0.0 && lower == 0.0 && zone == 0.0 && scored[kth].0.value.is_finite()) {
+        // better than the k-th best by more than it goes too, a tie with it included (0: only a
+        // clearly worse one goes). Only about a finite k-th best: against one that gave no value
+        // every candidate ties at 0, and an infinite zone would drop all but the first k in grid
+        // order.
+        let zoned = indifference > 0.0 && kth_value.is_finite();
+        let zone = if zoned { indifference * kth_value.abs() } else { 0.0 };
+        verdicts[i] = if lower > -zone || (zoned && lower == 0.0) {
             Verdict::Dropped(if lower > 0.0 {
-                format!("worse than the rung's best {keep} (its last, {}) with {:.1}% confidence: paired difference >= {lower:.4e}", names[kth], 100.0 * (1.0 - tail))
+                format!("worse than the rung's best {keep} (its last, {}) with {one_sided:.1}% confidence: paired difference >= {lower:.4e}", names[kth])
             } else {
-                format!("not better than the rung's best {keep} (its last, {}) by more than the indifference zone {zone:.4e} with {:.1}% confidence", names[kth], 100.0 * (1.0 - tail))
+                format!("not better than the rung's best {keep} (its last, {}) by more than the indifference zone {zone:.4e} with {one_sided:.1}% confidence", names[kth])
             })
         } else {
             Verdict::Kept

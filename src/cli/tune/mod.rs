@@ -141,7 +141,7 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
     let nowhere = t.out.join("check");
     let whole = plan(&checking, &[], &[], &nowhere, "the experiment")?.experiment;
     for c in &candidates {
-        plan(&checking, &flag_values(c, &clip_kind), &[], &nowhere, &tag(c))?;
+        plan(&checking, &flag_values(c, &clip_kind), &[], &nowhere, &grid::tag(&c.values))?;
     }
     let theory = plan_theory(t, &table, &keys, &known, &checking, whole.objective.rho().is_some())?;
     if stat == Statistic::Accuracy && whole.objective.classifier().is_none() {
@@ -193,7 +193,7 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
             say(format!("rung {k} (of 0..{}): {} {what} x {chains} chains x {steps} steps", rungs - 1, batch.len()));
             // Every run of the batch is parsed and checked (under --resume, with the run already
             // in its directory) before any of them runs.
-            let planned: Vec<Planned> = batch.iter().map(|&i| plan(&common, &flag_values(&candidates[i], &clip_kind), &extra, &dir(&candidates[i]), &tag(&candidates[i]))).collect::<Result<_, _>>()?;
+            let planned: Vec<Planned> = batch.iter().map(|&i| plan(&common, &flag_values(&candidates[i], &clip_kind), &extra, &dir(&candidates[i]), &grid::tag(&candidates[i].values))).collect::<Result<_, _>>()?;
             let mut scored = Vec::new();
             for (&i, p) in batch.iter().zip(planned) {
                 let (run, _) = execute(p, &mut engines)?;
@@ -207,12 +207,12 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
                 if readmitted && row.why.is_empty() {
                     row.why = "re-admitted: every survivor of this rung broke a constraint".into();
                 }
-                say(format!("  c{i} {}: {} {} {}", tag(c), stat.name(), interval_text(&s.scored), row.verdict));
+                say(format!("  c{i} {}: {} {} {}", grid::tag(&c.values), stat.name(), interval_text(&s.scored), row.verdict));
                 rows.push(row);
             }
             alive = scored.iter().zip(&verdicts).filter(|(_, v)| matches!(v, Verdict::Promoted | Verdict::Kept | Verdict::Best)).map(|((i, _), _)| *i).collect();
             let mut out: Vec<&(usize, Scoring)> = scored.iter().zip(&verdicts).filter(|((_, s), v)| matches!(v, Verdict::Dropped(_)) && s.infeasible.is_none()).map(|(x, _)| x).collect();
-            out.sort_by(|a, b| halving::worse(stat, a.1.scored.value, b.1.scored.value).total_cmp(&0.0).then(a.0.cmp(&b.0)));
+            out.sort_by(|a, b| halving::rank(stat, (a.1.scored.value, a.0), (b.1.scored.value, b.0)));
             ranked_out.extend(out.iter().map(|(i, _)| *i));
             scorings.extend(scored);
             write_table(t, &keys, stat, &rows)?;
@@ -239,7 +239,7 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
         r.verdict = "best";
     }
     let theory = match &theory {
-        Some(plan) => Some(plan.run(t, &keys, &common, size, &mut engines)?),
+        Some(plan) => Some(plan.run(t, &axes, &common, size, &mut engines)?),
         None => None,
     };
     let theory_cost = if theory.is_some() { u64::from(size.0) * (u64::from(size.1) + 1) } else { 0 };
@@ -250,14 +250,15 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
         let why = format!("worse than the best by {} (paired {:.0}% interval [{}, {}])", num(halving::worse(stat, s.scored.value, best_scoring.scored.value)), 100.0 * t.confidence, num(lo), num(hi));
         let mut r = row(k, format!("theory:{name}"), values, size, &s, &Verdict::Kept, &t.out, &dir);
         r.verdict = "theory";
-        theory_lines.push(format!("theory ({name}): {}: {} {}; {why}", pairs(&keys, &r.values), stat.name(), interval_text(&s.scored)));
+        theory_lines.push(format!("theory ({name}): {}: {} {}; {why}", grid::tag(&keys.iter().cloned().zip(r.values.iter().cloned()).collect::<Vec<_>>()), stat.name(), interval_text(&s.scored)));
         r.why = why;
         rows.push(r);
     }
     write_table(t, &keys, stat, &rows)?;
     let chosen = &candidates[best];
     let grid_cost = candidates.len() as u64 * u64::from(whole.chains) * u64::from(whole.steps);
-    std::fs::write(t.out.join("best.toml"), best_toml(&table, chosen, &clip_kind, stat, &best_scoring.scored, size)).map_err(Error::io(&t.out.join("best.toml")))?;
+    let path = t.out.join("best.toml");
+    std::fs::write(&path, best_toml(&table, chosen, &clip_kind, stat, &best_scoring.scored, size)).map_err(Error::io(&path))?;
     let json = serde_json::json!({
         "statistic": stat.name(),
         "maximize": stat.maximize(),
@@ -277,7 +278,7 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
         println!("note: {n}");
     }
     let which = if k + 1 == rungs { "the last".to_string() } else { format!("of 0..{}", rungs - 1) };
-    println!("best: {}: {} {} over {} chains x {} steps (rung {k}, {which})", tag(chosen), stat.name(), interval_text(&best_scoring.scored), size.0, size.1);
+    println!("best: {}: {} {} over {} chains x {} steps (rung {k}, {which})", grid::tag(&chosen.values), stat.name(), interval_text(&best_scoring.scored), size.0, size.1);
     println!(
         "compute: {used} chain-steps, {:.3} of the full grid's {grid_cost} ({} candidates x {} chains x {} steps){}",
         used as f64 / grid_cost as f64,
@@ -289,16 +290,6 @@ pub fn tune(t: &TuneArgs) -> Result<(), Error> {
     theory_lines.iter().for_each(|l| println!("{l}"));
     println!("wrote {}/tune.csv, tune.json, best.toml{}", t.out.display(), if plotted { " and plots/" } else { "" });
     Ok(())
-}
-
-/// `key=value ...` of a candidate.
-fn tag(c: &Candidate) -> String {
-    c.values.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
-}
-
-/// `key=value ...` of keys and values.
-fn pairs(keys: &[String], values: &[String]) -> String {
-    keys.iter().zip(values).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
 }
 
 fn num(v: f64) -> String {
@@ -376,19 +367,19 @@ fn best_toml(table: &toml::Table, c: &Candidate, clip_kind: &str, stat: Statisti
     let mut best = table.clone();
     let tuned: Vec<&str> = c.values.iter().map(|(k, _)| k.as_str()).collect();
     best.retain(|k, _| !tuned.contains(&k.replace('_', "-").as_str()) && k != "out");
-    for (k, v) in &c.values {
-        let value = if k == "clip" {
-            toml::Value::String(format!("{clip_kind}:{v}"))
-        } else if let Ok(i) = v.parse::<i64>() {
-            toml::Value::Integer(i)
-        } else {
-            toml::Value::Float(v.parse().unwrap_or(f64::NAN))
+    // The values as the runs took them (the clip with its kind), typed as TOML numbers where
+    // they are numbers.
+    for (k, v) in flag_values(c, clip_kind) {
+        let value = match (v.parse::<i64>(), v.parse::<f64>()) {
+            (Ok(i), _) => toml::Value::Integer(i),
+            (_, Ok(f)) => toml::Value::Float(f),
+            _ => toml::Value::String(v),
         };
-        best.insert(k.clone(), value);
+        best.insert(k, value);
     }
     format!(
         "# escapade tune's choice: {} ({} {} over {} chains x {} steps).\n# Run it with `escapade run best.toml`.\n{}",
-        tag(c),
+        grid::tag(&c.values),
         stat.name(),
         interval_text(s),
         size.0,

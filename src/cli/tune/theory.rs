@@ -15,6 +15,7 @@ use escapade::Error;
 use escapade::advanced::ChainState;
 use escapade::options::{Engines, SWITCHES, table_to_flags};
 use escapade::report::files::SavedRun;
+use escapade::tune::Axis;
 use std::path::PathBuf;
 
 /// Reads one tuned option's value from a chain's state.
@@ -104,7 +105,7 @@ pub fn plan_theory(t: &TuneArgs, table: &toml::Table, keys: &[String], known: &[
 impl Theory {
     /// Runs the probe and the theory's choice at `size` (chains, steps); `common` is the
     /// tune's planner (its resume and force).
-    pub fn run(&self, t: &TuneArgs, keys: &[String], common: &Common, size: (u32, u32), engines: &mut Engines) -> Result<TheoryRun, Error> {
+    pub fn run(&self, t: &TuneArgs, axes: &[Axis], common: &Common, size: (u32, u32), engines: &mut Engines) -> Result<TheoryRun, Error> {
         let name = self.name;
         // Always afresh (one step): chains.csv keeps no radius or thresholds, so a probe read
         // back by --resume would lose the values it is run for.
@@ -112,12 +113,13 @@ impl Theory {
         let probe_size = [format!("--chains={}", size.0), "--steps=1".to_string(), "--plots=none".to_string(), "--certify-eps=off".to_string()];
         let fresh = Common { base: &self.flags, resume: false, force: true, ..*common };
         let (probe, _) = execute(plan(&fresh, &[], &probe_size, &probe_dir, &format!("the theory ({name})"))?, engines)?;
-        let integer = |k: &str| escapade::tune::KEYS.iter().any(|x| x.name == k && x.integer);
         let mut point = Vec::new();
-        for (k, pick) in keys.iter().zip(&self.picks) {
+        for (axis, pick) in axes.iter().zip(&self.picks) {
             let values: Vec<f64> = probe.chains.iter().map(pick).collect();
             let m = escapade::stats::Summary::of(&values).median.ok_or_else(|| Error::invalid("theory", "a probe with chains", "none"))?;
-            point.push((k.clone(), if integer(k) { format!("{}", m.round().max(1.0) as u64) } else { format!("{m}") }));
+            // An integer option (t-thres) takes the median rounded, and at least 1.
+            let m = if axis.key.integer { m.round().max(1.0) } else { m };
+            point.push((axis.key.name.to_string(), axis.text(m)));
         }
         let dir = t.out.join(format!("theory-{name}"));
         let extra = [format!("--chains={}", size.0), format!("--steps={}", size.1), "--plots=none".to_string()];
