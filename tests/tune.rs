@@ -15,6 +15,14 @@ fn ok(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `escapade tune EXP ARGS... --plots none --quiet --out OUT`.
+fn tune(exp: &Path, out: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["tune", exp.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all.extend(["--plots", "none", "--quiet", "--out", out.to_str().unwrap()]);
+    escapade(&all)
+}
+
 /// tune.csv as (header, rows of cells).
 fn table(dir: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let mut r = csv::Reader::from_path(dir.join("tune.csv")).unwrap();
@@ -46,7 +54,7 @@ fn tune_against_the_grid(name: &str, experiment: &str, radii: &[&str], (chains, 
     let best = grid.iter().filter(|g| g.2).min_by(|a, b| a.1.value.total_cmp(&b.1.value)).expect("a feasible radius");
     let tuned = d.join("tune");
     let spec = format!("radius={}", radii.join(","));
-    let said = ok(&escapade(&["tune", exp.to_str().unwrap(), "--tune", &spec, "--plots", "none", "--quiet", "--out", tuned.to_str().unwrap()]));
+    let said = ok(&tune(&exp, &tuned, &["--tune", &spec]));
     let j = json(&tuned.join("tune.json"));
     let chosen = j["best"]["values"]["radius"].as_str().unwrap().to_string();
     let at = grid.iter().find(|g| g.0 == chosen).unwrap_or_else(|| panic!("{name}: chose {chosen}, not a grid value"));
@@ -92,7 +100,7 @@ fn identical_candidates_give_identical_statistics() {
     let d = tmp("tune-crn");
     let exp = d.join("exp.toml");
     std::fs::write(&exp, "objective = \"toy-saddle\"\nmethod = \"pgd\"\ninit = \"normal:0.01\"\nchains = 600\nsteps = 400\nseed = 21\nbackend = \"cpu\"\n").unwrap();
-    ok(&escapade(&["tune", exp.to_str().unwrap(), "--tune", "clip=1e20,1e30", "--plots", "none", "--quiet", "--out", d.join("t").to_str().unwrap()]));
+    ok(&tune(&exp, &d.join("t"), &["--tune", "clip=1e20,1e30"]));
     let (h, rows) = table(&d.join("t"));
     let col = |name: &str| h.iter().position(|c| c == name).unwrap();
     let rungs: std::collections::BTreeSet<&str> = rows.iter().map(|r| r[0].as_str()).collect();
@@ -121,9 +129,7 @@ fn a_constraint_drops_a_diverging_radius() {
     std::fs::write(&exp, "objective = \"toy-saddle\"\nmethod = \"pgd\"\ninit = \"zero\"\nchains = 300\nsteps = 300\nseed = 4\nbackend = \"cpu\"\n").unwrap();
     let run = |out: &str, extra: &[&str]| {
         let o = d.join(out);
-        let mut args = vec!["tune", exp.to_str().unwrap(), "--tune", "radius=0.5,20", "--rungs", "1", "--plots", "none", "--quiet", "--out", o.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        ok(&escapade(&args));
+        ok(&tune(&exp, &o, &[&["--tune", "radius=0.5,20", "--rungs", "1"], extra].concat()));
         table(&o)
     };
     let (h, rows) = run("t", &[]);
@@ -134,7 +140,7 @@ fn a_constraint_drops_a_diverging_radius() {
     assert!(big[col("why")].contains("--max-diverged"), "{big:?}");
     // When every candidate breaks the constraint: status 1, one line, the table written.
     let all = d.join("all");
-    let out = escapade(&["tune", exp.to_str().unwrap(), "--tune", "radius=20,40", "--rungs", "1", "--plots", "none", "--quiet", "--out", all.to_str().unwrap()]);
+    let out = tune(&exp, &all, &["--tune", "radius=20,40", "--rungs", "1"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.starts_with("error: no feasible candidate") && err.trim_end().lines().count() == 1, "{err}");
@@ -158,9 +164,7 @@ fn a_constraint_only_a_wide_rung_sees_re_admits_what_was_ranked_out() {
     std::fs::write(&exp, "objective = \"octopus\"\ndim = 10\nmethod = \"pgd\"\nchains = 4096\nsteps = 3000\nseed = 2\ninit = \"uniform:1\"\nstate = \"f64\"\nbackend = \"cpu\"\n").unwrap();
     let run = |out: &str, extra: &[&str]| {
         let o = d.join(out);
-        let mut args = vec!["tune", exp.to_str().unwrap(), "--tune", "radius=0.3,1,3.16", "--tune", "t-thres=1,4", "--no-theory", "--plots", "none", "--quiet", "--out", o.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        ok(&escapade(&args));
+        ok(&tune(&exp, &o, &[&["--tune", "radius=0.3,1,3.16", "--tune", "t-thres=1,4", "--no-theory"], extra].concat()));
         (table(&o), json(&o.join("tune.json")))
     };
     let ((h, rows), j) = run("strict", &["--max-diverged", "0"]);
@@ -185,7 +189,7 @@ fn a_budget_stops_the_search_at_the_last_rung_it_covers() {
     // Rungs of 67 x 45, 200 x 134 and 600 x 400: the first costs 4 x 67 x 45 = 12060 chain-steps,
     // the next at least 200 x 134 = 26800 more.
     let o = d.join("t");
-    let said = ok(&escapade(&["tune", exp.to_str().unwrap(), "--tune", "radius=0.1,0.3,1,3", "--budget", "20000", "--plots", "none", "--quiet", "--out", o.to_str().unwrap()]));
+    let said = ok(&tune(&exp, &o, &["--tune", "radius=0.1,0.3,1,3", "--budget", "20000"]));
     // Rung 0 keeps one candidate, which skips rung 1 (nothing to compare it with) for rung 2.
     assert!(said.contains("note: the budget stopped the search before rung 2 (240000 more"), "{said}");
     let j = json(&o.join("tune.json"));
@@ -212,13 +216,13 @@ fn an_interrupted_tune_resumes_to_the_same_table() {
     let exp = d.join("exp.toml");
     // Rung 1 and 2 take seconds on the CPU; the interrupt comes as rung 1 starts.
     std::fs::write(&exp, "objective = \"quartic\"\ndim = 24\nmethod = \"pgd\"\ninit = \"normal:0.01\"\nchains = 6000\nsteps = 3000\nseed = 8\nbackend = \"cpu\"\ncertify-eps = \"off\"\n").unwrap();
-    let tune = |out: &str| {
+    let tune_command = |out: &str| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_escapade"));
         c.args(["tune", exp.to_str().unwrap(), "--tune", "radius=log:0.001:1:9", "--plots", "none", "--quiet", "--out", d.join(out).to_str().unwrap()]);
         c
     };
-    ok(&tune("whole").output().unwrap());
-    let child = tune("cut").stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    ok(&tune_command("whole").output().unwrap());
+    let child = tune_command("cut").stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
     let start = Instant::now();
     while !d.join("cut/rung-1").exists() {
         assert!(start.elapsed() < Duration::from_secs(120), "rung 1 never started");
@@ -228,7 +232,7 @@ fn an_interrupted_tune_resumes_to_the_same_table() {
     let cut = child.wait_with_output().unwrap();
     assert_eq!(cut.status.code(), Some(130), "the tune was not interrupted (it ended first?): {}", String::from_utf8_lossy(&cut.stderr));
     assert!(String::from_utf8_lossy(&cut.stderr).contains("--resume"));
-    ok(&tune("cut").arg("--resume").output().unwrap());
+    ok(&tune_command("cut").arg("--resume").output().unwrap());
     let read = |dir: &str, f: &str| std::fs::read_to_string(d.join(dir).join(f)).unwrap();
     for f in ["tune.csv", "best.toml"] {
         assert_eq!(read("cut", f), read("whole", f), "{f}");
@@ -236,7 +240,7 @@ fn an_interrupted_tune_resumes_to_the_same_table() {
     // The quartic declares rho1 and rho2: the theory's row is there, and a finished tune resumed
     // reads every run back, the theory's too, to the same table.
     assert!(read("whole", "tune.csv").contains("theory:self-bounding"));
-    ok(&tune("whole").arg("--resume").output().unwrap());
+    ok(&tune_command("whole").arg("--resume").output().unwrap());
     assert_eq!(read("whole", "tune.csv"), read("cut", "tune.csv"));
     std::fs::remove_dir_all(&d).ok();
 }
@@ -282,7 +286,7 @@ fn tune_runs_on_the_gpu_path_with_its_constraints_and_common_random_numbers() {
     let exp = d.join("exp.toml");
     std::fs::write(&exp, "objective = \"toy-saddle\"\nmethod = \"pgd\"\ninit = \"zero\"\nchains = 512\nsteps = 300\nseed = 13\n").unwrap();
     let o = d.join("t");
-    ok(&escapade(&["tune", exp.to_str().unwrap(), "--tune", "radius=0.1,1,20", "--tune", "clip=1e20,1e30", "--backend", "gpu", "--plots", "none", "--quiet", "--out", o.to_str().unwrap()]));
+    ok(&tune(&exp, &o, &["--tune", "radius=0.1,1,20", "--tune", "clip=1e20,1e30", "--backend", "gpu"]));
     let (h, rows) = table(&o);
     let col = |name: &str| h.iter().position(|c| c == name).unwrap();
     let rung0: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == "0").collect();
